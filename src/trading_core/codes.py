@@ -1,0 +1,32 @@
+"""The machine-readable codes of risk rejections and engine refusals, as the spec names them."""
+
+from __future__ import annotations
+
+from typing import Final
+
+INSUFFICIENT_FUNDS: Final = "INSUFFICIENT_FUNDS"
+POSITION_LIMIT: Final = "POSITION_LIMIT"
+MARKET_CLOSED: Final = "MARKET_CLOSED"
+SYMBOL_NOT_TRADABLE: Final = "SYMBOL_NOT_TRADABLE"
+WASH_TRADE: Final = "WASH_TRADE"
+BROKER_ERROR: Final = "BROKER_ERROR"
+SECTOR_LIMIT: Final = "SECTOR_LIMIT"
+DAILY_LOSS_LIMIT: Final = "DAILY_LOSS_LIMIT"
+MAX_OPEN_POSITIONS: Final = "MAX_OPEN_POSITIONS"
+PDT_RESTRICTED: Final = "PDT_RESTRICTED"
+INVALID_ORDER: Final = "INVALID_ORDER"
+
+RISK_CODES: Final = frozenset(
+    {
+        INSUFFICIENT_FUNDS,
+        POSITION_LIMIT,
+        MARKET_CLOSED,
+        SYMBOL_NOT_TRADABLE,
+        WASH_TRADE,
+        SECTOR_LIMIT,
+        DAILY_LOSS_LIMIT,
+        MAX_OPEN_POSITIONS,
+        PDT_RESTRICTED,
+    }
+)
+"""Every code a pre-trade check may reject with."""

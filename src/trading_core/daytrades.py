@@ -1,0 +1,63 @@
+"""A self-imposed day-trade budget, counted from our own fills.
+
+FINRA retired pattern-day-trader counting on 2026-06-04 and Alpaca dropped the account fields on
+2026-07-06, so the engine counts for itself. A day trade is an opening fill in a symbol followed,
+on the same trading day, by a fill that reduces that position; several reductions after one
+opening count once. Trading days are weekdays (exchange holidays are not modelled).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import attrs
+
+from trading_core.positions import PositionChange
+from trading_core.values import Symbol
+
+_KEEP_DAYS = 14
+"""Calendar days of history kept: enough for any window of up to 10 business days."""
+
+
+def business_days_back(today: date, count: int) -> date:
+    """The first day of the window of `count` business days that ends with `today`."""
+    day = today
+    remaining = count - 1 if today.weekday() < 5 else count
+    while remaining > 0:
+        day -= timedelta(days=1)
+        if day.weekday() < 5:
+            remaining -= 1
+    return day
+
+
+@attrs.frozen
+class DayTrades:
+    """Day trades made recently, and the symbols opened today that a reduction would day-trade."""
+
+    trading_day: date | None = None
+    open_today: frozenset[Symbol] = frozenset()
+    dates: tuple[date, ...] = ()
+    """One entry per day trade, oldest first."""
+
+    def count(self, today: date, window_days: int = 5) -> int:
+        start = business_days_back(today, window_days)
+        return sum(1 for d in self.dates if start <= d <= today)
+
+    def would_day_trade(self, symbol: Symbol, today: date) -> bool:
+        """Whether a reducing fill in `symbol` today would complete a day trade."""
+        return self.trading_day == today and symbol in self.open_today
+
+    def record(self, symbol: Symbol, change: PositionChange, day: date) -> DayTrades:
+        """Account for one fill's effect on its position, made on trading day `day`."""
+        open_today = self.open_today if self.trading_day == day else frozenset()
+        dates = self.dates
+        reduced = change.before.is_open and abs(change.after.quantity) < abs(change.before.quantity)
+        reduced = reduced or change.flipped
+        if reduced and symbol in open_today:
+            dates = (*(d for d in dates if (day - d).days < _KEEP_DAYS), day)
+            open_today = open_today - {symbol}
+        if change.opened or change.flipped or abs(change.after.quantity) > abs(change.before.quantity):
+            open_today = open_today | {symbol}
+        if open_today is self.open_today and dates is self.dates and self.trading_day == day:
+            return self
+        return DayTrades(trading_day=day, open_today=open_today, dates=dates)

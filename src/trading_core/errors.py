@@ -1,0 +1,152 @@
+"""The one exception family of the trading engine, each with a stable, machine-readable code.
+
+    TradingError (code)
+    ├── InvalidOrder            INVALID_ORDER      a request a broker would refuse as malformed
+    ├── InvalidTransition       INVALID_TRANSITION an order event that its state does not allow
+    ├── Overfill                OVERFILL           a fill beyond the order's quantity
+    ├── NotFound                NOT_FOUND
+    │   ├── OrderNotFound       ORDER_NOT_FOUND
+    │   └── PositionNotFound    POSITION_NOT_FOUND
+    ├── RiskRejected            (the rule's code)  raised only where a caller asked for an exception
+    ├── OrderNotCancelable      ORDER_NOT_CANCELABLE
+    ├── DuplicateClientOrderId  DUPLICATE_CLIENT_ORDER_ID
+    ├── BrokerError             BROKER_ERROR       the broker failed or refused for a technical reason
+    │   └── BrokerRejected      (the mapped code)  the broker refused the order for a business reason
+    ├── StoreError              STORE_ERROR        the order store failed
+    │   └── ConcurrentUpdate    CONCURRENT_UPDATE
+    └── EventBusError           EVENT_BUS_ERROR
+
+Expected business outcomes (a risk rule refusing an order) are values, not exceptions: see
+`trading_core.risk`. These classes are for refusals a caller must handle and broken invariants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+
+class TradingError(Exception):
+    """Base of every error the engine raises; `code` is stable and machine-readable."""
+
+    code: ClassVar[str] = "TRADING_ERROR"
+
+    def __init__(self, message: str, *, details: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = dict(details or {})
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+class InvalidOrder(TradingError, ValueError):
+    """An order request that is malformed; `field` names the field at fault."""
+
+    code = "INVALID_ORDER"
+
+    def __init__(self, message: str, *, field: str, details: Mapping[str, Any] | None = None):
+        super().__init__(message, details={"field": field, **(details or {})})
+        self.field = field
+
+
+class InvalidTransition(TradingError):
+    """An event that the order's current status does not allow (`FROM -> EVENT`)."""
+
+    code = "INVALID_TRANSITION"
+
+
+class Overfill(TradingError):
+    """A fill that would take the filled quantity above the order's quantity."""
+
+    code = "OVERFILL"
+
+
+class NotFound(TradingError, LookupError):
+    """Something asked for by id does not exist."""
+
+    code = "NOT_FOUND"
+
+
+class OrderNotFound(NotFound):
+    """No order has the id that was asked for."""
+
+    code = "ORDER_NOT_FOUND"
+
+
+class PositionNotFound(NotFound):
+    """No open position exists in the symbol that was asked for."""
+
+    code = "POSITION_NOT_FOUND"
+
+
+class SymbolNotFound(NotFound):
+    """The symbol is unknown to the broker."""
+
+    code = "SYMBOL_NOT_FOUND"
+
+
+class OrderNotCancelable(TradingError):
+    """The order is already in a state that cannot be cancelled or replaced."""
+
+    code = "ORDER_NOT_CANCELABLE"
+
+
+class DuplicateClientOrderId(TradingError):
+    """A client order id that is already taken by another order."""
+
+    code = "DUPLICATE_CLIENT_ORDER_ID"
+
+
+class RiskRejected(TradingError):
+    """A pre-trade check refused the order; `code` is the rule's code for this instance."""
+
+    code = "RISK_REJECTED"
+
+    def __init__(self, code: str, message: str, *, details: Mapping[str, Any] | None = None):
+        super().__init__(message, details=details)
+        self.code = code  # type: ignore[misc]  # the instance carries the rule's own code
+
+
+class BrokerError(TradingError):
+    """The broker failed, timed out or answered something we could not use."""
+
+    code = "BROKER_ERROR"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = False,
+        status: int | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, details=details)
+        self.retryable = retryable
+        self.status = status
+
+
+class BrokerRejected(BrokerError):
+    """The broker refused an order for a business reason; `code` is mapped to ours."""
+
+    def __init__(self, code: str, message: str, *, details: Mapping[str, Any] | None = None):
+        super().__init__(message, details=details)
+        self.code = code  # type: ignore[misc]  # one of the spec's codes, per instance
+
+
+class StoreError(TradingError):
+    """The order store failed."""
+
+    code = "STORE_ERROR"
+
+
+class ConcurrentUpdate(StoreError):
+    """Another writer changed the same row first; the caller may reload and retry."""
+
+    code = "CONCURRENT_UPDATE"
+
+
+class EventBusError(TradingError):
+    """The event bus failed to publish or acknowledge."""
+
+    code = "EVENT_BUS_ERROR"

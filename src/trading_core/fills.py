@@ -1,0 +1,176 @@
+"""Executions: a fill applied to its order and to the position, with the events both announce."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import attrs
+
+from trading_core.enums import OrderStatus, Side
+from trading_core.errors import InvalidTransition, Overfill
+from trading_core.events import (
+    Event,
+    OrderFilled,
+    OrderPartiallyFilled,
+    PositionClosed,
+    PositionOpened,
+    PositionUpdated,
+)
+from trading_core.orders import Order
+from trading_core.positions import Position, PositionChange
+from trading_core.positions import apply_fill as apply_fill_to_position
+from trading_core.values import ZERO, ExecutionId, OrderId, Symbol, new_event_id
+
+_WORKING_AFTER_FILL = frozenset(
+    {
+        OrderStatus.PENDING_NEW,
+        OrderStatus.ACCEPTED,
+        OrderStatus.NEW,
+        OrderStatus.PARTIALLY_FILLED,
+        OrderStatus.ACCEPTED_FOR_BIDDING,
+        OrderStatus.PENDING_REVIEW,
+        OrderStatus.HELD,
+        OrderStatus.STOPPED,
+        OrderStatus.SUSPENDED,
+    }
+)
+"""Statuses a partial fill turns into `partially_filled`; the others keep their status."""
+
+
+@attrs.frozen(kw_only=True)
+class Fill:
+    """One execution of (part of) an order."""
+
+    order_id: OrderId
+    execution_id: ExecutionId
+    symbol: Symbol
+    side: Side
+    quantity: Decimal
+    price: Decimal
+    timestamp: datetime
+    commission: Decimal = ZERO
+
+
+@attrs.frozen
+class Execution:
+    """The outcome of applying a fill: the new order, the position change and their events."""
+
+    order: Order
+    position: PositionChange
+    events: list[Event]
+
+
+def fill_order(order: Order, fill: Fill, *, cumulative_quantity: Decimal | None = None, now: datetime) -> Order | None:
+    """Apply `fill` to `order`; None when it is a duplicate already counted.
+
+    A fill counts once: its execution id must be new, and when the broker states the cumulative
+    filled quantity after it, that must exceed what we already hold (a backfill from a poll may
+    have counted it under another id). A late fill on a cancelled or replaced order is applied:
+    the shares did change hands.
+    """
+    if fill.execution_id in order.execution_ids:
+        return None
+    if cumulative_quantity is not None and cumulative_quantity <= order.filled_quantity:
+        return None
+    if order.status is OrderStatus.REJECTED:
+        raise InvalidTransition(f"rejected -> fill: order {order.id} was refused and cannot fill")
+    filled = order.filled_quantity + fill.quantity
+    if filled > order.quantity:
+        raise Overfill(
+            f"fill of {fill.quantity} would take order {order.id} to {filled} of {order.quantity}",
+            details={"orderId": order.id, "executionId": fill.execution_id},
+        )
+    if filled == order.quantity:
+        status = OrderStatus.FILLED
+    elif order.status in _WORKING_AFTER_FILL:
+        status = OrderStatus.PARTIALLY_FILLED
+    else:
+        status = order.status  # pending_cancel stays pending; a cancelled order stays cancelled
+    return attrs.evolve(
+        order,
+        status=status,
+        filled_quantity=filled,
+        filled_notional=order.filled_notional + fill.quantity * fill.price,
+        filled_at=fill.timestamp if status is OrderStatus.FILLED else order.filled_at,
+        updated_at=now,
+        execution_ids=order.execution_ids | {fill.execution_id},
+    )
+
+
+def execute(
+    order: Order,
+    position: Position,
+    fill: Fill,
+    *,
+    cumulative_quantity: Decimal | None = None,
+    now: datetime,
+) -> Execution | None:
+    """Apply a fill to its order and position; None for a duplicate."""
+    filled = fill_order(order, fill, cumulative_quantity=cumulative_quantity, now=now)
+    if filled is None:
+        return None
+    change = apply_fill_to_position(
+        position, side=fill.side, quantity=fill.quantity, price=fill.price, at=fill.timestamp
+    )
+    return Execution(filled, change, _events(filled, fill, change, now))
+
+
+def _events(order: Order, fill: Fill, change: PositionChange, now: datetime) -> list[Event]:
+    ts = fill.timestamp
+    realized = change.realized_pnl
+    order_event: Event
+    if order.status is OrderStatus.FILLED:
+        order_event = OrderFilled(
+            event_id=new_event_id(),
+            ts_event=ts,
+            ts_init=now,
+            order=order,
+            fill=fill,
+            realized_pnl=realized,
+        )
+    else:
+        order_event = OrderPartiallyFilled(
+            event_id=new_event_id(),
+            ts_event=ts,
+            ts_init=now,
+            order=order,
+            fill=fill,
+            realized_pnl=realized,
+        )
+    events: list[Event] = [order_event]
+    after = change.after
+    if change.closed_leg is not None:
+        events.append(
+            PositionClosed(
+                event_id=new_event_id(),
+                ts_event=ts,
+                ts_init=now,
+                position=change.closed_leg,
+                realized_pnl=change.closed_leg.realized_pnl,
+            )
+        )
+        events.append(PositionOpened(event_id=new_event_id(), ts_event=ts, ts_init=now, position=after))
+    elif change.opened:
+        events.append(PositionOpened(event_id=new_event_id(), ts_event=ts, ts_init=now, position=after))
+    elif change.closed:
+        events.append(
+            PositionClosed(
+                event_id=new_event_id(),
+                ts_event=ts,
+                ts_init=now,
+                position=after,
+                realized_pnl=after.realized_pnl,
+            )
+        )
+    else:
+        events.append(
+            PositionUpdated(
+                event_id=new_event_id(),
+                ts_event=ts,
+                ts_init=now,
+                position=after,
+                realized_pnl=realized,
+            )
+        )
+    return events

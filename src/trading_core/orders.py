@@ -1,0 +1,329 @@
+"""The order aggregate and its state machine over the broker's full status set.
+
+`TRANSITIONS` maps (status, broker event) to the next status. Fills are not in the table: they
+move `filled_quantity`, and the status follows from what has filled. Every function returns a new
+`Order` plus the events that announce the change; nothing is mutated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Final
+
+import attrs
+
+from trading_core.enums import ApiStatus, OrderStatus, OrderType, Side, SubmitStatus, TimeInForce
+from trading_core.errors import InvalidTransition, OrderNotCancelable
+from trading_core.events import Event, OrderCancelled, OrderRejected, OrderSubmitted
+from trading_core.requests import OrderRequest
+from trading_core.values import (
+    FOUR_PLACES,
+    ZERO,
+    BrokerOrderId,
+    ClientOrderId,
+    ExecutionId,
+    OrderId,
+    Symbol,
+    new_event_id,
+)
+
+
+class TradeEvent(StrEnum):
+    """The event names of Alpaca's trade_updates stream that change an order's status."""
+
+    PENDING_NEW = "pending_new"
+    ACCEPTED = "accepted"
+    NEW = "new"
+    HELD = "held"
+    ACCEPTED_FOR_BIDDING = "accepted_for_bidding"
+    PENDING_REVIEW = "pending_review"
+    PARTIAL_FILL = "partial_fill"
+    FILL = "fill"
+    PENDING_CANCEL = "pending_cancel"
+    CANCELED = "canceled"
+    ORDER_CANCEL_REJECTED = "order_cancel_rejected"
+    PENDING_REPLACE = "pending_replace"
+    REPLACED = "replaced"
+    ORDER_REPLACE_REJECTED = "order_replace_rejected"
+    EXPIRED = "expired"
+    DONE_FOR_DAY = "done_for_day"
+    CALCULATED = "calculated"
+    STOPPED = "stopped"
+    SUSPENDED = "suspended"
+    REJECTED = "rejected"
+    RESTATED = "restated"
+
+
+S = OrderStatus
+E = TradeEvent
+
+WORKING: Final = "working"
+"""Target meaning 'back to work': `new`, or `partially_filled` once something has filled."""
+
+SAME: Final = "same"
+"""Target meaning 'no change of status' (a restatement)."""
+
+_OPEN = frozenset(s for s in OrderStatus if not s.is_terminal)
+_LIVE = _OPEN - {S.PENDING_CANCEL, S.PENDING_REPLACE}
+_BEFORE_ROUTING = frozenset({S.PENDING_NEW, S.ACCEPTED, S.HELD, S.PENDING_REVIEW, S.ACCEPTED_FOR_BIDDING})
+
+# (from statuses, event) -> to. Read top to bottom as the order's life.
+_RULES: tuple[tuple[frozenset[OrderStatus], TradeEvent, OrderStatus | str], ...] = (
+    (_BEFORE_ROUTING, E.PENDING_NEW, S.PENDING_NEW),
+    (_BEFORE_ROUTING, E.ACCEPTED, S.ACCEPTED),
+    (_BEFORE_ROUTING, E.HELD, S.HELD),  # a bracket child waiting for its parent
+    (_BEFORE_ROUTING, E.PENDING_REVIEW, S.PENDING_REVIEW),
+    (_BEFORE_ROUTING, E.ACCEPTED_FOR_BIDDING, S.ACCEPTED_FOR_BIDDING),
+    # `new` may arrive late, after a fill or a pending state: it never moves an order backwards.
+    (_OPEN, E.NEW, WORKING),
+    (_LIVE, E.PENDING_CANCEL, S.PENDING_CANCEL),
+    (frozenset({S.PENDING_CANCEL}), E.PENDING_CANCEL, S.PENDING_CANCEL),  # repeated requests
+    (frozenset({S.PENDING_CANCEL}), E.ORDER_CANCEL_REJECTED, WORKING),  # too late: it filled
+    (_LIVE - {S.PENDING_CANCEL}, E.ORDER_CANCEL_REJECTED, SAME),
+    (_LIVE, E.PENDING_REPLACE, S.PENDING_REPLACE),
+    (frozenset({S.PENDING_REPLACE}), E.ORDER_REPLACE_REJECTED, WORKING),
+    (_LIVE, E.ORDER_REPLACE_REJECTED, SAME),
+    (_OPEN, E.CANCELED, S.CANCELED),
+    (_OPEN, E.EXPIRED, S.EXPIRED),
+    (_OPEN, E.REPLACED, S.REPLACED),
+    (_OPEN, E.REJECTED, S.REJECTED),
+    (_OPEN, E.DONE_FOR_DAY, S.DONE_FOR_DAY),
+    (_OPEN, E.CALCULATED, S.CALCULATED),
+    (_OPEN, E.STOPPED, S.STOPPED),
+    (_OPEN, E.SUSPENDED, S.SUSPENDED),
+    (_OPEN, E.RESTATED, SAME),
+)
+
+TRANSITIONS: Final[dict[tuple[OrderStatus, TradeEvent], OrderStatus | str]] = {
+    (status, event): target for statuses, event, target in _RULES for status in statuses
+}
+"""(status, event) -> next status; `WORKING` and `SAME` are resolved against the order."""
+
+_CANCEL_REASONS: Final = {
+    S.CANCELED: "canceled",
+    S.EXPIRED: "expired",
+    S.REPLACED: "replaced",
+    S.DONE_FOR_DAY: "done_for_day",
+}
+
+
+@attrs.frozen(kw_only=True)
+class Order:
+    """An order as we know it: what was asked, where it stands at the broker, what has filled."""
+
+    id: OrderId
+    client_order_id: ClientOrderId
+    symbol: Symbol
+    side: Side
+    type: OrderType
+    time_in_force: TimeInForce
+    quantity: Decimal
+    status: OrderStatus
+    created_at: datetime
+    updated_at: datetime
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    trail_price: Decimal | None = None
+    trail_percent: Decimal | None = None
+    extended_hours: bool = False
+    filled_quantity: Decimal = ZERO
+    filled_notional: Decimal = ZERO
+    """Sum of quantity times price over the fills, exact: the average fill price comes from it."""
+    broker_order_id: BrokerOrderId | None = None
+    strategy_id: str | None = None
+    decision_id: str | None = None
+    submitted_at: datetime | None = None
+    filled_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    rejection_code: str | None = None
+    rejection_reason: str | None = None
+    replaces: OrderId | None = None
+    replaced_by: OrderId | None = None
+    execution_ids: frozenset[ExecutionId] = frozenset()
+
+    @classmethod
+    def from_request(
+        cls,
+        request: OrderRequest,
+        *,
+        order_id: OrderId,
+        client_order_id: ClientOrderId,
+        now: datetime,
+    ) -> Order:
+        """A new order, not yet sent: status `pending_new`."""
+        assert request.quantity is not None, "resolve a notional order to a quantity first"
+        return cls(
+            id=order_id,
+            client_order_id=client_order_id,
+            symbol=request.symbol,
+            side=request.side,
+            type=request.type,
+            time_in_force=request.time_in_force,
+            quantity=request.quantity,
+            limit_price=request.limit_price,
+            stop_price=request.stop_price,
+            trail_price=request.trail_price,
+            trail_percent=request.trail_percent,
+            extended_hours=request.extended_hours,
+            strategy_id=request.strategy_id,
+            decision_id=request.decision_id,
+            status=OrderStatus.PENDING_NEW,
+            created_at=now,
+            updated_at=now,
+        )
+
+    @property
+    def remaining_quantity(self) -> Decimal:
+        return self.quantity - self.filled_quantity
+
+    @property
+    def average_fill_price(self) -> Decimal | None:
+        """The quantity-weighted average of the fills, at the schema's four places."""
+        if not self.filled_quantity:
+            return None
+        return (self.filled_notional / self.filled_quantity).quantize(FOUR_PLACES)
+
+    @property
+    def signed_quantity(self) -> Decimal:
+        return self.quantity if self.side is Side.BUY else -self.quantity
+
+    @property
+    def is_open(self) -> bool:
+        return self.status.is_open
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status.is_terminal
+
+    @property
+    def api_status(self) -> ApiStatus:
+        """The spec's status word; an open order with fills reads `partially_filled`."""
+        word = self.status.api_status
+        if word is ApiStatus.NEW and self.filled_quantity:
+            return ApiStatus.PARTIALLY_FILLED
+        if self.status is OrderStatus.CALCULATED and self.filled_quantity == self.quantity:
+            return ApiStatus.FILLED
+        return word
+
+    @property
+    def submit_status(self) -> SubmitStatus:
+        """What happened to the submission: refused, taken by the broker, or not yet answered."""
+        if self.status is OrderStatus.REJECTED:
+            return SubmitStatus.REJECTED
+        if self.broker_order_id is None:
+            return SubmitStatus.PENDING
+        return SubmitStatus.ACCEPTED
+
+
+def reject(
+    order: Order, *, code: str, reason: str, now: datetime, ts_event: datetime | None = None
+) -> tuple[Order, list[Event]]:
+    """Refuse an order that has not been sent (risk) or that the broker refused on submission."""
+    if order.status is not OrderStatus.PENDING_NEW:
+        raise InvalidTransition(f"{order.status} -> rejected: only an unsent order can be refused here")
+    rejected = attrs.evolve(
+        order,
+        status=OrderStatus.REJECTED,
+        rejection_code=code,
+        rejection_reason=reason,
+        updated_at=now,
+    )
+    event = OrderRejected(
+        event_id=new_event_id(),
+        ts_event=ts_event or now,
+        ts_init=now,
+        order=rejected,
+        code=code,
+        reason=reason,
+    )
+    return rejected, [event]
+
+
+def mark_submitted(
+    order: Order,
+    *,
+    broker_order_id: BrokerOrderId,
+    status: OrderStatus,
+    now: datetime,
+    ts_event: datetime,
+) -> tuple[Order, list[Event]]:
+    """Record the broker's acceptance of our submission."""
+    if order.broker_order_id is not None:
+        if order.broker_order_id != broker_order_id:
+            raise InvalidTransition(f"order {order.id} is already at the broker as {order.broker_order_id}")
+        return order, []
+    # The stream may have told us more than the REST answer did (a fill first); keep that.
+    next_status = status if order.status is OrderStatus.PENDING_NEW else order.status
+    submitted = attrs.evolve(
+        order,
+        broker_order_id=broker_order_id,
+        status=next_status,
+        submitted_at=ts_event,
+        updated_at=now,
+    )
+    return submitted, [OrderSubmitted(event_id=new_event_id(), ts_event=ts_event, ts_init=now, order=submitted)]
+
+
+def apply_event(
+    order: Order, event: TradeEvent, *, now: datetime, ts_event: datetime, reason: str | None = None
+) -> tuple[Order, list[Event]]:
+    """Move the order through a broker status event; terminal orders absorb whatever comes later."""
+    if event in (TradeEvent.FILL, TradeEvent.PARTIAL_FILL):
+        raise InvalidTransition("fills go through apply_fill, which knows the quantity and price")
+    target = TRANSITIONS.get((order.status, event))
+    if target is None:
+        if order.status.is_terminal:
+            return order, []
+        raise InvalidTransition(f"{order.status} -> {event}: not a transition of the order state machine")
+    if target == SAME:
+        return order, []
+    if target == WORKING:
+        next_status = OrderStatus.PARTIALLY_FILLED if order.filled_quantity else OrderStatus.NEW
+    else:
+        next_status = OrderStatus(target)
+    if next_status is order.status:
+        return order, []
+    ends = next_status in _CANCEL_REASONS and next_status is not OrderStatus.DONE_FOR_DAY
+    refused = next_status is OrderStatus.REJECTED
+    moved = attrs.evolve(
+        order,
+        status=next_status,
+        updated_at=now,
+        cancelled_at=ts_event if ends else order.cancelled_at,
+        rejection_code="BROKER_REJECTED" if refused else order.rejection_code,
+        rejection_reason=(reason or "rejected by the broker") if refused else order.rejection_reason,
+    )
+    return moved, list(_status_events(moved, next_status, now=now, ts_event=ts_event, reason=reason))
+
+
+def _status_events(
+    order: Order, status: OrderStatus, *, now: datetime, ts_event: datetime, reason: str | None
+) -> Iterable[Event]:
+    if status in _CANCEL_REASONS:
+        yield OrderCancelled(
+            event_id=new_event_id(),
+            ts_event=ts_event,
+            ts_init=now,
+            order=order,
+            reason=reason or _CANCEL_REASONS[status],
+        )
+    elif status is OrderStatus.REJECTED:
+        yield OrderRejected(
+            event_id=new_event_id(),
+            ts_event=ts_event,
+            ts_init=now,
+            order=order,
+            code=order.rejection_code or "BROKER_REJECTED",
+            reason=order.rejection_reason or "rejected by the broker",
+        )
+
+
+def ensure_cancelable(order: Order) -> None:
+    """Refuse a cancel or replace request that the broker would refuse."""
+    if order.status.is_terminal:
+        raise OrderNotCancelable(f'order is already in "{order.status}" state', details={"orderId": order.id})
+    if order.status is OrderStatus.PENDING_REPLACE:
+        raise OrderNotCancelable("order has a replace pending", details={"orderId": order.id})

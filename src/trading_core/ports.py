@@ -1,0 +1,188 @@
+"""The ports: what the engine needs from the outside world, as `typing.Protocol`s.
+
+Adapters implement them (in-memory, paper exchange, Alpaca, PostgreSQL, NATS); the engine only
+ever talks to these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Protocol
+
+import attrs
+
+from trading_core.broker_models import BrokerOrder, BrokerPosition, TradeUpdate
+from trading_core.clock import Clock
+from trading_core.enums import TimeInForce, TradingState
+from trading_core.events import Event
+from trading_core.fills import Fill
+from trading_core.market import Account, Asset, MarketClock, Quote
+from trading_core.orders import Order
+from trading_core.positions import Position
+from trading_core.values import BrokerOrderId, ClientOrderId, EventId, OrderId, Symbol
+
+__all__ = [
+    "Broker",
+    "Clock",
+    "EventBus",
+    "EventMessage",
+    "MarketData",
+    "OrderFilter",
+    "OrderPage",
+    "OrderStore",
+    "OutboxBatch",
+    "TradingStateRecord",
+    "UnitOfWork",
+]
+
+
+class OrderFilter(StrEnum):
+    """Which orders a listing returns, as the API's `status` query names them."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+    ALL = "all"
+
+
+@attrs.frozen
+class OrderPage:
+    """One page of a listing; `next_cursor` is opaque and None on the last page."""
+
+    orders: Sequence[Order]
+    next_cursor: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TradingStateRecord:
+    """The engine's trading state and who set it, when and why."""
+
+    state: TradingState
+    reason: str
+    changed_at: datetime
+    changed_by: str
+
+
+class EventMessage(Protocol):
+    """An event as it leaves the outbox: id, type, time, and its JSON-ready payload."""
+
+    @property
+    def event_id(self) -> EventId: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def payload(self) -> Mapping[str, Any]: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: everything written through it commits together or not at all."""
+
+    async def get_order(self, order_id: OrderId, *, for_update: bool = False) -> Order | None: ...
+    async def get_order_by_client_id(
+        self, client_order_id: ClientOrderId, *, for_update: bool = False
+    ) -> Order | None: ...
+    async def get_order_by_broker_id(
+        self, broker_order_id: BrokerOrderId, *, for_update: bool = False
+    ) -> Order | None: ...
+    async def add_order(self, order: Order) -> None:
+        """Insert a new order; raise `DuplicateClientOrderId` when its client order id is taken."""
+
+    async def update_order(self, order: Order) -> None: ...
+    async def add_fill(self, fill: Fill) -> None: ...
+    async def get_position(self, symbol: Symbol, *, for_update: bool = False) -> Position | None: ...
+    async def save_position(self, position: Position) -> None: ...
+    async def add_events(self, events: Sequence[Event]) -> None:
+        """Queue events in the outbox, in order, in this transaction."""
+
+    async def save_trading_state(self, record: TradingStateRecord) -> None: ...
+    async def commit(self) -> None: ...
+    async def rollback(self) -> None: ...
+
+
+class OutboxBatch(Protocol):
+    """Outbox messages claimed by one relay; no other relay sees them until released."""
+
+    @property
+    def messages(self) -> Sequence[EventMessage]: ...
+    async def mark_sent(self, event_ids: Sequence[EventId]) -> None: ...
+
+
+class OrderStore(Protocol):
+    """Durable orders, fills, positions, engine state and the outbox."""
+
+    def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """Begin a transaction; leaving the block without `commit()` rolls it back."""
+
+    async def get_order(self, order_id: OrderId) -> Order | None: ...
+    async def get_order_by_client_id(self, client_order_id: ClientOrderId) -> Order | None: ...
+    async def get_order_by_broker_id(self, broker_order_id: BrokerOrderId) -> Order | None: ...
+    async def list_orders(
+        self, *, status: OrderFilter = OrderFilter.OPEN, limit: int = 100, cursor: str | None = None
+    ) -> OrderPage: ...
+    async def list_fills(self, order_id: OrderId) -> list[Fill]: ...
+    async def fills_since(self, since: datetime) -> list[Fill]: ...
+    async def get_position(self, symbol: Symbol) -> Position | None: ...
+    async def list_positions(self) -> list[Position]: ...
+    async def last_order_at(self) -> datetime | None: ...
+    async def count_pending_orders(self) -> int: ...
+    async def get_trading_state(self) -> TradingStateRecord | None: ...
+    def claim_outbox(self, limit: int = 100) -> AbstractAsyncContextManager[OutboxBatch]: ...
+    async def ping(self) -> bool: ...
+
+
+class Broker(Protocol):
+    """The brokerage: orders, positions, account, assets, clock, and trade updates."""
+
+    async def submit_order(self, order: Order) -> BrokerOrder:
+        """Send a new order under its `client_order_id`; refusals raise `BrokerRejected`."""
+
+    async def get_order(self, broker_order_id: BrokerOrderId) -> BrokerOrder: ...
+    async def get_order_by_client_id(self, client_order_id: ClientOrderId) -> BrokerOrder | None: ...
+    async def list_orders(
+        self,
+        *,
+        status: OrderFilter = OrderFilter.OPEN,
+        after: datetime | None = None,
+        limit: int = 500,
+    ) -> list[BrokerOrder]: ...
+    async def cancel_order(self, broker_order_id: BrokerOrderId) -> None: ...
+    async def replace_order(
+        self,
+        broker_order_id: BrokerOrderId,
+        *,
+        client_order_id: ClientOrderId,
+        quantity: Decimal | None = None,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+        time_in_force: TimeInForce | None = None,
+    ) -> BrokerOrder: ...
+    async def list_positions(self) -> list[BrokerPosition]: ...
+    async def get_account(self) -> Account: ...
+    async def get_clock(self) -> MarketClock: ...
+    async def get_asset(self, symbol: Symbol) -> Asset | None: ...
+    def drain_updates(self) -> list[TradeUpdate]:
+        """Trade updates that have arrived and not been taken yet, oldest first; never blocks."""
+
+    async def next_updates(self) -> list[TradeUpdate]:
+        """Wait until at least one trade update has arrived, then take all that have."""
+
+    async def health(self) -> Mapping[str, str]:
+        """Component name -> "connected" or a short reason it is not."""
+
+
+class MarketData(Protocol):
+    """Current prices."""
+
+    async def latest_quote(self, symbol: Symbol) -> Quote | None: ...
+
+
+class EventBus(Protocol):
+    """Where events go out to other services."""
+
+    async def publish(self, message: EventMessage) -> None:
+        """Publish one message; return only once the bus has it (duplicates by id are dropped)."""

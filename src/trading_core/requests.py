@@ -1,0 +1,193 @@
+"""Order requests: what a caller asks for, validated as a broker would before anything is sent."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TypeVar
+
+import attrs
+
+from trading_core.enums import OrderType, Side, TimeInForce
+from trading_core.errors import InvalidOrder
+from trading_core.values import ONE, ClientOrderId, Symbol, price, quantity
+
+MAX_CLIENT_ORDER_ID_LENGTH = 48
+"""Alpaca's limit on client_order_id; our ids are UUIDs (36)."""
+
+_E = TypeVar("_E", Side, OrderType, TimeInForce)
+
+_LIMIT_TYPES = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT})
+_STOP_TYPES = frozenset({OrderType.STOP, OrderType.STOP_LIMIT})
+_AUCTION_TIFS = frozenset({TimeInForce.OPG, TimeInForce.CLS})
+
+
+@attrs.frozen(kw_only=True)
+class OrderRequest:
+    """A validated order request; build one with `OrderRequest.create`, which checks every rule.
+
+    Exactly one of `quantity` and `notional` is set: a notional (dollar) order is a market order
+    for the day whose quantity the engine resolves from the current price before sending.
+    """
+
+    symbol: Symbol
+    side: Side
+    type: OrderType
+    quantity: Decimal | None
+    notional: Decimal | None = None
+    time_in_force: TimeInForce = TimeInForce.DAY
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    trail_price: Decimal | None = None
+    trail_percent: Decimal | None = None
+    extended_hours: bool = False
+    client_order_id: ClientOrderId | None = None
+    strategy_id: str | None = None
+    decision_id: str | None = None
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        symbol: str,
+        side: Side | str,
+        type: OrderType | str,
+        quantity: object = None,
+        notional: object = None,
+        time_in_force: TimeInForce | str = TimeInForce.DAY,
+        limit_price: object = None,
+        stop_price: object = None,
+        trail_price: object = None,
+        trail_percent: object = None,
+        extended_hours: bool = False,
+        client_order_id: str | None = None,
+        strategy_id: str | None = None,
+        decision_id: str | None = None,
+    ) -> OrderRequest:
+        """Parse and validate; raise `InvalidOrder` naming the field at fault."""
+        request = cls(
+            symbol=Symbol(symbol),
+            side=_enum(Side, side, "side"),
+            type=_enum(OrderType, type, "type"),
+            quantity=None if quantity is None else _quantity(quantity),
+            notional=None if notional is None else price(notional, field="notional"),
+            time_in_force=_enum(TimeInForce, time_in_force, "time_in_force"),
+            limit_price=_optional_price(limit_price, "limit_price"),
+            stop_price=_optional_price(stop_price, "stop_price"),
+            trail_price=_optional_price(trail_price, "trail_price"),
+            trail_percent=_optional_price(trail_percent, "trail_percent"),
+            extended_hours=_bool(extended_hours, "extended_hours"),
+            client_order_id=_client_order_id(client_order_id),
+            strategy_id=strategy_id,
+            decision_id=decision_id,
+        )
+        validate(request)
+        return request
+
+    @property
+    def signed_quantity(self) -> Decimal:
+        """The position change this order makes when it fills completely."""
+        assert self.quantity is not None, "notional orders are resolved to a quantity first"
+        return self.quantity if self.side is Side.BUY else -self.quantity
+
+
+def validate(request: OrderRequest) -> None:
+    """Check the rules a broker applies to an order's shape; raise `InvalidOrder` on the first."""
+    _check_amount(request)
+    _check_prices(request)
+    _check_time_in_force(request)
+
+
+def _check_amount(r: OrderRequest) -> None:
+    if (r.quantity is None) == (r.notional is None):
+        raise InvalidOrder("exactly one of quantity and notional is required", field="quantity")
+    if r.notional is not None and (r.type is not OrderType.MARKET or r.time_in_force is not TimeInForce.DAY):
+        raise InvalidOrder("notional amounts are only for market orders with time in force day", field="notional")
+
+
+def _check_prices(r: OrderRequest) -> None:
+    needs_limit = r.type in _LIMIT_TYPES
+    needs_stop = r.type in _STOP_TYPES
+    if needs_limit and r.limit_price is None:
+        raise InvalidOrder(f"{r.type} orders require a limit_price", field="limit_price")
+    if not needs_limit and r.limit_price is not None:
+        raise InvalidOrder(f"{r.type} orders take no limit_price", field="limit_price")
+    if needs_stop and r.stop_price is None:
+        raise InvalidOrder(f"{r.type} orders require a stop_price", field="stop_price")
+    if not needs_stop and r.stop_price is not None:
+        raise InvalidOrder(f"{r.type} orders take no stop_price", field="stop_price")
+    trailing = r.type is OrderType.TRAILING_STOP
+    trails = (r.trail_price is not None) + (r.trail_percent is not None)
+    if trailing and trails != 1:
+        raise InvalidOrder(
+            "trailing_stop orders require exactly one of trail_price and trail_percent",
+            field="trail_price",
+        )
+    if not trailing and trails:
+        raise InvalidOrder(f"{r.type} orders take no trail", field="trail_price")
+    for field in ("limit_price", "stop_price", "trail_price"):
+        _check_tick(getattr(r, field), field)
+
+
+def _check_tick(value: Decimal | None, field: str) -> None:
+    """Prices of $1 and over move in cents, below $1 in hundredths of a cent (sub-penny rule)."""
+    if value is not None and value >= ONE and value != value.quantize(Decimal("0.01")):
+        raise InvalidOrder(f"{field} of $1 or more takes at most 2 decimals, was {value}", field=field)
+
+
+def _check_time_in_force(r: OrderRequest) -> None:
+    tif = r.time_in_force
+    if r.extended_hours and (r.type is not OrderType.LIMIT or tif is not TimeInForce.DAY):
+        raise InvalidOrder("extended_hours is only for limit orders with time in force day", field="extended_hours")
+    if tif in _AUCTION_TIFS and r.type not in (OrderType.MARKET, OrderType.LIMIT):
+        raise InvalidOrder(f"time in force {tif} is only for market and limit orders", field="time_in_force")
+    if r.type is OrderType.TRAILING_STOP and tif not in (TimeInForce.DAY, TimeInForce.GTC):
+        raise InvalidOrder("trailing_stop orders take time in force day or gtc", field="time_in_force")
+
+
+def _enum(kind: type[_E], value: object, field: str) -> _E:
+    try:
+        return kind(value)  # type: ignore[arg-type]  # an unknown value raises ValueError below
+    except ValueError as e:
+        allowed = ", ".join(m.value for m in kind)
+        raise InvalidOrder(f"{field} must be one of {allowed}, was {value!r}", field=field) from e
+
+
+def _quantity(value: object) -> Decimal:
+    return quantity(value, field="quantity")
+
+
+def _optional_price(value: object, field: str) -> Decimal | None:
+    return None if value is None else price(value, field=field)
+
+
+def _bool(value: object, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidOrder(f"{field} must be a boolean, was {value!r}", field=field)
+    return value
+
+
+def _client_order_id(value: object) -> ClientOrderId | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidOrder("client_order_id must be a non-empty string", field="client_order_id")
+    if len(value) > MAX_CLIENT_ORDER_ID_LENGTH:
+        raise InvalidOrder(
+            f"client_order_id is at most {MAX_CLIENT_ORDER_ID_LENGTH} characters, was {len(value)}",
+            field="client_order_id",
+        )
+    return ClientOrderId(value)
+
+
+def split_at_flat(request: OrderRequest, held: Decimal) -> tuple[OrderRequest, OrderRequest | None]:
+    """Split an order that would cross zero into the closing part and the opening rest.
+
+    Alpaca refuses an order that takes a long position short (or a short one long) in one go;
+    the closing part goes first and the rest is sent once it has filled.
+    """
+    qty = request.quantity
+    if qty is None or not held or (held > 0) == (request.side is Side.BUY) or qty <= abs(held):
+        return request, None
+    closing = attrs.evolve(request, quantity=abs(held), client_order_id=None)
+    opening = attrs.evolve(request, quantity=qty - abs(held), client_order_id=None)
+    return closing, opening

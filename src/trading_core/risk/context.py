@@ -1,0 +1,87 @@
+"""What the risk rules look at: the account, the positions, open orders, the session."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from decimal import Decimal
+
+import attrs
+
+from trading_core.daytrades import DayTrades
+from trading_core.enums import OrderType, Side, TradingState
+from trading_core.market import EASTERN, Account, Asset, MarketClock
+from trading_core.orders import Order
+from trading_core.positions import Position
+from trading_core.requests import OrderRequest
+from trading_core.values import ZERO, Symbol
+
+
+@attrs.frozen(kw_only=True)
+class RiskContext:
+    """A snapshot of everything a pre-trade check may consult."""
+
+    account: Account
+    clock: MarketClock
+    positions: Mapping[Symbol, Position] = attrs.field(factory=dict)
+    marks: Mapping[Symbol, Decimal] = attrs.field(factory=dict)
+    assets: Mapping[Symbol, Asset] = attrs.field(factory=dict)
+    open_orders: Sequence[Order] = ()
+    day_trades: DayTrades = DayTrades()
+    trading_state: TradingState = TradingState.ACTIVE
+
+    @property
+    def today(self) -> date:
+        return self.clock.timestamp.astimezone(EASTERN).date()
+
+    def held(self, symbol: Symbol) -> Decimal:
+        position = self.positions.get(symbol)
+        return position.quantity if position is not None else ZERO
+
+    def open_position_count(self) -> int:
+        return sum(1 for p in self.positions.values() if p.is_open)
+
+    def exposure(self, symbol: Symbol) -> Decimal:
+        """Absolute market value held in `symbol` at its mark (or average entry)."""
+        position = self.positions.get(symbol)
+        if position is None or not position.is_open:
+            return ZERO
+        mark = self.marks.get(symbol, position.average_entry_price)
+        return abs(position.quantity * mark)
+
+    def sector_of(self, symbol: Symbol) -> str | None:
+        asset = self.assets.get(symbol)
+        return asset.sector if asset is not None else None
+
+
+def order_quantity(request: OrderRequest, ctx: RiskContext) -> Decimal:
+    """The order's quantity; a notional order is valued at the current price."""
+    if request.quantity is not None:
+        return request.quantity
+    mark = ctx.marks.get(request.symbol)
+    if request.notional is None or not mark:
+        return ZERO
+    return request.notional / mark
+
+
+def opening_quantity(request: OrderRequest, ctx: RiskContext) -> Decimal:
+    """The part of the order that adds exposure; zero for an order that only reduces."""
+    qty = order_quantity(request, ctx)
+    held = ctx.held(request.symbol)
+    if not held or (held > 0) == (request.side is Side.BUY):
+        return qty
+    return max(ZERO, qty - abs(held))
+
+
+def is_reducing(request: OrderRequest, ctx: RiskContext) -> bool:
+    """True when the order only reduces an existing position."""
+    return not opening_quantity(request, ctx)
+
+
+def reference_price(request: OrderRequest, ctx: RiskContext) -> Decimal | None:
+    """The price the order is valued at: its limit, else its stop, else the current mark."""
+    if request.limit_price is not None:
+        return request.limit_price
+    if request.stop_price is not None and request.type is OrderType.STOP:
+        return max(request.stop_price, ctx.marks.get(request.symbol, ZERO))
+    return ctx.marks.get(request.symbol)

@@ -1,0 +1,68 @@
+"""The risk engine: runs every rule and reports every check, not just the first failure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import attrs
+
+from trading_core.requests import OrderRequest
+from trading_core.risk import rules
+from trading_core.risk.context import RiskContext
+from trading_core.risk.limits import RiskLimits
+from trading_core.risk.rules import Rejection, Rule
+
+DEFAULT_RULES: tuple[tuple[str, Rule], ...] = (
+    ("buyingPower", rules.buying_power),
+    ("positionLimit", rules.position_limit),
+    ("dailyLossLimit", rules.daily_loss_limit),
+    ("marketSession", rules.market_session),
+    ("symbolTradable", rules.symbol_tradable),
+    ("washTrade", rules.wash_trade),
+    ("patternDayTrader", rules.pattern_day_trader),
+    ("sectorExposure", rules.sector_exposure),
+    ("maxOpenPositions", rules.max_open_positions),
+)
+"""The spec's seven checks, in its order, then its two sizing rules."""
+
+
+@attrs.frozen
+class PreTradeValidation:
+    """The spec's result shape: each check passed or not, approval, the first rejection."""
+
+    checks: Mapping[str, bool]
+    rejections: tuple[Rejection, ...] = ()
+
+    @property
+    def approved(self) -> bool:
+        return not self.rejections
+
+    @property
+    def rejection_code(self) -> str | None:
+        return self.rejections[0].code if self.rejections else None
+
+    @property
+    def rejection_reason(self) -> str | None:
+        return self.rejections[0].reason if self.rejections else None
+
+
+@attrs.frozen
+class RiskEngine:
+    """Runs the rules over a request; add your own by passing `rules`."""
+
+    limits: RiskLimits = RiskLimits()
+    rules: tuple[tuple[str, Rule], ...] = DEFAULT_RULES
+
+    def with_rules(self, extra: Iterable[tuple[str, Rule]]) -> RiskEngine:
+        return attrs.evolve(self, rules=(*self.rules, *extra))
+
+    def validate(self, request: OrderRequest, context: RiskContext) -> PreTradeValidation:
+        checks: dict[str, bool] = {}
+        rejections: list[Rejection] = []
+        limits = self.limits
+        for name, rule in self.rules:
+            rejection = rule(request, context, limits)
+            checks[name] = rejection is None
+            if rejection is not None:
+                rejections.append(rejection)
+        return PreTradeValidation(checks, tuple(rejections))

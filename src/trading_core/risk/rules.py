@@ -1,0 +1,234 @@
+"""The pre-trade rules: each a small pure function returning None (pass) or a `Rejection`.
+
+Rules that guard exposure or losses never block an order that only reduces a position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import time
+from decimal import Decimal
+
+import attrs
+
+from trading_core import codes
+from trading_core.enums import OrderType, Side, TimeInForce, TradingState
+from trading_core.market import Session
+from trading_core.requests import OrderRequest
+from trading_core.risk.context import (
+    RiskContext,
+    is_reducing,
+    opening_quantity,
+    order_quantity,
+    reference_price,
+)
+from trading_core.risk.limits import RiskLimits
+from trading_core.values import HUNDRED, ZERO
+
+
+@attrs.frozen
+class Rejection:
+    """A rule's refusal: the check's name, a code from `trading_core.codes`, and why."""
+
+    check: str
+    code: str
+    reason: str
+
+
+Rule = Callable[[OrderRequest, RiskContext, RiskLimits], "Rejection | None"]
+"""A pre-trade rule: (request, context, limits) -> None when it passes, else a Rejection."""
+
+
+def buying_power(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
+    opening = opening_quantity(request, ctx)
+    if not opening:
+        return None
+    price = reference_price(request, ctx)
+    if price is None:
+        return Rejection(
+            "buyingPower",
+            codes.INSUFFICIENT_FUNDS,
+            f"no current price for {request.symbol} to value the order",
+        )
+    cost = opening * price
+    available = ctx.account.buying_power
+    if cost > available:
+        return Rejection(
+            "buyingPower",
+            codes.INSUFFICIENT_FUNDS,
+            f"order needs {cost:.2f} of buying power, {available:.2f} available",
+        )
+    return None
+
+
+def position_limit(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
+    if is_reducing(request, ctx):
+        return None
+    price = reference_price(request, ctx)
+    if price is None:
+        return None  # buying_power refuses an order it cannot value
+    held = ctx.held(request.symbol)
+    qty = order_quantity(request, ctx)
+    after = abs(held + (qty if request.side is Side.BUY else -qty)) * price
+    cap = ctx.account.equity * limits.max_position_size_percent / HUNDRED
+    if after > cap:
+        return Rejection(
+            "positionLimit",
+            codes.POSITION_LIMIT,
+            f"position in {request.symbol} would be {after:.2f}, "
+            f"over {limits.max_position_size_percent}% of equity ({cap:.2f})",
+        )
+    return None
+
+
+def sector_exposure(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
+    sector = ctx.sector_of(request.symbol)
+    if sector is None or is_reducing(request, ctx):
+        return None
+    price = reference_price(request, ctx)
+    if price is None:
+        return None
+    others = sum(
+        (ctx.exposure(s) for s in ctx.positions if s != request.symbol and ctx.sector_of(s) == sector),
+        ZERO,
+    )
+    held = ctx.held(request.symbol)
+    qty = order_quantity(request, ctx)
+    after = others + abs(held + (qty if request.side is Side.BUY else -qty)) * price
+    cap = ctx.account.equity * limits.max_sector_exposure_percent / HUNDRED
+    if after > cap:
+        return Rejection(
+            "sectorExposure",
+            codes.SECTOR_LIMIT,
+            f"exposure to {sector} would be {after:.2f}, "
+            f"over {limits.max_sector_exposure_percent}% of equity ({cap:.2f})",
+        )
+    return None
+
+
+def daily_loss_limit(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
+    if is_reducing(request, ctx):
+        return None
+    if ctx.trading_state is not TradingState.ACTIVE:
+        return Rejection(
+            "dailyLossLimit",
+            codes.DAILY_LOSS_LIMIT,
+            f"trading is {ctx.trading_state}: only reducing orders pass",
+        )
+    account = ctx.account
+    loss = account.last_equity - account.equity
+    cap = account.last_equity * limits.max_daily_loss_percent / HUNDRED
+    if account.last_equity > ZERO and loss > cap:
+        return Rejection(
+            "dailyLossLimit",
+            codes.DAILY_LOSS_LIMIT,
+            f"today's loss {loss:.2f} exceeds {limits.max_daily_loss_percent}% of last equity ({cap:.2f})",
+        )
+    return None
+
+
+def max_open_positions(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
+    position = ctx.positions.get(request.symbol)
+    if position is not None and position.is_open:
+        return None  # adds to or reduces an existing position: the count does not grow
+    count = ctx.open_position_count()
+    if count >= limits.max_open_positions:
+        return Rejection(
+            "maxOpenPositions",
+            codes.MAX_OPEN_POSITIONS,
+            f"{count} positions are open, the limit is {limits.max_open_positions}",
+        )
+    return None
+
+
+_OPG_REFUSED = (time(9, 28), time(19, 0))
+_CLS_REFUSED = (time(15, 50), time(19, 0))
+_NEEDS_OPEN_MARKET = frozenset({TimeInForce.IOC, TimeInForce.FOK})
+
+
+def market_session(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
+    tif = request.time_in_force
+    if tif in (TimeInForce.OPG, TimeInForce.CLS):
+        start, end = _OPG_REFUSED if tif is TimeInForce.OPG else _CLS_REFUSED
+        if start <= ctx.clock.eastern_time < end:
+            return Rejection(
+                "marketSession",
+                codes.MARKET_CLOSED,
+                f"{tif} orders are not accepted between {start:%H:%M} and {end:%H:%M} ET",
+            )
+        return None
+    if ctx.clock.is_open:
+        return None
+    if request.extended_hours and ctx.clock.session in (Session.PRE_MARKET, Session.AFTER_HOURS):
+        return None
+    if request.type is OrderType.MARKET or tif in _NEEDS_OPEN_MARKET:
+        return Rejection(
+            "marketSession",
+            codes.MARKET_CLOSED,
+            f"the market is closed; next open {ctx.clock.next_open.isoformat()}",
+        )
+    return None
+
+
+def symbol_tradable(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
+    account = ctx.account
+    if account.trading_blocked or account.account_blocked:
+        return Rejection("symbolTradable", codes.SYMBOL_NOT_TRADABLE, "trading is blocked on the account")
+    asset = ctx.assets.get(request.symbol)
+    if asset is None:
+        return Rejection("symbolTradable", codes.SYMBOL_NOT_TRADABLE, f"{request.symbol} is not a known asset")
+    if not asset.tradable:
+        return Rejection("symbolTradable", codes.SYMBOL_NOT_TRADABLE, f"{request.symbol} is not tradable")
+    qty = request.quantity
+    if qty is not None and qty != qty.to_integral_value() and not asset.fractionable:
+        return Rejection("symbolTradable", codes.SYMBOL_NOT_TRADABLE, f"{request.symbol} is not fractionable")
+    opens_short = request.side is Side.SELL and opening_quantity(request, ctx) > ZERO
+    if opens_short and not (asset.shortable and account.shorting_enabled):
+        return Rejection("symbolTradable", codes.SYMBOL_NOT_TRADABLE, f"{request.symbol} cannot be sold short")
+    return None
+
+
+def wash_trade(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
+    """Refuse an order that could execute against one of our own opposite orders, as Alpaca does."""
+    if not limits.enable_wash_trade_protection:
+        return None
+    for other in ctx.open_orders:
+        if other.symbol != request.symbol or other.side is request.side:
+            continue
+        if _could_cross(request, other.type, other.limit_price):
+            if request.type is OrderType.MARKET:
+                reason = f"potential wash trade: market order against open {other.side} order {other.id} (42210000)"
+            else:
+                reason = (
+                    f"potential wash trade: opposite {other.side} order {other.id} could execute against it (40310000)"
+                )
+            return Rejection("washTrade", codes.WASH_TRADE, reason)
+    return None
+
+
+def _could_cross(request: OrderRequest, other_type: OrderType, other_limit: Decimal | None) -> bool:
+    """Whether two opposite orders could trade with each other at some price."""
+    mine = request.limit_price if request.type in (OrderType.LIMIT, OrderType.STOP_LIMIT) else None
+    theirs = other_limit if other_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) else None
+    if mine is None or theirs is None:
+        return True  # a market or stop order takes whatever price is there
+    return mine >= theirs if request.side is Side.BUY else mine <= theirs
+
+
+def pattern_day_trader(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
+    if not limits.enable_day_trade_budget or ctx.account.equity >= limits.day_trade_equity_threshold:
+        return None
+    held = ctx.held(request.symbol)
+    reduces = bool(held) and (held > 0) != (request.side is Side.BUY)
+    today = ctx.today
+    if not (reduces and ctx.day_trades.would_day_trade(request.symbol, today)):
+        return None
+    made = ctx.day_trades.count(today, limits.day_trade_window_days)
+    if made >= limits.max_day_trades:
+        return Rejection(
+            "patternDayTrader",
+            codes.PDT_RESTRICTED,
+            f"{made} day trades in {limits.day_trade_window_days} business days with equity under "
+            f"{limits.day_trade_equity_threshold}: the budget is {limits.max_day_trades}",
+        )
+    return None

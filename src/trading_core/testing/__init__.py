@@ -1,0 +1,32 @@
+"""Test support shipped with the library: Hypothesis strategies for property-testing your own rules.
+
+Needs the `hypothesis` package (`pip install trading-engine[dev]`).
+"""
+
+from trading_core.testing.strategies import (
+    accounts,
+    assets,
+    clocks,
+    fills_for,
+    order_requests,
+    positions,
+    prices,
+    quantities,
+    risk_contexts,
+    symbols,
+    trade_events,
+)
+
+__all__ = [
+    "accounts",
+    "assets",
+    "clocks",
+    "fills_for",
+    "order_requests",
+    "positions",
+    "prices",
+    "quantities",
+    "risk_contexts",
+    "symbols",
+    "trade_events",
+]

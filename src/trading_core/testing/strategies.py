@@ -1,0 +1,157 @@
+"""Hypothesis strategies for the domain's values: requests, fills, positions, accounts, contexts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from hypothesis import strategies as st
+
+from trading_core.enums import OrderType, Side, TimeInForce, TradingState
+from trading_core.fills import Fill
+from trading_core.market import Account, Asset, MarketClock, Session
+from trading_core.orders import Order, TradeEvent
+from trading_core.positions import Position
+from trading_core.requests import OrderRequest
+from trading_core.risk.context import RiskContext
+from trading_core.values import ExecutionId, Symbol
+
+_EPOCH = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+
+
+def symbols() -> st.SearchStrategy[Symbol]:
+    """Tickers such as `AAPL` or `BRK.B`."""
+    base = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=5)
+    suffix = st.sampled_from(["", ".A", ".B"])
+    return st.builds(lambda b, s: Symbol(b + s), base, suffix)
+
+
+def quantities(max_value: int = 10_000, *, fractional: bool = True) -> st.SearchStrategy[Decimal]:
+    """Positive quantities at the schema's four places (whole shares when not `fractional`)."""
+    if not fractional:
+        return st.integers(1, max_value).map(Decimal)
+    return st.integers(1, max_value * 10_000).map(lambda n: Decimal(n).scaleb(-4))
+
+
+def prices(min_cents: int = 1, max_cents: int = 100_000) -> st.SearchStrategy[Decimal]:
+    """Prices in whole cents, valid for any order type under the sub-penny rule."""
+    return st.integers(min_cents, max_cents).map(lambda n: Decimal(n).scaleb(-2))
+
+
+@st.composite
+def order_requests(
+    draw: st.DrawFn,
+    *,
+    symbol: st.SearchStrategy[Symbol] | None = None,
+    types: tuple[OrderType, ...] = (OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.STOP_LIMIT),
+) -> OrderRequest:
+    """Valid order requests (always with a quantity)."""
+    order_type = draw(st.sampled_from(types))
+    limit = draw(prices()) if order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) else None
+    stop = draw(prices()) if order_type in (OrderType.STOP, OrderType.STOP_LIMIT) else None
+    tif = draw(st.sampled_from([TimeInForce.DAY, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK]))
+    extended = order_type is OrderType.LIMIT and tif is TimeInForce.DAY and draw(st.booleans())
+    return OrderRequest.create(
+        symbol=draw(symbol if symbol is not None else symbols()),
+        side=draw(st.sampled_from(list(Side))),
+        type=order_type,
+        quantity=draw(quantities(1_000, fractional=False)),
+        time_in_force=tif,
+        limit_price=limit,
+        stop_price=stop,
+        extended_hours=extended,
+    )
+
+
+@st.composite
+def fills_for(draw: st.DrawFn, order: Order, *, max_fills: int = 5) -> list[Fill]:
+    """Fills that together fill `order` partly or completely, each with a new execution id."""
+    remaining = order.quantity - order.filled_quantity
+    fills: list[Fill] = []
+    for index in range(draw(st.integers(1, max_fills))):
+        if remaining <= 0:
+            break
+        ticks = int(remaining * 10_000)
+        qty = Decimal(draw(st.integers(1, ticks))).scaleb(-4)
+        remaining -= qty
+        fills.append(
+            Fill(
+                order_id=order.id,
+                execution_id=ExecutionId(f"{order.id}-x{index}-{draw(st.integers(0, 10**9))}"),
+                symbol=order.symbol,
+                side=order.side,
+                quantity=qty,
+                price=draw(prices()),
+                timestamp=_EPOCH + timedelta(seconds=index),
+            )
+        )
+    return fills
+
+
+def trade_events() -> st.SearchStrategy[TradeEvent]:
+    """Broker status events (fills excluded: they carry a quantity)."""
+    return st.sampled_from([e for e in TradeEvent if e not in (TradeEvent.FILL, TradeEvent.PARTIAL_FILL)])
+
+
+@st.composite
+def positions(draw: st.DrawFn, symbol: Symbol | None = None) -> Position:
+    """Open positions, long or short, with an exact cost basis."""
+    qty = draw(quantities(5_000, fractional=False)) * draw(st.sampled_from([1, -1]))
+    entry = draw(prices())
+    return Position(symbol=symbol or draw(symbols()), quantity=qty, cost_basis=qty * entry, opened_at=_EPOCH)
+
+
+@st.composite
+def accounts(draw: st.DrawFn, *, min_equity: int = 1_000, max_equity: int = 10_000_000) -> Account:
+    """Accounts with equity, cash, buying power and yesterday's equity."""
+    equity = Decimal(draw(st.integers(min_equity, max_equity)))
+    last = equity + Decimal(draw(st.integers(-int(equity) // 10, int(equity) // 10)))
+    return Account(
+        account_id="acct-test",
+        cash=equity,
+        equity=equity,
+        buying_power=equity * draw(st.sampled_from([1, 2, 4])),
+        last_equity=max(last, Decimal(1)),
+    )
+
+
+def assets(symbol: Symbol) -> st.SearchStrategy[Asset]:
+    """An asset for `symbol` with random flags and sector."""
+    return st.builds(
+        Asset,
+        symbol=st.just(symbol),
+        tradable=st.booleans(),
+        shortable=st.booleans(),
+        fractionable=st.booleans(),
+        sector=st.sampled_from([None, "Technology", "Energy", "Health Care"]),
+    )
+
+
+@st.composite
+def clocks(draw: st.DrawFn) -> MarketClock:
+    """Market clocks, open or closed, at some time of a weekday."""
+    moment = _EPOCH + timedelta(minutes=draw(st.integers(-600, 600)))
+    is_open = draw(st.booleans())
+    session = Session.REGULAR if is_open else draw(st.sampled_from([Session.CLOSED, Session.PRE_MARKET]))
+    return MarketClock(
+        timestamp=moment,
+        is_open=is_open,
+        next_open=moment + timedelta(hours=12),
+        next_close=moment + timedelta(hours=6),
+        session=session,
+    )
+
+
+@st.composite
+def risk_contexts(draw: st.DrawFn, symbol: Symbol) -> RiskContext:
+    """Risk contexts around `symbol`: maybe a position in it, marks, assets, open orders none."""
+    held = draw(st.none() | positions(symbol))
+    mark = draw(prices())
+    return RiskContext(
+        account=draw(accounts()),
+        clock=draw(clocks()),
+        positions={symbol: held} if held is not None else {},
+        marks={symbol: mark},
+        assets={symbol: draw(assets(symbol))},
+        trading_state=draw(st.sampled_from(list(TradingState))),
+    )

@@ -1,0 +1,148 @@
+"""Amounts, symbols and identifiers: Decimal values quantised as the schema stores them.
+
+Quantities and prices are stored as DECIMAL(15,4), so every one is quantised to four places on
+construction and refused beyond eleven integer digits. Money that comes from multiplying them
+(cost basis, P&L) stays exact: the product of two four-place numbers has eight places, well
+inside Decimal's 28 significant digits, and is rounded only where a report shows it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Final
+
+from trading_core.errors import InvalidOrder
+
+FOUR_PLACES: Final = Decimal("0.0001")
+CENTS: Final = Decimal("0.01")
+EXACT: Final = Decimal("0.00000001")
+"""The scale that cost basis and P&L are kept at: exact for products of two 4-place values."""
+
+ZERO: Final = Decimal(0)
+ONE: Final = Decimal(1)
+HUNDRED: Final = Decimal(100)
+_MAX_AMOUNT: Final = Decimal("99999999999.9999")  # DECIMAL(15,4)
+
+_SYMBOL_RE: Final = re.compile(r"^[A-Z][A-Z0-9]{0,5}([./-][A-Z0-9]{1,3})?$")
+
+
+def to_decimal(value: object, *, field: str) -> Decimal:
+    """Turn an int, str or Decimal into a finite Decimal; floats are refused as inexact."""
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, bool | float):
+        raise InvalidOrder(
+            f"{field} must be a Decimal, an int or a numeric string, was {type(value).__name__}",
+            field=field,
+        )
+    elif isinstance(value, int | str):
+        try:
+            result = Decimal(value.strip() if isinstance(value, str) else value)
+        except InvalidOperation as e:
+            raise InvalidOrder(f"{field} must be a number, was {value!r}", field=field) from e
+    else:
+        raise InvalidOrder(f"{field} must be a number, was {type(value).__name__}", field=field)
+    if not result.is_finite():
+        raise InvalidOrder(f"{field} must be finite, was {value!r}", field=field)
+    return result
+
+
+def quantize4(value: Decimal, *, field: str = "amount") -> Decimal:
+    """Quantise to DECIMAL(15,4), refusing values the schema could not hold or that lose digits."""
+    if value.as_tuple().exponent < -4 and value != value.quantize(FOUR_PLACES):  # type: ignore[operator]
+        raise InvalidOrder(f"{field} has more than 4 decimal places, was {value}", field=field)
+    result = value.quantize(FOUR_PLACES, rounding=ROUND_HALF_EVEN)
+    if abs(result) > _MAX_AMOUNT:
+        raise InvalidOrder(f"{field} is beyond DECIMAL(15,4), was {value}", field=field)
+    return result
+
+
+def quantity(value: object, *, field: str = "quantity") -> Decimal:
+    """Parse a strictly positive order quantity with at most four decimal places."""
+    result = quantize4(to_decimal(value, field=field), field=field)
+    if result <= ZERO:
+        raise InvalidOrder(f"{field} must be greater than 0, was {result}", field=field)
+    return result
+
+
+def price(value: object, *, field: str = "price") -> Decimal:
+    """Parse a strictly positive price with at most four decimal places."""
+    result = quantize4(to_decimal(value, field=field), field=field)
+    if result <= ZERO:
+        raise InvalidOrder(f"{field} must be greater than 0, was {result}", field=field)
+    return result
+
+
+def money(value: Decimal) -> Decimal:
+    """Round an exact amount to cents, half to even, for reports."""
+    return value.quantize(CENTS, rounding=ROUND_HALF_EVEN)
+
+
+class Symbol(str):
+    """A ticker: upper case letters and digits, with an optional class suffix such as `BRK.B`."""
+
+    __slots__ = ()
+
+    def __new__(cls, value: str) -> Symbol:
+        if isinstance(value, Symbol):
+            return value
+        if not isinstance(value, str):
+            raise InvalidOrder(f"symbol must be a string, was {type(value).__name__}", field="symbol")
+        text = value.strip().upper()
+        if len(text) > 10 or not _SYMBOL_RE.match(text):
+            raise InvalidOrder(f"symbol is not a valid ticker, was {value!r}", field="symbol")
+        return super().__new__(cls, text)
+
+
+class _Id(str):
+    """A string identifier of one kind; the subclasses keep kinds from being mixed up."""
+
+    __slots__ = ()
+
+    @classmethod
+    def new(cls) -> _Id:
+        return cls(str(uuid.uuid4()))
+
+
+class OrderId(_Id):
+    """Our id of an order (the orders table's UUID primary key)."""
+
+    __slots__ = ()
+
+
+class ClientOrderId(_Id):
+    """The id we give an order before it leaves us; the broker's idempotency key (<= 48 chars)."""
+
+    __slots__ = ()
+
+
+class BrokerOrderId(_Id):
+    """The broker's id of an order."""
+
+    __slots__ = ()
+
+
+class ExecutionId(_Id):
+    """The broker's id of one execution (fill); a repeated one is a duplicate."""
+
+    __slots__ = ()
+
+
+class EventId(_Id):
+    """The id of one published event; the event bus deduplicates on it."""
+
+    __slots__ = ()
+
+
+def new_order_id() -> OrderId:
+    return OrderId(str(uuid.uuid4()))
+
+
+def new_client_order_id() -> ClientOrderId:
+    return ClientOrderId(str(uuid.uuid4()))
+
+
+def new_event_id() -> EventId:
+    return EventId(str(uuid.uuid4()))
