@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from typing import TypeVar
 
@@ -77,8 +78,8 @@ class OrderRequest:
             trail_percent=_optional_price(trail_percent, "trail_percent"),
             extended_hours=_bool(extended_hours, "extended_hours"),
             client_order_id=_client_order_id(client_order_id),
-            strategy_id=strategy_id,
-            decision_id=decision_id,
+            strategy_id=_uuid_text(strategy_id, "strategy_id"),
+            decision_id=_uuid_text(decision_id, "decision_id"),
         )
         validate(request)
         return request
@@ -164,6 +165,16 @@ def _bool(value: object, field: str) -> bool:
     if not isinstance(value, bool):
         raise InvalidOrder(f"{field} must be a boolean, was {value!r}", field=field)
     return value
+
+
+def _uuid_text(value: object, field: str) -> str | None:
+    """Strategy and decision ids are UUIDs (the schema's columns are UUID)."""
+    if value is None:
+        return None
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError as e:
+        raise InvalidOrder(f"{field} must be a UUID, was {value!r}", field=field) from e
 
 
 def _client_order_id(value: object) -> ClientOrderId | None:
