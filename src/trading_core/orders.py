@@ -142,6 +142,8 @@ class Order:
     rejection_reason: str | None = None
     replaces: OrderId | None = None
     replaced_by: OrderId | None = None
+    parent_id: OrderId | None = None
+    """For the opening half of an order split at flat: the closing order that must fill first."""
     execution_ids: frozenset[ExecutionId] = frozenset()
 
     @classmethod

@@ -1,0 +1,514 @@
+"""The trading engine: the application service that sequences ports and pure domain calls.
+
+It decides nothing itself: risk rules decide what passes, the order state machine and position
+math decide what changes, and the broker decides what fills. The engine keeps the order of
+operations that makes that safe: an order is stored before it is sent, every change commits
+with the events that announce it (see `ledger`), and an ambiguous broker failure is resolved by
+looking the client order id up, never by sending again.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
+from enum import StrEnum
+
+import attrs
+
+from trading_core import codes
+from trading_core.book import Book
+from trading_core.broker_models import BrokerOrder, TradeUpdate
+from trading_core.clock import Clock
+from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce, TradingState
+from trading_core.errors import BrokerError, BrokerRejected, InvalidOrder, OrderNotFound, PositionNotFound, TradingError
+from trading_core.events import Event
+from trading_core.facts import BrokerFacts
+from trading_core.ledger import EventListener, OrderLedger
+from trading_core.market import EASTERN
+from trading_core.orders import Order, TradeEvent, apply_event, ensure_cancelable, mark_submitted, reject
+from trading_core.ports import Broker, MarketData, OrderFilter, OrderPage, OrderStore, TradingStateRecord
+from trading_core.positions import Position
+from trading_core.requests import OrderRequest, split_at_flat
+from trading_core.risk import PreTradeValidation, RiskContext, RiskEngine, RiskLimits
+from trading_core.values import FOUR_PLACES, ZERO, OrderId, Symbol, new_client_order_id, new_order_id
+from trading_core.views import AccountView, PortfolioView, PositionView, RiskStatus, SubmitResult
+
+log = logging.getLogger("trading_core.engine")
+
+
+class MarketClosedPolicy(StrEnum):
+    """What a market order does while the market is closed."""
+
+    REJECT = "reject"
+    QUEUE = "queue"
+
+
+@attrs.frozen(kw_only=True)
+class EngineConfig:
+    """How the engine behaves; the risk limits live here too."""
+
+    limits: RiskLimits = RiskLimits()
+    market_closed_policy: MarketClosedPolicy = MarketClosedPolicy.REJECT
+    account_ttl: timedelta = timedelta(seconds=5)
+    """How long a fetched account is trusted when nothing has filled since."""
+    clock_ttl: timedelta = timedelta(seconds=30)
+
+
+class TradingEngine:
+    """Submit, cancel and replace orders; apply broker updates; answer for orders, positions, account."""
+
+    def __init__(
+        self,
+        *,
+        broker: Broker,
+        store: OrderStore,
+        clock: Clock,
+        market_data: MarketData | None = None,
+        config: EngineConfig | None = None,
+        risk: RiskEngine | None = None,
+    ) -> None:
+        self.config = config or EngineConfig()
+        self.broker = broker
+        self.store = store
+        self.book = Book()
+        self._clock = clock
+        self._risk = risk or RiskEngine(self.config.limits)
+        self._ledger = OrderLedger(store, self.book, clock)
+        self._facts = BrokerFacts(
+            broker=broker,
+            market_data=market_data,
+            clock=clock,
+            book=self.book,
+            account_ttl=self.config.account_ttl,
+            clock_ttl=self.config.clock_ttl,
+        )
+        self._state = TradingStateRecord(
+            state=TradingState.ACTIVE, reason="started", changed_at=clock.now(), changed_by="engine"
+        )
+        self.last_order_at: datetime | None = None
+
+    async def start(self) -> None:
+        """Load the book from the store, then reconcile it with the broker."""
+        from trading_core.reconcile import load_book  # reconcile needs this module's class
+
+        self._state = await self.store.get_trading_state() or self._state
+        await load_book(self, self.store, self._clock.now())
+        await self.reconcile()
+
+    def subscribe(self, listener: EventListener) -> None:
+        """Call `listener` with every event once its change has committed."""
+        self._ledger.listeners.append(listener)
+
+    @property
+    def trading_state(self) -> TradingState:
+        return self._state.state
+
+    # ----------------------------------------------------------------- submission
+
+    async def submit(self, request: OrderRequest) -> SubmitResult:
+        """Check, store, then send an order; a repeated client order id returns the first order."""
+        if request.client_order_id is not None:
+            existing = await self.store.get_order_by_client_id(request.client_order_id)
+            if existing is not None:
+                return SubmitResult(existing)
+        request = await self._resolve_notional(request)
+        validation = await self.validate(request)
+        now = self._clock.now()
+        self.last_order_at = now
+        if not validation.approved:
+            if self._queueable(validation):
+                # Held here as `accepted` (taken, not routed) until `session_opened` sends it.
+                return SubmitResult(await self._insert(request, now, status=OrderStatus.ACCEPTED), validation)
+            await self._maybe_reduce_only(validation)
+            return SubmitResult(await self._insert_rejected(request, validation, now), validation)
+        closing, opening = split_at_flat(request, self.book.held(request.symbol))
+        order = await self._insert(closing, now)
+        follow_up = await self._insert(opening, now, parent=order) if opening is not None else None
+        return SubmitResult(await self._send(order), validation, follow_up)
+
+    async def validate(self, request: OrderRequest) -> PreTradeValidation:
+        """Run every pre-trade check without submitting anything."""
+        return self._risk.validate(request, await self.risk_context(request.symbol))
+
+    async def risk_context(self, symbol: Symbol) -> RiskContext:
+        """What the rules see for an order in `symbol`, as of now."""
+        await self._facts.mark(symbol)
+        await self._facts.asset(symbol)
+        return RiskContext(
+            account=await self._facts.account(),
+            clock=await self._facts.market_clock(),
+            positions=self.book.positions,
+            marks=self.book.marks,
+            assets=self.book.assets,
+            open_orders=tuple(self.book.open_orders_in(symbol)),
+            day_trades=self.book.day_trades,
+            trading_state=self._state.state,
+        )
+
+    def _queueable(self, validation: PreTradeValidation) -> bool:
+        only_session = all(r.code == codes.MARKET_CLOSED for r in validation.rejections)
+        return only_session and self.config.market_closed_policy is MarketClosedPolicy.QUEUE
+
+    async def _resolve_notional(self, request: OrderRequest) -> OrderRequest:
+        if request.notional is None:
+            return request
+        mark = await self._facts.mark(request.symbol)
+        if not mark:
+            raise InvalidOrder(f"no current price for {request.symbol} to size a notional order", field="notional")
+        asset = await self._facts.asset(request.symbol)
+        step = FOUR_PLACES if asset is None or asset.fractionable else Decimal(1)
+        qty = (request.notional / mark).quantize(step, rounding=ROUND_DOWN)
+        if qty <= ZERO:
+            raise InvalidOrder(f"notional {request.notional} buys less than one unit at {mark}", field="notional")
+        return attrs.evolve(request, quantity=qty, notional=None)
+
+    def _new_order(self, request: OrderRequest, now: datetime) -> Order:
+        client_order_id = request.client_order_id or new_client_order_id()
+        return Order.from_request(request, order_id=new_order_id(), client_order_id=client_order_id, now=now)
+
+    async def _insert(
+        self,
+        request: OrderRequest,
+        now: datetime,
+        *,
+        parent: Order | None = None,
+        status: OrderStatus = OrderStatus.PENDING_NEW,
+        replaces: Order | None = None,
+    ) -> Order:
+        order = attrs.evolve(
+            self._new_order(request, now),
+            status=status,
+            parent_id=parent.id if parent is not None else None,
+            replaces=replaces.id if replaces is not None else None,
+        )
+        await self._ledger.insert([order])
+        return order
+
+    async def _insert_rejected(self, request: OrderRequest, validation: PreTradeValidation, now: datetime) -> Order:
+        code = validation.rejection_code or codes.INVALID_ORDER
+        order, events = reject(
+            self._new_order(request, now), code=code, reason=validation.rejection_reason or "", now=now
+        )
+        await self._ledger.insert([order], events)
+        return order
+
+    async def _send(self, order: Order) -> Order:
+        """Send a stored order; its client order id is fixed, so the outcome can always be found."""
+        accepted: BrokerOrder | None
+        try:
+            accepted = await self.broker.submit_order(order)
+        except BrokerRejected as e:
+            return await self._refuse(order, e.code, e.message)
+        except BrokerError as e:
+            log.warning("submission of %s failed (%s); looking its client order id up", order.id, e)
+            found = await self._look_up(order)
+            if found is None:
+                return await self._refuse(order, codes.BROKER_ERROR, f"not received by the broker: {e.message}")
+            accepted = found
+        await self._record_submission(order, accepted)
+        await self.process_updates()
+        return await self.get_order(order.id)
+
+    async def _look_up(self, order: Order) -> BrokerOrder | None:
+        """The broker's copy of an order whose submission went unanswered; raises if unknowable."""
+        try:
+            return await self.broker.get_order_by_client_id(order.client_order_id)
+        except BrokerError as e:
+            # Neither known sent nor known refused: it stays pending_new and reconciliation asks again.
+            log.error("order %s is in doubt: the broker cannot be asked (%s)", order.id, e)
+            raise BrokerError(
+                f"the broker did not answer; order {order.id} is in doubt until reconciliation",
+                retryable=True,
+                details={"orderId": order.id, "clientOrderId": order.client_order_id},
+            ) from e
+
+    async def _record_submission(self, order: Order, accepted: BrokerOrder) -> Order:
+        def submitted(current: Order, now: datetime) -> tuple[Order, list[Event]]:
+            return mark_submitted(
+                current,
+                broker_order_id=accepted.broker_order_id,
+                status=accepted.status,
+                now=now,
+                ts_event=accepted.submitted_at,
+            )
+
+        return await self._ledger.change(order.id, submitted)
+
+    async def refuse_unsent(self, order: Order, reason: str) -> Order:
+        """Record that an order in doubt never reached the broker."""
+        return await self._refuse(order, codes.BROKER_ERROR, reason)
+
+    async def _refuse(self, order: Order, code: str, reason: str) -> Order:
+        rejected = await self._ledger.change(order.id, lambda o, now: reject(o, code=code, reason=reason, now=now))
+        await self._release_follow_ups(rejected)
+        return rejected
+
+    # ----------------------------------------------------------------- cancel and replace
+
+    async def cancel(self, order_id: OrderId | str) -> Order:
+        """Ask the broker to cancel; an order still held here is cancelled on the spot."""
+        order = await self.get_order(order_id)
+        ensure_cancelable(order)
+        if order.broker_order_id is None:
+            return await self._cancel_locally(order, "canceled")
+        await self.broker.cancel_order(order.broker_order_id)
+        await self.process_updates()
+        return await self.get_order(order.id)
+
+    async def _cancel_locally(self, order: Order, reason: str, event: TradeEvent = TradeEvent.CANCELED) -> Order:
+        def cancelled(current: Order, now: datetime) -> tuple[Order, list[Event]]:
+            return apply_event(current, event, now=now, ts_event=now, reason=reason)
+
+        done = await self._ledger.change(order.id, cancelled)
+        await self._release_follow_ups(done)
+        return done
+
+    async def replace(
+        self,
+        order_id: OrderId | str,
+        *,
+        quantity: Decimal | None = None,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+        time_in_force: TimeInForce | None = None,
+    ) -> SubmitResult:
+        """Modify a working order: the broker replaces it with a new order that `replaces` it."""
+        old = await self.get_order(order_id)
+        ensure_cancelable(old)
+        request = OrderRequest.create(
+            symbol=old.symbol,
+            side=old.side,
+            type=old.type,
+            quantity=quantity if quantity is not None else old.remaining_quantity,
+            time_in_force=time_in_force or old.time_in_force,
+            limit_price=limit_price if limit_price is not None else old.limit_price,
+            stop_price=stop_price if stop_price is not None else old.stop_price,
+            trail_price=old.trail_price,
+            trail_percent=old.trail_percent,
+            extended_hours=old.extended_hours,
+            strategy_id=old.strategy_id,
+            decision_id=old.decision_id,
+        )
+        validation = await self._validate_increase(old, request)
+        if validation is not None and not validation.approved:
+            return SubmitResult(old, validation)
+        held_here = old.broker_order_id is None
+        status = old.status if held_here else OrderStatus.PENDING_NEW
+        new = await self._insert(request, self._clock.now(), status=status, replaces=old)
+        if held_here:  # queued for the open: replace it here
+            await self._link_replacement(old, new)
+            await self._cancel_locally(old, "replaced", TradeEvent.REPLACED)
+            return SubmitResult(await self.get_order(new.id), validation)
+        try:
+            accepted = await self.broker.replace_order(
+                old.broker_order_id,
+                client_order_id=new.client_order_id,
+                quantity=request.quantity,
+                limit_price=request.limit_price,
+                stop_price=request.stop_price,
+                time_in_force=request.time_in_force,
+            )
+        except BrokerRejected as e:
+            return SubmitResult(await self._refuse(new, e.code, e.message), validation)
+        await self._link_replacement(old, new)
+        await self._record_submission(new, accepted)
+        await self.process_updates()
+        return SubmitResult(await self.get_order(new.id), validation)
+
+    async def _link_replacement(self, old: Order, new: Order) -> None:
+        await self._ledger.change(old.id, lambda o, now: (attrs.evolve(o, replaced_by=new.id, updated_at=now), []))
+
+    async def _validate_increase(self, old: Order, request: OrderRequest) -> PreTradeValidation | None:
+        """A replacement is checked for what it adds: a larger quantity is new exposure."""
+        assert request.quantity is not None
+        extra = request.quantity - old.remaining_quantity
+        if extra <= ZERO:
+            return None
+        return await self.validate(attrs.evolve(request, quantity=extra))
+
+    # ----------------------------------------------------------------- positions
+
+    async def close_position(self, symbol: str, quantity: Decimal | None = None) -> SubmitResult:
+        """Send a market order that reduces the position by `quantity` (all of it by default)."""
+        sym = Symbol(symbol)
+        position = self.book.positions.get(sym)
+        if position is None:
+            raise PositionNotFound(f"no open position in {sym}", details={"symbol": sym})
+        held = abs(position.quantity)
+        qty = held if quantity is None else quantity
+        if qty > held:
+            raise InvalidOrder(f"quantity {qty} is more than the {held} held in {sym}", field="quantity")
+        side = Side.SELL if position.quantity > ZERO else Side.BUY
+        for order in tuple(self.book.open_orders_in(sym)):
+            if order.side is not side:  # it would add to the position and wash against the close
+                await self._cancel_quietly(order)
+        return await self.submit(OrderRequest.create(symbol=sym, side=side, type=OrderType.MARKET, quantity=qty))
+
+    async def close_all_positions(self) -> list[SubmitResult]:
+        """Close every open position with a market order each."""
+        return [await self.close_position(symbol) for symbol in sorted(self.book.positions)]
+
+    async def _cancel_quietly(self, order: Order) -> None:
+        try:
+            await self.cancel(order.id)
+        except TradingError as e:
+            log.warning("could not cancel %s before closing its position: %s", order.id, e)
+
+    async def adopt_position(self, position: Position) -> None:
+        """Take the broker's word for a position (reconciliation)."""
+        await self._ledger.save_position(position)
+
+    # ----------------------------------------------------------------- trade updates
+
+    async def process_updates(self) -> int:
+        """Apply every trade update that has arrived; returns how many there were."""
+        updates = self.broker.drain_updates()
+        for update in updates:
+            await self.apply_trade_update(update)
+        return len(updates)
+
+    async def run_updates(self) -> None:
+        """Apply trade updates as they arrive, until cancelled."""
+        while True:
+            for update in await self.broker.next_updates():
+                await self.apply_trade_update(update)
+
+    async def apply_trade_update(self, update: TradeUpdate) -> None:
+        """Apply one trade update (from the stream, a poll or a test), then what it releases."""
+        order = await self._ledger.apply_update(update)
+        if order is not None and order.is_terminal:
+            await self._release_follow_ups(order)
+
+    async def _release_follow_ups(self, parent: Order) -> None:
+        """Send the opening half of a split order once its closing half filled; else cancel it."""
+        if not parent.is_terminal:
+            return
+        waiting = [o for o in self.book.open_orders_in(parent.symbol) if o.parent_id == parent.id]
+        for order in waiting:
+            if order.broker_order_id is not None:
+                continue
+            if parent.status is OrderStatus.FILLED:
+                await self._send(order)
+            else:
+                await self._cancel_locally(order, f"its closing order {parent.id} ended {parent.status}")
+
+    # ----------------------------------------------------------------- reconciliation and sessions
+
+    async def reconcile(self) -> int:
+        """Bring open orders and positions in line with the broker; returns the corrections made."""
+        from trading_core.reconcile import reconcile  # reconcile needs this module's class
+
+        return await reconcile(self)
+
+    async def session_opened(self) -> int:
+        """The market opened: orders queued while it was closed go out. Returns how many."""
+        self._facts.session_changed(is_open=True)
+        queued = sorted((o for o in self.book.open_orders.values() if _is_queued(o)), key=lambda o: o.created_at)
+        for order in queued:
+            await self._send(order)
+        return len(queued)
+
+    async def session_closed(self) -> None:
+        """The market closed: market orders are refused (or queued) until it opens."""
+        self._facts.session_changed(is_open=False)
+
+    async def shutdown(self) -> int:
+        """Cancel every open order, as on `system.shutdown`; returns how many were cancelled."""
+        count = 0
+        for order in list(self.book.open_orders.values()):
+            try:
+                await self.cancel(order.id)
+                count += 1
+            except TradingError as e:  # one failure must not keep the others from being cancelled
+                log.warning("shutdown could not cancel %s: %s", order.id, e)
+        return count
+
+    # ----------------------------------------------------------------- trading state
+
+    async def set_trading_state(self, state: TradingState, *, reason: str, by: str) -> TradingStateRecord:
+        """Change the trading state, recorded with who and why."""
+        record = TradingStateRecord(state=state, reason=reason, changed_at=self._clock.now(), changed_by=by)
+        async with self.store.unit_of_work() as uow:
+            await uow.save_trading_state(record)
+            await uow.commit()
+        self._state = record
+        log.warning("trading state is now %s (%s, by %s)", state, reason, by)
+        return record
+
+    async def reset_trading_state(self, *, by: str, reason: str = "manual reset") -> TradingStateRecord:
+        """End a reducing-only state by hand."""
+        return await self.set_trading_state(TradingState.ACTIVE, reason=reason, by=by)
+
+    async def _maybe_reduce_only(self, validation: PreTradeValidation) -> None:
+        breach = next((r for r in validation.rejections if r.check == "dailyLossLimit"), None)
+        if breach is not None and self._state.state is TradingState.ACTIVE:
+            await self.set_trading_state(TradingState.REDUCING_ONLY, reason=breach.reason, by="risk")
+
+    async def risk_status(self) -> RiskStatus:
+        """The trading state, today's P&L and the day trades counted."""
+        account = await self._facts.account()
+        return RiskStatus(
+            trading_state=self._state.state,
+            reason=self._state.reason,
+            changed_at=self._state.changed_at,
+            changed_by=self._state.changed_by,
+            daily_pnl=account.daily_pnl,
+            daytrade_count=self._day_trade_count(),
+        )
+
+    def _day_trade_count(self) -> int:
+        today = self._clock.now().astimezone(EASTERN).date()
+        return self.book.day_trades.count(today, self.config.limits.day_trade_window_days)
+
+    # ----------------------------------------------------------------- queries
+
+    async def get_order(self, order_id: OrderId | str) -> Order:
+        order = await self.store.get_order(OrderId(order_id))
+        if order is None:
+            raise OrderNotFound(f"no order with id {order_id}", details={"orderId": str(order_id)})
+        return order
+
+    async def list_orders(
+        self, *, status: OrderFilter = OrderFilter.OPEN, limit: int = 100, cursor: str | None = None
+    ) -> OrderPage:
+        return await self.store.list_orders(status=status, limit=limit, cursor=cursor)
+
+    async def get_position(self, symbol: str) -> PositionView:
+        sym = Symbol(symbol)
+        position = self.book.positions.get(sym)
+        if position is None:
+            raise PositionNotFound(f"no open position in {sym}", details={"symbol": sym})
+        return PositionView.of(position, await self._facts.mark(sym))
+
+    async def list_positions(self) -> PortfolioView:
+        views = [PositionView.of(p, await self._facts.mark(s)) for s, p in sorted(self.book.positions.items())]
+        account = await self._facts.account()
+        return PortfolioView(positions=tuple(views), total_equity=account.equity, buying_power=account.buying_power)
+
+    async def get_account(self) -> AccountView:
+        account = await self._facts.account(fresh=True)
+        limits = self.config.limits
+        count = self._day_trade_count()
+        restricted = (
+            limits.enable_day_trade_budget
+            and account.equity < limits.day_trade_equity_threshold
+            and count >= limits.max_day_trades
+        )
+        return AccountView(
+            account_id=account.account_id,
+            equity=account.equity,
+            cash=account.cash,
+            buying_power=account.buying_power,
+            last_equity=account.last_equity,
+            daytrade_count=count,
+            pattern_day_trader=restricted,
+            trading_blocked=account.trading_blocked,
+            account_blocked=account.account_blocked,
+            trading_state=self._state.state,
+        )
+
+
+def _is_queued(order: Order) -> bool:
+    """Held here while the market was closed, waiting for the open."""
+    return order.broker_order_id is None and order.parent_id is None and order.status is OrderStatus.ACCEPTED

@@ -1,0 +1,184 @@
+"""The ledger: the one place order changes are written, each with its events, in one transaction.
+
+Every change follows the same steps: lock the order's row, compute the new state with a pure
+function, write the order, its fills, the position and the events together, then update the
+engine's book and tell in-process listeners. Changes are serialised by one lock so that broker
+updates apply in the order they arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from trading_core.book import Book
+from trading_core.broker_models import BrokerOrder, TradeUpdate
+from trading_core.clock import Clock
+from trading_core.errors import InvalidTransition, OrderNotFound, Overfill
+from trading_core.events import Event
+from trading_core.fills import Fill, execute
+from trading_core.market import EASTERN
+from trading_core.orders import Order, TradeEvent, apply_event, mark_submitted
+from trading_core.ports import OrderStore
+from trading_core.positions import Position
+from trading_core.values import ExecutionId, OrderId
+
+log = logging.getLogger("trading_core.ledger")
+
+EventListener = Callable[[Event], None]
+Step = Callable[[Order, datetime], tuple[Order, list[Event]]]
+"""A pure change of one order at a time: (order, now) -> (new order, events)."""
+
+
+class OrderLedger:
+    """Writes orders, fills, positions and their events through the store's unit of work."""
+
+    def __init__(self, store: OrderStore, book: Book, clock: Clock) -> None:
+        self._store = store
+        self._book = book
+        self._clock = clock
+        self.lock = asyncio.Lock()
+        self.listeners: list[EventListener] = []
+
+    async def insert(self, orders: Sequence[Order], events: Sequence[Event] = ()) -> None:
+        """Store new orders (and the events announcing them) in one transaction."""
+        async with self._store.unit_of_work() as uow:
+            for order in orders:
+                await uow.add_order(order)
+            if events:
+                await uow.add_events(events)
+            await uow.commit()
+        for order in orders:
+            self._book.track(order)
+        self.announce(events)
+
+    async def change(self, order_id: OrderId, step: Step) -> Order:
+        """Apply `step` to the stored order under a row lock and commit what it returns."""
+        async with self.lock, self._store.unit_of_work() as uow:
+            current = await uow.get_order(order_id, for_update=True)
+            if current is None:
+                raise OrderNotFound(f"no order with id {order_id}", details={"orderId": order_id})
+            changed, events = step(current, self._clock.now())
+            if changed is current:
+                return current
+            await uow.update_order(changed)
+            if events:
+                await uow.add_events(events)
+            await uow.commit()
+        self._book.track(changed)
+        self.announce(events)
+        return changed
+
+    async def save_position(self, position: Position) -> None:
+        """Overwrite a position (reconciliation adopts the broker's)."""
+        async with self.lock, self._store.unit_of_work() as uow:
+            await uow.save_position(position)
+            await uow.commit()
+        if position.is_open:
+            self._book.positions[position.symbol] = position
+        else:
+            self._book.positions.pop(position.symbol, None)
+        self._book.account_stale = True
+
+    async def apply_update(self, update: TradeUpdate) -> Order | None:
+        """Apply one broker trade update; returns the order as changed, None if nothing changed.
+
+        Updates the state machine refuses (an overfill, a fill on a rejected order) are logged
+        and skipped: one bad message must not stop the stream.
+        """
+        try:
+            return await self._apply(update)
+        except (InvalidTransition, Overfill) as e:
+            log.error("trade update %s for %s refused: %s", update.event, update.order.broker_order_id, e)
+            return None
+
+    async def _apply(self, update: TradeUpdate) -> Order | None:
+        order_id = await self._order_id_for(update.order)
+        if order_id is None:
+            log.warning("trade update for an order we did not place: %s", update.order.broker_order_id)
+            return None
+        now = self._clock.now()
+        async with self.lock, self._store.unit_of_work() as uow:
+            order = await uow.get_order(order_id, for_update=True)
+            if order is None:
+                return None
+            events: list[Event] = []
+            if order.broker_order_id is None:  # the stream was faster than the REST answer
+                order, submitted = mark_submitted(
+                    order,
+                    broker_order_id=update.order.broker_order_id,
+                    status=update.order.status,
+                    now=now,
+                    ts_event=update.order.submitted_at,
+                )
+                events.extend(submitted)
+            execution = fill = None
+            if update.is_fill:
+                fill = _fill_of(order, update)
+                held = await uow.get_position(order.symbol, for_update=True) or Position.flat(order.symbol)
+                execution = execute(order, held, fill, cumulative_quantity=update.order.filled_quantity, now=now)
+                if execution is not None:
+                    order = execution.order
+                    events.extend(execution.events)
+                    await uow.add_fill(fill)
+                    await uow.save_position(execution.position.after)
+            else:
+                event = known_event(update.event)
+                if event is not None:
+                    order, moved = apply_event(order, event, now=now, ts_event=update.timestamp, reason=update.reason)
+                    events.extend(moved)
+            if not events:
+                return None
+            await uow.update_order(order)
+            await uow.add_events(events)
+            await uow.commit()
+        self._book.track(order)
+        if execution is not None and fill is not None:
+            self._book.apply_position(execution.position, fill.timestamp.astimezone(EASTERN).date(), fill.price)
+        self.announce(events)
+        return order
+
+    async def _order_id_for(self, broker_order: BrokerOrder) -> OrderId | None:
+        known = self._book.find_open(broker_order.broker_order_id, broker_order.client_order_id)
+        if known is not None:
+            return known
+        order = await self._store.get_order_by_broker_id(broker_order.broker_order_id)
+        if order is None:
+            order = await self._store.get_order_by_client_id(broker_order.client_order_id)
+        return order.id if order is not None else None
+
+    def announce(self, events: Sequence[Event]) -> None:
+        for listener in self.listeners:
+            for event in events:
+                listener(event)
+
+
+def _fill_of(order: Order, update: TradeUpdate) -> Fill:
+    qty = update.quantity
+    price = update.price if update.price is not None else update.order.filled_average_price
+    if qty is None or price is None:
+        raise InvalidTransition(f"fill for {order.id} without quantity or price")
+    # Without an execution id the cumulative quantity identifies the execution.
+    execution_id = update.execution_id or ExecutionId(f"{update.order.broker_order_id}:{update.order.filled_quantity}")
+    return Fill(
+        order_id=order.id,
+        execution_id=execution_id,
+        symbol=order.symbol,
+        side=order.side,
+        quantity=qty,
+        price=price,
+        timestamp=update.timestamp,
+    )
+
+
+def known_event(name: TradeEvent | str) -> TradeEvent | None:
+    """The state machine's event for a stream event name; None (logged) for one it does not know."""
+    if isinstance(name, TradeEvent):
+        return name
+    try:
+        return TradeEvent(name)
+    except ValueError:
+        log.info("ignoring trade update event %r: not one the order state machine knows", name)
+        return None

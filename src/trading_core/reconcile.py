@@ -1,0 +1,180 @@
+"""Start-up loading and reconciliation: make the engine's view agree with the store and the broker.
+
+The broker is the source of truth for fills and positions. Whatever the stream missed (a drop, a
+crash) is repaired here by turning differences into the same trade updates the stream would
+have sent, so there is one code path for applying them, keyed by execution id and cumulative
+quantity so nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import TYPE_CHECKING
+
+import attrs
+
+from trading_core.broker_models import BrokerOrder, TradeUpdate
+from trading_core.daytrades import DayTrades
+from trading_core.enums import OrderStatus, Side
+from trading_core.errors import BrokerError
+from trading_core.fills import Fill
+from trading_core.market import EASTERN
+from trading_core.orders import Order, TradeEvent
+from trading_core.ports import OrderFilter, OrderStore
+from trading_core.positions import Position, apply_fill
+from trading_core.values import FOUR_PLACES, ExecutionId, Symbol
+
+if TYPE_CHECKING:
+    from trading_core.engine import TradingEngine
+
+log = logging.getLogger("trading_core.reconcile")
+
+_DAY_TRADE_HISTORY = timedelta(days=14)
+
+_EVENT_FOR_STATUS = {
+    OrderStatus.NEW: TradeEvent.NEW,
+    OrderStatus.PARTIALLY_FILLED: TradeEvent.NEW,
+    OrderStatus.ACCEPTED: TradeEvent.ACCEPTED,
+    OrderStatus.PENDING_NEW: TradeEvent.PENDING_NEW,
+    OrderStatus.PENDING_CANCEL: TradeEvent.PENDING_CANCEL,
+    OrderStatus.PENDING_REPLACE: TradeEvent.PENDING_REPLACE,
+    OrderStatus.CANCELED: TradeEvent.CANCELED,
+    OrderStatus.EXPIRED: TradeEvent.EXPIRED,
+    OrderStatus.REPLACED: TradeEvent.REPLACED,
+    OrderStatus.REJECTED: TradeEvent.REJECTED,
+    OrderStatus.DONE_FOR_DAY: TradeEvent.DONE_FOR_DAY,
+    OrderStatus.CALCULATED: TradeEvent.CALCULATED,
+    OrderStatus.STOPPED: TradeEvent.STOPPED,
+    OrderStatus.SUSPENDED: TradeEvent.SUSPENDED,
+    OrderStatus.HELD: TradeEvent.HELD,
+    OrderStatus.ACCEPTED_FOR_BIDDING: TradeEvent.ACCEPTED_FOR_BIDDING,
+    OrderStatus.PENDING_REVIEW: TradeEvent.PENDING_REVIEW,
+}
+"""The trade update that moves an order to the status the broker reports (fills aside)."""
+
+
+async def load_book(engine: TradingEngine, store: OrderStore, now: datetime) -> None:
+    """Fill the engine's book from the store: open orders, open positions, recent day trades."""
+    book = engine.book
+    cursor: str | None = None
+    while True:
+        page = await store.list_orders(status=OrderFilter.OPEN, limit=500, cursor=cursor)
+        for order in page.orders:
+            book.track(order)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    for position in await store.list_positions():
+        if position.is_open:
+            book.positions[position.symbol] = position
+            book.marks.setdefault(position.symbol, position.average_entry_price)
+    book.day_trades = replay_day_trades(await store.fills_since(now - _DAY_TRADE_HISTORY), book.positions)
+    book.account_stale = True
+
+
+def replay_day_trades(fills: list[Fill], positions: Mapping[Symbol, Position]) -> DayTrades:
+    """Rebuild the day-trade count from recent fills, starting from the positions before them."""
+    held: dict[Symbol, Position] = dict(positions)
+    for fill in reversed(fills):  # walk back to the positions as they were before the first fill
+        before = held.get(fill.symbol) or Position.flat(fill.symbol)
+        delta = fill.quantity if fill.side is Side.BUY else -fill.quantity
+        held[fill.symbol] = attrs.evolve(
+            before, quantity=before.quantity - delta, cost_basis=before.cost_basis - delta * fill.price
+        )
+    trades = DayTrades()
+    for fill in fills:
+        change = apply_fill(
+            held[fill.symbol], side=fill.side, quantity=fill.quantity, price=fill.price, at=fill.timestamp
+        )
+        held[fill.symbol] = change.after
+        trades = trades.record(fill.symbol, change, fill.timestamp.astimezone(EASTERN).date())
+    return trades
+
+
+async def reconcile(engine: TradingEngine) -> int:
+    """Repair open orders from the broker's copies, then positions; returns corrections made."""
+    corrections = 0
+    for order in list(engine.book.open_orders.values()):
+        try:
+            corrections += await _reconcile_order(engine, order)
+        except BrokerError as e:
+            log.warning("could not reconcile order %s: %s", order.id, e)
+    corrections += await reconcile_positions(engine)
+    return corrections
+
+
+async def _reconcile_order(engine: TradingEngine, order: Order) -> int:
+    broker = engine.broker
+    if order.broker_order_id is None:
+        if order.parent_id is not None or order.status is not OrderStatus.PENDING_NEW:
+            return 0  # held here on purpose: waiting for its closing half, or for the open
+        remote = await broker.get_order_by_client_id(order.client_order_id)
+        if remote is None:
+            await engine.refuse_unsent(order, "not received by the broker (found in doubt at reconciliation)")
+            return 1
+    else:
+        remote = await broker.get_order(order.broker_order_id)
+    updates = updates_between(order, remote)
+    for update in updates:
+        await engine.apply_trade_update(update)
+    return len(updates)
+
+
+def updates_between(order: Order, remote: BrokerOrder) -> list[TradeUpdate]:
+    """The trade updates that take `order` to the state the broker reports for it."""
+    updates: list[TradeUpdate] = []
+    missing = remote.filled_quantity - order.filled_quantity
+    if missing > 0 and remote.filled_average_price is not None:
+        # The broker reports a cumulative quantity and average price: the missing executions
+        # are priced so that our average matches theirs.
+        notional = remote.filled_average_price * remote.filled_quantity - order.filled_notional
+        price = (notional / missing).quantize(FOUR_PLACES, rounding=ROUND_HALF_EVEN)
+        complete = remote.filled_quantity == remote.quantity
+        updates.append(
+            TradeUpdate(
+                event=TradeEvent.FILL if complete else TradeEvent.PARTIAL_FILL,
+                order=remote,
+                timestamp=remote.filled_at or remote.updated_at,
+                execution_id=ExecutionId(f"{remote.broker_order_id}:{remote.filled_quantity}"),
+                price=price,
+                quantity=missing,
+            )
+        )
+    event = _EVENT_FOR_STATUS.get(remote.status)
+    if remote.status is not order.status and event is not None:
+        updates.append(TradeUpdate(event=event, order=remote, timestamp=remote.updated_at))
+    return updates
+
+
+async def reconcile_positions(engine: TradingEngine) -> int:
+    """Adopt the broker's positions where ours differ; returns how many were corrected."""
+    remote = {p.symbol: p for p in await engine.broker.list_positions()}
+    ours = engine.book.positions
+    corrections = 0
+    for symbol in set(remote) | set(ours):
+        theirs = remote.get(symbol)
+        mine = ours.get(symbol)
+        their_qty = theirs.quantity if theirs is not None else Decimal(0)
+        if mine is not None and mine.quantity == their_qty:
+            continue
+        if mine is None and not their_qty:
+            continue
+        log.warning(
+            "position in %s differs: ours %s, broker's %s; adopting the broker's",
+            symbol,
+            mine.quantity if mine else 0,
+            their_qty,
+        )
+        adopted = Position(
+            symbol=symbol,
+            quantity=their_qty,
+            cost_basis=theirs.cost_basis if theirs is not None else Decimal(0),
+            realized_pnl=mine.realized_pnl if mine is not None else Decimal(0),
+            opened_at=mine.opened_at if mine is not None else None,
+        )
+        await engine.adopt_position(adopted)
+        corrections += 1
+    return corrections
