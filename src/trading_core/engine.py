@@ -293,16 +293,16 @@ class TradingEngine:
         validation = await self._validate_increase(old, request)
         if validation is not None and not validation.approved:
             return SubmitResult(old, validation)
-        held_here = old.broker_order_id is None
-        status = old.status if held_here else OrderStatus.PENDING_NEW
+        broker_id = old.broker_order_id
+        status = old.status if broker_id is None else OrderStatus.PENDING_NEW
         new = await self._insert(request, self._clock.now(), status=status, replaces=old)
-        if held_here:  # queued for the open: replace it here
+        if broker_id is None:  # queued for the open: replace it here
             await self._link_replacement(old, new)
             await self._cancel_locally(old, "replaced", TradeEvent.REPLACED)
             return SubmitResult(await self.get_order(new.id), validation)
         try:
             accepted = await self.broker.replace_order(
-                old.broker_order_id,
+                broker_id,
                 client_order_id=new.client_order_id,
                 quantity=request.quantity,
                 limit_price=request.limit_price,
