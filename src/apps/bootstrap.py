@@ -129,7 +129,6 @@ class AdapterWiring:
         self, settings: Settings, engine: TradingEngine, bus: EventBus, stack: AsyncExitStack, notes: Notes
     ) -> Stoppable | None:
         from adapters.nats import NatsCommandConsumer, NatsEventBus
-
         from apps.commands import EngineCommands
 
         if not isinstance(bus, NatsEventBus):

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 import attrs
-from trading_core.decisions import Decision
 
 from trading_core.clock import Clock, SystemClock
+from trading_core.decisions import Decision
 from trading_core.engine import TradingEngine
 
 log = logging.getLogger("apps.commands")

@@ -109,14 +109,25 @@ def _trading_error(error: TradingError) -> Response[Any]:
 def _validation_error(error: ValidationException) -> Response[Any]:
     problems = [p for p in (error.extra if isinstance(error.extra, list) else []) if isinstance(p, dict)]
     first = problems[0] if problems else {}
-    field = str(first.get("key") or "body")
     message = str(first.get("message") or error.detail)
+    field = _field_of(str(first.get("key") or ""), message)
     details: dict[str, Any] = {"field": field}
     if first.get("source"):
         details["source"] = first["source"]
     if len(problems) > 1:
         details["errors"] = [{"field": p.get("key"), "message": p.get("message")} for p in problems]
     return error_response(INVALID_ORDER, f"{field}: {message}", details)
+
+
+_NAMED_FIELD: Final = re.compile(r"field `([^`]+)`")
+
+
+def _field_of(key: str, message: str) -> str:
+    """The field at fault: msgspec names a missing or unknown one in the message, not in the key."""
+    named = _NAMED_FIELD.search(message)
+    if key in ("", "data") and named is not None:
+        return named.group(1)
+    return key.removeprefix("data.") or "body"
 
 
 _CODE_BY_STATUS: Final = {400: INVALID_ORDER, 401: UNAUTHORIZED, 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}

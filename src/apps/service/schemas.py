@@ -41,7 +41,7 @@ class ErrorBody(msgspec.Struct, rename="camel", kw_only=True):
 
     code: str
     message: str
-    details: dict[str, Any] = msgspec.field(default_factory=dict)
+    details: dict[str, Any]
 
 
 class RejectedOrderBody(_Out):

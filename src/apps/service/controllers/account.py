@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from litestar import Controller, get
 
-from apps.service.controllers.docs import errors
+from apps.service.controllers.docs import Engine, errors
 from apps.service.convert import account_body
 from apps.service.schemas import AccountBody
-from trading_core.engine import TradingEngine
 
 
 class AccountController(Controller):
@@ -15,5 +14,5 @@ class AccountController(Controller):
     tags = ["account"]  # noqa: RUF012  # Litestar's declared class attribute
 
     @get("/", responses=errors(502), summary="Get the account")
-    async def get_account(self, engine: TradingEngine) -> AccountBody:
+    async def get_account(self, engine: Engine) -> AccountBody:
         return account_body(await engine.get_account())

@@ -1,12 +1,14 @@
-"""The error responses each endpoint lists in the OpenAPI document, all in the one error shape."""
+"""What every controller shares: the injected engine and the error responses each endpoint documents."""
 
 from __future__ import annotations
 
 from typing import Final
 
+from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 
 from apps.service.schemas import ErrorBody, RejectedOrderBody
+from trading_core.engine import TradingEngine
 
 _MEANING: Final = {
     400: "Malformed request (INVALID_ORDER, with details.field naming the field at fault).",
@@ -35,3 +37,7 @@ def rejection(*statuses: int) -> dict[int, ResponseSpec]:
     specs = errors(*statuses)
     specs[422] = ResponseSpec(data_container=RejectedOrderBody, description=_MEANING[422], generate_examples=False)
     return specs
+
+
+Engine = NamedDependency[TradingEngine]
+"""The engine, injected by name (see `apps.service.app`)."""

@@ -8,10 +8,10 @@ from litestar.openapi import ResponseSpec
 
 from apps.service.auth import PUBLIC
 from apps.service.codec import ExactResponse
+from apps.service.controllers.docs import Engine
 from apps.service.health import health_report
 from apps.service.metrics import TradingMetrics
 from apps.service.schemas import HealthBody
-from trading_core.engine import TradingEngine
 from trading_core.errors import TradingError
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
@@ -27,18 +27,18 @@ class OperationsController(Controller):
         summary="Health of the service and its dependencies",
         responses={503: ResponseSpec(data_container=HealthBody, description="A dependency is down.")},
     )
-    async def health(self, engine: TradingEngine, state: State) -> Response[HealthBody]:
+    async def health(self, engine: Engine, state: State) -> Response[HealthBody]:
         body, status = await health_report(engine, state.health_checks)
         return ExactResponse(body, status_code=status)
 
     @get("/metrics", opt={PUBLIC: True}, media_type=PROMETHEUS_TEXT, summary="Prometheus metrics")
-    async def metrics(self, engine: TradingEngine, state: State) -> str:
+    async def metrics(self, engine: Engine, state: State) -> str:
         metrics: TradingMetrics = state.metrics
         await refresh_gauges(metrics, engine)
         return metrics.registry.render()
 
 
-async def refresh_gauges(metrics: TradingMetrics, engine: TradingEngine) -> None:
+async def refresh_gauges(metrics: TradingMetrics, engine: Engine) -> None:
     """The gauges are read at scrape time; a broker that does not answer leaves them as they were."""
     metrics.positions_count.set(len(engine.book.positions))
     try:

@@ -6,10 +6,10 @@ import uuid
 from typing import Annotated, Literal
 
 from litestar import Controller, delete, get, patch, post
-from litestar.params import Parameter
+from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
 from apps.logs import order_context
-from apps.service.controllers.docs import errors, rejection
+from apps.service.controllers.docs import Engine, errors, rejection
 from apps.service.convert import order_body, order_request, submit_response, validation_body
 from apps.service.errors import OrderRefused
 from apps.service.schemas import (
@@ -21,13 +21,12 @@ from apps.service.schemas import (
     SubmitOrderRequest,
     SubmitOrderResponse,
 )
-from trading_core.engine import TradingEngine
 from trading_core.enums import OrderStatus, SubmitStatus, TimeInForce
 from trading_core.errors import InvalidOrder, OrderNotFound, RiskRejected
 from trading_core.ports import OrderFilter
 from trading_core.values import OrderId
 
-OrderIdPath = Annotated[str, Parameter(description="The order's id (a UUID).")]
+OrderIdPath = Annotated[str, PathParameter(description="The order's id (a UUID).")]
 
 
 def checked_id(order_id: str) -> OrderId:
@@ -43,7 +42,7 @@ class OrdersController(Controller):
     tags = ["orders"]  # noqa: RUF012  # Litestar's declared class attribute
 
     @post("/", status_code=201, responses=rejection(502), summary="Submit an order")
-    async def submit(self, data: SubmitOrderRequest, engine: TradingEngine) -> SubmitOrderResponse:
+    async def submit(self, data: JSONBody[SubmitOrderRequest], engine: Engine) -> SubmitOrderResponse:
         """Check, store and send an order. A risk or broker refusal answers 422 with the kept order's id."""
         result = await engine.submit(order_request(data))
         with order_context(result.order.id):
@@ -52,29 +51,29 @@ class OrdersController(Controller):
             return submit_response(result)
 
     @post("/validate", status_code=200, responses=errors(), summary="Run the pre-trade checks only")
-    async def validate(self, data: SubmitOrderRequest, engine: TradingEngine) -> PreTradeValidationBody:
+    async def validate(self, data: JSONBody[SubmitOrderRequest], engine: Engine) -> PreTradeValidationBody:
         """Run every pre-trade check on an order without submitting it (the spec's PreTradeValidation)."""
         return validation_body(await engine.validate(order_request(data)))
 
     @get("/", responses=errors(), summary="List orders")
     async def list_orders(
         self,
-        engine: TradingEngine,
-        status: Literal["open", "closed", "all"] = "open",
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-        after: Annotated[str | None, Parameter(description="nextCursor of the previous page.")] = None,
+        engine: Engine,
+        status: FromQuery[Literal["open", "closed", "all"]] = "open",
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+        after: Annotated[str | None, QueryParameter(description="nextCursor of the previous page.")] = None,
     ) -> OrderListBody:
         """Newest first; `nextCursor` is there when more orders remain."""
         page = await engine.list_orders(status=OrderFilter(status), limit=limit, cursor=after)
         return OrderListBody(orders=[order_body(o) for o in page.orders], next_cursor=page.next_cursor)
 
     @get("/{orderId:str}", responses=errors(404), summary="Get an order")
-    async def get_order(self, orderId: OrderIdPath, engine: TradingEngine) -> OrderBody:  # noqa: N803
+    async def get_order(self, orderId: OrderIdPath, engine: Engine) -> OrderBody:  # noqa: N803
         with order_context(orderId):
             return order_body(await engine.get_order(checked_id(orderId)))
 
     @delete("/{orderId:str}", status_code=200, responses=errors(404, 409, 502), summary="Cancel an order")
-    async def cancel(self, orderId: OrderIdPath, engine: TradingEngine) -> CancelOrderResponse:  # noqa: N803
+    async def cancel(self, orderId: OrderIdPath, engine: Engine) -> CancelOrderResponse:  # noqa: N803
         with order_context(orderId):
             order = await engine.cancel(checked_id(orderId))
             if order.status is OrderStatus.CANCELED:
@@ -87,8 +86,8 @@ class OrdersController(Controller):
     async def modify(
         self,
         orderId: OrderIdPath,  # noqa: N803
-        data: ModifyOrderRequest,
-        engine: TradingEngine,
+        data: JSONBody[ModifyOrderRequest],
+        engine: Engine,
     ) -> OrderBody:
         """Replace a working order: the answer is the new order, whose `replaces` is the old one."""
         with order_context(orderId):

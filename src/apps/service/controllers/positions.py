@@ -6,9 +6,9 @@ from decimal import Decimal
 from typing import Annotated
 
 from litestar import Controller, delete, get
-from litestar.params import Parameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from apps.service.controllers.docs import errors, rejection
+from apps.service.controllers.docs import Engine, errors, rejection
 from apps.service.convert import portfolio_body, position_body
 from apps.service.errors import OrderRefused
 from apps.service.schemas import (
@@ -19,12 +19,11 @@ from apps.service.schemas import (
     PositionBody,
     PositionListBody,
 )
-from trading_core.engine import TradingEngine
 from trading_core.enums import SubmitStatus
 from trading_core.errors import InvalidOrder, PositionNotFound
 from trading_core.values import Symbol, quantity
 
-SymbolPath = Annotated[str, Parameter(description="The ticker, e.g. AAPL.")]
+SymbolPath = Annotated[str, PathParameter(description="The ticker, e.g. AAPL.")]
 
 
 def checked_symbol(symbol: str) -> Symbol:
@@ -40,21 +39,21 @@ class PositionsController(Controller):
     tags = ["positions"]  # noqa: RUF012  # Litestar's declared class attribute
 
     @get("/", responses=errors(502), summary="List positions")
-    async def list_positions(self, engine: TradingEngine) -> PositionListBody:
+    async def list_positions(self, engine: Engine) -> PositionListBody:
         return portfolio_body(await engine.list_positions())
 
     @get("/{symbol:str}", responses=errors(404, 502), summary="Get a position")
-    async def get_position(self, symbol: SymbolPath, engine: TradingEngine) -> PositionBody:
+    async def get_position(self, symbol: SymbolPath, engine: Engine) -> PositionBody:
         return position_body(await engine.get_position(checked_symbol(symbol)))
 
     @delete("/{symbol:str}", status_code=200, responses=rejection(404, 502), summary="Close a position")
     async def close_position(
         self,
         symbol: SymbolPath,
-        engine: TradingEngine,
-        data: ClosePositionRequest | None = None,
+        engine: Engine,
+        data: JSONBody[ClosePositionRequest | None] = None,
         qty: Annotated[
-            Decimal | None, Parameter(query="quantity", description="Shares to close; default: all.")
+            Decimal | None, QueryParameter(name="quantity", description="Shares to close; default: all.")
         ] = None,
     ) -> ClosePositionResponse:
         """Send a market order reducing the position by `quantity` (query or body), all of it by default."""
@@ -66,7 +65,7 @@ class PositionsController(Controller):
         return ClosePositionResponse(order_id=result.order.id, status=result.status.value)  # type: ignore[arg-type]
 
     @delete("/", status_code=200, responses=errors(502), summary="Close all positions")
-    async def close_all(self, engine: TradingEngine) -> CloseAllResponse:
+    async def close_all(self, engine: Engine) -> CloseAllResponse:
         """A market order per open position; refusals are listed in `rejected`."""
         results = await engine.close_all_positions()
         sent = [r for r in results if r.status is not SubmitStatus.REJECTED]

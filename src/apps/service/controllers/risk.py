@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.params import JSONBody
 
-from apps.service.controllers.docs import errors
+from apps.service.controllers.docs import Engine, errors
 from apps.service.convert import risk_body
 from apps.service.schemas import RiskBody, RiskResetRequest
-from trading_core.engine import TradingEngine
 
 
 class RiskController(Controller):
@@ -17,12 +17,12 @@ class RiskController(Controller):
     tags = ["risk"]  # noqa: RUF012  # Litestar's declared class attribute
 
     @get("/", responses=errors(502), summary="Limits, trading state and today's P&L")
-    async def status(self, engine: TradingEngine) -> RiskBody:
+    async def status(self, engine: Engine) -> RiskBody:
         return risk_body(await engine.risk_status(), engine.config.limits)
 
     @post("/reset", status_code=200, responses=errors(502), summary="End a reducing-only state")
     async def reset(
-        self, request: Request[Any, Any, Any], engine: TradingEngine, data: RiskResetRequest | None = None
+        self, request: Request[Any, Any, Any], engine: Engine, data: JSONBody[RiskResetRequest | None] = None
     ) -> RiskBody:
         """Set the trading state back to active, recorded with who (`by`, else the caller) and when."""
         body = data or RiskResetRequest()
