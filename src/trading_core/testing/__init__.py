@@ -12,7 +12,9 @@ from trading_core.testing.strategies import (
     positions,
     prices,
     quantities,
+    reducing_requests,
     risk_contexts,
+    session_at,
     symbols,
     trade_events,
 )
@@ -26,7 +28,9 @@ __all__ = [
     "positions",
     "prices",
     "quantities",
+    "reducing_requests",
     "risk_contexts",
+    "session_at",
     "symbols",
     "trade_events",
 ]
