@@ -84,6 +84,7 @@ _RULES: tuple[tuple[frozenset[OrderStatus], TradeEvent, OrderStatus | str], ...]
     (frozenset({S.PENDING_CANCEL}), E.ORDER_CANCEL_REJECTED, WORKING),  # too late: it filled
     (_LIVE - {S.PENDING_CANCEL}, E.ORDER_CANCEL_REJECTED, SAME),
     (_LIVE, E.PENDING_REPLACE, S.PENDING_REPLACE),
+    (frozenset({S.PENDING_REPLACE}), E.PENDING_REPLACE, S.PENDING_REPLACE),  # a redelivered event
     (frozenset({S.PENDING_REPLACE}), E.ORDER_REPLACE_REJECTED, WORKING),
     (_LIVE, E.ORDER_REPLACE_REJECTED, SAME),
     (_OPEN, E.CANCELED, S.CANCELED),
