@@ -202,11 +202,11 @@ class Order:
     @property
     def api_status(self) -> ApiStatus:
         """The spec's status word; an open order with fills reads `partially_filled`."""
+        if self.status is OrderStatus.CALCULATED and self.filled_quantity == self.quantity:
+            return ApiStatus.FILLED
         word = self.status.api_status
         if word is ApiStatus.NEW and self.filled_quantity:
             return ApiStatus.PARTIALLY_FILLED
-        if self.status is OrderStatus.CALCULATED and self.filled_quantity == self.quantity:
-            return ApiStatus.FILLED
         return word
 
     @property
