@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -25,6 +26,7 @@ AAPL = Symbol("AAPL")
 MSFT = Symbol("MSFT")
 XOM = Symbol("XOM")
 NO_DAY_TRADES = DayTrades()
+_EXECUTIONS = itertools.count(1)
 
 
 def D(text: str | int) -> Decimal:  # noqa: N802  # reads like the literal it stands for
@@ -67,7 +69,7 @@ def fill(
     """A fill of `o` for `quantity` at `price`."""
     return Fill(
         order_id=o.id,
-        execution_id=ExecutionId(execution_id or f"x-{len(o.execution_ids)}-{quantity}-{price}"),
+        execution_id=ExecutionId(execution_id or f"x-{next(_EXECUTIONS)}"),
         symbol=o.symbol,
         side=o.side,
         quantity=Decimal(quantity),
