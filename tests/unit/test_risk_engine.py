@@ -11,7 +11,7 @@ from trading_core import codes
 from trading_core.enums import OrderType
 from trading_core.requests import OrderRequest
 from trading_core.risk import DEFAULT_RULES, PreTradeValidation, Rejection, RiskContext, RiskEngine, RiskLimits
-from trading_core.testing import order_requests, risk_contexts, symbols
+from trading_core.testing import order_requests, risk_contexts, risk_limits, symbols
 
 from .builders import account, context, eastern, request
 
@@ -98,13 +98,13 @@ class TestRiskEngine:
         assert PreTradeValidation({"buyingPower": True}).approved
 
     @settings(max_examples=200, deadline=None)
-    @given(cases())
+    @given(cases(), risk_limits())
     def test_every_check_is_reported_and_approval_means_no_rejection(
-        self, case: tuple[OrderRequest, RiskContext]
+        self, case: tuple[OrderRequest, RiskContext], limits: RiskLimits
     ) -> None:
         req, ctx = case
 
-        validation = RiskEngine().validate(req, ctx)
+        validation = RiskEngine(limits=limits).validate(req, ctx)
 
         assert [name for name, _ in DEFAULT_RULES] == list(validation.checks)
         assert validation.approved == (validation.rejections == ()) == all(validation.checks.values())

@@ -14,6 +14,7 @@ from trading_core.orders import Order, TradeEvent
 from trading_core.positions import Position
 from trading_core.requests import OrderRequest
 from trading_core.risk.context import RiskContext
+from trading_core.risk.limits import RiskLimits
 from trading_core.values import ExecutionId, Symbol
 
 _EPOCH = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -200,4 +201,21 @@ def risk_contexts(draw: st.DrawFn, symbol: Symbol) -> RiskContext:
         marks=marks,
         assets={s: draw(assets(s)) for s in marks},
         trading_state=draw(st.sampled_from(list(TradingState))),
+    )
+
+
+def risk_limits() -> st.SearchStrategy[RiskLimits]:
+    """Risk limits from very tight to loose, so that contexts often breach them."""
+    percent = st.integers(1, 10_000).map(lambda n: Decimal(n).scaleb(-2))
+    return st.builds(
+        RiskLimits,
+        max_position_size_percent=percent,
+        max_sector_exposure_percent=percent,
+        max_daily_loss_percent=percent.map(lambda p: p / 10),
+        max_open_positions=st.integers(0, 6),
+        enable_wash_trade_protection=st.booleans(),
+        enable_day_trade_budget=st.booleans(),
+        max_day_trades=st.integers(0, 4),
+        day_trade_window_days=st.integers(1, 10),
+        day_trade_equity_threshold=st.integers(0, 50_000).map(Decimal),
     )
