@@ -153,6 +153,14 @@ class TestFillOrder:
         with pytest.raises(Overfill):
             fill_order(o, fill(o, "0.0001", execution_id="x-late"), now=LATER)
 
+    @pytest.mark.parametrize("quantity", ["0", "-3"])
+    def test_a_fill_of_no_or_negative_quantity_is_refused(self, quantity: str) -> None:
+        """The filled quantity never goes down, whatever the broker sends."""
+        o = filled(order(status=S.NEW), fill(order(), "4"))
+
+        with pytest.raises(InvalidTransition, match="positive quantity"):
+            fill_order(o, fill(o, quantity), now=LATER)
+
     def test_a_fill_on_a_rejected_order_is_refused(self) -> None:
         o = order(status=S.REJECTED)
 

@@ -388,6 +388,15 @@ class OrderLifecycle(RuleBasedStateMachine):
         self.applied.append(new)
         self.order = after
 
+    @rule(ticks=st.integers(-50_000, 0), price=prices())
+    def malformed_fill(self, ticks: int, price: Decimal) -> None:
+        """A fill of zero or fewer shares is refused: it would not count up."""
+        self.step += 1
+        bad = fill(self.order, Decimal(ticks).scaleb(-4), price, execution_id=f"bad-{self.step}")
+
+        with pytest.raises(InvalidTransition):
+            fill_order(self.order, bad, now=NOW)
+
     @precondition(lambda self: self.applied)
     @rule(data=st.data())
     def duplicate_fill(self, data: st.DataObject) -> None:
