@@ -6,6 +6,7 @@ import itertools
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import attrs
 
@@ -34,12 +35,12 @@ def D(text: str | int) -> Decimal:  # noqa: N802  # reads like the literal it st
 
 
 def request(
-    symbol: str = "AAPL", side: str = "buy", type: str = "market", quantity: object = "10", **kw: object
+    symbol: str = "AAPL", side: str = "buy", type: str = "market", quantity: object = "10", **kw: Any
 ) -> OrderRequest:
-    """A valid request; keywords go to `OrderRequest.create`."""
+    """A valid request (a market buy of 10 AAPL by default); keywords go to `OrderRequest.create`."""
     if "notional" in kw:
         quantity = None
-    return OrderRequest.create(symbol=symbol, side=side, type=type, quantity=quantity, **kw)  # type: ignore[arg-type]
+    return OrderRequest.create(symbol=symbol, side=side, type=type, quantity=quantity, **kw)
 
 
 def order(

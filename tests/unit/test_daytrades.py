@@ -28,7 +28,7 @@ class Book:
         self.positions: dict[Symbol, Position] = {}
         self.trades = DayTrades()
 
-    def fill(self, day: date, symbol: Symbol, side: str, qty: int | str) -> Book:
+    def fill(self, day: date, symbol: Symbol, side: str, qty: int | str | Decimal) -> Book:
         held = self.positions.get(symbol, Position.flat(symbol))
         change = apply_fill(held, side=Side(side), quantity=Decimal(qty), price=Decimal(100), at=NOW)
         self.positions[symbol] = change.after

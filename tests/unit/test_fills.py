@@ -22,6 +22,7 @@ from trading_core.events import (
 from trading_core.fills import Fill, execute, fill_order
 from trading_core.orders import Order
 from trading_core.positions import Position
+from trading_core.requests import OrderRequest
 from trading_core.testing import fills_for, order_requests, quantities
 from trading_core.values import ExecutionId
 
@@ -169,9 +170,9 @@ class TestFillOrder:
 
     @settings(max_examples=50, deadline=None)
     @given(data=st.data(), req=order_requests(quantity=quantities(1_000)))
-    def test_fills_count_the_same_in_any_order(self, data: st.DataObject, req: object) -> None:
+    def test_fills_count_the_same_in_any_order(self, data: st.DataObject, req: OrderRequest) -> None:
         """Out-of-order delivery changes nothing: quantity, notional and completion agree."""
-        o = order(req, status=S.NEW)  # type: ignore[arg-type]
+        o = order(req, status=S.NEW)
         fills = data.draw(fills_for(o))
         shuffled = data.draw(st.permutations(fills))
 

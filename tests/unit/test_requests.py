@@ -113,18 +113,16 @@ class TestAmounts:
         assert field_refused(type="market", quantity=None, notional=notional) == "notional"
 
     @pytest.mark.parametrize(
-        ("field", "value"),
-        [("quantity", 1.0), ("notional", 100.0), ("limit_price", 10.5), ("stop_price", 9.0), ("trail_price", 1.0)],
+        ("field", "value", "kw"),
+        [
+            ("quantity", 1.0, {"type": "market"}),
+            ("notional", 100.0, {"type": "market", "quantity": None}),
+            ("limit_price", 10.5, {"type": "limit"}),
+            ("stop_price", 9.0, {"type": "stop"}),
+            ("trail_price", 1.0, {"type": "trailing_stop"}),
+        ],
     )
-    def test_floats_are_refused(self, field: str, value: float) -> None:
-        kw: dict[str, Any] = {
-            "quantity": {"type": "market"},
-            "notional": {"type": "market", "quantity": None},
-            "limit_price": {"type": "limit"},
-            "stop_price": {"type": "stop"},
-            "trail_price": {"type": "trailing_stop"},
-        }[field]
-
+    def test_floats_are_refused(self, field: str, value: float, kw: dict[str, Any]) -> None:
         assert field_refused(**{**kw, field: value}) == field
 
 

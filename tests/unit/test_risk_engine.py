@@ -97,7 +97,7 @@ class TestRiskEngine:
     def test_a_validation_without_rejections_is_approved(self) -> None:
         assert PreTradeValidation({"buyingPower": True}).approved
 
-    @settings(max_examples=200, deadline=None)
+    @settings(max_examples=150, deadline=None)
     @given(cases(), risk_limits())
     def test_every_check_is_reported_and_approval_means_no_rejection(
         self, case: tuple[OrderRequest, RiskContext], limits: RiskLimits

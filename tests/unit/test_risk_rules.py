@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 import pytest
@@ -22,7 +22,7 @@ from trading_core.risk.context import RiskContext, is_reducing, opening_quantity
 from trading_core.risk.engine import DEFAULT_RULES
 from trading_core.risk.limits import RiskLimits
 from trading_core.risk.rules import Rejection, Rule
-from trading_core.testing import order_requests, reducing_requests, risk_contexts, risk_limits, symbols
+from trading_core.testing import order_requests, positions, reducing_requests, risk_contexts, risk_limits, symbols
 from trading_core.values import Symbol
 
 from .builders import AAPL, MSFT, XOM, account, clock, context, eastern, order, position, request
@@ -48,7 +48,7 @@ def buy_limit(qty: str, price: str, symbol: str = "AAPL") -> OrderRequest:
     return request(symbol=symbol, type="limit", quantity=qty, limit_price=price)
 
 
-def sell(qty: str, symbol: str = "AAPL", **kw: object) -> OrderRequest:
+def sell(qty: str, symbol: str = "AAPL", **kw: Any) -> OrderRequest:
     return request(symbol=symbol, side="sell", quantity=qty, **kw)
 
 
@@ -527,13 +527,14 @@ def _with_opposite_orders(ctx: RiskContext, req: OrderRequest, opposite: list[Or
 
 
 class TestProperties:
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=200, deadline=None)
     @given(st.data(), risk_limits())
     def test_no_exposure_rule_rejects_an_order_that_only_reduces(self, data: st.DataObject, limits: RiskLimits) -> None:
         """Whatever the limits and however far they are breached, reducing stays allowed."""
         symbol = data.draw(symbols())
-        ctx = data.draw(risk_contexts(symbol).filter(lambda c: c.held(symbol) != 0))
-        held = ctx.positions[symbol]
+        held = data.draw(positions(symbol))
+        ctx = data.draw(risk_contexts(symbol))
+        ctx = attrs.evolve(ctx, positions={**ctx.positions, symbol: held})
         req = data.draw(reducing_requests(held, types=tuple(OrderType)))
 
         rejected = {name: rule(req, ctx, limits) for name, rule in EXPOSURE_RULES.items()}
@@ -541,7 +542,7 @@ class TestProperties:
         assert is_reducing(req, ctx)
         assert dict.fromkeys(EXPOSURE_RULES) == rejected
 
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=200, deadline=None)
     @given(_rule_cases(), st.lists(order_requests(), max_size=2), risk_limits(), st.data())
     def test_every_rejection_carries_a_spec_code_and_its_checks_name(
         self,
@@ -574,9 +575,7 @@ class TestProperties:
     def test_shipped_reducing_requests_take_the_opposite_side_and_at_most_what_is_held(
         self, data: st.DataObject
     ) -> None:
-        symbol = data.draw(symbols())
-        ctx = data.draw(risk_contexts(symbol).filter(lambda c: c.held(symbol) != 0))
-        held = ctx.positions[symbol]
+        held = data.draw(positions(data.draw(symbols())))
 
         req = data.draw(reducing_requests(held))
 

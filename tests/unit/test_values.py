@@ -14,6 +14,7 @@ from trading_core.testing import prices, quantities, symbols
 from trading_core.values import (
     BrokerOrderId,
     ClientOrderId,
+    EventId,
     ExecutionId,
     OrderId,
     Symbol,
@@ -154,7 +155,7 @@ class TestIdentifiers:
     def test_new_ids_are_uuids_of_their_own_kind(self) -> None:
         ids = [new_order_id(), new_client_order_id(), new_event_id(), ExecutionId.new(), BrokerOrderId.new()]
 
-        assert [OrderId, ClientOrderId, type(ids[2]), ExecutionId, BrokerOrderId] == [type(i) for i in ids]
+        assert [OrderId, ClientOrderId, EventId, ExecutionId, BrokerOrderId] == [type(i) for i in ids]
         assert all(str(uuid.UUID(i)) == i for i in ids)
 
     def test_new_ids_are_unique(self) -> None:
