@@ -84,6 +84,7 @@ _RULES: tuple[tuple[frozenset[OrderStatus], TradeEvent, OrderStatus | str], ...]
     (frozenset({S.PENDING_CANCEL}), E.ORDER_CANCEL_REJECTED, WORKING),  # too late: it filled
     (_LIVE - {S.PENDING_CANCEL}, E.ORDER_CANCEL_REJECTED, SAME),
     (_LIVE, E.PENDING_REPLACE, S.PENDING_REPLACE),
+    (frozenset({S.PENDING_REPLACE}), E.PENDING_REPLACE, S.PENDING_REPLACE),  # a redelivered event
     (frozenset({S.PENDING_REPLACE}), E.ORDER_REPLACE_REJECTED, WORKING),
     (_LIVE, E.ORDER_REPLACE_REJECTED, SAME),
     (_OPEN, E.CANCELED, S.CANCELED),
@@ -203,11 +204,11 @@ class Order:
     @property
     def api_status(self) -> ApiStatus:
         """The spec's status word; an open order with fills reads `partially_filled`."""
+        if self.status is OrderStatus.CALCULATED and self.filled_quantity == self.quantity:
+            return ApiStatus.FILLED
         word = self.status.api_status
         if word is ApiStatus.NEW and self.filled_quantity:
             return ApiStatus.PARTIALLY_FILLED
-        if self.status is OrderStatus.CALCULATED and self.filled_quantity == self.quantity:
-            return ApiStatus.FILLED
         return word
 
     @property
