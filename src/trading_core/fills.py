@@ -70,6 +70,8 @@ def fill_order(order: Order, fill: Fill, *, cumulative_quantity: Decimal | None 
     the shares did change hands. A fill of zero or less raises `InvalidTransition`, one beyond
     the quantity `Overfill`: the filled quantity only ever grows, up to the quantity.
     """
+    if (fill.order_id, fill.symbol, fill.side) != (order.id, order.symbol, order.side):
+        raise InvalidTransition(f"fill {fill.execution_id} is not an execution of order {order.id}")
     if fill.execution_id in order.execution_ids:
         return None
     if cumulative_quantity is not None and cumulative_quantity <= order.filled_quantity:

@@ -255,3 +255,19 @@ class TestExecute:
             execution.position.after.quantity,
             execution.position.after.cost_basis,
         )
+
+
+class TestFillBelongsToItsOrder:
+    def test_a_fill_of_another_order_is_refused(self) -> None:
+        mine = order(order_id="mine")
+        theirs = order(order_id="theirs")
+
+        with pytest.raises(InvalidTransition, match="not an execution of order mine"):
+            fill_order(mine, fill(theirs, "1"), now=NOW)
+
+    def test_a_fill_on_the_wrong_side_is_refused(self) -> None:
+        buy = order()
+        sell_fill = attrs.evolve(fill(buy, "1"), side=Side.SELL)
+
+        with pytest.raises(InvalidTransition):
+            fill_order(buy, sell_fill, now=NOW)

@@ -180,7 +180,7 @@ class TestStatusEvents:
 
     @pytest.mark.parametrize(
         ("status", "event"),
-        [(S.NEW, E.ACCEPTED), (S.PARTIALLY_FILLED, E.PENDING_NEW), (S.PENDING_CANCEL, E.PENDING_REPLACE)],
+        [(S.PENDING_CANCEL, E.PENDING_REPLACE), (S.PENDING_REPLACE, E.PENDING_CANCEL)],
     )
     def test_an_illegal_move_names_status_and_event(self, status: OrderStatus, event: TradeEvent) -> None:
         with pytest.raises(InvalidTransition, match=f"{status} -> {event}"):
@@ -254,6 +254,30 @@ class TestMarkSubmitted:
 
     def test_an_unanswered_order_is_pending(self) -> None:
         assert order().submit_status == SubmitStatus.PENDING
+
+    @pytest.mark.parametrize("answer", [S.FILLED, S.PARTIALLY_FILLED, S.CANCELED])
+    def test_a_later_status_in_the_answer_waits_for_its_trade_updates(self, answer: OrderStatus) -> None:
+        """A REST answer saying `filled` comes before the fills: the order works until they arrive."""
+        submitted, _ = mark_submitted(
+            order(), broker_order_id=BrokerOrderId("b-1"), status=answer, now=LATER, ts_event=NOW
+        )
+
+        assert submitted.status == S.NEW
+
+
+class TestOutOfOrderEvents:
+    @pytest.mark.parametrize("late", [E.PENDING_NEW, E.ACCEPTED, E.HELD, E.PENDING_REVIEW, E.ACCEPTED_FOR_BIDDING])
+    @pytest.mark.parametrize("status", [S.NEW, S.PARTIALLY_FILLED, S.PENDING_CANCEL])
+    def test_a_routing_event_after_routing_is_ignored(self, status: OrderStatus, late: TradeEvent) -> None:
+        routed = order(status=status)
+
+        assert (routed, []) == apply_event(routed, late, now=LATER, ts_event=LATER)
+
+    @pytest.mark.parametrize("status", [S.PENDING_CANCEL, S.PENDING_REPLACE])
+    def test_a_late_new_does_not_undo_a_pending_request(self, status: OrderStatus) -> None:
+        pending = order(status=status)
+
+        assert (pending, []) == apply_event(pending, E.NEW, now=LATER, ts_event=LATER)
 
 
 class TestEnsureCancelable:

@@ -190,7 +190,7 @@ def wash_trade(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> R
     if not limits.enable_wash_trade_protection:
         return None
     for other in ctx.open_orders:
-        if other.symbol != request.symbol or other.side is request.side:
+        if other.symbol != request.symbol or other.side is request.side or other.is_terminal:
             continue
         if _could_cross(request, other.type, other.limit_price):
             if request.type is OrderType.MARKET:
