@@ -267,6 +267,7 @@ def mark_submitted(
         if order.broker_order_id != broker_order_id:
             raise InvalidTransition(f"order {order.id} is already at the broker as {order.broker_order_id}")
         return order, []
+    next_status: OrderStatus
     if order.status is not OrderStatus.PENDING_NEW:
         next_status = order.status  # the stream told us more than the REST answer did; keep it
     elif status in _ROUTING_STATUSES:
