@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 from nats.aio.client import Client
-from nats.js.api import ConsumerInfo
+from nats.js.api import ConsumerConfig, ConsumerInfo
 
 from adapters.codec import encode_json
 from adapters.nats import NatsCommandConsumer, NatsSettings, connect
@@ -320,3 +320,14 @@ async def test_a_shared_stream_is_filtered_to_our_subjects(client: Client, nats_
         await consumer.stop()
 
     assert rig.handler.names() == ["shutdown"]
+
+
+async def test_a_consumer_name_taken_by_a_pull_consumer_is_refused(client: Client, nats_settings: NatsSettings) -> None:
+    """Binding to someone else's consumer of another kind fails loudly instead of receiving nothing."""
+    root = nats_settings.publish_prefix.removesuffix(".trade")
+    js = client.jetstream()
+    await js.add_stream(name=nats_settings.commands_stream, subjects=[f"{root}.ai.decision.generated"])
+    await js.add_consumer(nats_settings.commands_stream, ConsumerConfig(durable_name=nats_settings.consumer))
+
+    with pytest.raises(EventBusError, match="not a push consumer"):
+        await NatsCommandConsumer(client, RecordingHandler(), nats_settings).start()

@@ -84,9 +84,15 @@ class NatsCommandConsumer:
                     replicas=s.replicas,
                 )
             config = await self._ensure_consumer()
+            if not config.deliver_subject or not config.deliver_group:
+                raise EventBusError(
+                    f"consumer {s.consumer} on {s.commands_stream} exists but is not a push consumer "
+                    "with a deliver group; delete it or name another"
+                )
             self._term_reasons = server_at_least(self._nc, 2, 10)
-            assert config.deliver_subject is not None
-            self._sub = await self._nc.subscribe(config.deliver_subject, queue=s.consumer, cb=self._on_message)
+            self._sub = await self._nc.subscribe(
+                config.deliver_subject, queue=config.deliver_group, cb=self._on_message
+            )
         except NATS_ERRORS as e:
             raise EventBusError(f"cannot consume {s.commands_stream} as {s.consumer}: {e!r}") from e
         log.info("consuming %s as %s", ", ".join(s.subscriptions), s.consumer)
