@@ -67,12 +67,17 @@ def fill_order(order: Order, fill: Fill, *, cumulative_quantity: Decimal | None 
     A fill counts once: its execution id must be new, and when the broker states the cumulative
     filled quantity after it, that must exceed what we already hold (a backfill from a poll may
     have counted it under another id). A late fill on a cancelled or replaced order is applied:
-    the shares did change hands.
+    the shares did change hands. A fill of zero or less raises `InvalidTransition`, one beyond
+    the quantity `Overfill`: the filled quantity only ever grows, up to the quantity.
     """
+    if (fill.order_id, fill.symbol, fill.side) != (order.id, order.symbol, order.side):
+        raise InvalidTransition(f"fill {fill.execution_id} is not an execution of order {order.id}")
     if fill.execution_id in order.execution_ids:
         return None
     if cumulative_quantity is not None and cumulative_quantity <= order.filled_quantity:
         return None
+    if fill.quantity <= ZERO:
+        raise InvalidTransition(f"fill of {fill.quantity}: a fill of order {order.id} must be of a positive quantity")
     if order.status is OrderStatus.REJECTED:
         raise InvalidTransition(f"rejected -> fill: order {order.id} was refused and cannot fill")
     filled = order.filled_quantity + fill.quantity

@@ -77,13 +77,21 @@ _RULES: tuple[tuple[frozenset[OrderStatus], TradeEvent, OrderStatus | str], ...]
     (_BEFORE_ROUTING, E.HELD, S.HELD),  # a bracket child waiting for its parent
     (_BEFORE_ROUTING, E.PENDING_REVIEW, S.PENDING_REVIEW),
     (_BEFORE_ROUTING, E.ACCEPTED_FOR_BIDDING, S.ACCEPTED_FOR_BIDDING),
-    # `new` may arrive late, after a fill or a pending state: it never moves an order backwards.
-    (_OPEN, E.NEW, WORKING),
+    # Streams deliver out of order: a routing event after the order was routed is stale.
+    (_OPEN - _BEFORE_ROUTING, E.PENDING_NEW, SAME),
+    (_OPEN - _BEFORE_ROUTING, E.ACCEPTED, SAME),
+    (_OPEN - _BEFORE_ROUTING, E.HELD, SAME),
+    (_OPEN - _BEFORE_ROUTING, E.PENDING_REVIEW, SAME),
+    (_OPEN - _BEFORE_ROUTING, E.ACCEPTED_FOR_BIDDING, SAME),
+    # `new` may arrive late, after a fill or a pending request: it never moves an order backwards.
+    (_LIVE, E.NEW, WORKING),
+    (frozenset({S.PENDING_CANCEL, S.PENDING_REPLACE}), E.NEW, SAME),
     (_LIVE, E.PENDING_CANCEL, S.PENDING_CANCEL),
     (frozenset({S.PENDING_CANCEL}), E.PENDING_CANCEL, S.PENDING_CANCEL),  # repeated requests
     (frozenset({S.PENDING_CANCEL}), E.ORDER_CANCEL_REJECTED, WORKING),  # too late: it filled
     (_LIVE - {S.PENDING_CANCEL}, E.ORDER_CANCEL_REJECTED, SAME),
     (_LIVE, E.PENDING_REPLACE, S.PENDING_REPLACE),
+    (frozenset({S.PENDING_REPLACE}), E.PENDING_REPLACE, S.PENDING_REPLACE),  # a redelivered event
     (frozenset({S.PENDING_REPLACE}), E.ORDER_REPLACE_REJECTED, WORKING),
     (_LIVE, E.ORDER_REPLACE_REJECTED, SAME),
     (_OPEN, E.CANCELED, S.CANCELED),
@@ -101,6 +109,8 @@ TRANSITIONS: Final[dict[tuple[OrderStatus, TradeEvent], OrderStatus | str]] = {
     (status, event): target for statuses, event, target in _RULES for status in statuses
 }
 """(status, event) -> next status; `WORKING` and `SAME` are resolved against the order."""
+
+_ROUTING_STATUSES: Final = _BEFORE_ROUTING | {S.NEW}
 
 _CANCEL_REASONS: Final = {
     S.CANCELED: "canceled",
@@ -203,11 +213,11 @@ class Order:
     @property
     def api_status(self) -> ApiStatus:
         """The spec's status word; an open order with fills reads `partially_filled`."""
+        if self.status is OrderStatus.CALCULATED and self.filled_quantity == self.quantity:
+            return ApiStatus.FILLED
         word = self.status.api_status
         if word is ApiStatus.NEW and self.filled_quantity:
             return ApiStatus.PARTIALLY_FILLED
-        if self.status is OrderStatus.CALCULATED and self.filled_quantity == self.quantity:
-            return ApiStatus.FILLED
         return word
 
     @property
@@ -257,8 +267,14 @@ def mark_submitted(
         if order.broker_order_id != broker_order_id:
             raise InvalidTransition(f"order {order.id} is already at the broker as {order.broker_order_id}")
         return order, []
-    # The stream may have told us more than the REST answer did (a fill first); keep that.
-    next_status = status if order.status is OrderStatus.PENDING_NEW else order.status
+    next_status: OrderStatus
+    if order.status is not OrderStatus.PENDING_NEW:
+        next_status = order.status  # the stream told us more than the REST answer did; keep it
+    elif status in _ROUTING_STATUSES:
+        next_status = status
+    else:
+        # A later status (filled, canceled...) comes with its own trade updates: apply those.
+        next_status = OrderStatus.PARTIALLY_FILLED if order.filled_quantity else OrderStatus.NEW
     submitted = attrs.evolve(
         order,
         broker_order_id=broker_order_id,
@@ -274,7 +290,7 @@ def apply_event(
 ) -> tuple[Order, list[Event]]:
     """Move the order through a broker status event; terminal orders absorb whatever comes later."""
     if event in (TradeEvent.FILL, TradeEvent.PARTIAL_FILL):
-        raise InvalidTransition("fills go through apply_fill, which knows the quantity and price")
+        raise InvalidTransition("fills go through fills.fill_order, which knows the quantity and price")
     target = TRANSITIONS.get((order.status, event))
     if target is None:
         if order.status.is_terminal:

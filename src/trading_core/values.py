@@ -51,12 +51,12 @@ def to_decimal(value: object, *, field: str) -> Decimal:
 
 def quantize4(value: Decimal, *, field: str = "amount") -> Decimal:
     """Quantise to DECIMAL(15,4), refusing values the schema could not hold or that lose digits."""
+    # The bound comes first: quantising a value of more than 28 digits would trap InvalidOperation.
+    if abs(value) > _MAX_AMOUNT:
+        raise InvalidOrder(f"{field} is beyond DECIMAL(15,4), was {value}", field=field)
     if value.as_tuple().exponent < -4 and value != value.quantize(FOUR_PLACES):  # type: ignore[operator]
         raise InvalidOrder(f"{field} has more than 4 decimal places, was {value}", field=field)
-    result = value.quantize(FOUR_PLACES, rounding=ROUND_HALF_EVEN)
-    if abs(result) > _MAX_AMOUNT:
-        raise InvalidOrder(f"{field} is beyond DECIMAL(15,4), was {value}", field=field)
-    return result
+    return value.quantize(FOUR_PLACES, rounding=ROUND_HALF_EVEN)
 
 
 def quantity(value: object, *, field: str = "quantity") -> Decimal:

@@ -74,8 +74,33 @@ def opening_quantity(request: OrderRequest, ctx: RiskContext) -> Decimal:
 
 
 def is_reducing(request: OrderRequest, ctx: RiskContext) -> bool:
-    """True when the order only reduces an existing position."""
-    return not opening_quantity(request, ctx)
+    """True when the order only reduces an existing position.
+
+    A notional order with no current price has no known size, so it is not shown to reduce.
+    """
+    return order_quantity(request, ctx) > ZERO and not opening_quantity(request, ctx)
+
+
+def opening_cost(request: OrderRequest, ctx: RiskContext, price: Decimal) -> Decimal:
+    """What the part of the order that adds exposure costs at `price`.
+
+    A notional order costs its notional exactly: its quantity at the mark is a rounded quotient.
+    """
+    if request.notional is None or request.quantity is not None:
+        return opening_quantity(request, ctx) * price
+    held = ctx.held(request.symbol)
+    against = bool(held) and (held > 0) != (request.side is Side.BUY)
+    return max(ZERO, request.notional - abs(held) * price) if against else request.notional
+
+
+def value_after(request: OrderRequest, ctx: RiskContext, price: Decimal) -> Decimal:
+    """The absolute value at `price` of the position in the order's symbol once it has filled."""
+    held = ctx.held(request.symbol)
+    buys = request.side is Side.BUY
+    if request.notional is not None and request.quantity is None:
+        return abs(held * price + (request.notional if buys else -request.notional))
+    qty = order_quantity(request, ctx)
+    return abs(held + (qty if buys else -qty)) * price
 
 
 def reference_price(request: OrderRequest, ctx: RiskContext) -> Decimal | None:

@@ -18,9 +18,10 @@ from trading_core.requests import OrderRequest
 from trading_core.risk.context import (
     RiskContext,
     is_reducing,
+    opening_cost,
     opening_quantity,
-    order_quantity,
     reference_price,
+    value_after,
 )
 from trading_core.risk.limits import RiskLimits
 from trading_core.values import HUNDRED, ZERO
@@ -40,8 +41,7 @@ Rule = Callable[[OrderRequest, RiskContext, RiskLimits], "Rejection | None"]
 
 
 def buying_power(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
-    opening = opening_quantity(request, ctx)
-    if not opening:
+    if is_reducing(request, ctx):
         return None
     price = reference_price(request, ctx)
     if price is None:
@@ -50,7 +50,7 @@ def buying_power(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) ->
             codes.INSUFFICIENT_FUNDS,
             f"no current price for {request.symbol} to value the order",
         )
-    cost = opening * price
+    cost = opening_cost(request, ctx, price)
     available = ctx.account.buying_power
     if cost > available:
         return Rejection(
@@ -67,9 +67,7 @@ def position_limit(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) 
     price = reference_price(request, ctx)
     if price is None:
         return None  # buying_power refuses an order it cannot value
-    held = ctx.held(request.symbol)
-    qty = order_quantity(request, ctx)
-    after = abs(held + (qty if request.side is Side.BUY else -qty)) * price
+    after = value_after(request, ctx, price)
     cap = ctx.account.equity * limits.max_position_size_percent / HUNDRED
     if after > cap:
         return Rejection(
@@ -92,9 +90,7 @@ def sector_exposure(request: OrderRequest, ctx: RiskContext, limits: RiskLimits)
         (ctx.exposure(s) for s in ctx.positions if s != request.symbol and ctx.sector_of(s) == sector),
         ZERO,
     )
-    held = ctx.held(request.symbol)
-    qty = order_quantity(request, ctx)
-    after = others + abs(held + (qty if request.side is Side.BUY else -qty)) * price
+    after = others + value_after(request, ctx, price)
     cap = ctx.account.equity * limits.max_sector_exposure_percent / HUNDRED
     if after > cap:
         return Rejection(
@@ -180,7 +176,8 @@ def symbol_tradable(request: OrderRequest, ctx: RiskContext, limits: RiskLimits)
     if not asset.tradable:
         return Rejection("symbolTradable", codes.SYMBOL_NOT_TRADABLE, f"{request.symbol} is not tradable")
     qty = request.quantity
-    if qty is not None and qty != qty.to_integral_value() and not asset.fractionable:
+    fractional = qty is None or qty != qty.to_integral_value()  # a notional order buys a fraction
+    if fractional and not asset.fractionable:
         return Rejection("symbolTradable", codes.SYMBOL_NOT_TRADABLE, f"{request.symbol} is not fractionable")
     opens_short = request.side is Side.SELL and opening_quantity(request, ctx) > ZERO
     if opens_short and not (asset.shortable and account.shorting_enabled):
@@ -193,7 +190,7 @@ def wash_trade(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> R
     if not limits.enable_wash_trade_protection:
         return None
     for other in ctx.open_orders:
-        if other.symbol != request.symbol or other.side is request.side:
+        if other.symbol != request.symbol or other.side is request.side or other.is_terminal:
             continue
         if _could_cross(request, other.type, other.limit_price):
             if request.type is OrderType.MARKET:

@@ -12,7 +12,10 @@ from trading_core.testing.strategies import (
     positions,
     prices,
     quantities,
+    reducing_requests,
     risk_contexts,
+    risk_limits,
+    session_at,
     symbols,
     trade_events,
 )
@@ -26,7 +29,10 @@ __all__ = [
     "positions",
     "prices",
     "quantities",
+    "reducing_requests",
     "risk_contexts",
+    "risk_limits",
+    "session_at",
     "symbols",
     "trade_events",
 ]

@@ -1,0 +1,1 @@
+"""In-process adapters: for tests, examples and library use without any server."""

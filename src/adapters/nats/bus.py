@@ -1,0 +1,132 @@
+"""The `EventBus` port on NATS JetStream: one CloudEvent per message, deduplicated on the event id."""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+from typing import Final, Self
+
+import nats.js.errors
+from nats.aio.client import Client
+
+from adapters.codec.events import CONTENT_TYPE, encode_envelope
+from adapters.nats.config import NatsSettings
+from adapters.nats.connection import NATS_ERRORS, connect, ensure_stream
+from trading_core.errors import EventBusError
+from trading_core.ports import EventMessage
+
+__all__ = ["NatsEventBus"]
+
+log: Final = logging.getLogger(__name__)
+
+MSG_ID: Final = "Nats-Msg-Id"
+
+
+class NatsEventBus:
+    """Publishes each message on `<publish_prefix>.<event>` and returns once JetStream has stored it.
+
+    The event id goes in the `Nats-Msg-Id` header, so the server drops a message it already has
+    (within the stream's duplicate window): a relay may re-send after any failure. A publish fails
+    with `EventBusError` promptly, without buffering, when the connection is down or the server
+    does not acknowledge within `publish_timeout`; the caller keeps the event and retries later.
+
+    Build it with `open()` (which connects and owns the connection) or over a client you manage.
+    """
+
+    def __init__(self, client: Client, settings: NatsSettings, *, owns_client: bool = False) -> None:
+        self._nc = client
+        self._js = client.jetstream(timeout=settings.publish_timeout.total_seconds())
+        self._settings = settings
+        self._owns_client = owns_client
+        self._timeout = settings.publish_timeout.total_seconds()
+
+    @classmethod
+    async def open(cls, settings: NatsSettings) -> Self:
+        """Connect, make sure the events stream exists, and return a bus that closes its connection.
+
+        Raises:
+            EventBusError: NATS did not answer in time or refused the stream.
+        """
+        client = await connect(settings, name=f"{settings.client_name}-events")
+        bus = cls(client, settings, owns_client=True)
+        try:
+            if settings.create_streams:
+                await bus.ensure_stream()
+        except BaseException:
+            await bus.close()
+            raise
+        return bus
+
+    @property
+    def client(self) -> Client:
+        return self._nc
+
+    async def ensure_stream(self) -> None:
+        """Create the events stream when missing (or add our subjects to it)."""
+        s = self._settings
+        await ensure_stream(
+            self._js,
+            name=s.events_stream,
+            subjects=s.events_subjects,
+            max_age=s.events_max_age,
+            replicas=s.replicas,
+            duplicate_window=s.duplicate_window,
+        )
+
+    async def publish(self, message: EventMessage) -> None:
+        """Publish one message and wait for JetStream's acknowledgement.
+
+        Raises:
+            EventBusError: not connected, not acknowledged in time, or refused by the server.
+        """
+        subject = self._settings.subject_for(message.type)
+        if not self._nc.is_connected:
+            # The client would buffer the message until it reconnects; the caller's outbox is
+            # the buffer we want, so refuse now and let it retry.
+            raise EventBusError(f"NATS is not connected; {message.type} {message.event_id} not published")
+        body = encode_envelope(message, source=self._settings.source)
+        headers = {MSG_ID: str(message.event_id), "Content-Type": CONTENT_TYPE}
+        try:
+            try:
+                ack = await self._js.publish(subject, body, timeout=self._timeout, headers=headers)
+            except nats.js.errors.NoStreamResponseError:
+                if not self._settings.create_streams:
+                    raise
+                # The stream is gone (a server that lost its store): set it up again, once.
+                await self.ensure_stream()
+                ack = await self._js.publish(subject, body, timeout=self._timeout, headers=headers)
+        except nats.js.errors.NoStreamResponseError as e:
+            raise EventBusError(f"no stream captures {subject}; {message.event_id} not published") from e
+        except NATS_ERRORS as e:
+            raise EventBusError(f"publishing {message.type} {message.event_id} failed: {e!r}") from e
+        if ack.duplicate:
+            log.debug("NATS already had %s %s", message.type, message.event_id)
+
+    async def health(self) -> str:
+        """`connected`, or a short reason the bus cannot publish now (for the health endpoint)."""
+        if self._nc.is_closed:
+            return "closed"
+        if not self._nc.is_connected:
+            return "reconnecting"
+        return "connected"
+
+    async def close(self) -> None:
+        """Flush and close the connection when this bus owns it."""
+        if not self._owns_client or self._nc.is_closed:
+            return
+        try:
+            if self._nc.is_connected:
+                await self._nc.drain()
+            else:
+                await self._nc.close()
+        except NATS_ERRORS as e:
+            log.warning("closing NATS: %r", e)
+            await self._nc.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()

@@ -1,0 +1,272 @@
+"""Commands from NATS into the engine: a durable JetStream consumer shared by the replicas' queue group.
+
+Each replica subscribes to the same durable push consumer with the same deliver group, so a command
+goes to one replica. A replica handles its commands one at a time, in order, and settles each:
+
+- handled: `ack`;
+- unreadable or invalid (bad JSON, fails its schema, or the handler raised `InvalidOrder`):
+  `term` with the reason (never redelivered), logged, and for a decision `decision_malformed`;
+- the handler failed otherwise: `nak` with a delay, so it is delivered again, up to `max_deliver`
+  deliveries; the last failure is terminated and, for a decision, announced as malformed too.
+
+A handler that runs long sends progress beats so the server does not redeliver it meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import Any, Final, Self
+
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
+
+from adapters.codec.commands import (
+    DECISION_SCHEMA,
+    SESSION_SCHEMA,
+    SHUTDOWN_SCHEMA,
+    InvalidCommand,
+    decode_command,
+    structure_decision,
+)
+from adapters.nats.config import Command, NatsSettings, command_for
+from adapters.nats.connection import NATS_ERRORS, ensure_stream, server_at_least
+from trading_core.decisions import CommandHandler
+from trading_core.errors import EventBusError, InvalidOrder
+
+__all__ = ["NatsCommandConsumer"]
+
+log: Final = logging.getLogger(__name__)
+
+_TERM: Final = b"+TERM"
+_MAX_REASON: Final = 256
+
+
+class NatsCommandConsumer:
+    """Delivers decisions, session changes and shutdown from NATS to a `CommandHandler`.
+
+    `start()` sets up the commands stream (when `create_streams`) and the durable consumer, then
+    subscribes; `stop()` stops taking commands and lets the one in hand finish. The consumer starts
+    with the commands published after it was first created (a new deployment does not replay old
+    decisions); from then on the durable position survives restarts.
+    """
+
+    def __init__(self, client: Client, handler: CommandHandler, settings: NatsSettings) -> None:
+        self._nc = client
+        self._js = client.jetstream()
+        self._handler = handler
+        self._settings = settings
+        self._sub: Subscription | None = None
+        self._term_reasons = False
+
+    async def start(self) -> None:
+        """Set up the stream and the durable consumer, and start handling commands.
+
+        Raises:
+            EventBusError: NATS refused or did not answer.
+        """
+        if self._sub is not None:
+            return
+        s = self._settings
+        try:
+            if s.create_streams:
+                await ensure_stream(
+                    self._js,
+                    name=s.commands_stream,
+                    subjects=s.subscriptions,
+                    max_age=s.commands_max_age,
+                    replicas=s.replicas,
+                )
+            config = await self._ensure_consumer()
+            if not config.deliver_subject or not config.deliver_group:
+                raise EventBusError(
+                    f"consumer {s.consumer} on {s.commands_stream} exists but is not a push consumer "
+                    "with a deliver group; delete it or name another"
+                )
+            self._term_reasons = server_at_least(self._nc, 2, 10)
+            self._sub = await self._nc.subscribe(
+                config.deliver_subject, queue=config.deliver_group, cb=self._on_message
+            )
+        except NATS_ERRORS as e:
+            raise EventBusError(f"cannot consume {s.commands_stream} as {s.consumer}: {e!r}") from e
+        log.info("consuming %s as %s", ", ".join(s.subscriptions), s.consumer)
+
+    async def _ensure_consumer(self) -> ConsumerConfig:
+        s = self._settings
+        try:
+            info: ConsumerInfo = await self._js.consumer_info(s.commands_stream, s.consumer)
+            return info.config
+        except nats.js.errors.NotFoundError:
+            pass
+        wanted = ConsumerConfig(
+            durable_name=s.consumer,
+            deliver_group=s.consumer,
+            deliver_subject=self._nc.new_inbox(),
+            deliver_policy=DeliverPolicy.NEW,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=s.ack_wait.total_seconds(),
+            max_deliver=s.max_deliver,
+            max_ack_pending=s.max_ack_pending,
+            **await self._filters(),
+        )
+        try:
+            info = await self._js.add_consumer(s.commands_stream, wanted)
+        except nats.js.errors.BadRequestError:
+            # Another replica created it meanwhile, with its own deliver subject: use theirs.
+            info = await self._js.consumer_info(s.commands_stream, s.consumer)
+        return info.config
+
+    async def _filters(self) -> dict[str, Any]:
+        """The consumer's subject filter: none when the stream holds only our subjects."""
+        subjects = list(self._settings.subscriptions)
+        stream = await self._js.stream_info(self._settings.commands_stream)
+        if set(stream.config.subjects or ()) <= set(subjects):
+            return {}
+        if len(subjects) == 1:
+            return {"filter_subject": subjects[0]}
+        if not server_at_least(self._nc, 2, 10):
+            raise EventBusError(
+                f"stream {self._settings.commands_stream} captures more than our subjects, and filtering on "
+                "several subjects needs NATS 2.10; give the engine a stream of its own"
+            )
+        return {"filter_subjects": subjects}
+
+    async def stop(self) -> None:
+        """Stop taking commands; the one being handled finishes and is settled."""
+        sub, self._sub = self._sub, None
+        if sub is None:
+            return
+        try:
+            await sub.drain()  # type: ignore[no-untyped-call]
+        except NATS_ERRORS as e:
+            log.warning("stopping the command consumer: %r", e)
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def _on_message(self, msg: Msg) -> None:
+        try:
+            await self._dispatch(msg)
+        except NATS_ERRORS as e:
+            # Settling failed (the connection dropped): the server redelivers after ack_wait.
+            log.warning("could not settle a command on %s: %r", msg.subject, e)
+
+    async def _dispatch(self, msg: Msg) -> None:
+        command = command_for(msg.subject)
+        if command is None:
+            await self._invalid(msg, None, f"no command is carried on {msg.subject}", None)
+            return
+        if command is Command.DECISION:
+            try:
+                body = decode_command(msg.data, DECISION_SCHEMA)
+                decision = structure_decision(body)
+            except InvalidCommand as e:
+                await self._invalid(msg, command, e.reason, e.raw)
+                return
+            await self._handle(msg, command, lambda: self._handler.handle_decision(decision), raw=body)
+            return
+        schema = SHUTDOWN_SCHEMA if command is Command.SHUTDOWN else SESSION_SCHEMA
+        try:
+            decode_command(msg.data, schema, allow_empty=True)
+        except InvalidCommand as e:
+            await self._invalid(msg, command, e.reason, e.raw)
+            return
+        call = {
+            Command.SESSION_OPENED: self._handler.session_opened,
+            Command.SESSION_CLOSED: self._handler.session_closed,
+            Command.SHUTDOWN: self._handler.shutdown,
+        }[command]
+        await self._handle(msg, command, call, raw=None)
+
+    async def _handle(
+        self, msg: Msg, command: Command, call: Callable[[], Awaitable[None]], raw: Mapping[str, Any] | None
+    ) -> None:
+        try:
+            await self._with_progress(msg, call())
+        except InvalidOrder as e:
+            await self._invalid(msg, command, str(e), raw)
+        except Exception as e:
+            await self._failed(msg, command, e, raw)
+        else:
+            await msg.ack()
+
+    async def _with_progress(self, msg: Msg, work: Awaitable[None]) -> None:
+        """Await `work`, telling the server now and then that it is in progress."""
+        task = asyncio.ensure_future(work)
+        beat = self._settings.ack_wait.total_seconds() / 3
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=beat)
+                if done:
+                    return task.result()
+                try:
+                    await msg.in_progress()
+                except NATS_ERRORS as e:
+                    log.debug("progress beat failed: %r", e)
+        finally:
+            if not task.done():
+                task.cancel()
+
+    async def _failed(self, msg: Msg, command: Command, error: Exception, raw: Mapping[str, Any] | None) -> None:
+        deliveries = _deliveries(msg)
+        if deliveries < self._settings.max_deliver:
+            log.warning("%s failed on delivery %d, retrying: %r", command, deliveries, error, exc_info=error)
+            await msg.nak(delay=self._settings.retry_delay.total_seconds())
+            return
+        reason = f"not handled after {deliveries} deliveries: {error}"
+        log.error("%s given up: %s", command, reason, exc_info=error)
+        if command is Command.DECISION and not await self._announce(msg, reason, raw):
+            return
+        await self._term(msg, reason)
+
+    async def _invalid(self, msg: Msg, command: Command | None, reason: str, raw: Mapping[str, Any] | None) -> None:
+        log.warning("invalid command on %s (stream seq %s): %s", msg.subject, _seq(msg), reason)
+        if command is Command.DECISION and not await self._announce(msg, reason, raw):
+            return
+        await self._term(msg, reason)
+
+    async def _announce(self, msg: Msg, reason: str, raw: Mapping[str, Any] | None) -> bool:
+        """Tell the handler a decision was dropped; False (and nak'd) when that failed and may be retried."""
+        try:
+            await self._handler.decision_malformed(reason, raw)
+        except Exception as e:
+            if _deliveries(msg) < self._settings.max_deliver:
+                log.warning("announcing a malformed decision failed, retrying: %r", e, exc_info=e)
+                await msg.nak(delay=self._settings.retry_delay.total_seconds())
+                return False
+            log.error("announcing a malformed decision failed, giving up: %r", e, exc_info=e)
+        return True
+
+    async def _term(self, msg: Msg, reason: str) -> None:
+        if not self._term_reasons:
+            await msg.term()
+            return
+        # `+TERM <reason>` (NATS 2.10+) puts the reason in the server's MSG_TERMINATED advisory.
+        text = " ".join(reason.split())[:_MAX_REASON]
+        await self._nc.publish(msg.reply, _TERM + b" " + text.encode("utf-8", "replace"))
+
+
+def _deliveries(msg: Msg) -> int:
+    try:
+        return int(msg.metadata.num_delivered or 1)
+    except (ValueError, AttributeError, nats.errors.Error):
+        return 1
+
+
+def _seq(msg: Msg) -> int | None:
+    try:
+        return msg.metadata.sequence.stream
+    except (ValueError, AttributeError, nats.errors.Error):
+        return None
