@@ -63,7 +63,10 @@ class AdapterWiring:
         from adapters.paper import PaperConfig, PaperExchange
 
         notes["broker"] = "paper exchange (in-process; its account starts afresh at each start)"
-        return PaperExchange(clock, config=PaperConfig(starting_cash=settings.broker.paper_starting_cash))
+        paper = PaperConfig(
+            starting_cash=settings.broker.paper_starting_cash, fill_parts=settings.broker.paper_fill_parts
+        )
+        return PaperExchange(clock, config=paper)
 
     def market_data(self, broker: Broker) -> MarketData | None:
         """The broker's own prices when it has them (the paper exchange does)."""

@@ -74,6 +74,9 @@ class BrokerConfig:
     paper_starting_cash: Decimal = setting(
         Decimal(100_000), key="paperStartingCash", doc="Cash of the paper account.", unit="USD", validator=_positive
     )
+    paper_fill_parts: int = setting(
+        1, key="paperFillParts", doc="Paper exchange: fill each order in this many parts.", validator=_positive
+    )
 
 
 @attrs.frozen(kw_only=True)
