@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
@@ -61,13 +60,16 @@ async def test_a_body_that_is_not_json_is_400(api: Client) -> None:
     assert conforms(response.json(), spec.ERROR)["code"] == "INVALID_ORDER"
 
 
+UNKNOWN = "5f0c6a52-3d1e-4c7a-9b1f-2a7e8d9c0b11"
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [
-        ("GET", f"/api/v1/orders/{uuid.uuid4()}"),
+        ("GET", f"/api/v1/orders/{UNKNOWN}"),
         ("GET", "/api/v1/orders/not-a-uuid"),
-        ("DELETE", f"/api/v1/orders/{uuid.uuid4()}"),
-        ("PATCH", f"/api/v1/orders/{uuid.uuid4()}"),
+        ("DELETE", f"/api/v1/orders/{UNKNOWN}"),
+        ("PATCH", f"/api/v1/orders/{UNKNOWN}"),
         ("GET", "/api/v1/positions/AAPL"),
         ("GET", "/api/v1/positions/not%20a%20ticker"),
         ("DELETE", "/api/v1/positions/MSFT"),
