@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from apps.config import SECTIONS, ConfigError, Secret, Settings, load_settings
+from apps.config_parse import env_name
 
 EXIT_CONFIG = 2
 
@@ -118,6 +119,28 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def config_reference(args: argparse.Namespace) -> int:
+    print(reference_table())
+    return 0
+
+
+def reference_table() -> str:
+    """Every key with its default, unit, environment variables and meaning, as a Markdown table."""
+    rows = ["| Key | Default | Environment | Meaning |", "|---|---|---|---|"]
+    defaults = Settings()
+    for key, (attr, cls) in SECTIONS.items():
+        section = getattr(defaults, attr)
+        for f in attrs.fields(cls):
+            meta = f.metadata
+            default = _plain(getattr(section, f.name))
+            shown = "unset" if default is None else ", ".join(default) if isinstance(default, list) else default
+            shown = str(shown).lower() if isinstance(shown, bool) else shown
+            unit = f" {meta['unit']}" if meta["unit"] else ""
+            names = ", ".join(f"`{n}`" for n in (*meta["env"], env_name(key, meta["key"])))
+            rows.append(f"| `{key}.{meta['key']}` | `{shown}`{unit} | {names} | {meta['doc']} |")
+    return "\n".join(rows)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="trading-engine", description="The trading engine service and its tools.")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -140,6 +163,8 @@ def parser() -> argparse.ArgumentParser:
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="COMMAND")
     check = with_config(config_commands.add_parser("check", help="validate and print the effective configuration"))
     check.set_defaults(handler=config_check)
+    reference = config_commands.add_parser("reference", help="print every key, default and variable (Markdown)")
+    reference.set_defaults(handler=config_reference)
     return top
 
 

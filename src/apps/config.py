@@ -19,7 +19,7 @@ from typing import Any, Final
 
 import attrs
 
-from apps.config_parse import ConfigError, Secret, build_section, check, read_yaml, setting, substitute
+from apps.config_parse import ConfigError, Secret, build_section, check, env_name, read_yaml, setting, substitute
 from trading_core.engine import EngineConfig, MarketClosedPolicy
 from trading_core.risk import RiskLimits
 
@@ -246,10 +246,21 @@ def parse_settings(text: str | None, env: Mapping[str, str], *, source: str = "d
     stray = sorted(set(body) - set(SECTIONS))
     if stray:
         raise ConfigError(f"{ROOT}.{stray[0]}", f"unknown key; the sections are {', '.join(SECTIONS)}")
+    _refuse_unknown_variables(env)
     sections = {
         attr: build_section(cls, body.get(key), env, section=key, root=ROOT) for key, (attr, cls) in SECTIONS.items()
     }
     return Settings(**sections, source=source)
+
+
+def _refuse_unknown_variables(env: Mapping[str, str]) -> None:
+    """A misspelt override variable would be ignored silently: refuse it, as an unknown key is."""
+    known = {CONFIG_FILE_ENV} | {
+        env_name(key, f.metadata["key"]) for key, (_, cls) in SECTIONS.items() for f in attrs.fields(cls)
+    }
+    unknown = sorted(n for n in env if n.startswith("TRADING_ENGINE_") and n not in known)
+    if unknown:
+        raise ConfigError(f"${unknown[0]}", "names no configuration key (see `trading-engine config reference`)")
 
 
 def load_settings(path: str | Path | None = None, *, env: Mapping[str, str] | None = None) -> Settings:
