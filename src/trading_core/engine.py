@@ -121,7 +121,7 @@ class TradingEngine:
                 # Held here as `accepted` (taken, not routed) until `session_opened` sends it.
                 return SubmitResult(await self._insert(request, now, status=OrderStatus.ACCEPTED), validation)
             await self._maybe_reduce_only(validation)
-            return SubmitResult(await self._insert_rejected(request, validation, now), validation)
+            return SubmitResult(await self._insert_rejected(request, validation), validation)
         closing, opening = split_at_flat(request, self.book.held(request.symbol))
         order = await self._insert(closing, now)
         follow_up = await self._insert(opening, now, parent=order) if opening is not None else None
@@ -185,13 +185,24 @@ class TradingEngine:
         await self._ledger.insert([order])
         return order
 
-    async def _insert_rejected(self, request: OrderRequest, validation: PreTradeValidation, now: datetime) -> Order:
+    async def _insert_rejected(self, request: OrderRequest, validation: PreTradeValidation) -> Order:
         code = validation.rejection_code or codes.INVALID_ORDER
-        order, events = reject(
-            self._new_order(request, now), code=code, reason=validation.rejection_reason or "", now=now
-        )
+        return await self.record_rejection(request, code=code, reason=validation.rejection_reason or "")
+
+    async def record_rejection(self, request: OrderRequest, *, code: str, reason: str) -> Order:
+        """Keep a refused order for the audit trail, announced as `trade.order.rejected`."""
+        if request.client_order_id is not None:
+            existing = await self.store.get_order_by_client_id(request.client_order_id)
+            if existing is not None:
+                return existing
+        now = self._clock.now()
+        order, events = reject(self._new_order(request, now), code=code, reason=reason, now=now)
         await self._ledger.insert([order], events)
         return order
+
+    def now(self) -> datetime:
+        """The engine's clock."""
+        return self._clock.now()
 
     async def _send(self, order: Order) -> Order:
         """Send a stored order; its client order id is fixed, so the outcome can always be found."""
