@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.paper import DEFAULT_LISTINGS
+from adapters.paper import DEFAULT_LISTINGS, AccountType, PaperConfig
 from tests.unit.paper_support import MONDAY_10AM_ET, D, new_exchange, order
 from trading_core.broker_models import BrokerOrder
 from trading_core.clock import TestClock
@@ -301,3 +301,9 @@ class TestTradeUpdateStream:
 
 async def test_health_reports_the_broker_connected() -> None:
     assert await new_exchange().health() == {"broker": "connected"}
+
+
+def test_config_takes_the_account_type_by_name() -> None:
+    config = PaperConfig(account_type="cash")  # as a settings file gives it
+
+    assert (config.account_type, config.effective_multiplier, config.can_short) == (AccountType.CASH, D(1), False)

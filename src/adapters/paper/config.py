@@ -134,7 +134,7 @@ class PaperConfig:
     """
 
     starting_cash: Decimal = Decimal(100_000)
-    account_type: AccountType = AccountType.MARGIN
+    account_type: AccountType = attrs.field(default=AccountType.MARGIN, converter=AccountType)
     multiplier: Decimal | None = attrs.field(default=None, validator=_positive_or_none)
     shorting_enabled: bool | None = None
     seed: int = 0
