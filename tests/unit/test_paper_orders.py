@@ -122,6 +122,24 @@ class TestLimitOrders:
         assert [high.broker_order_id] == filled
         assert (await exchange.get_order(low.broker_order_id)).status == OrderStatus.NEW
 
+    async def test_after_many_cancels_the_surviving_limits_still_fill_best_price_first(self) -> None:
+        """Cancelled orders are dropped from the book lazily; whatever the clean-up, survivors fill."""
+        exchange = new_exchange()
+        placed = [
+            await exchange.submit_order(order(type="limit", limit_price=str(D(150) + n * D("0.25")), quantity=1))
+            for n in range(150)
+        ]
+        survivors = placed[::15]
+        for answer in placed:
+            if answer not in survivors:
+                await exchange.cancel_order(answer.broker_order_id)
+        exchange.drain_updates()
+
+        exchange.set_price("AAPL", D("140.00"))
+        filled = [u.order.broker_order_id for u in exchange.drain_updates() if u.is_fill]
+
+        assert [s.broker_order_id for s in reversed(survivors)] == filled
+
     async def test_price_moves_of_another_symbol_leave_a_limit_alone(self) -> None:
         exchange = new_exchange()
         await exchange.submit_order(order("AAPL", type="limit", limit_price="189.00"))
@@ -335,6 +353,22 @@ class TestReplace:
         await exchange.replace_order(old.broker_order_id, client_order_id=ClientOrderId("x"), limit_price=D("191.00"))
 
         assert [(D(10), D("190.00"))] == fills(exchange.drain_updates())
+
+    async def test_replace_while_closed_waits_for_the_open(self) -> None:
+        exchange = new_exchange()
+        old = await exchange.submit_order(order(type="limit", limit_price="150.00", time_in_force="gtc"))
+        exchange.close_market()
+        exchange.drain_updates()
+
+        new = await exchange.replace_order(
+            old.broker_order_id, client_order_id=ClientOrderId("x"), limit_price=D("195.00")
+        )
+        overnight = exchange.drain_updates()
+        exchange.open_market()
+
+        assert new.status == OrderStatus.ACCEPTED
+        assert events(overnight)[-1:] == [("accepted", OrderStatus.ACCEPTED)]
+        assert events(exchange.drain_updates()) == [NEW, FILL]
 
     async def test_replace_of_a_filled_order_is_refused(self) -> None:
         exchange = new_exchange()

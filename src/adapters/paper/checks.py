@@ -2,20 +2,26 @@
 
 Each check raises `BrokerRejected` with a code from `trading_core.codes` (or the core's
 `DUPLICATE_CLIENT_ORDER_ID`), the same codes the pre-trade risk rules use for the same refusal,
-so an order refused by the broker reads like one refused by our own checks:
+so an order refused by the broker reads like one refused by our own checks. A refusal changes
+nothing: no order, no event, no hold. With the answer Alpaca gives for each (for a simulator):
 
-    INVALID_ORDER               malformed: a price the type does not take or lacks, quantity <= 0,
-                                trailing stops (not simulated); an order that could take a position
-                                through zero (when `reject_flips`); a fractional replace
-    SYMBOL_NOT_TRADABLE         unknown symbol, asset not tradable, fractional quantity of a
-                                non-fractionable asset, a short sale the asset or account does not allow
-    INSUFFICIENT_FUNDS          buying power short of the exposure the order adds
-    MARKET_CLOSED               an `opg` order while the session is open
-    DUPLICATE_CLIENT_ORDER_ID   a client order id used before, by any order, open or closed
+    code                       refused                                         Alpaca
+    INVALID_ORDER              a price the type lacks or does not take, qty    422 40010001
+                               <= 0, trailing_stop (not simulated), replacing
+                               a fractional order
+    INVALID_ORDER              an order that could take a position through     403 40310000
+                               zero (`reject_flips`); `details` has Alpaca's
+                               available / existing_qty / held_for_orders
+    SYMBOL_NOT_TRADABLE        unknown symbol, asset not tradable, fraction    422 40010001
+                               of a non-fractionable asset
+    SYMBOL_NOT_TRADABLE        a short sale the asset or the account does not  403 40310000
+                               allow (`details` as above)
+    INSUFFICIENT_FUNDS         buying power short of the exposure it adds      403 40310000
+                               (`details`: buying_power, cost_basis)
+    MARKET_CLOSED              an `opg` order while the session is open        422 42210000
+    DUPLICATE_CLIENT_ORDER_ID  a client order id any earlier order used        422 40010001
 
-Alpaca answers the first with 422 (40010001) and the rest with 403 (40310000); a refusal about
-quantity available carries Alpaca's `available`, `existing_qty`, `held_for_orders` and `symbol`
-in `details`, as Alpaca's error body does.
+A refusal whose `details` carry `available` is the 403 kind.
 """
 
 from __future__ import annotations

@@ -104,10 +104,6 @@ class Instrument:
             order.in_book = False
         return hits
 
-    def resting(self) -> int:
-        """How many open orders the book holds."""
-        return self._entries() - self.stale
-
     def _pop_while(self, heap: list[_Entry], crosses: Callable[[Decimal], bool]) -> list[WorkingOrder]:
         hits: list[WorkingOrder] = []
         while heap and crosses(heap[0][0]):
