@@ -4,9 +4,10 @@ Each symbol alternates buy and sell, so positions open and close. Prints JSON li
 `--runs` runs for the exchange, and the same count of the core objects every broker must build
 per market order (two BrokerOrder snapshots, two TradeUpdates and one apply_fill), whose ratio is
 what to compare across noisy machines. `--limit` sends marketable limit orders instead (the
-general path), `--parts 2` fills in two parts, `--memory` reports the bytes kept per closed order.
+general path), `--parts 2` fills in two parts, `--memory` reports the bytes kept per closed
+order (with every order kept: no retention bound).
 
-    python benchmarks/paper_exchange.py [-n 100000] [--runs 5] [--limit] [--parts 2] [--memory]
+    PYTHONPATH=src python benchmarks/paper_exchange.py [-n 100000] [--runs 5] [--limit] [--parts 2] [--memory]
 """
 
 from __future__ import annotations
@@ -55,7 +56,9 @@ def orders(n: int, run: int, *, limit: bool) -> list[Order]:
 
 
 async def exchange_run(n: int, run: int, *, limit: bool, parts: int, memory: bool) -> tuple[float, int]:
-    config = PaperConfig(max_pending_updates=None, fill_parts=parts, multiplier=Decimal(1_000))
+    config = PaperConfig(
+        max_pending_updates=None, closed_order_retention=None, fill_parts=parts, multiplier=Decimal(1_000)
+    )
     exchange = PaperExchange(SystemClock(), config=config)
     batch = orders(n, run, limit=limit)
     if memory:

@@ -127,10 +127,10 @@ class PaperConfig:
         market_open: Whether the market is open when the exchange starts.
         max_pending_updates: Trade updates kept for a consumer that does not drain them; beyond
             it the oldest are dropped (counted in `dropped_updates`). None: unbounded.
-        closed_order_retention: How many closed orders to remember. None (the default) keeps
-            every order, as a broker does, at about 500 bytes a closed order; a number bounds the
-            memory of long runs: older closed orders are then forgotten, and so are their client
-            order ids.
+        closed_order_retention: How many closed orders to remember (about 500 bytes each), so
+            that memory stays bounded over a long run: beyond it the oldest closed orders are
+            forgotten, and their client order ids with them. Open orders are always kept. None
+            keeps every order, as a real broker does.
     """
 
     starting_cash: Decimal = Decimal(100_000)
@@ -145,7 +145,7 @@ class PaperConfig:
     reject_flips: bool = True
     market_open: bool = True
     max_pending_updates: int | None = attrs.field(default=100_000, validator=_positive_or_none)
-    closed_order_retention: int | None = attrs.field(default=None, validator=_positive_or_none)
+    closed_order_retention: int | None = attrs.field(default=100_000, validator=_positive_or_none)
 
     def __attrs_post_init__(self) -> None:
         if self.fill_parts < 1:
