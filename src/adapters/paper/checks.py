@@ -10,8 +10,10 @@ nothing: no order, no event, no hold. With the answer Alpaca gives for each (for
                                <= 0, trailing_stop (not simulated), replacing
                                a fractional order
     INVALID_ORDER              an order that could take a position through     403 40310000
-                               zero (`reject_flips`); `details` has Alpaca's
-                               available / existing_qty / held_for_orders
+                               zero (`reject_flips`), or open one side while
+                               the other has open orders; `details` has
+                               Alpaca's available / existing_qty /
+                               held_for_orders / symbol
     SYMBOL_NOT_TRADABLE        unknown symbol, asset not tradable, fraction    422 40010001
                                of a non-fractionable asset
     SYMBOL_NOT_TRADABLE        a short sale the asset or the account does not  403 40310000
@@ -21,7 +23,7 @@ nothing: no order, no event, no hold. With the answer Alpaca gives for each (for
     MARKET_CLOSED              an `opg` order while the session is open        422 42210000
     DUPLICATE_CLIENT_ORDER_ID  a client order id any earlier order used        422 40010001
 
-A refusal whose `details` carry `available` is the 403 kind.
+The 403 kinds are the refusals whose `details` carry `available` or `buying_power`.
 """
 
 from __future__ import annotations
@@ -82,7 +84,8 @@ def check_asset(instrument: Instrument | None, symbol: str, quantity: Decimal, *
     if not asset.tradable:
         refuse(codes.SYMBOL_NOT_TRADABLE, f"{symbol} is not tradable", field="symbol")
     if not whole and not asset.fractionable:
-        refuse(codes.SYMBOL_NOT_TRADABLE, f"{symbol} is not fractionable: qty must be whole, was {quantity}")
+        message = f"{symbol} is not fractionable: qty must be whole, was {quantity}"
+        refuse(codes.SYMBOL_NOT_TRADABLE, message, field="quantity")
     return instrument
 
 
@@ -117,7 +120,15 @@ def opening_quantity(
         if not against and other:
             opposite = "a long buy" if side is Side.SELL else "a short sell"
             mine = "a short sell" if side is Side.SELL else "a long buy"
-            refuse(codes.INVALID_ORDER, f"cannot open {mine} while {opposite} order is open", field="side")
+            refuse(
+                codes.INVALID_ORDER,
+                f"cannot open {mine} while {opposite} order is open",
+                field="side",
+                available=ZERO,
+                existing_qty=held,
+                held_for_orders=other,
+                symbol=str(instrument.asset.symbol),
+            )
     return opening
 
 
