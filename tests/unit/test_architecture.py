@@ -8,7 +8,18 @@ import sys
 import pytest
 
 CORE = pathlib.Path(__file__).parents[2] / "src" / "trading_core"
-FORBIDDEN = ("httpx", "websockets", "nats", "psycopg", "psycopg_pool", "litestar", "asyncpg", "requests", "adapters", "apps")
+FORBIDDEN = (
+    "httpx",
+    "websockets",
+    "nats",
+    "psycopg",
+    "psycopg_pool",
+    "litestar",
+    "asyncpg",
+    "requests",
+    "adapters",
+    "apps",
+)
 
 
 def _imported_modules(path: pathlib.Path) -> set[str]:
