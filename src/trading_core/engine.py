@@ -176,12 +176,14 @@ class TradingEngine:
         status: OrderStatus = OrderStatus.PENDING_NEW,
         replaces: Order | None = None,
     ) -> Order:
-        order = attrs.evolve(
-            self._new_order(request, now),
-            status=status,
-            parent_id=parent.id if parent is not None else None,
-            replaces=replaces.id if replaces is not None else None,
-        )
+        order = self._new_order(request, now)
+        if parent is not None or replaces is not None or status is not OrderStatus.PENDING_NEW:
+            order = attrs.evolve(
+                order,
+                status=status,
+                parent_id=parent.id if parent is not None else None,
+                replaces=replaces.id if replaces is not None else None,
+            )
         await self._ledger.insert([order])
         return order
 
