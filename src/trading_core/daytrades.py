@@ -8,7 +8,10 @@ opening count once. Trading days are weekdays (exchange holidays are not modelle
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from datetime import date, timedelta
+from typing import Any
 
 import attrs
 
@@ -36,12 +39,23 @@ class DayTrades:
 
     trading_day: date | None = None
     open_today: frozenset[Symbol] = frozenset()
-    dates: tuple[date, ...] = ()
-    """One entry per day trade, oldest first."""
+    counts: tuple[tuple[date, int], ...] = ()
+    """Day trades per trading day, oldest first; days older than two weeks are dropped."""
+
+    @classmethod
+    def from_dates(cls, dates: Iterable[date], **kwargs: Any) -> DayTrades:
+        """Day trades given one date per trade."""
+        per_day = Counter(dates)
+        return cls(counts=tuple(sorted(per_day.items())), **kwargs)
+
+    @property
+    def dates(self) -> tuple[date, ...]:
+        """One date per day trade, oldest first."""
+        return tuple(d for d, n in self.counts for _ in range(n))
 
     def count(self, today: date, window_days: int = 5) -> int:
         start = business_days_back(today, window_days)
-        return sum(1 for d in self.dates if start <= d <= today)
+        return sum(n for d, n in self.counts if start <= d <= today)
 
     def would_day_trade(self, symbol: Symbol, today: date) -> bool:
         """Whether a reducing fill in `symbol` today would complete a day trade."""
@@ -50,14 +64,21 @@ class DayTrades:
     def record(self, symbol: Symbol, change: PositionChange, day: date) -> DayTrades:
         """Account for one fill's effect on its position, made on trading day `day`."""
         open_today = self.open_today if self.trading_day == day else frozenset()
-        dates = self.dates
+        counts = self.counts
         reduced = change.before.is_open and abs(change.after.quantity) < abs(change.before.quantity)
         reduced = reduced or change.flipped
         if reduced and symbol in open_today:
-            dates = (*(d for d in dates if (day - d).days < _KEEP_DAYS), day)
+            counts = _add_one(counts, day)
             open_today = open_today - {symbol}
         if change.opened or change.flipped or abs(change.after.quantity) > abs(change.before.quantity):
             open_today = open_today | {symbol}
-        if open_today is self.open_today and dates is self.dates and self.trading_day == day:
+        if open_today is self.open_today and counts is self.counts and self.trading_day == day:
             return self
-        return DayTrades(trading_day=day, open_today=open_today, dates=dates)
+        return DayTrades(trading_day=day, open_today=open_today, counts=counts)
+
+
+def _add_one(counts: tuple[tuple[date, int], ...], day: date) -> tuple[tuple[date, int], ...]:
+    """Count one more day trade on `day`; O(days kept), never O(trades)."""
+    if counts and counts[-1][0] == day:
+        return (*counts[:-1], (day, counts[-1][1] + 1))
+    return (*((d, n) for d, n in counts if (day - d).days < _KEEP_DAYS), (day, 1))

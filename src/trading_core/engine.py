@@ -121,7 +121,7 @@ class TradingEngine:
                 # Held here as `accepted` (taken, not routed) until `session_opened` sends it.
                 return SubmitResult(await self._insert(request, now, status=OrderStatus.ACCEPTED), validation)
             await self._maybe_reduce_only(validation)
-            return SubmitResult(await self._insert_rejected(request, validation, now), validation)
+            return SubmitResult(await self._insert_rejected(request, validation), validation)
         closing, opening = split_at_flat(request, self.book.held(request.symbol))
         order = await self._insert(closing, now)
         follow_up = await self._insert(opening, now, parent=order) if opening is not None else None
@@ -176,22 +176,35 @@ class TradingEngine:
         status: OrderStatus = OrderStatus.PENDING_NEW,
         replaces: Order | None = None,
     ) -> Order:
-        order = attrs.evolve(
-            self._new_order(request, now),
-            status=status,
-            parent_id=parent.id if parent is not None else None,
-            replaces=replaces.id if replaces is not None else None,
-        )
+        order = self._new_order(request, now)
+        if parent is not None or replaces is not None or status is not OrderStatus.PENDING_NEW:
+            order = attrs.evolve(
+                order,
+                status=status,
+                parent_id=parent.id if parent is not None else None,
+                replaces=replaces.id if replaces is not None else None,
+            )
         await self._ledger.insert([order])
         return order
 
-    async def _insert_rejected(self, request: OrderRequest, validation: PreTradeValidation, now: datetime) -> Order:
+    async def _insert_rejected(self, request: OrderRequest, validation: PreTradeValidation) -> Order:
         code = validation.rejection_code or codes.INVALID_ORDER
-        order, events = reject(
-            self._new_order(request, now), code=code, reason=validation.rejection_reason or "", now=now
-        )
+        return await self.record_rejection(request, code=code, reason=validation.rejection_reason or "")
+
+    async def record_rejection(self, request: OrderRequest, *, code: str, reason: str) -> Order:
+        """Keep a refused order for the audit trail, announced as `trade.order.rejected`."""
+        if request.client_order_id is not None:
+            existing = await self.store.get_order_by_client_id(request.client_order_id)
+            if existing is not None:
+                return existing
+        now = self._clock.now()
+        order, events = reject(self._new_order(request, now), code=code, reason=reason, now=now)
         await self._ledger.insert([order], events)
         return order
+
+    def now(self) -> datetime:
+        """The engine's clock."""
+        return self._clock.now()
 
     async def _send(self, order: Order) -> Order:
         """Send a stored order; its client order id is fixed, so the outcome can always be found."""

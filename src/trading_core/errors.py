@@ -9,6 +9,7 @@
     │   └── PositionNotFound    POSITION_NOT_FOUND
     ├── RiskRejected            (the rule's code)  raised only where a caller asked for an exception
     ├── OrderNotCancelable      ORDER_NOT_CANCELABLE
+    ├── InvalidCursor           INVALID_CURSOR     a listing cursor we did not issue
     ├── DuplicateClientOrderId  DUPLICATE_CLIENT_ORDER_ID
     ├── BrokerError             BROKER_ERROR       the broker failed or refused for a technical reason
     │   └── BrokerRejected      (the mapped code)  the broker refused the order for a business reason
@@ -90,6 +91,12 @@ class OrderNotCancelable(TradingError):
     """The order is already in a state that cannot be cancelled or replaced."""
 
     code = "ORDER_NOT_CANCELABLE"
+
+
+class InvalidCursor(TradingError, ValueError):
+    """A listing cursor that is malformed or was not issued by the store."""
+
+    code = "INVALID_CURSOR"
 
 
 class DuplicateClientOrderId(TradingError):

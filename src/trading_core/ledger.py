@@ -100,6 +100,8 @@ class OrderLedger:
             log.warning("trade update for an order we did not place: %s", update.order.broker_order_id)
             return None
         now = self._clock.now()
+        if self._changes_nothing(order_id, update, now):
+            return None
         async with self.lock, self._store.unit_of_work() as uow:
             order = await uow.get_order(order_id, for_update=True)
             if order is None:
@@ -139,6 +141,26 @@ class OrderLedger:
             self._book.apply_position(execution.position, fill.timestamp.astimezone(EASTERN).date(), fill.price)
         self.announce(events)
         return order
+
+    def _changes_nothing(self, order_id: OrderId, update: TradeUpdate, now: datetime) -> bool:
+        """A status update that would leave the order as it is needs no transaction.
+
+        Most `new` events confirm what the REST answer already said; the book holds every open
+        order as last committed, so this is decided without reading the store.
+        """
+        if update.is_fill:
+            return False
+        cached = self._book.open_orders.get(order_id)
+        if cached is None or cached.broker_order_id is None:
+            return False
+        event = known_event(update.event)
+        if event is None:
+            return True
+        try:
+            moved, _ = apply_event(cached, event, now=now, ts_event=update.timestamp, reason=update.reason)
+        except InvalidTransition:
+            return False  # let the transaction path report it
+        return moved is cached
 
     async def _order_id_for(self, broker_order: BrokerOrder) -> OrderId | None:
         known = self._book.find_open(broker_order.broker_order_id, broker_order.client_order_id)

@@ -120,12 +120,12 @@ class TestRecord:
 
 class TestCount:
     def test_counts_day_trades_in_the_last_five_business_days(self) -> None:
-        trades = DayTrades(dates=(date(2026, 2, 27), MON, WED, FRI))
+        trades = DayTrades.from_dates((date(2026, 2, 27), MON, WED, FRI))
 
         assert (trades.count(FRI), trades.count(WED), trades.count(NEXT_MON, window_days=10)) == (3, 3, 4)
 
     def test_old_day_trades_leave_the_window(self) -> None:
-        trades = DayTrades(dates=(MON, MON, MON))
+        trades = DayTrades.from_dates((MON, MON, MON))
 
         assert (trades.count(FRI), trades.count(SUN), trades.count(NEXT_MON)) == (3, 3, 0)
 

@@ -479,8 +479,8 @@ class TestPatternDayTrader:
     """A sale of AAPL, opened today (Monday 2 March), with day trades already made."""
 
     def ctx(self, equity: str, *dates: date, opened_today: bool = True) -> RiskContext:
-        trades = DayTrades(
-            trading_day=date(2026, 3, 2), open_today=frozenset({AAPL} if opened_today else ()), dates=dates
+        trades = DayTrades.from_dates(
+            dates, trading_day=date(2026, 3, 2), open_today=frozenset({AAPL} if opened_today else ())
         )
         return context(acct=account(equity), positions=[position(AAPL, 10, 100)], day_trades=trades)
 
@@ -553,7 +553,7 @@ class TestProperties:
     ) -> None:
         req, ctx = case
         ctx = _with_opposite_orders(ctx, req, opposite)
-        day_trades = DayTrades(trading_day=ctx.today, open_today=frozenset({req.symbol}), dates=(ctx.today,) * 3)
+        day_trades = DayTrades.from_dates((ctx.today,) * 3, trading_day=ctx.today, open_today=frozenset({req.symbol}))
         ctx = attrs.evolve(ctx, day_trades=data.draw(st.sampled_from([ctx.day_trades, day_trades])))
 
         for name, rule in DEFAULT_RULES:

@@ -1,0 +1,165 @@
+"""InMemoryOrderStore: the OrderStore port in process memory, for tests, simulations and library use.
+
+It costs a few microseconds per order: every write is an O(1) dict operation applied on commit,
+outbox payloads are built only when a relay reads them, and listings bisect a sorted timeline
+(or sort just the open orders) instead of scanning history.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime
+from itertools import islice
+
+from adapters.cursor import decode_cursor, encode_cursor
+from adapters.memory.tables import Tables, TimeKey
+from adapters.memory.unit_of_work import KeyLocks, MemoryUnitOfWork
+from adapters.outbox import LazyOutboxMessage, PayloadOf
+from trading_core.errors import StoreError
+from trading_core.fills import Fill
+from trading_core.orders import Order
+from trading_core.ports import EventMessage, OrderFilter, OrderPage, OutboxBatch, TradingStateRecord, UnitOfWork
+from trading_core.positions import Position
+from trading_core.values import BrokerOrderId, ClientOrderId, EventId, OrderId, Symbol
+
+__all__ = ["InMemoryOrderStore"]
+
+
+class InMemoryOrderStore:
+    """Orders, fills, positions, trading state and the outbox, kept in dicts.
+
+    Args:
+        payload_of: turns a domain event into its JSON-ready payload; called lazily, at most once
+            per outbox message, when a relay reads the payload.
+    """
+
+    def __init__(self, *, payload_of: PayloadOf) -> None:
+        self.payload_of = payload_of
+        self.tables = Tables()
+        self.locks = KeyLocks()
+
+    def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        return MemoryUnitOfWork(self)
+
+    async def get_order(self, order_id: OrderId) -> Order | None:
+        return self.tables.orders.get(order_id)
+
+    async def get_order_by_client_id(self, client_order_id: ClientOrderId) -> Order | None:
+        return self.tables.order_by_client(client_order_id)
+
+    async def get_order_by_broker_id(self, broker_order_id: BrokerOrderId) -> Order | None:
+        order_id = self.tables.by_broker.get(broker_order_id)
+        return None if order_id is None else self.tables.orders[order_id]
+
+    async def list_orders(
+        self, *, status: OrderFilter = OrderFilter.OPEN, limit: int = 100, cursor: str | None = None
+    ) -> OrderPage:
+        """Newest first by (created_at, id); see `adapters.cursor` for why the cursor is stable."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, was {limit}")
+        after = decode_cursor(cursor) if cursor is not None else None
+        keys = self._keys_below(status, after, limit + 1)
+        orders = self.tables.orders
+        page = [orders[order_id] for _, order_id in keys[:limit]]
+        more = len(keys) > limit
+        next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if more else None
+        return OrderPage(page, next_cursor)
+
+    def _keys_below(self, status: OrderFilter, after: TimeKey | None, count: int) -> list[TimeKey]:
+        """The first `count` keys below `after`, newest first."""
+        tables = self.tables
+        if status is OrderFilter.OPEN:  # only the open orders are looked at, however long history is
+            orders = tables.orders
+            keys = ((orders[i].created_at, i) for i in tables.open_orders)
+            return heapq.nlargest(count, keys if after is None else (k for k in keys if k < after))
+        return list(islice(self._timeline_below(status, after), count))
+
+    def _timeline_below(self, status: OrderFilter, after: TimeKey | None) -> Iterator[TimeKey]:
+        timeline = self.tables.timeline
+        end = len(timeline) if after is None else bisect.bisect_left(timeline, after)
+        open_orders = self.tables.open_orders
+        for index in range(end - 1, -1, -1):
+            key = timeline[index]
+            if status is OrderFilter.ALL or key[1] not in open_orders:
+                yield key
+
+    async def list_fills(self, order_id: OrderId) -> list[Fill]:
+        """The order's fills by time, then execution id (as the database orders them)."""
+        return sorted(self.tables.fills.get(order_id, ()), key=lambda f: (f.timestamp, f.execution_id))
+
+    async def fills_since(self, since: datetime) -> list[Fill]:
+        """Fills at or after `since`, by time, then execution id and order id."""
+        fills = self.tables.fills_by_time
+        start = bisect.bisect_left(fills, (since,))
+        return [key[3] for key in fills[start:]]
+
+    async def get_position(self, symbol: Symbol) -> Position | None:
+        return self.tables.positions.get(symbol)
+
+    async def list_positions(self) -> list[Position]:
+        """Open positions by symbol."""
+        positions = self.tables.positions
+        return [positions[symbol] for symbol in sorted(positions)]
+
+    async def last_order_at(self) -> datetime | None:
+        timeline = self.tables.timeline
+        return timeline[-1][0] if timeline else None
+
+    async def count_pending_orders(self) -> int:
+        return len(self.tables.open_orders)
+
+    async def count_open_positions(self) -> int:
+        return len(self.tables.positions)
+
+    async def get_trading_state(self) -> TradingStateRecord | None:
+        return self.tables.trading_state
+
+    def claim_outbox(self, limit: int = 100) -> AbstractAsyncContextManager[OutboxBatch]:
+        return self._claim(limit)
+
+    @asynccontextmanager
+    async def _claim(self, limit: int) -> AsyncIterator[OutboxBatch]:
+        tables = self.tables
+        claimed = tables.claimed
+        unclaimed = (m for event_id, m in tables.outbox.items() if event_id not in claimed)
+        batch = _MemoryOutboxBatch(self, list(islice(unclaimed, limit)))
+        claimed.update(batch.ids)
+        try:
+            yield batch
+        finally:
+            claimed.difference_update(batch.ids)
+            batch.closed = True
+
+    async def ping(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return f"InMemoryOrderStore(orders={len(self.tables.orders)}, unsent={len(self.tables.outbox)})"
+
+
+class _MemoryOutboxBatch:
+    """Messages claimed by one relay; others skip them until it leaves the block."""
+
+    def __init__(self, store: InMemoryOrderStore, messages: list[LazyOutboxMessage]) -> None:
+        self._store = store
+        self._messages = messages
+        self.ids = frozenset(m.event_id for m in messages)
+        self.closed = False
+
+    @property
+    def messages(self) -> Sequence[EventMessage]:
+        return self._messages
+
+    async def mark_sent(self, event_ids: Sequence[EventId]) -> None:
+        """Record that the bus acknowledged these messages; they will not be claimed again."""
+        if self.closed:
+            raise StoreError("this outbox batch is closed; claim a new one")
+        strangers = [e for e in event_ids if e not in self.ids]
+        if strangers:
+            raise StoreError(f"events {strangers} were not claimed by this batch")
+        outbox = self._store.tables.outbox
+        for event_id in event_ids:
+            outbox.pop(event_id, None)

@@ -1,0 +1,120 @@
+"""The in-memory store's committed state: rows in dicts, plus the indexes that keep reads O(1)."""
+
+from __future__ import annotations
+
+import bisect
+from datetime import datetime
+from typing import TypeVar
+
+from adapters.outbox import LazyOutboxMessage
+from trading_core.fills import Fill
+from trading_core.orders import Order
+from trading_core.ports import TradingStateRecord
+from trading_core.positions import Position
+from trading_core.values import EventId, OrderId
+
+TimeKey = tuple[datetime, str]
+"""(created_at, id): the key orders are listed by."""
+
+FillKey = tuple[datetime, str, str, Fill]
+"""(timestamp, execution id, order id, fill): fills in time order; the first three are unique."""
+
+_Key = TypeVar("_Key", TimeKey, FillKey)
+
+
+class Tables:
+    """Committed orders, fills, positions, outbox and trading state; changed only by a commit."""
+
+    __slots__ = (
+        "by_broker",
+        "by_client",
+        "claimed",
+        "event_ids",
+        "fill_keys",
+        "fills",
+        "fills_by_time",
+        "open_orders",
+        "orders",
+        "outbox",
+        "positions",
+        "timeline",
+        "trading_state",
+    )
+
+    def __init__(self) -> None:
+        self.orders: dict[str, Order] = {}
+        self.by_client: dict[str, OrderId] = {}
+        self.by_broker: dict[str, OrderId] = {}
+        self.open_orders: dict[str, None] = {}
+        """Ids of the orders not in a final status: listing open orders never walks history."""
+        self.timeline: list[TimeKey] = []
+        """Every order's (created_at, id), ascending: listings bisect it instead of sorting."""
+        self.fills: dict[str, list[Fill]] = {}
+        self.fill_keys: set[tuple[str, str]] = set()
+        self.fills_by_time: list[FillKey] = []
+        self.positions: dict[str, Position] = {}
+        """Open positions only: a flat one is deleted, as the database's cache does."""
+        self.outbox: dict[str, LazyOutboxMessage] = {}
+        """Unsent messages, oldest first; a message leaves when a relay marks it sent."""
+        self.claimed: set[str] = set()
+        self.event_ids: set[str] = set()
+        self.trading_state: TradingStateRecord | None = None
+
+    def order_by_client(self, client_order_id: str) -> Order | None:
+        order_id = self.by_client.get(client_order_id)
+        return None if order_id is None else self.orders[order_id]
+
+    def put_order(self, order: Order) -> None:
+        """Insert or replace an order and keep every index in step."""
+        order_id = order.id
+        old = self.orders.get(order_id)
+        self.orders[order_id] = order
+        if old is None:
+            self.by_client[order.client_order_id] = order_id
+            if order.broker_order_id is not None:
+                self.by_broker[order.broker_order_id] = order_id
+            _insert_sorted(self.timeline, (order.created_at, order_id))
+        else:
+            if old.client_order_id != order.client_order_id:
+                del self.by_client[old.client_order_id]
+                self.by_client[order.client_order_id] = order_id
+            if old.broker_order_id != order.broker_order_id:
+                if old.broker_order_id is not None:
+                    del self.by_broker[old.broker_order_id]
+                if order.broker_order_id is not None:
+                    self.by_broker[order.broker_order_id] = order_id
+            if old.created_at != order.created_at:
+                self.timeline.remove((old.created_at, order_id))
+                _insert_sorted(self.timeline, (order.created_at, order_id))
+        if order.status.is_open:
+            self.open_orders[order_id] = None
+        else:
+            self.open_orders.pop(order_id, None)
+
+    def put_fill(self, fill: Fill) -> None:
+        self.fill_keys.add((fill.order_id, fill.execution_id))
+        listed = self.fills.get(fill.order_id)
+        if listed is None:
+            self.fills[fill.order_id] = [fill]
+        else:
+            listed.append(fill)
+        _insert_sorted(self.fills_by_time, (fill.timestamp, fill.execution_id, fill.order_id, fill))
+
+    def put_position(self, position: Position) -> None:
+        if position.quantity:
+            self.positions[position.symbol] = position
+        else:
+            self.positions.pop(position.symbol, None)
+
+    def put_message(self, message: LazyOutboxMessage) -> None:
+        event_id: EventId = message.event_id
+        self.event_ids.add(event_id)
+        self.outbox[event_id] = message
+
+
+def _insert_sorted(keys: list[_Key], key: _Key) -> None:
+    """Append when `key` is the newest (the usual case), else insert it in order."""
+    if not keys or key >= keys[-1]:
+        keys.append(key)
+    else:
+        bisect.insort(keys, key)

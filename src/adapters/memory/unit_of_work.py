@@ -1,0 +1,268 @@
+"""The in-memory unit of work: writes are buffered and applied in one step on commit.
+
+It behaves as the PostgreSQL one does, so the contract suite holds for both: reads see the
+unit's own writes; `for_update` holds a per-row lock until commit or exit; a failed write leaves
+the unit unusable (as an aborted transaction is), except a duplicate client order id, which the
+database store detects without aborting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+from typing import TYPE_CHECKING, NoReturn
+
+from adapters.outbox import LazyOutboxMessage
+from trading_core.errors import ConcurrentUpdate, DuplicateClientOrderId, StoreError, TradingError
+from trading_core.events import Event
+from trading_core.fills import Fill
+from trading_core.orders import Order
+from trading_core.ports import TradingStateRecord
+from trading_core.positions import Position
+from trading_core.values import BrokerOrderId, ClientOrderId, OrderId, Symbol
+
+if TYPE_CHECKING:
+    from adapters.memory.store import InMemoryOrderStore
+
+
+class KeyLocks:
+    """One asyncio lock per key, created on demand and dropped when nobody holds or awaits it."""
+
+    __slots__ = ("_locks",)
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+
+    async def acquire(self, key: str) -> None:
+        entry = self._locks.get(key)
+        if entry is None:
+            entry = self._locks[key] = (asyncio.Lock(), [0])
+        lock, users = entry
+        users[0] += 1
+        try:
+            await lock.acquire()
+        except BaseException:
+            self._forget(key, users)
+            raise
+
+    def release(self, key: str) -> None:
+        lock, users = self._locks[key]
+        lock.release()
+        self._forget(key, users)
+
+    def _forget(self, key: str, users: list[int]) -> None:
+        users[0] -= 1
+        if not users[0]:
+            del self._locks[key]
+
+
+class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
+    """One transaction over an `InMemoryOrderStore`."""
+
+    __slots__ = ("_events", "_failed", "_fills", "_held", "_orders", "_positions", "_state", "_store")
+
+    def __init__(self, store: InMemoryOrderStore) -> None:
+        self._store = store
+        self._orders: dict[str, tuple[Order, bool]] = {}
+        """Written orders by id, each with whether this unit inserts it."""
+        self._fills: list[Fill] = []
+        self._positions: dict[str, Position] = {}
+        self._events: list[Event] = []
+        self._state: TradingStateRecord | None = None
+        self._held: list[str] = []
+        self._failed = False
+
+    async def __aenter__(self) -> MemoryUnitOfWork:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._discard()
+
+    # reads
+
+    async def get_order(self, order_id: OrderId, *, for_update: bool = False) -> Order | None:
+        if for_update:
+            await self._lock("o:" + order_id)
+        return self._order(order_id)
+
+    async def get_order_by_client_id(self, client_order_id: ClientOrderId, *, for_update: bool = False) -> Order | None:
+        order = self._order_by_client(client_order_id)
+        if order is None or not for_update:
+            return order
+        await self._lock("o:" + order.id)
+        return self._order_by_client(client_order_id)  # it may have changed while we waited
+
+    async def get_order_by_broker_id(self, broker_order_id: BrokerOrderId, *, for_update: bool = False) -> Order | None:
+        order = self._order_by_broker(broker_order_id)
+        if order is None or not for_update:
+            return order
+        await self._lock("o:" + order.id)
+        return self._order_by_broker(broker_order_id)
+
+    async def get_position(self, symbol: Symbol, *, for_update: bool = False) -> Position | None:
+        if for_update:
+            await self._lock("p:" + symbol)
+        if symbol in self._positions:
+            pending = self._positions[symbol]
+            return pending if pending.quantity else None
+        return self._store.tables.positions.get(symbol)
+
+    # writes
+
+    async def add_order(self, order: Order) -> None:
+        self._usable()
+        if self._order_by_client(order.client_order_id) is not None:  # checked first, as the database does
+            raise DuplicateClientOrderId(
+                f"client order id {order.client_order_id} is already taken",
+                details={"clientOrderId": order.client_order_id},
+            )
+        if order.id in self._orders or order.id in self._store.tables.orders:
+            self._fail(StoreError(f"order {order.id} is already stored"))
+        if order.broker_order_id is not None and self._order_by_broker(order.broker_order_id) is not None:
+            self._fail(StoreError(f"broker order id {order.broker_order_id} is already stored"))
+        self._orders[order.id] = (order, True)
+
+    async def update_order(self, order: Order) -> None:
+        self._usable()
+        pending = self._orders.get(order.id)
+        before = pending[0] if pending is not None else self._store.tables.orders.get(order.id)
+        if before is None:
+            self._fail(StoreError(f"order {order.id} is not stored, so it cannot be updated"))
+        if before.client_order_id != order.client_order_id:
+            holder = self._order_by_client(order.client_order_id)
+            if holder is not None and holder.id != order.id:
+                self._fail(DuplicateClientOrderId(f"client order id {order.client_order_id} is already taken"))
+        if before.broker_order_id != order.broker_order_id and order.broker_order_id is not None:
+            holder = self._order_by_broker(order.broker_order_id)
+            if holder is not None and holder.id != order.id:
+                self._fail(StoreError(f"broker order id {order.broker_order_id} is already stored"))
+        self._orders[order.id] = (order, pending is not None and pending[1])
+
+    async def add_fill(self, fill: Fill) -> None:
+        self._usable()
+        if self._order(fill.order_id) is None:
+            self._fail(StoreError(f"fill {fill.execution_id} names order {fill.order_id}, which is not stored"))
+        if self._has_fill(fill):
+            self._fail(_duplicate_fill(fill))
+        self._fills.append(fill)
+
+    async def save_position(self, position: Position) -> None:
+        self._usable()
+        self._positions[position.symbol] = position
+
+    async def add_events(self, events: Sequence[Event]) -> None:
+        self._usable()
+        self._events.extend(events)
+
+    async def save_trading_state(self, record: TradingStateRecord) -> None:
+        self._usable()
+        self._state = record
+
+    async def commit(self) -> None:
+        """Check what others committed meanwhile, then apply every write at once (no await between)."""
+        self._usable()
+        self._check_against_committed()
+        tables = self._store.tables
+        for order, _ in self._orders.values():
+            tables.put_order(order)
+        for fill in self._fills:
+            tables.put_fill(fill)
+        for position in self._positions.values():
+            tables.put_position(position)
+        payload_of = self._store.payload_of
+        for event in self._events:
+            tables.put_message(LazyOutboxMessage(event, payload_of))
+        if self._state is not None:
+            tables.trading_state = self._state
+        self._discard()
+
+    async def rollback(self) -> None:
+        """Forget every write; the unit may be used again, as a new transaction."""
+        self._discard()
+        self._failed = False
+
+    # helpers
+
+    def _check_against_committed(self) -> None:
+        tables = self._store.tables
+        for order, is_new in self._orders.values():
+            if is_new and order.id in tables.orders:
+                self._fail(StoreError(f"order {order.id} is already stored"))
+            holder = tables.by_client.get(order.client_order_id)
+            if holder is not None and holder != order.id:
+                self._fail(DuplicateClientOrderId(f"client order id {order.client_order_id} is already taken"))
+            if order.broker_order_id is not None:
+                holder = tables.by_broker.get(order.broker_order_id)
+                if holder is not None and holder != order.id:
+                    self._fail(StoreError(f"broker order id {order.broker_order_id} is already stored"))
+        for fill in self._fills:
+            if (fill.order_id, fill.execution_id) in tables.fill_keys:
+                self._fail(_duplicate_fill(fill))
+        seen: set[str] = set()
+        for event in self._events:
+            if event.event_id in tables.event_ids or event.event_id in seen:
+                self._fail(StoreError(f"event {event.event_id} is already in the outbox"))
+            seen.add(event.event_id)
+
+    def _order(self, order_id: str) -> Order | None:
+        pending = self._orders.get(order_id)
+        return pending[0] if pending is not None else self._store.tables.orders.get(order_id)
+
+    def _order_by_client(self, client_order_id: str) -> Order | None:
+        for order, _ in self._orders.values():
+            if order.client_order_id == client_order_id:
+                return order
+        found = self._store.tables.order_by_client(client_order_id)
+        if found is None:
+            return None
+        current = self._order(found.id)  # this unit may have moved it to another client id
+        return current if current is not None and current.client_order_id == client_order_id else None
+
+    def _order_by_broker(self, broker_order_id: str) -> Order | None:
+        for order, _ in self._orders.values():
+            if order.broker_order_id == broker_order_id:
+                return order
+        order_id = self._store.tables.by_broker.get(broker_order_id)
+        current = None if order_id is None else self._order(order_id)
+        return current if current is not None and current.broker_order_id == broker_order_id else None
+
+    def _has_fill(self, fill: Fill) -> bool:
+        if (fill.order_id, fill.execution_id) in self._store.tables.fill_keys:
+            return True
+        return any(f.order_id == fill.order_id and f.execution_id == fill.execution_id for f in self._fills)
+
+    async def _lock(self, key: str) -> None:
+        if key not in self._held:
+            await self._store.locks.acquire(key)
+            self._held.append(key)
+
+    def _usable(self) -> None:
+        if self._failed:
+            raise StoreError("an earlier write of this unit of work failed; leave it and start another")
+
+    def _fail(self, error: TradingError) -> NoReturn:
+        self._failed = True
+        raise error
+
+    def _discard(self) -> None:
+        """Forget buffered writes and release row locks, as a database's commit or rollback does."""
+        self._orders = {}
+        self._fills = []
+        self._positions = {}
+        self._events = []
+        self._state = None
+        locks = self._store.locks
+        for key in self._held:
+            locks.release(key)
+        self._held = []
+
+
+def _duplicate_fill(fill: Fill) -> ConcurrentUpdate:
+    return ConcurrentUpdate(
+        f"fill {fill.execution_id} of order {fill.order_id} is already stored; reload the order and retry",
+        details={"orderId": fill.order_id, "executionId": fill.execution_id},
+    )

@@ -1,0 +1,65 @@
+"""Outbox messages as the stores hand them to a relay, and how a store turns an event into one.
+
+The stores do not know the wire format: each takes `payload_of`, which turns a domain event into
+its JSON-ready payload (the codec's job), and calls it only when a payload is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from trading_core.events import Event
+from trading_core.values import EventId
+
+PayloadOf = Callable[[Event], Mapping[str, Any]]
+"""Turns a domain event into its JSON-ready payload (Decimals stay Decimals)."""
+
+
+@attrs.frozen
+class OutboxMessage:
+    """An outbox row as read back from a database."""
+
+    event_id: EventId
+    type: str
+    occurred_at: datetime
+    payload: Mapping[str, Any]
+
+
+class LazyOutboxMessage:
+    """An event waiting in memory; its payload is built on first access, then kept."""
+
+    __slots__ = ("_event", "_payload", "_payload_of")
+
+    def __init__(self, event: Event, payload_of: PayloadOf) -> None:
+        self._event = event
+        self._payload_of = payload_of
+        self._payload: Mapping[str, Any] | None = None
+
+    @property
+    def event(self) -> Event:
+        return self._event
+
+    @property
+    def event_id(self) -> EventId:
+        return self._event.event_id
+
+    @property
+    def type(self) -> str:
+        return self._event.TYPE
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self._event.ts_event
+
+    @property
+    def payload(self) -> Mapping[str, Any]:
+        if self._payload is None:
+            self._payload = self._payload_of(self._event)
+        return self._payload
+
+    def __repr__(self) -> str:
+        return f"LazyOutboxMessage({self.type!r}, {self.event_id!r})"

@@ -1,0 +1,169 @@
+"""What the exchange refuses, and the code it refuses it with.
+
+Each check raises `BrokerRejected` with a code from `trading_core.codes` (or the core's
+`DUPLICATE_CLIENT_ORDER_ID`), the same codes the pre-trade risk rules use for the same refusal,
+so an order refused by the broker reads like one refused by our own checks. A refusal changes
+nothing: no order, no event, no hold. With the answer Alpaca gives for each (for a simulator):
+
+    code                       refused                                         Alpaca
+    INVALID_ORDER              a price the type lacks or does not take, qty    422 40010001
+                               <= 0, trailing_stop (not simulated), replacing
+                               a fractional order
+    INVALID_ORDER              an order that could take a position through     403 40310000
+                               zero (`reject_flips`), or open one side while
+                               the other has open orders; `details` has
+                               Alpaca's available / existing_qty /
+                               held_for_orders / symbol
+    SYMBOL_NOT_TRADABLE        unknown symbol, asset not tradable, fraction    422 40010001
+                               of a non-fractionable asset
+    SYMBOL_NOT_TRADABLE        a short sale the asset or the account does not  403 40310000
+                               allow (`details` as above)
+    INSUFFICIENT_FUNDS         buying power short of the exposure it adds      403 40310000
+                               (`details`: buying_power, cost_basis)
+    MARKET_CLOSED              an `opg` order while the session is open        422 42210000
+    DUPLICATE_CLIENT_ORDER_ID  a client order id any earlier order used        422 40010001
+
+The 403 kinds are the refusals whose `details` carry `available` or `buying_power`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, NoReturn
+
+from adapters.paper.instrument import Instrument
+from trading_core import codes
+from trading_core.enums import OrderType, Side
+from trading_core.errors import BrokerRejected, DuplicateClientOrderId
+from trading_core.values import ZERO
+
+_LIMIT_TYPES = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT})
+_STOP_TYPES = frozenset({OrderType.STOP, OrderType.STOP_LIMIT})
+
+
+def refuse(code: str, message: str, **details: Any) -> NoReturn:
+    raise BrokerRejected(code, message, details=details)
+
+
+def duplicate_client_order_id(client_order_id: str) -> NoReturn:
+    refuse(
+        DuplicateClientOrderId.code,
+        "client_order_id must be unique",
+        field="client_order_id",
+        client_order_id=client_order_id,
+    )
+
+
+def check_shape(
+    order_type: OrderType, quantity: Decimal, limit_price: Decimal | None, stop_price: Decimal | None
+) -> None:
+    """Refuse what no exchange could work: missing or stray prices, a non-positive quantity."""
+    if order_type is OrderType.MARKET and limit_price is None and stop_price is None and quantity > ZERO:
+        return  # the common case, in three comparisons
+    if order_type is OrderType.TRAILING_STOP:
+        refuse(codes.INVALID_ORDER, "trailing_stop orders are not supported by the paper exchange", field="type")
+    if not quantity > ZERO:
+        refuse(codes.INVALID_ORDER, f"qty must be > 0, was {quantity}", field="quantity")
+    for field, value, needed in (
+        ("limit_price", limit_price, order_type in _LIMIT_TYPES),
+        ("stop_price", stop_price, order_type in _STOP_TYPES),
+    ):
+        if needed and value is None:
+            refuse(codes.INVALID_ORDER, f"{order_type} orders require a {field}", field=field)
+        if not needed and value is not None:
+            refuse(codes.INVALID_ORDER, f"{order_type} orders take no {field}", field=field)
+        if value is not None and not value > ZERO:
+            refuse(codes.INVALID_ORDER, f"{field} must be > 0, was {value}", field=field)
+
+
+def check_asset(instrument: Instrument | None, symbol: str, quantity: Decimal, *, whole: bool) -> Instrument:
+    """Refuse an unknown or untradable asset, and fractions of an asset that has none."""
+    if instrument is None:
+        refuse(codes.SYMBOL_NOT_TRADABLE, f'asset "{symbol}" not found', field="symbol")
+    asset = instrument.asset
+    if not asset.tradable:
+        refuse(codes.SYMBOL_NOT_TRADABLE, f"{symbol} is not tradable", field="symbol")
+    if not whole and not asset.fractionable:
+        message = f"{symbol} is not fractionable: qty must be whole, was {quantity}"
+        refuse(codes.SYMBOL_NOT_TRADABLE, message, field="quantity")
+    return instrument
+
+
+def opening_quantity(
+    instrument: Instrument,
+    side: Side,
+    quantity: Decimal,
+    *,
+    can_short: bool,
+    reject_flips: bool,
+    released: Decimal = ZERO,
+) -> Decimal:
+    """The part of the order that adds exposure, after refusing shorts and flips.
+
+    `released` is the unfilled quantity of an order on the same side that this one replaces.
+    """
+    held = instrument.position.quantity
+    if side is Side.BUY:
+        same, other, against = instrument.open_buy - released, instrument.open_sell, -held
+    else:
+        same, other, against = instrument.open_sell - released, instrument.open_buy, held
+    # `against` > 0: a position this order reduces; `same`: what open orders already reduce it by.
+    covered = against - same if against > same else ZERO
+    opening = quantity - covered if quantity > covered else ZERO
+    if opening and side is Side.SELL and not (can_short and instrument.asset.shortable):
+        why = "account is not allowed to short" if not can_short else f"{instrument.asset.symbol} is not shortable"
+        _refuse_quantity(codes.SYMBOL_NOT_TRADABLE, why, instrument, quantity=quantity, available=covered, held=same)
+    if reject_flips:
+        if against > ZERO and opening:
+            why = "it would take the position through zero"
+            _refuse_quantity(codes.INVALID_ORDER, why, instrument, quantity=quantity, available=covered, held=same)
+        if not against and other:
+            opposite = "a long buy" if side is Side.SELL else "a short sell"
+            mine = "a short sell" if side is Side.SELL else "a long buy"
+            refuse(
+                codes.INVALID_ORDER,
+                f"cannot open {mine} while {opposite} order is open",
+                field="side",
+                available=ZERO,
+                existing_qty=held,
+                held_for_orders=other,
+                symbol=str(instrument.asset.symbol),
+            )
+    return opening
+
+
+def _refuse_quantity(
+    code: str, why: str, instrument: Instrument, *, quantity: Decimal, available: Decimal, held: Decimal
+) -> NoReturn:
+    refuse(
+        code,
+        f"insufficient qty available for order (requested: {quantity}, available: {available}): {why}",
+        field="quantity",
+        available=available,
+        existing_qty=instrument.position.quantity,
+        held_for_orders=held,
+        symbol=str(instrument.asset.symbol),
+    )
+
+
+def reference_price(side: Side, limit_price: Decimal | None, stop_price: Decimal | None, current: Decimal) -> Decimal:
+    """The price an order's added exposure is valued at: the most it could cost, as far as is known."""
+    if side is Side.BUY:
+        if limit_price is not None:
+            return limit_price
+        if stop_price is not None and stop_price > current:
+            return stop_price
+        return current
+    if limit_price is not None and limit_price > current:
+        return limit_price
+    return current
+
+
+def check_buying_power(cost: Decimal, buying_power: Decimal) -> None:
+    if cost > buying_power:
+        refuse(
+            codes.INSUFFICIENT_FUNDS,
+            "insufficient buying power",
+            buying_power=buying_power,
+            cost_basis=cost,
+        )

@@ -1,0 +1,171 @@
+"""The paper exchange's configuration: the account, the listed assets, prices and fill behaviour."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+import attrs
+
+from trading_core.market import Asset
+from trading_core.values import Symbol
+
+_ASSET_NAMESPACE = uuid.UUID("6f1c3c0e-8a55-4b0e-9d7e-5a1d2c3b4a59")
+
+
+class AccountType(StrEnum):
+    """A cash account trades with its cash only and cannot short; a margin account borrows."""
+
+    CASH = "cash"
+    MARGIN = "margin"
+
+
+@attrs.frozen(kw_only=True)
+class Listing:
+    """An asset the exchange lists, with its starting price.
+
+    Attributes:
+        symbol: The ticker.
+        price: The starting price (Decimal, at most four places).
+        name: The company's name.
+        sector: Its sector, as the risk engine's sector limit groups symbols.
+        exchange: The listing venue, from Alpaca's list (NASDAQ, NYSE, NYSEARCA, OTC, ...).
+        tradable: False refuses every order in it.
+        shortable: False refuses a sale that would open or extend a short position.
+        fractionable: False refuses quantities that are not whole shares.
+    """
+
+    symbol: str = attrs.field(converter=Symbol)
+    price: Decimal = attrs.field()
+    name: str = ""
+    sector: str | None = None
+    exchange: str = "NASDAQ"
+    tradable: bool = True
+    shortable: bool = True
+    fractionable: bool = True
+
+    @price.validator
+    def _positive(self, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
+        if not isinstance(value, Decimal) or value <= 0:
+            raise ValueError(f"{self.symbol}: price must be a positive Decimal, was {value!r}")
+
+    def to_asset(self) -> Asset:
+        """The core's view of this listing; its id is a UUID derived from the symbol, stable across runs."""
+        return Asset(
+            symbol=Symbol(self.symbol),
+            tradable=self.tradable,
+            shortable=self.shortable,
+            fractionable=self.fractionable,
+            sector=self.sector,
+            name=self.name,
+            asset_id=str(uuid.uuid5(_ASSET_NAMESPACE, self.symbol)),
+            exchange=self.exchange,
+        )
+
+
+def _listing(symbol: str, price: str, name: str, sector: str, exchange: str, **flags: bool) -> Listing:
+    return Listing(symbol=symbol, price=Decimal(price), name=name, sector=sector, exchange=exchange, **flags)
+
+
+DEFAULT_LISTINGS: tuple[Listing, ...] = (
+    _listing("AAPL", "190.00", "Apple Inc.", "Technology", "NASDAQ"),
+    _listing("MSFT", "415.00", "Microsoft Corporation", "Technology", "NASDAQ"),
+    _listing("NVDA", "120.00", "NVIDIA Corporation", "Technology", "NASDAQ"),
+    _listing("GOOGL", "170.00", "Alphabet Inc. Class A", "Communication Services", "NASDAQ"),
+    _listing("META", "500.00", "Meta Platforms, Inc.", "Communication Services", "NASDAQ"),
+    _listing("AMZN", "185.00", "Amazon.com, Inc.", "Consumer Discretionary", "NASDAQ"),
+    _listing("TSLA", "250.00", "Tesla, Inc.", "Consumer Discretionary", "NASDAQ"),
+    _listing("JPM", "200.00", "JPMorgan Chase & Co.", "Financials", "NYSE"),
+    _listing("BAC", "40.00", "Bank of America Corporation", "Financials", "NYSE"),
+    _listing("XOM", "115.00", "Exxon Mobil Corporation", "Energy", "NYSE"),
+    _listing("CVX", "155.00", "Chevron Corporation", "Energy", "NYSE"),
+    _listing("JNJ", "155.00", "Johnson & Johnson", "Health Care", "NYSE"),
+    _listing("UNH", "520.00", "UnitedHealth Group Incorporated", "Health Care", "NYSE"),
+    _listing("PG", "165.00", "The Procter & Gamble Company", "Consumer Staples", "NYSE"),
+    _listing("KO", "62.00", "The Coca-Cola Company", "Consumer Staples", "NYSE"),
+    # Three assets with a flag off, so that each refusal has something to refuse.
+    _listing("GME", "25.00", "GameStop Corp.", "Consumer Discretionary", "NYSE", shortable=False),
+    _listing("AMC", "5.00", "AMC Entertainment Holdings, Inc.", "Communication Services", "NYSE", fractionable=False),
+    _listing("SIVB", "1.00", "SVB Financial Group", "Financials", "OTC", tradable=False, shortable=False),
+)
+"""A small liquid US universe with sectors, plus one non-shortable (GME), one non-fractionable
+(AMC) and one non-tradable (SIVB) asset."""
+
+_DEFAULT_MULTIPLIER = {AccountType.CASH: Decimal(1), AccountType.MARGIN: Decimal(2)}
+
+
+def _positive_or_none(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not value > 0:
+        raise ValueError(f"{attribute.name} must be positive or None, was {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class PaperConfig:
+    """How the paper exchange behaves.
+
+    Attributes:
+        starting_cash: The account's cash before any trade (and its first `last_equity`).
+        account_type: `cash` (multiplier 1, no shorting) or `margin`.
+        multiplier: Buying power multiplier; None means 1 for a cash account and 2 for a margin
+            account (Regulation T overnight). Alpaca gives margin accounts over $25,000 4x intraday;
+            set 4 for that. Buying power is `max(equity * multiplier - gross position value, 0)`
+            less what open orders hold.
+        shorting_enabled: Whether the account may sell short; None means: margin accounts may.
+        seed: Seed of the random walk of prices (ids are random UUIDs, not seeded).
+        listings: The assets and their starting prices.
+        volatility_bp: The largest move of one `step_prices` step, in basis points of the price
+            (at least one cent).
+        fill_parts: An order that executes is filled in this many parts (`partial_fill` events
+            then `fill`), split in whole shares when its quantity is whole.
+        max_fill_quantity: The most shares one order takes at one price; the rest keeps working
+            and fills on later price moves (ioc cancels it, fok refuses to start). None: no limit.
+        reject_flips: Refuse an order that could take a position through zero in one fill, as
+            Alpaca does (code INVALID_ORDER): a sale beyond the long position, a buy beyond the
+            short one, or opening one side while orders of the other side are open when flat.
+        market_open: Whether the market is open when the exchange starts.
+        max_pending_updates: Trade updates kept for a consumer that does not drain them; beyond
+            it the oldest are dropped (counted in `dropped_updates`). None: unbounded.
+        closed_order_retention: How many closed orders to remember (about 500 bytes each), so
+            that memory stays bounded over a long run: beyond it the oldest closed orders are
+            forgotten, and their client order ids with them. Open orders are always kept. None
+            keeps every order, as a real broker does.
+    """
+
+    starting_cash: Decimal = Decimal(100_000)
+    account_type: AccountType = attrs.field(default=AccountType.MARGIN, converter=AccountType)
+    multiplier: Decimal | None = attrs.field(default=None, validator=_positive_or_none)
+    shorting_enabled: bool | None = None
+    seed: int = 0
+    listings: tuple[Listing, ...] = DEFAULT_LISTINGS
+    volatility_bp: int = 10
+    fill_parts: int = 1
+    max_fill_quantity: Decimal | None = attrs.field(default=None, validator=_positive_or_none)
+    reject_flips: bool = True
+    market_open: bool = True
+    max_pending_updates: int | None = attrs.field(default=100_000, validator=_positive_or_none)
+    closed_order_retention: int | None = attrs.field(default=100_000, validator=_positive_or_none)
+
+    def __attrs_post_init__(self) -> None:
+        if self.fill_parts < 1:
+            raise ValueError(f"fill_parts must be at least 1, was {self.fill_parts}")
+        if self.volatility_bp < 0:
+            raise ValueError(f"volatility_bp must not be negative, was {self.volatility_bp}")
+        if self.account_type is AccountType.CASH and self.multiplier not in (None, Decimal(1)):
+            raise ValueError(f"a cash account has multiplier 1, was {self.multiplier}")
+        if self.account_type is AccountType.CASH and self.shorting_enabled:
+            raise ValueError("a cash account cannot sell short")
+        symbols = [listing.symbol for listing in self.listings]
+        if len(set(symbols)) != len(symbols):
+            raise ValueError("listings name a symbol more than once")
+
+    @property
+    def effective_multiplier(self) -> Decimal:
+        return self.multiplier if self.multiplier is not None else _DEFAULT_MULTIPLIER[self.account_type]
+
+    @property
+    def can_short(self) -> bool:
+        if self.shorting_enabled is not None:
+            return self.shorting_enabled
+        return self.account_type is AccountType.MARGIN

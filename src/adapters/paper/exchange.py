@@ -1,0 +1,281 @@
+"""The paper exchange: a simulated broker in-process, behind the Broker and MarketData ports.
+
+It behaves like Alpaca's paper account: orders get the broker's statuses and the trade_updates
+events in Alpaca's order, fills move an account of cash and positions (positions through the
+core's own `apply_fill`, so engine and exchange agree to the cent), and it refuses what Alpaca
+refuses with the codes listed in `adapters.paper.checks`.
+
+Everything happens synchronously inside the call that causes it: `submit_order` of a market
+order in session has emitted `new` and `fill` by the time it returns; the returned order is the
+one of the `new` event (Alpaca's REST answer reports the order as accepted; fills follow on the
+stream). An order sent while the market is closed is `accepted` and routed (`new`) at the next
+`open_market()`. Time comes from the injected clock; prices move only by `set_price` and
+`step_prices`. Not simulated: trailing stops (refused), bracket/oco/oto classes, notional
+orders, an extended-hours session (extended_hours orders act as regular day orders), holidays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections import deque
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from adapters.paper.calendar import next_open_and_close
+from adapters.paper.config import PaperConfig
+from adapters.paper.instrument import Instrument
+from adapters.paper.venue import Venue
+from trading_core.broker_models import BrokerOrder, BrokerPosition, TradeUpdate
+from trading_core.clock import Clock
+from trading_core.enums import TimeInForce
+from trading_core.errors import OrderNotFound
+from trading_core.market import Account, Asset, MarketClock, Quote, Session
+from trading_core.orders import Order
+from trading_core.ports import OrderFilter
+from trading_core.values import BrokerOrderId, ClientOrderId, Symbol, price
+
+if TYPE_CHECKING:
+    from trading_core.ports import Broker, MarketData
+
+_HUNDRED = Decimal(100)
+_BASIS_POINTS = 10_000
+
+
+class PaperExchange:
+    """A simulated brokerage account with a market of listed assets.
+
+    Controls for tests and simulations: `set_price`, `step_prices` (a seeded random walk in
+    whole cents), `open_market` and `close_market`.
+
+    Args:
+        clock: Where every timestamp comes from.
+        config: Account, listings and fill behaviour; the defaults are a $100,000 margin account
+            (multiplier 2) on a small US universe, market open, one fill per execution.
+    """
+
+    def __init__(self, clock: Clock, *, config: PaperConfig | None = None) -> None:
+        self.config = cfg = config or PaperConfig()
+        self._clock = clock
+        self._rng = random.Random(cfg.seed)  # noqa: S311  # a reproducible price walk, not a secret
+        self._account_id = str(uuid.uuid4())
+        self._updates: deque[TradeUpdate] = deque(maxlen=cfg.max_pending_updates)
+        self._arrived = asyncio.Event()
+        self.dropped_updates = 0
+        """Trade updates dropped because nobody drained them (see `max_pending_updates`)."""
+        self._venue = Venue(clock, cfg, self._emit)
+
+    # ---------------------------------------------------------------- the Broker port: orders
+
+    async def submit_order(self, order: Order) -> BrokerOrder:
+        """Take a new order under its `client_order_id`; a refusal raises `BrokerRejected`."""
+        return self._venue.submit(order)
+
+    async def get_order(self, broker_order_id: BrokerOrderId) -> BrokerOrder:
+        snap = self._venue.orders.get(broker_order_id)
+        if snap is None:
+            raise OrderNotFound("order not found", details={"orderId": broker_order_id})
+        return snap
+
+    async def get_order_by_client_id(self, client_order_id: ClientOrderId) -> BrokerOrder | None:
+        broker_order_id = self._venue.by_client.get(client_order_id)
+        return None if broker_order_id is None else self._venue.orders[broker_order_id]
+
+    async def list_orders(
+        self, *, status: OrderFilter = OrderFilter.OPEN, after: datetime | None = None, limit: int = 500
+    ) -> list[BrokerOrder]:
+        """Newest first, like Alpaca's default direction; `after` is exclusive.
+
+        Orders are kept in submission order, so the walk stops at the first one submitted at or
+        before `after` (this assumes the clock does not move backwards).
+        """
+        source: Iterator[BrokerOrder]
+        if status is OrderFilter.OPEN:
+            source = (w.snap for w in reversed(self._venue.working.values()) if w.snap is not None)
+        else:
+            source = reversed(self._venue.orders.values())
+        found: list[BrokerOrder] = []
+        for snap in source:
+            if len(found) >= limit or (after is not None and snap.submitted_at <= after):
+                break
+            if status is OrderFilter.CLOSED and snap.status.is_open:
+                continue
+            found.append(snap)
+        return found
+
+    async def cancel_order(self, broker_order_id: BrokerOrderId) -> None:
+        """Cancel an open order: `pending_cancel`, then `canceled`.
+
+        Raises:
+            OrderNotFound: No order has this id.
+            OrderNotCancelable: The order is closed already (filled, canceled, expired, ...).
+        """
+        self._venue.cancel(broker_order_id)
+
+    async def cancel_all_orders(self) -> list[BrokerOrderId]:
+        """Cancel every open order; the ids of those cancelled, oldest first."""
+        ids = list(self._venue.working)
+        for broker_order_id in ids:
+            self._venue.cancel(broker_order_id)
+        return ids
+
+    async def replace_order(
+        self,
+        broker_order_id: BrokerOrderId,
+        *,
+        client_order_id: ClientOrderId,
+        quantity: Decimal | None = None,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+        time_in_force: TimeInForce | None = None,
+    ) -> BrokerOrder:
+        """Replace an open order by a new one; return the new order.
+
+        What is not given is copied from the old order. `quantity` is the new order's whole
+        quantity (it starts unfilled); when omitted, the new order takes the old one's unfilled
+        remainder, so replacing only a price never buys again what has filled. Events: the old
+        order `pending_replace` then `replaced` (with `replaced_by`), then `new` (or `accepted`
+        when the market is closed) for the new order, which then executes like a submission.
+        Only `new` and `partially_filled` orders can be replaced, as at Alpaca.
+        """
+        return self._venue.replace(
+            broker_order_id,
+            client_order_id=client_order_id,
+            quantity=quantity,
+            limit_price=limit_price,
+            stop_price=stop_price,
+            time_in_force=time_in_force,
+        )
+
+    # ---------------------------------------------------------------- account, assets, clock
+
+    async def list_positions(self) -> list[BrokerPosition]:
+        """Open positions, by symbol, valued at the current price."""
+        return [
+            BrokerPosition(
+                symbol=symbol,
+                quantity=inst.position.quantity,
+                average_entry_price=inst.position.average_entry_price,
+                cost_basis=inst.position.cost_basis,
+                current_price=inst.price,
+            )
+            for symbol, inst in sorted(self._venue.instruments.items())
+            if inst.position.quantity
+        ]
+
+    async def get_account(self) -> Account:
+        ledger = self._venue.ledger
+        return Account(
+            account_id=self._account_id,
+            cash=ledger.cash,
+            equity=ledger.equity,
+            buying_power=ledger.buying_power,
+            last_equity=ledger.last_equity,
+            multiplier=ledger.multiplier,
+            shorting_enabled=self._venue.can_short,
+        )
+
+    async def get_clock(self) -> MarketClock:
+        now = self._clock.now()
+        is_open = self._venue.is_open
+        next_open, next_close = next_open_and_close(now, is_open=is_open)
+        return MarketClock(
+            timestamp=now,
+            is_open=is_open,
+            next_open=next_open,
+            next_close=next_close,
+            session=Session.REGULAR if is_open else Session.CLOSED,
+        )
+
+    async def get_asset(self, symbol: Symbol) -> Asset | None:
+        inst = self._venue.instruments.get(symbol)
+        return None if inst is None else inst.asset
+
+    async def list_assets(self) -> list[Asset]:
+        return [inst.asset for inst in self._venue.instruments.values()]
+
+    async def latest_quote(self, symbol: Symbol) -> Quote | None:
+        """The current price, as a quote with no spread (bid = ask = price)."""
+        inst = self._venue.instruments.get(symbol)
+        if inst is None:
+            return None
+        return Quote(symbol=symbol, price=inst.price, timestamp=inst.priced_at, bid=inst.price, ask=inst.price)
+
+    async def health(self) -> Mapping[str, str]:
+        return {"broker": "connected"}
+
+    # ---------------------------------------------------------------- the trade update stream
+
+    def drain_updates(self) -> list[TradeUpdate]:
+        """Trade updates not taken yet, oldest first; never blocks."""
+        taken = list(self._updates)
+        self._updates.clear()
+        return taken
+
+    async def next_updates(self) -> list[TradeUpdate]:
+        """Wait until at least one trade update is there, then take all of them."""
+        while not self._updates:
+            self._arrived.clear()
+            await self._arrived.wait()
+        return self.drain_updates()
+
+    def _emit(self, update: TradeUpdate) -> None:
+        updates = self._updates
+        if len(updates) == updates.maxlen:
+            self.dropped_updates += 1
+        updates.append(update)
+        self._arrived.set()
+
+    # ---------------------------------------------------------------- controls
+
+    @property
+    def is_open(self) -> bool:
+        return self._venue.is_open
+
+    def price(self, symbol: str) -> Decimal:
+        """The current price of a listed symbol."""
+        return self._instrument(symbol).price
+
+    def set_price(self, symbol: str, new_price: Decimal) -> None:
+        """Move a symbol's price; in session, the resting orders it crosses execute."""
+        inst = self._instrument(symbol)
+        self._venue.move(inst, price(new_price, field="price"), self._clock.now())
+
+    def step_prices(self, n: int = 1) -> None:
+        """Advance every price `n` steps of the seeded random walk, in whole cents.
+
+        One step moves a price by a uniform whole number of cents within `volatility_bp` basis
+        points of it (at least one cent either way), never below one cent.
+        """
+        bp = self.config.volatility_bp
+        for _ in range(n):
+            now = self._clock.now()
+            for inst in self._venue.instruments.values():
+                cents = int(inst.price * _HUNDRED)
+                width = max(1, cents * bp // _BASIS_POINTS)
+                moved = max(1, cents + self._rng.randint(-width, width))
+                self._venue.move(inst, Decimal(moved).scaleb(-2), now)
+
+    def open_market(self) -> None:
+        """Open the session: route the orders accepted while closed, then match every book."""
+        self._venue.open()
+
+    def close_market(self) -> None:
+        """Close the session: execute `cls` orders, expire day orders, roll `last_equity`."""
+        self._venue.close()
+
+    def _instrument(self, symbol: str) -> Instrument:
+        inst = self._venue.instruments.get(Symbol(symbol))
+        if inst is None:
+            raise KeyError(f"{symbol} is not listed on the paper exchange")
+        return inst
+
+
+if TYPE_CHECKING:
+
+    def _implements_the_ports(exchange: PaperExchange) -> tuple[Broker, MarketData]:
+        """mypy checks here that the exchange has every method of both ports, exactly typed."""
+        return exchange, exchange

@@ -1,0 +1,1 @@
+"""Plain SQL migrations, applied in the order of their number by `adapters.postgres.migrate`."""

@@ -1,0 +1,283 @@
+"""PostgresOrderStore: the OrderStore port on PostgreSQL, psycopg 3 async over a connection pool.
+
+Nothing connects in the constructor: `await PostgresOrderStore.open(conninfo, payload_of=...)`
+opens the pool (and optionally applies the migrations), `await store.close()` closes it. Pooled
+connections are checked on checkout, so one the server dropped is replaced instead of failing the
+caller, and `ping()` tells the health endpoint whether the database answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Final
+
+import psycopg
+from psycopg import pq
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import AsyncConnectionPool
+
+from adapters.cursor import decode_cursor, encode_cursor
+from adapters.outbox import PayloadOf
+from adapters.postgres import rows
+from adapters.postgres.errors import translated
+from adapters.postgres.migrate import apply_migrations
+from adapters.postgres.outbox import claim
+from adapters.postgres.unit_of_work import PostgresUnitOfWork, is_uuid
+from trading_core.enums import TradingState
+from trading_core.fills import Fill
+from trading_core.orders import Order
+from trading_core.ports import OrderFilter, OrderPage, OutboxBatch, TradingStateRecord, UnitOfWork
+from trading_core.positions import Position
+from trading_core.values import BrokerOrderId, ClientOrderId, OrderId, Symbol
+
+__all__ = ["PostgresOrderStore"]
+
+_NEWEST_FIRST: Final = " ORDER BY o.created_at DESC, o.id DESC LIMIT %s"
+_BELOW_CURSOR: Final = "(o.created_at, o.id) < (%s::timestamptz, %s::uuid)"
+_FILTERS: Final = {
+    OrderFilter.OPEN: [rows.OPEN_PREDICATE],
+    OrderFilter.CLOSED: [rows.CLOSED_PREDICATE],
+    OrderFilter.ALL: [],
+}
+_COUNT_PENDING: Final = f"SELECT count(*) FROM trading.orders WHERE {rows.OPEN_PREDICATE}"  # noqa: S608
+_TRADING_STATE: Final = (
+    "SELECT state, reason, changed_at, changed_by FROM trading.trading_state ORDER BY id DESC LIMIT 1"
+)
+_IN_TRANSACTION: Final = (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR)
+
+
+class PostgresOrderStore:
+    """Orders, fills, positions, trading state and the outbox in the `trading` schema.
+
+    Args:
+        pool: a psycopg pool whose connections are in autocommit mode (`open` builds one).
+        payload_of: turns a domain event into its JSON-ready payload for the outbox.
+    """
+
+    def __init__(self, pool: AsyncConnectionPool[Any], *, payload_of: PayloadOf) -> None:
+        self._pool = pool
+        self._payload_of = payload_of
+
+    @classmethod
+    async def open(
+        cls,
+        conninfo: str,
+        *,
+        payload_of: PayloadOf,
+        min_size: int = 1,
+        max_size: int = 10,
+        pool_timeout: float = 30.0,
+        migrate: bool = False,
+        wait: bool = True,
+    ) -> PostgresOrderStore:
+        """Open a pool on `conninfo` and return the store on it.
+
+        Args:
+            conninfo: a libpq connection string or URL.
+            payload_of: turns a domain event into its JSON-ready payload.
+            min_size: connections kept open.
+            max_size: connections at most; writers beyond it wait up to `pool_timeout` seconds.
+            pool_timeout: seconds to wait for a connection (and, with `wait`, for the first ones).
+            migrate: apply pending migrations first.
+            wait: wait until `min_size` connections are open; without it the store opens even
+                when the database is down, and `ping()` says so.
+
+        Raises:
+            StoreError: the database could not be reached (or migrated) in time.
+        """
+        if migrate:
+            await apply_migrations(conninfo)
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            conninfo,
+            open=False,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=pool_timeout,
+            kwargs=_connection_options(conninfo),
+            check=AsyncConnectionPool.check_connection,
+            name="trading-store",
+        )
+        with translated():
+            try:
+                await pool.open(wait=wait, timeout=pool_timeout)
+            except psycopg.Error:
+                await pool.close()
+                raise
+        return cls(pool, payload_of=payload_of)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def __aenter__(self) -> PostgresOrderStore:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    # transactions
+
+    def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        return self._unit_of_work()
+
+    @asynccontextmanager
+    async def _unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+        async with self._transaction() as conn:
+            yield PostgresUnitOfWork(conn, self._payload_of)
+
+    def claim_outbox(self, limit: int = 100) -> AbstractAsyncContextManager[OutboxBatch]:
+        """Claim the oldest unsent messages that no other relay holds (`FOR UPDATE SKIP LOCKED`)."""
+        return self._claim(limit)
+
+    @asynccontextmanager
+    async def _claim(self, limit: int) -> AsyncIterator[OutboxBatch]:
+        async with self._transaction() as conn:
+            batch = await claim(conn, limit)
+            try:
+                yield batch
+            except BaseException:
+                batch.closed = True
+                with suppress(psycopg.Error):
+                    await _commit_marks(conn)  # keep what the bus acknowledged before the error
+                raise
+            batch.closed = True
+            with translated():
+                await _commit_marks(conn)
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A pooled connection in a transaction that is rolled back unless committed."""
+        with translated():
+            async with self._pool.connection() as conn:
+                await conn.set_autocommit(False)
+                try:
+                    yield conn
+                except BaseException:
+                    with suppress(psycopg.Error):
+                        await _end(conn)  # the error that ended the block is the one to report
+                    raise
+                await _end(conn)
+
+    # queries
+
+    async def get_order(self, order_id: OrderId) -> Order | None:
+        if not is_uuid(order_id):
+            return None
+        return await self._order(rows.SELECT_ORDERS + " WHERE o.id = %s", order_id)
+
+    async def get_order_by_client_id(self, client_order_id: ClientOrderId) -> Order | None:
+        return await self._order(rows.SELECT_ORDERS + " WHERE o.client_order_id = %s", client_order_id)
+
+    async def get_order_by_broker_id(self, broker_order_id: BrokerOrderId) -> Order | None:
+        return await self._order(rows.SELECT_ORDERS + " WHERE o.broker_order_id = %s", broker_order_id)
+
+    async def list_orders(
+        self, *, status: OrderFilter = OrderFilter.OPEN, limit: int = 100, cursor: str | None = None
+    ) -> OrderPage:
+        """Newest first by (created_at, id); see `adapters.cursor` for why the cursor is stable."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, was {limit}")
+        conditions = list(_FILTERS[OrderFilter(status)])
+        params: list[Any] = []
+        if cursor is not None:
+            conditions.append(_BELOW_CURSOR)
+            params.extend(decode_cursor(cursor))
+        where = " WHERE " + " AND ".join(conditions) if conditions else ""
+        found = await self._fetchall(rows.SELECT_ORDERS + where + _NEWEST_FIRST, (*params, limit + 1))
+        page = [rows.order_from_row(row) for row in found[:limit]]
+        more = len(found) > limit
+        return OrderPage(page, encode_cursor(page[-1].created_at, page[-1].id) if more else None)
+
+    async def list_fills(self, order_id: OrderId) -> list[Fill]:
+        """The order's fills by time, then execution id."""
+        if not is_uuid(order_id):
+            return []
+        found = await self._fetchall(rows.SELECT_FILLS + " WHERE f.order_id = %s" + rows.FILL_ORDER, (order_id,))
+        return [rows.fill_from_row(row) for row in found]
+
+    async def fills_since(self, since: datetime) -> list[Fill]:
+        """Fills at or after `since`, by time, then execution id and order id."""
+        found = await self._fetchall(rows.SELECT_FILLS + " WHERE f.filled_at >= %s" + rows.FILL_ORDER, (since,))
+        return [rows.fill_from_row(row) for row in found]
+
+    async def get_position(self, symbol: Symbol) -> Position | None:
+        found = await self._fetchall(rows.SELECT_POSITIONS + " WHERE symbol = %s", (symbol,))
+        return rows.position_from_row(found[0]) if found else None
+
+    async def list_positions(self) -> list[Position]:
+        """Open positions by symbol."""
+        found = await self._fetchall(rows.SELECT_POSITIONS + ' ORDER BY symbol COLLATE "C"', ())
+        return [rows.position_from_row(row) for row in found]
+
+    async def last_order_at(self) -> datetime | None:
+        moment: datetime | None = await self._scalar("SELECT max(created_at) FROM trading.orders")
+        return moment
+
+    async def count_pending_orders(self) -> int:
+        return int(await self._scalar(_COUNT_PENDING))
+
+    async def count_open_positions(self) -> int:
+        return int(await self._scalar("SELECT count(*) FROM trading.positions"))
+
+    async def get_trading_state(self) -> TradingStateRecord | None:
+        found = await self._fetchall(_TRADING_STATE, ())
+        if not found:
+            return None
+        state, reason, changed_at, changed_by = found[0]
+        return TradingStateRecord(
+            state=TradingState(state), reason=reason, changed_at=changed_at, changed_by=changed_by
+        )
+
+    async def ping(self) -> bool:
+        """Whether the database answers within a few seconds."""
+        try:
+            async with self._pool.connection(timeout=5.0) as conn:
+                await conn.execute("SELECT 1")
+        except psycopg.Error:
+            return False
+        return True
+
+    # helpers
+
+    async def _order(self, query: str, value: str) -> Order | None:
+        found = await self._fetchall(query, (value,))
+        return rows.order_from_row(found[0]) if found else None
+
+    async def _scalar(self, query: str) -> Any:
+        found = await self._fetchall(query, ())
+        return found[0][0]
+
+    async def _fetchall(self, query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with translated():
+            async with self._pool.connection() as conn:
+                cursor = await conn.execute(query, params)
+                found: list[tuple[Any, ...]] = await cursor.fetchall()
+                return found
+
+    def __repr__(self) -> str:
+        return f"PostgresOrderStore({self._pool.name!r})"
+
+
+def _connection_options(conninfo: str) -> dict[str, Any]:
+    """Autocommit (transactions are explicit) and UTC session time, keeping any options given."""
+    options = conninfo_to_dict(conninfo).get("options")
+    utc = "-c TimeZone=UTC"
+    return {"autocommit": True, "options": f"{options} {utc}" if options else utc}
+
+
+async def _commit_marks(conn: psycopg.AsyncConnection[Any]) -> None:
+    if conn.info.transaction_status == pq.TransactionStatus.INTRANS:
+        await conn.commit()
+
+
+async def _end(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Roll back what was not committed and give the connection back in autocommit mode."""
+    if conn.closed or conn.broken:
+        return  # the pool discards it
+    if conn.info.transaction_status in _IN_TRANSACTION:
+        await conn.rollback()
+    await conn.set_autocommit(True)

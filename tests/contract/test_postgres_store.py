@@ -1,0 +1,175 @@
+"""What only the PostgreSQL store does: refuse what the schema cannot hold, fill the spec's
+columns for SQL readers, keep payloads exact in JSONB, survive dropped connections, report health."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from decimal import Decimal
+
+import attrs
+import psycopg
+import pytest
+
+from adapters.postgres import PostgresOrderStore
+from tests.contract.builders import fill_for, filled, new_order, payload_of, position, submitted
+from trading_core.enums import OrderStatus
+from trading_core.errors import StoreError
+
+
+@pytest.fixture
+async def store(postgres_url: str) -> AsyncIterator[PostgresOrderStore]:
+    opened = await PostgresOrderStore.open(postgres_url, payload_of=payload_of, max_size=3)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+async def fetch(url: str, query: str) -> list[tuple[object, ...]]:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        cursor = await conn.execute(query.encode())
+        return await cursor.fetchall()
+
+
+class TestRefusals:
+    @pytest.mark.parametrize(
+        "changes",
+        [
+            {"quantity": Decimal("1.00001")},
+            {"limit_price": Decimal("187.12345")},
+            {"filled_quantity": Decimal("NaN")},
+            {"created_at": datetime(2026, 3, 2, 14, 30)},  # naive on purpose
+        ],
+        ids=["five places", "price with five places", "not a number", "naive time"],
+    )
+    async def test_a_value_the_schema_would_change_is_refused(self, store: PostgresOrderStore, changes: dict) -> None:
+        order = new_order(**changes)
+
+        async with store.unit_of_work() as uow:
+            with pytest.raises(StoreError):
+                await uow.add_order(order)
+
+        assert await store.get_order(order.id) is None
+
+    async def test_a_database_error_comes_out_as_a_store_error_from_psycopg(self, store: PostgresOrderStore) -> None:
+        too_big = new_order(quantity="100000000000.0000")
+
+        async with store.unit_of_work() as uow:
+            with pytest.raises(StoreError) as raised:
+                await uow.add_order(too_big)
+
+        assert isinstance(raised.value.__cause__, psycopg.Error)
+        assert raised.value.details["sqlstate"] == "22003"
+
+    async def test_a_closed_store_raises_store_errors(self, postgres_url: str) -> None:
+        closed = await PostgresOrderStore.open(postgres_url, payload_of=payload_of)
+        await closed.close()
+
+        with pytest.raises(StoreError):
+            await closed.get_order(new_order().id)
+        with pytest.raises(StoreError):
+            async with closed.unit_of_work():
+                pass
+
+
+class TestColumnsForSqlReaders:
+    async def test_the_spec_columns_hold_the_values_the_api_shows(
+        self, store: PostgresOrderStore, postgres_url: str
+    ) -> None:
+        order = new_order(quantity="3.0000", status=OrderStatus.NEW)
+        fills = [fill_for(order, "x-1", "1.0000", "10.0000"), fill_for(order, "x-2", "2.0000", "10.0001", seconds=1)]
+        done = filled(filled(order, fills[0]), fills[1])
+        short = position("TSLA", "-3.0000", "-750.33335000")
+        async with store.unit_of_work() as uow:
+            await uow.add_order(order)
+            for fill in fills:
+                await uow.add_fill(fill)
+            await uow.update_order(done)
+            await uow.save_position(short)
+            await uow.commit()
+
+        orders = await fetch(
+            postgres_url, "SELECT status, filled_quantity, average_fill_price, filled_notional FROM trading.orders"
+        )
+        positions = await fetch(
+            postgres_url,
+            "SELECT quantity, side, average_entry_price, cost_basis, cost_basis_exact, realized_pnl"
+            " FROM trading.positions",
+        )
+        assert orders == [("filled", Decimal("3.0000"), Decimal("10.0001"), Decimal("30.00020000"))]
+        assert positions == [
+            (
+                Decimal("3.0000"),
+                "short",
+                Decimal("250.1111"),
+                Decimal("-750.33"),
+                Decimal("-750.33335000"),
+                Decimal("-12.34567800"),
+            )
+        ]
+
+    async def test_payloads_are_jsonb_with_every_digit(self, store: PostgresOrderStore, postgres_url: str) -> None:
+        order = new_order(quantity="10.5000")
+        async with store.unit_of_work() as uow:
+            await uow.add_order(order)
+            await uow.add_events([submitted(order)])
+            await uow.commit()
+
+        found = await fetch(
+            postgres_url,
+            "SELECT jsonb_typeof(payload->'order'->'quantity'), payload->'order'->>'quantity' FROM trading.outbox",
+        )
+        assert found == [("number", "10.5000")]
+
+
+class TestConnections:
+    async def test_a_connection_the_server_dropped_is_replaced(
+        self, store: PostgresOrderStore, postgres_url: str
+    ) -> None:
+        order = new_order()
+        async with store.unit_of_work() as uow:
+            await uow.add_order(order)
+            await uow.commit()
+
+        killed = await fetch(
+            postgres_url,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+
+        assert killed
+        assert await store.get_order(order.id) == order
+        async with store.unit_of_work() as uow:
+            await uow.update_order(attrs.evolve(order, status=OrderStatus.NEW))
+            await uow.commit()
+        assert await store.ping() is True
+
+    async def test_ping_says_when_the_database_does_not_answer(self) -> None:
+        nowhere = await PostgresOrderStore.open(
+            "postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=1",
+            payload_of=payload_of,
+            wait=False,
+            ping_timeout=0.5,
+        )
+        try:
+            assert await nowhere.ping() is False
+        finally:
+            await nowhere.close()
+
+    async def test_opening_on_an_unreachable_database_is_a_store_error(self) -> None:
+        with pytest.raises(StoreError):
+            await PostgresOrderStore.open(
+                "postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=1", payload_of=payload_of, pool_timeout=1
+            )
+
+    async def test_open_can_apply_the_migrations_first(self, postgres_empty_url: str) -> None:
+        order = new_order()
+
+        async with await PostgresOrderStore.open(postgres_empty_url, payload_of=payload_of, migrate=True) as fresh:
+            async with fresh.unit_of_work() as uow:
+                await uow.add_order(order)
+                await uow.commit()
+            found = await fresh.get_order(order.id)
+
+        assert found == order
