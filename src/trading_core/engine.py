@@ -37,6 +37,9 @@ from trading_core.views import AccountView, PortfolioView, PositionView, RiskSta
 
 log = logging.getLogger("trading_core.engine")
 
+_RISK = "risk"
+"""Who set a trading state the daily-loss rule switched to."""
+
 
 class MarketClosedPolicy(StrEnum):
     """What a market order does while the market is closed."""
@@ -114,6 +117,7 @@ class TradingEngine:
             if existing is not None:
                 return SubmitResult(existing)
         request = await self._resolve_notional(request)
+        await self._end_breach_on_a_new_day()
         validation = await self.validate(request)
         now = self._clock.now()
         self.last_order_at = now
@@ -463,7 +467,16 @@ class TradingEngine:
     async def _maybe_reduce_only(self, validation: PreTradeValidation) -> None:
         breach = next((r for r in validation.rejections if r.check == "dailyLossLimit"), None)
         if breach is not None and self._state.state is TradingState.ACTIVE:
-            await self.set_trading_state(TradingState.REDUCING_ONLY, reason=breach.reason, by="risk")
+            await self.set_trading_state(TradingState.REDUCING_ONLY, reason=breach.reason, by=_RISK)
+
+    async def _end_breach_on_a_new_day(self) -> None:
+        """A reducing-only state the risk rules set lasts until the next trading day."""
+        state = self._state
+        if state.state is not TradingState.REDUCING_ONLY or state.changed_by != _RISK:
+            return
+        now = self._clock.now()
+        if now.astimezone(EASTERN).date() > state.changed_at.astimezone(EASTERN).date():
+            await self.set_trading_state(TradingState.ACTIVE, reason="a new trading day", by="engine")
 
     async def risk_status(self) -> RiskStatus:
         """The trading state, today's P&L and the day trades counted."""
