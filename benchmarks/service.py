@@ -208,6 +208,7 @@ def main() -> None:
             for process in (service, floor):
                 process.terminate()
                 process.wait(30)
+            server.cleanup()  # stop PostgreSQL before its folder goes
 
 
 if __name__ == "__main__":
