@@ -132,7 +132,7 @@ class AdapterWiring:
         self, settings: Settings, engine: TradingEngine, bus: EventBus, stack: AsyncExitStack, notes: Notes
     ) -> Stoppable | None:
         from adapters.nats import NatsCommandConsumer, NatsEventBus
-        from apps.commands import EngineCommands
+        from trading_core.commands import EngineCommands
 
         if not isinstance(bus, NatsEventBus):
             notes["commands"] = "none (no NATS)"
