@@ -124,8 +124,8 @@ class InMemoryOrderStore:
     async def _claim(self, limit: int) -> AsyncIterator[OutboxBatch]:
         tables = self.tables
         claimed = tables.claimed
-        unclaimed = (m for event_id, m in tables.outbox.items() if event_id not in claimed)
-        batch = _MemoryOutboxBatch(self, list(islice(unclaimed, limit)))
+        unclaimed = list(islice((event_id for event_id in tables.outbox if event_id not in claimed), limit))
+        batch = _MemoryOutboxBatch(self, [tables.message(event_id, self.payload_of) for event_id in unclaimed])
         claimed.update(batch.ids)
         try:
             yield batch
