@@ -230,7 +230,7 @@ class TradingEngine:
         """The broker's answer and the updates that came with it commit together, in one transaction."""
         arrived = self.broker.drain_updates()
         mine = [u for u in arrived if u.order.broker_order_id == accepted.broker_order_id]
-        sent = await self._ledger.apply_updates(order.id, mine, accepted=accepted) or order
+        sent = await self._ledger.apply_updates(order.id, order.symbol, mine, accepted=accepted) or order
         await self._apply_in_order([u for u in arrived if u.order.broker_order_id != accepted.broker_order_id])
         await self._release_follow_ups(sent)
         return sent
@@ -253,7 +253,7 @@ class TradingEngine:
         return await self._refuse(order, codes.BROKER_ERROR, reason)
 
     async def _refuse(self, order: Order, code: str, reason: str) -> Order:
-        rejected = await self._ledger.change(order.id, lambda o, now: reject(o, code=code, reason=reason, now=now))
+        rejected = await self._ledger.change(order, lambda o, now: reject(o, code=code, reason=reason, now=now))
         await self._release_follow_ups(rejected)
         return rejected
 
@@ -273,7 +273,7 @@ class TradingEngine:
         def cancelled(current: Order, now: datetime) -> tuple[Order, list[Event]]:
             return apply_event(current, event, now=now, ts_event=now, reason=reason)
 
-        done = await self._ledger.change(order.id, cancelled)
+        done = await self._ledger.change(order, cancelled)
         await self._release_follow_ups(done)
         return done
 
@@ -328,7 +328,7 @@ class TradingEngine:
         return SubmitResult(await self._record_acceptance(new, accepted), validation)
 
     async def _link_replacement(self, old: Order, new: Order) -> None:
-        await self._ledger.change(old.id, lambda o, now: (attrs.evolve(o, replaced_by=new.id, updated_at=now), []))
+        await self._ledger.change(old, lambda o, now: (attrs.evolve(o, replaced_by=new.id, updated_at=now), []))
 
     async def _validate_increase(self, old: Order, request: OrderRequest) -> PreTradeValidation | None:
         """A replacement is checked for what it adds: a larger quantity is new exposure."""
@@ -399,7 +399,7 @@ class TradingEngine:
             if order_id is None:
                 log.warning("trade updates for an order we did not place: %s", broker_id)
             else:
-                order = await self._ledger.apply_updates(order_id, updates[start:end])
+                order = await self._ledger.apply_updates(order_id, updates[start].order.symbol, updates[start:end])
                 if order is not None and order.is_terminal:
                     await self._release_follow_ups(order)
             start = end

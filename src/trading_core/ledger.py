@@ -2,8 +2,9 @@
 
 Every change follows the same steps: lock the order's row, compute the new state with a pure
 function, write the order, its fills, the position and the events together, then update the
-engine's book and tell in-process listeners. Changes are serialised by one lock so that broker
-updates apply in the order they arrived.
+engine's book and tell in-process listeners. Changes in one symbol are serialised by a lock, so
+that an order's updates apply in the order they arrived and the position they move is written
+by one change at a time; other symbols go ahead concurrently.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from trading_core.market import EASTERN
 from trading_core.orders import Order, TradeEvent, apply_event, mark_submitted
 from trading_core.ports import OrderStore, UnitOfWork
 from trading_core.positions import Position, PositionChange
-from trading_core.values import BrokerOrderId, ExecutionId, OrderId
+from trading_core.values import BrokerOrderId, ExecutionId, OrderId, Symbol
 
 log = logging.getLogger("trading_core.ledger")
 
@@ -40,7 +41,7 @@ class OrderLedger:
         self._store = store
         self._book = book
         self._clock = clock
-        self.lock = asyncio.Lock()
+        self._locks: dict[Symbol, asyncio.Lock] = {}
         self.listeners: list[EventListener] = []
 
     async def insert(self, orders: Sequence[Order], events: Sequence[Event] = ()) -> None:
@@ -55,12 +56,19 @@ class OrderLedger:
             self._book.track(order)
         self.announce(events)
 
-    async def change(self, order_id: OrderId, step: Step) -> Order:
+    def lock(self, symbol: Symbol) -> asyncio.Lock:
+        """The lock that serialises changes in `symbol`."""
+        lock = self._locks.get(symbol)
+        if lock is None:
+            lock = self._locks[symbol] = asyncio.Lock()
+        return lock
+
+    async def change(self, order: Order, step: Step) -> Order:
         """Apply `step` to the stored order under a row lock and commit what it returns."""
-        async with self.lock, self._store.unit_of_work() as uow:
-            current = await uow.get_order(order_id, for_update=True)
+        async with self.lock(order.symbol), self._store.unit_of_work() as uow:
+            current = await uow.get_order(order.id, for_update=True)
             if current is None:
-                raise OrderNotFound(f"no order with id {order_id}", details={"orderId": order_id})
+                raise OrderNotFound(f"no order with id {order.id}", details={"orderId": order.id})
             changed, events = step(current, self._clock.now())
             if changed is current:
                 return current
@@ -74,7 +82,7 @@ class OrderLedger:
 
     async def save_position(self, position: Position) -> None:
         """Overwrite a position (reconciliation adopts the broker's)."""
-        async with self.lock, self._store.unit_of_work() as uow:
+        async with self.lock(position.symbol), self._store.unit_of_work() as uow:
             await uow.save_position(position)
             await uow.commit()
         if position.is_open:
@@ -89,10 +97,15 @@ class OrderLedger:
         if order_id is None:
             log.warning("trade update for an order we did not place: %s", update.order.broker_order_id)
             return None
-        return await self.apply_updates(order_id, [update])
+        return await self.apply_updates(order_id, update.order.symbol, [update])
 
     async def apply_updates(
-        self, order_id: OrderId, updates: Sequence[TradeUpdate], *, accepted: BrokerOrder | None = None
+        self,
+        order_id: OrderId,
+        symbol: Symbol,
+        updates: Sequence[TradeUpdate],
+        *,
+        accepted: BrokerOrder | None = None,
     ) -> Order | None:
         """Apply the broker's answer to our submission and updates of one order, in one transaction.
 
@@ -103,7 +116,7 @@ class OrderLedger:
         now = self._clock.now()
         if accepted is None and all(self._changes_nothing(order_id, u, now) for u in updates):
             return None
-        async with self.lock, self._store.unit_of_work() as uow:
+        async with self.lock(symbol), self._store.unit_of_work() as uow:
             order = await uow.get_order(order_id, for_update=True)
             if order is None:
                 return None
