@@ -128,6 +128,8 @@ class PostgresOrderStore:
 
     def claim_outbox(self, limit: int = 100) -> AbstractAsyncContextManager[OutboxBatch]:
         """Claim the oldest unsent messages that no other relay holds (`FOR UPDATE SKIP LOCKED`)."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, was {limit}")
         return self._claim(limit)
 
     @asynccontextmanager
