@@ -118,6 +118,9 @@ class InMemoryOrderStore:
         return self.tables.trading_state
 
     def claim_outbox(self, limit: int = 100) -> AbstractAsyncContextManager[OutboxBatch]:
+        """Claim the oldest unsent messages that no other relay holds."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, was {limit}")
         return self._claim(limit)
 
     @asynccontextmanager

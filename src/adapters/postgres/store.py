@@ -2,8 +2,9 @@
 
 Nothing connects in the constructor: `await PostgresOrderStore.open(conninfo, payload_of=...)`
 opens the pool (and optionally applies the migrations), `await store.close()` closes it. Pooled
-connections are checked before they are lent (`connections.LivenessCheck`), so one the server dropped is replaced
-instead of failing the caller, and `ping()` tells the health endpoint whether the database answers.
+connections are checked before they are lent (`connections.LivenessCheck`), so one the server
+dropped is replaced instead of failing the caller, and `ping()` tells the health endpoint whether
+the database answers.
 """
 
 from __future__ import annotations
@@ -52,8 +53,10 @@ class PostgresOrderStore:
     """Orders, fills, positions, trading state and the outbox in the `trading` schema.
 
     Args:
-        pool: a psycopg pool whose connections are in autocommit mode (`open` builds one).
+        pool: a psycopg pool whose connections are in autocommit mode and use UTC (`open` builds
+            one, with `connections.connection_options` and a `LivenessCheck`).
         payload_of: turns a domain event into its JSON-ready payload for the outbox.
+        ping_timeout: seconds `ping()` waits for a connection before it answers False.
     """
 
     def __init__(self, pool: AsyncConnectionPool[Any], *, payload_of: PayloadOf, ping_timeout: float = 2.0) -> None:
@@ -128,6 +131,8 @@ class PostgresOrderStore:
 
     def claim_outbox(self, limit: int = 100) -> AbstractAsyncContextManager[OutboxBatch]:
         """Claim the oldest unsent messages that no other relay holds (`FOR UPDATE SKIP LOCKED`)."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, was {limit}")
         return self._claim(limit)
 
     @asynccontextmanager
