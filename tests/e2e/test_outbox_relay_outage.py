@@ -35,6 +35,13 @@ async def bus(settings: NatsSettings) -> AsyncIterator[NatsEventBus]:
     await bus.close()
 
 
+async def reconnected(bus: NatsEventBus) -> None:
+    while True:
+        if bus.client.is_connected:
+            return
+        await asyncio.sleep(0.05)
+
+
 async def buy(engine: TradingEngine, symbol: str, quantity: int) -> None:
     request = OrderRequest.create(symbol=symbol, side="buy", type="market", quantity=quantity)
     assert (await engine.submit(request)).status is SubmitStatus.ACCEPTED
@@ -63,8 +70,7 @@ async def test_events_committed_during_an_outage_go_out_once_in_order(
 
     private_nats.start()
     async with asyncio.timeout(30):
-        while not bus.client.is_connected:
-            await asyncio.sleep(0.05)
+        await reconnected(bus)
         while await relay.flush():
             pass
 
