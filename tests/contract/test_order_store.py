@@ -618,3 +618,133 @@ class TestConcurrentUpdates:
         final = await store.get_position(Symbol("NVDA"))
         assert final is not None
         assert final.quantity == Decimal("5.0000")
+
+
+class TestLockedChanges:
+    """A change made under the locks of its order and position, as the ledger makes every fill.
+
+    The PostgreSQL store keeps such writes back and sends them as one statement with the commit
+    (see `adapters.postgres.batch`): what is written must still be what is read, in order, and
+    a refusal must still leave nothing behind, whichever call reports it.
+    """
+
+    async def locked(self, uow: Any, order: Order) -> Order:
+        current = await uow.get_order(order.id, for_update=True)
+        assert current is not None
+        assert await uow.get_position(order.symbol, for_update=True) is None
+        return current
+
+    async def test_the_order_its_fills_position_and_events_commit_together_in_order(self, store: OrderStore) -> None:
+        order = new_order(status=OrderStatus.NEW, quantity="3.0000")
+        await store_all(store, order)
+        fills = [fill_for(order, "x-1", "1.0000", "187.2500"), fill_for(order, "x-2", "2.0000", "187.5000", seconds=1)]
+        once, twice = filled(order, fills[0]), filled(filled(order, fills[0]), fills[1])
+        events = [filled_event(once, fills[0]), opened(position("AAPL", "1.0000", "187.25000000"))]
+        events += [filled_event(twice, fills[1]), submitted(order), opened(position("AAPL", "3.0000", "562.25000000"))]
+
+        async with store.unit_of_work() as uow:
+            await self.locked(uow, order)
+            await uow.add_fill(fills[0])
+            await uow.update_order(once)
+            await uow.save_position(position("AAPL", "1.0000", "187.25000000"))
+            await uow.add_events(events[:2])
+            await uow.add_fill(fills[1])
+            await uow.update_order(twice)
+            await uow.save_position(position("AAPL", "3.0000", "562.25000000"))
+            await uow.add_events(events[2:])
+            await uow.commit()
+
+        assert await store.get_order(order.id) == attrs.evolve(twice, execution_ids=frozenset({"x-1", "x-2"}))
+        assert await store.list_fills(order.id) == fills
+        assert await store.list_positions() == [position("AAPL", "3.0000", "562.25000000")]
+        assert await unsent(store) == [e.event_id for e in events]
+
+    async def test_the_unit_reads_what_it_wrote_under_the_locks(self, store: OrderStore) -> None:
+        order = new_order(status=OrderStatus.NEW)
+        await store_all(store, order)
+        fill = fill_for(order, "x-1", "1.0000", "187.2500")
+
+        async with store.unit_of_work() as uow:
+            await self.locked(uow, order)
+            await uow.add_fill(fill)
+            await uow.update_order(filled(order, fill))
+            await uow.save_position(position("AAPL"))
+            seen = await uow.get_order(order.id, for_update=True)
+            held = await uow.get_position(order.symbol, for_update=True)
+            await uow.save_position(attrs.evolve(position("AAPL"), quantity=Decimal(0), cost_basis=Decimal(0)))
+            gone = await uow.get_position(order.symbol)
+
+        assert seen is not None
+        assert seen.filled_quantity == Decimal("1.0000")
+        assert seen.execution_ids == {"x-1"}
+        assert held == position("AAPL")
+        assert gone is None
+        assert await store.get_order(order.id) == order  # left without commit: nothing of it stays
+        assert await store.list_fills(order.id) == []
+        assert await store.list_positions() == []
+
+    async def test_rollback_forgets_the_locked_writes_and_the_unit_goes_on(self, store: OrderStore) -> None:
+        order = new_order(status=OrderStatus.NEW)
+        await store_all(store, order)
+        fill = fill_for(order, "x-1", "1.0000", "187.2500")
+
+        async with store.unit_of_work() as uow:
+            await self.locked(uow, order)
+            await uow.add_fill(fill)
+            await uow.update_order(filled(order, fill))
+            await uow.add_events([filled_event(filled(order, fill), fill)])
+            await uow.rollback()
+            current = await self.locked(uow, order)
+            await uow.update_order(attrs.evolve(current, status=OrderStatus.CANCELED))
+            await uow.commit()
+
+        stored = await store.get_order(order.id)
+        assert stored is not None
+        assert stored.status is OrderStatus.CANCELED
+        assert stored.filled_quantity == Decimal(0)
+        assert await store.list_fills(order.id) == []
+        assert await unsent(store) == []
+
+    @pytest.mark.parametrize("refusal", ["fill stored twice", "broker order id taken"])
+    async def test_a_refused_locked_write_leaves_nothing_behind(self, store: OrderStore, refusal: str) -> None:
+        """The refusal comes out of the write itself or, at the latest, out of `commit()`."""
+        first = new_order(status=OrderStatus.NEW, quantity="3.0000")
+        stored_fill = fill_for(first, "x-1", "1.0000", "187.2500")
+        order = filled(first, stored_fill)
+        other = new_order(broker_order_id=BrokerOrderId("b-taken"))
+        await store_all(store, order, other, fills=[stored_fill])
+        fill = fill_for(order, "x-2", "1.0000", "187.2500")
+        expected: type[StoreError] = ConcurrentUpdate if refusal == "fill stored twice" else StoreError
+
+        async def change(uow: Any) -> None:
+            await self.locked(uow, order)
+            await uow.add_fill(fill)
+            await uow.save_position(position("AAPL"))
+            if refusal == "fill stored twice":
+                await uow.add_fill(stored_fill)
+            else:
+                await uow.update_order(attrs.evolve(order, broker_order_id=BrokerOrderId("b-taken")))
+            await uow.add_events([submitted(order)])
+            await uow.commit()
+
+        async with store.unit_of_work() as uow:
+            with pytest.raises(expected):
+                await change(uow)
+            with pytest.raises(StoreError):  # the unit refuses everything after the refusal
+                await uow.add_events([submitted(order)])
+            with pytest.raises(StoreError):
+                await uow.commit()
+
+        assert await store.get_order(order.id) == order
+        assert await store.list_fills(order.id) == [stored_fill]
+        assert await store.list_positions() == []
+        assert await unsent(store) == []
+
+    async def test_a_write_of_an_order_not_locked_is_still_refused_at_once(self, store: OrderStore) -> None:
+        order = new_order(status=OrderStatus.NEW)
+        await store_all(store, order)
+
+        async with store.unit_of_work() as uow:
+            await self.locked(uow, order)
+            with pytest.raises(StoreError):
+                await uow.update_order(new_order())

@@ -22,7 +22,10 @@ from trading_core.events import Event
 from trading_core.ports import EventMessage
 from trading_core.values import EventId
 
-INSERT_EVENT: Final = "INSERT INTO trading.outbox (event_id, type, occurred_at, payload) VALUES (%s, %s, %s, %s::jsonb)"
+INSERT_EVENTS: Final = "INSERT INTO trading.outbox (event_id, type, occurred_at, payload) VALUES "
+EVENT_VALUES: Final = "(%s, %s, %s, %s::jsonb)"
+INSERT_EVENT: Final = INSERT_EVENTS + EVENT_VALUES
+"""One event; several go in one statement with one `EVENT_VALUES` each, numbered by `seq` in that order."""
 CLAIM: Final = (
     "SELECT event_id::text, type, occurred_at, payload::text FROM trading.outbox"
     " WHERE sent_at IS NULL ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED"

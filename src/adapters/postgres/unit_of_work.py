@@ -1,4 +1,4 @@
-"""The PostgreSQL unit of work: one transaction on one pooled connection.
+"""The PostgreSQL unit of work: one transaction on one pooled connection, in pipeline mode.
 
 Concurrent updates are serialised with row locks, not version columns. `for_update=True` reads
 with `SELECT ... FOR UPDATE`, so a second writer of the same order waits until the first commits
@@ -7,21 +7,35 @@ and already arrive in the broker's order, so waiting costs little, whereas optim
 would push a retry loop into every caller. A position is locked by symbol with a transaction
 advisory lock as well, so two first fills in a symbol (no row to lock yet) also take turns.
 Deadlocks and serialisation failures come out as `ConcurrentUpdate`.
+
+Round trips: the connection is in psycopg's pipeline mode for the whole transaction, so its
+statements are queued and a round trip is paid only where an answer is needed: a read (with the
+statements queued before it), a write whose outcome the caller must hear at once, and the commit
+(whose COMMIT travels with what is queued before it). Writes to what this unit holds locked (an
+order read `for_update`, that order's fills, the position of a symbol read `for_update`, and the
+events of such a change) cannot miss their row, so they are not even sent one by one: they are
+kept (`WriteBatch`) and go out as one statement before the next statement of the unit, most often
+with the COMMIT. Should the database refuse them (a fill stored twice, a broker order id already
+taken), the refusal comes out of the next call that waits, `commit()` at the latest, and as for
+any refusal the unit then refuses everything after it and nothing of it is stored. Every other
+write waits for its answer, so its refusal comes out of the call itself.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager, suppress
 from types import TracebackType
 from typing import Any, Final, NoReturn
 
 import psycopg
+from psycopg import pq
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.outbox import PayloadOf
 from adapters.postgres import rows
-from adapters.postgres.connections import Transaction
+from adapters.postgres.batch import WriteBatch
 from adapters.postgres.errors import translate
 from adapters.postgres.outbox import INSERT_EVENT, event_params
 from trading_core.errors import DuplicateClientOrderId, StoreError, TradingError
@@ -38,60 +52,91 @@ _LOCK_ORDER: Final = {
     column: f"SELECT id::text FROM trading.orders WHERE {column} = %s FOR UPDATE"  # noqa: S608  # constants
     for column in ("id", "client_order_id", "broker_order_id")
 }
+_ORDER_BY: Final = {column: rows.SELECT_ORDERS + f" WHERE o.{column} = %s" for column in _LOCK_ORDER}
 _LOCK_POSITION: Final = "SELECT pg_advisory_xact_lock(%s, hashtext(%s))"
-_BY_ID: Final = rows.SELECT_ORDERS + " WHERE o.id = %s"
-_BY_CLIENT_ID: Final = rows.SELECT_ORDERS + " WHERE o.client_order_id = %s"
-_BY_BROKER_ID: Final = rows.SELECT_ORDERS + " WHERE o.broker_order_id = %s"
 _POSITION: Final = rows.SELECT_POSITIONS + " WHERE symbol = %s"
 _INSERT_STATE: Final = (
     "INSERT INTO trading.trading_state (state, reason, changed_at, changed_by) VALUES (%s, %s, %s, %s)"
 )
+_IN_TRANSACTION: Final = (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR)
+
+Pipeline = AbstractAsyncContextManager[psycopg.AsyncPipeline]
 
 
 class PostgresUnitOfWork:
-    """Reads and writes of one transaction on a pooled connection, lent for the `async with` block."""
+    """Reads and writes of one transaction on a pooled connection, lent for the `async with` block.
 
-    __slots__ = ("_conn", "_failed", "_lease", "_payload_of")
+    Pooled connections are in autocommit mode: the unit queues BEGIN with its first statement
+    and ends the transaction at `commit()`, `rollback()` or the end of the block (a rollback).
+    """
+
+    __slots__ = (
+        "_batch",
+        "_conn",
+        "_failed",
+        "_locked_orders",
+        "_locked_symbols",
+        "_mode",
+        "_payload_of",
+        "_pipeline",
+        "_pool",
+    )
 
     def __init__(self, pool: AsyncConnectionPool[Any], payload_of: PayloadOf) -> None:
-        self._lease = Transaction(pool)
+        self._pool = pool
         self._payload_of = payload_of
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._mode: Pipeline | None = None
+        self._pipeline: psycopg.AsyncPipeline | None = None
+        self._batch = WriteBatch()
         self._failed = False
+        self._locked_orders: set[str] = set()
+        self._locked_symbols: set[str] = set()
 
     async def __aenter__(self) -> PostgresUnitOfWork:
-        self._conn = await self._lease.__aenter__()
+        try:
+            self._conn = await self._pool.getconn()
+        except psycopg.Error as e:
+            raise translate(e) from e
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self._lease.__aexit__(exc_type, exc, tb)
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            await self._end(conn)
+        except psycopg.Error as e:
+            if exc is None:  # otherwise the error that ended the block is the one to report
+                raise translate(e) from e
+        finally:
+            await self._pool.putconn(conn)
 
     # reads
 
     async def get_order(self, order_id: OrderId, *, for_update: bool = False) -> Order | None:
         if not is_uuid(order_id):
             return None
-        if for_update and await self._lock_order("id", order_id) is None:
-            return None
-        return await self._order(_BY_ID, order_id)
+        return await self._order("id", order_id, for_update)
 
     async def get_order_by_client_id(self, client_order_id: ClientOrderId, *, for_update: bool = False) -> Order | None:
-        if not for_update:
-            return await self._order(_BY_CLIENT_ID, client_order_id)
-        order_id = await self._lock_order("client_order_id", client_order_id)
-        return None if order_id is None else await self._order(_BY_ID, order_id)
+        return await self._order("client_order_id", client_order_id, for_update)
 
     async def get_order_by_broker_id(self, broker_order_id: BrokerOrderId, *, for_update: bool = False) -> Order | None:
-        if not for_update:
-            return await self._order(_BY_BROKER_ID, broker_order_id)
-        order_id = await self._lock_order("broker_order_id", broker_order_id)
-        return None if order_id is None else await self._order(_BY_ID, order_id)
+        return await self._order("broker_order_id", broker_order_id, for_update)
 
     async def get_position(self, symbol: Symbol, *, for_update: bool = False) -> Position | None:
-        if for_update:
-            await self._execute(_LOCK_POSITION, (POSITION_LOCK_CLASS, symbol))
-        row = await self._fetchone(_POSITION + (" FOR UPDATE" if for_update else ""), (symbol,))
+        conn = await self._begun()
+        try:
+            if for_update:
+                await conn.execute(_LOCK_POSITION, (POSITION_LOCK_CLASS, symbol))
+                self._locked_symbols.add(symbol)
+            cursor = await conn.execute(_POSITION + (" FOR UPDATE" if for_update else ""), (symbol,))
+            row = await cursor.fetchone()
+        except psycopg.Error as e:
+            self._fail(translate(e), e)
         return None if row is None else rows.position_from_row(row)
 
     # writes
@@ -105,29 +150,47 @@ class PostgresUnitOfWork:
             )
 
     async def update_order(self, order: Order) -> None:
-        if not await self._execute(rows.UPDATE_ORDER, (*rows.order_params(order), order.id)):
+        params = (*rows.order_params(order), order.id)
+        if order.id in self._locked_orders:
+            self._usable()
+            self._batch.update_order(order.id, params)
+        elif not await self._execute(rows.UPDATE_ORDER, params):
             self._fail(StoreError(f"order {order.id} is not stored, so it cannot be updated"))
 
     async def add_fill(self, fill: Fill) -> None:
-        await self._execute(rows.INSERT_FILL, rows.fill_params(fill))
+        params = rows.fill_params(fill)
+        if fill.order_id in self._locked_orders:
+            self._usable()
+            self._batch.add_fill(params)
+        else:
+            await self._execute(rows.INSERT_FILL, params)
 
     async def save_position(self, position: Position) -> None:
         if position.quantity:
-            await self._execute(rows.UPSERT_POSITION, rows.position_params(position))
+            kind, query, params = "position", rows.UPSERT_POSITION, rows.position_params(position)
         else:
-            await self._execute(rows.DELETE_POSITION, (position.symbol,))
+            kind, query, params = "flat", rows.DELETE_POSITION, (position.symbol,)
+        if position.symbol in self._locked_symbols:
+            self._usable()
+            self._batch.save_position(position.symbol, kind, params)
+        else:
+            await self._execute(query, params)
 
     async def add_events(self, events: Sequence[Event]) -> None:
         if not events:
             return
         self._usable()
         params = [event_params(e, self._payload_of) for e in events]
+        if self._locked_orders or self._locked_symbols:
+            self._batch.add_events(params)
+            return
+        conn = await self._begun()
         try:
             if len(params) == 1:
-                await self._conn.execute(INSERT_EVENT, params[0])
+                await conn.execute(INSERT_EVENT, params[0])
             else:
-                async with self._conn.cursor() as cursor:
-                    await cursor.executemany(INSERT_EVENT, params)
+                await conn.cursor().executemany(INSERT_EVENT, params)
+            await self._sync()
         except psycopg.Error as e:
             self._fail(translate(e), e)
 
@@ -135,45 +198,114 @@ class PostgresUnitOfWork:
         await self._execute(_INSERT_STATE, (record.state, record.reason, record.changed_at, record.changed_by))
 
     async def commit(self) -> None:
+        """Commit: what is kept back, the COMMIT and the sync go in one round trip."""
         self._usable()
+        if self._mode is None and not self._batch:
+            return  # nothing was begun, so nothing to commit
+        conn = await self._begun()
         try:
-            await self._conn.commit()
+            await conn.execute(b"COMMIT", prepare=False)
+            await self._leave_pipeline()
         except psycopg.Error as e:
             self._fail(translate(e), e)
+        self._locked_orders.clear()
+        self._locked_symbols.clear()
 
     async def rollback(self) -> None:
         try:
-            await self._conn.rollback()
+            await self._end(self._connection())
         except psycopg.Error as e:
             raise translate(e) from e
         self._failed = False
 
     # helpers
 
-    async def _lock_order(self, column: str, value: str) -> str | None:
-        row = await self._fetchone(_LOCK_ORDER[column], (value,))
-        return None if row is None else str(row[0])
+    def _connection(self) -> psycopg.AsyncConnection[Any]:
+        if self._conn is None:
+            raise StoreError("this unit of work is not open; use it in `async with store.unit_of_work()`")
+        return self._conn
 
-    async def _order(self, query: str, value: str) -> Order | None:
-        row = await self._fetchone(query, (value,))
-        return None if row is None else rows.order_from_row(row)
+    async def _begun(self) -> psycopg.AsyncConnection[Any]:
+        """The connection in pipeline mode, in this unit's transaction, with the kept writes queued.
 
-    async def _fetchone(self, query: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        Only queued: BEGIN, and the writes kept back, go out with the next statement that waits.
+        """
         self._usable()
+        conn = self._connection()
         try:
-            cursor = await self._conn.execute(query, params)
-            return await cursor.fetchone()
+            if self._mode is None:
+                mode = conn.pipeline()
+                self._pipeline = await mode.__aenter__()
+                self._mode = mode
+                await conn.execute(b"BEGIN", prepare=False)
+            if self._batch:
+                await conn.execute(*self._batch.take())
         except psycopg.Error as e:
             self._fail(translate(e), e)
+        return conn
+
+    async def _leave_pipeline(self) -> None:
+        """Sync (one round trip for what is queued) and leave pipeline mode; raises the first refusal."""
+        mode, self._mode, self._pipeline = self._mode, None, None
+        if mode is not None:
+            await mode.__aexit__(None, None, None)
+
+    async def _end(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Roll back what was not committed; leave the connection idle, in autocommit mode."""
+        self._batch.clear()
+        self._locked_orders.clear()
+        self._locked_symbols.clear()
+        if conn.closed or conn.broken:
+            self._mode = self._pipeline = None
+            return  # the pool discards it
+        try:
+            if self._mode is not None:
+                # ROLLBACK goes with the sync; after a refusal it is skipped, and sent again below.
+                # A refusal of a queued write that comes out here is rolled back with the rest.
+                with suppress(psycopg.Error):
+                    await conn.execute(b"ROLLBACK", prepare=False)
+                with suppress(psycopg.Error):
+                    await self._leave_pipeline()
+            if conn.info.transaction_status in _IN_TRANSACTION:
+                await conn.rollback()
+        except BaseException:
+            await conn.close()  # a connection left half way is of no use: the pool discards it
+            raise
+
+    async def _order(self, column: str, value: str, for_update: bool) -> Order | None:
+        """The order whose `column` is `value`; locked first when `for_update` (one round trip)."""
+        conn = await self._begun()
+        try:
+            if for_update:
+                # Locked first, read after: the read's fresh snapshot includes what a writer we
+                # waited for committed, fills too. Both statements go in one round trip.
+                lock = await conn.execute(_LOCK_ORDER[column], (value,))
+            cursor = await conn.execute(_ORDER_BY[column], (value,))
+            row = await cursor.fetchone()
+            if for_update and await lock.fetchone() is None:
+                return None
+        except psycopg.Error as e:
+            self._fail(translate(e), e)
+        if row is None:
+            return None
+        order = rows.order_from_row(row)
+        if for_update:
+            self._locked_orders.add(order.id)
+        return order
 
     async def _execute(self, query: str, params: tuple[Any, ...]) -> int:
-        """Run one statement; the number of rows it touched."""
-        self._usable()
+        """Run one statement and wait for it; the number of rows it touched."""
+        conn = await self._begun()
         try:
-            cursor = await self._conn.execute(query, params)
+            cursor = await conn.execute(query, params)
+            await self._sync()
         except psycopg.Error as e:
             self._fail(translate(e), e)
         return cursor.rowcount
+
+    async def _sync(self) -> None:
+        assert self._pipeline is not None
+        await self._pipeline.sync()
 
     def _usable(self) -> None:
         if self._failed:

@@ -1,0 +1,84 @@
+"""Writes a unit of work keeps back and sends as one statement (data-modifying WITH queries).
+
+One statement instead of one per row saves a message, a send and an executor start-up per row,
+on both sides. Every part of it sees the same snapshot and no part reads what another writes,
+which is why only writes that cannot depend on each other are kept here: whole-row writes of
+distinct rows. A second write of the same order or position replaces the first (both write the
+whole row, so the last is what the row ends as), because one statement may not change a row
+twice; fills and events are only ever added, events in the order given, so the outbox's `seq`
+numbers them as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from adapters.postgres import rows
+from adapters.postgres.outbox import EVENT_VALUES, INSERT_EVENTS
+
+_STATEMENTS: Final = {
+    "order": rows.UPDATE_ORDER,
+    "position": rows.UPSERT_POSITION,
+    "flat": rows.DELETE_POSITION,
+    "fill": rows.INSERT_FILL,
+}
+
+_texts: dict[tuple[tuple[str, ...], int], str] = {}
+
+
+class WriteBatch:
+    """Row writes and events kept back, in the order given, until `take()` makes one statement of them."""
+
+    __slots__ = ("_events", "_fills", "_writes")
+
+    def __init__(self) -> None:
+        self._writes: dict[tuple[str, str], tuple[str, tuple[Any, ...]]] = {}
+        self._fills = 0
+        self._events: list[tuple[Any, ...]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self._writes or self._events)
+
+    def update_order(self, order_id: str, params: tuple[Any, ...]) -> None:
+        self._writes[("order", order_id)] = ("order", params)
+
+    def add_fill(self, params: tuple[Any, ...]) -> None:
+        """`rows.fill_params`; a second fill with the same execution id is refused by the unique index."""
+        self._fills += 1
+        self._writes[("fill", str(self._fills))] = ("fill", params)
+
+    def save_position(self, symbol: str, kind: str, params: tuple[Any, ...]) -> None:
+        """`kind` is "position" (an upsert) or "flat" (a delete)."""
+        self._writes[("position", symbol)] = (kind, params)
+
+    def add_events(self, params: Sequence[tuple[Any, ...]]) -> None:
+        self._events.extend(params)
+
+    def clear(self) -> None:
+        self._writes.clear()
+        self._fills = 0
+        self._events.clear()
+
+    def take(self) -> tuple[str, tuple[Any, ...]]:
+        """The statement and its parameters for everything kept; the batch is empty afterwards."""
+        params = [p for _, row in self._writes.values() for p in row]
+        for event in self._events:
+            params.extend(event)
+        shape = (tuple(kind for kind, _ in self._writes.values()), len(self._events))
+        text = _texts.get(shape)
+        if text is None:
+            text = _texts[shape] = _statement(*shape)
+        self.clear()
+        return text, tuple(params)
+
+
+def _statement(kinds: tuple[str, ...], events: int) -> str:
+    """`WITH w0 AS (...), w1 AS (...) <last>`: the last write is the statement, the others its WITH queries."""
+    parts = [_STATEMENTS[kind] for kind in kinds]
+    if events:
+        parts.append(INSERT_EVENTS + ", ".join([EVENT_VALUES] * events))
+    *first, last = parts
+    if not first:
+        return last
+    return "WITH " + ", ".join(f"w{i} AS ({part})" for i, part in enumerate(first)) + " " + last
