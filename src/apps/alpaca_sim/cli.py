@@ -1,4 +1,8 @@
-"""`trading-engine alpaca-sim` and `python -m apps.alpaca_sim`: the simulator in the foreground."""
+"""`trading-engine alpaca-sim` and `python -m apps.alpaca_sim`: the simulator in the foreground.
+
+Light to import (the server loads when `main` runs), so that `trading-engine` can build its parser
+with `add_arguments` at no cost.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,12 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
-from adapters.paper import PaperConfig
-from apps.alpaca_sim.server import serve
-from apps.alpaca_sim.simulation import DEFAULT_RATE_LIMIT, SimSettings
+from apps.alpaca_sim.ratelimit import DEFAULT_RATE_LIMIT
+
+if TYPE_CHECKING:
+    from apps.alpaca_sim.simulation import SimSettings
 
 KEY_VARIABLE = "ALPACA_SIM_KEY"
 SECRET_VARIABLE = "ALPACA_SIM_SECRET"  # noqa: S105  # the variable's name, not a secret
@@ -29,6 +35,7 @@ def _cash(text: str) -> Decimal:
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The simulator's options, for this module's parser and for `trading-engine alpaca-sim`."""
+    parser.epilog = parser.epilog or f"Keys: ${KEY_VARIABLE} / ${SECRET_VARIABLE} (default test / test)."
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     parser.add_argument(
@@ -48,12 +55,14 @@ def parser() -> argparse.ArgumentParser:
         argparse.ArgumentParser(
             prog="trading-engine alpaca-sim",
             description="The paper exchange behind Alpaca's Trading API v2 and trade_updates stream.",
-            epilog=f"Keys: ${KEY_VARIABLE} / ${SECRET_VARIABLE} (default test / test).",
         )
     )
 
 
 def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> SimSettings:
+    from adapters.paper import PaperConfig
+    from apps.alpaca_sim.simulation import SimSettings
+
     return SimSettings(
         key_id=environ.get(KEY_VARIABLE) or "test",
         secret_key=environ.get(SECRET_VARIABLE) or "test",
@@ -64,6 +73,8 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> SimSe
 
 def main(argv: Sequence[str] | argparse.Namespace | None = None) -> int:
     """Serve the simulator until interrupted; `argv` may be arguments or an already parsed namespace."""
+    from apps.alpaca_sim.server import serve
+
     args = argv if isinstance(argv, argparse.Namespace) else parser().parse_args(argv)
     if args.rate_limit < 0:
         print("alpaca-sim: --rate-limit must be 0 or more", file=sys.stderr)

@@ -9,6 +9,8 @@ from collections.abc import Callable
 import attrs
 
 WINDOW_SECONDS = 60.0
+DEFAULT_RATE_LIMIT = 200
+"""Alpaca's limit on the trading API: 200 requests a minute per key."""
 
 
 @attrs.frozen

@@ -19,7 +19,7 @@ import attrs
 from adapters.paper import PaperConfig, PaperExchange
 from apps.alpaca_sim import wire
 from apps.alpaca_sim.faults import FaultBook, Rule
-from apps.alpaca_sim.ratelimit import RateLimiter
+from apps.alpaca_sim.ratelimit import DEFAULT_RATE_LIMIT, RateLimiter
 from apps.alpaca_sim.requests import PositionIntent
 from apps.alpaca_sim.stream import StreamHub
 from trading_core.broker_models import BrokerOrder, BrokerPosition, TradeUpdate
@@ -29,7 +29,6 @@ from trading_core.market import Asset
 from trading_core.ports import OrderFilter
 from trading_core.values import ZERO, BrokerOrderId, Symbol
 
-DEFAULT_RATE_LIMIT = 200
 _MAX_REMEMBERED = 200_000
 """Position intents and lag histories kept, beyond which the oldest are forgotten."""
 _HISTORY_DEPTH = 16
