@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from apps.alpaca_sim import errors, wire
-from apps.alpaca_sim.http import Request, Response, json_response
+from apps.alpaca_sim.asgi import Request, Response, json_response
 from apps.alpaca_sim.simulation import Simulation
 
 FIRST_DAY = date(1970, 1, 1)

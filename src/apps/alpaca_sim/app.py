@@ -14,8 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from apps.alpaca_sim import account, controls, errors, market_data, orders, positions
-from apps.alpaca_sim.faults import RequestFaults
-from apps.alpaca_sim.http import (
+from apps.alpaca_sim.asgi import (
     Receive,
     Request,
     Response,
@@ -26,6 +25,7 @@ from apps.alpaca_sim.http import (
     read_request,
     send_response,
 )
+from apps.alpaca_sim.faults import RequestFaults
 from apps.alpaca_sim.simulation import SimSettings, Simulation
 from trading_core.clock import Clock
 from trading_core.errors import TradingError

@@ -11,8 +11,8 @@ from typing import Any
 import attrs
 
 from apps.alpaca_sim import errors, parse, wire
+from apps.alpaca_sim.asgi import Request, Response, Router, encoder, json_response
 from apps.alpaca_sim.faults import parse_rules
-from apps.alpaca_sim.http import Request, Response, Router, encoder, json_response
 from apps.alpaca_sim.simulation import EVERYTHING, Simulation
 from trading_core.errors import InvalidOrder
 from trading_core.ports import OrderFilter

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from apps.alpaca_sim import errors, wire
-from apps.alpaca_sim.http import Request, Response, encoder, json_response
+from apps.alpaca_sim.asgi import Request, Response, encoder, json_response
 from apps.alpaca_sim.simulation import Simulation
 from trading_core.market import Asset, Quote
 from trading_core.values import Symbol

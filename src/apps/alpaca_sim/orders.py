@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from apps.alpaca_sim import errors, parse, requests
-from apps.alpaca_sim.http import Request, Response, json_response
+from apps.alpaca_sim import errors, order_requests, parse
+from apps.alpaca_sim.asgi import Request, Response, json_response
 from apps.alpaca_sim.simulation import EVERYTHING, Simulation
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.enums import OrderStatus, Side
@@ -22,7 +22,7 @@ _MAX_LIMIT = 500
 
 async def submit(sim: Simulation, request: Request) -> Response:
     """`POST /v2/orders`: the order as accepted (fills follow on the stream)."""
-    sub = requests.submission(parse.json_object(request.body))
+    sub = order_requests.submission(parse.json_object(request.body))
     asset = sim.resolve(sub.symbol)
     if asset is None:
         raise errors.invalid(f'asset "{sub.symbol}" not found')
@@ -106,7 +106,7 @@ async def by_client_order_id(sim: Simulation, request: Request) -> Response:
 async def replace(sim: Simulation, request: Request, order_id: str) -> Response:
     """`PATCH /v2/orders/{order_id}`: the new order, which `replaces` the old one."""
     old_id = _order_id(order_id)
-    change = requests.replacement(parse.json_object(request.body))
+    change = order_requests.replacement(parse.json_object(request.body))
     new = await sim.exchange.replace_order(
         old_id,
         client_order_id=ClientOrderId(change.client_order_id or str(uuid.uuid4())),

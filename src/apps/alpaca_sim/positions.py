@@ -7,7 +7,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from apps.alpaca_sim import errors, wire
-from apps.alpaca_sim.http import Request, Response, json_response
+from apps.alpaca_sim.asgi import Request, Response, json_response
 from apps.alpaca_sim.orders import place
 from apps.alpaca_sim.simulation import Simulation
 from trading_core.broker_models import BrokerOrder, BrokerPosition

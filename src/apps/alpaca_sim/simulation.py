@@ -19,8 +19,8 @@ import attrs
 from adapters.paper import PaperConfig, PaperExchange
 from apps.alpaca_sim import wire
 from apps.alpaca_sim.faults import FaultBook, Rule
+from apps.alpaca_sim.order_requests import PositionIntent
 from apps.alpaca_sim.ratelimit import DEFAULT_RATE_LIMIT, RateLimiter
-from apps.alpaca_sim.requests import PositionIntent
 from apps.alpaca_sim.stream import StreamHub
 from trading_core.broker_models import BrokerOrder, BrokerPosition, TradeUpdate
 from trading_core.clock import Clock, SystemClock

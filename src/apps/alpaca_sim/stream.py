@@ -23,8 +23,8 @@ from typing import Any
 
 import msgspec
 
+from apps.alpaca_sim.asgi import Receive, Scope, Send, encoder
 from apps.alpaca_sim.faults import FaultBook
-from apps.alpaca_sim.http import Receive, Scope, Send, encoder
 
 PATHS = frozenset({"/stream", "/stream/"})
 CLOSE_DROPPED = 1011
