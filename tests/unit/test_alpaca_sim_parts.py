@@ -12,6 +12,7 @@ from apps.alpaca_sim.faults import FaultBook, parse_rule
 from apps.alpaca_sim.parse import Query
 from apps.alpaca_sim.ratelimit import RateLimiter
 from apps.alpaca_sim.wire import dec, ratio, ts
+from apps.config import simulator_keys
 
 
 class TestFormats:
@@ -119,3 +120,8 @@ class TestFaultBook:
 
         assert book.plan_fills(Decimal(10)) == (Decimal(3), Decimal(2))
         assert book.plan_fills(Decimal(10)) is None
+
+
+def test_the_simulators_keys_come_from_its_two_variables_else_test() -> None:
+    assert simulator_keys({}) == ("test", "test")
+    assert simulator_keys({"ALPACA_SIM_KEY": "PK1", "ALPACA_SIM_SECRET": "s"}) == ("PK1", "s")
