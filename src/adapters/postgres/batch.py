@@ -11,11 +11,10 @@ numbers them as before.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Final
 
 from adapters.postgres import rows
-from adapters.postgres.outbox import EVENT_VALUES, INSERT_EVENTS
+from adapters.postgres.outbox import INSERT_EVENTS
 
 _STATEMENTS: Final = {
     "order": rows.UPDATE_ORDER,
@@ -24,7 +23,7 @@ _STATEMENTS: Final = {
     "fill": rows.INSERT_FILL,
 }
 
-_texts: dict[tuple[tuple[str, ...], int], str] = {}
+_texts: dict[tuple[tuple[str, ...], bool], str] = {}
 
 
 class WriteBatch:
@@ -35,7 +34,7 @@ class WriteBatch:
     def __init__(self) -> None:
         self._writes: dict[tuple[str, str], tuple[str, tuple[Any, ...]]] = {}
         self._fills = 0
-        self._events: list[tuple[Any, ...]] = []
+        self._events: list[str] = []
 
     def __bool__(self) -> bool:
         return bool(self._writes or self._events)
@@ -52,8 +51,9 @@ class WriteBatch:
         """`kind` is "position" (an upsert) or "flat" (a delete)."""
         self._writes[("position", symbol)] = (kind, params)
 
-    def add_events(self, params: Sequence[tuple[Any, ...]]) -> None:
-        self._events.extend(params)
+    def add_events(self, encoded: str) -> None:
+        """`outbox.encode_events` of the events, which follow those added before."""
+        self._events.append(encoded)
 
     def clear(self) -> None:
         self._writes.clear()
@@ -63,9 +63,9 @@ class WriteBatch:
     def take(self) -> tuple[str, tuple[Any, ...]]:
         """The statement and its parameters for everything kept; the batch is empty afterwards."""
         params = [p for _, row in self._writes.values() for p in row]
-        for event in self._events:
-            params.extend(event)
-        shape = (tuple(kind for kind, _ in self._writes.values()), len(self._events))
+        if self._events:
+            params.append(self._events[0] if len(self._events) == 1 else _joined(self._events))
+        shape = (tuple(kind for kind, _ in self._writes.values()), bool(self._events))
         text = _texts.get(shape)
         if text is None:
             text = _texts[shape] = _statement(*shape)
@@ -73,11 +73,16 @@ class WriteBatch:
         return text, tuple(params)
 
 
-def _statement(kinds: tuple[str, ...], events: int) -> str:
+def _joined(arrays: list[str]) -> str:
+    """JSON arrays made one: `[a]`, `[b, c]` -> `[a,b, c]`."""
+    return "[" + ",".join(a[1:-1] for a in arrays if a != "[]") + "]"
+
+
+def _statement(kinds: tuple[str, ...], events: bool) -> str:
     """`WITH w0 AS (...), w1 AS (...) <last>`: the last write is the statement, the others its WITH queries."""
     parts = [_STATEMENTS[kind] for kind in kinds]
     if events:
-        parts.append(INSERT_EVENTS + ", ".join([EVENT_VALUES] * events))
+        parts.append(INSERT_EVENTS)
     *first, last = parts
     if not first:
         return last

@@ -9,6 +9,7 @@ float is ever made on the way. JSONB keeps the digits and trailing zeros of a nu
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 
@@ -21,10 +22,14 @@ from trading_core.errors import StoreError
 from trading_core.events import Event
 from trading_core.values import EventId
 
-INSERT_EVENTS: Final = "INSERT INTO trading.outbox (event_id, type, occurred_at, payload) VALUES "
-EVENT_VALUES: Final = "(%s, %s, %s, %s::jsonb)"
-INSERT_EVENT: Final = INSERT_EVENTS + EVENT_VALUES
-"""One event; several go in one statement with one `EVENT_VALUES` each, numbered by `seq` in that order."""
+INSERT_EVENT: Final = "INSERT INTO trading.outbox (event_id, type, occurred_at, payload) VALUES (%s, %s, %s, %s::jsonb)"
+INSERT_EVENTS: Final = (
+    "INSERT INTO trading.outbox (event_id, type, occurred_at, payload)"
+    " SELECT e.event_id, e.type, e.occurred_at, e.payload"
+    " FROM jsonb_to_recordset(%s::jsonb) AS e(event_id uuid, type text, occurred_at timestamptz, payload jsonb)"
+)
+"""Any number of events in one statement of one parameter (`encode_events`); rows come in array order,
+which is the order `seq` numbers them in. A payload is the same JSONB as `INSERT_EVENT` writes."""
 CLAIM: Final = (
     "SELECT event_id::text, type, occurred_at, payload::text FROM trading.outbox"
     " WHERE sent_at IS NULL ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED"
@@ -46,7 +51,7 @@ _decoder: Final = msgspec.json.Decoder(float_hook=Decimal)
 def encode_payload(payload: Mapping[str, Any]) -> str:
     """JSON text for the payload column, Decimals written as exact JSON numbers."""
     try:
-        return _encoder.encode(payload if isinstance(payload, dict) else dict(payload)).decode()
+        return _encoder.encode(_dict(payload)).decode()
     except (TypeError, msgspec.EncodeError) as e:
         raise StoreError(f"event payload is not JSON-ready: {e}") from e
 
@@ -59,9 +64,30 @@ def decode_payload(text: str) -> Mapping[str, Any]:
 
 
 def event_params(event: Event, payload_of: PayloadOf) -> tuple[Any, ...]:
+    """`INSERT_EVENT`'s parameters."""
+    return (event.event_id, event.TYPE, _aware(event), encode_payload(payload_of(event)))
+
+
+def encode_events(events: Sequence[Event], payload_of: PayloadOf) -> str:
+    """`INSERT_EVENTS`' parameter: the events as one JSON array, in order."""
+    records = [
+        {"event_id": str(e.event_id), "type": e.TYPE, "occurred_at": _aware(e), "payload": _dict(payload_of(e))}
+        for e in events
+    ]
+    try:
+        return _encoder.encode(records).decode()
+    except (TypeError, msgspec.EncodeError) as e:
+        raise StoreError(f"event payload is not JSON-ready: {e}") from e
+
+
+def _dict(payload: Mapping[str, Any]) -> dict[str, Any]:
+    return payload if isinstance(payload, dict) else dict(payload)
+
+
+def _aware(event: Event) -> datetime:
     if event.ts_event.tzinfo is None:
         raise StoreError(f"event {event.event_id} has a naive ts_event", details={"eventId": event.event_id})
-    return (event.event_id, event.TYPE, event.ts_event, encode_payload(payload_of(event)))
+    return event.ts_event
 
 
 class PostgresOutboxBatch(ClaimedBatch):

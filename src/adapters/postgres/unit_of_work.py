@@ -8,17 +8,19 @@ would push a retry loop into every caller. A position is locked by symbol with a
 advisory lock as well, so two first fills in a symbol (no row to lock yet) also take turns.
 Deadlocks and serialisation failures come out as `ConcurrentUpdate`.
 
-Round trips: the connection is in psycopg's pipeline mode for the whole transaction, so its
-statements are queued and a round trip is paid only where an answer is needed: a read (with the
-statements queued before it), a write whose outcome the caller must hear at once, and the commit
-(whose COMMIT travels with what is queued before it). Writes to what this unit holds locked (an
-order read `for_update`, that order's fills, the position of a symbol read `for_update`, and the
-events of such a change) cannot miss their row, so they are not even sent one by one: they are
-kept (`WriteBatch`) and go out as one statement before the next statement of the unit, most often
-with the COMMIT. Should the database refuse them (a fill stored twice, a broker order id already
+Round trips: a unit's statements go through psycopg's pipeline mode, and the unit is the
+pipeline's implicit transaction: PostgreSQL runs everything sent before a Sync as one transaction
+and commits it at the Sync (rolls it back if a statement failed), so no BEGIN or COMMIT is sent;
+`commit()` is the Sync, and leaving without it sends ROLLBACK first. A round trip is paid only
+where an answer is needed: a read (with the statements queued before it), a write whose outcome
+the caller must hear at once, and the commit. Writes to what this unit holds locked (an order
+read `for_update`, that order's fills, the position of a symbol read `for_update`, and the events
+of such a change) cannot miss their row, so they are not even sent one by one: they are kept
+(`WriteBatch`) and go out as one statement before the next statement of the unit, most often with
+the commit. Should the database refuse them (a fill stored twice, a broker order id already
 taken), the refusal comes out of the next call that waits, `commit()` at the latest, and as for
 any refusal the unit then refuses everything after it and nothing of it is stored. Every other
-write waits for its answer, so its refusal comes out of the call itself.
+write waits for its answer (it returns a row to wait for), so its refusal comes out of the call.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from adapters.outbox import PayloadOf
 from adapters.postgres import rows
 from adapters.postgres.batch import WriteBatch
 from adapters.postgres.errors import translate
-from adapters.postgres.outbox import INSERT_EVENT, event_params
+from adapters.postgres.outbox import INSERT_EVENTS, encode_events
 from trading_core.errors import DuplicateClientOrderId, StoreError, TradingError
 from trading_core.events import Event
 from trading_core.fills import Fill
@@ -56,8 +58,15 @@ _ORDER_BY: Final = {column: rows.SELECT_ORDERS + f" WHERE o.{column} = %s" for c
 _LOCK_POSITION: Final = "SELECT pg_advisory_xact_lock(%s, hashtext(%s))"
 _POSITION: Final = rows.SELECT_POSITIONS + " WHERE symbol = %s"
 _INSERT_STATE: Final = (
-    "INSERT INTO trading.trading_state (state, reason, changed_at, changed_by) VALUES (%s, %s, %s, %s)"
+    "INSERT INTO trading.trading_state (state, reason, changed_at, changed_by) VALUES (%s, %s, %s, %s) RETURNING 1"
 )
+_INSERT_ORDER: Final = rows.INSERT_ORDER + " RETURNING 1"
+_UPDATE_ORDER: Final = rows.UPDATE_ORDER + " RETURNING 1"
+_INSERT_FILL: Final = rows.INSERT_FILL + " RETURNING 1"
+_UPSERT_POSITION: Final = rows.UPSERT_POSITION + " RETURNING 1"
+_DELETE_POSITION: Final = rows.DELETE_POSITION + " RETURNING 1"
+_INSERT_EVENTS: Final = INSERT_EVENTS + " RETURNING 1"
+"""Writes that wait for their answer return a row: a read is how a pipeline is asked without a Sync."""
 _IN_TRANSACTION: Final = (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR)
 
 Pipeline = AbstractAsyncContextManager[psycopg.AsyncPipeline]
@@ -66,8 +75,8 @@ Pipeline = AbstractAsyncContextManager[psycopg.AsyncPipeline]
 class PostgresUnitOfWork:
     """Reads and writes of one transaction on a pooled connection, lent for the `async with` block.
 
-    Pooled connections are in autocommit mode: the unit queues BEGIN with its first statement
-    and ends the transaction at `commit()`, `rollback()` or the end of the block (a rollback).
+    Pooled connections are in autocommit mode; the unit's transaction is the pipeline's implicit
+    one, from its first statement to `commit()`, `rollback()` or the end of the block (a rollback).
     """
 
     __slots__ = (
@@ -80,6 +89,7 @@ class PostgresUnitOfWork:
         "_payload_of",
         "_pipeline",
         "_pool",
+        "_wrote",
     )
 
     def __init__(self, pool: AsyncConnectionPool[Any], payload_of: PayloadOf) -> None:
@@ -90,6 +100,7 @@ class PostgresUnitOfWork:
         self._pipeline: psycopg.AsyncPipeline | None = None
         self._batch = WriteBatch()
         self._failed = False
+        self._wrote = False
         self._locked_orders: set[str] = set()
         self._locked_symbols: set[str] = set()
 
@@ -142,7 +153,7 @@ class PostgresUnitOfWork:
     # writes
 
     async def add_order(self, order: Order) -> None:
-        inserted = await self._execute(rows.INSERT_ORDER, rows.order_params(order))
+        inserted = await self._execute(_INSERT_ORDER, rows.order_params(order))
         if not inserted:
             raise DuplicateClientOrderId(
                 f"client order id {order.client_order_id} is already taken",
@@ -154,7 +165,7 @@ class PostgresUnitOfWork:
         if order.id in self._locked_orders:
             self._usable()
             self._batch.update_order(order.id, params)
-        elif not await self._execute(rows.UPDATE_ORDER, params):
+        elif not await self._execute(_UPDATE_ORDER, params):
             self._fail(StoreError(f"order {order.id} is not stored, so it cannot be updated"))
 
     async def add_fill(self, fill: Fill) -> None:
@@ -163,13 +174,13 @@ class PostgresUnitOfWork:
             self._usable()
             self._batch.add_fill(params)
         else:
-            await self._execute(rows.INSERT_FILL, params)
+            await self._execute(_INSERT_FILL, params)
 
     async def save_position(self, position: Position) -> None:
         if position.quantity:
-            kind, query, params = "position", rows.UPSERT_POSITION, rows.position_params(position)
+            kind, query, params = "position", _UPSERT_POSITION, rows.position_params(position)
         else:
-            kind, query, params = "flat", rows.DELETE_POSITION, (position.symbol,)
+            kind, query, params = "flat", _DELETE_POSITION, (position.symbol,)
         if position.symbol in self._locked_symbols:
             self._usable()
             self._batch.save_position(position.symbol, kind, params)
@@ -180,34 +191,26 @@ class PostgresUnitOfWork:
         if not events:
             return
         self._usable()
-        params = [event_params(e, self._payload_of) for e in events]
+        encoded = encode_events(events, self._payload_of)
         if self._locked_orders or self._locked_symbols:
-            self._batch.add_events(params)
-            return
-        conn = await self._begun()
-        try:
-            if len(params) == 1:
-                await conn.execute(INSERT_EVENT, params[0])
-            else:
-                await conn.cursor().executemany(INSERT_EVENT, params)
-            await self._sync()
-        except psycopg.Error as e:
-            self._fail(translate(e), e)
+            self._batch.add_events(encoded)
+        else:
+            await self._execute(_INSERT_EVENTS, (encoded,))
 
     async def save_trading_state(self, record: TradingStateRecord) -> None:
         await self._execute(_INSERT_STATE, (record.state, record.reason, record.changed_at, record.changed_by))
 
     async def commit(self) -> None:
-        """Commit: what is kept back, the COMMIT and the sync go in one round trip."""
+        """Commit: what is kept back goes with the Sync that commits it, in one round trip."""
         self._usable()
-        if self._mode is None and not self._batch:
+        if self._mode is None:
             return  # nothing was begun, so nothing to commit
-        conn = await self._begun()
+        await self._begun()
         try:
-            await conn.execute(b"COMMIT", prepare=False)
             await self._leave_pipeline()
         except psycopg.Error as e:
             self._fail(translate(e), e)
+        self._wrote = False
         self._locked_orders.clear()
         self._locked_symbols.clear()
 
@@ -226,10 +229,7 @@ class PostgresUnitOfWork:
         return self._conn
 
     async def _begun(self) -> psycopg.AsyncConnection[Any]:
-        """The connection in pipeline mode, in this unit's transaction, with the kept writes queued.
-
-        Only queued: BEGIN, and the writes kept back, go out with the next statement that waits.
-        """
+        """The connection in pipeline mode (this unit's transaction), with the kept writes queued."""
         self._usable()
         conn = self._connection()
         try:
@@ -237,8 +237,8 @@ class PostgresUnitOfWork:
                 mode = conn.pipeline()
                 self._pipeline = await mode.__aenter__()
                 self._mode = mode
-                await conn.execute(b"BEGIN", prepare=False)
             if self._batch:
+                self._wrote = True
                 await conn.execute(*self._batch.take())
         except psycopg.Error as e:
             self._fail(translate(e), e)
@@ -255,15 +255,19 @@ class PostgresUnitOfWork:
         self._batch.clear()
         self._locked_orders.clear()
         self._locked_symbols.clear()
+        wrote, self._wrote = self._wrote, False
         if conn.closed or conn.broken:
             self._mode = self._pipeline = None
             return  # the pool discards it
         try:
             if self._mode is not None:
-                # ROLLBACK goes with the sync; after a refusal it is skipped, and sent again below.
-                # A refusal of a queued write that comes out here is rolled back with the rest.
-                with suppress(psycopg.Error):
-                    await conn.execute(b"ROLLBACK", prepare=False)
+                # The Sync ends the implicit transaction: one that only read may as well commit;
+                # one that wrote is rolled back by the ROLLBACK sent before it (after a statement
+                # failed, the Sync rolls back on its own). A refusal that comes out here is
+                # rolled back with the rest.
+                if wrote:
+                    with suppress(psycopg.Error):
+                        await conn.execute(b"ROLLBACK", prepare=False)
                 with suppress(psycopg.Error):
                     await self._leave_pipeline()
             if conn.info.transaction_status in _IN_TRANSACTION:
@@ -294,18 +298,14 @@ class PostgresUnitOfWork:
         return order
 
     async def _execute(self, query: str, params: tuple[Any, ...]) -> int:
-        """Run one statement and wait for it; the number of rows it touched."""
+        """Run one write that returns a row per row it touched, and wait for it; how many it touched."""
         conn = await self._begun()
+        self._wrote = True
         try:
             cursor = await conn.execute(query, params)
-            await self._sync()
+            return len(await cursor.fetchall())
         except psycopg.Error as e:
             self._fail(translate(e), e)
-        return cursor.rowcount
-
-    async def _sync(self) -> None:
-        assert self._pipeline is not None
-        await self._pipeline.sync()
 
     def _usable(self) -> None:
         if self._failed:
