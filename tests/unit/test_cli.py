@@ -68,3 +68,16 @@ def test_serving_beyond_loopback_without_a_token_is_refused() -> None:
 )
 def test_loopback_hosts(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+def test_the_server_freezes_what_start_up_made_and_collects_the_young_less_often() -> None:
+    """In a process of its own: the collector's settings are the whole process's."""
+    script = (
+        "import gc; from apps.cli import GC_YOUNG_THRESHOLD, quiet_collector; quiet_collector();"
+        " print(gc.get_freeze_count() > 1000, gc.get_threshold()[0] == GC_YOUNG_THRESHOLD)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env={"PYTHONPATH": str(SRC)}, check=True
+    )
+
+    assert out.stdout.split() == ["True", "True"]
