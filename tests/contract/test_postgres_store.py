@@ -7,12 +7,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import attrs
 import psycopg
 import pytest
 
 from adapters.postgres import PostgresOrderStore
+from adapters.postgres.connections import StoreConnection
 from tests.contract.builders import fill_for, filled, new_order, payload_of, position, submitted
 from trading_core.enums import OrderStatus
 from trading_core.errors import StoreError
@@ -182,3 +184,49 @@ class TestConnections:
             found = await fresh.get_order(order.id)
 
         assert found == order
+
+
+class TestStatements:
+    """What a fill's change sends: the guards of the service's submit path (benchmarks/service.py)."""
+
+    async def test_a_change_under_locks_sends_five_statements_on_cursors_kept_for_them(
+        self, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        store = await PostgresOrderStore.open(postgres_url, payload_of=payload_of, max_size=1)
+        sent: list[str] = []
+        run = StoreConnection.run
+
+        async def counted(conn: StoreConnection, query: str, params: tuple[object, ...]) -> psycopg.AsyncCursor[Any]:
+            sent.append(query)
+            return await run(conn, query, params)
+
+        monkeypatch.setattr(StoreConnection, "run", counted)
+        orders = [new_order(status=OrderStatus.NEW, quantity="1.0000") for _ in range(2)]
+        try:
+            for order in orders:
+                async with store.unit_of_work() as uow:
+                    await uow.add_order(order)
+                    await uow.commit()
+            sent.clear()
+            held = None
+            for order in orders:
+                fill = fill_for(order, f"x-{order.id}", "1.0000", "187.2500")
+                after = position("AAPL", "1.0000", "187.25000000") if held is None else position("AAPL", "2.0000")
+                async with store.unit_of_work() as uow:
+                    current = await uow.get_order(order.id, for_update=True)
+                    held = await uow.get_position(order.symbol, for_update=True)
+                    assert current is not None
+                    await uow.add_fill(fill)
+                    await uow.update_order(filled(current, fill))
+                    await uow.save_position(after)
+                    await uow.add_events([submitted(order)])
+                    await uow.commit()
+            async with store._pool.connection() as conn:
+                kept = dict(conn.statement_cursors)
+        finally:
+            await store.close()
+
+        assert len(sent) == 10  # each change: lock and read the order, lock and read the position, write all
+        assert len(set(sent)) == 5
+        assert set(sent) <= set(kept)
+        assert (await fetch(postgres_url, "SELECT count(*) FROM trading.fills"))[0] == (2,)

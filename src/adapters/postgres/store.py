@@ -22,7 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 from adapters.cursor import decode_cursor, encode_cursor
 from adapters.outbox import PayloadOf
 from adapters.postgres import rows
-from adapters.postgres.connections import LivenessCheck, Transaction, connection_options
+from adapters.postgres.connections import LivenessCheck, StoreConnection, Transaction, connection_options
 from adapters.postgres.errors import translated
 from adapters.postgres.migrate import apply_migrations
 from adapters.postgres.outbox import claim
@@ -54,7 +54,7 @@ class PostgresOrderStore:
 
     Args:
         pool: a psycopg pool whose connections are in autocommit mode and use UTC (`open` builds
-            one, with `connections.connection_options` and a `LivenessCheck`).
+            one, with `connections.connection_options`, `StoreConnection`s and a `LivenessCheck`).
         payload_of: turns a domain event into its JSON-ready payload for the outbox.
         ping_timeout: seconds `ping()` waits for a connection before it answers False.
     """
@@ -102,6 +102,7 @@ class PostgresOrderStore:
             max_size=max_size,
             timeout=pool_timeout,
             kwargs=connection_options(conninfo),
+            connection_class=StoreConnection,
             check=LivenessCheck(),
             name="trading-store",
         )

@@ -38,6 +38,7 @@ from psycopg_pool import AsyncConnectionPool
 from adapters.outbox import PayloadOf
 from adapters.postgres import rows
 from adapters.postgres.batch import WriteBatch
+from adapters.postgres.connections import StoreConnection
 from adapters.postgres.errors import translate
 from adapters.postgres.outbox import INSERT_EVENTS, encode_events
 from trading_core.errors import DuplicateClientOrderId, StoreError, TradingError
@@ -56,7 +57,10 @@ _LOCK_ORDER: Final = {
 }
 _ORDER_BY: Final = {column: rows.SELECT_ORDERS + f" WHERE o.{column} = %s" for column in _LOCK_ORDER}
 _LOCK_POSITION: Final = "SELECT pg_advisory_xact_lock(%s, hashtext(%s))"
-_POSITION: Final = rows.SELECT_POSITIONS + " WHERE symbol = %s"
+_POSITION: Final = {
+    False: rows.SELECT_POSITIONS + " WHERE symbol = %s",
+    True: rows.SELECT_POSITIONS + " WHERE symbol = %s FOR UPDATE",
+}
 _INSERT_STATE: Final = (
     "INSERT INTO trading.trading_state (state, reason, changed_at, changed_by) VALUES (%s, %s, %s, %s) RETURNING 1"
 )
@@ -142,9 +146,9 @@ class PostgresUnitOfWork:
         conn = await self._begun()
         try:
             if for_update:
-                await conn.execute(_LOCK_POSITION, (POSITION_LOCK_CLASS, symbol))
+                await _run(conn, _LOCK_POSITION, (POSITION_LOCK_CLASS, symbol))
                 self._locked_symbols.add(symbol)
-            cursor = await conn.execute(_POSITION + (" FOR UPDATE" if for_update else ""), (symbol,))
+            cursor = await _run(conn, _POSITION[for_update], (symbol,))
             row = await cursor.fetchone()
         except psycopg.Error as e:
             self._fail(translate(e), e)
@@ -239,7 +243,7 @@ class PostgresUnitOfWork:
                 self._mode = mode
             if self._batch:
                 self._wrote = True
-                await conn.execute(*self._batch.take())
+                await _run(conn, *self._batch.take())
         except psycopg.Error as e:
             self._fail(translate(e), e)
         return conn
@@ -283,8 +287,8 @@ class PostgresUnitOfWork:
             if for_update:
                 # Locked first, read after: the read's fresh snapshot includes what a writer we
                 # waited for committed, fills too. Both statements go in one round trip.
-                lock = await conn.execute(_LOCK_ORDER[column], (value,))
-            cursor = await conn.execute(_ORDER_BY[column], (value,))
+                lock = await _run(conn, _LOCK_ORDER[column], (value,))
+            cursor = await _run(conn, _ORDER_BY[column], (value,))
             row = await cursor.fetchone()
             if for_update and await lock.fetchone() is None:
                 return None
@@ -302,7 +306,7 @@ class PostgresUnitOfWork:
         conn = await self._begun()
         self._wrote = True
         try:
-            cursor = await conn.execute(query, params)
+            cursor = await _run(conn, query, params)
             return len(await cursor.fetchall())
         except psycopg.Error as e:
             self._fail(translate(e), e)
@@ -315,6 +319,13 @@ class PostgresUnitOfWork:
         """Raise `error`; the transaction is aborted, so the unit refuses everything after it."""
         self._failed = True
         raise error from cause
+
+
+async def _run(conn: psycopg.AsyncConnection[Any], query: str, params: tuple[Any, ...]) -> psycopg.AsyncCursor[Any]:
+    """Execute `query` on the connection's own cursor for it (`StoreConnection`), else on a new one."""
+    if isinstance(conn, StoreConnection):
+        return await conn.run(query, params)
+    return await conn.execute(query, params)
 
 
 def is_uuid(value: str) -> bool:
