@@ -230,3 +230,43 @@ class TestStatements:
         assert len(set(sent)) == 5
         assert set(sent) <= set(kept)
         assert (await fetch(postgres_url, "SELECT count(*) FROM trading.fills"))[0] == (2,)
+
+    async def test_a_unit_cancelled_while_it_waits_for_a_lock_leaves_nothing_and_a_usable_pool(
+        self, postgres_url: str
+    ) -> None:
+        store = await PostgresOrderStore.open(postgres_url, payload_of=payload_of, max_size=2)
+        order = new_order(status=OrderStatus.NEW, quantity="1.0000")
+        fill = fill_for(order, "x-1", "1.0000", "187.2500")
+        try:
+            async with store.unit_of_work() as uow:
+                await uow.add_order(order)
+                await uow.commit()
+
+            async def waiting_writer() -> None:
+                async with store.unit_of_work() as uow:
+                    current = await uow.get_order(order.id, for_update=True)  # waits for the holder
+                    assert current is not None
+                    await uow.update_order(attrs.evolve(current, status=OrderStatus.CANCELED))
+                    await uow.commit()
+
+            async with store.unit_of_work() as holder:
+                assert await holder.get_order(order.id, for_update=True) is not None
+                waiter = asyncio.create_task(waiting_writer())
+                await asyncio.sleep(0.3)
+                waiter.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await waiter
+                await holder.add_fill(fill)
+                await holder.update_order(filled(order, fill))
+                await holder.commit()
+
+            for _ in range(3):  # both pooled connections serve again
+                async with store.unit_of_work() as uow:
+                    current = await uow.get_order(order.id, for_update=True)
+                    await uow.commit()
+        finally:
+            await store.close()
+
+        assert current is not None
+        assert current.status is OrderStatus.FILLED
+        assert current.execution_ids == {"x-1"}
