@@ -102,9 +102,9 @@ async def run(orders: int, symbols: int) -> dict[str, object]:
             await relay.flush()
     await relay.flush()
     elapsed = time.perf_counter() - started
+    tenth = max(1, len(latencies) // 10)
+    first, last = sum(latencies[:tenth]) / tenth, sum(latencies[-tenth:]) / tenth
     latencies.sort()
-    first = sum(latencies[: len(latencies) // 10]) or 1e-9
-    last = sum(latencies[-(len(latencies) // 10) :]) or 1e-9
     return {
         "bench": "core",
         "orders": orders,
@@ -118,7 +118,10 @@ async def run(orders: int, symbols: int) -> dict[str, object]:
         "realized_pnl": str(realized),
         "open_positions": len(engine.book.positions),
         "seconds": round(elapsed, 3),
-        "fastest_to_slowest_decile": round(first / last, 3),
+        "first_tenth_mean_us": round(first * 1e6, 1),
+        "last_tenth_mean_us": round(last * 1e6, 1),
+        "slowdown": round(last / first, 3),
+        "python": sys.version.split()[0],
     }
 
 

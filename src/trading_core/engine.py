@@ -10,6 +10,7 @@ looking the client order id up, never by sending again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
@@ -26,7 +27,7 @@ from trading_core.events import Event
 from trading_core.facts import BrokerFacts
 from trading_core.ledger import EventListener, OrderLedger
 from trading_core.market import EASTERN
-from trading_core.orders import Order, TradeEvent, apply_event, ensure_cancelable, mark_submitted, reject
+from trading_core.orders import Order, TradeEvent, apply_event, ensure_cancelable, reject
 from trading_core.ports import Broker, MarketData, OrderFilter, OrderPage, OrderStore, TradingStateRecord
 from trading_core.positions import Position
 from trading_core.requests import OrderRequest, split_at_flat
@@ -35,6 +36,9 @@ from trading_core.values import FOUR_PLACES, ZERO, OrderId, Symbol, new_client_o
 from trading_core.views import AccountView, PortfolioView, PositionView, RiskStatus, SubmitResult
 
 log = logging.getLogger("trading_core.engine")
+
+_RISK = "risk"
+"""Who set a trading state the daily-loss rule switched to."""
 
 
 class MarketClosedPolicy(StrEnum):
@@ -113,6 +117,7 @@ class TradingEngine:
             if existing is not None:
                 return SubmitResult(existing)
         request = await self._resolve_notional(request)
+        await self._end_breach_on_a_new_day()
         validation = await self.validate(request)
         now = self._clock.now()
         self.last_order_at = now
@@ -176,12 +181,14 @@ class TradingEngine:
         status: OrderStatus = OrderStatus.PENDING_NEW,
         replaces: Order | None = None,
     ) -> Order:
-        order = attrs.evolve(
-            self._new_order(request, now),
-            status=status,
-            parent_id=parent.id if parent is not None else None,
-            replaces=replaces.id if replaces is not None else None,
-        )
+        order = self._new_order(request, now)
+        if parent is not None or replaces is not None or status is not OrderStatus.PENDING_NEW:
+            order = attrs.evolve(
+                order,
+                status=status,
+                parent_id=parent.id if parent is not None else None,
+                replaces=replaces.id if replaces is not None else None,
+            )
         await self._ledger.insert([order])
         return order
 
@@ -217,9 +224,16 @@ class TradingEngine:
             if found is None:
                 return await self._refuse(order, codes.BROKER_ERROR, f"not received by the broker: {e.message}")
             accepted = found
-        await self._record_submission(order, accepted)
-        await self.process_updates()
-        return await self.get_order(order.id)
+        return await self._record_acceptance(order, accepted)
+
+    async def _record_acceptance(self, order: Order, accepted: BrokerOrder) -> Order:
+        """The broker's answer and the updates that came with it commit together, in one transaction."""
+        arrived = self.broker.drain_updates()
+        mine = [u for u in arrived if u.order.broker_order_id == accepted.broker_order_id]
+        sent = await self._ledger.apply_updates(order.id, order.symbol, mine, accepted=accepted) or order
+        await self._apply_in_order([u for u in arrived if u.order.broker_order_id != accepted.broker_order_id])
+        await self._release_follow_ups(sent)
+        return sent
 
     async def _look_up(self, order: Order) -> BrokerOrder | None:
         """The broker's copy of an order whose submission went unanswered; raises if unknowable."""
@@ -234,24 +248,12 @@ class TradingEngine:
                 details={"orderId": order.id, "clientOrderId": order.client_order_id},
             ) from e
 
-    async def _record_submission(self, order: Order, accepted: BrokerOrder) -> Order:
-        def submitted(current: Order, now: datetime) -> tuple[Order, list[Event]]:
-            return mark_submitted(
-                current,
-                broker_order_id=accepted.broker_order_id,
-                status=accepted.status,
-                now=now,
-                ts_event=accepted.submitted_at,
-            )
-
-        return await self._ledger.change(order.id, submitted)
-
     async def refuse_unsent(self, order: Order, reason: str) -> Order:
         """Record that an order in doubt never reached the broker."""
         return await self._refuse(order, codes.BROKER_ERROR, reason)
 
     async def _refuse(self, order: Order, code: str, reason: str) -> Order:
-        rejected = await self._ledger.change(order.id, lambda o, now: reject(o, code=code, reason=reason, now=now))
+        rejected = await self._ledger.change(order, lambda o, now: reject(o, code=code, reason=reason, now=now))
         await self._release_follow_ups(rejected)
         return rejected
 
@@ -271,7 +273,7 @@ class TradingEngine:
         def cancelled(current: Order, now: datetime) -> tuple[Order, list[Event]]:
             return apply_event(current, event, now=now, ts_event=now, reason=reason)
 
-        done = await self._ledger.change(order.id, cancelled)
+        done = await self._ledger.change(order, cancelled)
         await self._release_follow_ups(done)
         return done
 
@@ -323,12 +325,10 @@ class TradingEngine:
         except BrokerRejected as e:
             return SubmitResult(await self._refuse(new, e.code, e.message), validation)
         await self._link_replacement(old, new)
-        await self._record_submission(new, accepted)
-        await self.process_updates()
-        return SubmitResult(await self.get_order(new.id), validation)
+        return SubmitResult(await self._record_acceptance(new, accepted), validation)
 
     async def _link_replacement(self, old: Order, new: Order) -> None:
-        await self._ledger.change(old.id, lambda o, now: (attrs.evolve(o, replaced_by=new.id, updated_at=now), []))
+        await self._ledger.change(old, lambda o, now: (attrs.evolve(o, replaced_by=new.id, updated_at=now), []))
 
     async def _validate_increase(self, old: Order, request: OrderRequest) -> PreTradeValidation | None:
         """A replacement is checked for what it adds: a larger quantity is new exposure."""
@@ -375,21 +375,34 @@ class TradingEngine:
     async def process_updates(self) -> int:
         """Apply every trade update that has arrived; returns how many there were."""
         updates = self.broker.drain_updates()
-        for update in updates:
-            await self.apply_trade_update(update)
+        await self._apply_in_order(updates)
         return len(updates)
 
     async def run_updates(self) -> None:
         """Apply trade updates as they arrive, until cancelled."""
         while True:
-            for update in await self.broker.next_updates():
-                await self.apply_trade_update(update)
+            await self._apply_in_order(await self.broker.next_updates())
 
     async def apply_trade_update(self, update: TradeUpdate) -> None:
         """Apply one trade update (from the stream, a poll or a test), then what it releases."""
-        order = await self._ledger.apply_update(update)
-        if order is not None and order.is_terminal:
-            await self._release_follow_ups(order)
+        await self._apply_in_order([update])
+
+    async def _apply_in_order(self, updates: Sequence[TradeUpdate]) -> None:
+        """Apply updates in arrival order, each run of one order's updates in one transaction."""
+        start = 0
+        while start < len(updates):
+            broker_id = updates[start].order.broker_order_id
+            end = start + 1
+            while end < len(updates) and updates[end].order.broker_order_id == broker_id:
+                end += 1
+            order_id = await self._ledger.order_id_for(updates[start].order)
+            if order_id is None:
+                log.warning("trade updates for an order we did not place: %s", broker_id)
+            else:
+                order = await self._ledger.apply_updates(order_id, updates[start].order.symbol, updates[start:end])
+                if order is not None and order.is_terminal:
+                    await self._release_follow_ups(order)
+            start = end
 
     async def _release_follow_ups(self, parent: Order) -> None:
         """Send the opening half of a split order once its closing half filled; else cancel it."""
@@ -454,7 +467,16 @@ class TradingEngine:
     async def _maybe_reduce_only(self, validation: PreTradeValidation) -> None:
         breach = next((r for r in validation.rejections if r.check == "dailyLossLimit"), None)
         if breach is not None and self._state.state is TradingState.ACTIVE:
-            await self.set_trading_state(TradingState.REDUCING_ONLY, reason=breach.reason, by="risk")
+            await self.set_trading_state(TradingState.REDUCING_ONLY, reason=breach.reason, by=_RISK)
+
+    async def _end_breach_on_a_new_day(self) -> None:
+        """A reducing-only state the risk rules set lasts until the next trading day."""
+        state = self._state
+        if state.state is not TradingState.REDUCING_ONLY or state.changed_by != _RISK:
+            return
+        now = self._clock.now()
+        if now.astimezone(EASTERN).date() > state.changed_at.astimezone(EASTERN).date():
+            await self.set_trading_state(TradingState.ACTIVE, reason="a new trading day", by="engine")
 
     async def risk_status(self) -> RiskStatus:
         """The trading state, today's P&L and the day trades counted."""

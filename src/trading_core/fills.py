@@ -20,7 +20,7 @@ from trading_core.events import (
 from trading_core.orders import Order
 from trading_core.positions import Position, PositionChange
 from trading_core.positions import apply_fill as apply_fill_to_position
-from trading_core.values import ZERO, ExecutionId, OrderId, Symbol, new_event_id
+from trading_core.values import ZERO, ExecutionId, OrderId, Symbol, evolve, new_event_id
 
 _WORKING_AFTER_FILL = frozenset(
     {
@@ -92,7 +92,7 @@ def fill_order(order: Order, fill: Fill, *, cumulative_quantity: Decimal | None 
         status = OrderStatus.PARTIALLY_FILLED
     else:
         status = order.status  # pending_cancel stays pending; a cancelled order stays cancelled
-    return attrs.evolve(
+    return evolve(
         order,
         status=status,
         filled_quantity=filled,

@@ -2,8 +2,9 @@
 
 Every change follows the same steps: lock the order's row, compute the new state with a pure
 function, write the order, its fills, the position and the events together, then update the
-engine's book and tell in-process listeners. Changes are serialised by one lock so that broker
-updates apply in the order they arrived.
+engine's book and tell in-process listeners. Changes in one symbol are serialised by a lock, so
+that an order's updates apply in the order they arrived and the position they move is written
+by one change at a time; other symbols go ahead concurrently.
 """
 
 from __future__ import annotations
@@ -16,14 +17,15 @@ from datetime import datetime
 from trading_core.book import Book
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.clock import Clock
+from trading_core.enums import OrderStatus
 from trading_core.errors import InvalidTransition, OrderNotFound, Overfill
 from trading_core.events import Event
 from trading_core.fills import Fill, execute
 from trading_core.market import EASTERN
 from trading_core.orders import Order, TradeEvent, apply_event, mark_submitted
-from trading_core.ports import OrderStore
-from trading_core.positions import Position
-from trading_core.values import ExecutionId, OrderId
+from trading_core.ports import OrderStore, UnitOfWork
+from trading_core.positions import Position, PositionChange
+from trading_core.values import BrokerOrderId, ExecutionId, OrderId, Symbol
 
 log = logging.getLogger("trading_core.ledger")
 
@@ -39,7 +41,7 @@ class OrderLedger:
         self._store = store
         self._book = book
         self._clock = clock
-        self.lock = asyncio.Lock()
+        self._locks: dict[Symbol, asyncio.Lock] = {}
         self.listeners: list[EventListener] = []
 
     async def insert(self, orders: Sequence[Order], events: Sequence[Event] = ()) -> None:
@@ -54,12 +56,19 @@ class OrderLedger:
             self._book.track(order)
         self.announce(events)
 
-    async def change(self, order_id: OrderId, step: Step) -> Order:
+    def lock(self, symbol: Symbol) -> asyncio.Lock:
+        """The lock that serialises changes in `symbol`."""
+        lock = self._locks.get(symbol)
+        if lock is None:
+            lock = self._locks[symbol] = asyncio.Lock()
+        return lock
+
+    async def change(self, order: Order, step: Step) -> Order:
         """Apply `step` to the stored order under a row lock and commit what it returns."""
-        async with self.lock, self._store.unit_of_work() as uow:
-            current = await uow.get_order(order_id, for_update=True)
+        async with self.lock(order.symbol), self._store.unit_of_work() as uow:
+            current = await uow.get_order(order.id, for_update=True)
             if current is None:
-                raise OrderNotFound(f"no order with id {order_id}", details={"orderId": order_id})
+                raise OrderNotFound(f"no order with id {order.id}", details={"orderId": order.id})
             changed, events = step(current, self._clock.now())
             if changed is current:
                 return current
@@ -73,7 +82,7 @@ class OrderLedger:
 
     async def save_position(self, position: Position) -> None:
         """Overwrite a position (reconciliation adopts the broker's)."""
-        async with self.lock, self._store.unit_of_work() as uow:
+        async with self.lock(position.symbol), self._store.unit_of_work() as uow:
             await uow.save_position(position)
             await uow.commit()
         if position.is_open:
@@ -83,64 +92,97 @@ class OrderLedger:
         self._book.account_stale = True
 
     async def apply_update(self, update: TradeUpdate) -> Order | None:
-        """Apply one broker trade update; returns the order as changed, None if nothing changed.
-
-        Updates the state machine refuses (an overfill, a fill on a rejected order) are logged
-        and skipped: one bad message must not stop the stream.
-        """
-        try:
-            return await self._apply(update)
-        except (InvalidTransition, Overfill) as e:
-            log.error("trade update %s for %s refused: %s", update.event, update.order.broker_order_id, e)
-            return None
-
-    async def _apply(self, update: TradeUpdate) -> Order | None:
-        order_id = await self._order_id_for(update.order)
+        """Apply one broker trade update; returns the order as changed, None if nothing changed."""
+        order_id = await self.order_id_for(update.order)
         if order_id is None:
             log.warning("trade update for an order we did not place: %s", update.order.broker_order_id)
             return None
+        return await self.apply_updates(order_id, update.order.symbol, [update])
+
+    async def apply_updates(
+        self,
+        order_id: OrderId,
+        symbol: Symbol,
+        updates: Sequence[TradeUpdate],
+        *,
+        accepted: BrokerOrder | None = None,
+    ) -> Order | None:
+        """Apply the broker's answer to our submission and updates of one order, in one transaction.
+
+        Updates the state machine refuses (an overfill, a fill on a rejected order) are logged
+        and skipped: one bad message must not stop the stream. Returns the order as committed,
+        None when nothing changed.
+        """
         now = self._clock.now()
-        async with self.lock, self._store.unit_of_work() as uow:
+        if accepted is None and all(self._changes_nothing(order_id, u, now) for u in updates):
+            return None
+        async with self.lock(symbol), self._store.unit_of_work() as uow:
             order = await uow.get_order(order_id, for_update=True)
             if order is None:
                 return None
-            events: list[Event] = []
-            if order.broker_order_id is None:  # the stream was faster than the REST answer
-                order, submitted = mark_submitted(
-                    order,
-                    broker_order_id=update.order.broker_order_id,
-                    status=update.order.status,
-                    now=now,
-                    ts_event=update.order.submitted_at,
-                )
-                events.extend(submitted)
-            execution = fill = None
-            if update.is_fill:
-                fill = _fill_of(order, update)
-                held = await uow.get_position(order.symbol, for_update=True) or Position.flat(order.symbol)
-                execution = execute(order, held, fill, cumulative_quantity=update.order.filled_quantity, now=now)
-                if execution is not None:
-                    order = execution.order
-                    events.extend(execution.events)
-                    await uow.add_fill(fill)
-                    await uow.save_position(execution.position.after)
-            else:
-                event = known_event(update.event)
-                if event is not None:
-                    order, moved = apply_event(order, event, now=now, ts_event=update.timestamp, reason=update.reason)
-                    events.extend(moved)
-            if not events:
+            change = _Change(order)
+            if accepted is not None:
+                change.submitted(accepted.broker_order_id, accepted.status, accepted.submitted_at, now)
+            for update in updates:
+                try:
+                    await self._step(uow, change, update, now)
+                except (InvalidTransition, Overfill) as e:
+                    log.error("trade update %s for %s refused: %s", update.event, update.order.broker_order_id, e)
+            if not change.events:
                 return None
-            await uow.update_order(order)
-            await uow.add_events(events)
+            await uow.update_order(change.order)
+            await uow.add_events(change.events)
             await uow.commit()
-        self._book.track(order)
-        if execution is not None and fill is not None:
-            self._book.apply_position(execution.position, fill.timestamp.astimezone(EASTERN).date(), fill.price)
-        self.announce(events)
-        return order
+        self._book.track(change.order)
+        for position, fill in change.executions:
+            self._book.apply_position(position, fill.timestamp.astimezone(EASTERN).date(), fill.price)
+        self.announce(change.events)
+        return change.order
 
-    async def _order_id_for(self, broker_order: BrokerOrder) -> OrderId | None:
+    async def _step(self, uow: UnitOfWork, change: _Change, update: TradeUpdate, now: datetime) -> None:
+        if change.order.broker_order_id is None:  # the stream was faster than the REST answer
+            change.submitted(update.order.broker_order_id, update.order.status, update.order.submitted_at, now)
+        order = change.order
+        if not update.is_fill:
+            event = known_event(update.event)
+            if event is not None:
+                moved, events = apply_event(order, event, now=now, ts_event=update.timestamp, reason=update.reason)
+                change.order = moved
+                change.events.extend(events)
+            return
+        fill = _fill_of(order, update)
+        held = await uow.get_position(order.symbol, for_update=True) or Position.flat(order.symbol)
+        execution = execute(order, held, fill, cumulative_quantity=update.order.filled_quantity, now=now)
+        if execution is None:
+            return
+        await uow.add_fill(fill)
+        await uow.save_position(execution.position.after)
+        change.order = execution.order
+        change.events.extend(execution.events)
+        change.executions.append((execution.position, fill))
+
+    def _changes_nothing(self, order_id: OrderId, update: TradeUpdate, now: datetime) -> bool:
+        """A status update that would leave the order as it is needs no transaction.
+
+        Most `new` events confirm what the REST answer already said; the book holds every open
+        order as last committed, so this is decided without reading the store.
+        """
+        if update.is_fill:
+            return False
+        cached = self._book.open_orders.get(order_id)
+        if cached is None or cached.broker_order_id is None:
+            return False
+        event = known_event(update.event)
+        if event is None:
+            return True
+        try:
+            moved, _ = apply_event(cached, event, now=now, ts_event=update.timestamp, reason=update.reason)
+        except InvalidTransition:
+            return False  # let the transaction path report it
+        return moved is cached
+
+    async def order_id_for(self, broker_order: BrokerOrder) -> OrderId | None:
+        """Our id of the order the broker reports, or None for one we did not place."""
         known = self._book.find_open(broker_order.broker_order_id, broker_order.client_order_id)
         if known is not None:
             return known
@@ -153,6 +195,23 @@ class OrderLedger:
         for listener in self.listeners:
             for event in events:
                 listener(event)
+
+
+class _Change:
+    """One order's change in progress within a transaction."""
+
+    __slots__ = ("events", "executions", "order")
+
+    def __init__(self, order: Order) -> None:
+        self.order = order
+        self.events: list[Event] = []
+        self.executions: list[tuple[PositionChange, Fill]] = []
+
+    def submitted(self, broker_order_id: BrokerOrderId, status: OrderStatus, at: datetime, now: datetime) -> None:
+        self.order, events = mark_submitted(
+            self.order, broker_order_id=broker_order_id, status=status, now=now, ts_event=at
+        )
+        self.events.extend(events)
 
 
 def _fill_of(order: Order, update: TradeUpdate) -> Fill:

@@ -27,6 +27,7 @@ from trading_core.values import (
     ExecutionId,
     OrderId,
     Symbol,
+    evolve,
     new_event_id,
 )
 
@@ -236,7 +237,7 @@ def reject(
     """Refuse an order that has not been sent (risk) or that the broker refused on submission."""
     if order.status is not OrderStatus.PENDING_NEW:
         raise InvalidTransition(f"{order.status} -> rejected: only an unsent order can be refused here")
-    rejected = attrs.evolve(
+    rejected = evolve(
         order,
         status=OrderStatus.REJECTED,
         rejection_code=code,
@@ -275,7 +276,7 @@ def mark_submitted(
     else:
         # A later status (filled, canceled...) comes with its own trade updates: apply those.
         next_status = OrderStatus.PARTIALLY_FILLED if order.filled_quantity else OrderStatus.NEW
-    submitted = attrs.evolve(
+    submitted = evolve(
         order,
         broker_order_id=broker_order_id,
         status=next_status,
@@ -306,7 +307,7 @@ def apply_event(
         return order, []
     ends = next_status in _CANCEL_REASONS and next_status is not OrderStatus.DONE_FOR_DAY
     refused = next_status is OrderStatus.REJECTED
-    moved = attrs.evolve(
+    moved = evolve(
         order,
         status=next_status,
         updated_at=now,

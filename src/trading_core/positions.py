@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import attrs
 
 from trading_core.enums import PositionSide, Side
-from trading_core.values import EXACT, FOUR_PLACES, HUNDRED, ZERO, Symbol
+from trading_core.values import EXACT, FOUR_PLACES, HUNDRED, ZERO, Symbol, evolve
 
 
 @attrs.frozen(kw_only=True)
@@ -108,9 +108,9 @@ def apply_fill(position: Position, *, side: Side, quantity: Decimal, price: Deci
             opened_at=at,
             updated_at=at,
         )
-        closed = attrs.evolve(position, quantity=ZERO, cost_basis=ZERO, realized_pnl=position.realized_pnl + realized)
+        closed = evolve(position, quantity=ZERO, cost_basis=ZERO, realized_pnl=position.realized_pnl + realized)
         return PositionChange(position, after, realized, closed)
-    after = attrs.evolve(
+    after = evolve(
         position,
         quantity=remaining,
         cost_basis=position.cost_basis - removed_cost,

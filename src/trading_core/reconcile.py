@@ -19,7 +19,7 @@ import attrs
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.daytrades import DayTrades
 from trading_core.enums import OrderStatus, Side
-from trading_core.errors import BrokerError
+from trading_core.errors import BrokerError, NotFound
 from trading_core.fills import Fill
 from trading_core.market import EASTERN
 from trading_core.orders import Order, TradeEvent
@@ -96,13 +96,17 @@ def replay_day_trades(fills: list[Fill], positions: Mapping[Symbol, Position]) -
 
 async def reconcile(engine: TradingEngine) -> int:
     """Repair open orders from the broker's copies, then positions; returns corrections made."""
+    return await reconcile_orders(engine) + await reconcile_positions(engine)
+
+
+async def reconcile_orders(engine: TradingEngine) -> int:
+    """Repair open orders from the broker's copies (the order status poll); returns corrections made."""
     corrections = 0
     for order in list(engine.book.open_orders.values()):
         try:
             corrections += await _reconcile_order(engine, order)
-        except BrokerError as e:
+        except (BrokerError, NotFound) as e:  # one order the broker cannot tell about must not stop the rest
             log.warning("could not reconcile order %s: %s", order.id, e)
-    corrections += await reconcile_positions(engine)
     return corrections
 
 

@@ -8,10 +8,13 @@ inside Decimal's 28 significant digits, and is rounded only where a report shows
 
 from __future__ import annotations
 
+import itertools
 import re
 import uuid
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from typing import Final
+from typing import Any, Final, TypeVar
+
+import attrs
 
 from trading_core.errors import InvalidOrder
 
@@ -75,6 +78,21 @@ def price(value: object, *, field: str = "price") -> Decimal:
     return result
 
 
+_T = TypeVar("_T", bound=attrs.AttrsInstance)
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def evolve(inst: _T, **changes: Any) -> _T:
+    """`attrs.evolve` for the hot path: field names are looked up once per class, not per call."""
+    cls = type(inst)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(a.alias for a in attrs.fields(cls))
+    values = {name: getattr(inst, name) for name in names}
+    values.update(changes)
+    return cls(**values)
+
+
 def money(value: Decimal) -> Decimal:
     """Round an exact amount to cents, half to even, for reports."""
     return value.quantize(CENTS, rounding=ROUND_HALF_EVEN)
@@ -136,13 +154,41 @@ class EventId(_Id):
     __slots__ = ()
 
 
+class _UuidSequence:
+    """Version 4 UUID strings: 74 random bits drawn once per process, then a 48-bit counter.
+
+    Unique like `uuid4()` (a new random prefix every process start, a counter within it) at a
+    tenth of the cost, which matters when an order produces half a dozen ids.
+    """
+
+    def __init__(self) -> None:
+        self._prefix = ""
+        self._counter = itertools.count()
+        self._reseed()
+
+    def _reseed(self) -> None:
+        head = uuid.uuid4().hex
+        self._prefix = f"{head[:8]}-{head[8:12]}-4{head[13:16]}-{'89ab'[int(head[16], 16) % 4]}{head[17:20]}-"
+        self._counter = itertools.count()
+
+    def __call__(self) -> str:
+        n = next(self._counter)
+        if n >= 1 << 48:  # after 2^48 ids, draw a new prefix rather than wrap
+            self._reseed()
+            n = next(self._counter)
+        return f"{self._prefix}{n:012x}"
+
+
+_next_uuid = _UuidSequence()
+
+
 def new_order_id() -> OrderId:
-    return OrderId(str(uuid.uuid4()))
+    return OrderId(_next_uuid())
 
 
 def new_client_order_id() -> ClientOrderId:
-    return ClientOrderId(str(uuid.uuid4()))
+    return ClientOrderId(_next_uuid())
 
 
 def new_event_id() -> EventId:
-    return EventId(str(uuid.uuid4()))
+    return EventId(_next_uuid())

@@ -556,6 +556,10 @@ class TestOutbox:
         assert collections.Counter(sent) == collections.Counter(e.event_id for e in events)
         assert await unsent(store) == []
 
+    async def test_a_claim_of_nothing_is_refused(self, store: OrderStore) -> None:
+        with pytest.raises(ValueError, match="limit"):
+            store.claim_outbox(limit=0)
+
     async def test_only_messages_of_the_batch_can_be_marked_while_it_is_open(self, store: OrderStore) -> None:
         events = [submitted(new_order()) for _ in range(2)]
         await store_all(store, events=events)

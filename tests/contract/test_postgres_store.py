@@ -3,6 +3,7 @@ columns for SQL readers, keep payloads exact in JSONB, survive dropped connectio
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
 from decimal import Decimal
@@ -30,6 +31,10 @@ async def fetch(url: str, query: str) -> list[tuple[object, ...]]:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         cursor = await conn.execute(query.encode())
         return await cursor.fetchall()
+
+
+def _pids(found: list[tuple[object, ...]]) -> str:
+    return ", ".join(str(int(row[0])) for row in found)  # type: ignore[call-overload]
 
 
 class TestRefusals:
@@ -134,9 +139,13 @@ class TestConnections:
 
         killed = await fetch(
             postgres_url,
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()",
         )
+        for _ in range(1000):  # termination is asynchronous: wait until they are gone
+            if not await fetch(postgres_url, f"SELECT 1 FROM pg_stat_activity WHERE pid IN ({_pids(killed)})"):
+                break
+            await asyncio.sleep(0.01)
 
         assert killed
         assert await store.get_order(order.id) == order

@@ -118,14 +118,17 @@ class InMemoryOrderStore:
         return self.tables.trading_state
 
     def claim_outbox(self, limit: int = 100) -> AbstractAsyncContextManager[OutboxBatch]:
+        """Claim the oldest unsent messages that no other relay holds."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, was {limit}")
         return self._claim(limit)
 
     @asynccontextmanager
     async def _claim(self, limit: int) -> AsyncIterator[OutboxBatch]:
         tables = self.tables
         claimed = tables.claimed
-        unclaimed = (m for event_id, m in tables.outbox.items() if event_id not in claimed)
-        batch = _MemoryOutboxBatch(self, list(islice(unclaimed, limit)))
+        unclaimed = list(islice((event_id for event_id in tables.outbox if event_id not in claimed), limit))
+        batch = _MemoryOutboxBatch(self, [tables.message(event_id, self.payload_of) for event_id in unclaimed])
         claimed.update(batch.ids)
         try:
             yield batch

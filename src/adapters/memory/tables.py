@@ -6,12 +6,13 @@ import bisect
 from datetime import datetime
 from typing import TypeVar
 
-from adapters.outbox import LazyOutboxMessage
+from adapters.outbox import LazyOutboxMessage, PayloadOf
+from trading_core.events import Event
 from trading_core.fills import Fill
 from trading_core.orders import Order
 from trading_core.ports import TradingStateRecord
 from trading_core.positions import Position
-from trading_core.values import EventId, OrderId
+from trading_core.values import OrderId
 
 TimeKey = tuple[datetime, str]
 """(created_at, id): the key orders are listed by."""
@@ -54,8 +55,8 @@ class Tables:
         self.fills_by_time: list[FillKey] = []
         self.positions: dict[str, Position] = {}
         """Open positions only: a flat one is deleted, as the database's cache does."""
-        self.outbox: dict[str, LazyOutboxMessage] = {}
-        """Unsent messages, oldest first; a message leaves when a relay marks it sent."""
+        self.outbox: dict[str, Event | LazyOutboxMessage] = {}
+        """Unsent events, oldest first; one leaves when a relay marks it sent."""
         self.claimed: set[str] = set()
         self.event_ids: set[str] = set()
         self.trading_state: TradingStateRecord | None = None
@@ -106,10 +107,22 @@ class Tables:
         else:
             self.positions.pop(position.symbol, None)
 
-    def put_message(self, message: LazyOutboxMessage) -> None:
-        event_id: EventId = message.event_id
-        self.event_ids.add(event_id)
-        self.outbox[event_id] = message
+    def put_events(self, events: list[Event]) -> None:
+        """Queue events; each becomes a message (with a lazy payload) only when a relay claims it."""
+        event_ids = self.event_ids
+        outbox = self.outbox
+        for event in events:
+            event_id = event.event_id
+            event_ids.add(event_id)
+            outbox[event_id] = event
+
+    def message(self, event_id: str, payload_of: PayloadOf) -> LazyOutboxMessage:
+        """The outbox message of a queued event, made on its first claim and kept for the next."""
+        queued = self.outbox[event_id]
+        if isinstance(queued, LazyOutboxMessage):
+            return queued
+        message = self.outbox[event_id] = LazyOutboxMessage(queued, payload_of)
+        return message
 
 
 def _insert_sorted(keys: list[_Key], key: _Key) -> None:

@@ -14,7 +14,6 @@ from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, NoReturn
 
-from adapters.outbox import LazyOutboxMessage
 from trading_core.errors import ConcurrentUpdate, DuplicateClientOrderId, StoreError, TradingError
 from trading_core.events import Event
 from trading_core.fills import Fill
@@ -167,15 +166,16 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
         self._usable()
         self._check_against_committed()
         tables = self._store.tables
-        for order, _ in self._orders.values():
-            tables.put_order(order)
+        if self._orders:
+            for order, _ in self._orders.values():
+                tables.put_order(order)
         for fill in self._fills:
             tables.put_fill(fill)
-        for position in self._positions.values():
-            tables.put_position(position)
-        payload_of = self._store.payload_of
-        for event in self._events:
-            tables.put_message(LazyOutboxMessage(event, payload_of))
+        if self._positions:
+            for held in self._positions.values():
+                tables.put_position(held)
+        if self._events:
+            tables.put_events(self._events)
         if self._state is not None:
             tables.trading_state = self._state
         self._discard()
@@ -202,20 +202,21 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
         for fill in self._fills:
             if (fill.order_id, fill.execution_id) in tables.fill_keys:
                 self._fail(_duplicate_fill(fill))
-        seen: set[str] = set()
-        for event in self._events:
-            if event.event_id in tables.event_ids or event.event_id in seen:
-                self._fail(StoreError(f"event {event.event_id} is already in the outbox"))
-            seen.add(event.event_id)
+        events = self._events
+        if events:
+            ids = [e.event_id for e in events]
+            if not tables.event_ids.isdisjoint(ids) or (len(ids) > 1 and len(set(ids)) < len(ids)):
+                self._fail(StoreError("an event of this unit of work is already in the outbox"))
 
     def _order(self, order_id: str) -> Order | None:
         pending = self._orders.get(order_id)
         return pending[0] if pending is not None else self._store.tables.orders.get(order_id)
 
     def _order_by_client(self, client_order_id: str) -> Order | None:
-        for order, _ in self._orders.values():
-            if order.client_order_id == client_order_id:
-                return order
+        if self._orders:
+            for order, _ in self._orders.values():
+                if order.client_order_id == client_order_id:
+                    return order
         found = self._store.tables.order_by_client(client_order_id)
         if found is None:
             return None
@@ -223,9 +224,10 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
         return current if current is not None and current.client_order_id == client_order_id else None
 
     def _order_by_broker(self, broker_order_id: str) -> Order | None:
-        for order, _ in self._orders.values():
-            if order.broker_order_id == broker_order_id:
-                return order
+        if self._orders:
+            for order, _ in self._orders.values():
+                if order.broker_order_id == broker_order_id:
+                    return order
         order_id = self._store.tables.by_broker.get(broker_order_id)
         current = None if order_id is None else self._order(order_id)
         return current if current is not None and current.broker_order_id == broker_order_id else None
@@ -233,7 +235,10 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
     def _has_fill(self, fill: Fill) -> bool:
         if (fill.order_id, fill.execution_id) in self._store.tables.fill_keys:
             return True
-        return any(f.order_id == fill.order_id and f.execution_id == fill.execution_id for f in self._fills)
+        pending = self._fills
+        return bool(pending) and any(
+            f.order_id == fill.order_id and f.execution_id == fill.execution_id for f in pending
+        )
 
     async def _lock(self, key: str) -> None:
         if key not in self._held:
@@ -250,15 +255,20 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
 
     def _discard(self) -> None:
         """Forget buffered writes and release row locks, as a database's commit or rollback does."""
-        self._orders = {}
-        self._fills = []
-        self._positions = {}
-        self._events = []
+        if self._orders:
+            self._orders = {}
+        if self._fills:
+            self._fills = []
+        if self._positions:
+            self._positions = {}
+        if self._events:
+            self._events = []
         self._state = None
-        locks = self._store.locks
-        for key in self._held:
-            locks.release(key)
-        self._held = []
+        if self._held:
+            locks = self._store.locks
+            for key in self._held:
+                locks.release(key)
+            self._held = []
 
 
 def _duplicate_fill(fill: Fill) -> ConcurrentUpdate:

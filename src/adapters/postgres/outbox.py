@@ -93,8 +93,6 @@ class PostgresOutboxBatch:
 
 async def claim(conn: psycopg.AsyncConnection[Any], limit: int) -> PostgresOutboxBatch:
     """Lock and read the oldest unsent rows that no other relay holds (in the open transaction)."""
-    if limit < 1:
-        raise ValueError(f"limit must be at least 1, was {limit}")
     with translated():
         cursor = await conn.execute(CLAIM, (limit,))
         rows = await cursor.fetchall()

@@ -2,8 +2,9 @@
 
 Nothing connects in the constructor: `await PostgresOrderStore.open(conninfo, payload_of=...)`
 opens the pool (and optionally applies the migrations), `await store.close()` closes it. Pooled
-connections are checked on checkout, so one the server dropped is replaced instead of failing the
-caller, and `ping()` tells the health endpoint whether the database answers.
+connections are checked before they are lent (`connections.LivenessCheck`), so one the server
+dropped is replaced instead of failing the caller, and `ping()` tells the health endpoint whether
+the database answers.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from typing import Any, Final
 
 import psycopg
 from psycopg import pq
-from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.cursor import decode_cursor, encode_cursor
 from adapters.outbox import PayloadOf
 from adapters.postgres import rows
+from adapters.postgres.connections import LivenessCheck, Transaction, connection_options
 from adapters.postgres.errors import translated
 from adapters.postgres.migrate import apply_migrations
 from adapters.postgres.outbox import claim
@@ -46,20 +47,22 @@ _COUNT_PENDING: Final = f"SELECT count(*) FROM trading.orders WHERE {rows.OPEN_P
 _TRADING_STATE: Final = (
     "SELECT state, reason, changed_at, changed_by FROM trading.trading_state ORDER BY id DESC LIMIT 1"
 )
-_IN_TRANSACTION: Final = (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR)
 
 
 class PostgresOrderStore:
     """Orders, fills, positions, trading state and the outbox in the `trading` schema.
 
     Args:
-        pool: a psycopg pool whose connections are in autocommit mode (`open` builds one).
+        pool: a psycopg pool whose connections are in autocommit mode and use UTC (`open` builds
+            one, with `connections.connection_options` and a `LivenessCheck`).
         payload_of: turns a domain event into its JSON-ready payload for the outbox.
+        ping_timeout: seconds `ping()` waits for a connection before it answers False.
     """
 
-    def __init__(self, pool: AsyncConnectionPool[Any], *, payload_of: PayloadOf) -> None:
+    def __init__(self, pool: AsyncConnectionPool[Any], *, payload_of: PayloadOf, ping_timeout: float = 2.0) -> None:
         self._pool = pool
         self._payload_of = payload_of
+        self._ping_timeout = ping_timeout
 
     @classmethod
     async def open(
@@ -72,6 +75,7 @@ class PostgresOrderStore:
         pool_timeout: float = 30.0,
         migrate: bool = False,
         wait: bool = True,
+        ping_timeout: float = 2.0,
     ) -> PostgresOrderStore:
         """Open a pool on `conninfo` and return the store on it.
 
@@ -84,6 +88,7 @@ class PostgresOrderStore:
             migrate: apply pending migrations first.
             wait: wait until `min_size` connections are open; without it the store opens even
                 when the database is down, and `ping()` says so.
+            ping_timeout: seconds `ping()` waits for a connection before it answers False.
 
         Raises:
             StoreError: the database could not be reached (or migrated) in time.
@@ -96,8 +101,8 @@ class PostgresOrderStore:
             min_size=min_size,
             max_size=max_size,
             timeout=pool_timeout,
-            kwargs=_connection_options(conninfo),
-            check=AsyncConnectionPool.check_connection,
+            kwargs=connection_options(conninfo),
+            check=LivenessCheck(),
             name="trading-store",
         )
         with translated():
@@ -106,7 +111,7 @@ class PostgresOrderStore:
             except psycopg.Error:
                 await pool.close()
                 raise
-        return cls(pool, payload_of=payload_of)
+        return cls(pool, payload_of=payload_of, ping_timeout=ping_timeout)
 
     async def close(self) -> None:
         await self._pool.close()
@@ -122,20 +127,17 @@ class PostgresOrderStore:
     # transactions
 
     def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]:
-        return self._unit_of_work()
-
-    @asynccontextmanager
-    async def _unit_of_work(self) -> AsyncIterator[UnitOfWork]:
-        async with self._transaction() as conn:
-            yield PostgresUnitOfWork(conn, self._payload_of)
+        return PostgresUnitOfWork(self._pool, self._payload_of)
 
     def claim_outbox(self, limit: int = 100) -> AbstractAsyncContextManager[OutboxBatch]:
         """Claim the oldest unsent messages that no other relay holds (`FOR UPDATE SKIP LOCKED`)."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, was {limit}")
         return self._claim(limit)
 
     @asynccontextmanager
     async def _claim(self, limit: int) -> AsyncIterator[OutboxBatch]:
-        async with self._transaction() as conn:
+        async with Transaction(self._pool) as conn:
             batch = await claim(conn, limit)
             try:
                 yield batch
@@ -147,20 +149,6 @@ class PostgresOrderStore:
             batch.closed = True
             with translated():
                 await _commit_marks(conn)
-
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        """A pooled connection in a transaction that is rolled back unless committed."""
-        with translated():
-            async with self._pool.connection() as conn:
-                await conn.set_autocommit(False)
-                try:
-                    yield conn
-                except BaseException:
-                    with suppress(psycopg.Error):
-                        await _end(conn)  # the error that ended the block is the one to report
-                    raise
-                await _end(conn)
 
     # queries
 
@@ -233,9 +221,9 @@ class PostgresOrderStore:
         )
 
     async def ping(self) -> bool:
-        """Whether the database answers within a few seconds."""
+        """Whether the database answers within `ping_timeout` seconds."""
         try:
-            async with self._pool.connection(timeout=5.0) as conn:
+            async with self._pool.connection(timeout=self._ping_timeout) as conn:
                 await conn.execute("SELECT 1")
         except psycopg.Error:
             return False
@@ -262,22 +250,6 @@ class PostgresOrderStore:
         return f"PostgresOrderStore({self._pool.name!r})"
 
 
-def _connection_options(conninfo: str) -> dict[str, Any]:
-    """Autocommit (transactions are explicit) and UTC session time, keeping any options given."""
-    options = conninfo_to_dict(conninfo).get("options")
-    utc = "-c TimeZone=UTC"
-    return {"autocommit": True, "options": f"{options} {utc}" if options else utc}
-
-
 async def _commit_marks(conn: psycopg.AsyncConnection[Any]) -> None:
     if conn.info.transaction_status == pq.TransactionStatus.INTRANS:
         await conn.commit()
-
-
-async def _end(conn: psycopg.AsyncConnection[Any]) -> None:
-    """Roll back what was not committed and give the connection back in autocommit mode."""
-    if conn.closed or conn.broken:
-        return  # the pool discards it
-    if conn.info.transaction_status in _IN_TRANSACTION:
-        await conn.rollback()
-    await conn.set_autocommit(True)

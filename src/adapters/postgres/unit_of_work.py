@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from types import TracebackType
 from typing import Any, Final, NoReturn
 
 import psycopg
+from psycopg_pool import AsyncConnectionPool
 
 from adapters.outbox import PayloadOf
 from adapters.postgres import rows
-from adapters.postgres.errors import translated
+from adapters.postgres.connections import Transaction
+from adapters.postgres.errors import translate
 from adapters.postgres.outbox import INSERT_EVENT, event_params
-from trading_core.errors import DuplicateClientOrderId, StoreError
+from trading_core.errors import DuplicateClientOrderId, StoreError, TradingError
 from trading_core.events import Event
 from trading_core.fills import Fill
 from trading_core.orders import Order
@@ -46,12 +49,23 @@ _INSERT_STATE: Final = (
 
 
 class PostgresUnitOfWork:
-    """Reads and writes of one transaction; `PostgresOrderStore.unit_of_work` opens and ends it."""
+    """Reads and writes of one transaction on a pooled connection, lent for the `async with` block."""
 
-    def __init__(self, conn: psycopg.AsyncConnection[Any], payload_of: PayloadOf) -> None:
-        self._conn = conn
+    __slots__ = ("_conn", "_failed", "_lease", "_payload_of")
+
+    def __init__(self, pool: AsyncConnectionPool[Any], payload_of: PayloadOf) -> None:
+        self._lease = Transaction(pool)
         self._payload_of = payload_of
         self._failed = False
+
+    async def __aenter__(self) -> PostgresUnitOfWork:
+        self._conn = await self._lease.__aenter__()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._lease.__aexit__(exc_type, exc, tb)
 
     # reads
 
@@ -108,32 +122,30 @@ class PostgresUnitOfWork:
             return
         self._usable()
         params = [event_params(e, self._payload_of) for e in events]
-        with translated():
-            try:
-                if len(params) == 1:
-                    await self._conn.execute(INSERT_EVENT, params[0])
-                else:
-                    async with self._conn.cursor() as cursor:
-                        await cursor.executemany(INSERT_EVENT, params)
-            except psycopg.Error:
-                self._failed = True
-                raise
+        try:
+            if len(params) == 1:
+                await self._conn.execute(INSERT_EVENT, params[0])
+            else:
+                async with self._conn.cursor() as cursor:
+                    await cursor.executemany(INSERT_EVENT, params)
+        except psycopg.Error as e:
+            self._fail(translate(e), e)
 
     async def save_trading_state(self, record: TradingStateRecord) -> None:
         await self._execute(_INSERT_STATE, (record.state, record.reason, record.changed_at, record.changed_by))
 
     async def commit(self) -> None:
         self._usable()
-        with translated():
-            try:
-                await self._conn.commit()
-            except psycopg.Error:
-                self._failed = True
-                raise
+        try:
+            await self._conn.commit()
+        except psycopg.Error as e:
+            self._fail(translate(e), e)
 
     async def rollback(self) -> None:
-        with translated():
+        try:
             await self._conn.rollback()
+        except psycopg.Error as e:
+            raise translate(e) from e
         self._failed = False
 
     # helpers
@@ -148,32 +160,29 @@ class PostgresUnitOfWork:
 
     async def _fetchone(self, query: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
         self._usable()
-        with translated():
-            try:
-                cursor = await self._conn.execute(query, params)
-                return await cursor.fetchone()
-            except psycopg.Error:
-                self._failed = True
-                raise
+        try:
+            cursor = await self._conn.execute(query, params)
+            return await cursor.fetchone()
+        except psycopg.Error as e:
+            self._fail(translate(e), e)
 
     async def _execute(self, query: str, params: tuple[Any, ...]) -> int:
         """Run one statement; the number of rows it touched."""
         self._usable()
-        with translated():
-            try:
-                cursor = await self._conn.execute(query, params)
-            except psycopg.Error:
-                self._failed = True
-                raise
+        try:
+            cursor = await self._conn.execute(query, params)
+        except psycopg.Error as e:
+            self._fail(translate(e), e)
         return cursor.rowcount
 
     def _usable(self) -> None:
         if self._failed:
             raise StoreError("an earlier statement of this unit of work failed; leave it and start another")
 
-    def _fail(self, error: StoreError) -> NoReturn:
+    def _fail(self, error: TradingError, cause: BaseException | None = None) -> NoReturn:
+        """Raise `error`; the transaction is aborted, so the unit refuses everything after it."""
         self._failed = True
-        raise error
+        raise error from cause
 
 
 def is_uuid(value: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import attrs
@@ -9,7 +10,7 @@ import pytest
 
 from adapters.paper import PaperConfig, PaperExchange
 from tests.unit.engine.conftest import GENEROUS, limit, market, types
-from trading_core import Event, OrderStatus, RiskLimits, SubmitStatus, TradingState
+from trading_core import Event, OrderStatus, RiskLimits, SubmitStatus, TestClock, TradingState
 from trading_core.engine import TradingEngine
 from trading_core.requests import OrderRequest
 
@@ -104,6 +105,21 @@ class TestDailyLoss:
         record = await engine.reset_trading_state(by="ops@example.com")
         assert (record.state, record.changed_by) == (TradingState.ACTIVE, "ops@example.com")
         assert (await engine.submit(market("MSFT", "buy", 1))).status is SubmitStatus.ACCEPTED
+
+    async def test_the_breach_ends_on_the_next_trading_day(
+        self, engine: TradingEngine, exchange: PaperExchange, clock: TestClock
+    ) -> None:
+        exchange.set_price("AAPL", Decimal("100.00"))
+        await engine.submit(market("AAPL", "buy", 5000))
+        exchange.set_price("AAPL", Decimal("90.00"))
+        await assert_rejected(engine, market("MSFT", "buy", 1), "DAILY_LOSS_LIMIT")
+
+        exchange.close_market()  # the close rolls yesterday's equity forward
+        clock.advance(timedelta(days=1))
+        exchange.open_market()
+
+        assert (await engine.submit(market("MSFT", "buy", 1))).status is SubmitStatus.ACCEPTED
+        assert engine.trading_state is TradingState.ACTIVE
 
 
 class TestMaxOpenPositions:

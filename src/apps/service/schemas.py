@@ -1,0 +1,269 @@
+"""The API's request and response bodies, in the spec's camelCase, separate from the domain classes.
+
+Amounts are `Decimal`: requests decode JSON numbers into them without float (see `codec`), and
+responses encode them as JSON numbers with their exact digits. Optional fields are left out
+when they have no value, as the spec's `averagePrice?` is.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+Side = Literal["buy", "sell"]
+OrderTypeName = Literal["market", "limit", "stop", "stop_limit"]
+TimeInForceName = Literal["day", "gtc", "ioc", "fok"]
+OrderStatusName = Literal["new", "partially_filled", "filled", "cancelled", "rejected"]
+SubmitStatusName = Literal["pending", "accepted", "rejected"]
+PositionSideName = Literal["long", "short"]
+TradingStateName = Literal["active", "reducing_only", "halted"]
+HealthStatusName = Literal["healthy", "unhealthy"]
+
+Amount = Annotated[Decimal, msgspec.Meta(description="An exact decimal number.")]
+
+
+class _Body(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=True):
+    """A request body: camelCase keys, unknown keys refused (a typo must not be ignored)."""
+
+
+class _Out(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=True):
+    """A response body: camelCase keys, optional fields left out when empty."""
+
+
+# ---------------------------------------------------------------------------- errors
+
+
+class ErrorBody(msgspec.Struct, rename="camel", kw_only=True):
+    """The one error shape of every endpoint; `details` is always there, empty or not."""
+
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class RejectedOrderBody(_Out):
+    """A submission refused by a risk check or the broker: the error shape plus the order kept for audit."""
+
+    code: str
+    message: str
+    details: dict[str, Any]
+    order_id: str
+    status: Literal["rejected"]
+    reason: str
+    created_at: datetime
+
+
+# ---------------------------------------------------------------------------- orders
+
+
+class SubmitOrderRequest(_Body):
+    symbol: str
+    side: Side
+    quantity: Amount
+    type: OrderTypeName
+    time_in_force: TimeInForceName = "day"
+    limit_price: Amount | None = None
+    stop_price: Amount | None = None
+    extended_hours: bool = False
+    client_order_id: str | None = None
+    strategy_id: str | None = None
+
+
+class SubmitOrderResponse(_Out):
+    order_id: str
+    status: SubmitStatusName
+    """What happened to the submission, even when a market order filled at once."""
+    created_at: datetime
+    client_order_id: str
+    order_status: OrderStatusName
+    """The order's own status now, in the spec's five words."""
+    broker_status: str
+    follow_up_order_id: str | None = None
+    """When the order crossed zero: the opening part, sent once this closing part fills."""
+
+
+class ModifyOrderRequest(_Body):
+    quantity: Amount | None = None
+    limit_price: Amount | None = None
+    stop_price: Amount | None = None
+    time_in_force: TimeInForceName | None = None
+
+
+class OrderBody(_Out):
+    order_id: str
+    symbol: str
+    side: Side
+    quantity: Amount
+    filled_quantity: Amount
+    status: OrderStatusName
+    broker_status: str
+    """The broker's detailed status (one of Alpaca's 18), beside the spec's word."""
+    type: str
+    time_in_force: str
+    extended_hours: bool
+    client_order_id: str
+    created_at: datetime
+    updated_at: datetime
+    average_price: Amount | None = None
+    limit_price: Amount | None = None
+    stop_price: Amount | None = None
+    broker_order_id: str | None = None
+    strategy_id: str | None = None
+    decision_id: str | None = None
+    submitted_at: datetime | None = None
+    filled_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    rejection_code: str | None = None
+    rejection_reason: str | None = None
+    replaces: str | None = None
+    replaced_by: str | None = None
+
+
+class OrderListBody(_Out):
+    orders: list[OrderBody]
+    next_cursor: str | None = None
+
+
+class CancelOrderResponse(_Out):
+    success: bool
+    message: str
+
+
+class RiskCheckRejection(_Out):
+    check: str
+    code: str
+    reason: str
+
+
+class PreTradeChecks(_Out):
+    """The spec's seven checks, then the two sizing rules."""
+
+    buying_power: bool
+    position_limit: bool
+    daily_loss_limit: bool
+    market_session: bool
+    symbol_tradable: bool
+    wash_trade: bool
+    pattern_day_trader: bool
+    sector_exposure: bool
+    max_open_positions: bool
+
+
+class PreTradeValidationBody(_Out):
+    """The spec's PreTradeValidation, with every failed check's code."""
+
+    checks: PreTradeChecks
+    approved: bool
+    rejection_reason: str | None = None
+    rejection_code: str | None = None
+    rejections: list[RiskCheckRejection] = msgspec.field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------- positions and account
+
+
+class PositionBody(_Out):
+    symbol: str
+    quantity: Amount
+    side: PositionSideName
+    average_entry_price: Amount
+    current_price: Amount
+    market_value: Amount
+    unrealized_pnl: Amount
+    unrealized_pnl_percent: Amount
+    cost_basis: Amount
+    realized_pnl: Amount
+
+
+class PositionListBody(_Out):
+    positions: list[PositionBody]
+    total_equity: Amount
+    buying_power: Amount
+
+
+class ClosePositionRequest(_Body):
+    quantity: Amount | None = None
+
+
+class ClosePositionResponse(_Out):
+    order_id: str
+    status: SubmitStatusName
+
+
+class CloseAllRejection(_Out):
+    symbol: str
+    order_id: str
+    code: str
+    reason: str
+
+
+class CloseAllResponse(_Out):
+    closed_count: int
+    order_ids: list[str]
+    rejected: list[CloseAllRejection] = msgspec.field(default_factory=list)
+
+
+class AccountBody(_Out):
+    account_id: str
+    equity: Amount
+    cash: Amount
+    buying_power: Amount
+    daytrade_count: int
+    pattern_day_trader: bool
+    trading_blocked: bool
+    account_blocked: bool
+    last_equity: Amount
+    daily_pnl: Amount
+    trading_state: TradingStateName
+
+
+# ---------------------------------------------------------------------------- risk
+
+
+class RiskLimitsBody(_Out):
+    max_position_size_percent: Amount
+    max_sector_exposure_percent: Amount
+    max_daily_loss_percent: Amount
+    max_open_positions: int
+    enable_wash_trade_protection: bool
+    enable_day_trade_budget: bool
+    max_day_trades: int
+    day_trade_window_days: int
+    day_trade_equity_threshold: Amount
+
+
+class RiskBody(_Out):
+    limits: RiskLimitsBody
+    trading_state: TradingStateName
+    reason: str
+    daily_pnl: Amount
+    daytrade_count: int
+    changed_at: datetime | None = None
+    changed_by: str | None = None
+
+
+class RiskResetRequest(_Body):
+    by: str | None = None
+    """Who ends the reducing-only state (recorded); defaults to the caller's address."""
+    reason: str | None = None
+
+
+# ---------------------------------------------------------------------------- operations
+
+
+class HealthChecks(msgspec.Struct, rename="camel", kw_only=True):
+    database: str
+    alpaca: str
+    event_bus: str
+    websocket: str
+
+
+class HealthBody(msgspec.Struct, rename="camel", kw_only=True):
+    status: HealthStatusName
+    checks: HealthChecks
+    last_order_at: datetime | None
+    open_positions: int
+    pending_orders: int
