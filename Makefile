@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 3001
 export PORT
+# ruff without its cache, so that a developer sees exactly what CI sees
+export RUFF_NO_CACHE := true
 
 .PHONY: run test lint unit bench clean
 

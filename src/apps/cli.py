@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import ipaddress
 import json
 import sys
@@ -14,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from apps.alpaca_sim.cli import add_arguments as add_simulator_arguments
 from apps.config import SECTIONS, ConfigError, Secret, Settings, load_settings
 from apps.config_parse import env_name
 
@@ -84,12 +84,9 @@ def migrate(args: argparse.Namespace) -> int:
 
 
 def alpaca_sim(args: argparse.Namespace) -> int:
-    try:
-        sim = importlib.import_module("apps.alpaca_sim")  # issue 5 adds it
-    except ImportError:
-        print("the Alpaca simulator is not part of this build yet (issue 5)", file=sys.stderr)
-        return EXIT_CONFIG
-    return int(sim.main(args))
+    from apps.alpaca_sim import main as serve_simulator
+
+    return serve_simulator(args)
 
 
 def config_check(args: argparse.Namespace) -> int:
@@ -156,9 +153,7 @@ def parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=serve)
     with_config(commands.add_parser("migrate", help="apply pending database migrations")).set_defaults(handler=migrate)
     sim = commands.add_parser("alpaca-sim", help="serve the paper exchange with Alpaca's REST and WebSocket API")
-    sim.add_argument("--host", default="127.0.0.1")
-    sim.add_argument("--port", type=int, default=8765)
-    sim.set_defaults(handler=alpaca_sim)
+    add_simulator_arguments(sim).set_defaults(handler=alpaca_sim)
     config = commands.add_parser("config", help="configuration tools")
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="COMMAND")
     check = with_config(config_commands.add_parser("check", help="validate and print the effective configuration"))

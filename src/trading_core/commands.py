@@ -8,6 +8,7 @@ order id returns the first order instead of placing a second.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -86,7 +87,7 @@ def _lenient_request(raw: Mapping[str, Any] | None) -> OrderRequest | None:
     if raw is None:
         return None
     try:
-        decision_id = str(raw["decisionId"])
+        decision_id = str(uuid.UUID(str(raw["decisionId"])))
         return OrderRequest(
             symbol=Symbol(str(raw["symbol"])),
             side=Side(raw["side"]),
@@ -94,6 +95,7 @@ def _lenient_request(raw: Mapping[str, Any] | None) -> OrderRequest | None:
             quantity=quantity(str(raw.get("quantity") or raw.get("notional") or "0")),
             time_in_force=TimeInForce(raw.get("timeInForce") or "day"),
             client_order_id=decision_client_order_id(decision_id),
+            decision_id=decision_id,
         )
     except (KeyError, ValueError, TypeError, TradingError, ArithmeticError):
         return None

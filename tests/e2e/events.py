@@ -15,6 +15,8 @@ async def published(nats_url: str, stream: str) -> list[dict[str, Any]]:
     try:
         js = nc.jetstream()
         info = await js.stream_info(stream)
+        if not info.state.messages:
+            return []
         messages = []
         for seq in range(info.state.first_seq, info.state.last_seq + 1):
             raw = await js.get_msg(stream, seq)
@@ -28,5 +30,30 @@ async def publish_command(nats_url: str, subject: str, body: dict[str, Any], msg
     nc = await nats.connect(nats_url)
     try:
         await nc.jetstream().publish(subject, json.dumps(body).encode(), headers={"Nats-Msg-Id": msg_id})
+    finally:
+        await nc.close()
+
+
+async def published_with_subjects(nats_url: str, stream: str) -> list[tuple[str, dict[str, Any]]]:
+    """(subject, envelope) of every message in `stream`, oldest first."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info(stream)
+        if not info.state.messages:
+            return []
+        messages = []
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            raw = await js.get_msg(stream, seq)
+            messages.append((raw.subject or "", json.loads(raw.data or b"{}", parse_float=Decimal)))
+        return messages
+    finally:
+        await nc.close()
+
+
+async def publish_raw(nats_url: str, subject: str, data: bytes, msg_id: str) -> None:
+    nc = await nats.connect(nats_url)
+    try:
+        await nc.jetstream().publish(subject, data, headers={"Nats-Msg-Id": msg_id})
     finally:
         await nc.close()

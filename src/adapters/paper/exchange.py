@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from adapters.paper.calendar import next_open_and_close
 from adapters.paper.config import PaperConfig
 from adapters.paper.instrument import Instrument
-from adapters.paper.venue import Venue
+from adapters.paper.venue import FillPlan, Venue
 from trading_core.broker_models import BrokerOrder, BrokerPosition, TradeUpdate
 from trading_core.clock import Clock
 from trading_core.enums import TimeInForce
@@ -49,7 +49,7 @@ class PaperExchange:
     """A simulated brokerage account with a market of listed assets.
 
     Controls for tests and simulations: `set_price`, `step_prices` (a seeded random walk in
-    whole cents), `open_market` and `close_market`.
+    whole cents), `open_market` and `close_market`; `plan_fills` and `fill_now` script fills.
 
     Args:
         clock: Where every timestamp comes from.
@@ -258,6 +258,23 @@ class PaperExchange:
                 width = max(1, cents * bp // _BASIS_POINTS)
                 moved = max(1, cents + self._rng.randint(-width, width))
                 self._venue.move(inst, Decimal(moved).scaleb(-2), now)
+
+    def plan_fills(self, plan: FillPlan | None) -> None:
+        """Let `plan(quantity)` choose the sizes of each order's first execution.
+
+        It returns the sizes of the first fills (the rest of the quantity fills last), or None to
+        fill as configured (`fill_parts`). None as the plan removes it. For simulators that script
+        partial fills.
+        """
+        self._venue.plan_fills(plan)
+
+    def fill_now(self, broker_order_id: BrokerOrderId) -> None:
+        """Fill what remains of an open order at once, at its limit price if it has one, else the current price.
+
+        For simulators that script a fill racing a cancel. Raises `OrderNotFound` or
+        `OrderNotCancelable` (closed, or a cancel or replace pending) like `cancel_order`.
+        """
+        self._venue.fill_now(broker_order_id)
 
     def open_market(self) -> None:
         """Open the session: route the orders accepted while closed, then match every book."""

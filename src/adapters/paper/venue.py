@@ -8,7 +8,7 @@ raises before it changes anything.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 
@@ -33,6 +33,9 @@ _AT_ONCE = frozenset({TimeInForce.DAY, TimeInForce.GTC, TimeInForce.IOC, TimeInF
 """Market orders of these fill at once in session (when nothing limits the fill): `_fill_at_once`."""
 
 _REPLACEABLE = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
+
+FillPlan = Callable[[Decimal], Sequence[Decimal] | None]
+"""Chooses the fill sizes of an order's first execution from the quantity about to execute."""
 
 
 class Venue:
@@ -64,6 +67,7 @@ class Venue:
         self._fill_parts = config.fill_parts
         self._max_fill = config.max_fill_quantity
         self._fills_at_once = config.fill_parts == 1 and config.max_fill_quantity is None
+        self._fill_plan: FillPlan | None = None
         self._retention = config.closed_order_retention
         self._closed: deque[BrokerOrderId] = deque()
         """Closed orders oldest first, kept only when `closed_order_retention` bounds them."""
@@ -157,6 +161,20 @@ class Venue:
         self._close(old, OrderStatus.REPLACED)
         self._publish(TradeEvent.REPLACED, old, now, replaced_by=new.id)
         return self._route(new, inst, now)
+
+    def plan_fills(self, plan: FillPlan | None) -> None:
+        """Let `plan` choose the sizes of each order's first execution (None: back to `fill_parts`)."""
+        self._fill_plan = plan
+        self._fills_at_once = plan is None and self._fill_parts == 1 and self._max_fill is None
+
+    def fill_now(self, broker_order_id: BrokerOrderId) -> None:
+        """Fill what remains of an open order at once: at its limit price if it has one, else the current price."""
+        w = self.open_order(broker_order_id)
+        inst = self.instruments[w.symbol]
+        inst.remove(w)
+        w.triggered = True
+        fill_price = inst.price if w.limit_price is None else w.limit_price
+        self._fill(w, inst, w.remaining, fill_price, self.clock.now())
 
     def move(self, inst: Instrument, new_price: Decimal, now: datetime) -> None:
         """Set a price; in session, the resting orders it crosses execute."""
@@ -407,6 +425,13 @@ class Venue:
         quantity = self._fillable(w, current)
         if not quantity:
             return
+        plan = self._fill_plan
+        if plan is not None and not w.filled_quantity:
+            sizes = plan(quantity)
+            if sizes:
+                for part in _planned(quantity, sizes):
+                    self._fill(w, inst, part, current, now)
+                return
         if self._fill_parts == 1:
             self._fill(w, inst, quantity, current, now)
             return
@@ -512,3 +537,17 @@ def _split(quantity: Decimal, parts: int, *, whole: bool) -> Iterable[Decimal]:
     if not size:
         return (quantity,)
     return [size] * (parts - 1) + [quantity - size * (parts - 1)]
+
+
+def _planned(quantity: Decimal, sizes: Sequence[Decimal]) -> list[Decimal]:
+    """The given sizes while they leave something to fill, then the rest (sizes <= 0 are skipped)."""
+    parts: list[Decimal] = []
+    left = quantity
+    for size in sizes:
+        if size >= left:
+            break
+        if size > ZERO:
+            parts.append(size)
+            left -= size
+    parts.append(left)
+    return parts

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+
 from adapters.codec.events import event_payload
 from adapters.memory.store import InMemoryOrderStore
-
 from adapters.paper import PaperConfig, PaperExchange
 from trading_core import Event, OrderRequest, RiskLimits, TestClock
 from trading_core.engine import EngineConfig, TradingEngine

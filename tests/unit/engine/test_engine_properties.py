@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-from adapters.codec.events import event_payload
-from adapters.memory.store import InMemoryOrderStore
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from adapters.codec.events import event_payload
+from adapters.memory.store import InMemoryOrderStore
 from adapters.paper import PaperConfig, PaperExchange
 from tests.unit.engine.conftest import GENEROUS, MONDAY_10AM_ET
 from trading_core import OrderRequest, Side, TestClock, TradingError

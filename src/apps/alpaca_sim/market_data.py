@@ -1,0 +1,91 @@
+"""Latest trades and quotes, as Alpaca's market-data API (`/v2/stocks/...`) shapes them.
+
+Prices and sizes are JSON numbers here, unlike the trading API. The paper exchange has one price
+per symbol, so its quote has no spread (bid = ask = price).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apps.alpaca_sim import errors, wire
+from apps.alpaca_sim.asgi import Request, Response, encoder, json_response
+from apps.alpaca_sim.simulation import Simulation
+from trading_core.market import Asset, Quote
+from trading_core.values import Symbol
+
+_NUMBERS = encoder(decimals_as_numbers=True)
+_TAPES = {"NYSE": "A", "NASDAQ": "C"}
+_LOT = 100
+
+
+async def latest_trade(sim: Simulation, request: Request, symbol: str) -> Response:
+    """`GET /v2/stocks/{symbol}/trades/latest`."""
+    asset = _one(sim, symbol)
+    trade = _trade(asset, await _quote_of(sim, asset))
+    return json_response({"symbol": asset.symbol, "trade": trade}, encoder=_NUMBERS)
+
+
+async def latest_quote(sim: Simulation, request: Request, symbol: str) -> Response:
+    """`GET /v2/stocks/{symbol}/quotes/latest`."""
+    asset = _one(sim, symbol)
+    quote = _quote(asset, await _quote_of(sim, asset))
+    return json_response({"symbol": asset.symbol, "quote": quote}, encoder=_NUMBERS)
+
+
+async def latest_trades(sim: Simulation, request: Request) -> Response:
+    """`GET /v2/stocks/trades/latest?symbols=...`: unknown symbols are left out."""
+    trades = {a.symbol: _trade(a, await _quote_of(sim, a)) for a in _many(sim, request)}
+    return json_response({"trades": trades}, encoder=_NUMBERS)
+
+
+async def latest_quotes(sim: Simulation, request: Request) -> Response:
+    """`GET /v2/stocks/quotes/latest?symbols=...`: unknown symbols are left out."""
+    quotes = {a.symbol: _quote(a, await _quote_of(sim, a)) for a in _many(sim, request)}
+    return json_response({"quotes": quotes}, encoder=_NUMBERS)
+
+
+def _trade(asset: Asset, quote: Quote) -> dict[str, Any]:
+    return {
+        "t": wire.ts(quote.timestamp),
+        "x": "V",
+        "p": quote.price,
+        "s": _LOT,
+        "c": ["@"],
+        "i": int(quote.timestamp.timestamp() * 1_000_000),
+        "z": _TAPES.get(asset.exchange, "B"),
+    }
+
+
+def _quote(asset: Asset, quote: Quote) -> dict[str, Any]:
+    return {
+        "t": wire.ts(quote.timestamp),
+        "ax": "V",
+        "ap": quote.ask,
+        "as": 1,
+        "bx": "V",
+        "bp": quote.bid,
+        "bs": 1,
+        "c": ["R"],
+        "z": _TAPES.get(asset.exchange, "B"),
+    }
+
+
+async def _quote_of(sim: Simulation, asset: Asset) -> Quote:
+    quote = await sim.exchange.latest_quote(Symbol(asset.symbol))
+    assert quote is not None, "every listed asset has a price"
+    return quote
+
+
+def _one(sim: Simulation, symbol: str) -> Asset:
+    asset = sim.assets.get(symbol)
+    if asset is None:
+        raise errors.not_found(f"symbol not found: {symbol}")
+    return asset
+
+
+def _many(sim: Simulation, request: Request) -> list[Asset]:
+    symbols = request.query.symbols("symbols")
+    if not symbols:
+        raise errors.AlpacaError(400, 40010001, "missing symbols")
+    return [sim.assets[s] for s in symbols if s in sim.assets]

@@ -1,0 +1,177 @@
+"""`/v2/orders`: submit, list, get (by id and by client order id), replace, cancel one and all."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from apps.alpaca_sim import errors, order_requests, parse
+from apps.alpaca_sim.asgi import Request, Response, json_response
+from apps.alpaca_sim.simulation import EVERYTHING, Simulation
+from trading_core.broker_models import BrokerOrder, TradeUpdate
+from trading_core.enums import OrderStatus, Side
+from trading_core.errors import TradingError
+from trading_core.orders import Order, TradeEvent
+from trading_core.ports import OrderFilter
+from trading_core.values import ZERO, BrokerOrderId, ClientOrderId, Symbol, new_order_id
+
+_PENDING = frozenset({OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE})
+_DEFAULT_LIMIT = 50
+_MAX_LIMIT = 500
+
+
+async def submit(sim: Simulation, request: Request) -> Response:
+    """`POST /v2/orders`: the order as accepted (fills follow on the stream)."""
+    sub = order_requests.submission(parse.json_object(request.body))
+    asset = sim.resolve(sub.symbol)
+    if asset is None:
+        raise errors.invalid(f'asset "{sub.symbol}" not found')
+    now = sim.clock.now()
+    order = Order(
+        id=new_order_id(),
+        client_order_id=ClientOrderId(sub.client_order_id or str(uuid.uuid4())),
+        symbol=Symbol(asset.symbol),
+        side=sub.side,
+        type=sub.type,
+        time_in_force=sub.time_in_force,
+        quantity=sub.quantity,
+        status=OrderStatus.PENDING_NEW,
+        created_at=now,
+        updated_at=now,
+        limit_price=sub.limit_price,
+        stop_price=sub.stop_price,
+        extended_hours=sub.extended_hours,
+    )
+    answer = await place(sim, order, intent=sub.position_intent)
+    return json_response(sim.order_json(answer))
+
+
+async def place(sim: Simulation, order: Order, *, intent: str | None = None) -> BrokerOrder:
+    """Submit to the exchange and remember the order's position intent (given, or from the position)."""
+    if intent is None:
+        held = await sim.position(order.symbol)
+        intent = sim.intent_for(order.side, held.quantity if held else ZERO)
+    answer = await sim.exchange.submit_order(order)
+    sim.remember_intent(answer.broker_order_id, intent)
+    return answer
+
+
+async def list_orders(sim: Simulation, request: Request) -> Response:
+    """`GET /v2/orders` with status, limit, after, until, direction, nested, side and symbols."""
+    query = request.query
+    status = query.choice(OrderFilter, "status") or OrderFilter.OPEN
+    limit = query.integer("limit", default=_DEFAULT_LIMIT, low=1, high=_MAX_LIMIT)
+    after = query.timestamp("after")
+    until = query.timestamp("until")
+    direction = query.get("direction") or "desc"
+    if direction not in ("asc", "desc"):
+        raise errors.invalid(f"invalid direction: {direction!r}")
+    query.boolean("nested")
+    side = query.choice(Side, "side")
+    symbols = query.symbols("symbols")
+    found = [
+        snap
+        for snap in await sim.exchange.list_orders(status=status, limit=EVERYTHING)
+        if _within(snap.submitted_at, after, until)
+        and (side is None or snap.side is side)
+        and (symbols is None or snap.symbol in symbols)
+    ]
+    if direction == "asc":
+        found.reverse()
+    lag = sim.faults.take("status_lag", request.method, request.path)
+    shown = found[:limit]
+    if lag is not None:
+        shown = [sim.lagged(snap, lag.ms) for snap in shown]
+    return json_response([sim.order_json(snap) for snap in shown])
+
+
+async def get_order(sim: Simulation, request: Request, order_id: str) -> Response:
+    """`GET /v2/orders/{order_id}`."""
+    request.query.boolean("nested")
+    snap = await sim.exchange.get_order(_order_id(order_id))
+    return json_response(sim.order_json(_lagged(sim, request, snap)))
+
+
+async def by_client_order_id(sim: Simulation, request: Request) -> Response:
+    """`GET /v2/orders:by_client_order_id?client_order_id=...`."""
+    client_order_id = request.query.get("client_order_id")
+    if not client_order_id:
+        raise errors.invalid("client_order_id is required")
+    snap = await sim.exchange.get_order_by_client_id(ClientOrderId(client_order_id))
+    if snap is None:
+        raise errors.not_found("order not found")
+    return json_response(sim.order_json(_lagged(sim, request, snap)))
+
+
+async def replace(sim: Simulation, request: Request, order_id: str) -> Response:
+    """`PATCH /v2/orders/{order_id}`: the new order, which `replaces` the old one."""
+    old_id = _order_id(order_id)
+    change = order_requests.replacement(parse.json_object(request.body))
+    new = await sim.exchange.replace_order(
+        old_id,
+        client_order_id=ClientOrderId(change.client_order_id or str(uuid.uuid4())),
+        quantity=change.quantity,
+        limit_price=change.limit_price,
+        stop_price=change.stop_price,
+        time_in_force=change.time_in_force,
+    )
+    intent = sim.intents.get(old_id)
+    if intent is not None:
+        sim.remember_intent(new.broker_order_id, intent)
+    return json_response(sim.order_json(new))
+
+
+async def cancel(sim: Simulation, request: Request, order_id: str) -> Response:
+    """`DELETE /v2/orders/{order_id}`: 204 once the cancel request is taken."""
+    await _cancel(sim, request, _order_id(order_id))
+    return Response(204)
+
+
+async def cancel_all(sim: Simulation, request: Request) -> Response:
+    """`DELETE /v2/orders`: 207 with one `{id, status[, body]}` per open order."""
+    open_orders = await sim.exchange.list_orders(status=OrderFilter.OPEN, limit=EVERYTHING)
+    results = []
+    for snap in reversed(open_orders):
+        try:
+            await _cancel(sim, request, snap.broker_order_id)
+        except TradingError as e:
+            failure = errors.from_trading_error(e)
+            results.append({"id": snap.broker_order_id, "status": failure.status, "body": failure.body()})
+        else:
+            results.append({"id": snap.broker_order_id, "status": 200})
+    return json_response(results, 207)
+
+
+async def _cancel(sim: Simulation, request: Request, broker_order_id: BrokerOrderId) -> None:
+    """Cancel, unless a `fill_on_cancel` rule makes the fill arrive first (then `order_cancel_rejected`)."""
+    exchange = sim.exchange
+    if sim.faults.active("fill_on_cancel") is not None:
+        snap = await exchange.get_order(broker_order_id)
+        if (
+            snap.status.is_open
+            and snap.status not in _PENDING
+            and sim.faults.take("fill_on_cancel", request.method, request.path)
+        ):
+            exchange.fill_now(broker_order_id)
+            sim.publish()
+            filled = await exchange.get_order(broker_order_id)
+            rejected = TradeUpdate(event=TradeEvent.ORDER_CANCEL_REJECTED, order=filled, timestamp=sim.clock.now())
+            sim.publish([rejected])
+            return
+    await exchange.cancel_order(broker_order_id)
+
+
+def _order_id(text: str) -> BrokerOrderId:
+    try:
+        return BrokerOrderId(str(uuid.UUID(text)))
+    except ValueError as e:
+        raise errors.invalid(f"invalid order id: {text!r}") from e
+
+
+def _lagged(sim: Simulation, request: Request, snap: BrokerOrder) -> BrokerOrder:
+    lag = sim.faults.take("status_lag", request.method, request.path)
+    return snap if lag is None else sim.lagged(snap, lag.ms)
+
+
+def _within(moment: datetime, after: datetime | None, until: datetime | None) -> bool:
+    return (after is None or moment > after) and (until is None or moment < until)

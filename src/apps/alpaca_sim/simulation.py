@@ -1,0 +1,191 @@
+"""One paper account behind Alpaca's API: the exchange, and what Alpaca shows that it does not keep.
+
+The exchange knows orders, positions and cash; Alpaca's answers also carry asset ids, position
+intents, yesterday's closing prices, and (under a `status_lag` rule) an order's earlier states.
+The simulation keeps those, holds the fault rules, the stream hub and the rate limiter, and after
+each request hands the exchange's trade updates to the stream.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+import attrs
+
+from adapters.paper import PaperConfig, PaperExchange
+from apps.alpaca_sim import wire
+from apps.alpaca_sim.faults import FaultBook, Rule
+from apps.alpaca_sim.order_requests import PositionIntent
+from apps.alpaca_sim.ratelimit import DEFAULT_RATE_LIMIT, RateLimiter
+from apps.alpaca_sim.stream import StreamHub
+from trading_core.broker_models import BrokerOrder, BrokerPosition, TradeUpdate
+from trading_core.clock import Clock, SystemClock
+from trading_core.enums import Side
+from trading_core.market import Asset
+from trading_core.ports import OrderFilter
+from trading_core.values import ZERO, BrokerOrderId, Symbol
+
+_MAX_REMEMBERED = 200_000
+"""Position intents and lag histories kept, beyond which the oldest are forgotten."""
+_HISTORY_DEPTH = 16
+EVERYTHING = 1 << 62
+"""A listing limit that lists every order."""
+
+
+@attrs.frozen(kw_only=True)
+class SimSettings:
+    """How the simulator runs.
+
+    Attributes:
+        key_id: The API key id clients must send (`APCA-API-KEY-ID`; `ALPACA_SIM_KEY`).
+        secret_key: Its secret (`APCA-API-SECRET-KEY`; `ALPACA_SIM_SECRET`).
+        rate_limit: Requests a minute per key; 0 turns the limit (and its headers) off.
+        paper: The paper exchange's configuration; `/_sim/reset` replaces its cash and seed.
+    """
+
+    key_id: str = "test"
+    secret_key: str = "test"  # noqa: S105  # the documented default of a loopback test server
+    rate_limit: int = DEFAULT_RATE_LIMIT
+    paper: PaperConfig = PaperConfig()
+
+
+class Simulation:
+    """The simulated account and everything its API answers from."""
+
+    def __init__(self, settings: SimSettings, *, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.faults = FaultBook(settings.paper.seed)
+        self.hub = StreamHub(settings.key_id, settings.secret_key, self.faults)
+        self.limiter = RateLimiter(settings.rate_limit)
+        self.reset(settings.paper)
+
+    def reset(self, config: PaperConfig) -> None:
+        """A fresh exchange: no orders, no positions, no faults, fresh rate-limit windows."""
+        self.config = config
+        self.exchange = PaperExchange(self.clock, config=config)
+        self.faults.reset(config.seed)
+        self.hub.reset()
+        self.limiter.clear()
+        assets = [listing.to_asset() for listing in config.listings]
+        self.assets: dict[str, Asset] = {a.symbol: a for a in assets}
+        self.assets_by_id: dict[str, Asset] = {a.asset_id: a for a in assets}
+        self.lastday: dict[str, Decimal] = {listing.symbol: listing.price for listing in config.listings}
+        """The previous session's closing price of each symbol (its listing price before any close)."""
+        self.intents: dict[BrokerOrderId, str] = {}
+        self.history: dict[BrokerOrderId, list[tuple[float, BrokerOrder]]] = {}
+        self._recording = False
+        self.requests = 0
+        self.created_at: datetime = self.clock.now()
+        self.account_number = "PA" + uuid.uuid4().hex[:10].upper()
+
+    def set_faults(self, rules: Sequence[Rule]) -> None:
+        self.hub.flush()
+        self.faults.replace(rules)
+        kinds = {rule.kind for rule in rules}
+        self.exchange.plan_fills(self.faults.plan_fills if "partial_fills" in kinds else None)
+        self._recording = "status_lag" in kinds
+        self.history.clear()
+
+    # ---------------------------------------------------------------- lookups
+
+    def resolve(self, text: str) -> Asset | None:
+        """An asset by symbol (`AAPL`, `AAPL:NASDAQ`, `AAPL:NASDAQ:us_equity`, case-sensitive) or id."""
+        if len(text) == 36 and text.count("-") == 4:
+            return self.assets_by_id.get(text.lower())
+        parts = text.split(":")
+        asset = self.assets.get(parts[0])
+        if asset is None or len(parts) > 3:
+            return None
+        if len(parts) >= 2 and parts[1] != asset.exchange:
+            return None
+        if len(parts) == 3 and parts[2] != "us_equity":
+            return None
+        return asset
+
+    async def position(self, symbol: Symbol) -> BrokerPosition | None:
+        for found in await self.exchange.list_positions():
+            if found.symbol == symbol:
+                return found
+        return None
+
+    async def held_for_orders(self, symbol: Symbol, quantity: Decimal) -> Decimal:
+        """What open orders that reduce a position of this (signed) size already hold of it."""
+        reducing = Side.SELL if quantity > ZERO else Side.BUY
+        return sum(
+            (
+                o.quantity - o.filled_quantity
+                for o in await self.exchange.list_orders(status=OrderFilter.OPEN, limit=EVERYTHING)
+                if o.symbol == symbol and o.side is reducing
+            ),
+            ZERO,
+        )
+
+    # ---------------------------------------------------------------- what orders show
+
+    def remember_intent(self, broker_order_id: BrokerOrderId, intent: str) -> None:
+        intents = self.intents
+        intents[broker_order_id] = intent
+        if len(intents) > _MAX_REMEMBERED:
+            del intents[next(iter(intents))]
+
+    @staticmethod
+    def intent_for(side: Side, position_quantity: Decimal) -> PositionIntent:
+        if side is Side.BUY:
+            return PositionIntent.BUY_TO_CLOSE if position_quantity < ZERO else PositionIntent.BUY_TO_OPEN
+        return PositionIntent.SELL_TO_CLOSE if position_quantity > ZERO else PositionIntent.SELL_TO_OPEN
+
+    def order_json(self, snap: BrokerOrder) -> wire.JSON:
+        asset = self.assets[snap.symbol]
+        return wire.order(snap, asset_id=asset.asset_id, position_intent=self.intents.get(snap.broker_order_id))
+
+    def lagged(self, snap: BrokerOrder, lag_ms: int) -> BrokerOrder:
+        """The order as it stood `lag_ms` ago (its first known state if it is younger than that)."""
+        entries = self.history.get(snap.broker_order_id)
+        if not entries:
+            return snap
+        cutoff = time.monotonic() - lag_ms / 1000
+        shown = entries[0][1]
+        for at, earlier in entries:
+            if at > cutoff:
+                break
+            shown = earlier
+        return shown
+
+    # ---------------------------------------------------------------- trade updates
+
+    def publish(self, extra: Sequence[TradeUpdate] = ()) -> None:
+        """Hand the exchange's new trade updates (then `extra`) to the stream."""
+        updates = self.exchange.drain_updates()
+        if extra:
+            updates.extend(extra)
+        if not updates:
+            return
+        if self._recording:
+            self._record(updates)
+        self.hub.publish([wire.trade_update(u, self.order_json(u.order)) for u in updates])
+
+    def _record(self, updates: Sequence[TradeUpdate]) -> None:
+        now = time.monotonic()
+        history = self.history
+        for update in updates:
+            snap = update.order
+            entries = history.setdefault(snap.broker_order_id, [])
+            entries.append((now, snap))
+            if len(entries) > _HISTORY_DEPTH:
+                del entries[1]
+        while len(history) > _MAX_REMEMBERED:
+            del history[next(iter(history))]
+
+    # ---------------------------------------------------------------- session
+
+    def close_market(self) -> None:
+        """Close the session; today's last prices become tomorrow's `lastday_price`."""
+        was_open = self.exchange.is_open
+        self.exchange.close_market()
+        if was_open:
+            self.lastday = {symbol: self.exchange.price(symbol) for symbol in self.lastday}

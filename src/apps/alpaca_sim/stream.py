@@ -1,0 +1,245 @@
+"""The trade_updates WebSocket stream: handshake, one connection per account, and the stream faults.
+
+Protocol (alpaca-protocol.md, section 6): the client sends `authenticate` (or the newer `auth`),
+the server answers on the `authorization` stream and nothing before that; `listen` chooses the
+streams; updates follow as `{"stream": "trade_updates", "data": {...}}`. Every frame the server
+sends is BINARY, the JSON text as UTF-8, as Alpaca's paper host sends them. Messages that are not
+JSON objects or name no known action are ignored.
+
+The stream rules of `faults`: `duplicate_updates` and `reorder_updates` act as updates are
+published, `stream_silent` holds them in the connection's queue, `stream_drop_after` closes the
+connection after so many update messages (code 1011).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from apps.alpaca_sim.asgi import Receive, Scope, Send, encoder
+from apps.alpaca_sim.faults import FaultBook
+
+PATHS = frozenset({"/stream", "/stream/"})
+CLOSE_DROPPED = 1011
+"""Closed by `/_sim/stream/drop` or a `stream_drop_after` rule."""
+CLOSE_POLICY = 1008
+"""Closed for a failed authentication, or because a newer connection of the account took its place."""
+TRADE_UPDATES = "trade_updates"
+
+_ENCODER = encoder()
+_QUIET_POLL = 0.05
+_log = logging.getLogger(__name__)
+
+
+class Connection:
+    """One WebSocket client; sends are serialised, and nothing is sent once it is closed."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self._lock = asyncio.Lock()
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue()
+        """Update frames waiting to be sent."""
+        self.authorized = False
+        self.listening = False
+        self.closed = False
+
+    async def send_message(self, message: Any) -> bool:
+        return await self.send_frame(_ENCODER.encode(message))
+
+    async def send_frame(self, frame: bytes) -> bool:
+        """Send one binary frame; False when the connection is gone."""
+        async with self._lock:
+            if self.closed:
+                return False
+            try:
+                await self._send({"type": "websocket.send", "bytes": frame})
+            except (OSError, RuntimeError):
+                self.closed = True
+                return False
+            return True
+
+    async def close(self, code: int, reason: str = "") -> None:
+        async with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            with contextlib.suppress(OSError, RuntimeError):
+                await self._send({"type": "websocket.close", "code": code, "reason": reason})
+
+
+class StreamHub:
+    """The stream side of the account: its connection, and the updates on their way to it.
+
+    Args:
+        key_id: The API key a client must authenticate with.
+        secret_key: Its secret.
+        faults: The fault rules, read as updates are published and sent.
+    """
+
+    def __init__(self, key_id: str, secret_key: str, faults: FaultBook) -> None:
+        self._key = key_id
+        self._secret = secret_key
+        self._faults = faults
+        self._connections: set[Connection] = set()
+        self._account: Connection | None = None
+        """The authenticated connection: one per account, the newest wins."""
+        self._held: list[bytes] = []
+        """Updates held by a `reorder_updates` rule until its window is full."""
+
+    @property
+    def authenticated(self) -> int:
+        account = self._account
+        return 0 if account is None or account.closed else 1
+
+    @property
+    def listening(self) -> int:
+        account = self._account
+        return 1 if account is not None and not account.closed and account.listening else 0
+
+    # ---------------------------------------------------------------- publishing
+
+    def publish(self, messages: Sequence[Any]) -> None:
+        """Send trade update messages to the listening connection, through the stream rules."""
+        for message in messages:
+            frame = _ENCODER.encode(message)
+            copies = 2 if self._faults.take("duplicate_updates") else 1
+            for _ in range(copies):
+                self._reorder(frame)
+
+    def flush(self) -> None:
+        """Send what a reorder rule holds, in order (when the rules change)."""
+        held, self._held = self._held, []
+        for frame in held:
+            self._deliver(frame)
+
+    def reset(self) -> None:
+        self._held = []
+
+    def _reorder(self, frame: bytes) -> None:
+        rule = self._faults.active("reorder_updates")
+        if rule is None:
+            if self._held:
+                self.flush()
+            self._deliver(frame)
+            return
+        self._held.append(frame)
+        if len(self._held) >= rule.window:
+            held, self._held = self._held, []
+            if self._faults.fire(rule):
+                held.reverse()
+            for held_frame in held:
+                self._deliver(held_frame)
+
+    def _deliver(self, frame: bytes) -> None:
+        account = self._account
+        if account is not None and account.listening and not account.closed:
+            account.queue.put_nowait(frame)
+
+    async def _pump(self, conn: Connection) -> None:
+        """Send a connection's updates as they come, unless a stream rule holds or drops them."""
+        while True:
+            frame = await conn.queue.get()
+            # Polled, not awaited on an Event: new rules may end the silence at any moment.
+            while (wait := self._faults.silent_until - time.monotonic()) > 0:  # noqa: ASYNC110
+                await asyncio.sleep(min(wait, _QUIET_POLL))
+            if not await conn.send_frame(frame):
+                return
+            rule = self._faults.active("stream_drop_after")
+            if rule is None:
+                continue
+            rule.progress += 1
+            if rule.progress >= rule.messages:
+                rule.progress = 0
+                if self._faults.fire(rule):
+                    await conn.close(CLOSE_DROPPED, "stream dropped by a fault rule")
+                    return
+
+    async def drop_all(self, code: int = CLOSE_DROPPED) -> int:
+        """Close every connection now; how many there were."""
+        connections = [c for c in self._connections if not c.closed]
+        for conn in connections:
+            await conn.close(code, "stream dropped")
+        return len(connections)
+
+    # ---------------------------------------------------------------- the endpoint
+
+    async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI WebSocket endpoint at `/stream` (and `/stream/`)."""
+        if (await receive())["type"] != "websocket.connect":
+            return
+        if scope["path"] not in PATHS:
+            await send({"type": "websocket.close", "code": CLOSE_POLICY})
+            return
+        await send({"type": "websocket.accept"})
+        conn = Connection(send)
+        self._connections.add(conn)
+        pump = asyncio.create_task(self._pump(conn))
+        try:
+            while True:
+                message = await receive()
+                if message["type"] != "websocket.receive":
+                    break
+                data = message.get("bytes")
+                await self._on_message(conn, data if data is not None else message.get("text"))
+        finally:
+            conn.closed = True
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+            self._connections.discard(conn)
+            if self._account is conn:
+                self._account = None
+
+    async def _on_message(self, conn: Connection, data: str | bytes | None) -> None:
+        try:
+            message = msgspec.json.decode(data or b"")
+        except msgspec.DecodeError:
+            return
+        if not isinstance(message, dict):
+            return
+        action = message.get("action")
+        if action in ("authenticate", "auth"):
+            await self._authenticate(conn, action, message)
+        elif action == "listen":
+            await self._listen(conn, message)
+
+    async def _authenticate(self, conn: Connection, action: str, message: dict[str, Any]) -> None:
+        if action == "authenticate":
+            data = message.get("data")
+            data = data if isinstance(data, dict) else {}
+            key, secret = data.get("key_id"), data.get("secret_key")
+        else:
+            key, secret = message.get("key"), message.get("secret")
+        ok = _same(key, self._key) and _same(secret, self._secret)
+        status = "authorized" if ok else "unauthorized"
+        await conn.send_message({"stream": "authorization", "data": {"status": status, "action": action}})
+        if not ok:
+            await conn.close(CLOSE_POLICY, "unauthorized")
+            return
+        conn.authorized = True
+        previous, self._account = self._account, conn
+        if previous is not None and previous is not conn:
+            _log.info("a new trade_updates connection replaces the account's previous one")
+            await previous.close(CLOSE_POLICY, "connection limit exceeded")
+
+    async def _listen(self, conn: Connection, message: dict[str, Any]) -> None:
+        if not conn.authorized:
+            await conn.send_message({"stream": "authorization", "data": {"status": "unauthorized", "action": "listen"}})
+            return
+        data = message.get("data")
+        streams = data.get("streams") if isinstance(data, dict) else None
+        if isinstance(streams, list):
+            conn.listening = TRADE_UPDATES in streams
+        active = [TRADE_UPDATES] if conn.listening else []
+        await conn.send_message({"stream": "listening", "data": {"streams": active}})
+
+
+def _same(given: object, expected: str) -> bool:
+    return isinstance(given, str) and hmac.compare_digest(given.encode(), expected.encode())
