@@ -18,12 +18,13 @@ what was asked, so the caller names the `Operation`:
                                                                            (asset), OrderNotFound (replace)
     422     40010001  "unique", "client_order_id"+"dup"   submit/replace   BrokerRejected DUPLICATE_CLIENT_ORDER_ID
     422     40010001  "asset", "not found", "could not    submit/replace   BrokerRejected SYMBOL_NOT_TRADABLE
-                      find", "not tradable", "fraction"
+                      find", "not tradable", "not
+                      fractionable"
     422     40010001  anything else                       submit/replace   BrokerRejected INVALID_ORDER
     422     42210000  "wash trade"                        submit/replace   BrokerRejected WASH_TRADE
     422     42210000  "market is", "session", "opg"/"cls" submit           BrokerRejected MARKET_CLOSED
     422     any       -                                   cancel           OrderNotCancelable
-    422     any       "state", "cancelable", "replace"    replace          OrderNotCancelable
+    422     42210000  -                                   replace          OrderNotCancelable
     422     42210000  anything else                       submit/replace   BrokerRejected INVALID_ORDER
     429     any       -                                   any              BrokerError (retryable)
     5xx     any       -                                   any              Unanswered (retryable)
@@ -140,8 +141,8 @@ def from_answer(answer: AlpacaAnswer, operation: Operation) -> TradingError:  # 
         return OrderNotFound(message, details=details)
     if operation is Operation.CANCEL and status == 422:
         return OrderNotCancelable(message, details=details)
-    if operation is Operation.REPLACE and status == 422 and answer.says("state", "cancelable", "replace"):
-        return OrderNotCancelable(message, details=details)
+    if operation is Operation.REPLACE and status == 422 and answer.code != 40010001:
+        return OrderNotCancelable(message, details=details)  # 42210000: not in a state to be replaced
     if operation in _ORDERS and status in (400, 403, 422):
         return BrokerRejected(_refusal_code(answer), message, details=details)
     return BrokerError(f"Alpaca answered {status}: {message}", status=status, details=details)
@@ -159,7 +160,7 @@ def _refusal_code(answer: AlpacaAnswer) -> str:  # noqa: PLR0911  # a table, row
     if answer.status == 422:
         if answer.says("unique") or (answer.says("client_order_id") and answer.says("dup", "exist", "taken")):
             return DuplicateClientOrderId.code
-        if answer.says("asset", "not found", "could not find", "not tradable", "fraction"):
+        if answer.says("asset", "not found", "could not find", "not tradable", "not fractionable"):
             return codes.SYMBOL_NOT_TRADABLE
         if answer.code == 42210000 and answer.says("market is", "session", "opg", "cls orders"):
             return codes.MARKET_CLOSED

@@ -50,6 +50,7 @@ REFUSALS = [
     ),
     (S, 422, 42210000, "opg orders are not accepted while the market is open", "MARKET_CLOSED"),
     (S, 400, 40010000, "request body format is invalid", "INVALID_ORDER"),
+    (R, 422, 40010001, "fractional orders cannot be replaced", "INVALID_ORDER"),
 ]
 
 
