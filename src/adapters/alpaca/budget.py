@@ -11,8 +11,12 @@ first, and each lower class must leave a reserve of tokens untouched, so a burst
 neither delay a cancel that is waiting nor have spent the tokens a cancel arriving later needs:
 
     CANCEL  cancels and orders that reduce a position    may take the last token
-    ORDER   new orders and replacements                  leaves `order_reserve` tokens
-    SYNC    reads, polls, syncs, backfills               leaves `sync_reserve` tokens
+    ORDER   new orders and replacements                  leaves `order_reserve` of the allowance
+    SYNC    reads, polls, syncs, backfills               leaves `sync_reserve` of the allowance
+
+Until the first answer has been read, one request at a time goes out: the account's real limit
+may be lower than the configured one, and a burst sent before any header arrived could not be
+taken back.
 """
 
 from __future__ import annotations
@@ -66,6 +70,9 @@ class RequestBudget:
         """What the server allows until `_server_reset` (monotonic), net of requests sent since."""
         self._server_reset = 0.0
         self._in_flight = 0
+        self._calibrated = False
+        """Whether an answer (with or without rate-limit headers) has been read yet."""
+        self._probing = False
         self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
@@ -76,16 +83,16 @@ class RequestBudget:
 
     def reserve_for(self, priority: Priority) -> float:
         if priority is Priority.SYNC:
-            return float(self._limit.sync_reserve)
+            return math.ceil(self._limit.sync_reserve * self.capacity)
         if priority is Priority.ORDER:
-            return float(self._limit.order_reserve)
+            return math.ceil(self._limit.order_reserve * self.capacity)
         return 0.0
 
     @property
     def available(self) -> float:
         """Tokens that could be taken now (ignoring reserves)."""
         self._refill()
-        return self._tokens
+        return self._allowed()
 
     @contextmanager
     def in_flight(self) -> Iterator[None]:
@@ -95,6 +102,10 @@ class RequestBudget:
             yield
         finally:
             self._in_flight -= 1
+            if self._probing:  # the probe got no answer: let the next one go
+                self._probing = False
+                if self._waiting:
+                    self._serve()
 
     async def acquire(self, priority: Priority) -> None:
         """Take one token, waiting behind every request of a higher (or the same, earlier) class."""
@@ -118,6 +129,7 @@ class RequestBudget:
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Read `X-Ratelimit-Limit`, `-Remaining` and `-Reset` from an answer (any case)."""
+        self._calibrated, self._probing = True, False
         limit = _number(headers.get("x-ratelimit-limit"))
         remaining = _number(headers.get("x-ratelimit-remaining"))
         reset = _number(headers.get("x-ratelimit-reset"))
@@ -125,6 +137,8 @@ class RequestBudget:
             self.capacity = limit
             self.rate = limit / self._limit.period
         if remaining is None:
+            if self._waiting:
+                self._serve()
             return
         self._refill()
         now = self._monotonic()
@@ -139,12 +153,15 @@ class RequestBudget:
         self._serve()
 
     def penalise(self, retry_after: float | None) -> None:
-        """A 429 came back: no token until `retry_after` seconds (if given) or the refill allow one."""
+        """A 429 came back: nobody gets a token for `retry_after` seconds (default: one token's refill).
+
+        The headers of the 429, read by `observe` first, already hold everyone until the server's
+        reset when it sent them; without them this pause, and the caller's backoff, is all we know.
+        """
+        pause = retry_after if retry_after is not None and retry_after > 0 else 1 / self.rate
         self._refill()
-        self._tokens = 0.0
-        if retry_after is not None and retry_after > 0:
-            self._server_cap = 0.0
-            self._server_reset = max(self._server_reset, self._monotonic() + retry_after)
+        self._server_cap = 0.0
+        self._server_reset = max(self._server_reset, self._monotonic() + pause)
         self._serve()
 
     # ---------------------------------------------------------------- the bucket
@@ -160,11 +177,21 @@ class RequestBudget:
             self._tokens = min(cap, self._tokens + elapsed * self.rate)
 
     def _try_take(self, priority: Priority) -> bool:
+        if not self._calibrated:
+            if self._probing:
+                return False
+            self._probing = True
+            self._take()
+            return True
         self._refill()
-        if self._tokens - 1 >= self.reserve_for(priority) - 1e-9:
+        if self._allowed() - 1 >= self.reserve_for(priority) - 1e-9:
             self._take()
             return True
         return False
+
+    def _allowed(self) -> float:
+        """Tokens usable now: the bucket's, but never more than the server still allows."""
+        return self._tokens if self._server_cap is None else min(self._tokens, self._server_cap)
 
     def _take(self) -> None:
         self._tokens -= 1
@@ -192,7 +219,9 @@ class RequestBudget:
 
     def _wait_for(self, priority: Priority) -> float:
         """Seconds until the head of the queue can have a token (at least a millisecond)."""
-        missing = self.reserve_for(priority) + 1 - self._tokens
+        if not self._calibrated:
+            return 0.05  # the probe's answer (or failure) serves the queue sooner
+        missing = self.reserve_for(priority) + 1 - self._allowed()
         now = self._monotonic()
         if self._server_cap is not None and self._server_cap < self.reserve_for(priority) + 1:
             return max(0.001, self._server_reset - now)

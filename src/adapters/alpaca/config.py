@@ -44,20 +44,20 @@ class RateLimit:
     Attributes:
         requests: Requests allowed per `period` (Alpaca: 200 a minute per key).
         period: Seconds over which `requests` are allowed.
-        sync_reserve: Tokens polls and syncs must leave for orders and cancels.
-        order_reserve: Tokens new orders must leave for cancels and risk-reducing orders.
+        sync_reserve: The share of the allowance polls and syncs leave for orders and cancels.
+        order_reserve: The share new orders leave for cancels and risk-reducing orders.
     """
 
     requests: int = 200
     period: float = attrs.field(default=60.0, validator=_positive)
-    sync_reserve: int = 20
-    order_reserve: int = 5
+    sync_reserve: float = 0.1
+    order_reserve: float = 0.025
 
     def __attrs_post_init__(self) -> None:
         if self.requests < 1:
             raise ValueError(f"requests must be at least 1, was {self.requests}")
-        if not 0 <= self.order_reserve <= self.sync_reserve < self.requests:
-            raise ValueError("reserves must satisfy 0 <= order_reserve <= sync_reserve < requests")
+        if not 0 <= self.order_reserve <= self.sync_reserve < 1:
+            raise ValueError("reserves must satisfy 0 <= order_reserve <= sync_reserve < 1")
 
 
 @attrs.frozen(kw_only=True)
@@ -71,9 +71,10 @@ class StreamSettings:
         open_timeout: Seconds for the handshake, `authenticate` and `listen` together.
         ping_interval: Seconds between keepalive pings (a missing pong closes the socket).
         ping_timeout: Seconds a ping waits for its pong.
-        silence_window: After this many seconds without a message the watchdog probes the
-            stream with a `listen` (the server must answer it); see `stream.py`.
-        probe_timeout: Seconds the watchdog waits for any message after probing.
+        silence_window: After this many seconds without a message, the watchdog reads the
+            orders the stream owes news of over REST (see `stream.py`).
+        lag_tolerance: Seconds the stream has to deliver what REST already shows before it is
+            declared silent and reconnected.
         backfill_margin: How far before the last message the backfill lists closed orders.
         ready_timeout: Seconds a submission waits for the stream to be connected and backfilled
             before it is refused (unsent) with a retryable `BrokerError`.
@@ -87,8 +88,8 @@ class StreamSettings:
     open_timeout: float = attrs.field(default=10.0, validator=_positive)
     ping_interval: float = attrs.field(default=10.0, validator=_positive)
     ping_timeout: float = attrs.field(default=20.0, validator=_positive)
-    silence_window: float = attrs.field(default=15.0, validator=_positive)
-    probe_timeout: float = attrs.field(default=5.0, validator=_positive)
+    silence_window: float = attrs.field(default=10.0, validator=_positive)
+    lag_tolerance: float = attrs.field(default=3.0, validator=_positive)
     backfill_margin: timedelta = timedelta(minutes=1)
     ready_timeout: float = attrs.field(default=10.0, validator=_positive)
     gap_timeout: float = attrs.field(default=2.0, validator=_positive)
