@@ -66,6 +66,8 @@ class _Track:
 
     filled: Decimal = ZERO
     notional: Decimal = ZERO
+    known_filled: Decimal = ZERO
+    """The most any copy of the order (stream or REST) said had filled."""
     status: OrderStatus | None = None
     updated_at: datetime | None = None
     held: dict[Decimal, TradeUpdate] = attrs.Factory(dict)
@@ -98,11 +100,24 @@ class UpdateSequencer:
 
     def track(self, order: BrokerOrder) -> None:
         """The REST answer of a submission or replacement: its fills come by the stream."""
-        self._track_for(order, baseline=None)
+        self._note_status(self._track_for(order, baseline=None), order)
 
-    def open_orders(self) -> list[BrokerOrderId]:
-        """Orders last known open: a backfill must learn how each one ended."""
-        return [oid for oid, t in self._tracks.items() if t.status is None or t.status.is_open]
+    def unsettled(self) -> list[BrokerOrderId]:
+        """Orders last known open, or with fills not delivered yet: the stream owes news of them."""
+        return [
+            oid
+            for oid, t in self._tracks.items()
+            if t.status is None or t.status.is_open or t.known_filled > t.filled or t.held
+        ]
+
+    def behind(self, order: BrokerOrder) -> bool:
+        """Whether a REST copy shows more than was delivered: fills, or a later status."""
+        track = self._tracks.get(order.broker_order_id)
+        if track is None:
+            return False
+        if order.filled_quantity > track.filled:
+            return True
+        return order.status is not track.status and _later(track, order)
 
     def knows(self, broker_order_id: BrokerOrderId) -> bool:
         return broker_order_id in self._tracks
@@ -157,9 +172,8 @@ class UpdateSequencer:
         elif order.filled_quantity > track.filled:
             updates.append(self._catch_up(track, order))
             updates.extend(self._release(track))
-        newer = track.updated_at is None or order.updated_at >= track.updated_at
         event = _EVENT_FOR_STATUS.get(order.status)
-        if known and newer and order.status is not track.status and event is not None:
+        if known and order.status is not track.status and event is not None and _later(track, order):
             updates.append(TradeUpdate(event=event, order=order, timestamp=order.updated_at))
         self._note_status(track, order)
         return updates
@@ -181,8 +195,10 @@ class UpdateSequencer:
         return track
 
     def _note_status(self, track: _Track, order: BrokerOrder) -> None:
-        if track.updated_at is not None and order.updated_at < track.updated_at:
-            return  # an older copy (a reordered message, a lagging read)
+        later = _later(track, order)
+        track.known_filled = max(track.known_filled, order.filled_quantity)
+        if not later:
+            return  # an older copy (a reordered message, a lagging read, a REST answer after the stream)
         track.status = order.status
         track.updated_at = order.updated_at
         if order.status.is_terminal:
@@ -254,3 +270,18 @@ class UpdateSequencer:
             FOUR_PLACES, rounding=ROUND_HALF_EVEN
         )
         return price if price > ZERO else average
+
+
+def _later(track: _Track, order: BrokerOrder) -> bool:
+    """Whether this copy of an order is later news than the status the track holds.
+
+    By update time; on a tie (Alpaca may stamp `new` and an instant fill alike), the copy with
+    more filled or a final status. A final status never gives way to an open one.
+    """
+    if track.updated_at is None or track.status is None:
+        return True
+    if track.status.is_terminal and not order.status.is_terminal:
+        return False
+    if order.updated_at != track.updated_at:
+        return order.updated_at > track.updated_at
+    return order.filled_quantity > track.known_filled or (order.status.is_terminal and not track.status.is_terminal)

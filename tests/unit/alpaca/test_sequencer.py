@@ -180,7 +180,7 @@ def test_a_snapshot_reports_a_status_the_stream_missed_but_not_a_lagging_one() -
     [update] = sequencer.snapshot(canceled)
     assert (update.event, update.order.status) == (TradeEvent.CANCELED, OrderStatus.CANCELED)
     assert sequencer.snapshot(stale) == []
-    assert sequencer.open_orders() == []
+    assert sequencer.unsettled() == []
 
 
 def test_other_events_pass_through_even_when_repeated() -> None:
@@ -189,4 +189,4 @@ def test_other_events_pass_through_even_when_repeated() -> None:
 
     assert sequencer.stream(new, now=0) == [new]
     assert sequencer.stream(new, now=0) == [new]
-    assert sequencer.open_orders() == [new.order.broker_order_id]
+    assert sequencer.unsettled() == [new.order.broker_order_id]
