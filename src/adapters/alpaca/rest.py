@@ -108,8 +108,10 @@ class AlpacaRestClient:
         self.sent = 0
         """Requests that left (attempts, retries included)."""
         self.retried = 0
+        self.throttled = 0
+        """Answers that were 429 (the budget should keep this at zero)."""
         self.last_answer_at: float | None = None
-        """When Alpaca last answered anything (monotonic seconds), for health."""
+        """When Alpaca last answered as a working API (a success, a refusal, a 404), for health."""
         self.last_failure: str | None = None
 
     async def call(self, request: Request) -> Any:
@@ -163,12 +165,15 @@ class AlpacaRestClient:
             transport_error = from_transport(e, request.what)
             transport_error.__cause__ = e
             return transport_error, is_unsent(e) or request.retry is Retry.READ, 0.0
-        self.last_answer_at = time.monotonic()
         if response.is_success:
+            self.last_answer_at = time.monotonic()
             return self._body(request, response)
         answer = AlpacaAnswer(response.status_code, response.content)
         error = from_answer(answer, request.operation)
+        if type(error) is not BrokerError and not isinstance(error, Unanswered):
+            self.last_answer_at = time.monotonic()  # a refusal or a 404 is the API working
         if response.status_code == 429:
+            self.throttled += 1
             retry_after = _seconds(response.headers.get("retry-after"))
             budget.penalise(retry_after)
             return error, True, retry_after or 0.0

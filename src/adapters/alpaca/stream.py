@@ -4,8 +4,8 @@ One task runs `run()` for the adapter's lifetime:
 
 1. connect (`async for ws in websockets.connect(...)`), send `authenticate`, require the
    `authorized` reply, send `listen` for `trade_updates`;
-2. start the backfill (REST: open orders, orders closed since shortly before the last message,
-   and every order last known open) while already reading the socket; when it is done the
+2. start the backfill (REST: open orders, orders closed since shortly before the stream was
+   lost, and every order the stream still owes news of) while already reading the socket; when it is done the
    stream is *ready* and submissions, which wait for it, resume;
 3. read frames (binary or text) until the socket closes or goes silent. A frame that does not
    parse is logged and skipped. Every trade update goes through the `UpdateSequencer`, which
@@ -15,9 +15,12 @@ One task runs `run()` for the adapter's lifetime:
    `stable_after` seconds), so a server that accepts and drops at once is never hammered.
 
 The watchdog: websockets' keepalive closes a socket whose pings go unanswered, but a server can
-answer pings and still send nothing. After `silence_window` seconds without a message the stream
-sends `listen` again, which Alpaca answers on the `listening` stream; if nothing at all arrives
-within `probe_timeout` the socket is closed and the stream reconnects (and backfills).
+answer pings (and even `listen`) and still send no updates. A quiet stream is normal when
+nothing trades, so silence alone proves nothing; what proves it is REST knowing more than the
+stream said. After `silence_window` seconds without a message, if the stream owes news of some
+orders (open, or with fills not yet delivered), the watchdog reads them over REST; if REST shows
+fills or a newer status the stream has not delivered, and `lag_tolerance` seconds later it
+still has not, the socket is closed and the stream reconnects (and backfills).
 websockets' own reconnection backoff is replaced by ours: its delays are set by environment
 variables read at import, start at up to 5 s, and restart at zero after every connection that
 opened, even one that is dropped at once.
@@ -65,7 +68,7 @@ class OrderReader(Protocol):
 
 
 class StreamSilent(Exception):
-    """The socket stayed open but nothing came back, not even the answer to a probe."""
+    """The socket stayed open but the updates REST shows never came."""
 
 
 class StreamRefused(Exception):
@@ -139,6 +142,9 @@ class TradeUpdatesStream:
         self._last_update_at: datetime | None = None
         self._lost_at: datetime | None = None
         self._ws: ClientConnection | None = None
+        self._audit_at = 0.0
+        self._suspects: list[BrokerOrder] = []
+        self._verdict_at: float | None = None
 
     @property
     def connected(self) -> bool:
@@ -217,29 +223,50 @@ class TradeUpdatesStream:
             await ws.send(codec.encode({"action": "listen", "data": {"streams": ["trade_updates"]}}).decode())
 
     async def _receive(self, ws: ClientConnection) -> None:
-        timing = self._timing
-        last_message = time.monotonic()
-        probe_deadline: float | None = None
+        """Read frames until the socket ends or the watchdog finds it silent."""
+        self._audit_at = time.monotonic() + self._timing.silence_window
+        self._suspects, self._verdict_at = [], None
         while True:
-            now = time.monotonic()
-            due = self._sequencer.next_due()
-            wake = probe_deadline if probe_deadline is not None else last_message + timing.silence_window
-            if due is not None:
-                wake = min(wake, due)
+            due = [t for t in (self._audit_at, self._sequencer.next_due(), self._verdict_at) if t is not None]
+            wait = min(due) - time.monotonic()
             try:
-                frame = await asyncio.wait_for(ws.recv(), max(0.0, wake - now))
+                if wait <= 0:
+                    raise TimeoutError  # due now: no receive to start and abandon
+                # `asyncio.timeout`, not `wait_for`: on 3.11 `wait_for` runs `recv` as a task of its
+                # own, which a cancellation at the wrong moment leaves pending (and `close()` hung).
+                async with asyncio.timeout(wait):
+                    frame = await ws.recv()
             except TimeoutError:
-                now = time.monotonic()
-                self._inbox.put(self._sequencer.due(now))
-                if probe_deadline is not None and now >= probe_deadline:
-                    raise StreamSilent(f"silent for {now - last_message:.1f}s, probe unanswered") from None
-                if probe_deadline is None and now - last_message >= timing.silence_window:
-                    await ws.send(codec.encode({"action": "listen", "data": {"streams": ["trade_updates"]}}).decode())
-                    probe_deadline = now + timing.probe_timeout
+                await self._on_quiet()
                 continue
-            last_message = time.monotonic()
-            probe_deadline = None
-            self._handle(frame, last_message)
+            self._audit_at = time.monotonic() + self._timing.silence_window
+            self._handle(frame, time.monotonic())
+
+    async def _on_quiet(self) -> None:
+        """Nothing arrived in time: deliver fills held past their gap, audit, judge the suspects."""
+        now = time.monotonic()
+        self._inbox.put(self._sequencer.due(now))
+        if self._verdict_at is not None and now >= self._verdict_at:
+            late = [o.broker_order_id for o in self._suspects if self._sequencer.behind(o)]
+            if late:
+                raise StreamSilent(f"silent: REST shows news of {len(late)} order(s) the stream never sent")
+            self._suspects, self._verdict_at = [], None
+        if now >= self._audit_at:
+            self._suspects = await self._audit()
+            self._verdict_at = time.monotonic() + self._timing.lag_tolerance if self._suspects else None
+            self._audit_at = time.monotonic() + self._timing.silence_window
+
+    async def _audit(self) -> list[BrokerOrder]:
+        """The orders REST shows ahead of what the stream delivered (none when nothing is owed)."""
+        if not self._sequencer.unsettled():
+            return []
+        try:
+            async with asyncio.timeout(self._timing.silence_window):
+                copies = await self._owed()
+        except (BrokerError, TimeoutError) as e:
+            log.warning("trade_updates: the silence audit could not read orders: %s", e)
+            return []
+        return [order for order in copies if self._sequencer.behind(order)]
 
     def _handle(self, frame: str | bytes, now: float) -> None:
         """One frame: a trade update goes through the sequencer; anything unreadable is skipped."""
@@ -285,16 +312,21 @@ class TradeUpdatesStream:
         log.info("trade_updates: ready (%d orders backfilled)", len(snapshots))
 
     async def _snapshots(self) -> list[BrokerOrder]:
-        """Open orders, orders closed since shortly before the stream was lost, and every order we
-        last knew open (Alpaca's `after` is about submission time, so an old order that closed
-        during the outage is found by its id)."""
-        margin = self._timing.backfill_margin
+        """What the backfill reads: the owed orders, and orders closed since shortly before the
+        stream was lost (placed while it was down: Alpaca's `after` is about submission time)."""
         since = min(t for t in (self._lost_at, self._last_update_at, self._clock.now()) if t is not None)
-        found: dict[BrokerOrderId, BrokerOrder] = {}
-        for status, after in ((OrderFilter.OPEN, None), (OrderFilter.CLOSED, since - margin)):
-            for order in await self._reader.list_orders(status=status, after=after, limit=_BACKFILL_LIMIT):
-                found.setdefault(order.broker_order_id, order)
-        for broker_order_id in self._sequencer.open_orders():
+        closed = await self._reader.list_orders(
+            status=OrderFilter.CLOSED, after=since - self._timing.backfill_margin, limit=_BACKFILL_LIMIT
+        )
+        found = {order.broker_order_id: order for order in closed}
+        for order in await self._owed():
+            found[order.broker_order_id] = order
+        return list(found.values())
+
+    async def _owed(self) -> list[BrokerOrder]:
+        """Open orders, and every order the stream still owes news of (read one by one if closed)."""
+        found = {o.broker_order_id: o for o in await self._reader.list_orders(limit=_BACKFILL_LIMIT)}
+        for broker_order_id in self._sequencer.unsettled():
             if broker_order_id not in found:
                 try:
                     found[broker_order_id] = await self._reader.get_order(broker_order_id)
