@@ -264,7 +264,7 @@ class TradeUpdatesStream:
             async with asyncio.timeout(self._timing.silence_window):
                 copies = await self._owed()
         except (BrokerError, TimeoutError) as e:
-            log.warning("trade_updates: the silence audit could not read orders: %s", e)
+            log.warning("trade_updates: the silence audit could not read orders: %s", e or "no answer in time")
             return []
         return [order for order in copies if self._sequencer.behind(order)]
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from adapters.alpaca.broker import AlpacaBroker
-from adapters.alpaca.config import RetryPolicy
+from adapters.alpaca.config import RateLimit, RetryPolicy
 from apps.alpaca_sim import SimServer
 from tests.contract.alpaca.support import opened_broker, order
 
@@ -30,7 +30,7 @@ async def test_a_burst_of_polls_waits_for_the_budget_and_a_cancel_still_goes_fir
     goes out at once. Not one request is answered 429.
     """
     sim = alpaca_sim_factory(rate_limit=LIMIT)
-    async with opened_broker(sim) as broker:
+    async with opened_broker(sim, rate_limit=RateLimit()) as broker:
         resting = await broker.submit_order(order("AAPL", "buy", "1", type="limit", limit_price="100"))
         polls = await _burst(broker, 45)
         await asyncio.sleep(0.3)  # the burst has taken what it may
@@ -62,7 +62,7 @@ async def test_a_burst_larger_than_the_window_completes_without_a_429(
     """
     sim = alpaca_sim_factory(rate_limit=LIMIT)
     patient = RetryPolicy(max_attempts=4, base_delay=0.02, max_delay=0.1, deadline=90)
-    async with opened_broker(sim, retry=patient) as broker:
+    async with opened_broker(sim, retry=patient, rate_limit=RateLimit()) as broker:
         started = time.monotonic()
         polls = await _burst(broker, 45)
         clocks = await asyncio.wait_for(asyncio.gather(*polls), 100)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from adapters.alpaca.broker import AlpacaBroker
 from apps.alpaca_sim import SimServer
 from tests.contract.alpaca.support import assert_same_books, collect_updates, order, settled
@@ -125,3 +127,28 @@ async def test_the_broker_reports_the_race_as_fill_then_cancel_rejected(
 
     events = [u.event for u in updates if u.order.broker_order_id == resting.broker_order_id]
     assert events[-2:] == [TradeEvent.FILL, TradeEvent.ORDER_CANCEL_REJECTED]
+
+
+async def test_a_replace_that_arrives_after_the_fill_leaves_no_phantom_order(
+    engine: TradingEngine, alpaca_sim: SimServer
+) -> None:
+    """The order fills at the broker while the stream holds the news; the engine's replace is refused."""
+    from trading_core.errors import OrderNotCancelable
+    from trading_core.ports import OrderFilter
+
+    resting = await engine.submit(
+        OrderRequest.create(
+            symbol="AAPL", side=Side.BUY, type=OrderType.LIMIT, quantity=Decimal(5), limit_price=Decimal(180)
+        )
+    )
+    alpaca_sim.set_faults({"kind": "stream_silent", "seconds": 1})
+    alpaca_sim.set_price("AAPL", "179")  # it fills now; the engine hears of it later
+
+    with pytest.raises(OrderNotCancelable):
+        await engine.replace(resting.order.id, limit_price=Decimal("180.50"))
+    await settled(engine, alpaca_sim)
+
+    orders = (await engine.list_orders(status=OrderFilter.ALL, limit=10)).orders
+    assert [o.status for o in orders if o.replaces == resting.order.id] == [OrderStatus.REJECTED]
+    assert (await engine.list_orders(status=OrderFilter.OPEN)).orders == []
+    await assert_same_books(engine, alpaca_sim)
