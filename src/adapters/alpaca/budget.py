@@ -69,7 +69,9 @@ class RequestBudget:
         self._server_cap: float | None = None
         """What the server allows until `_server_reset` (monotonic), net of requests sent since."""
         self._server_reset = 0.0
-        self._in_flight = 0
+        self._flying: set[int] = set()
+        """Tickets of requests sent and not answered yet, in sending order."""
+        self._tickets = itertools.count()
         self._calibrated = False
         """Whether an answer (with or without rate-limit headers) has been read yet."""
         self._probing = False
@@ -95,13 +97,14 @@ class RequestBudget:
         return self._allowed()
 
     @contextmanager
-    def in_flight(self) -> Iterator[None]:
-        """Count a request (its token taken) as sent and unanswered while inside the block."""
-        self._in_flight += 1
+    def in_flight(self) -> Iterator[int]:
+        """Count a request (its token taken) as sent and unanswered inside the block; yields its ticket."""
+        ticket = next(self._tickets)
+        self._flying.add(ticket)
         try:
-            yield
+            yield ticket
         finally:
-            self._in_flight -= 1
+            self._flying.discard(ticket)
             if self._probing:  # the probe got no answer: let the next one go
                 self._probing = False
                 if self._waiting:
@@ -122,13 +125,14 @@ class RequestBudget:
             if future.done() and not future.cancelled():
                 self._tokens += 1  # granted just as the waiter gave up: give the token back
                 self.granted -= 1
+                self._probing = False
             self._waiting = [w for w in self._waiting if w[2] is not future]
             heapq.heapify(self._waiting)
             self._serve()
             raise
 
-    def observe(self, headers: Mapping[str, str]) -> None:
-        """Read `X-Ratelimit-Limit`, `-Remaining` and `-Reset` from an answer (any case)."""
+    def observe(self, headers: Mapping[str, str], ticket: int | None = None) -> None:
+        """Read `X-Ratelimit-Limit`, `-Remaining` and `-Reset` from the answer to request `ticket`."""
         self._calibrated, self._probing = True, False
         limit = _number(headers.get("x-ratelimit-limit"))
         remaining = _number(headers.get("x-ratelimit-remaining"))
@@ -143,8 +147,11 @@ class RequestBudget:
         self._refill()
         now = self._monotonic()
         until = now + max(0.0, reset - self._wall()) if reset is not None else now + self._limit.period
-        # Requests still unanswered may not be counted in `remaining` yet: count them against it.
-        allowed = max(0.0, remaining - max(0, self._in_flight - 1))
+        # `remaining` counts the requests sent before this one; those sent after it and still
+        # unanswered may not be counted yet, so they are counted against it. (Counting every
+        # unanswered request would count some twice, and one low reading holds for the window.)
+        later = sum(1 for t in self._flying if ticket is None or t > ticket)
+        allowed = max(0.0, remaining - later)
         if self._server_cap is None or until > self._server_reset + 0.5:
             self._server_cap, self._server_reset = allowed, until  # a new window: the server's count wins
         else:

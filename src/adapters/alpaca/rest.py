@@ -150,7 +150,7 @@ class AlpacaRestClient:
             starved = BrokerError(f"{request.what}: the request budget had no token in time", retryable=True)
             return starved, False, 0.0
         try:
-            with budget.in_flight():
+            with budget.in_flight() as ticket:
                 self.sent += 1
                 response = await self._client.request(
                     request.method,
@@ -160,7 +160,7 @@ class AlpacaRestClient:
                     headers=self._headers_for(request),
                     timeout=self._timeout,
                 )
-                budget.observe(response.headers)
+                budget.observe(response.headers, ticket)
         except httpx.HTTPError as e:
             transport_error = from_transport(e, request.what)
             transport_error.__cause__ = e
