@@ -22,7 +22,15 @@ from trading_core.book import Book
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.clock import Clock
 from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce, TradingState
-from trading_core.errors import BrokerError, BrokerRejected, InvalidOrder, OrderNotFound, PositionNotFound, TradingError
+from trading_core.errors import (
+    BrokerError,
+    BrokerRejected,
+    InvalidOrder,
+    OrderNotCancelable,
+    OrderNotFound,
+    PositionNotFound,
+    TradingError,
+)
 from trading_core.events import Event
 from trading_core.facts import BrokerFacts
 from trading_core.ledger import EventListener, OrderLedger
@@ -320,6 +328,11 @@ class TradingEngine:
             )
         except BrokerRejected as e:
             return SubmitResult(await self._refuse(new, e.code, e.message), validation)
+        except (OrderNotCancelable, OrderNotFound) as e:
+            # The old order ended at the broker before the replace reached it (a fill we have not
+            # heard of yet): the replacement was never created there, so it must not wait as sent.
+            await self._refuse(new, e.code, e.message)
+            raise
         await self._link_replacement(old, new)
         return SubmitResult(await self._record_acceptance(new, accepted), validation)
 
