@@ -234,7 +234,9 @@ class TradingEngine:
         """The broker's answer and the updates that came with it commit together, in one transaction."""
         arrived = self.broker.drain_updates()
         mine = [u for u in arrived if u.order.broker_order_id == accepted.broker_order_id]
-        sent = await self._ledger.apply_updates(order.id, order.symbol, mine, accepted=accepted) or order
+        sent = await self._ledger.apply_updates(order.id, order.symbol, mine, accepted=accepted)
+        if sent is None:  # the stream had already told us all of it
+            sent = await self.get_order(order.id)
         await self._apply_in_order([u for u in arrived if u.order.broker_order_id != accepted.broker_order_id])
         await self._release_follow_ups(sent)
         return sent
