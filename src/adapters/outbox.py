@@ -6,13 +6,15 @@ its JSON-ready payload (the codec's job), and calls it only when a payload is ne
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import attrs
 
+from trading_core.errors import StoreError
 from trading_core.events import Event
+from trading_core.ports import EventMessage
 from trading_core.values import EventId
 
 PayloadOf = Callable[[Event], Mapping[str, Any]]
@@ -63,3 +65,24 @@ class LazyOutboxMessage:
 
     def __repr__(self) -> str:
         return f"LazyOutboxMessage({self.type!r}, {self.event_id!r})"
+
+
+class ClaimedBatch:
+    """What every store's outbox batch shares: its messages, and which ids it may mark sent."""
+
+    def __init__(self, messages: Sequence[EventMessage]) -> None:
+        self._messages = messages
+        self.ids = frozenset(m.event_id for m in messages)
+        self.closed = False
+
+    @property
+    def messages(self) -> Sequence[EventMessage]:
+        return self._messages
+
+    def check_marks(self, event_ids: Sequence[EventId]) -> None:
+        """Refuse marks on a closed batch or on messages this batch did not claim."""
+        if self.closed:
+            raise StoreError("this outbox batch is closed; claim a new one")
+        strangers = [e for e in event_ids if e not in self.ids]
+        if strangers:
+            raise StoreError(f"events {strangers} were not claimed by this batch")

@@ -275,3 +275,13 @@ def load_settings(path: str | Path | None = None, *, env: Mapping[str, str] | No
     except OSError as e:
         raise ConfigError(str(file), f"cannot be read: {e.strerror}") from e
     return parse_settings(text, environ, source=str(file))
+
+
+SIMULATOR_KEY_ENV: Final = "ALPACA_SIM_KEY"
+SIMULATOR_SECRET_ENV: Final = "ALPACA_SIM_SECRET"  # noqa: S105  # the variable's name, not a secret
+
+
+def simulator_keys(env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """The API key pair the Alpaca simulator (`trading-engine alpaca-sim`) accepts: default `test` / `test`."""
+    environ = os.environ if env is None else env
+    return environ.get(SIMULATOR_KEY_ENV) or "test", environ.get(SIMULATOR_SECRET_ENV) or "test"

@@ -12,7 +12,7 @@ from trading_core.orders import TradeEvent
 from trading_core.values import ZERO, BrokerOrderId, ClientOrderId, ExecutionId, Symbol
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # a __dict__ makes `evolve` a C-speed copy; see values.evolve
 class BrokerOrder:
     """An order as the broker reports it."""
 

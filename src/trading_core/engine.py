@@ -40,13 +40,11 @@ from trading_core.ports import Broker, MarketData, OrderFilter, OrderPage, Order
 from trading_core.positions import Position
 from trading_core.requests import OrderRequest, split_at_flat
 from trading_core.risk import PreTradeValidation, RiskContext, RiskEngine, RiskLimits
+from trading_core.trading_state import TradingStateKeeper
 from trading_core.values import FOUR_PLACES, ZERO, OrderId, Symbol, new_client_order_id, new_order_id
 from trading_core.views import AccountView, PortfolioView, PositionView, RiskStatus, SubmitResult
 
 log = logging.getLogger("trading_core.engine")
-
-_RISK = "risk"
-"""Who set a trading state the daily-loss rule switched to."""
 
 
 class MarketClosedPolicy(StrEnum):
@@ -95,16 +93,14 @@ class TradingEngine:
             account_ttl=self.config.account_ttl,
             clock_ttl=self.config.clock_ttl,
         )
-        self._state = TradingStateRecord(
-            state=TradingState.ACTIVE, reason="started", changed_at=clock.now(), changed_by="engine"
-        )
+        self._trading = TradingStateKeeper(store, clock)
         self.last_order_at: datetime | None = None
 
     async def start(self) -> None:
         """Load the book from the store, then reconcile it with the broker."""
         from trading_core.reconcile import load_book  # reconcile needs this module's class
 
-        self._state = await self.store.get_trading_state() or self._state
+        await self._trading.load()
         await load_book(self, self.store, self._clock.now())
         await self.reconcile()
 
@@ -114,7 +110,7 @@ class TradingEngine:
 
     @property
     def trading_state(self) -> TradingState:
-        return self._state.state
+        return self._trading.state
 
     # ----------------------------------------------------------------- submission
 
@@ -125,7 +121,7 @@ class TradingEngine:
             if existing is not None:
                 return SubmitResult(existing)
         request = await self._resolve_notional(request)
-        await self._end_breach_on_a_new_day()
+        await self._trading.before_checks()
         validation = await self.validate(request)
         now = self._clock.now()
         self.last_order_at = now
@@ -133,7 +129,7 @@ class TradingEngine:
             if self._queueable(validation):
                 # Held here as `accepted` (taken, not routed) until `session_opened` sends it.
                 return SubmitResult(await self._insert(request, now, status=OrderStatus.ACCEPTED), validation)
-            await self._maybe_reduce_only(validation)
+            await self._trading.after_checks(validation)
             return SubmitResult(await self._insert_rejected(request, validation), validation)
         closing, opening = split_at_flat(request, self.book.held(request.symbol))
         order = await self._insert(closing, now)
@@ -156,7 +152,7 @@ class TradingEngine:
             assets=self.book.assets,
             open_orders=tuple(self.book.open_orders_in(symbol)),
             day_trades=self.book.day_trades,
-            trading_state=self._state.state,
+            trading_state=self._trading.state,
         )
 
     def _queueable(self, validation: PreTradeValidation) -> bool:
@@ -238,7 +234,9 @@ class TradingEngine:
         """The broker's answer and the updates that came with it commit together, in one transaction."""
         arrived = self.broker.drain_updates()
         mine = [u for u in arrived if u.order.broker_order_id == accepted.broker_order_id]
-        sent = await self._ledger.apply_updates(order.id, order.symbol, mine, accepted=accepted) or order
+        sent = await self._ledger.apply_updates(order.id, order.symbol, mine, accepted=accepted)
+        if sent is None:  # the stream had already told us all of it
+            sent = await self.get_order(order.id)
         await self._apply_in_order([u for u in arrived if u.order.broker_order_id != accepted.broker_order_id])
         await self._release_follow_ups(sent)
         return sent
@@ -465,40 +463,20 @@ class TradingEngine:
 
     async def set_trading_state(self, state: TradingState, *, reason: str, by: str) -> TradingStateRecord:
         """Change the trading state, recorded with who and why."""
-        record = TradingStateRecord(state=state, reason=reason, changed_at=self._clock.now(), changed_by=by)
-        async with self.store.unit_of_work() as uow:
-            await uow.save_trading_state(record)
-            await uow.commit()
-        self._state = record
-        log.warning("trading state is now %s (%s, by %s)", state, reason, by)
-        return record
+        return await self._trading.set(state, reason=reason, by=by)
 
     async def reset_trading_state(self, *, by: str, reason: str = "manual reset") -> TradingStateRecord:
         """End a reducing-only state by hand."""
-        return await self.set_trading_state(TradingState.ACTIVE, reason=reason, by=by)
-
-    async def _maybe_reduce_only(self, validation: PreTradeValidation) -> None:
-        breach = next((r for r in validation.rejections if r.check == "dailyLossLimit"), None)
-        if breach is not None and self._state.state is TradingState.ACTIVE:
-            await self.set_trading_state(TradingState.REDUCING_ONLY, reason=breach.reason, by=_RISK)
-
-    async def _end_breach_on_a_new_day(self) -> None:
-        """A reducing-only state the risk rules set lasts until the next trading day."""
-        state = self._state
-        if state.state is not TradingState.REDUCING_ONLY or state.changed_by != _RISK:
-            return
-        now = self._clock.now()
-        if now.astimezone(EASTERN).date() > state.changed_at.astimezone(EASTERN).date():
-            await self.set_trading_state(TradingState.ACTIVE, reason="a new trading day", by="engine")
+        return await self._trading.set(TradingState.ACTIVE, reason=reason, by=by)
 
     async def risk_status(self) -> RiskStatus:
         """The trading state, today's P&L and the day trades counted."""
         account = await self._facts.account()
         return RiskStatus(
-            trading_state=self._state.state,
-            reason=self._state.reason,
-            changed_at=self._state.changed_at,
-            changed_by=self._state.changed_by,
+            trading_state=self._trading.state,
+            reason=self._trading.record.reason,
+            changed_at=self._trading.record.changed_at,
+            changed_by=self._trading.record.changed_by,
             daily_pnl=account.daily_pnl,
             daytrade_count=self._day_trade_count(),
         )
@@ -551,7 +529,7 @@ class TradingEngine:
             pattern_day_trader=restricted,
             trading_blocked=account.trading_blocked,
             account_blocked=account.account_blocked,
-            trading_state=self._state.state,
+            trading_state=self._trading.state,
         )
 
 

@@ -121,7 +121,7 @@ _CANCEL_REASONS: Final = {
 }
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # a __dict__ makes `evolve` a C-speed copy; see values.evolve
 class Order:
     """An order as we know it: what was asked, where it stands at the broker, what has filled."""
 

@@ -16,7 +16,7 @@ from trading_core.enums import PositionSide, Side
 from trading_core.values import EXACT, FOUR_PLACES, HUNDRED, ZERO, Symbol, evolve
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # a __dict__ makes `evolve` a C-speed copy; see values.evolve
 class Position:
     """A position in one symbol: positive quantity long, negative short, zero flat."""
 

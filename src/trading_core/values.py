@@ -83,8 +83,22 @@ _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def evolve(inst: _T, **changes: Any) -> _T:
-    """`attrs.evolve` for the hot path: field names are looked up once per class, not per call."""
+    """`attrs.evolve` for the hot path.
+
+    A value class declared with `slots=False` (Order, Position) is copied at C speed through its
+    `__dict__`, without running `__init__` again: those classes have no validators or converters,
+    so the copy is exactly what `__init__` would build. Slotted classes take the general path.
+    """
+    state = getattr(inst, "__dict__", None)
     cls = type(inst)
+    if state is not None:
+        if not changes.keys() <= state.keys():
+            raise TypeError(f"{cls.__name__} has no field {sorted(changes.keys() - state.keys())}")
+        new = object.__new__(cls)
+        fields = new.__dict__
+        fields.update(state)
+        fields.update(changes)
+        return new
     names = _FIELD_NAMES.get(cls)
     if names is None:
         names = _FIELD_NAMES[cls] = tuple(a.alias for a in attrs.fields(cls))

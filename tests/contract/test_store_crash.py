@@ -51,9 +51,10 @@ async def run_and_kill(url: str, *, after_commits: int) -> tuple[set[str], set[s
         writer.kill()  # SIGKILL: no cleanup, no rollback from the writer's side
         await writer.wait()
     rest = await writer.stdout.read()  # what it printed before it died
-    for line in rest.decode().splitlines():
-        if len(words := line.split()) == 2:  # the kill may have cut the last line short
-            (committed if words[0] == "commit" else begun).add(words[1])
+    *complete, _cut = rest.decode().split("\n")  # the kill may have cut the last line short: drop it
+    for line in complete:
+        word, order_id = line.split()
+        (committed if word == "commit" else begun).add(order_id)
     return committed, begun - committed
 
 

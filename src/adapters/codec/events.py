@@ -13,13 +13,12 @@ never missing keys. `docs/events/*.schema.json` is the contract these functions 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import attrs
-
 from adapters.codec._json import encode_json
+from adapters.outbox import LazyOutboxMessage, OutboxMessage
 from trading_core.events import (
     Event,
     OrderCancelled,
@@ -35,7 +34,6 @@ from trading_core.fills import Fill
 from trading_core.orders import Order
 from trading_core.ports import EventMessage
 from trading_core.positions import Position
-from trading_core.values import EventId
 
 __all__ = [
     "CONTENT_TYPE",
@@ -180,49 +178,17 @@ def event_payload(event: Event) -> dict[str, Any]:
     return build(event)
 
 
-class EncodedEvent:
-    """A domain event seen as an `EventMessage`; the payload is built on first use, then kept."""
+class EncodedEvent(LazyOutboxMessage):
+    """A domain event seen as an `EventMessage`, encoded by `event_payload` on first use."""
 
-    __slots__ = ("_event", "_payload")
+    __slots__ = ()
 
     def __init__(self, event: Event) -> None:
-        self._event = event
-        self._payload: dict[str, Any] | None = None
-
-    @property
-    def event(self) -> Event:
-        return self._event
-
-    @property
-    def event_id(self) -> EventId:
-        return self._event.event_id
-
-    @property
-    def type(self) -> str:
-        return self._event.TYPE
-
-    @property
-    def occurred_at(self) -> datetime:
-        return self._event.ts_event
-
-    @property
-    def payload(self) -> Mapping[str, Any]:
-        if self._payload is None:
-            self._payload = event_payload(self._event)
-        return self._payload
-
-    def __repr__(self) -> str:
-        return f"EncodedEvent({self.type} {self.event_id})"
+        super().__init__(event, event_payload)
 
 
-@attrs.frozen(kw_only=True)
-class EventRecord:
-    """An `EventMessage` from stored fields, such as an outbox row read back."""
-
-    event_id: EventId
-    type: str
-    occurred_at: datetime
-    payload: Mapping[str, Any]
+EventRecord = OutboxMessage
+"""An `EventMessage` from stored fields, such as an outbox row read back."""
 
 
 def _message(event: Event | EventMessage) -> EventMessage:

@@ -17,11 +17,10 @@ from itertools import islice
 from adapters.cursor import decode_cursor, encode_cursor
 from adapters.memory.tables import Tables, TimeKey
 from adapters.memory.unit_of_work import KeyLocks, MemoryUnitOfWork
-from adapters.outbox import LazyOutboxMessage, PayloadOf
-from trading_core.errors import StoreError
+from adapters.outbox import ClaimedBatch, LazyOutboxMessage, PayloadOf
 from trading_core.fills import Fill
 from trading_core.orders import Order
-from trading_core.ports import EventMessage, OrderFilter, OrderPage, OutboxBatch, TradingStateRecord, UnitOfWork
+from trading_core.ports import OrderFilter, OrderPage, OutboxBatch, TradingStateRecord, UnitOfWork
 from trading_core.positions import Position
 from trading_core.values import BrokerOrderId, ClientOrderId, EventId, OrderId, Symbol
 
@@ -143,26 +142,16 @@ class InMemoryOrderStore:
         return f"InMemoryOrderStore(orders={len(self.tables.orders)}, unsent={len(self.tables.outbox)})"
 
 
-class _MemoryOutboxBatch:
+class _MemoryOutboxBatch(ClaimedBatch):
     """Messages claimed by one relay; others skip them until it leaves the block."""
 
     def __init__(self, store: InMemoryOrderStore, messages: list[LazyOutboxMessage]) -> None:
+        super().__init__(messages)
         self._store = store
-        self._messages = messages
-        self.ids = frozenset(m.event_id for m in messages)
-        self.closed = False
-
-    @property
-    def messages(self) -> Sequence[EventMessage]:
-        return self._messages
 
     async def mark_sent(self, event_ids: Sequence[EventId]) -> None:
         """Record that the bus acknowledged these messages; they will not be claimed again."""
-        if self.closed:
-            raise StoreError("this outbox batch is closed; claim a new one")
-        strangers = [e for e in event_ids if e not in self.ids]
-        if strangers:
-            raise StoreError(f"events {strangers} were not claimed by this batch")
+        self.check_marks(event_ids)
         outbox = self._store.tables.outbox
         for event_id in event_ids:
             outbox.pop(event_id, None)

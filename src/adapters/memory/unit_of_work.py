@@ -9,6 +9,7 @@ database store detects without aborting.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
@@ -27,34 +28,45 @@ if TYPE_CHECKING:
 
 
 class KeyLocks:
-    """One asyncio lock per key, created on demand and dropped when nobody holds or awaits it."""
+    """One lock per key, held in a dict entry: no lock object at all unless someone has to wait.
 
-    __slots__ = ("_locks",)
+    An uncontended acquire only marks the key; a waiter queues a future, and release hands the
+    lock to the first waiter still waiting. Entries go when their key is free, so memory stays
+    bounded by the keys held at once.
+    """
+
+    __slots__ = ("_held",)
 
     def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+        self._held: dict[str, deque[asyncio.Future[None]] | None] = {}
 
     async def acquire(self, key: str) -> None:
-        entry = self._locks.get(key)
-        if entry is None:
-            entry = self._locks[key] = (asyncio.Lock(), [0])
-        lock, users = entry
-        users[0] += 1
+        held = self._held
+        if key not in held:
+            held[key] = None
+            return
+        waiters = held[key]
+        if waiters is None:
+            waiters = held[key] = deque()
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiters.append(waiter)
         try:
-            await lock.acquire()
+            await waiter
         except BaseException:
-            self._forget(key, users)
+            if waiter.done() and not waiter.cancelled():
+                self.release(key)  # handed over just as we were cancelled: pass it on
+            else:
+                waiters.remove(waiter)
             raise
 
     def release(self, key: str) -> None:
-        lock, users = self._locks[key]
-        lock.release()
-        self._forget(key, users)
-
-    def _forget(self, key: str, users: list[int]) -> None:
-        users[0] -= 1
-        if not users[0]:
-            del self._locks[key]
+        waiters = self._held[key]
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the lock passes to this waiter, still held
+                return
+        del self._held[key]
 
 
 class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):

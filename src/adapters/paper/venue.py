@@ -24,7 +24,7 @@ from trading_core.clock import Clock
 from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce
 from trading_core.errors import OrderNotCancelable, OrderNotFound
 from trading_core.orders import Order, TradeEvent
-from trading_core.values import FOUR_PLACES, ONE, ZERO, BrokerOrderId, ClientOrderId, ExecutionId, Symbol
+from trading_core.values import FOUR_PLACES, ONE, ZERO, BrokerOrderId, ClientOrderId, ExecutionId, Symbol, evolve
 
 _IMMEDIATE = frozenset({TimeInForce.IOC, TimeInForce.FOK, TimeInForce.OPG})
 """Orders that execute once, when routed, and are cancelled for whatever did not fill."""
@@ -253,21 +253,11 @@ class Venue:
         self.by_client[order.client_order_id] = broker_order_id
         self.emit(TradeUpdate(event=TradeEvent.NEW, order=accepted, timestamp=now))
         change = self.ledger.settle(inst, order.side, quantity, fill_price, now)
-        filled = BrokerOrder(
-            broker_order_id=broker_order_id,
-            client_order_id=order.client_order_id,
-            symbol=accepted.symbol,
-            side=order.side,
-            type=OrderType.MARKET,
-            time_in_force=order.time_in_force,
-            quantity=quantity,
+        filled = evolve(
+            accepted,
             status=OrderStatus.FILLED,
-            created_at=now,
-            updated_at=now,
-            submitted_at=now,
             filled_quantity=quantity,
             filled_average_price=fill_price,
-            extended_hours=order.extended_hours,
             filled_at=now,
         )
         self.orders[broker_order_id] = filled

@@ -15,11 +15,10 @@ from typing import Any, Final
 import msgspec
 import psycopg
 
-from adapters.outbox import OutboxMessage, PayloadOf
+from adapters.outbox import ClaimedBatch, OutboxMessage, PayloadOf
 from adapters.postgres.errors import translated
 from trading_core.errors import StoreError
 from trading_core.events import Event
-from trading_core.ports import EventMessage
 from trading_core.values import EventId
 
 INSERT_EVENT: Final = "INSERT INTO trading.outbox (event_id, type, occurred_at, payload) VALUES (%s, %s, %s, %s::jsonb)"
@@ -62,7 +61,7 @@ def event_params(event: Event, payload_of: PayloadOf) -> tuple[Any, ...]:
     return (event.event_id, event.TYPE, event.ts_event, encode_payload(payload_of(event)))
 
 
-class PostgresOutboxBatch:
+class PostgresOutboxBatch(ClaimedBatch):
     """Rows claimed by one relay, locked in a transaction kept open until the batch is left.
 
     `mark_sent` records acknowledged rows in that transaction; leaving the batch commits the
@@ -70,22 +69,12 @@ class PostgresOutboxBatch:
     """
 
     def __init__(self, conn: psycopg.AsyncConnection[Any], messages: list[OutboxMessage]) -> None:
+        super().__init__(messages)
         self._conn = conn
-        self._messages = messages
-        self._ids = frozenset(m.event_id for m in messages)
-        self.closed = False
-
-    @property
-    def messages(self) -> Sequence[EventMessage]:
-        return self._messages
 
     async def mark_sent(self, event_ids: Sequence[EventId]) -> None:
         """Record that the bus acknowledged these messages; they will not be claimed again."""
-        if self.closed:
-            raise StoreError("this outbox batch is closed; claim a new one")
-        strangers = [e for e in event_ids if e not in self._ids]
-        if strangers:
-            raise StoreError(f"events {strangers} were not claimed by this batch")
+        self.check_marks(event_ids)
         if event_ids:
             with translated():
                 await self._conn.execute(MARK_SENT, (list(event_ids),))

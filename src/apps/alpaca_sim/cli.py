@@ -7,9 +7,8 @@ with `add_arguments` at no cost.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
@@ -18,8 +17,6 @@ from apps.alpaca_sim.ratelimit import DEFAULT_RATE_LIMIT
 if TYPE_CHECKING:
     from apps.alpaca_sim.simulation import SimSettings
 
-KEY_VARIABLE = "ALPACA_SIM_KEY"
-SECRET_VARIABLE = "ALPACA_SIM_SECRET"  # noqa: S105  # the variable's name, not a secret
 DEFAULT_PORT = 8765
 
 
@@ -35,7 +32,7 @@ def _cash(text: str) -> Decimal:
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The simulator's options, for this module's parser and for `trading-engine alpaca-sim`."""
-    parser.epilog = parser.epilog or f"Keys: ${KEY_VARIABLE} / ${SECRET_VARIABLE} (default test / test)."
+    parser.epilog = parser.epilog or "Keys: $ALPACA_SIM_KEY / $ALPACA_SIM_SECRET (default test / test)."
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     parser.add_argument(
@@ -59,13 +56,13 @@ def parser() -> argparse.ArgumentParser:
     )
 
 
-def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> SimSettings:
+def settings_from(args: argparse.Namespace, keys: tuple[str, str]) -> SimSettings:
     from adapters.paper import PaperConfig
     from apps.alpaca_sim.simulation import SimSettings
 
     return SimSettings(
-        key_id=environ.get(KEY_VARIABLE) or "test",
-        secret_key=environ.get(SECRET_VARIABLE) or "test",
+        key_id=keys[0],
+        secret_key=keys[1],
         rate_limit=getattr(args, "rate_limit", DEFAULT_RATE_LIMIT),
         paper=PaperConfig(starting_cash=getattr(args, "cash", Decimal(100_000)), seed=getattr(args, "seed", 0)),
     )
@@ -74,12 +71,13 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> SimSe
 def main(argv: Sequence[str] | argparse.Namespace | None = None) -> int:
     """Serve the simulator until interrupted; `argv` may be arguments or an already parsed namespace."""
     from apps.alpaca_sim.server import serve
+    from apps.config import simulator_keys
 
     args = argv if isinstance(argv, argparse.Namespace) else parser().parse_args(argv)
     if args.rate_limit < 0:
         print("alpaca-sim: --rate-limit must be 0 or more", file=sys.stderr)
         return 2
-    settings = settings_from(args, os.environ)
+    settings = settings_from(args, simulator_keys())
     print(f"alpaca-sim: http://{args.host}:{args.port}/v2  ws://{args.host}:{args.port}/stream", file=sys.stderr)
     serve(settings, host=args.host, port=args.port, log_level=getattr(args, "log_level", "info"))
     return 0

@@ -1,0 +1,127 @@
+"""The simulator's pure parts: decimal and time formats, query values, the rate limit window, the rule book."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from apps.alpaca_sim import errors
+from apps.alpaca_sim.faults import FaultBook, parse_rule
+from apps.alpaca_sim.parse import Query
+from apps.alpaca_sim.ratelimit import RateLimiter
+from apps.alpaca_sim.wire import dec, ratio, ts
+from apps.config import simulator_keys
+
+
+class TestFormats:
+    @pytest.mark.parametrize(
+        ("value", "text"),
+        [("10.0000", "10"), ("172.40", "172.4"), ("1E+2", "100"), ("-0", "0"), ("0.00010", "0.0001"), ("-3.5", "-3.5")],
+    )
+    def test_decimals_are_plain_digits_without_trailing_zeros(self, value: str, text: str) -> None:
+        assert dec(Decimal(value)) == text
+
+    def test_ratios_have_sixteen_places_and_zero_over_zero(self) -> None:
+        assert ratio(Decimal(1), Decimal(3)) == "0.3333333333333333"
+        assert ratio(Decimal(1), Decimal(0)) == "0"
+
+    def test_timestamps_are_utc_with_z(self) -> None:
+        assert ts(datetime(2026, 3, 2, 15, 4, 5, 123456, tzinfo=UTC)) == "2026-03-02T15:04:05.123456Z"
+
+
+class TestQuery:
+    @pytest.mark.parametrize(
+        "given",
+        [
+            "2026-03-02T15:04:05Z",
+            "2026-03-02T15:04:05+00:00",
+            "2026-03-02T15:04:05 00:00",  # a '+' sent unencoded reads as a space
+            "2026-03-02T10:04:05-05:00",
+            "2026-03-02T15:04:05.000000000Z",
+        ],
+    )
+    def test_timestamps_in_every_form_alpaca_and_alpaca_py_send(self, given: str) -> None:
+        moment = Query({"after": [given]}).timestamp("after")
+
+        assert moment == datetime(2026, 3, 2, 15, 4, 5, tzinfo=UTC)
+
+    def test_a_bare_date_is_midnight_utc_and_garbage_is_refused(self) -> None:
+        assert Query({"after": ["2026-03-02"]}).timestamp("after") == datetime(2026, 3, 2, tzinfo=UTC)
+        with pytest.raises(errors.AlpacaError) as refused:
+            Query({"after": ["yesterday"]}).timestamp("after")
+        assert (refused.value.status, refused.value.code) == (422, 40010001)
+
+    @pytest.mark.parametrize(("given", "expected"), [("True", True), ("true", True), ("1", True), ("False", False)])
+    def test_booleans_as_python_writes_them(self, given: str, expected: bool) -> None:
+        assert Query({"nested": [given]}).boolean("nested") is expected
+
+    def test_limit_is_capped_and_must_be_positive(self) -> None:
+        assert Query({"limit": ["900"]}).integer("limit", default=50, low=1, high=500) == 500
+        with pytest.raises(errors.AlpacaError):
+            Query({"limit": ["0"]}).integer("limit", default=50, low=1, high=500)
+
+
+class TestRateLimiter:
+    def test_a_fixed_window_per_key_that_reopens_after_a_minute(self) -> None:
+        now = [1000.0]
+        limiter = RateLimiter(2, clock=lambda: now[0])
+
+        first, second, third = (limiter.hit("a") for _ in range(3))
+        other = limiter.hit("b")
+        now[0] += 60
+        reopened = limiter.hit("a")
+
+        assert first is not None
+        assert second is not None
+        assert third is not None
+        assert other is not None
+        assert reopened is not None
+        assert [v.allowed for v in (first, second, third, other, reopened)] == [True, True, False, True, True]
+        assert [v.remaining for v in (first, second, third)] == [1, 0, 0]
+        assert (first.reset, reopened.reset) == (1060, 1120)
+
+    def test_zero_turns_it_off(self) -> None:
+        assert RateLimiter(0).hit("a") is None
+
+
+class TestFaultBook:
+    def test_count_caps_the_firings_and_match_narrows_them(self) -> None:
+        book = FaultBook()
+        book.replace([parse_rule({"kind": "status", "status": 503, "match": "POST /v2/orders", "count": 2})])
+
+        fired = [book.for_request("POST", "/v2/orders").status for _ in range(3)]
+        other = book.for_request("GET", "/v2/orders").status
+
+        assert fired == [503, 503, None]
+        assert other is None
+        assert book.describe() == [
+            {"kind": "status", "status": 503, "match": "POST /v2/orders", "count": 2, "fired": 2}
+        ]
+
+    def test_status_wins_over_accept_then_status_and_latency_applies_to_both(self) -> None:
+        book = FaultBook()
+        book.replace(
+            [
+                parse_rule({"kind": "accept_then_status", "status": 504}),
+                parse_rule({"kind": "status", "status": 500}),
+                parse_rule({"kind": "latency", "ms": 5}),
+            ]
+        )
+
+        faults = book.for_request("GET", "/v2/account")
+
+        assert (faults.status, faults.accept_then_status, faults.latency_ms) == (500, None, 5)
+
+    def test_the_fill_plan_answers_the_sizes_while_the_rule_lasts(self) -> None:
+        book = FaultBook()
+        book.replace([parse_rule({"kind": "partial_fills", "sizes": ["3", 2], "count": 1})])
+
+        assert book.plan_fills(Decimal(10)) == (Decimal(3), Decimal(2))
+        assert book.plan_fills(Decimal(10)) is None
+
+
+def test_the_simulators_keys_come_from_its_two_variables_else_test() -> None:
+    assert simulator_keys({}) == ("test", "test")
+    assert simulator_keys({"ALPACA_SIM_KEY": "PK1", "ALPACA_SIM_SECRET": "s"}) == ("PK1", "s")
