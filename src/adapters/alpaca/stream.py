@@ -188,7 +188,7 @@ class TradeUpdatesStream:
         backfill: asyncio.Task[None] | None = None
         try:
             await self._handshake(ws)
-            self.state = "connected"
+            self.state = "backfilling"
             backfill = asyncio.create_task(self._backfill(), name="alpaca-backfill")
             await self._receive(ws)
         except ConnectionClosed as e:
@@ -200,6 +200,9 @@ class TradeUpdatesStream:
             self.state = f"unauthorized: {e}"
         except (TimeoutError, OSError, WebSocketException) as e:
             self.state = f"reconnecting: {type(e).__name__}"
+        except Exception as e:  # a bug must not end the stream for good: log it, reconnect, backfill
+            log.exception("trade_updates: unexpected failure; reconnecting")
+            self.state = f"reconnecting: internal error ({type(e).__name__})"
         finally:
             if self.ready.is_set() or self._lost_at is None:
                 self._lost_at = self._clock.now()  # else the earlier loss was never backfilled
@@ -299,15 +302,22 @@ class TradeUpdatesStream:
             try:
                 snapshots = await self._snapshots()
                 break
-            except BrokerError as e:
+            except Exception as e:  # REST down (BrokerError), or a bug: submissions wait either way
                 attempt += 1
                 delay = self._backoff.delay(attempt)
-                self.state = "connected"  # the socket is fine; REST is not, and submissions wait
-                log.warning("trade_updates: backfill failed (%s); again in %.2fs", e, delay)
+                why = e.message if isinstance(e, BrokerError) else f"internal error ({type(e).__name__})"
+                self.state = f"backfilling: {why}"[:200]
+                log.warning(
+                    "trade_updates: backfill failed (%s); again in %.2fs",
+                    why,
+                    delay,
+                    exc_info=not isinstance(e, BrokerError),
+                )
                 await asyncio.sleep(delay)
         for snapshot in sorted(snapshots, key=lambda o: o.submitted_at):
             self._inbox.put(self._sequencer.snapshot(snapshot))
         self.backfills += 1
+        self.state = "connected"
         self.ready.set()
         log.info("trade_updates: ready (%d orders backfilled)", len(snapshots))
 

@@ -113,3 +113,24 @@ async def test_a_soak_of_every_stream_fault_ends_with_the_brokers_books(
 
     await assert_same_books(engine, alpaca_sim)
     print(f"seed {seed}: {broker.stream.connections} connections, {broker.rest.sent} requests")
+
+
+async def test_a_backfill_that_cannot_read_orders_holds_submissions_until_it_can(
+    broker: AlpacaBroker, alpaca_sim: SimServer
+) -> None:
+    from tests.contract.alpaca.support import eventually
+    from trading_core.errors import BrokerError
+
+    alpaca_sim.set_faults({"kind": "status", "status": 503, "match": "GET /v2/orders"})
+    alpaca_sim.drop_stream()
+    await eventually(lambda: broker.stream.state.startswith("backfilling: "))
+
+    assert (await broker.health())["websocket"].startswith("backfilling: ")
+    with pytest.raises(BrokerError, match="not ready"):
+        await broker.stream.wait_ready(0.3)  # what a submission meets (bounded by ready_timeout)
+    assert alpaca_sim.state()["orders"] == 0
+
+    alpaca_sim.set_faults()
+    await eventually(broker.stream.ready.is_set)
+    accepted = await broker.submit_order(order("AAPL", "buy", "1"))
+    assert accepted.client_order_id.startswith("t-")
