@@ -100,3 +100,31 @@ async def test_a_replacement_beyond_buying_power_is_insufficient_funds(broker: A
         )
 
     assert refused.value.code == "INSUFFICIENT_FUNDS"
+
+
+WASH = "potential wash trade detected. use complex orders"
+
+
+@pytest.mark.parametrize(
+    ("answer", "code"),
+    [
+        ((403, 40310000, WASH), "WASH_TRADE"),
+        ((422, 42210000, WASH), "WASH_TRADE"),
+        ((403, 40310000, "account is not allowed to short"), "SYMBOL_NOT_TRADABLE"),
+        ((403, 40310000, "new orders are rejected by user request"), "INVALID_ORDER"),
+    ],
+    ids=["wash-403", "wash-422", "no-shorting", "user-block"],
+)
+async def test_refusals_scripted_at_the_simulator_map_to_our_codes(
+    broker: AlpacaBroker, alpaca_sim: SimServer, answer: tuple[int, int, str], code: str
+) -> None:
+    """Refusals the paper exchange never makes, answered by the simulator word for word, over sockets."""
+    status, alpaca_code, message = answer
+    alpaca_sim.set_faults(
+        {"kind": "refuse", "match": "POST /v2/orders", "status": status, "code": alpaca_code, "message": message}
+    )
+
+    refusal = await _refused(broker, order("AAPL", "buy", "1"))
+
+    assert (code, alpaca_code) == (refusal.code, refusal.details["alpacaCode"])
+    assert alpaca_sim.state()["orders"] == 0
