@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from tests.e2e.conftest import ServiceProcess
+from tests.e2e.conftest import ServiceProcess, on_alpaca_simulator
 from tests.e2e.events import publish_command, published
 
 pytestmark = pytest.mark.slow
@@ -75,14 +75,7 @@ def test_the_full_lifecycle_on_the_alpaca_simulator(
     alpaca_sim.set_price("AAPL", "190.00")
     alpaca_sim.set_price("MSFT", "415.00")  # the resting limit at 100 must not be marketable
     alpaca_sim.set_faults({"kind": "partial_fills", "sizes": ["5"]})
-    env = {
-        **service_env,
-        "ALPACA_BASE_URL": alpaca_sim.url,
-        "ALPACA_DATA_URL": alpaca_sim.url,
-        "ALPACA_API_KEY": "test",
-        "ALPACA_SECRET_KEY": "test",
-        "TRADING_ENGINE_BROKER_TYPE": "alpaca",
-    }
+    env = on_alpaca_simulator(service_env, alpaca_sim.url)
     service = ServiceProcess(env, tmp_path / "service-alpaca.log")
     service.start()
     try:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ServiceProcess
+from tests.e2e.conftest import ServiceProcess, on_alpaca_simulator
 from tests.e2e.events import published
 from tests.e2e.test_lifecycle import eventually, filled, order, submit
 
@@ -22,14 +22,7 @@ pytestmark = [pytest.mark.slow]
 
 @pytest.fixture
 def on_alpaca(service_env: dict[str, str], alpaca_sim: Any, tmp_path: Path) -> ServiceProcess:
-    env = {
-        **service_env,
-        "ALPACA_BASE_URL": alpaca_sim.url,
-        "ALPACA_DATA_URL": alpaca_sim.url,
-        "ALPACA_API_KEY": "test",
-        "ALPACA_SECRET_KEY": "test",
-        "TRADING_ENGINE_BROKER_TYPE": "alpaca",
-    }
+    env = on_alpaca_simulator(service_env, alpaca_sim.url)
     return ServiceProcess(env, tmp_path / "service.log")
 
 
