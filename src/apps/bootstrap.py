@@ -59,7 +59,7 @@ class AdapterWiring:
 
     async def broker(self, settings: Settings, clock: Clock, stack: AsyncExitStack, notes: Notes) -> Broker:
         if settings.broker_kind is BrokerKind.ALPACA:
-            raise NotImplementedError("the Alpaca adapter (issue 5) is not wired yet; use broker.type: paper")
+            return await self._alpaca(settings, clock, stack, notes)
         from adapters.paper import PaperConfig, PaperExchange
 
         notes["broker"] = "paper exchange (in-process; its account starts afresh at each start)"
@@ -67,6 +67,32 @@ class AdapterWiring:
             starting_cash=settings.broker.paper_starting_cash, fill_parts=settings.broker.paper_fill_parts
         )
         return PaperExchange(clock, config=paper)
+
+    async def _alpaca(self, settings: Settings, clock: Clock, stack: AsyncExitStack, notes: Notes) -> Broker:
+        import httpx
+
+        from adapters.alpaca.broker import AlpacaBroker
+        from adapters.alpaca.config import AlpacaSettings
+
+        alpaca = settings.alpaca
+        if alpaca.api_key is None or alpaca.secret_key is None:
+            raise ValueError("broker.type is alpaca but alpaca.apiKey or alpaca.secretKey is not set")
+        client = httpx.AsyncClient()
+        stack.push_async_callback(client.aclose)
+        broker = AlpacaBroker(
+            client,
+            AlpacaSettings(
+                key_id=alpaca.api_key.reveal(),
+                secret_key=alpaca.secret_key.reveal(),
+                base_url=alpaca.base_url,
+                data_url=alpaca.data_url,
+            ),
+            clock=clock,
+        )
+        await broker.open()  # the stream connected and backfilled before the engine takes orders
+        stack.push_async_callback(broker.close)
+        notes["broker"] = f"Alpaca at {alpaca.base_url} (trade_updates stream connected)"
+        return broker
 
     def market_data(self, broker: Broker) -> MarketData | None:
         """The broker's own prices when it has them (the paper exchange does)."""

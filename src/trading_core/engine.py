@@ -22,7 +22,15 @@ from trading_core.book import Book
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.clock import Clock
 from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce, TradingState
-from trading_core.errors import BrokerError, BrokerRejected, InvalidOrder, OrderNotFound, PositionNotFound, TradingError
+from trading_core.errors import (
+    BrokerError,
+    BrokerRejected,
+    InvalidOrder,
+    OrderNotCancelable,
+    OrderNotFound,
+    PositionNotFound,
+    TradingError,
+)
 from trading_core.events import Event
 from trading_core.facts import BrokerFacts
 from trading_core.ledger import EventListener, OrderLedger
@@ -125,7 +133,7 @@ class TradingEngine:
             return SubmitResult(await self._insert_rejected(request, validation), validation)
         closing, opening = split_at_flat(request, self.book.held(request.symbol))
         order = await self._insert(closing, now)
-        follow_up = await self._insert(opening, now, parent=order) if opening is not None else None
+        follow_up = await self._insert(opening, now, parent_id=order.id) if opening is not None else None
         return SubmitResult(await self._send(order), validation, follow_up)
 
     async def validate(self, request: OrderRequest) -> PreTradeValidation:
@@ -173,16 +181,16 @@ class TradingEngine:
         request: OrderRequest,
         now: datetime,
         *,
-        parent: Order | None = None,
+        parent_id: OrderId | None = None,
         status: OrderStatus = OrderStatus.PENDING_NEW,
         replaces: Order | None = None,
     ) -> Order:
         order = self._new_order(request, now)
-        if parent is not None or replaces is not None or status is not OrderStatus.PENDING_NEW:
+        if parent_id is not None or replaces is not None or status is not OrderStatus.PENDING_NEW:
             order = attrs.evolve(
                 order,
                 status=status,
-                parent_id=parent.id if parent is not None else None,
+                parent_id=parent_id,
                 replaces=replaces.id if replaces is not None else None,
             )
         await self._ledger.insert([order])
@@ -226,7 +234,9 @@ class TradingEngine:
         """The broker's answer and the updates that came with it commit together, in one transaction."""
         arrived = self.broker.drain_updates()
         mine = [u for u in arrived if u.order.broker_order_id == accepted.broker_order_id]
-        sent = await self._ledger.apply_updates(order.id, order.symbol, mine, accepted=accepted) or order
+        sent = await self._ledger.apply_updates(order.id, order.symbol, mine, accepted=accepted)
+        if sent is None:  # the stream had already told us all of it
+            sent = await self.get_order(order.id)
         await self._apply_in_order([u for u in arrived if u.order.broker_order_id != accepted.broker_order_id])
         await self._release_follow_ups(sent)
         return sent
@@ -304,7 +314,7 @@ class TradingEngine:
             return SubmitResult(old, validation)
         broker_id = old.broker_order_id
         status = old.status if broker_id is None else OrderStatus.PENDING_NEW
-        new = await self._insert(request, self._clock.now(), status=status, replaces=old)
+        new = await self._insert(request, self._clock.now(), status=status, replaces=old, parent_id=old.parent_id)
         if broker_id is None:  # queued for the open: replace it here
             await self._link_replacement(old, new)
             await self._cancel_locally(old, "replaced", TradeEvent.REPLACED)
@@ -320,6 +330,11 @@ class TradingEngine:
             )
         except BrokerRejected as e:
             return SubmitResult(await self._refuse(new, e.code, e.message), validation)
+        except (OrderNotCancelable, OrderNotFound) as e:
+            # The old order ended at the broker before the replace reached it (a fill we have not
+            # heard of yet): the replacement was never created there, so it must not wait as sent.
+            await self._refuse(new, e.code, e.message)
+            raise
         await self._link_replacement(old, new)
         return SubmitResult(await self._record_acceptance(new, accepted), validation)
 
@@ -375,9 +390,13 @@ class TradingEngine:
         return len(updates)
 
     async def run_updates(self) -> None:
-        """Apply trade updates as they arrive, until cancelled."""
+        """Apply trade updates as they arrive, until cancelled; one failure never stops the stream."""
         while True:
-            await self._apply_in_order(await self.broker.next_updates())
+            updates = await self.broker.next_updates()
+            try:
+                await self._apply_in_order(updates)
+            except Exception:  # the next batch must still be applied; reconciliation repairs this one
+                log.exception("applying %d trade updates failed; reconciliation will repair them", len(updates))
 
     async def apply_trade_update(self, update: TradeUpdate) -> None:
         """Apply one trade update (from the stream, a poll or a test), then what it releases."""

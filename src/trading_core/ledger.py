@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from decimal import ROUND_HALF_EVEN
 
 from trading_core.book import Book
 from trading_core.broker_models import BrokerOrder, TradeUpdate
@@ -25,7 +26,7 @@ from trading_core.market import EASTERN
 from trading_core.orders import Order, TradeEvent, apply_event, mark_submitted
 from trading_core.ports import OrderStore, UnitOfWork
 from trading_core.positions import Position, PositionChange
-from trading_core.values import BrokerOrderId, ExecutionId, OrderId, Symbol
+from trading_core.values import FOUR_PLACES, ZERO, BrokerOrderId, ExecutionId, OrderId, Symbol
 
 log = logging.getLogger("trading_core.ledger")
 
@@ -219,6 +220,17 @@ def _fill_of(order: Order, update: TradeUpdate) -> Fill:
     price = update.price if update.price is not None else update.order.filled_average_price
     if qty is None or price is None:
         raise InvalidTransition(f"fill for {order.id} without quantity or price")
+    # The broker states the cumulative quantity after this fill: what we record is what brings
+    # ours to it. In order that is the fill's own quantity; applied out of order (two consumers of
+    # the stream, a reordered backfill) a later fill covers the executions not applied yet, priced
+    # so that our average is the broker's, and the earlier ones are then counted already.
+    missing = update.order.filled_quantity - order.filled_quantity
+    if ZERO < missing != qty:
+        average = update.order.filled_average_price
+        if average is not None:
+            gap = (average * update.order.filled_quantity - order.filled_notional) / missing
+            price = gap.quantize(FOUR_PLACES, rounding=ROUND_HALF_EVEN) if gap > ZERO else average
+        qty = missing
     # Without an execution id the cumulative quantity identifies the execution.
     execution_id = update.execution_id or ExecutionId(f"{update.order.broker_order_id}:{update.order.filled_quantity}")
     return Fill(

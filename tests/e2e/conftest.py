@@ -123,3 +123,15 @@ def service(service_env: dict[str, str], tmp_path: Path) -> Iterator[ServiceProc
     yield process
     if process.process is not None:
         process.stop(signal.SIGKILL)
+
+
+def on_alpaca_simulator(service_env: dict[str, str], sim_url: str) -> dict[str, str]:
+    """The service's environment with the Alpaca adapter pointed at a simulator (keys test/test)."""
+    return {
+        **service_env,
+        "ALPACA_BASE_URL": sim_url,
+        "ALPACA_DATA_URL": sim_url,
+        "ALPACA_API_KEY": "test",
+        "ALPACA_SECRET_KEY": "test",
+        "TRADING_ENGINE_BROKER_TYPE": "alpaca",
+    }

@@ -12,11 +12,12 @@ import time
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
-from tests.e2e.conftest import ServiceProcess
+from tests.e2e.conftest import ServiceProcess, on_alpaca_simulator
 from tests.e2e.events import publish_command, published
 
 pytestmark = pytest.mark.slow
@@ -63,6 +64,28 @@ def position_quantity(service: ServiceProcess, symbol: str) -> Decimal:
 
 
 def test_the_full_lifecycle_over_http_and_nats(service: ServiceProcess, nats_url: str, names: dict[str, str]) -> None:
+    """On the paper exchange, which fills each order in two parts."""
+    full_lifecycle(service, nats_url, names)
+
+
+def test_the_full_lifecycle_on_the_alpaca_simulator(
+    service_env: dict[str, str], alpaca_sim: Any, tmp_path: Path, nats_url: str, names: dict[str, str]
+) -> None:
+    """Through the Alpaca adapter, over real sockets, to the simulator filling each order in parts."""
+    alpaca_sim.set_price("AAPL", "190.00")
+    alpaca_sim.set_price("MSFT", "415.00")  # the resting limit at 100 must not be marketable
+    alpaca_sim.set_faults({"kind": "partial_fills", "sizes": ["5"]})
+    env = on_alpaca_simulator(service_env, alpaca_sim.url)
+    service = ServiceProcess(env, tmp_path / "service-alpaca.log")
+    service.start()
+    try:
+        full_lifecycle(service, nats_url, names)
+        assert alpaca_sim.state()["positions"] == {}
+    finally:
+        service.stop(signal.SIGKILL)
+
+
+def full_lifecycle(service: ServiceProcess, nats_url: str, names: dict[str, str]) -> None:
     health = service.json("GET", "/health")
     assert health["status"] == "healthy"
     assert metric(service, 'trading_orders_total{status="filled"}') is None
@@ -84,7 +107,9 @@ def test_the_full_lifecycle_over_http_and_nats(service: ServiceProcess, nats_url
     assert modified["limitPrice"] == 101
     cancel = service.json("DELETE", f"/api/v1/orders/{modified['orderId']}")
     assert cancel["success"] is True
-    assert order(service, modified["orderId"])["status"] == "cancelled"
+    eventually(
+        lambda: order(service, modified["orderId"]), lambda o: o["status"] == "cancelled"
+    )  # a broker confirms later
 
     closing = service.json("DELETE", "/api/v1/positions/AAPL", params={"quantity": "4"})
     filled(service, closing["orderId"])

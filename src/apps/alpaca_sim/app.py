@@ -116,6 +116,8 @@ class SimulatorApp:
             faults = sim.faults.for_request(request.method, request.path)
             if faults.status is not None:
                 response = error_response(errors.status_error(faults.status))
+            elif faults.refusal is not None:
+                response = error_response(faults.refusal)
             else:
                 response = await self._dispatch(self._api, request)
                 if faults.accept_then_status is not None:

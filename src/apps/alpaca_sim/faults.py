@@ -18,11 +18,12 @@ import attrs
 
 from apps.alpaca_sim import errors, parse
 
-REQUEST_KINDS = frozenset({"status", "latency", "accept_then_status", "accept_then_drop"})
+REQUEST_KINDS = frozenset({"status", "refuse", "latency", "accept_then_status", "accept_then_drop"})
 """Rules applied by the request dispatcher, to every matching `/v2` request."""
 
 _PARAMETERS: Mapping[str, frozenset[str]] = {
     "status": frozenset({"status"}),
+    "refuse": frozenset({"status", "code", "message"}),
     "latency": frozenset({"ms"}),
     "accept_then_status": frozenset({"status"}),
     "accept_then_drop": frozenset(),
@@ -52,6 +53,8 @@ class Rule:
     share: Decimal = ONE
     count: int | None = None
     status: int = 0
+    code: int = 0
+    message: str = ""
     ms: int = 0
     seconds: Decimal = Decimal(0)
     messages: int = 0
@@ -78,6 +81,7 @@ class RequestFaults:
     """What the rules do to one request."""
 
     status: int | None = None
+    refusal: errors.AlpacaError | None = None
     latency_ms: int = 0
     accept_then_status: int | None = None
     accept_then_drop: bool = False
@@ -139,11 +143,13 @@ class FaultBook:
         if not self.rules:
             return NO_FAULTS
         status = self.take("status", method, path)
+        refuse = None if status else self.take("refuse", method, path)
         latency = self.take("latency", method, path)
-        after = None if status else self.take("accept_then_status", method, path)
-        drop = None if status or after else self.take("accept_then_drop", method, path)
+        after = None if status or refuse else self.take("accept_then_status", method, path)
+        drop = None if status or refuse or after else self.take("accept_then_drop", method, path)
         return RequestFaults(
             status=status.status if status else None,
+            refusal=errors.AlpacaError(refuse.status, refuse.code, refuse.message) if refuse else None,
             latency_ms=latency.ms if latency else 0,
             accept_then_status=after.status if after else None,
             accept_then_drop=drop is not None,
@@ -187,6 +193,13 @@ def parse_rule(item: object) -> Rule:
         rule.status = _integer(item, "status", low=400, high=599)
         if kind == "status" and rule.status not in _FAULT_STATUSES:
             raise errors.invalid(f"status must be one of {sorted(_FAULT_STATUSES)}, was {rule.status}")
+    elif kind == "refuse":  # a scripted business refusal, e.g. Alpaca's wash-trade answer
+        rule.status = _integer(item, "status", low=400, high=499)
+        rule.code = _integer(item, "code", low=10_000_000, high=99_999_999)
+        message = item.get("message")
+        if not isinstance(message, str) or not message:
+            raise errors.invalid("message must be a non-empty string")
+        rule.message = message
     elif kind in ("latency", "status_lag"):
         rule.ms = _integer(item, "ms", low=0, high=_MAX_MS)
     elif kind == "stream_silent":

@@ -231,3 +231,22 @@ class TestQueuedWhileClosed:
         exchange.open_market()
         assert await engine.session_opened() == 1
         assert (await engine.get_order(queued.order.id)).status is OrderStatus.FILLED
+
+
+class TestSplitOrders:
+    async def test_replacing_the_held_opening_half_keeps_it_waiting_for_the_close(
+        self, engine: TradingEngine, exchange: PaperExchange
+    ) -> None:
+        exchange.set_price("AAPL", Decimal("100.00"))
+        await engine.submit(market("AAPL", "buy", 10))
+        split = await engine.submit(limit("AAPL", "sell", 25, "105.00"))
+        assert split.follow_up is not None
+
+        replaced = await engine.replace(split.follow_up.id, quantity=Decimal(12))
+
+        assert replaced.order.parent_id == split.order.id
+        exchange.set_price("AAPL", Decimal("106.00"))
+        await engine.process_updates()
+        assert (await engine.get_order(replaced.order.id)).status is OrderStatus.FILLED
+        position = await engine.get_position("AAPL")
+        assert (position.side.value, position.quantity) == ("short", Decimal(12))

@@ -1,0 +1,399 @@
+"""The Alpaca broker: the Broker and MarketData ports over Alpaca's REST API and trade_updates.
+
+Nothing opens in the constructor: `open()` starts the stream (and waits until it is connected
+and backfilled), `close()` stops it; the httpx client belongs to the caller. Orders are never
+sent twice: a submission or replacement that goes unanswered (5xx, timeout, dropped connection)
+is not sent again but looked up by its client order id, for up to `lookup_window` seconds when
+Alpaca may still be working on it; the found order is returned, and when Alpaca does not have it
+(or cannot be asked) a retryable `BrokerError` says the order is not known to have been sent.
+New orders also wait for the stream to be ready, so none goes out between a reconnection and
+the backfill that recovers what the stream missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
+from urllib.parse import quote as quote_path
+
+import httpx
+
+from adapters.alpaca import codec
+from adapters.alpaca.backoff import Backoff
+from adapters.alpaca.budget import Priority, RequestBudget
+from adapters.alpaca.config import AlpacaSettings
+from adapters.alpaca.errors import Operation, Unanswered
+from adapters.alpaca.rest import AlpacaRestClient, Host, Request, Retry
+from adapters.alpaca.sequencer import UpdateSequencer
+from adapters.alpaca.stream import TradeUpdatesStream, UpdateInbox
+from trading_core.broker_models import BrokerOrder, BrokerPosition, TradeUpdate
+from trading_core.clock import Clock
+from trading_core.enums import OrderStatus, Side, TimeInForce
+from trading_core.errors import BrokerError, NotFound, OrderNotCancelable, OrderNotFound
+from trading_core.market import Account, Asset, MarketClock, Quote
+from trading_core.orders import Order
+from trading_core.ports import OrderFilter
+from trading_core.values import ZERO, BrokerOrderId, ClientOrderId, Symbol
+
+if TYPE_CHECKING:
+    from trading_core.ports import Broker, MarketData
+
+__all__ = ["AlpacaBroker"]
+
+log = logging.getLogger("adapters.alpaca.broker")
+
+T = TypeVar("T")
+
+_PAGE: Final = 500
+"""Alpaca's largest page of orders."""
+_HEALTHY_FOR: Final = 5.0
+"""Seconds an answer from Alpaca counts as proof that REST answers."""
+_CANCELING: Final = frozenset({OrderStatus.PENDING_CANCEL, OrderStatus.CANCELED})
+
+
+class AlpacaBroker:
+    """Alpaca's trading API as the engine's Broker and MarketData.
+
+    Args:
+        client: One pooled `httpx.AsyncClient` for both hosts; its owner closes it.
+        settings: Hosts, keys, timeouts, retries, rate limit and stream timings.
+        clock: Wall time for the backfill (the system clock by default).
+        budget: The account's request budget, if several adapters share one key.
+        rng: Jitter source (seed it in tests).
+    """
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        settings: AlpacaSettings,
+        *,
+        clock: Clock | None = None,
+        budget: RequestBudget | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self._rng = rng or random.Random()  # noqa: S311  # jitter, not a secret
+        self.rest = AlpacaRestClient(client, settings, budget=budget, rng=self._rng)
+        self._sequencer = UpdateSequencer(gap_timeout=settings.stream.gap_timeout)
+        self._inbox = UpdateInbox()
+        self.stream = TradeUpdatesStream(
+            settings, reader=self, inbox=self._inbox, sequencer=self._sequencer, clock=clock, rng=self._rng
+        )
+        self._task: asyncio.Task[None] | None = None
+        self._positions: dict[Symbol, Decimal] = {}
+        """Last known position per symbol: an order that reduces one goes first in the budget."""
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def open(self, *, wait: bool = True) -> None:
+        """Start the trade_updates stream; with `wait`, return once it is connected and backfilled.
+
+        Raises:
+            BrokerError: `wait` and the stream was not ready within `stream.ready_timeout`.
+        """
+        if self._task is None:
+            self._task = asyncio.create_task(self.stream.run(), name="alpaca-trade-updates")
+        if wait:
+            try:
+                await self.stream.wait_ready(self.settings.stream.ready_timeout)
+            except BrokerError:
+                await self.close()
+                raise
+
+    async def close(self) -> None:
+        """Stop the stream. The httpx client stays open: it belongs to the caller."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    # ---------------------------------------------------------------- orders
+
+    async def submit_order(self, order: Order) -> BrokerOrder:
+        """Send a new order under its client order id; it is never sent twice.
+
+        Raises:
+            BrokerRejected: Alpaca refused it (the code says why).
+            BrokerError: It was not sent (the stream is not ready, Alpaca is unreachable), or it
+                went unanswered and Alpaca does not have it (retryable: the engine asks again).
+        """
+        await self._ready()
+        self._sequencer.expect(order.client_order_id)
+        priority = Priority.CANCEL if self._reduces(order) else Priority.ORDER
+        request = Request("POST", "/v2/orders", Operation.SUBMIT, priority, Retry.ONCE, body=codec.order_body(order))
+        return await self._create(request, order.client_order_id)
+
+    async def replace_order(
+        self,
+        broker_order_id: BrokerOrderId,
+        *,
+        client_order_id: ClientOrderId,
+        quantity: Decimal | None = None,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+        time_in_force: TimeInForce | None = None,
+    ) -> BrokerOrder:
+        """Replace an open order; the new order (under `client_order_id`) is returned.
+
+        Raises:
+            OrderNotFound: No such order.
+            OrderNotCancelable: The order can no longer be replaced.
+            BrokerRejected: Alpaca refused the replacement.
+        """
+        await self._ready()
+        self._sequencer.expect(client_order_id)
+        body = codec.replace_body(
+            client_order_id=client_order_id,
+            quantity=quantity,
+            limit_price=limit_price,
+            stop_price=stop_price,
+            time_in_force=time_in_force,
+        )
+        path = f"/v2/orders/{_order_path(broker_order_id)}"
+        request = Request("PATCH", path, Operation.REPLACE, Priority.ORDER, Retry.ONCE, body=body)
+        return await self._create(request, client_order_id)
+
+    async def _create(self, request: Request, client_order_id: ClientOrderId) -> BrokerOrder:
+        try:
+            created = codec.broker_order(await self.rest.call(request))
+        except Unanswered as e:
+            created = await self._resolve(client_order_id, e)
+        except codec.WireError as e:  # accepted (2xx), but the answer is not an order we can read
+            created = await self._resolve(client_order_id, Unanswered(str(e), status=200))
+        self._sequencer.track(created)
+        return created
+
+    async def _resolve(self, client_order_id: ClientOrderId, cause: Unanswered) -> BrokerOrder:
+        """The order an unanswered request may have created, found by its client order id."""
+        log.warning("%s went unanswered (%s): looking it up by client order id", client_order_id, cause.message)
+        # A failure the server answered (a 5xx) is over; a timeout or a dropped connection may
+        # still be in Alpaca's hands, so a miss is asked again for a while.
+        settled = cause.status is not None
+        give_up = time.monotonic() + self.settings.lookup_window
+        backoff = Backoff(self.settings.retry.base_delay, self.settings.retry.max_delay, self._rng)
+        while True:
+            try:
+                found = await self.get_order_by_client_id(client_order_id, priority=Priority.ORDER)
+            except BrokerError as e:
+                raise BrokerError(
+                    f"order {client_order_id} is in doubt: it went unanswered and cannot be looked up ({e.message})",
+                    retryable=True,
+                    details={"clientOrderId": client_order_id},
+                ) from e
+            if found is not None:
+                log.warning("%s was received by Alpaca as %s", client_order_id, found.broker_order_id)
+                return found
+            delay = backoff.next()
+            if settled or time.monotonic() + delay > give_up:
+                raise BrokerError(
+                    f"order {client_order_id} was not received by Alpaca ({cause.message})",
+                    retryable=True,
+                    details={"clientOrderId": client_order_id},
+                ) from cause
+            await asyncio.sleep(delay)
+
+    async def get_order(self, broker_order_id: BrokerOrderId) -> BrokerOrder:
+        """Raises `OrderNotFound` when Alpaca has no such order (or the id cannot be one)."""
+        if not _is_uuid(broker_order_id):
+            raise OrderNotFound(f"no order with id {broker_order_id}", details={"orderId": broker_order_id})
+        data = await self._read(f"/v2/orders/{_order_path(broker_order_id)}")
+        return _parsed(codec.broker_order, data)
+
+    async def get_order_by_client_id(
+        self, client_order_id: ClientOrderId, *, priority: Priority = Priority.SYNC
+    ) -> BrokerOrder | None:
+        try:
+            data = await self._read(
+                "/v2/orders:by_client_order_id", {"client_order_id": str(client_order_id)}, priority=priority
+            )
+        except NotFound:
+            return None
+        return _parsed(codec.broker_order, data)
+
+    async def list_orders(
+        self,
+        *,
+        status: OrderFilter = OrderFilter.OPEN,
+        after: datetime | None = None,
+        limit: int = 500,
+    ) -> list[BrokerOrder]:
+        """Newest first; `after` (exclusive) is about submission time, as at Alpaca.
+
+        Pages of Alpaca's 500 are joined up to `limit`; an order that does not parse is logged
+        and left out rather than failing the listing.
+        """
+        found: dict[BrokerOrderId, BrokerOrder] = {}
+        until: datetime | None = None
+        while len(found) < limit:
+            size = min(_PAGE, limit - len(found))
+            params = {"status": status.value, "limit": str(size), "direction": "desc"}
+            if after is not None:
+                params["after"] = after.isoformat()
+            if until is not None:
+                params["until"] = until.isoformat()
+            page = await self._read("/v2/orders", params)
+            orders = _each(codec.broker_order, page, "order")
+            for order in orders:
+                found.setdefault(order.broker_order_id, order)
+            if len(page if isinstance(page, list) else []) < size or not orders:
+                break
+            until = min(o.submitted_at for o in orders)
+        return list(found.values())[:limit]
+
+    async def cancel_order(self, broker_order_id: BrokerOrderId) -> None:
+        """Ask Alpaca to cancel; the outcome (`canceled`, or a fill first) comes on the stream.
+
+        A cancel is idempotent, so an unanswered one is sent again; a refusal after such a
+        retry is checked against the order (the first try may have done it).
+
+        Raises:
+            OrderNotFound: No such order.
+            OrderNotCancelable: It is already filled, canceled, expired, replaced or rejected.
+        """
+        if not _is_uuid(broker_order_id):
+            raise OrderNotFound(f"no order with id {broker_order_id}", details={"orderId": broker_order_id})
+        path = f"/v2/orders/{_order_path(broker_order_id)}"
+        try:
+            await self.rest.call(Request("DELETE", path, Operation.CANCEL, Priority.CANCEL))
+        except OrderNotCancelable as e:
+            if e.details.get("attempts", 1) > 1 and (await self.get_order(broker_order_id)).status in _CANCELING:
+                return  # an earlier, unanswered attempt did it
+            raise
+
+    # ---------------------------------------------------------------- account, positions, assets, clock
+
+    async def list_positions(self) -> list[BrokerPosition]:
+        positions = _each(codec.position, await self._read("/v2/positions"), "position")
+        self._positions = {p.symbol: p.quantity for p in positions}
+        return positions
+
+    async def get_account(self) -> Account:
+        return _parsed(codec.account, await self._read("/v2/account"))
+
+    async def get_clock(self) -> MarketClock:
+        return _parsed(codec.clock, await self._read("/v2/clock"))
+
+    async def get_asset(self, symbol: Symbol) -> Asset | None:
+        try:
+            data = await self._read(f"/v2/assets/{quote_path(str(symbol), safe='')}")
+        except NotFound:
+            return None
+        except BrokerError as e:
+            if e.status == 422:  # not a symbol Alpaca can look up
+                return None
+            raise
+        return _parsed(codec.asset, data)
+
+    async def latest_quote(self, symbol: Symbol) -> Quote | None:
+        params = {"feed": self.settings.feed} if self.settings.feed else None
+        path = f"/v2/stocks/{quote_path(str(symbol), safe='')}/quotes/latest"
+        try:
+            data = await self.rest.call(
+                Request("GET", path, Operation.READ, Priority.SYNC, params=params, host=Host.DATA)
+            )
+        except NotFound:
+            return None
+        return _parsed(lambda d: codec.quote(symbol, d), data)
+
+    # ---------------------------------------------------------------- trade updates and health
+
+    def drain_updates(self) -> list[TradeUpdate]:
+        return self._seen(self._inbox.drain())
+
+    async def next_updates(self) -> list[TradeUpdate]:
+        return self._seen(await self._inbox.next())
+
+    async def health(self) -> Mapping[str, str]:
+        """`alpaca`: whether REST answers (asked when it has not answered lately); `websocket`."""
+        return {"alpaca": await self._rest_health(), "websocket": self.stream.state}
+
+    async def _rest_health(self) -> str:
+        answered = self.rest.last_answer_at
+        if answered is not None and time.monotonic() - answered < _HEALTHY_FOR:
+            return "connected"
+        try:
+            await self.get_clock()
+        except BrokerError as e:
+            return f"unavailable: {e.message}"[:200]
+        return "connected"
+
+    # ---------------------------------------------------------------- internals
+
+    async def _ready(self) -> None:
+        if self._task is None:
+            raise BrokerError("the Alpaca broker is not open; the order was not sent", retryable=False)
+        await self.stream.wait_ready(self.settings.stream.ready_timeout)
+
+    async def _read(
+        self, path: str, params: Mapping[str, str] | None = None, *, priority: Priority = Priority.SYNC
+    ) -> Any:
+        return await self.rest.call(Request("GET", path, Operation.READ, priority, params=params))
+
+    def _reduces(self, order: Order) -> bool:
+        """Whether the order only takes an existing position towards zero."""
+        held = self._positions.get(order.symbol, ZERO)
+        if order.side is Side.SELL:
+            return ZERO < order.quantity <= held
+        return ZERO < order.quantity <= -held
+
+    def _seen(self, updates: list[TradeUpdate]) -> list[TradeUpdate]:
+        for update in updates:
+            if update.position_quantity is not None:
+                self._positions[update.order.symbol] = update.position_quantity
+        return updates
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _order_path(broker_order_id: BrokerOrderId) -> str:
+    return quote_path(str(broker_order_id), safe="")
+
+
+def _parsed(read: Callable[[Any], T], data: Any) -> T:
+    try:
+        return read(data)
+    except codec.WireError as e:
+        raise BrokerError(f"Alpaca answered something we cannot read: {e}") from e
+
+
+def _each(read: Callable[[Any], T], data: Any, what: str) -> list[T]:
+    """Every element of a listing that parses; the others are logged and left out."""
+    if not isinstance(data, list):
+        raise BrokerError(f"Alpaca answered a {type(data).__name__} where a list of {what}s belongs")
+    items: list[T] = []
+    for element in data:
+        try:
+            items.append(read(element))
+        except codec.WireError as e:
+            log.warning("left out a %s that does not parse: %s", what, e)
+    return items
+
+
+if TYPE_CHECKING:
+
+    def _implements_the_ports(broker: AlpacaBroker) -> tuple[Broker, MarketData]:
+        """mypy checks here that the adapter has every method of both ports, exactly typed."""
+        return broker, broker
