@@ -130,6 +130,25 @@ class TestColumnsForSqlReaders:
         assert found == [("number", "10.5000")]
 
 
+class TestClaims:
+    async def test_a_claimed_payload_is_decoded_when_first_read_then_kept(self, store: PostgresOrderStore) -> None:
+        order = new_order(quantity="10.5000")
+        async with store.unit_of_work() as uow:
+            await uow.add_order(order)
+            await uow.add_events([submitted(order)])
+            await uow.commit()
+
+        async with store.claim_outbox() as batch:
+            (message,) = batch.messages
+            assert message._payload is None  # type: ignore[attr-defined]  # not decoded by the claim
+            first = message.payload
+            assert message.payload is first
+            await batch.mark_sent([message.event_id])
+
+        assert first == payload_of(submitted(order)) | {"eventId": first["eventId"]}
+        assert str(first["order"]["quantity"]) == "10.5000"
+
+
 class TestConnections:
     async def test_a_connection_the_server_dropped_is_replaced(
         self, store: PostgresOrderStore, postgres_url: str

@@ -16,7 +16,7 @@ from typing import Any, Final
 import msgspec
 import psycopg
 
-from adapters.outbox import ClaimedBatch, OutboxMessage, PayloadOf
+from adapters.outbox import ClaimedBatch, PayloadOf
 from adapters.postgres.errors import translated
 from trading_core.errors import StoreError
 from trading_core.events import Event
@@ -90,6 +90,32 @@ def _aware(event: Event) -> datetime:
     return event.ts_event
 
 
+class StoredOutboxMessage:
+    """An outbox row as claimed: its payload's JSON is decoded on first access, then kept.
+
+    A bus that forwards messages without reading their payloads (the in-process one) never
+    pays for the decoding; one that reads them pays once, as before.
+    """
+
+    __slots__ = ("_payload", "_text", "event_id", "occurred_at", "type")
+
+    def __init__(self, event_id: EventId, type_: str, occurred_at: datetime, text: str) -> None:
+        self.event_id = event_id
+        self.type = type_
+        self.occurred_at = occurred_at
+        self._text = text
+        self._payload: Mapping[str, Any] | None = None
+
+    @property
+    def payload(self) -> Mapping[str, Any]:
+        if self._payload is None:
+            self._payload = decode_payload(self._text)
+        return self._payload
+
+    def __repr__(self) -> str:
+        return f"StoredOutboxMessage({self.type!r}, {self.event_id!r})"
+
+
 class PostgresOutboxBatch(ClaimedBatch):
     """Rows claimed by one relay, locked in a transaction kept open until the batch is left.
 
@@ -97,7 +123,7 @@ class PostgresOutboxBatch(ClaimedBatch):
     marks and releases the rows not marked, which the next claim (by any relay) sends again.
     """
 
-    def __init__(self, conn: psycopg.AsyncConnection[Any], messages: list[OutboxMessage]) -> None:
+    def __init__(self, conn: psycopg.AsyncConnection[Any], messages: list[StoredOutboxMessage]) -> None:
         super().__init__(messages)
         self._conn = conn
 
@@ -114,8 +140,5 @@ async def claim(conn: psycopg.AsyncConnection[Any], limit: int) -> PostgresOutbo
     with translated():
         cursor = await conn.execute(CLAIM, (limit,))
         rows = await cursor.fetchall()
-    messages = [
-        OutboxMessage(EventId(event_id), type_, occurred_at, decode_payload(payload))
-        for event_id, type_, occurred_at, payload in rows
-    ]
+    messages = [StoredOutboxMessage(EventId(event_id), type_, at, text) for event_id, type_, at, text in rows]
     return PostgresOutboxBatch(conn, messages)
