@@ -683,6 +683,23 @@ class TestLockedChanges:
         assert await store.list_fills(order.id) == []
         assert await store.list_positions() == []
 
+    async def test_a_position_saved_before_it_is_locked_is_read_as_saved(self, store: OrderStore) -> None:
+        """The PostgreSQL store reads an order's position with the order: a write in between wins."""
+        order = new_order(status=OrderStatus.NEW)
+        await store_all(store, order, positions=[position("AAPL", "1.0000", "187.25000000")])
+
+        async with store.unit_of_work() as uow:
+            assert await uow.get_order(order.id, for_update=True) is not None
+            await uow.save_position(position("AAPL", "2.0000", "374.50000000"))
+            held = await uow.get_position(order.symbol, for_update=True)
+            await uow.save_position(attrs.evolve(position("AAPL"), quantity=Decimal(0), cost_basis=Decimal(0)))
+            gone = await uow.get_position(order.symbol, for_update=True)
+            await uow.commit()
+
+        assert held == position("AAPL", "2.0000", "374.50000000")
+        assert gone is None
+        assert await store.list_positions() == []
+
     async def test_rollback_forgets_the_locked_writes_and_the_unit_goes_on(self, store: OrderStore) -> None:
         order = new_order(status=OrderStatus.NEW)
         await store_all(store, order)

@@ -245,7 +245,7 @@ class TestStatements:
         finally:
             await store.close()
 
-        assert len(sent) == 10  # each change: lock and read the order, lock and read the position, write all
+        assert len(sent) == 10  # each change: lock and read the order and its position (one round trip), write all
         assert len(set(sent)) == 5
         assert set(sent) <= set(kept)
         assert (await fetch(postgres_url, "SELECT count(*) FROM trading.fills"))[0] == (2,)

@@ -8,6 +8,12 @@ would push a retry loop into every caller. A position is locked by symbol with a
 advisory lock as well, so two first fills in a symbol (no row to lock yet) also take turns.
 Deadlocks and serialisation failures come out as `ConcurrentUpdate`.
 
+An order read `for_update` has its symbol's position locked and read in the same round trip (the
+advisory lock, then the row, as `get_position(for_update=True)` does, in the same order after the
+order's lock), because the change that follows is nearly always a fill, which needs them: the
+ledger's `get_position(symbol, for_update=True)` then costs no round trip. A unit that locks an
+order but leaves its position alone holds that position's locks until it ends all the same.
+
 Round trips: a unit's statements go through psycopg's pipeline mode, and the unit is the
 pipeline's implicit transaction: PostgreSQL runs everything sent before a Sync as one transaction
 and commits it at the Sync (rolls it back if a statement failed), so no BEGIN or COMMIT is sent;
@@ -61,6 +67,14 @@ _POSITION: Final = {
     False: rows.SELECT_POSITIONS + " WHERE symbol = %s",
     True: rows.SELECT_POSITIONS + " WHERE symbol = %s FOR UPDATE",
 }
+_SYMBOL_OF: Final = {column: f"(SELECT o.symbol FROM trading.orders o WHERE o.{column} = %s)" for column in _LOCK_ORDER}  # noqa: S608
+_LOCK_POSITION_OF: Final = {
+    column: _LOCK_POSITION.replace("hashtext(%s)", f"hashtext({symbol})") for column, symbol in _SYMBOL_OF.items()
+}
+_POSITION_OF: Final = {
+    column: _POSITION[True].replace("symbol = %s", f"symbol = {symbol}") for column, symbol in _SYMBOL_OF.items()
+}
+"""The position of an order's symbol, locked as `get_position(for_update=True)` locks it (see the module)."""
 _INSERT_STATE: Final = (
     "INSERT INTO trading.trading_state (state, reason, changed_at, changed_by) VALUES (%s, %s, %s, %s) RETURNING 1"
 )
@@ -93,6 +107,7 @@ class PostgresUnitOfWork:
         "_payload_of",
         "_pipeline",
         "_pool",
+        "_positions",
         "_wrote",
     )
 
@@ -105,6 +120,8 @@ class PostgresUnitOfWork:
         self._batch = WriteBatch()
         self._failed = False
         self._wrote = False
+        self._positions: dict[str, tuple[Any, ...] | None] = {}
+        """Positions read with a locked order: symbol -> row (None: no position), used once."""
         self._locked_orders: set[str] = set()
         self._locked_symbols: set[str] = set()
 
@@ -143,6 +160,12 @@ class PostgresUnitOfWork:
         return await self._order("broker_order_id", broker_order_id, for_update)
 
     async def get_position(self, symbol: Symbol, *, for_update: bool = False) -> Position | None:
+        if for_update and symbol in self._positions and not self._batch:
+            self._usable()
+            self._locked_symbols.add(symbol)  # locked when it was read, with its order
+            row = self._positions.pop(symbol)
+            return None if row is None else rows.position_from_row(row)
+        self._positions.pop(symbol, None)
         conn = await self._begun()
         try:
             if for_update:
@@ -181,6 +204,7 @@ class PostgresUnitOfWork:
             await self._execute(_INSERT_FILL, params)
 
     async def save_position(self, position: Position) -> None:
+        self._positions.pop(position.symbol, None)
         if position.quantity:
             kind, query, params = "position", _UPSERT_POSITION, rows.position_params(position)
         else:
@@ -215,6 +239,7 @@ class PostgresUnitOfWork:
         except psycopg.Error as e:
             self._fail(translate(e), e)
         self._wrote = False
+        self._positions.clear()
         self._locked_orders.clear()
         self._locked_symbols.clear()
 
@@ -257,6 +282,7 @@ class PostgresUnitOfWork:
     async def _end(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Roll back what was not committed; leave the connection idle, in autocommit mode."""
         self._batch.clear()
+        self._positions.clear()
         self._locked_orders.clear()
         self._locked_symbols.clear()
         wrote, self._wrote = self._wrote, False
@@ -281,24 +307,28 @@ class PostgresUnitOfWork:
             raise
 
     async def _order(self, column: str, value: str, for_update: bool) -> Order | None:
-        """The order whose `column` is `value`; locked first when `for_update` (one round trip)."""
+        """The order whose `column` is `value`; when `for_update`, locked, with its position (one round trip)."""
         conn = await self._begun()
         try:
-            if for_update:
-                # Locked first, read after: the read's fresh snapshot includes what a writer we
-                # waited for committed, fills too. Both statements go in one round trip.
-                lock = await _run(conn, _LOCK_ORDER[column], (value,))
-            cursor = await _run(conn, _ORDER_BY[column], (value,))
-            row = await cursor.fetchone()
-            if for_update and await lock.fetchone() is None:
-                return None
+            if not for_update:
+                row = await (await _run(conn, _ORDER_BY[column], (value,))).fetchone()
+                return None if row is None else rows.order_from_row(row)
+            # Locked first, read after: the read's fresh snapshot includes what a writer we waited
+            # for committed, fills too. The position likewise, after its own lock.
+            lock = await _run(conn, _LOCK_ORDER[column], (value,))
+            read = await _run(conn, _ORDER_BY[column], (value,))
+            await _run(conn, _LOCK_POSITION_OF[column], (POSITION_LOCK_CLASS, value))
+            held = await _run(conn, _POSITION_OF[column], (value,))
+            row = await read.fetchone()
+            position = await held.fetchone()
+            locked = await lock.fetchone()
         except psycopg.Error as e:
             self._fail(translate(e), e)
-        if row is None:
+        if row is None or locked is None:
             return None
         order = rows.order_from_row(row)
-        if for_update:
-            self._locked_orders.add(order.id)
+        self._locked_orders.add(order.id)
+        self._positions[order.symbol] = position
         return order
 
     async def _execute(self, query: str, params: tuple[Any, ...]) -> int:
