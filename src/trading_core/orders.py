@@ -111,6 +111,11 @@ TRANSITIONS: Final[dict[tuple[OrderStatus, TradeEvent], OrderStatus | str]] = {
 }
 """(status, event) -> next status; `WORKING` and `SAME` are resolved against the order."""
 
+EVENT_FOR_STATUS: Final[dict[OrderStatus, TradeEvent]] = {
+    status: TradeEvent(status.value) for status in OrderStatus if status not in (S.FILLED, S.PARTIALLY_FILLED)
+}
+"""The trade update that moves an order to a status a broker snapshot shows (fill statuses come from fills)."""
+
 _ROUTING_STATUSES: Final = _BEFORE_ROUTING | {S.NEW}
 
 _CANCEL_REASONS: Final = {

@@ -22,7 +22,7 @@ from trading_core.enums import OrderStatus, Side
 from trading_core.errors import BrokerError, NotFound
 from trading_core.fills import Fill
 from trading_core.market import EASTERN
-from trading_core.orders import Order, TradeEvent
+from trading_core.orders import EVENT_FOR_STATUS, Order, TradeEvent
 from trading_core.ports import OrderFilter, OrderStore
 from trading_core.positions import Position, apply_fill
 from trading_core.values import FOUR_PLACES, ExecutionId, Symbol
@@ -33,27 +33,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("trading_core.reconcile")
 
 _DAY_TRADE_HISTORY = timedelta(days=14)
-
-_EVENT_FOR_STATUS = {
-    OrderStatus.NEW: TradeEvent.NEW,
-    OrderStatus.PARTIALLY_FILLED: TradeEvent.NEW,
-    OrderStatus.ACCEPTED: TradeEvent.ACCEPTED,
-    OrderStatus.PENDING_NEW: TradeEvent.PENDING_NEW,
-    OrderStatus.PENDING_CANCEL: TradeEvent.PENDING_CANCEL,
-    OrderStatus.PENDING_REPLACE: TradeEvent.PENDING_REPLACE,
-    OrderStatus.CANCELED: TradeEvent.CANCELED,
-    OrderStatus.EXPIRED: TradeEvent.EXPIRED,
-    OrderStatus.REPLACED: TradeEvent.REPLACED,
-    OrderStatus.REJECTED: TradeEvent.REJECTED,
-    OrderStatus.DONE_FOR_DAY: TradeEvent.DONE_FOR_DAY,
-    OrderStatus.CALCULATED: TradeEvent.CALCULATED,
-    OrderStatus.STOPPED: TradeEvent.STOPPED,
-    OrderStatus.SUSPENDED: TradeEvent.SUSPENDED,
-    OrderStatus.HELD: TradeEvent.HELD,
-    OrderStatus.ACCEPTED_FOR_BIDDING: TradeEvent.ACCEPTED_FOR_BIDDING,
-    OrderStatus.PENDING_REVIEW: TradeEvent.PENDING_REVIEW,
-}
-"""The trade update that moves an order to the status the broker reports (fills aside)."""
 
 
 async def load_book(engine: TradingEngine, store: OrderStore, now: datetime) -> None:
@@ -147,7 +126,9 @@ def updates_between(order: Order, remote: BrokerOrder) -> list[TradeUpdate]:
                 quantity=missing,
             )
         )
-    event = _EVENT_FOR_STATUS.get(remote.status)
+    event = EVENT_FOR_STATUS.get(remote.status)
+    if event is None and remote.status is OrderStatus.PARTIALLY_FILLED:
+        event = TradeEvent.NEW  # back to work; the fills above say how much
     if remote.status is not order.status and event is not None:
         updates.append(TradeUpdate(event=event, order=remote, timestamp=remote.updated_at))
     return updates

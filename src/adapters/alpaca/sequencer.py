@@ -26,38 +26,17 @@ import logging
 from collections import OrderedDict
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Final
 
 import attrs
 
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.enums import OrderStatus
-from trading_core.orders import TradeEvent
+from trading_core.orders import EVENT_FOR_STATUS, TradeEvent
 from trading_core.values import FOUR_PLACES, ZERO, BrokerOrderId, ClientOrderId, ExecutionId
 
 __all__ = ["UpdateSequencer"]
 
 log = logging.getLogger("adapters.alpaca.sequencer")
-
-_EVENT_FOR_STATUS: Final = {
-    OrderStatus.NEW: TradeEvent.NEW,
-    OrderStatus.ACCEPTED: TradeEvent.ACCEPTED,
-    OrderStatus.PENDING_NEW: TradeEvent.PENDING_NEW,
-    OrderStatus.PENDING_CANCEL: TradeEvent.PENDING_CANCEL,
-    OrderStatus.PENDING_REPLACE: TradeEvent.PENDING_REPLACE,
-    OrderStatus.CANCELED: TradeEvent.CANCELED,
-    OrderStatus.EXPIRED: TradeEvent.EXPIRED,
-    OrderStatus.REPLACED: TradeEvent.REPLACED,
-    OrderStatus.REJECTED: TradeEvent.REJECTED,
-    OrderStatus.DONE_FOR_DAY: TradeEvent.DONE_FOR_DAY,
-    OrderStatus.CALCULATED: TradeEvent.CALCULATED,
-    OrderStatus.STOPPED: TradeEvent.STOPPED,
-    OrderStatus.SUSPENDED: TradeEvent.SUSPENDED,
-    OrderStatus.HELD: TradeEvent.HELD,
-    OrderStatus.ACCEPTED_FOR_BIDDING: TradeEvent.ACCEPTED_FOR_BIDDING,
-    OrderStatus.PENDING_REVIEW: TradeEvent.PENDING_REVIEW,
-}
-"""The event that takes an order to a status a snapshot shows (fill statuses come from fills)."""
 
 
 @attrs.define
@@ -172,7 +151,7 @@ class UpdateSequencer:
         elif order.filled_quantity > track.filled:
             updates.append(self._catch_up(track, order))
             updates.extend(self._release(track))
-        event = _EVENT_FOR_STATUS.get(order.status)
+        event = EVENT_FOR_STATUS.get(order.status)
         if known and order.status is not track.status and event is not None and _later(track, order):
             updates.append(TradeUpdate(event=event, order=order, timestamp=order.updated_at))
         self._note_status(track, order)
