@@ -18,9 +18,9 @@ core each): the floor's process spends about 0.5 ms of CPU per order (HTTP and L
 1.2 ms and PostgreSQL about 0.75 ms, because a submit is two transactions: the order is stored
 before it is sent (one INSERT, then the commit), then the broker's answer and the fill commit
 together after the order and its position are locked and read (one round trip) and written (one
-statement, with the commit): six statements, five round trips. About half of the service's CPU
-is psycopg sending and reading them, a quarter HTTP and Litestar (as for the floor), the rest
-the risk checks, the paper exchange, the events' payloads and the outbox relay. So the share
+statement, with the commit): six statements in four round trips. About half of the service's
+CPU is psycopg sending and reading them, a quarter HTTP and Litestar (as for the floor), the
+rest the risk checks, the paper exchange, the events' payloads and the outbox relay. So the share
 settles near 0.5 / 1.2, about 0.4.
 """
 
