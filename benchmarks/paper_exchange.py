@@ -26,7 +26,7 @@ from trading_core.clock import SystemClock
 from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce
 from trading_core.orders import Order
 from trading_core.positions import Position, apply_fill
-from trading_core.values import ClientOrderId, OrderId, Symbol
+from trading_core.values import ClientOrderId, OrderId, Symbol, evolve
 
 SYMBOLS = [Symbol(s) for s in ("AAPL", "MSFT", "NVDA", "GOOGL", "META", "AMZN", "TSLA", "JPM", "XOM", "JNJ")]
 ONE = Decimal(1)
@@ -98,22 +98,9 @@ def core_floor(n: int) -> float:
         TradeUpdate(event="new", order=accepted, timestamp=NOW)
         side = Side.BUY if i % 2 == 0 else Side.SELL
         position = apply_fill(position, side=side, quantity=ONE, price=price, at=NOW).after
-        filled = BrokerOrder(
-            broker_order_id="a",
-            client_order_id="b",
-            symbol=SYMBOLS[0],
-            side=Side.BUY,
-            type=OrderType.MARKET,
-            time_in_force=TimeInForce.DAY,
-            quantity=ONE,
-            status=OrderStatus.FILLED,
-            created_at=NOW,
-            updated_at=NOW,
-            submitted_at=NOW,
-            filled_quantity=ONE,
-            filled_average_price=price,
-            extended_hours=False,
-            filled_at=NOW,
+        # The same derivation the venue makes: the fill snapshot evolved from the acceptance.
+        filled = evolve(
+            accepted, status=OrderStatus.FILLED, filled_quantity=ONE, filled_average_price=price, filled_at=NOW
         )
         TradeUpdate(
             event="fill",
