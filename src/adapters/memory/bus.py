@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Final
 
@@ -30,7 +30,9 @@ class InMemoryEventBus:
 
     def __init__(self, *, maxlen: int | None = None) -> None:
         self._messages: deque[EventMessage] = deque(maxlen=maxlen)
-        self._seen: dict[EventId, None] = {}
+        # Ordered, so the oldest id goes in O(1): a plain dict's first key is found by walking
+        # past every slot deleted before it, which made each publish O(window).
+        self._seen: OrderedDict[EventId, None] = OrderedDict()
         self._maxlen = maxlen
         self._subscribers: list[tuple[Subscriber, frozenset[str] | None]] = []
         self.duplicates = 0
@@ -61,7 +63,7 @@ class InMemoryEventBus:
             return
         self._seen[message.event_id] = None
         if self._maxlen is not None and len(self._seen) > self._maxlen:
-            del self._seen[next(iter(self._seen))]
+            self._seen.popitem(last=False)
         self._messages.append(message)
         for callback, types in tuple(self._subscribers):
             if types is None or message.type in types:
