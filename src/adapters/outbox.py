@@ -34,33 +34,21 @@ class OutboxMessage:
 class LazyOutboxMessage:
     """An event waiting in memory; its payload is built on first access, then kept."""
 
-    __slots__ = ("_event", "_payload", "_payload_of")
+    __slots__ = ("_payload", "_payload_of", "event", "event_id", "occurred_at", "type")
 
     def __init__(self, event: Event, payload_of: PayloadOf) -> None:
-        self._event = event
+        self.event = event
+        # Plain attributes, not properties: a relay and a bus read them several times per event.
+        self.event_id: EventId = event.event_id
+        self.type: str = event.TYPE
+        self.occurred_at: datetime = event.ts_event
         self._payload_of = payload_of
         self._payload: Mapping[str, Any] | None = None
 
     @property
-    def event(self) -> Event:
-        return self._event
-
-    @property
-    def event_id(self) -> EventId:
-        return self._event.event_id
-
-    @property
-    def type(self) -> str:
-        return self._event.TYPE
-
-    @property
-    def occurred_at(self) -> datetime:
-        return self._event.ts_event
-
-    @property
     def payload(self) -> Mapping[str, Any]:
         if self._payload is None:
-            self._payload = self._payload_of(self._event)
+            self._payload = self._payload_of(self.event)
         return self._payload
 
     def __repr__(self) -> str:
