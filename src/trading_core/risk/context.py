@@ -17,7 +17,7 @@ from trading_core.requests import OrderRequest
 from trading_core.values import ZERO, Symbol
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
 class RiskContext:
     """A snapshot of everything a pre-trade check may consult."""
 
@@ -29,6 +29,8 @@ class RiskContext:
     open_orders: Sequence[Order] = ()
     day_trades: DayTrades = DayTrades()
     trading_state: TradingState = TradingState.ACTIVE
+    _sizes: list[object] = attrs.field(factory=list, init=False, eq=False, repr=False)
+    """(request, held, opening) of the last request sized: every rule asks about the same one."""
 
     @property
     def today(self) -> date:
@@ -54,23 +56,30 @@ class RiskContext:
         return asset.sector if asset is not None else None
 
 
+def _sizes(request: OrderRequest, ctx: RiskContext) -> tuple[Decimal, Decimal]:
+    """The order's quantity and the part of it that adds exposure, worked out once per request."""
+    held = ctx.held(request.symbol)
+    qty = request.quantity
+    memo = ctx._sizes
+    if qty is None:  # a notional order is valued at the current price (which may move): not kept
+        mark = ctx.marks.get(request.symbol)
+        qty = request.notional / mark if request.notional is not None and mark else ZERO
+    elif memo and memo[0] is request and memo[1] == held:  # the mappings may be live: check the holding
+        return qty, memo[2]  # type: ignore[return-value]
+    opening = qty if not held or (held > 0) == (request.side is Side.BUY) else max(ZERO, qty - abs(held))
+    if request.quantity is not None:
+        memo[:] = (request, held, opening)
+    return qty, opening
+
+
 def order_quantity(request: OrderRequest, ctx: RiskContext) -> Decimal:
     """The order's quantity; a notional order is valued at the current price."""
-    if request.quantity is not None:
-        return request.quantity
-    mark = ctx.marks.get(request.symbol)
-    if request.notional is None or not mark:
-        return ZERO
-    return request.notional / mark
+    return _sizes(request, ctx)[0]
 
 
 def opening_quantity(request: OrderRequest, ctx: RiskContext) -> Decimal:
     """The part of the order that adds exposure; zero for an order that only reduces."""
-    qty = order_quantity(request, ctx)
-    held = ctx.held(request.symbol)
-    if not held or (held > 0) == (request.side is Side.BUY):
-        return qty
-    return max(ZERO, qty - abs(held))
+    return _sizes(request, ctx)[1]
 
 
 def is_reducing(request: OrderRequest, ctx: RiskContext) -> bool:
@@ -78,7 +87,8 @@ def is_reducing(request: OrderRequest, ctx: RiskContext) -> bool:
 
     A notional order with no current price has no known size, so it is not shown to reduce.
     """
-    return order_quantity(request, ctx) > ZERO and not opening_quantity(request, ctx)
+    qty, opening = _sizes(request, ctx)
+    return qty > ZERO and not opening
 
 
 def opening_cost(request: OrderRequest, ctx: RiskContext, price: Decimal) -> Decimal:

@@ -26,7 +26,7 @@ DEFAULT_RULES: tuple[tuple[str, Rule], ...] = (
 """The spec's seven checks, in its order, then its two sizing rules."""
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
 class PreTradeValidation:
     """The spec's result shape: each check passed or not, approval, the first rejection."""
 
