@@ -120,8 +120,10 @@ class TradingEngine:
             existing = await self.store.get_order_by_client_id(request.client_order_id)
             if existing is not None:
                 return SubmitResult(existing)
-        request = await self._resolve_notional(request)
-        await self._trading.before_checks()
+        if request.notional is not None:
+            request = await self._resolve_notional(request)
+        if self._trading.state is not TradingState.ACTIVE:
+            await self._trading.before_checks()
         validation = await self.validate(request)
         now = self._clock.now()
         self.last_order_at = now
@@ -160,8 +162,7 @@ class TradingEngine:
         return only_session and self.config.market_closed_policy is MarketClosedPolicy.QUEUE
 
     async def _resolve_notional(self, request: OrderRequest) -> OrderRequest:
-        if request.notional is None:
-            return request
+        assert request.notional is not None
         mark = await self._facts.mark(request.symbol)
         if not mark:
             raise InvalidOrder(f"no current price for {request.symbol} to size a notional order", field="notional")
@@ -232,13 +233,18 @@ class TradingEngine:
 
     async def _record_acceptance(self, order: Order, accepted: BrokerOrder) -> Order:
         """The broker's answer and the updates that came with it commit together, in one transaction."""
-        arrived = self.broker.drain_updates()
-        mine = [u for u in arrived if u.order.broker_order_id == accepted.broker_order_id]
+        mine: list[TradeUpdate] = []
+        others: list[TradeUpdate] = []
+        broker_order_id = accepted.broker_order_id
+        for update in self.broker.drain_updates():
+            (mine if update.order.broker_order_id == broker_order_id else others).append(update)
         sent = await self._ledger.apply_updates(order.id, order.symbol, mine, accepted=accepted)
         if sent is None:  # the stream had already told us all of it
             sent = await self.get_order(order.id)
-        await self._apply_in_order([u for u in arrived if u.order.broker_order_id != accepted.broker_order_id])
-        await self._release_follow_ups(sent)
+        if others:
+            await self._apply_in_order(others)
+        if sent.is_terminal:
+            await self._release_follow_ups(sent)
         return sent
 
     async def _look_up(self, order: Order) -> BrokerOrder | None:

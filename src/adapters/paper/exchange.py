@@ -285,7 +285,10 @@ class PaperExchange:
         self._venue.close()
 
     def _instrument(self, symbol: str) -> Instrument:
-        inst = self._venue.instruments.get(Symbol(symbol))
+        instruments = self._venue.instruments
+        inst: Instrument | None = instruments.get(symbol)  # type: ignore[call-overload]  # a listed one, as given
+        if inst is None:
+            inst = instruments.get(Symbol(symbol))
         if inst is None:
             raise KeyError(f"{symbol} is not listed on the paper exchange")
         return inst
