@@ -50,7 +50,7 @@ class BrokerPosition:
     current_price: Decimal | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
 class TradeUpdate:
     """One message of the broker's trade update stream.
 

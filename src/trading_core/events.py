@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from trading_core.positions import Position
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
 class Event:
     """Base of every domain event; `TYPE` is the name it is published under."""
 
@@ -31,7 +31,7 @@ class Event:
     ts_init: datetime
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
 class OrderSubmitted(Event):
     """The broker accepted the order for execution."""
 
@@ -39,7 +39,7 @@ class OrderSubmitted(Event):
     order: Order
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
 class OrderPartiallyFilled(Event):
     """Part of the order filled; the rest still works."""
 
@@ -49,7 +49,7 @@ class OrderPartiallyFilled(Event):
     realized_pnl: Decimal
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
 class OrderFilled(Event):
     """The order filled completely; `realized_pnl` is what its last fill realised."""
 
@@ -59,7 +59,7 @@ class OrderFilled(Event):
     realized_pnl: Decimal
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
 class OrderRejected(Event):
     """The order was refused, by our risk checks or by the broker."""
 
@@ -69,7 +69,7 @@ class OrderRejected(Event):
     reason: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
 class OrderCancelled(Event):
     """The order stopped working: cancelled, expired, replaced or done for the day."""
 
@@ -78,7 +78,7 @@ class OrderCancelled(Event):
     reason: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
 class PositionOpened(Event):
     """A position opened from flat (or from the other side, after a flip)."""
 
@@ -86,7 +86,7 @@ class PositionOpened(Event):
     position: Position
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
 class PositionUpdated(Event):
     """A position's quantity changed and it is still open on the same side."""
 
@@ -95,7 +95,7 @@ class PositionUpdated(Event):
     realized_pnl: Decimal
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
 class PositionClosed(Event):
     """A position went flat; `realized_pnl` is the final P&L of the closing fill's position."""
 

@@ -38,7 +38,7 @@ _WORKING_AFTER_FILL = frozenset(
 """Statuses a partial fill turns into `partially_filled`; the others keep their status."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
 class Fill:
     """One execution of (part of) an order."""
 
@@ -52,7 +52,7 @@ class Fill:
     commission: Decimal = ZERO
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
 class Execution:
     """The outcome of applying a fill: the new order, the position change and their events."""
 

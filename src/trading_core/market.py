@@ -15,7 +15,7 @@ EASTERN = ZoneInfo("America/New_York")
 """US equity sessions are defined in New York time."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
 class Account:
     """The broker account's balances and flags."""
 
@@ -74,7 +74,7 @@ class MarketClock:
         return self.timestamp.astimezone(EASTERN).time()
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
 class Quote:
     """The latest price of a symbol."""
 

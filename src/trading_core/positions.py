@@ -61,7 +61,7 @@ class Position:
         return (self.unrealized_pnl(mark) * HUNDRED / abs(self.cost_basis)).quantize(FOUR_PLACES)
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
 class PositionChange:
     """What one fill did to a position."""
 
