@@ -13,7 +13,9 @@ import json
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
+
+import attrs
 
 from adapters.codec.events import event_payload
 from adapters.memory.bus import InMemoryEventBus
@@ -26,6 +28,12 @@ from trading_core.relay import OutboxRelay
 
 CYCLE = (10, 5, -5, -10, -10, 20, -10)
 """Signed quantities per symbol: open, grow, shrink, close, open short, flip long, close. Sums to 0."""
+
+_EXACT = Decimal("0.00000001")
+"""The engine's scale for cost basis and P&L, so that both loops agree to the last digit."""
+
+TARGET_SHARE = round(50_000 / 160_000, 4)
+"""The issue's target, 50,000 orders/s where its plain reference loop does 160,000, as a share."""
 
 RELAY_EVERY = 64
 """Orders between outbox flushes: events reach the bus in batches, as a relay sends them."""
@@ -41,6 +49,75 @@ LIMITS = RiskLimits(
 
 def _listings(count: int) -> tuple[Listing, ...]:
     return tuple(Listing(symbol=f"S{i:03d}", price=Decimal("100.00"), sector=f"Sector{i % 4}") for i in range(count))
+
+
+@attrs.frozen
+class _RefOrder:
+    id: int
+    symbol: str
+    side: str
+    quantity: Decimal
+    status: str
+    filled_quantity: Decimal
+    average_price: Decimal | None
+
+
+@attrs.frozen
+class _RefPosition:
+    symbol: str
+    quantity: Decimal
+    cost_basis: Decimal
+    realized_pnl: Decimal
+
+
+def reference(orders: int, symbols: int) -> dict[str, object]:
+    """The issue's yardstick: a plain loop doing the same bookkeeping with attrs and Decimal.
+
+    Per order: a buying-power check, an order record accepted then filled, the position's exact
+    cost basis and realised P&L (flips included), cash, and three events kept. No state machine,
+    no risk rules, no ports: the ratio of the engine to this is comparable across machines.
+    """
+    names = [f"S{i:03d}" for i in range(symbols)]
+    positions = {s: _RefPosition(s, Decimal(0), Decimal(0), Decimal(0)) for s in names}
+    stored: dict[int, _RefOrder] = {}
+    events: list[tuple[str, object]] = []
+    cash = Decimal(10_000_000_000)
+    realized = Decimal(0)
+    started = time.process_time()
+    for n in range(orders):
+        symbol = names[n % symbols]
+        qty = CYCLE[(n // symbols) % len(CYCLE)]
+        signed = Decimal(qty)
+        price = Decimal(10_000 + (n * 7919) % 2_000 - 1_000).scaleb(-2)
+        if abs(signed) * price > cash * 2:
+            continue
+        order = _RefOrder(n, symbol, "buy" if qty > 0 else "sell", abs(signed), "new", Decimal(0), None)
+        stored[n] = order
+        pos = positions[symbol]
+        held = pos.quantity
+        if not held or (held > 0) == (signed > 0):
+            after = _RefPosition(symbol, held + signed, pos.cost_basis + signed * price, pos.realized_pnl)
+            gain = Decimal(0)
+        else:
+            closing = min(abs(signed), abs(held))
+            removed = pos.cost_basis if closing == abs(held) else pos.cost_basis * closing / abs(held)
+            removed = removed.quantize(_EXACT, rounding=ROUND_HALF_EVEN)
+            gain = (price * closing if held > 0 else -price * closing) - removed
+            left = held + signed
+            if left and (left > 0) != (held > 0):
+                after = _RefPosition(symbol, left, left * price, Decimal(0))
+            else:
+                after = _RefPosition(symbol, left, pos.cost_basis - removed, pos.realized_pnl + gain)
+        realized += gain
+        positions[symbol] = after
+        cash -= signed * price
+        filled = attrs.evolve(order, status="filled", filled_quantity=order.quantity, average_price=price)
+        stored[n] = filled
+        events.append(("trade.order.submitted", order))
+        events.append(("trade.order.filled", filled))
+        events.append(("trade.position.updated", after))
+    cpu = time.process_time() - started
+    return {"reference_orders_per_cpu_s": round(orders / cpu), "reference_realized_pnl": str(realized)}
 
 
 def _percentile(sorted_values: list[float], share: float) -> float:
@@ -133,8 +210,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--symbols", type=int, default=10)
     args = parser.parse_args(argv)
-    print(json.dumps(asyncio.run(run(args.orders, args.symbols))))
+    result = asyncio.run(run(args.orders, args.symbols))
+    result.update(reference(args.orders, args.symbols))
+    share = int(result["orders_per_cpu_s"]) / int(result["reference_orders_per_cpu_s"])  # type: ignore[call-overload]
+    result["share_of_reference"] = round(share, 3)
+    result["target_share"] = TARGET_SHARE
+    print(json.dumps(result))
     sys.stdout.flush()
+    if Decimal(str(result["realized_pnl"])) != Decimal(str(result["reference_realized_pnl"])):
+        sys.exit("the engine's realised P&L differs from the reference loop's")
 
 
 if __name__ == "__main__":
