@@ -47,12 +47,7 @@ class OrderLedger:
 
     async def insert(self, orders: Sequence[Order], events: Sequence[Event] = ()) -> None:
         """Store new orders (and the events announcing them) in one transaction."""
-        async with self._store.unit_of_work() as uow:
-            for order in orders:
-                await uow.add_order(order)
-            if events:
-                await uow.add_events(events)
-            await uow.commit()
+        await self._store.add_orders(orders, events)
         for order in orders:
             self._book.track(order)
         self.announce(events)

@@ -137,6 +137,13 @@ class OrderStore(Protocol):
     async def count_open_positions(self) -> int: ...
     async def get_trading_state(self) -> TradingStateRecord | None: ...
     def claim_outbox(self, limit: int = 100) -> AbstractAsyncContextManager[OutboxBatch]: ...
+    async def add_orders(self, orders: Sequence[Order], events: Sequence[Event] = ()) -> None:
+        """Store new orders and the events announcing them in one transaction of their own.
+
+        All or nothing: when a client order id is taken, `DuplicateClientOrderId` is raised and
+        none of it is stored. The same as a unit of work doing it, in the fewest round trips.
+        """
+
     async def ping(self) -> bool: ...
 
 

@@ -234,6 +234,40 @@ class TestLookups:
         assert await store.ping() is True
 
 
+class TestAddOrders:
+    async def test_orders_and_their_events_are_stored_together(self, store: OrderStore) -> None:
+        closing, opening = new_order(), new_order(side=Side.SELL)
+        events = [submitted(closing), submitted(opening)]
+
+        await store.add_orders([closing, opening], events)
+
+        assert await store.get_order(closing.id) == closing
+        assert await store.get_order(opening.id) == opening
+        assert await unsent(store) == [e.event_id for e in events]
+
+    async def test_an_order_alone_needs_no_events(self, store: OrderStore) -> None:
+        order = new_order()
+        await store.add_orders([order])
+        assert await store.get_order_by_client_id(order.client_order_id) == order
+        assert await unsent(store) == []
+
+    async def test_a_taken_client_order_id_stores_none_of_it(self, store: OrderStore) -> None:
+        first = new_order()
+        await store.add_orders([first])
+        fresh = new_order()
+        taken = new_order(client_order_id=first.client_order_id)
+
+        with pytest.raises(DuplicateClientOrderId):
+            await store.add_orders([fresh, taken], [submitted(fresh), submitted(taken)])
+
+        assert await store.get_order(fresh.id) is None
+        assert await store.get_order(taken.id) is None
+        assert await unsent(store) == []
+        assert (await store.list_orders(status=OrderFilter.ALL)).orders == [first]
+        await store.add_orders([fresh])  # and the store goes on as before
+        assert await store.get_order(fresh.id) == fresh
+
+
 class TestRefusals:
     async def test_a_taken_client_order_id_is_refused_and_the_unit_stays_usable(self, store: OrderStore) -> None:
         first = new_order()

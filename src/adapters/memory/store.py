@@ -18,6 +18,7 @@ from adapters.cursor import decode_cursor, encode_cursor
 from adapters.memory.tables import Tables, TimeKey
 from adapters.memory.unit_of_work import KeyLocks, MemoryUnitOfWork
 from adapters.outbox import ClaimedBatch, LazyOutboxMessage, PayloadOf
+from trading_core.events import Event
 from trading_core.fills import Fill
 from trading_core.orders import Order
 from trading_core.ports import OrderFilter, OrderPage, OutboxBatch, TradingStateRecord, UnitOfWork
@@ -115,6 +116,14 @@ class InMemoryOrderStore:
 
     async def get_trading_state(self) -> TradingStateRecord | None:
         return self.tables.trading_state
+
+    async def add_orders(self, orders: Sequence[Order], events: Sequence[Event] = ()) -> None:
+        async with self.unit_of_work() as uow:  # leaving it uncommitted after a refusal keeps nothing
+            for order in orders:
+                await uow.add_order(order)
+            if events:
+                await uow.add_events(events)
+            await uow.commit()
 
     def claim_outbox(self, limit: int = 100) -> AbstractAsyncContextManager[OutboxBatch]:
         """Claim the oldest unsent messages that no other relay holds."""

@@ -21,6 +21,7 @@ _STATEMENTS: Final = {
     "position": rows.UPSERT_POSITION,
     "flat": rows.DELETE_POSITION,
     "fill": rows.INSERT_FILL,
+    "new_order": rows.INSERT_NEW_ORDER,
 }
 
 _texts: dict[tuple[tuple[str, ...], bool], str] = {}
@@ -71,6 +72,15 @@ class WriteBatch:
             text = _texts[shape] = _statement(*shape)
         self.clear()
         return text, tuple(params)
+
+
+def insert_orders(orders: int, events: bool) -> str:
+    """One statement that inserts `orders` new orders (`rows.order_params` each) and then the events."""
+    shape = (("new_order",) * orders, events)
+    text = _texts.get(shape)
+    if text is None:
+        text = _texts[shape] = _statement(*shape)
+    return text
 
 
 def _joined(arrays: list[str]) -> str:

@@ -47,6 +47,13 @@ class StoreConnection(psycopg.AsyncConnection[Any]):
         return cursor
 
 
+async def run(conn: psycopg.AsyncConnection[Any], query: str, params: tuple[Any, ...]) -> psycopg.AsyncCursor[Any]:
+    """Execute `query` on the connection's own cursor for it (`StoreConnection`), else on a new one."""
+    if isinstance(conn, StoreConnection):
+        return await conn.run(query, params)
+    return await conn.execute(query, params)
+
+
 class LivenessCheck:
     """The pool's check of a connection before it lends it, free when the connection is plainly alive.
 

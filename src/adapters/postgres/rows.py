@@ -52,6 +52,9 @@ INSERT_ORDER: Final = (
 )
 """Inserts nothing (rowcount 0) when the client order id is taken, leaving the transaction usable."""
 
+INSERT_NEW_ORDER: Final = f"INSERT INTO trading.orders ({_ORDER_COLUMNS}) VALUES ({_ORDER_VALUES})"  # noqa: S608
+"""Fails on a taken client order id, taking the whole statement with it (`OrderStore.add_orders`)."""
+
 UPDATE_ORDER: Final = f"UPDATE trading.orders SET ({_ORDER_COLUMNS}) = ({_ORDER_VALUES}) WHERE id = %s"  # noqa: S608
 
 SELECT_ORDERS: Final = (

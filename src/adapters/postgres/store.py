@@ -9,7 +9,7 @@ the database answers.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from datetime import datetime
 from types import TracebackType
@@ -22,12 +22,14 @@ from psycopg_pool import AsyncConnectionPool
 from adapters.cursor import decode_cursor, encode_cursor
 from adapters.outbox import PayloadOf
 from adapters.postgres import rows
-from adapters.postgres.connections import LivenessCheck, StoreConnection, Transaction, connection_options
+from adapters.postgres.batch import insert_orders
+from adapters.postgres.connections import LivenessCheck, StoreConnection, Transaction, connection_options, run
 from adapters.postgres.errors import translated
 from adapters.postgres.migrate import apply_migrations
-from adapters.postgres.outbox import claim
+from adapters.postgres.outbox import claim, encode_events
 from adapters.postgres.unit_of_work import PostgresUnitOfWork, is_uuid
 from trading_core.enums import TradingState
+from trading_core.events import Event
 from trading_core.fills import Fill
 from trading_core.orders import Order
 from trading_core.ports import OrderFilter, OrderPage, OutboxBatch, TradingStateRecord, UnitOfWork
@@ -129,6 +131,20 @@ class PostgresOrderStore:
 
     def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]:
         return PostgresUnitOfWork(self._pool, self._payload_of)
+
+    async def add_orders(self, orders: Sequence[Order], events: Sequence[Event] = ()) -> None:
+        """One statement in autocommit: a single round trip, and a taken client order id fails all of it."""
+        if not orders and not events:
+            return
+        params = [p for order in orders for p in rows.order_params(order)]
+        if events:
+            params.append(encode_events(events, self._payload_of))
+        with translated():
+            conn = await self._pool.getconn()
+            try:
+                await run(conn, insert_orders(len(orders), bool(events)), tuple(params))
+            finally:
+                await self._pool.putconn(conn)
 
     def claim_outbox(self, limit: int = 100) -> AbstractAsyncContextManager[OutboxBatch]:
         """Claim the oldest unsent messages that no other relay holds (`FOR UPDATE SKIP LOCKED`)."""

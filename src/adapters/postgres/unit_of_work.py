@@ -44,7 +44,7 @@ from psycopg_pool import AsyncConnectionPool
 from adapters.outbox import PayloadOf
 from adapters.postgres import rows
 from adapters.postgres.batch import WriteBatch
-from adapters.postgres.connections import StoreConnection
+from adapters.postgres.connections import run as _run
 from adapters.postgres.errors import translate
 from adapters.postgres.outbox import INSERT_EVENTS, encode_events
 from trading_core.errors import DuplicateClientOrderId, StoreError, TradingError
@@ -349,13 +349,6 @@ class PostgresUnitOfWork:
         """Raise `error`; the transaction is aborted, so the unit refuses everything after it."""
         self._failed = True
         raise error from cause
-
-
-async def _run(conn: psycopg.AsyncConnection[Any], query: str, params: tuple[Any, ...]) -> psycopg.AsyncCursor[Any]:
-    """Execute `query` on the connection's own cursor for it (`StoreConnection`), else on a new one."""
-    if isinstance(conn, StoreConnection):
-        return await conn.run(query, params)
-    return await conn.execute(query, params)
 
 
 def is_uuid(value: str) -> bool:
