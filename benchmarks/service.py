@@ -4,7 +4,8 @@ The service runs as `trading-engine serve` (one process) on the embedded Postgre
 paper exchange and the in-process event bus. In the same run, the floor of a durable submit: a
 bare Litestar endpoint, served the same way on the same database, that only inserts one order
 row and one outbox row in one transaction. Prints JSON lines: orders per second and p50/p99
-submit latency in ms for each, then the service's share of the floor's throughput at 32 clients.
+submit latency in ms for each, with the CPU per order of the serving process and of PostgreSQL,
+then the service's share of the floor's throughput at 32 clients.
 
 The two take turns (service, floor, service, floor, ... for `--rounds` rounds at each number of
 clients), so that a burst of someone else's load on a shared machine hits both alike; the summary
@@ -12,16 +13,18 @@ gives the median of the rounds' shares and of the service's p99, and the range o
 
     python benchmarks/service.py [-n 500] [--rounds 3]
 
-Where a submit's time goes beyond the floor's (2-core machine, 32 clients, both CPU-bound on one
-core each): the floor's process spends about 0.5 ms of CPU per order (HTTP and Litestar about
-0.2 ms, four statements in four round trips), PostgreSQL about 0.2 ms. The service spends about
-1.2 ms and PostgreSQL about 0.75 ms, because a submit is two transactions: the order is stored
-before it is sent (one INSERT, then the commit), then the broker's answer and the fill commit
-together after the order and its position are locked and read (one round trip) and written (one
-statement, with the commit): six statements in four round trips. About half of the service's
-CPU is psycopg sending and reading them, a quarter HTTP and Litestar (as for the floor), the
-rest the risk checks, the paper exchange, the events' payloads and the outbox relay. So the share
-settles near 0.5 / 1.2, about 0.4.
+Where a submit's time goes beyond the floor's (2-core machine, 32 clients, both CPU-bound): the
+floor's process spends about 0.6-0.7 ms of CPU per order (four statements in four round trips:
+BEGIN, two INSERTs, COMMIT), PostgreSQL about 0.3 ms. The service spends about 1.4-1.6 ms and
+PostgreSQL about 0.65-1.0 ms (the `*_cpu_ms_per_order` keys). A submit is two transactions,
+because the order must be stored before it is sent: the order goes in as one statement in
+autocommit (one round trip, `OrderStore.add_orders`); then the broker's answer and the fill commit
+together after the order and its position are locked and read (four statements, one round trip)
+and written (one statement, with the commit): six statements in three round trips. By py-spy,
+about 60% of the service's CPU is psycopg and asyncio sending, waiting for and reading them
+(mostly system calls: each round trip is a send, a receive and two epoll changes), 15% HTTP
+(uvicorn, h11, Litestar, as for the floor), 20% our own code (risk checks, the paper exchange,
+the ledger, the events' payloads, metrics, the outbox relay). So the share settles near 0.35-0.42.
 """
 
 from __future__ import annotations
@@ -104,6 +107,35 @@ def start(command: list[str], env: dict[str, str], port: int, log: Path) -> subp
         except httpx.TransportError:
             time.sleep(0.1)
     raise SystemExit(f"{command} did not start")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU the processes have used so far (Linux /proc); 0 for one that is gone."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def database_processes(data_dir: str) -> list[int]:
+    """The postmaster and its children (backends, writers): what PostgreSQL spends CPU in."""
+    try:
+        postmaster = int(Path(data_dir, "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return []
+    pids = [postmaster]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == postmaster:
+            pids.append(int(stat.parent.name))
+    return pids
 
 
 class RawClient:
@@ -211,9 +243,15 @@ def main() -> None:
             for clients in (1, 32):
                 for turn in range(args.rounds):
                     results: dict[str, dict[str, Any]] = {}
-                    for name, port in (("service", service_port), ("floor", floor_port)):
+                    for name, port, process in (("service", service_port, service), ("floor", floor_port, floor)):
                         asyncio.run(load(port, WARMUP, clients))
+                        watched = database_processes(tmp)
+                        app_cpu, db_cpu = cpu_seconds([process.pid]), cpu_seconds(watched)
                         results[name] = result = asyncio.run(load(port, args.orders, clients))
+                        result["app_cpu_ms_per_order"] = round(
+                            (cpu_seconds([process.pid]) - app_cpu) * 1e3 / args.orders, 3
+                        )
+                        result["db_cpu_ms_per_order"] = round((cpu_seconds(watched) - db_cpu) * 1e3 / args.orders, 3)
                         line = {"benchmark": "service_submit", "target": name, "round": turn + 1, **result}
                         print(json.dumps(line), flush=True)
                     if clients == 32:
