@@ -1,0 +1,83 @@
+"""The trade update stream outlives a batch that fails to apply; reconciliation repairs that batch."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from decimal import Decimal
+
+import pytest
+
+from adapters.codec.events import event_payload
+from adapters.memory.store import InMemoryOrderStore
+from adapters.paper import PaperExchange
+from tests.unit.engine.conftest import limit
+from trading_core.engine import TradingEngine
+from trading_core.enums import OrderStatus
+from trading_core.errors import StoreError
+from trading_core.ports import UnitOfWork
+
+
+class StoreThatFailsOnce(InMemoryOrderStore):
+    """Refuses the next unit of work once armed, as a database that drops a connection would."""
+
+    armed = False
+
+    def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        if self.armed:
+            self.armed = False
+            raise StoreError("the database is unavailable: connection lost")
+        return super().unit_of_work()
+
+
+@pytest.fixture
+def store() -> InMemoryOrderStore:
+    return StoreThatFailsOnce(payload_of=event_payload)
+
+
+@pytest.fixture
+async def stream(engine: TradingEngine) -> AsyncIterator[asyncio.Task[None]]:
+    task = asyncio.create_task(engine.run_updates())
+    yield task
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    for _ in range(200):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("the stream did not get there")
+
+
+async def test_a_batch_that_fails_is_logged_the_next_is_applied_and_reconciliation_repairs_the_first(
+    engine: TradingEngine,
+    exchange: PaperExchange,
+    store: StoreThatFailsOnce,
+    stream: asyncio.Task[None],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    first = (await engine.submit(limit("AAPL", "buy", 10, "180"))).order
+    second = (await engine.submit(limit("MSFT", "buy", 5, "300"))).order
+
+    store.armed = True
+    with caplog.at_level(logging.ERROR, logger="trading_core.engine"):
+        exchange.set_price("AAPL", Decimal("179.50"))  # the first fills at the broker; storing it fails
+        await until(lambda: not store.armed)
+        await until(lambda: any("applying 1 trade updates failed" in r.getMessage() for r in caplog.records))
+    assert (await engine.get_order(first.id)).status is not OrderStatus.FILLED
+
+    exchange.set_price("MSFT", Decimal("299.00"))  # the stream is still there and applies this one
+    await until(lambda: engine.book.positions.get("MSFT") is not None)
+    assert (await engine.get_order(second.id)).status is OrderStatus.FILLED
+    assert not stream.done()
+
+    assert await engine.reconcile() >= 1
+    repaired = await engine.get_order(first.id)
+    assert (repaired.status, repaired.filled_quantity) == (OrderStatus.FILLED, Decimal(10))
+    held = {p.symbol: p.quantity for p in await exchange.list_positions()}
+    assert engine.book.positions["AAPL"].quantity == held["AAPL"] == Decimal(10)
