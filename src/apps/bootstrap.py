@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import attrs
@@ -24,6 +25,8 @@ from trading_core.errors import EventBusError
 from trading_core.ports import Broker, EventBus, MarketData, OrderStore
 
 log = logging.getLogger("apps.bootstrap")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 __all__ = ["AdapterWiring", "Container", "build"]
 
@@ -62,11 +65,37 @@ class AdapterWiring:
             return await self._alpaca(settings, clock, stack, notes)
         from adapters.paper import PaperConfig, PaperExchange
 
-        notes["broker"] = "paper exchange (in-process; its account starts afresh at each start)"
+        notes["broker"] = "paper exchange (in-process)"
         paper = PaperConfig(
             starting_cash=settings.broker.paper_starting_cash, fill_parts=settings.broker.paper_fill_parts
         )
         return PaperExchange(clock, config=paper)
+
+    async def resume(self, broker: Broker, store: OrderStore, settings: Settings, notes: Notes) -> None:
+        """A paper account carries on from the store's record, so a restart keeps its cash and positions.
+
+        The in-process exchange and the engine fail together, so what the store holds is all the
+        account did: cash is the starting cash moved by every stored fill. Open orders are not
+        carried over (the exchange does not know them; reconciliation logs each). A store with
+        positions the exchange does not list (kept with another broker) leaves the account fresh,
+        with a warning.
+        """
+        from adapters.paper import PaperExchange
+        from adapters.paper.ledger import cash_after
+
+        if not isinstance(broker, PaperExchange):
+            return
+        positions = await store.list_positions()
+        listed = {asset.symbol for asset in await broker.list_assets()}
+        unlisted = sorted(p.symbol for p in positions if p.symbol not in listed)
+        if unlisted:
+            log.warning("paper account starts afresh: the store holds positions it does not list: %s", unlisted)
+            return
+        cash = cash_after(settings.broker.paper_starting_cash, await store.fills_since(_EPOCH))
+        broker.resume(positions, cash)
+        notes["broker"] = (
+            f"paper exchange (in-process; carried on from the store: {len(positions)} positions, cash {cash:.2f})"
+        )
 
     async def _alpaca(self, settings: Settings, clock: Clock, stack: AsyncExitStack, notes: Notes) -> Broker:
         import httpx

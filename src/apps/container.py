@@ -56,6 +56,9 @@ class Wiring(Protocol):
 
     async def store(self, settings: Settings, stack: AsyncExitStack, notes: Notes) -> OrderStore: ...
     async def broker(self, settings: Settings, clock: Clock, stack: AsyncExitStack, notes: Notes) -> Broker: ...
+    async def resume(self, broker: Broker, store: OrderStore, settings: Settings, notes: Notes) -> None:
+        """Bring a broker that lives in the process up to what the store recorded before a restart."""
+
     def market_data(self, broker: Broker) -> MarketData | None: ...
     async def bus(self, settings: Settings, stack: AsyncExitStack, notes: Notes) -> EventBus: ...
     def health_checks(
@@ -96,6 +99,8 @@ class Container:
         o = self._overrides
         store = o.store or await make.store(s, self._stack, self.notes)
         broker = o.broker or await make.broker(s, self.clock, self._stack, self.notes)
+        if o.broker is None:
+            await make.resume(broker, store, s, self.notes)
         market_data = o.market_data or make.market_data(broker)
         bus = o.bus or await make.bus(s, self._stack, self.notes)
         if o.store is not None:

@@ -20,7 +20,7 @@ import asyncio
 import random
 import uuid
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -36,6 +36,7 @@ from trading_core.errors import OrderNotFound
 from trading_core.market import Account, Asset, MarketClock, Quote, Session
 from trading_core.orders import Order
 from trading_core.ports import OrderFilter
+from trading_core.positions import Position
 from trading_core.values import BrokerOrderId, ClientOrderId, Symbol, price
 
 if TYPE_CHECKING:
@@ -177,6 +178,28 @@ class PaperExchange:
             multiplier=ledger.multiplier,
             shorting_enabled=self._venue.can_short,
         )
+
+    def resume(self, positions: Iterable[Position], cash: Decimal) -> None:
+        """Carry on an account that outlived the process: its cash and its positions.
+
+        Each position keeps its own quantity, cost basis and realised P&L, valued at the current
+        price; the day's P&L starts from here. Only a fresh exchange (no order taken yet) can be
+        resumed, and only in listed symbols: anything else raises `ValueError` and changes nothing.
+        """
+        venue = self._venue
+        if venue.orders:
+            raise ValueError("only a fresh paper account can be resumed: this one has taken orders")
+        held = list(positions)
+        unlisted = sorted(p.symbol for p in held if p.symbol not in venue.instruments)
+        if unlisted:
+            raise ValueError(f"not listed on the paper exchange: {', '.join(unlisted)}")
+        ledger = venue.ledger
+        ledger.cash = cash
+        for position in held:
+            inst = venue.instruments[position.symbol]
+            inst.position = position
+            ledger.revalue(inst)
+        ledger.last_equity = ledger.equity
 
     async def get_clock(self) -> MarketClock:
         now = self._clock.now()

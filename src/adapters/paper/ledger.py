@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
 from adapters.paper.instrument import Instrument
 from trading_core.enums import Side
+from trading_core.fills import Fill
 from trading_core.positions import PositionChange, apply_fill
 from trading_core.values import ZERO
 
@@ -61,3 +63,13 @@ class Ledger:
             self.cash += quantity * price
         self.revalue(instrument)
         return change
+
+
+def cash_after(starting_cash: Decimal, fills: Iterable[Fill]) -> Decimal:
+    """The cash of an account that started with `starting_cash` and then had `fills`, as `settle` books them."""
+    cash = starting_cash
+    for fill in fills:
+        notional = fill.quantity * fill.price
+        cash += -notional if fill.side is Side.BUY else notional
+        cash -= fill.commission
+    return cash

@@ -1,0 +1,62 @@
+"""The service on PostgreSQL and the paper exchange, stopped and started again: the account carries on."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from adapters.memory import InMemoryEventBus
+from apps.bootstrap import build
+from apps.container import Container
+from tests.service.conftest import settings_with
+from trading_core import OrderRequest
+
+
+def service_on(postgres_url: str, data: Path) -> Container:
+    settings = settings_with(
+        DATABASE_URL=postgres_url,
+        TRADING_ENGINE_EMBEDDED_NATS="false",
+        TRADING_ENGINE_EMBEDDED_DATA_DIR=str(data),
+        TRADING_ENGINE_BROKER_TYPE="paper",
+        TRADING_ENGINE_BROKER_PAPER_STARTING_CASH="50000",
+    )
+    return build(settings, bus=InMemoryEventBus())
+
+
+def market(symbol: str, side: str, quantity: int) -> OrderRequest:
+    return OrderRequest.create(symbol=symbol, side=side, type="market", quantity=quantity)
+
+
+async def test_positions_and_cash_survive_a_restart_and_reconciliation_finds_nothing_to_change(
+    postgres_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = service_on(postgres_url, tmp_path)
+    await first.open()
+    engine = first.engine
+    await engine.submit(market("AAPL", "buy", 10))
+    await engine.submit(market("MSFT", "buy", 5))
+    await engine.submit(market("AAPL", "sell", 4))
+    await engine.submit(market("MSFT", "sell", 5))  # closed: only its realised P&L and cash remain
+    before_account = await first.engine.broker.get_account()
+    before_positions = await first.engine.broker.list_positions()
+    await first.close()
+
+    second = service_on(postgres_url, tmp_path)
+    with caplog.at_level(logging.WARNING):
+        await second.open()
+    try:
+        account = await second.engine.broker.get_account()
+        positions = await second.engine.broker.list_positions()
+        assert account.cash == before_account.cash != Decimal(50_000)
+        assert [(p.symbol, p.quantity, p.cost_basis) for p in positions] == [
+            (p.symbol, p.quantity, p.cost_basis) for p in before_positions
+        ]
+        assert [(p.symbol, p.quantity) for p in positions] == [("AAPL", Decimal(6))]
+        assert second.engine.book.positions["AAPL"].quantity == Decimal(6)
+        assert not [r for r in caplog.records if "differs" in r.getMessage()]  # nothing to adopt
+        assert "carried on from the store: 1 positions" in second.describe()
+    finally:
+        await second.close()
