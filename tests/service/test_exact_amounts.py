@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 from litestar.testing import AsyncTestClient
 
+from adapters.paper import PaperExchange
 from apps.service.codec import decode_exact, encode_exact
 
 Client = AsyncTestClient[Any]
@@ -17,6 +18,24 @@ def test_decimal_is_encoded_as_a_number_with_its_digits() -> None:
     assert encode_exact({"a": Decimal("0.1") + Decimal("0.2")}) == b'{"a":0.3}'
     assert encode_exact({"a": Decimal("190.0000")}) == b'{"a":190.0000}'
     assert encode_exact({"a": Decimal("12345678901.2345")}) == b'{"a":12345678901.2345}'
+
+
+def test_zero_and_tiny_amounts_are_written_out_not_in_scientific_notation() -> None:
+    """`str(Decimal("0.00000000"))` is `0E-8`: valid JSON, but not how money reads."""
+    body = {"pnl": Decimal("0.00000000"), "fees": [Decimal("0.00000001"), Decimal("-0.0000001")], "note": "E-mini"}
+
+    assert encode_exact(body) == b'{"pnl":0.00000000,"fees":[0.00000001,-0.0000001],"note":"E-mini"}'
+    assert encode_exact({"lot": Decimal("1E+2")}) == b'{"lot":100}'
+    assert decode_exact(encode_exact(body)) == body
+
+
+async def test_an_account_with_no_change_today_says_0_not_0e_8(api: Client, exchange: PaperExchange) -> None:
+    exchange.resume([], Decimal("98100.00000000"))  # cash at eight places, as fills leave it
+
+    account = (await api.get("/api/v1/account")).content
+
+    assert b'"dailyPnl":0.00000000' in account
+    assert b"E-" not in account
 
 
 def test_numbers_are_decoded_as_decimal_never_float() -> None:

@@ -108,6 +108,14 @@ class TestJson:
         assert decode_json(text) == value
         assert json.loads(text, parse_float=Decimal) == value
 
+    def test_zero_and_tiny_amounts_are_written_out_not_in_scientific_notation(self) -> None:
+        value = {"pnl": Decimal("0.00000000"), "fee": Decimal("-1E-8"), "id": EventId("E-1"), "lot": Decimal("1E+2")}
+
+        text = encode_json(value)
+
+        assert text == b'{"pnl":0.00000000,"fee":-0.00000001,"id":"E-1","lot":100}'
+        assert decode_json(text) == value
+
     def test_identifier_subclasses_of_str_encode_as_strings(self) -> None:
         assert encode_json({"id": EventId("x")}) == b'{"id":"x"}'
 

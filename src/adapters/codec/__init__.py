@@ -1,6 +1,6 @@
 """Wire formats of the engine's messages: events out (CloudEvents JSON), commands in, exact numbers."""
 
-from adapters.codec._json import decode_json, encode_json
+from adapters.codec._json import decode_json, encode_json, encode_positional
 from adapters.codec.events import (
     CONTENT_TYPE,
     DEFAULT_SOURCE,
@@ -22,6 +22,7 @@ __all__ = [
     "decode_json",
     "encode_envelope",
     "encode_json",
+    "encode_positional",
     "envelope",
     "event_payload",
     "rfc3339",

@@ -21,6 +21,8 @@ from litestar.serialization import default_serializer
 from litestar.types import Empty
 from litestar.typing import FieldDefinition
 
+from adapters.codec import encode_positional
+
 _decoder: Final = msgspec.json.Decoder(float_hook=Decimal)
 _encoder: Final = msgspec.json.Encoder(enc_hook=default_serializer, decimal_format="number")
 
@@ -31,8 +33,8 @@ def decode_exact(body: bytes) -> Any:
 
 
 def encode_exact(value: Any) -> bytes:
-    """JSON with Decimal written as a number with exactly its digits."""
-    return _encoder.encode(value)
+    """JSON with Decimal written as a number with exactly its digits, in positional notation."""
+    return encode_positional(_encoder, value, default_serializer)
 
 
 def _decode_body(body: bytes) -> Any:
