@@ -22,7 +22,8 @@ from apps.service.health import CONNECTED, HealthCheck
 from trading_core.clock import Clock
 from trading_core.engine import TradingEngine
 from trading_core.errors import EventBusError
-from trading_core.ports import Broker, EventBus, MarketData, OrderStore
+from trading_core.orders import Order
+from trading_core.ports import Broker, EventBus, MarketData, OrderFilter, OrderStore
 
 log = logging.getLogger("apps.bootstrap")
 
@@ -72,13 +73,13 @@ class AdapterWiring:
         return PaperExchange(clock, config=paper)
 
     async def resume(self, broker: Broker, store: OrderStore, settings: Settings, notes: Notes) -> None:
-        """A paper account carries on from the store's record, so a restart keeps its cash and positions.
+        """A paper account carries on from the store's record, so a restart keeps what it held.
 
         The in-process exchange and the engine fail together, so what the store holds is all the
-        account did: cash is the starting cash moved by every stored fill. Open orders are not
-        carried over (the exchange does not know them; reconciliation logs each). A store with
-        positions the exchange does not list (kept with another broker) leaves the account fresh,
-        with a warning.
+        account did: cash is the starting cash moved by every stored fill, positions are the
+        stored ones, and the orders open at the exchange are worked again under their broker ids.
+        A store with positions or orders the exchange does not list (kept with another broker)
+        leaves the account fresh, with a warning.
         """
         from adapters.paper import PaperExchange
         from adapters.paper.ledger import cash_after
@@ -86,15 +87,17 @@ class AdapterWiring:
         if not isinstance(broker, PaperExchange):
             return
         positions = await store.list_positions()
+        orders = [o for o in reversed(await _open_orders(store)) if o.broker_order_id is not None]  # oldest first
         listed = {asset.symbol for asset in await broker.list_assets()}
-        unlisted = sorted(p.symbol for p in positions if p.symbol not in listed)
+        unlisted = sorted(({p.symbol for p in positions} | {o.symbol for o in orders}) - listed)
         if unlisted:
-            log.warning("paper account starts afresh: the store holds positions it does not list: %s", unlisted)
+            log.warning("paper account starts afresh: the store holds symbols it does not list: %s", unlisted)
             return
         cash = cash_after(settings.broker.paper_starting_cash, await store.fills_since(_EPOCH))
-        broker.resume(positions, cash)
+        broker.resume(positions, cash, orders)
         notes["broker"] = (
-            f"paper exchange (in-process; carried on from the store: {len(positions)} positions, cash {cash:.2f})"
+            f"paper exchange (in-process; carried on from the store: {len(positions)} positions,"
+            f" {len(orders)} open orders, cash {cash:.2f})"
         )
 
     async def _alpaca(self, settings: Settings, clock: Clock, stack: AsyncExitStack, notes: Notes) -> Broker:
@@ -211,6 +214,17 @@ def nats_settings(settings: Settings, url: str | None) -> Any:
         commands_stream=bus.commands_stream,
         consumer=bus.consumer,
     )
+
+
+async def _open_orders(store: OrderStore) -> list[Order]:
+    found: list[Order] = []
+    cursor: str | None = None
+    while True:
+        page = await store.list_orders(status=OrderFilter.OPEN, limit=500, cursor=cursor)
+        found.extend(page.orders)
+        cursor = page.next_cursor
+        if cursor is None:
+            return found
 
 
 def build(settings: Settings, **overrides: Any) -> Container:

@@ -1,7 +1,11 @@
-"""The service on PostgreSQL and the paper exchange, stopped and started again: the account carries on."""
+"""The service on PostgreSQL and the paper exchange, stopped and started again: the account carries on.
+
+Positions and cash come back, and an order left resting is worked again under its broker id.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from decimal import Decimal
 from pathlib import Path
@@ -9,10 +13,12 @@ from pathlib import Path
 import pytest
 
 from adapters.memory import InMemoryEventBus
+from adapters.paper import PaperExchange
 from apps.bootstrap import build
 from apps.container import Container
 from tests.service.conftest import settings_with
 from trading_core import OrderRequest
+from trading_core.enums import OrderStatus
 
 
 def service_on(postgres_url: str, data: Path) -> Container:
@@ -22,12 +28,17 @@ def service_on(postgres_url: str, data: Path) -> Container:
         TRADING_ENGINE_EMBEDDED_DATA_DIR=str(data),
         TRADING_ENGINE_BROKER_TYPE="paper",
         TRADING_ENGINE_BROKER_PAPER_STARTING_CASH="50000",
+        TRADING_ENGINE_ORDERS_CANCEL_ON_SHUTDOWN="false",  # as after a crash: orders are left open
     )
     return build(settings, bus=InMemoryEventBus())
 
 
 def market(symbol: str, side: str, quantity: int) -> OrderRequest:
     return OrderRequest.create(symbol=symbol, side=side, type="market", quantity=quantity)
+
+
+def limit(symbol: str, side: str, quantity: int, price: str) -> OrderRequest:
+    return OrderRequest.create(symbol=symbol, side=side, type="limit", quantity=quantity, limit_price=price)
 
 
 async def test_positions_and_cash_survive_a_restart_and_reconciliation_finds_nothing_to_change(
@@ -40,6 +51,7 @@ async def test_positions_and_cash_survive_a_restart_and_reconciliation_finds_not
     await engine.submit(market("MSFT", "buy", 5))
     await engine.submit(market("AAPL", "sell", 4))
     await engine.submit(market("MSFT", "sell", 5))  # closed: only its realised P&L and cash remain
+    resting = (await engine.submit(limit("NVDA", "buy", 3, "1.00"))).order  # far below the price: it rests
     before_account = await first.engine.broker.get_account()
     before_positions = await first.engine.broker.list_positions()
     await first.close()
@@ -57,6 +69,18 @@ async def test_positions_and_cash_survive_a_restart_and_reconciliation_finds_not
         assert [(p.symbol, p.quantity) for p in positions] == [("AAPL", Decimal(6))]
         assert second.engine.book.positions["AAPL"].quantity == Decimal(6)
         assert not [r for r in caplog.records if "differs" in r.getMessage()]  # nothing to adopt
-        assert "carried on from the store: 1 positions" in second.describe()
+        assert not [r for r in caplog.records if "could not reconcile" in r.getMessage()]
+        assert "carried on from the store: 1 positions, 1 open orders" in second.describe()
+
+        exchange = second.engine.broker
+        assert isinstance(exchange, PaperExchange)
+        assert (await exchange.get_order(resting.broker_order_id)).status is OrderStatus.NEW  # type: ignore[arg-type]
+        exchange.set_price("NVDA", Decimal("0.99"))  # the resting order, worked again, fills
+        for _ in range(200):
+            if (await second.engine.get_order(resting.id)).status is OrderStatus.FILLED:
+                break
+            await asyncio.sleep(0.01)
+        assert (await second.engine.get_order(resting.id)).filled_quantity == Decimal(3)
+        assert second.engine.book.positions["NVDA"].quantity == Decimal(3)
     finally:
         await second.close()

@@ -179,20 +179,27 @@ class PaperExchange:
             shorting_enabled=self._venue.can_short,
         )
 
-    def resume(self, positions: Iterable[Position], cash: Decimal) -> None:
-        """Carry on an account that outlived the process: its cash and its positions.
+    def resume(self, positions: Iterable[Position], cash: Decimal, open_orders: Iterable[Order] = ()) -> None:
+        """Carry on an account that outlived the process: its cash, its positions, its open orders.
 
         Each position keeps its own quantity, cost basis and realised P&L, valued at the current
-        price; the day's P&L starts from here. Only a fresh exchange (no order taken yet) can be
-        resumed, and only in listed symbols: anything else raises `ValueError` and changes nothing.
+        price; the day's P&L starts from here. Each open order (oldest first, which keeps their
+        time priority) is worked again under its broker order id, with what it filled
+        (`Venue.resume_order`): in session, what the current price lets execute fills now,
+        announced as trade updates. Only a fresh exchange (no order taken yet) can be resumed,
+        and only in listed symbols: anything else raises `ValueError` and changes nothing.
         """
         venue = self._venue
         if venue.orders:
             raise ValueError("only a fresh paper account can be resumed: this one has taken orders")
-        held = list(positions)
-        unlisted = sorted(p.symbol for p in held if p.symbol not in venue.instruments)
+        held, working = list(positions), list(open_orders)
+        symbols = {p.symbol for p in held} | {o.symbol for o in working}
+        unlisted = sorted(s for s in symbols if s not in venue.instruments)
         if unlisted:
             raise ValueError(f"not listed on the paper exchange: {', '.join(unlisted)}")
+        unsent = [o.id for o in working if o.broker_order_id is None or not o.status.is_open]
+        if unsent:
+            raise ValueError(f"not open at the broker, so not resumable: {', '.join(unsent)}")
         ledger = venue.ledger
         ledger.cash = cash
         for position in held:
@@ -200,6 +207,8 @@ class PaperExchange:
             inst.position = position
             ledger.revalue(inst)
         ledger.last_equity = ledger.equity
+        for order in working:
+            venue.resume_order(order)
 
     async def get_clock(self) -> MarketClock:
         now = self._clock.now()

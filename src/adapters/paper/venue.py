@@ -213,6 +213,75 @@ class Venue:
                 self._publish(TradeEvent.EXPIRED, w, now, expired_at=now)
         self.ledger.last_equity = self.ledger.equity
 
+    def resume_order(self, order: Order) -> None:
+        """Work again an order this account had taken before a restart, under its own broker id.
+
+        What it filled stays filled; the rest holds buying power for the exposure it adds, as it
+        did, without the checks a new order meets (the account accepted it once). In session it
+        executes as far as the current price allows and rests; out of session it waits for the open.
+        """
+        inst = self._resumable(order)
+        assert order.broker_order_id is not None
+        self._seq += 1
+        w = WorkingOrder(
+            id=order.broker_order_id,
+            client_order_id=order.client_order_id,
+            symbol=inst.asset.symbol,
+            side=order.side,
+            type=order.type,
+            time_in_force=order.time_in_force,
+            quantity=order.quantity,
+            limit_price=order.limit_price,
+            stop_price=order.stop_price,
+            extended_hours=order.extended_hours,
+            created_at=order.submitted_at or order.created_at,
+            seq=self._seq,
+        )
+        w.filled_quantity, w.filled_notional = order.filled_quantity, order.filled_notional
+        w.filled_average_price = order.average_fill_price
+        w.triggered = w.triggered or order.filled_quantity > ZERO  # a stop that filled had triggered
+        if order.status is OrderStatus.ACCEPTED:  # taken while closed and not routed yet
+            w.status = OrderStatus.ACCEPTED
+        else:
+            w.status = OrderStatus.PARTIALLY_FILLED if order.filled_quantity else OrderStatus.NEW
+        held = inst.position.quantity
+        adds = not held or (held > 0) == (order.side is Side.BUY)
+        w.reserve_quantity = w.remaining if adds else max(ZERO, w.remaining - abs(held))
+        w.reserve_price = checks.reference_price(w.side, w.limit_price, w.stop_price, inst.price)
+        self.by_client[w.client_order_id] = w.id
+        self.working[w.id] = w
+        if w.side is Side.BUY:
+            inst.open_buy += w.remaining
+        else:
+            inst.open_sell += w.remaining
+        self.ledger.reserved += w.reserve_quantity * w.reserve_price
+        now = self.clock.now()
+        self.orders[w.id] = w.snapshot(now)
+        self._route_resumed(w, inst, now)
+
+    def _resumable(self, order: Order) -> Instrument:
+        if order.broker_order_id is None or not order.status.is_open:
+            raise ValueError(f"order {order.id} is not an open order at the broker")
+        if order.broker_order_id in self.orders or order.client_order_id in self.by_client:
+            raise ValueError(f"order {order.id} is already on the paper exchange")
+        inst = self.instruments.get(order.symbol)
+        if inst is None:
+            raise ValueError(f"{order.symbol} is not listed on the paper exchange")
+        return inst
+
+    def _route_resumed(self, w: WorkingOrder, inst: Instrument, now: datetime) -> None:
+        if w.status is OrderStatus.ACCEPTED:
+            if self.is_open:
+                self._open_queued(w, now)
+            else:
+                self._queued.append(w)
+        elif self.is_open:
+            self._work(w, inst, now)
+        elif w.time_in_force is TimeInForce.CLS:
+            self._at_close.append(w)
+        else:
+            inst.rest(w)  # the open matches it
+
     def open_order(self, broker_order_id: BrokerOrderId) -> WorkingOrder:
         """The open order with this id; OrderNotFound or OrderNotCancelable when there is none."""
         w = self.working.get(broker_order_id)
