@@ -45,6 +45,8 @@ def buying_power(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) ->
         return None
     price = reference_price(request, ctx)
     if price is None:
+        if request.symbol not in ctx.assets:
+            return None  # an unknown symbol is refused by `symbol_tradable`, with the code that says why
         return Rejection(
             "buyingPower",
             codes.INSUFFICIENT_FUNDS,

@@ -55,6 +55,12 @@ async def test_symbol_not_tradable(engine: TradingEngine) -> None:
     await assert_rejected(engine, market("SIVB", "buy", 1), "SYMBOL_NOT_TRADABLE")
 
 
+async def test_an_unknown_symbol_is_refused_as_not_tradable_not_for_want_of_a_price(engine: TradingEngine) -> None:
+    await assert_rejected(engine, market("ZZZZ", "buy", 1), "SYMBOL_NOT_TRADABLE")
+    validation = await engine.validate(market("ZZZZ", "buy", 1))
+    assert validation.rejection_reason == "ZZZZ is not a known asset"
+
+
 async def test_short_sale_of_a_non_shortable_symbol(engine: TradingEngine) -> None:
     await assert_rejected(engine, market("GME", "sell", 1), "SYMBOL_NOT_TRADABLE")
 
