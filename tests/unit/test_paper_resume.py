@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import attrs
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
@@ -160,6 +161,21 @@ async def test_an_order_taken_while_closed_waits_for_the_open_after_a_restart() 
     again.open_market()
     await engine.process_updates()
     assert (await engine.get_order(placed.id)).status is OrderStatus.FILLED
+
+
+async def test_an_order_whose_cancel_was_asked_for_before_the_stop_is_cancelled() -> None:
+    clock = TestClock(MONDAY_10AM_ET)
+    store = InMemoryOrderStore(payload_of=event_payload)
+    engine = await engine_on(fresh(), clock, store)
+    placed = (await engine.submit(limit("AAPL", "buy", 5, "100.00"))).order
+    asked = attrs.evolve(await engine.get_order(placed.id), status=OrderStatus.PENDING_CANCEL)
+
+    again = fresh()
+    again.resume([], START, [asked])
+
+    assert (await again.get_order(placed.broker_order_id)).status is OrderStatus.CANCELED  # type: ignore[arg-type]
+    assert [u.event for u in again.drain_updates()] == ["pending_cancel", "canceled"]
+    assert (await again.get_account()).buying_power == START * 2
 
 
 async def test_an_order_that_is_not_open_at_the_broker_is_not_resumed() -> None:

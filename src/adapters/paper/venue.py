@@ -219,6 +219,7 @@ class Venue:
         What it filled stays filled; the rest holds buying power for the exposure it adds, as it
         did, without the checks a new order meets (the account accepted it once). In session it
         executes as far as the current price allows and rests; out of session it waits for the open.
+        One whose cancel was asked for (`pending_cancel`) is cancelled.
         """
         inst = self._resumable(order)
         assert order.broker_order_id is not None
@@ -258,6 +259,8 @@ class Venue:
         now = self.clock.now()
         self.orders[w.id] = w.snapshot(now)
         self._route_resumed(w, inst, now)
+        if order.status is OrderStatus.PENDING_CANCEL and w.is_open:  # asked to cancel before the stop
+            self.cancel(w.id)
 
     def _resumable(self, order: Order) -> Instrument:
         if order.broker_order_id is None or not order.status.is_open:
