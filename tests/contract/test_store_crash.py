@@ -77,7 +77,9 @@ async def test_a_killed_writer_loses_no_commit_and_leaves_nothing_half_written(p
         (outbox_rows,) = await cursor.fetchone()  # type: ignore[misc]
 
     stored_ids = {o.id for o in stored}
-    assert len(in_flight) == 1
+    # The kill lands a few milliseconds after a `begin`: mostly inside that transaction, but on a
+    # fast machine it may already have committed and printed so, and the writer die between two.
+    assert len(in_flight) <= 1
     assert committed <= stored_ids
     assert stored_ids <= committed | in_flight  # at most the one in flight, which may have committed
     assert all(o.filled_quantity == Decimal("1.0000") and len(o.execution_ids) == 1 for o in stored)
