@@ -41,7 +41,7 @@ from trading_core.positions import Position
 from trading_core.requests import OrderRequest, split_at_flat
 from trading_core.risk import PreTradeValidation, RiskContext, RiskEngine, RiskLimits
 from trading_core.trading_state import TradingStateKeeper
-from trading_core.values import FOUR_PLACES, ZERO, OrderId, Symbol, new_client_order_id, new_order_id
+from trading_core.values import FOUR_PLACES, ZERO, OrderId, Symbol, evolve, new_client_order_id, new_order_id
 from trading_core.views import AccountView, PortfolioView, PositionView, RiskStatus, SubmitResult
 
 log = logging.getLogger("trading_core.engine")
@@ -188,7 +188,7 @@ class TradingEngine:
     ) -> Order:
         order = self._new_order(request, now)
         if parent_id is not None or replaces is not None or status is not OrderStatus.PENDING_NEW:
-            order = attrs.evolve(
+            order = evolve(
                 order,
                 status=status,
                 parent_id=parent_id,

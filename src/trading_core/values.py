@@ -92,12 +92,14 @@ def evolve(inst: _T, **changes: Any) -> _T:
     state = getattr(inst, "__dict__", None)
     cls = type(inst)
     if state is not None:
-        if not changes.keys() <= state.keys():
+        # A copy of the whole dict, installed as the new instance's __dict__, costs about half of
+        # filling an empty one key by key (Order: ~8k instructions against ~15k).
+        fields = state.copy()
+        fields.update(changes)
+        if len(fields) != len(state):  # a change named a key the instance does not have
             raise TypeError(f"{cls.__name__} has no field {sorted(changes.keys() - state.keys())}")
         new = object.__new__(cls)
-        fields = new.__dict__
-        fields.update(state)
-        fields.update(changes)
+        object.__setattr__(new, "__dict__", fields)  # frozen: the class's own __setattr__ refuses
         return new
     names = _FIELD_NAMES.get(cls)
     if names is None:
