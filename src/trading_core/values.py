@@ -57,9 +57,10 @@ def quantize4(value: Decimal, *, field: str = "amount") -> Decimal:
     # The bound comes first: quantising a value of more than 28 digits would trap InvalidOperation.
     if abs(value) > _MAX_AMOUNT:
         raise InvalidOrder(f"{field} is beyond DECIMAL(15,4), was {value}", field=field)
-    if value.as_tuple().exponent < -4 and value != value.quantize(FOUR_PLACES):  # type: ignore[operator]
+    quantized = value.quantize(FOUR_PLACES, rounding=ROUND_HALF_EVEN)
+    if quantized != value:  # compared, not read from as_tuple(): 1.00000 has five places and loses none
         raise InvalidOrder(f"{field} has more than 4 decimal places, was {value}", field=field)
-    return value.quantize(FOUR_PLACES, rounding=ROUND_HALF_EVEN)
+    return quantized
 
 
 def quantity(value: object, *, field: str = "quantity") -> Decimal:
