@@ -123,12 +123,25 @@ class Symbol(str):
     def __new__(cls, value: str) -> Symbol:
         if isinstance(value, Symbol):
             return value
+        known = _KNOWN_SYMBOLS.get(value) if type(value) is str else None
+        if known is not None:
+            return known
         if not isinstance(value, str):
             raise InvalidOrder(f"symbol must be a string, was {type(value).__name__}", field="symbol")
         text = value.strip().upper()
         if len(text) > 10 or not _SYMBOL_RE.match(text):
             raise InvalidOrder(f"symbol is not a valid ticker, was {value!r}", field="symbol")
-        return super().__new__(cls, text)
+        symbol = super().__new__(cls, text)
+        if len(_KNOWN_SYMBOLS) < _KNOWN_SYMBOLS_MAX:
+            _KNOWN_SYMBOLS[value] = symbol
+        return symbol
+
+
+_KNOWN_SYMBOLS: dict[str, Symbol] = {}
+"""Symbols already checked, by the text given: the same few tickers are parsed on every request."""
+
+_KNOWN_SYMBOLS_MAX: Final = 10_000
+"""Enough for any real universe; beyond it, arbitrary input is checked each time instead of kept."""
 
 
 class _Id(str):
