@@ -48,17 +48,30 @@ class RiskContext:
         position = self.positions.get(symbol)
         if position is None or not position.is_open:
             return ZERO
-        mark = self.marks.get(symbol, position.average_entry_price)
+        mark = self.marks.get(symbol)
+        if mark is None:  # not as get()'s default: that would divide and round on every call
+            mark = position.average_entry_price
         return abs(position.quantity * mark)
 
     def sector_of(self, symbol: Symbol) -> str | None:
         asset = self.assets.get(symbol)
         return asset.sector if asset is not None else None
 
+    def sector_exposure(self, sector: str, *, excluding: Symbol) -> Decimal:
+        """Absolute market value held in `sector`, leaving the position in `excluding` out."""
+        assets = self.assets
+        total = ZERO
+        for symbol in self.positions:  # every position, every order: the asset is read directly
+            asset = assets.get(symbol)
+            if asset is not None and asset.sector == sector and symbol != excluding:
+                total += self.exposure(symbol)
+        return total
+
 
 def _sizes(request: OrderRequest, ctx: RiskContext) -> tuple[Decimal, Decimal]:
     """The order's quantity and the part of it that adds exposure, worked out once per request."""
-    held = ctx.held(request.symbol)
+    position = ctx.positions.get(request.symbol)  # ctx.held(), inlined: this runs for most rules
+    held = position.quantity if position is not None else ZERO
     qty = request.quantity
     memo = ctx._sizes
     if qty is None:  # a notional order is valued at the current price (which may move): not kept

@@ -86,11 +86,7 @@ def sector_exposure(request: OrderRequest, ctx: RiskContext, limits: RiskLimits)
     price = reference_price(request, ctx)
     if price is None:
         return None
-    others = sum(
-        (ctx.exposure(s) for s in ctx.positions if s != request.symbol and ctx.sector_of(s) == sector),
-        ZERO,
-    )
-    after = others + value_after(request, ctx, price)
+    after = ctx.sector_exposure(sector, excluding=request.symbol) + value_after(request, ctx, price)
     cap = ctx.account.equity * limits.max_sector_exposure_percent / HUNDRED
     if after > cap:
         return Rejection(
