@@ -8,7 +8,7 @@ from decimal import Decimal
 import attrs
 
 from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce
-from trading_core.orders import TradeEvent
+from trading_core.orders import FILL_EVENTS, TradeEvent
 from trading_core.values import ZERO, BrokerOrderId, ClientOrderId, ExecutionId, Symbol
 
 
@@ -69,4 +69,4 @@ class TradeUpdate:
 
     @property
     def is_fill(self) -> bool:
-        return self.event in (TradeEvent.FILL, TradeEvent.PARTIAL_FILL)
+        return self.event in FILL_EVENTS

@@ -61,6 +61,10 @@ class TradeEvent(StrEnum):
 S = OrderStatus
 E = TradeEvent
 
+FILL_EVENTS: Final = frozenset({E.FILL, E.PARTIAL_FILL})
+"""The events that report an execution. A set built once, where a tuple written at each use reads two
+members through the enum class's `__getattr__` hook (Python 3.11), several hundred instructions each."""
+
 WORKING: Final = "working"
 """Target meaning 'back to work': `new`, or `partially_filled` once something has filled."""
 
@@ -295,7 +299,7 @@ def apply_event(
     order: Order, event: TradeEvent, *, now: datetime, ts_event: datetime, reason: str | None = None
 ) -> tuple[Order, list[Event]]:
     """Move the order through a broker status event; terminal orders absorb whatever comes later."""
-    if event in (TradeEvent.FILL, TradeEvent.PARTIAL_FILL):
+    if event in FILL_EVENTS:
         raise InvalidTransition("fills go through fills.fill_order, which knows the quantity and price")
     target = TRANSITIONS.get((order.status, event))
     if target is None:

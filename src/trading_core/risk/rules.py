@@ -136,11 +136,12 @@ def max_open_positions(request: OrderRequest, ctx: RiskContext, limits: RiskLimi
 _OPG_REFUSED = (time(9, 28), time(19, 0))
 _CLS_REFUSED = (time(15, 50), time(19, 0))
 _NEEDS_OPEN_MARKET = frozenset({TimeInForce.IOC, TimeInForce.FOK})
+_AUCTIONS = frozenset({TimeInForce.OPG, TimeInForce.CLS})
 
 
 def market_session(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
     tif = request.time_in_force
-    if tif in (TimeInForce.OPG, TimeInForce.CLS):
+    if tif in _AUCTIONS:
         start, end = _OPG_REFUSED if tif is TimeInForce.OPG else _CLS_REFUSED
         if start <= ctx.clock.eastern_time < end:
             return Rejection(
