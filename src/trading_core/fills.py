@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Final
 
 import attrs
 
@@ -21,6 +22,12 @@ from trading_core.orders import Order
 from trading_core.positions import Position, PositionChange
 from trading_core.positions import apply_fill as apply_fill_to_position
 from trading_core.values import ZERO, ExecutionId, OrderId, Symbol, evolve, new_event_id
+
+# Read on every order, so bound once: on Python 3.11 reading a member off its enum class goes
+# through EnumType.__getattr__'s slot hook, several hundred instructions a read.
+_FILLED: Final = OrderStatus.FILLED
+_PARTIALLY_FILLED: Final = OrderStatus.PARTIALLY_FILLED
+_REJECTED: Final = OrderStatus.REJECTED
 
 _WORKING_AFTER_FILL = frozenset(
     {
@@ -78,7 +85,7 @@ def fill_order(order: Order, fill: Fill, *, cumulative_quantity: Decimal | None 
         return None
     if fill.quantity <= ZERO:
         raise InvalidTransition(f"fill of {fill.quantity}: a fill of order {order.id} must be of a positive quantity")
-    if order.status is OrderStatus.REJECTED:
+    if order.status is _REJECTED:
         raise InvalidTransition(f"rejected -> fill: order {order.id} was refused and cannot fill")
     filled = order.filled_quantity + fill.quantity
     if filled > order.quantity:
@@ -87,9 +94,9 @@ def fill_order(order: Order, fill: Fill, *, cumulative_quantity: Decimal | None 
             details={"orderId": order.id, "executionId": fill.execution_id},
         )
     if filled == order.quantity:
-        status = OrderStatus.FILLED
+        status = _FILLED
     elif order.status in _WORKING_AFTER_FILL:
-        status = OrderStatus.PARTIALLY_FILLED
+        status = _PARTIALLY_FILLED
     else:
         status = order.status  # pending_cancel stays pending; a cancelled order stays cancelled
     return evolve(
@@ -97,7 +104,7 @@ def fill_order(order: Order, fill: Fill, *, cumulative_quantity: Decimal | None 
         status=status,
         filled_quantity=filled,
         filled_notional=order.filled_notional + fill.quantity * fill.price,
-        filled_at=fill.timestamp if status is OrderStatus.FILLED else order.filled_at,
+        filled_at=fill.timestamp if status is _FILLED else order.filled_at,
         updated_at=now,
         execution_ids=order.execution_ids | {fill.execution_id},
     )
@@ -125,7 +132,7 @@ def _events(order: Order, fill: Fill, change: PositionChange, now: datetime) -> 
     ts = fill.timestamp
     realized = change.realized_pnl
     order_event: Event
-    if order.status is OrderStatus.FILLED:
+    if order.status is _FILLED:
         order_event = OrderFilled(
             event_id=new_event_id(),
             ts_event=ts,

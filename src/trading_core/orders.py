@@ -65,6 +65,13 @@ FILL_EVENTS: Final = frozenset({E.FILL, E.PARTIAL_FILL})
 """The events that report an execution. A set built once, where a tuple written at each use reads two
 members through the enum class's `__getattr__` hook (Python 3.11), several hundred instructions each."""
 
+# Read on every order, so bound once: on Python 3.11 reading a member off its enum class goes
+# through EnumType.__getattr__'s slot hook, several hundred instructions a read.
+_PENDING_NEW: Final = OrderStatus.PENDING_NEW
+_NEW: Final = OrderStatus.NEW
+_PARTIALLY_FILLED: Final = OrderStatus.PARTIALLY_FILLED
+_REJECTED: Final = OrderStatus.REJECTED
+
 WORKING: Final = "working"
 """Target meaning 'back to work': `new`, or `partially_filled` once something has filled."""
 
@@ -192,7 +199,7 @@ class Order:
             extended_hours=request.extended_hours,
             strategy_id=request.strategy_id,
             decision_id=request.decision_id,
-            status=OrderStatus.PENDING_NEW,
+            status=_PENDING_NEW,
             created_at=now,
             updated_at=now,
         )
@@ -233,7 +240,7 @@ class Order:
     @property
     def submit_status(self) -> SubmitStatus:
         """What happened to the submission: refused, taken by the broker, or not yet answered."""
-        if self.status is OrderStatus.REJECTED:
+        if self.status is _REJECTED:
             return SubmitStatus.REJECTED
         if self.broker_order_id is None:
             return SubmitStatus.PENDING
@@ -278,13 +285,13 @@ def mark_submitted(
             raise InvalidTransition(f"order {order.id} is already at the broker as {order.broker_order_id}")
         return order, []
     next_status: OrderStatus
-    if order.status is not OrderStatus.PENDING_NEW:
+    if order.status is not _PENDING_NEW:
         next_status = order.status  # the stream told us more than the REST answer did; keep it
     elif status in _ROUTING_STATUSES:
         next_status = status
     else:
         # A later status (filled, canceled...) comes with its own trade updates: apply those.
-        next_status = OrderStatus.PARTIALLY_FILLED if order.filled_quantity else OrderStatus.NEW
+        next_status = _PARTIALLY_FILLED if order.filled_quantity else _NEW
     submitted = evolve(
         order,
         broker_order_id=broker_order_id,

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Final
 
 import attrs
 
 from trading_core.enums import PositionSide, Side
 from trading_core.values import EXACT, FOUR_PLACES, HUNDRED, ZERO, Symbol, evolve
+
+# Read on every order, so bound once: on Python 3.11 reading a member off its enum class goes
+# through EnumType.__getattr__'s slot hook, several hundred instructions a read.
+_BUY: Final = Side.BUY
 
 
 @attrs.frozen(kw_only=True, slots=False)  # a __dict__ makes `evolve` a C-speed copy; see values.evolve
@@ -87,7 +92,7 @@ class PositionChange:
 
 def apply_fill(position: Position, *, side: Side, quantity: Decimal, price: Decimal, at: datetime) -> PositionChange:
     """Apply one execution of `quantity` at `price` to `position`."""
-    delta = quantity if side is Side.BUY else -quantity
+    delta = quantity if side is _BUY else -quantity
     held = position.quantity
     if not held or (held > 0) == (delta > 0):
         return _increase(position, delta, price, at)

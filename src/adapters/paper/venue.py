@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
+from typing import Final
 
 from adapters.paper import checks
 from adapters.paper.config import PaperConfig
@@ -25,6 +26,15 @@ from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce
 from trading_core.errors import OrderNotCancelable, OrderNotFound
 from trading_core.orders import Order, TradeEvent
 from trading_core.values import FOUR_PLACES, ONE, ZERO, BrokerOrderId, ClientOrderId, ExecutionId, Symbol, evolve
+
+# Read on every order, so bound once: on Python 3.11 reading a member off its enum class goes
+# through EnumType.__getattr__'s slot hook, several hundred instructions a read.
+_DAY: Final = TimeInForce.DAY
+_MARKET: Final = OrderType.MARKET
+_NEW: Final = OrderStatus.NEW
+_FILLED: Final = OrderStatus.FILLED
+_NEW_EVENT: Final = TradeEvent.NEW
+_FILL_EVENT: Final = TradeEvent.FILL
 
 _IMMEDIATE = frozenset({TimeInForce.IOC, TimeInForce.FOK, TimeInForce.OPG})
 """Orders that execute once, when routed, and are cancelled for whatever did not fill."""
@@ -87,13 +97,13 @@ class Venue:
         checks.check_shape(order.type, quantity, order.limit_price, order.stop_price)
         whole = quantity == quantity.to_integral_value()
         inst = checks.check_asset(self.instruments.get(order.symbol), order.symbol, quantity, whole=whole)
-        if order.time_in_force is not TimeInForce.DAY:
+        if order.time_in_force is not _DAY:
             self._check_time_in_force(order.time_in_force)
         opening = checks.opening_quantity(
             inst, order.side, quantity, can_short=self.can_short, reject_flips=self._reject_flips
         )
         now = self.clock.now()
-        if order.type is OrderType.MARKET and self.is_open and self._fills_at_once and order.time_in_force in _AT_ONCE:
+        if order.type is _MARKET and self.is_open and self._fills_at_once and order.time_in_force in _AT_ONCE:
             return self._fill_at_once(order, inst, opening, now)
         w = self._new_order(
             client_order_id=order.client_order_id,
@@ -241,21 +251,21 @@ class Venue:
             client_order_id=order.client_order_id,
             symbol=inst.asset.symbol,
             side=order.side,
-            type=OrderType.MARKET,
+            type=_MARKET,
             time_in_force=order.time_in_force,
             quantity=quantity,
-            status=OrderStatus.NEW,
+            status=_NEW,
             created_at=now,
             updated_at=now,
             submitted_at=now,
             extended_hours=order.extended_hours,
         )
         self.by_client[order.client_order_id] = broker_order_id
-        self.emit(TradeUpdate(event=TradeEvent.NEW, order=accepted, timestamp=now))
+        self.emit(TradeUpdate(event=_NEW_EVENT, order=accepted, timestamp=now))
         change = self.ledger.settle(inst, order.side, quantity, fill_price, now)
         filled = evolve(
             accepted,
-            status=OrderStatus.FILLED,
+            status=_FILLED,
             filled_quantity=quantity,
             filled_average_price=fill_price,
             filled_at=now,
@@ -265,7 +275,7 @@ class Venue:
             self._retire(broker_order_id)
         self.emit(
             TradeUpdate(
-                event=TradeEvent.FILL,
+                event=_FILL_EVENT,
                 order=filled,
                 timestamp=now,
                 execution_id=ExecutionId(self._ids.next()),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
+from typing import Final
 
 import attrs
 
@@ -15,6 +16,10 @@ from trading_core.orders import Order
 from trading_core.positions import Position
 from trading_core.requests import OrderRequest
 from trading_core.values import ZERO, Symbol
+
+# Read on every order, so bound once: on Python 3.11 reading a member off its enum class goes
+# through EnumType.__getattr__'s slot hook, several hundred instructions a read.
+_BUY: Final = Side.BUY
 
 
 @attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
@@ -79,7 +84,7 @@ def _sizes(request: OrderRequest, ctx: RiskContext) -> tuple[Decimal, Decimal]:
         qty = request.notional / mark if request.notional is not None and mark else ZERO
     elif memo and memo[0] is request and memo[1] == held:  # the mappings may be live: check the holding
         return qty, memo[2]  # type: ignore[return-value]
-    opening = qty if not held or (held > 0) == (request.side is Side.BUY) else max(ZERO, qty - abs(held))
+    opening = qty if not held or (held > 0) == (request.side is _BUY) else max(ZERO, qty - abs(held))
     if request.quantity is not None:
         memo[:] = (request, held, opening)
     return qty, opening
@@ -112,14 +117,14 @@ def opening_cost(request: OrderRequest, ctx: RiskContext, price: Decimal) -> Dec
     if request.notional is None or request.quantity is not None:
         return opening_quantity(request, ctx) * price
     held = ctx.held(request.symbol)
-    against = bool(held) and (held > 0) != (request.side is Side.BUY)
+    against = bool(held) and (held > 0) != (request.side is _BUY)
     return max(ZERO, request.notional - abs(held) * price) if against else request.notional
 
 
 def value_after(request: OrderRequest, ctx: RiskContext, price: Decimal) -> Decimal:
     """The absolute value at `price` of the position in the order's symbol once it has filled."""
     held = ctx.held(request.symbol)
-    buys = request.side is Side.BUY
+    buys = request.side is _BUY
     if request.notional is not None and request.quantity is None:
         return abs(held * price + (request.notional if buys else -request.notional))
     qty = order_quantity(request, ctx)
