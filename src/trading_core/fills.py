@@ -21,7 +21,7 @@ from trading_core.events import (
 from trading_core.orders import Order
 from trading_core.positions import Position, PositionChange
 from trading_core.positions import apply_fill as apply_fill_to_position
-from trading_core.values import ZERO, ExecutionId, OrderId, Symbol, evolve, new_event_id
+from trading_core.values import ZERO, ExecutionId, OrderId, Symbol, evolve, new_event_id, plain_dict_init
 
 # Read on every order, so bound once: on Python 3.11 reading a member off its enum class goes
 # through EnumType.__getattr__'s slot hook, several hundred instructions a read.
@@ -45,6 +45,7 @@ _WORKING_AFTER_FILL = frozenset(
 """Statuses a partial fill turns into `partially_filled`; the others keep their status."""
 
 
+@plain_dict_init
 @attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
 class Fill:
     """One execution of (part of) an order."""
@@ -59,6 +60,7 @@ class Fill:
     commission: Decimal = ZERO
 
 
+@plain_dict_init
 @attrs.frozen(slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
 class Execution:
     """The outcome of applying a fill: the new order, the position change and their events."""

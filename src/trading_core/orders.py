@@ -29,6 +29,7 @@ from trading_core.values import (
     Symbol,
     evolve,
     new_event_id,
+    plain_dict_init,
 )
 
 
@@ -137,6 +138,7 @@ _CANCEL_REASONS: Final = {
 }
 
 
+@plain_dict_init
 @attrs.frozen(kw_only=True, slots=False)  # a __dict__ makes `evolve` a C-speed copy; see values.evolve
 class Order:
     """An order as we know it: what was asked, where it stands at the broker, what has filled."""

@@ -14,13 +14,14 @@ from typing import Final
 import attrs
 
 from trading_core.enums import PositionSide, Side
-from trading_core.values import EXACT, FOUR_PLACES, HUNDRED, ZERO, Symbol, evolve
+from trading_core.values import EXACT, FOUR_PLACES, HUNDRED, ZERO, Symbol, evolve, plain_dict_init
 
 # Read on every order, so bound once: on Python 3.11 reading a member off its enum class goes
 # through EnumType.__getattr__'s slot hook, several hundred instructions a read.
 _BUY: Final = Side.BUY
 
 
+@plain_dict_init
 @attrs.frozen(kw_only=True, slots=False)  # a __dict__ makes `evolve` a C-speed copy; see values.evolve
 class Position:
     """A position in one symbol: positive quantity long, negative short, zero flat."""
@@ -66,6 +67,7 @@ class Position:
         return (self.unrealized_pnl(mark) * HUNDRED / abs(self.cost_basis)).quantize(FOUR_PLACES)
 
 
+@plain_dict_init
 @attrs.frozen(slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
 class PositionChange:
     """What one fill did to a position."""
