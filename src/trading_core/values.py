@@ -122,17 +122,19 @@ def plain_dict_init(cls: _C) -> _C:
     generic lookup, and so does every `evolve` copy of it. The `__init__` made here has the same
     signature (names, defaults, keyword-only markers) and installs a plain dict built from a dict
     display. The class stays the attrs class it is (eq, hash, repr, fields, evolve); classes with
-    anything else `__init__` would do (validators, converters, factories, private names, hooks)
-    are refused here. About 2k fewer instructions per construction and ~150 fewer per read.
+    anything else `__init__` would do (validators, converters, factories that take self, private
+    names given as arguments, hooks) are refused here. A field with a factory gets a fresh value
+    from it, as with attrs. About 2k fewer instructions per construction and ~150 fewer per read.
     """
     fields = attrs.fields(cls)
     for a in fields:
+        factory = a.default if isinstance(a.default, attrs.Factory) else None  # type: ignore[arg-type]
         if (
             a.validator is not None
             or a.converter is not None
-            or isinstance(a.default, attrs.Factory)  # type: ignore[arg-type]  # it is a class
-            or not a.init
-            or a.alias != a.name
+            or (factory is not None and factory.takes_self)
+            or (not a.init and factory is None)
+            or (a.init and a.alias != a.name)
             or a.on_setattr not in (None, attrs.setters.NO_OP)
         ):
             raise TypeError(f"{cls.__name__}.{a.name}: plain_dict_init builds plain fields only")
@@ -143,14 +145,25 @@ def plain_dict_init(cls: _C) -> _C:
     namespace: dict[str, Any] = {"_install": object.__setattr__}
     positional: list[str] = []
     keywords: list[str] = []
+    values: list[str] = []
     for a in fields:
-        param = a.name
-        if a.default is not attrs.NOTHING:
-            namespace[f"_default_{a.name}"] = a.default
-            param = f"{a.name}=_default_{a.name}"
+        if isinstance(a.default, attrs.Factory):  # type: ignore[arg-type]  # it is a class
+            namespace[f"_factory_{a.name}"] = a.default.factory
+            if not a.init:  # not a parameter: a new value each time
+                values.append(f"{a.name!r}: _factory_{a.name}()")
+                continue
+            param = f"{a.name}=_NOTHING"
+            namespace["_NOTHING"] = attrs.NOTHING
+            values.append(f"{a.name!r}: _factory_{a.name}() if {a.name} is _NOTHING else {a.name}")
+        else:
+            param = a.name
+            if a.default is not attrs.NOTHING:
+                namespace[f"_default_{a.name}"] = a.default
+                param = f"{a.name}=_default_{a.name}"
+            values.append(f"{a.name!r}: {a.name}")
         (keywords if a.kw_only else positional).append(param)
     params = ", ".join(["self", *positional, *(["*", *keywords] if keywords else [])])
-    display = ", ".join(f"{a.name!r}: {a.name}" for a in fields)
+    display = ", ".join(values)
     exec(f"def __init__({params}):\n    _install(self, '__dict__', {{{display}}})\n", namespace)  # noqa: S102
     init = namespace["__init__"]
     generated = vars(cls)["__init__"]  # attrs' own, for the annotations that inspect shows

@@ -204,7 +204,7 @@ class TestPlainDictInit:
 
         @attrs.frozen(slots=False)
         class Factory:
-            a: list[int] = attrs.field(factory=list)
+            a: list[int] = attrs.field(default=attrs.Factory(lambda self: [], takes_self=True))
 
         @attrs.frozen
         class Slotted:
@@ -213,6 +213,23 @@ class TestPlainDictInit:
         for cls in (Validated, Factory, Slotted):
             with pytest.raises(TypeError):
                 plain_dict_init(cls)
+
+    def test_a_factory_gives_each_value_its_own_default(self) -> None:
+        import attrs
+
+        from trading_core.values import plain_dict_init
+
+        @plain_dict_init
+        @attrs.frozen(slots=False)
+        class Memo:
+            given: list[int] = attrs.field(factory=list)
+            kept: list[int] = attrs.field(factory=list, init=False)
+
+        first, second = Memo(), Memo()
+        assert first.given == first.kept == []
+        assert first.given is not second.given
+        assert first.kept is not second.kept
+        assert Memo([1]).given == [1]
 
     def test_the_engines_values_are_built_with_plain_dicts(self) -> None:
         from datetime import UTC, datetime

@@ -15,13 +15,14 @@ from trading_core.market import EASTERN, Account, Asset, MarketClock
 from trading_core.orders import Order
 from trading_core.positions import Position
 from trading_core.requests import OrderRequest
-from trading_core.values import ZERO, Symbol
+from trading_core.values import ZERO, Symbol, plain_dict_init
 
 # Read on every order, so bound once: on Python 3.11 reading a member off its enum class goes
 # through EnumType.__getattr__'s slot hook, several hundred instructions a read.
 _BUY: Final = Side.BUY
 
 
+@plain_dict_init
 @attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
 class RiskContext:
     """A snapshot of everything a pre-trade check may consult."""
