@@ -2,6 +2,17 @@
 positions and P&L, the in-memory store and bus. Prints one JSON line.
 
     python benchmarks/core.py --orders 100000 --symbols 10
+
+Where the time goes (CPython 3.11, 10 symbols): `run()` costs ~676k instructions per order
+(callgrind, 3,000 orders less 1,000; ~915k before the tuning of 2026-11), about 10,400 orders/s
+here against ~8,400 before. Of the timed loop, `submit` is ~80-85% (py-spy), the outbox relay
+~7%, `set_price` ~3%. Within a submit: applying the broker's answer and the fill in one
+transaction ~45% (the execution: order, position and events ~12%; the unit of work's commit
+~10%), the paper exchange ~18% (its fill-at-once path ~16%), the risk checks ~18% (rules ~10%,
+building their context ~7%), storing the new order ~11%, and sending the opening halves of
+flips once their closing halves filled ~10%. Across all of it, constructing values (keyword
+calls into `__init__`) is ~7% and making ids ~4%: what is left is many small steps (coroutines,
+Decimal arithmetic, dict writes), not one hot spot.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from trading_core.daytrades import DayTrades
 from trading_core.market import Account, Asset, MarketClock
 from trading_core.orders import Order
 from trading_core.positions import Position, PositionChange
-from trading_core.values import BrokerOrderId, ClientOrderId, OrderId, Symbol
+from trading_core.values import ZERO, BrokerOrderId, ClientOrderId, OrderId, Symbol
 
 
 class Book:
@@ -61,7 +61,7 @@ class Book:
 
     def held(self, symbol: Symbol) -> Decimal:
         position = self.positions.get(symbol)
-        return position.quantity if position is not None else Decimal(0)
+        return position.quantity if position is not None else ZERO
 
     def apply_position(self, change: PositionChange, day: date, price: Decimal) -> None:
         after = change.after

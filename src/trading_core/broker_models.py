@@ -8,10 +8,11 @@ from decimal import Decimal
 import attrs
 
 from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce
-from trading_core.orders import TradeEvent
-from trading_core.values import ZERO, BrokerOrderId, ClientOrderId, ExecutionId, Symbol
+from trading_core.orders import FILL_EVENTS, TradeEvent
+from trading_core.values import ZERO, BrokerOrderId, ClientOrderId, ExecutionId, Symbol, plain_dict_init
 
 
+@plain_dict_init
 @attrs.frozen(kw_only=True, slots=False)  # a __dict__ makes `evolve` a C-speed copy; see values.evolve
 class BrokerOrder:
     """An order as the broker reports it."""
@@ -50,6 +51,7 @@ class BrokerPosition:
     current_price: Decimal | None = None
 
 
+@plain_dict_init
 @attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
 class TradeUpdate:
     """One message of the broker's trade update stream.
@@ -69,4 +71,4 @@ class TradeUpdate:
 
     @property
     def is_fill(self) -> bool:
-        return self.event in (TradeEvent.FILL, TradeEvent.PARTIAL_FILL)
+        return self.event in FILL_EVENTS

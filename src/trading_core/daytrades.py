@@ -63,16 +63,20 @@ class DayTrades:
 
     def record(self, symbol: Symbol, change: PositionChange, day: date) -> DayTrades:
         """Account for one fill's effect on its position, made on trading day `day`."""
-        open_today = self.open_today if self.trading_day == day else frozenset()
+        same_day = self.trading_day == day
+        open_today = self.open_today if same_day else frozenset()
         counts = self.counts
-        reduced = change.before.is_open and abs(change.after.quantity) < abs(change.before.quantity)
-        reduced = reduced or change.flipped
-        if reduced and symbol in open_today:
+        held_before = abs(change.before.quantity)
+        held_after = abs(change.after.quantity)
+        flipped = change.flipped
+        if (flipped or held_after < held_before) and symbol in open_today:  # a reduction (or a flip)
             counts = _add_one(counts, day)
             open_today = open_today - {symbol}
-        if change.opened or change.flipped or abs(change.after.quantity) > abs(change.before.quantity):
+        # Opened from flat, flipped or grown. Already open today, the set stays as it is, so that
+        # most fills change nothing and return this same value.
+        if (flipped or held_after > held_before) and symbol not in open_today:
             open_today = open_today | {symbol}
-        if open_today is self.open_today and counts is self.counts and self.trading_day == day:
+        if same_day and open_today is self.open_today and counts is self.counts:
             return self
         return DayTrades(trading_day=day, open_today=open_today, counts=counts)
 

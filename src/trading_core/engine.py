@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
+from typing import Final
 
 import attrs
 
@@ -41,10 +42,16 @@ from trading_core.positions import Position
 from trading_core.requests import OrderRequest, split_at_flat
 from trading_core.risk import PreTradeValidation, RiskContext, RiskEngine, RiskLimits
 from trading_core.trading_state import TradingStateKeeper
-from trading_core.values import FOUR_PLACES, ZERO, OrderId, Symbol, new_client_order_id, new_order_id
+from trading_core.values import FOUR_PLACES, ZERO, OrderId, Symbol, evolve, new_client_order_id, new_order_id
 from trading_core.views import AccountView, PortfolioView, PositionView, RiskStatus, SubmitResult
 
 log = logging.getLogger("trading_core.engine")
+
+
+# Read on every order, so bound once: on Python 3.11 reading a member off its enum class goes
+# through EnumType.__getattr__'s slot hook, several hundred instructions a read.
+_ACTIVE: Final = TradingState.ACTIVE
+_PENDING_NEW: Final = OrderStatus.PENDING_NEW
 
 
 class MarketClosedPolicy(StrEnum):
@@ -122,7 +129,7 @@ class TradingEngine:
                 return SubmitResult(existing)
         if request.notional is not None:
             request = await self._resolve_notional(request)
-        if self._trading.state is not TradingState.ACTIVE:
+        if self._trading.state is not _ACTIVE:
             await self._trading.before_checks()
         validation = await self.validate(request)
         now = self._clock.now()
@@ -187,8 +194,8 @@ class TradingEngine:
         replaces: Order | None = None,
     ) -> Order:
         order = self._new_order(request, now)
-        if parent_id is not None or replaces is not None or status is not OrderStatus.PENDING_NEW:
-            order = attrs.evolve(
+        if parent_id is not None or replaces is not None or status is not _PENDING_NEW:
+            order = evolve(
                 order,
                 status=status,
                 parent_id=parent_id,

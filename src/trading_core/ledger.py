@@ -22,7 +22,7 @@ from trading_core.enums import OrderStatus
 from trading_core.errors import InvalidTransition, OrderNotFound, Overfill
 from trading_core.events import Event
 from trading_core.fills import Fill, execute
-from trading_core.market import EASTERN
+from trading_core.market import eastern_date
 from trading_core.orders import Order, TradeEvent, apply_event, mark_submitted
 from trading_core.ports import OrderStore, UnitOfWork
 from trading_core.positions import Position, PositionChange
@@ -131,7 +131,7 @@ class OrderLedger:
             await uow.commit()
         self._book.track(change.order)
         for position, fill in change.executions:
-            self._book.apply_position(position, fill.timestamp.astimezone(EASTERN).date(), fill.price)
+            self._book.apply_position(position, eastern_date(fill.timestamp), fill.price)
         self.announce(change.events)
         return change.order
 

@@ -2,19 +2,48 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 import attrs
 
-from trading_core.values import ZERO, Symbol
+from trading_core.values import ZERO, Symbol, plain_dict_init
 
 EASTERN = ZoneInfo("America/New_York")
 """US equity sessions are defined in New York time."""
 
 
+class _EasternDay:
+    """The New York day last asked about, as the UTC instants it runs between, and its date."""
+
+    __slots__ = ("span",)
+
+    def __init__(self) -> None:
+        never = datetime.min.replace(tzinfo=UTC)
+        self.span = (never, never, date.min)  # one tuple, replaced whole: no reader sees half of it
+
+
+_last_day = _EasternDay()
+
+
+def eastern_date(moment: datetime) -> date:
+    """The New York calendar date of an instant: `moment.astimezone(EASTERN).date()`.
+
+    Converting through the zone costs a few thousand instructions; fills and orders come in time
+    order, so most fall in the day of the previous call, which two comparisons confirm.
+    """
+    start, end, day = _last_day.span
+    if moment.tzinfo is not None and start <= moment < end:
+        return day
+    local = moment.astimezone(EASTERN)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)  # never in a DST gap: those are at 2am
+    _last_day.span = (midnight.astimezone(UTC), (midnight + timedelta(days=1)).astimezone(UTC), local.date())
+    return local.date()
+
+
+@plain_dict_init
 @attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
 class Account:
     """The broker account's balances and flags."""
@@ -74,6 +103,7 @@ class MarketClock:
         return self.timestamp.astimezone(EASTERN).time()
 
 
+@plain_dict_init
 @attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
 class Quote:
     """The latest price of a symbol."""

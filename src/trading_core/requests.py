@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from enum import StrEnum
 from typing import TypeVar
 
 import attrs
 
 from trading_core.enums import OrderType, Side, TimeInForce
 from trading_core.errors import InvalidOrder
-from trading_core.values import ONE, ClientOrderId, Symbol, price, quantity
+from trading_core.values import ONE, ClientOrderId, Symbol, plain_dict_init, price, quantity
 
 MAX_CLIENT_ORDER_ID_LENGTH = 48
 """Alpaca's limit on client_order_id; our ids are UUIDs (36)."""
@@ -22,7 +23,8 @@ _STOP_TYPES = frozenset({OrderType.STOP, OrderType.STOP_LIMIT})
 _AUCTION_TIFS = frozenset({TimeInForce.OPG, TimeInForce.CLS})
 
 
-@attrs.frozen(kw_only=True)
+@plain_dict_init
+@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
 class OrderRequest:
     """A validated order request; build one with `OrderRequest.create`, which checks every rule.
 
@@ -72,14 +74,16 @@ class OrderRequest:
             quantity=None if quantity is None else _quantity(quantity),
             notional=None if notional is None else price(notional, field="notional"),
             time_in_force=_enum(TimeInForce, time_in_force, "time_in_force"),
-            limit_price=_optional_price(limit_price, "limit_price"),
-            stop_price=_optional_price(stop_price, "stop_price"),
-            trail_price=_optional_price(trail_price, "trail_price"),
-            trail_percent=_optional_price(trail_percent, "trail_percent"),
-            extended_hours=_bool(extended_hours, "extended_hours"),
-            client_order_id=_client_order_id(client_order_id),
-            strategy_id=_uuid_text(strategy_id, "strategy_id"),
-            decision_id=_uuid_text(decision_id, "decision_id"),
+            # What is absent is tested here rather than in a call per field: most requests give
+            # no prices and no ids, and a call costs more than the test.
+            limit_price=None if limit_price is None else price(limit_price, field="limit_price"),
+            stop_price=None if stop_price is None else price(stop_price, field="stop_price"),
+            trail_price=None if trail_price is None else price(trail_price, field="trail_price"),
+            trail_percent=None if trail_percent is None else price(trail_percent, field="trail_percent"),
+            extended_hours=extended_hours if extended_hours is False else _bool(extended_hours, "extended_hours"),
+            client_order_id=None if client_order_id is None else _client_order_id(client_order_id),
+            strategy_id=None if strategy_id is None else _uuid_text(strategy_id, "strategy_id"),
+            decision_id=None if decision_id is None else _uuid_text(decision_id, "decision_id"),
         )
         validate(request)
         return request
@@ -106,6 +110,9 @@ def _check_amount(r: OrderRequest) -> None:
 
 
 def _check_prices(r: OrderRequest) -> None:
+    prices = (r.limit_price, r.stop_price, r.trail_price, r.trail_percent)
+    if r.type is OrderType.MARKET and prices == (None, None, None, None):
+        return  # a market order without prices, the usual request: nothing below applies
     needs_limit = r.type in _LIMIT_TYPES
     needs_stop = r.type in _STOP_TYPES
     if needs_limit and r.limit_price is None:
@@ -145,20 +152,24 @@ def _check_time_in_force(r: OrderRequest) -> None:
         raise InvalidOrder("trailing_stop orders take time in force day or gtc", field="time_in_force")
 
 
+_MEMBERS: dict[type[StrEnum], dict[str, StrEnum]] = {
+    kind: {m.value: m for m in kind} for kind in (Side, OrderType, TimeInForce)
+}
+"""Each vocabulary's members by value: a dict lookup, where calling the enum runs Python code."""
+
+
 def _enum(kind: type[_E], value: object, field: str) -> _E:
-    try:
-        return kind(value)  # type: ignore[arg-type]  # an unknown value raises ValueError below
-    except ValueError as e:
+    if type(value) is kind:
+        return value
+    member = _MEMBERS[kind].get(value) if isinstance(value, str) else None
+    if member is None:
         allowed = ", ".join(m.value for m in kind)
-        raise InvalidOrder(f"{field} must be one of {allowed}, was {value!r}", field=field) from e
+        raise InvalidOrder(f"{field} must be one of {allowed}, was {value!r}", field=field)
+    return member  # type: ignore[return-value]  # _MEMBERS[kind] holds members of kind
 
 
 def _quantity(value: object) -> Decimal:
     return quantity(value, field="quantity")
-
-
-def _optional_price(value: object, field: str) -> Decimal | None:
-    return None if value is None else price(value, field=field)
 
 
 def _bool(value: object, field: str) -> bool:

@@ -57,9 +57,10 @@ def quantize4(value: Decimal, *, field: str = "amount") -> Decimal:
     # The bound comes first: quantising a value of more than 28 digits would trap InvalidOperation.
     if abs(value) > _MAX_AMOUNT:
         raise InvalidOrder(f"{field} is beyond DECIMAL(15,4), was {value}", field=field)
-    if value.as_tuple().exponent < -4 and value != value.quantize(FOUR_PLACES):  # type: ignore[operator]
+    quantized = value.quantize(FOUR_PLACES, rounding=ROUND_HALF_EVEN)
+    if quantized != value:  # compared, not read from as_tuple(): 1.00000 has five places and loses none
         raise InvalidOrder(f"{field} has more than 4 decimal places, was {value}", field=field)
-    return value.quantize(FOUR_PLACES, rounding=ROUND_HALF_EVEN)
+    return quantized
 
 
 def quantity(value: object, *, field: str = "quantity") -> Decimal:
@@ -92,12 +93,14 @@ def evolve(inst: _T, **changes: Any) -> _T:
     state = getattr(inst, "__dict__", None)
     cls = type(inst)
     if state is not None:
-        if not changes.keys() <= state.keys():
+        # A copy of the whole dict, installed as the new instance's __dict__, costs about half of
+        # filling an empty one key by key (Order: ~8k instructions against ~15k).
+        fields = state.copy()
+        fields.update(changes)
+        if len(fields) != len(state):  # a change named a key the instance does not have
             raise TypeError(f"{cls.__name__} has no field {sorted(changes.keys() - state.keys())}")
         new = object.__new__(cls)
-        fields = new.__dict__
-        fields.update(state)
-        fields.update(changes)
+        object.__setattr__(new, "__dict__", fields)  # frozen: the class's own __setattr__ refuses
         return new
     names = _FIELD_NAMES.get(cls)
     if names is None:
@@ -105,6 +108,70 @@ def evolve(inst: _T, **changes: Any) -> _T:
     values = {name: getattr(inst, name) for name in names}
     values.update(changes)
     return cls(**values)
+
+
+_C = TypeVar("_C", bound=type)
+
+
+def plain_dict_init(cls: _C) -> _C:
+    """Give a frozen attrs value class with a `__dict__` an `__init__` that builds it in one step.
+
+    attrs' `__init__` stores field by field into `self.__dict__`, which CPython 3.11 keeps as a
+    shared-key ("split") dict, and the interpreter does not specialise attribute reads on those:
+    every later read of such a value (an order is read dozens of times per submit) takes the
+    generic lookup, and so does every `evolve` copy of it. The `__init__` made here has the same
+    signature (names, defaults, keyword-only markers) and installs a plain dict built from a dict
+    display. The class stays the attrs class it is (eq, hash, repr, fields, evolve); classes with
+    anything else `__init__` would do (validators, converters, factories that take self, private
+    names given as arguments, hooks) are refused here. A field with a factory gets a fresh value
+    from it, as with attrs. About 2k fewer instructions per construction and ~150 fewer per read.
+    """
+    fields = attrs.fields(cls)
+    for a in fields:
+        factory = a.default if isinstance(a.default, attrs.Factory) else None  # type: ignore[arg-type]
+        if (
+            a.validator is not None
+            or a.converter is not None
+            or (factory is not None and factory.takes_self)
+            or (not a.init and factory is None)
+            or (a.init and a.alias != a.name)
+            or a.on_setattr not in (None, attrs.setters.NO_OP)
+        ):
+            raise TypeError(f"{cls.__name__}.{a.name}: plain_dict_init builds plain fields only")
+    if getattr(cls, "__dictoffset__", 0) == 0:
+        raise TypeError(f"{cls.__name__} has no __dict__ (declare it with slots=False)")
+    if hasattr(cls, "__attrs_pre_init__") or hasattr(cls, "__attrs_post_init__"):
+        raise TypeError(f"{cls.__name__} has an init hook, which plain_dict_init would skip")
+    namespace: dict[str, Any] = {"_install": object.__setattr__}
+    positional: list[str] = []
+    keywords: list[str] = []
+    values: list[str] = []
+    for a in fields:
+        if isinstance(a.default, attrs.Factory):  # type: ignore[arg-type]  # it is a class
+            namespace[f"_factory_{a.name}"] = a.default.factory
+            if not a.init:  # not a parameter: a new value each time
+                values.append(f"{a.name!r}: _factory_{a.name}()")
+                continue
+            param = f"{a.name}=_NOTHING"
+            namespace["_NOTHING"] = attrs.NOTHING
+            values.append(f"{a.name!r}: _factory_{a.name}() if {a.name} is _NOTHING else {a.name}")
+        else:
+            param = a.name
+            if a.default is not attrs.NOTHING:
+                namespace[f"_default_{a.name}"] = a.default
+                param = f"{a.name}=_default_{a.name}"
+            values.append(f"{a.name!r}: {a.name}")
+        (keywords if a.kw_only else positional).append(param)
+    params = ", ".join(["self", *positional, *(["*", *keywords] if keywords else [])])
+    display = ", ".join(values)
+    exec(f"def __init__({params}):\n    _install(self, '__dict__', {{{display}}})\n", namespace)  # noqa: S102
+    init = namespace["__init__"]
+    generated = vars(cls)["__init__"]  # attrs' own, for the annotations that inspect shows
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__module__ = cls.__module__
+    init.__annotations__ = dict(getattr(generated, "__annotations__", {}))
+    type.__setattr__(cls, "__init__", init)
+    return cls
 
 
 def money(value: Decimal) -> Decimal:
@@ -120,12 +187,25 @@ class Symbol(str):
     def __new__(cls, value: str) -> Symbol:
         if isinstance(value, Symbol):
             return value
+        known = _KNOWN_SYMBOLS.get(value) if type(value) is str else None
+        if known is not None:
+            return known
         if not isinstance(value, str):
             raise InvalidOrder(f"symbol must be a string, was {type(value).__name__}", field="symbol")
         text = value.strip().upper()
         if len(text) > 10 or not _SYMBOL_RE.match(text):
             raise InvalidOrder(f"symbol is not a valid ticker, was {value!r}", field="symbol")
-        return super().__new__(cls, text)
+        symbol = super().__new__(cls, text)
+        if len(_KNOWN_SYMBOLS) < _KNOWN_SYMBOLS_MAX:
+            _KNOWN_SYMBOLS[value] = symbol
+        return symbol
+
+
+_KNOWN_SYMBOLS: dict[str, Symbol] = {}
+"""Symbols already checked, by the text given: the same few tickers are parsed on every request."""
+
+_KNOWN_SYMBOLS_MAX: Final = 10_000
+"""Enough for any real universe; beyond it, arbitrary input is checked each time instead of kept."""
 
 
 class _Id(str):
@@ -168,6 +248,11 @@ class EventId(_Id):
     __slots__ = ()
 
 
+_UUID_COUNT_START: Final = 1 << 48
+"""A sequence's counter runs from 2^48 to 2^49: hex() of each is "0x1" then the count in twelve
+zero-padded digits, which a slice yields for less than a "{:012x}" format costs."""
+
+
 class _UuidSequence:
     """Version 4 UUID strings: 74 random bits drawn once per process, then a 48-bit counter.
 
@@ -175,34 +260,36 @@ class _UuidSequence:
     tenth of the cost, which matters when an order produces half a dozen ids.
     """
 
+    __slots__ = ("_counter", "_prefix")
+
     def __init__(self) -> None:
         self._prefix = ""
-        self._counter = itertools.count()
+        self._counter = itertools.count(_UUID_COUNT_START)
         self._reseed()
 
     def _reseed(self) -> None:
         head = uuid.uuid4().hex
         self._prefix = f"{head[:8]}-{head[8:12]}-4{head[13:16]}-{'89ab'[int(head[16], 16) % 4]}{head[17:20]}-"
-        self._counter = itertools.count()
+        self._counter = itertools.count(_UUID_COUNT_START)
 
-    def __call__(self) -> str:
+    def next(self) -> str:  # a method, not __call__: calling an instance costs a slot lookup more
         n = next(self._counter)
-        if n >= 1 << 48:  # after 2^48 ids, draw a new prefix rather than wrap
+        if n >= _UUID_COUNT_START << 1:  # after 2^48 ids, draw a new prefix rather than wrap
             self._reseed()
             n = next(self._counter)
-        return f"{self._prefix}{n:012x}"
+        return self._prefix + hex(n)[3:]
 
 
-_next_uuid = _UuidSequence()
+_uuids = _UuidSequence()
 
 
 def new_order_id() -> OrderId:
-    return OrderId(_next_uuid())
+    return OrderId(_uuids.next())
 
 
 def new_client_order_id() -> ClientOrderId:
-    return ClientOrderId(_next_uuid())
+    return ClientOrderId(_uuids.next())
 
 
 def new_event_id() -> EventId:
-    return EventId(_next_uuid())
+    return EventId(_uuids.next())

@@ -26,7 +26,7 @@ from trading_core.orders import (
 )
 from trading_core.requests import OrderRequest
 from trading_core.testing import order_requests, prices, quantities, trade_events
-from trading_core.values import BrokerOrderId, ExecutionId, OrderId
+from trading_core.values import BrokerOrderId, ClientOrderId, ExecutionId, OrderId
 
 from .builders import NOW, fill, order, request
 
@@ -487,3 +487,31 @@ class OrderLifecycle(RuleBasedStateMachine):
 
 OrderLifecycle.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
 TestOrderLifecycle = OrderLifecycle.TestCase
+
+
+@given(order_requests())
+def test_an_order_from_a_request_is_the_one_its_constructor_builds(req: OrderRequest) -> None:
+    """`from_request` fills the instance dict itself: it must hold exactly what __init__ would."""
+    new = Order.from_request(req, order_id=OrderId("o-1"), client_order_id=ClientOrderId("c-1"), now=NOW)
+    built = Order(
+        id=OrderId("o-1"),
+        client_order_id=ClientOrderId("c-1"),
+        symbol=req.symbol,
+        side=req.side,
+        type=req.type,
+        time_in_force=req.time_in_force,
+        quantity=req.quantity,
+        limit_price=req.limit_price,
+        stop_price=req.stop_price,
+        trail_price=req.trail_price,
+        trail_percent=req.trail_percent,
+        extended_hours=req.extended_hours,
+        strategy_id=req.strategy_id,
+        decision_id=req.decision_id,
+        status=OrderStatus.PENDING_NEW,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    assert new == built
+    assert vars(new) == vars(built)
+    assert list(vars(new)) == [a.name for a in attrs.fields(Order)]

@@ -78,6 +78,32 @@ class TestMarketOrders:
         assert [(D(4), D("190.00")), (D(4), D("190.10")), (D(2), D("190.20"))] == fills(updates)
         assert D("190.08") == (await exchange.get_order(answer.broker_order_id)).filled_average_price
 
+    async def test_the_order_filled_at_once_is_the_snapshot_its_constructor_builds(self) -> None:
+        """The fill-at-once path writes the snapshot's __dict__ itself: it must be what __init__ builds."""
+        import attrs
+
+        from trading_core.broker_models import BrokerOrder
+
+        exchange = new_exchange()
+        answer = await exchange.submit_order(order("AAPL", "sell", 3, client_order_id="c-1"))
+
+        built = BrokerOrder(
+            broker_order_id=answer.broker_order_id,
+            client_order_id=ClientOrderId("c-1"),
+            symbol=answer.symbol,
+            side=answer.side,
+            type=answer.type,
+            time_in_force=answer.time_in_force,
+            quantity=D(3),
+            status=OrderStatus.NEW,
+            created_at=answer.created_at,
+            updated_at=answer.created_at,
+            submitted_at=answer.created_at,
+        )
+        assert answer == built
+        assert vars(answer) == vars(built)
+        assert list(vars(answer)) == [a.name for a in attrs.fields(BrokerOrder)]
+
 
 class TestLimitOrders:
     async def test_limit_buy_below_the_market_rests_then_fills_when_the_price_comes_down(self) -> None:

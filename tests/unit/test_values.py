@@ -163,3 +163,92 @@ class TestIdentifiers:
 
     def test_new_client_order_id_fits_the_broker_limit(self) -> None:
         assert len(new_client_order_id()) <= 48
+
+
+class TestPlainDictInit:
+    """`plain_dict_init` replaces attrs' __init__ only where the result is the same value."""
+
+    def test_it_keeps_the_signature_and_builds_the_same_value(self) -> None:
+        import inspect
+
+        import attrs
+
+        from trading_core.values import plain_dict_init
+
+        @attrs.frozen(slots=False)
+        class Plain:
+            a: int
+            b: int = 2
+            c: str = attrs.field(default="x", kw_only=True)
+
+        expected = inspect.signature(Plain.__init__)
+        Fast = plain_dict_init(Plain)  # noqa: N806
+        assert inspect.signature(Fast.__init__) == expected
+        value = Fast(1, c="y")
+        assert vars(value) == {"a": 1, "b": 2, "c": "y"}
+        assert value == Fast(1, 2, c="y")
+        assert attrs.evolve(value, b=5).b == 5
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            value.a = 3  # type: ignore[misc]
+        with pytest.raises(TypeError):
+            Fast(1, 2, "z")  # type: ignore[misc]  # c is keyword-only
+
+    def test_it_refuses_what_attrs_init_would_do_more_of(self) -> None:
+        import attrs
+
+        from trading_core.values import plain_dict_init
+
+        @attrs.frozen(slots=False)
+        class Validated:
+            a: int = attrs.field(validator=attrs.validators.instance_of(int))
+
+        @attrs.frozen(slots=False)
+        class Factory:
+            a: list[int] = attrs.field(default=attrs.Factory(lambda self: [], takes_self=True))
+
+        @attrs.frozen
+        class Slotted:
+            a: int
+
+        for cls in (Validated, Factory, Slotted):
+            with pytest.raises(TypeError):
+                plain_dict_init(cls)
+
+    def test_a_factory_gives_each_value_its_own_default(self) -> None:
+        import attrs
+
+        from trading_core.values import plain_dict_init
+
+        @plain_dict_init
+        @attrs.frozen(slots=False)
+        class Memo:
+            given: list[int] = attrs.field(factory=list)
+            kept: list[int] = attrs.field(factory=list, init=False)
+
+        first, second = Memo(), Memo()
+        assert first.given == first.kept == []
+        assert first.given is not second.given
+        assert first.kept is not second.kept
+        assert Memo([1]).given == [1]
+
+    def test_the_engines_values_are_built_with_plain_dicts(self) -> None:
+        from datetime import UTC, datetime
+
+        from trading_core.positions import Position
+
+        position = Position(symbol=Symbol("AAPL"), quantity=Decimal(1), cost_basis=Decimal(100))
+        assert vars(position) == {
+            "symbol": "AAPL",
+            "quantity": Decimal(1),
+            "cost_basis": Decimal(100),
+            "realized_pnl": Decimal(0),
+            "opened_at": None,
+            "updated_at": None,
+        }
+        assert (
+            position
+            == Position(symbol=Symbol("AAPL"), quantity=Decimal(1), cost_basis=Decimal(100), opened_at=None)
+            != Position(
+                symbol=Symbol("AAPL"), quantity=Decimal(1), cost_basis=Decimal(100), updated_at=datetime.now(UTC)
+            )
+        )

@@ -65,6 +65,8 @@ class InMemoryEventBus:
         if self._maxlen is not None and len(self._seen) > self._maxlen:
             self._seen.popitem(last=False)
         self._messages.append(message)
+        if not self._subscribers:  # nothing to copy the list for
+            return
         for callback, types in tuple(self._subscribers):
             if types is None or message.type in types:
                 await self._notify(callback, message)

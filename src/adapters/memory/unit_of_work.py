@@ -40,6 +40,14 @@ class KeyLocks:
     def __init__(self) -> None:
         self._held: dict[str, deque[asyncio.Future[None]] | None] = {}
 
+    def try_acquire(self, key: str) -> bool:
+        """Take a free key at once (no coroutine to create and await); False if it is held."""
+        held = self._held
+        if key in held:
+            return False
+        held[key] = None
+        return True
+
     async def acquire(self, key: str) -> None:
         held = self._held
         if key not in held:
@@ -125,7 +133,8 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
     # writes
 
     async def add_order(self, order: Order) -> None:
-        self._usable()
+        if self._failed:
+            raise _aborted()
         if self._order_by_client(order.client_order_id) is not None:  # checked first, as the database does
             raise DuplicateClientOrderId(
                 f"client order id {order.client_order_id} is already taken",
@@ -138,7 +147,8 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
         self._orders[order.id] = (order, True)
 
     async def update_order(self, order: Order) -> None:
-        self._usable()
+        if self._failed:
+            raise _aborted()
         pending = self._orders.get(order.id)
         before = pending[0] if pending is not None else self._store.tables.orders.get(order.id)
         if before is None:
@@ -154,7 +164,8 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
         self._orders[order.id] = (order, pending is not None and pending[1])
 
     async def add_fill(self, fill: Fill) -> None:
-        self._usable()
+        if self._failed:
+            raise _aborted()
         if self._order(fill.order_id) is None:
             self._fail(StoreError(f"fill {fill.execution_id} names order {fill.order_id}, which is not stored"))
         if self._has_fill(fill):
@@ -162,20 +173,24 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
         self._fills.append(fill)
 
     async def save_position(self, position: Position) -> None:
-        self._usable()
+        if self._failed:
+            raise _aborted()
         self._positions[position.symbol] = position
 
     async def add_events(self, events: Sequence[Event]) -> None:
-        self._usable()
+        if self._failed:
+            raise _aborted()
         self._events.extend(events)
 
     async def save_trading_state(self, record: TradingStateRecord) -> None:
-        self._usable()
+        if self._failed:
+            raise _aborted()
         self._state = record
 
     async def commit(self) -> None:
         """Check what others committed meanwhile, then apply every write at once (no await between)."""
-        self._usable()
+        if self._failed:
+            raise _aborted()
         self._check_against_committed()
         tables = self._store.tables
         if self._orders:
@@ -216,8 +231,8 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
                 self._fail(_duplicate_fill(fill))
         events = self._events
         if events:
-            ids = [e.event_id for e in events]
-            if not tables.event_ids.isdisjoint(ids) or (len(ids) > 1 and len(set(ids)) < len(ids)):
+            ids = {e.event_id for e in events}
+            if len(ids) < len(events) or not tables.event_ids.isdisjoint(ids):
                 self._fail(StoreError("an event of this unit of work is already in the outbox"))
 
     def _order(self, order_id: str) -> Order | None:
@@ -254,12 +269,10 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
 
     async def _lock(self, key: str) -> None:
         if key not in self._held:
-            await self._store.locks.acquire(key)
+            locks = self._store.locks
+            if not locks.try_acquire(key):
+                await locks.acquire(key)
             self._held.append(key)
-
-    def _usable(self) -> None:
-        if self._failed:
-            raise StoreError("an earlier write of this unit of work failed; leave it and start another")
 
     def _fail(self, error: TradingError) -> NoReturn:
         self._failed = True
@@ -281,6 +294,11 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
             for key in self._held:
                 locks.release(key)
             self._held = []
+
+
+def _aborted() -> StoreError:
+    # Checked inline by every write (a call per write showed up on the submit path), raised here.
+    return StoreError("an earlier write of this unit of work failed; leave it and start another")
 
 
 def _duplicate_fill(fill: Fill) -> ConcurrentUpdate:

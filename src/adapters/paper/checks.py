@@ -29,13 +29,19 @@ The 403 kinds are the refusals whose `details` carry `available` or `buying_powe
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
 from adapters.paper.instrument import Instrument
 from trading_core import codes
 from trading_core.enums import OrderType, Side
 from trading_core.errors import BrokerRejected, DuplicateClientOrderId
 from trading_core.values import ZERO
+
+# Read on every order, so bound once: on Python 3.11 reading a member off its enum class goes
+# through EnumType.__getattr__'s slot hook, several hundred instructions a read.
+_MARKET: Final = OrderType.MARKET
+_BUY: Final = Side.BUY
+_SELL: Final = Side.SELL
 
 _LIMIT_TYPES = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT})
 _STOP_TYPES = frozenset({OrderType.STOP, OrderType.STOP_LIMIT})
@@ -58,7 +64,7 @@ def check_shape(
     order_type: OrderType, quantity: Decimal, limit_price: Decimal | None, stop_price: Decimal | None
 ) -> None:
     """Refuse what no exchange could work: missing or stray prices, a non-positive quantity."""
-    if order_type is OrderType.MARKET and limit_price is None and stop_price is None and quantity > ZERO:
+    if order_type is _MARKET and limit_price is None and stop_price is None and quantity > ZERO:
         return  # the common case, in three comparisons
     if order_type is OrderType.TRAILING_STOP:
         refuse(codes.INVALID_ORDER, "trailing_stop orders are not supported by the paper exchange", field="type")
@@ -103,14 +109,14 @@ def opening_quantity(
     `released` is the unfilled quantity of an order on the same side that this one replaces.
     """
     held = instrument.position.quantity
-    if side is Side.BUY:
+    if side is _BUY:
         same, other, against = instrument.open_buy - released, instrument.open_sell, -held
     else:
         same, other, against = instrument.open_sell - released, instrument.open_buy, held
     # `against` > 0: a position this order reduces; `same`: what open orders already reduce it by.
     covered = against - same if against > same else ZERO
     opening = quantity - covered if quantity > covered else ZERO
-    if opening and side is Side.SELL and not (can_short and instrument.asset.shortable):
+    if opening and side is _SELL and not (can_short and instrument.asset.shortable):
         why = "account is not allowed to short" if not can_short else f"{instrument.asset.symbol} is not shortable"
         _refuse_quantity(codes.SYMBOL_NOT_TRADABLE, why, instrument, quantity=quantity, available=covered, held=same)
     if reject_flips:

@@ -16,8 +16,9 @@ class IdFactory:
 
     def __init__(self) -> None:
         self._prefix = str(uuid.uuid4())[:24]  # "xxxxxxxx-xxxx-4xxx-yxxx-": version and variant kept
-        self._count = 0
+        self._count = 1 << 48
+        """2^48 plus the ids made: hex() of it is "0x1" then twelve zero-padded digits, cheaper than a format spec."""
 
     def next(self) -> str:
         self._count += 1
-        return f"{self._prefix}{self._count:012x}"
+        return self._prefix + hex(self._count)[3:]

@@ -59,6 +59,11 @@ class Instrument:
         """Market orders (and triggered stops) that could not fill completely yet."""
         self.stale = 0
 
+    @property
+    def idle(self) -> bool:
+        """Nothing rests or waits here: a price move has no order to trigger or execute."""
+        return not (self.waiting or self.buy_limits or self.sell_limits or self.buy_stops or self.sell_stops)
+
     def rest(self, order: WorkingOrder) -> None:
         """Put an open order where the next price move will find it."""
         order.in_book = True

@@ -11,6 +11,7 @@ from trading_core.risk import rules
 from trading_core.risk.context import RiskContext
 from trading_core.risk.limits import RiskLimits
 from trading_core.risk.rules import Rejection, Rule
+from trading_core.values import plain_dict_init
 
 DEFAULT_RULES: tuple[tuple[str, Rule], ...] = (
     ("buyingPower", rules.buying_power),
@@ -26,6 +27,7 @@ DEFAULT_RULES: tuple[tuple[str, Rule], ...] = (
 """The spec's seven checks, in its order, then its two sizing rules."""
 
 
+@plain_dict_init
 @attrs.frozen(slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
 class PreTradeValidation:
     """The spec's result shape: each check passed or not, approval, the first rejection."""

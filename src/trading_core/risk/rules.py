@@ -88,11 +88,7 @@ def sector_exposure(request: OrderRequest, ctx: RiskContext, limits: RiskLimits)
     price = reference_price(request, ctx)
     if price is None:
         return None
-    others = sum(
-        (ctx.exposure(s) for s in ctx.positions if s != request.symbol and ctx.sector_of(s) == sector),
-        ZERO,
-    )
-    after = others + value_after(request, ctx, price)
+    after = ctx.sector_exposure(sector, excluding=request.symbol) + value_after(request, ctx, price)
     cap = ctx.account.equity * limits.max_sector_exposure_percent / HUNDRED
     if after > cap:
         return Rejection(
@@ -142,11 +138,12 @@ def max_open_positions(request: OrderRequest, ctx: RiskContext, limits: RiskLimi
 _OPG_REFUSED = (time(9, 28), time(19, 0))
 _CLS_REFUSED = (time(15, 50), time(19, 0))
 _NEEDS_OPEN_MARKET = frozenset({TimeInForce.IOC, TimeInForce.FOK})
+_AUCTIONS = frozenset({TimeInForce.OPG, TimeInForce.CLS})
 
 
 def market_session(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
     tif = request.time_in_force
-    if tif in (TimeInForce.OPG, TimeInForce.CLS):
+    if tif in _AUCTIONS:
         start, end = _OPG_REFUSED if tif is TimeInForce.OPG else _CLS_REFUSED
         if start <= ctx.clock.eastern_time < end:
             return Rejection(
