@@ -29,6 +29,7 @@ ROOT: Final = "trading-engine"
 CONFIG_FILE_ENV: Final = "TRADING_ENGINE_CONFIG"
 
 _positive = check(lambda v: v > 0, "greater than 0")
+_non_negative = check(lambda v: v >= 0, "0 or more")
 _percent = check(lambda v: 0 < v <= 100, "a percentage above 0 and at most 100")
 
 
@@ -168,6 +169,13 @@ class DatabaseConfig:
         validator=_positive,
     )
     migrate: bool = setting(True, key="migrate", doc="Apply pending migrations at start.")
+    outbox_retention_hours: int = setting(
+        168,
+        key="outboxRetention",
+        doc="Keep published events in the outbox this long, then prune them; 0 keeps them forever.",
+        unit="h",
+        validator=_non_negative,
+    )
 
 
 @attrs.frozen(kw_only=True)

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from datetime import timedelta
 from typing import Protocol
 
 import attrs
@@ -30,6 +31,9 @@ from trading_core.relay import OutboxRelay
 log = logging.getLogger("apps.container")
 
 UPDATES: str = "trade-updates"
+OUTBOX_PRUNE: str = "outbox-prune"
+PRUNE_EVERY_SECONDS = 600.0
+"""How often published events older than `database.outboxRetention` are pruned."""
 
 
 @attrs.define(kw_only=True)
@@ -132,6 +136,9 @@ class Container:
             "position-sync", sync.position_sync_interval_ms / 1000, lambda: reconcile_positions(engine)
         )
         self.background.start("outbox-relay", relay.run)
+        retention = timedelta(hours=self.settings.database.outbox_retention_hours)
+        if retention:
+            self.background.every(OUTBOX_PRUNE, PRUNE_EVERY_SECONDS, lambda: relay.prune(self.clock.now() - retention))
 
     async def close(self) -> None:
         """Stop taking commands, cancel open orders (if configured), flush the outbox, close adapters."""
@@ -151,6 +158,7 @@ class Container:
             return
         await self.background.stop("order-poll")
         await self.background.stop("position-sync")
+        await self.background.stop(OUTBOX_PRUNE)
         if self.settings.orders.cancel_on_shutdown:
             cancelled = await self._engine.shutdown()
             await _quietly("apply the last trade updates", self._engine.process_updates())

@@ -137,6 +137,13 @@ class OrderStore(Protocol):
     async def count_open_positions(self) -> int: ...
     async def get_trading_state(self) -> TradingStateRecord | None: ...
     def claim_outbox(self, limit: int = 100) -> AbstractAsyncContextManager[OutboxBatch]: ...
+    async def prune_outbox(self, sent_before: datetime, limit: int = 10_000) -> int:
+        """Forget up to `limit` events the bus acknowledged before `sent_before`, oldest first.
+
+        Returns how many went; an unsent event is never pruned. Keeps the outbox from growing
+        with history (the orders, fills and positions are the record; the outbox is transport).
+        """
+
     async def add_orders(self, orders: Sequence[Order], events: Sequence[Event] = ()) -> None:
         """Store new orders and the events announcing them in one transaction of their own.
 

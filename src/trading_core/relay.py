@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 
 from trading_core.errors import EventBusError
 from trading_core.ports import EventBus, OrderStore
@@ -44,6 +45,15 @@ class OutboxRelay:
             self.last_error = None
         self.published += len(sent)
         return len(sent)
+
+    async def prune(self, sent_before: datetime, *, batch: int = 10_000) -> int:
+        """Forget every event the bus acknowledged before `sent_before`, a batch at a time."""
+        total = 0
+        while True:
+            pruned = await self._store.prune_outbox(sent_before, batch)
+            total += pruned
+            if pruned < batch:
+                return total
 
     async def flush(self) -> int:
         """Publish until the outbox is empty or the bus fails; returns how many went out."""

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import collections
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -589,6 +590,37 @@ class TestOutbox:
 
         assert collections.Counter(sent) == collections.Counter(e.event_id for e in events)
         assert await unsent(store) == []
+
+    async def test_pruning_forgets_sent_events_before_the_cutoff_and_never_an_unsent_one(
+        self, store: OrderStore
+    ) -> None:
+        events = [submitted(new_order()) for _ in range(5)]
+        await store_all(store, events=events)
+        async with store.claim_outbox(limit=3) as batch:
+            await batch.mark_sent([m.event_id for m in batch.messages])
+
+        assert await store.prune_outbox(datetime.now(UTC) - timedelta(hours=1)) == 0  # sent just now: kept
+        assert await store.prune_outbox(datetime.now(UTC) + timedelta(minutes=1), limit=2) == 2
+        assert await store.prune_outbox(datetime.now(UTC) + timedelta(minutes=1)) == 1
+        assert await store.prune_outbox(datetime.now(UTC) + timedelta(minutes=1)) == 0
+        assert await unsent(store) == [e.event_id for e in events[3:]]
+
+    async def test_a_sent_event_is_held_to_its_id_until_it_is_pruned(self, store: OrderStore) -> None:
+        event = submitted(new_order())
+        await store_all(store, events=[event])
+        async with store.claim_outbox() as batch:
+            await batch.mark_sent([event.event_id])
+
+        with pytest.raises(StoreError, match="already in the outbox"):
+            await store_all(store, events=[event])
+        await store.prune_outbox(datetime.now(UTC) + timedelta(minutes=1))
+        await store_all(store, events=[event])  # forgotten: the id is free again
+
+        assert await unsent(store) == [event.event_id]
+
+    async def test_a_prune_of_nothing_is_refused(self, store: OrderStore) -> None:
+        with pytest.raises(ValueError, match="limit"):
+            await store.prune_outbox(datetime.now(UTC), limit=0)
 
     async def test_a_claim_of_nothing_is_refused(self, store: OrderStore) -> None:
         with pytest.raises(ValueError, match="limit"):

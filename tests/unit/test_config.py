@@ -115,6 +115,7 @@ def _in(section: str, line: str) -> str:
         ("other-service: {}\n", {}, "config.yaml"),
         (None, {"PORT": "x"}, "trading-engine.server.port (from $PORT)"),
         (None, {"TRADING_ENGINE_RISK_MAX_OPEN_POSITION": "3"}, "$TRADING_ENGINE_RISK_MAX_OPEN_POSITION"),
+        ("trading-engine:\n  database:\n    outboxRetention: -1\n", {}, "trading-engine.database.outboxRetention"),
     ],
 )
 def test_a_bad_key_or_value_is_refused_naming_the_key(text: str | None, env: dict[str, str], key: str) -> None:

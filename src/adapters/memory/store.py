@@ -11,7 +11,7 @@ import bisect
 import heapq
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import islice
 
 from adapters.cursor import decode_cursor, encode_cursor
@@ -125,6 +125,16 @@ class InMemoryOrderStore:
                 await uow.add_events(events)
             await uow.commit()
 
+    async def prune_outbox(self, sent_before: datetime, limit: int = 10_000) -> int:
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, was {limit}")
+        tables = self.tables
+        sent, pruned = tables.sent, 0
+        while sent and pruned < limit and sent[0][0] < sent_before:
+            tables.event_ids.discard(sent.popleft()[1])
+            pruned += 1
+        return pruned
+
     def claim_outbox(self, limit: int = 100) -> AbstractAsyncContextManager[OutboxBatch]:
         """Claim the oldest unsent messages that no other relay holds."""
         if limit < 1:
@@ -161,6 +171,8 @@ class _MemoryOutboxBatch(ClaimedBatch):
     async def mark_sent(self, event_ids: Sequence[EventId]) -> None:
         """Record that the bus acknowledged these messages; they will not be claimed again."""
         self.check_marks(event_ids)
-        outbox = self._store.tables.outbox
+        tables = self._store.tables
+        outbox, sent, now = tables.outbox, tables.sent, datetime.now(UTC)
         for event_id in event_ids:
-            outbox.pop(event_id, None)
+            if outbox.pop(event_id, None) is not None:
+                sent.append((now, event_id))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+from collections import deque
 from datetime import datetime
 from typing import TypeVar
 
@@ -38,6 +39,7 @@ class Tables:
         "orders",
         "outbox",
         "positions",
+        "sent",
         "timeline",
         "trading_state",
     )
@@ -59,6 +61,9 @@ class Tables:
         """Unsent events, oldest first; one leaves when a relay marks it sent."""
         self.claimed: set[str] = set()
         self.event_ids: set[str] = set()
+        """Every event id in the outbox, sent or not, as the database's primary key holds them."""
+        self.sent: deque[tuple[datetime, str]] = deque()
+        """(when, event id) of the events the bus acknowledged, in that order, until pruned."""
         self.trading_state: TradingStateRecord | None = None
 
     def order_by_client(self, client_order_id: str) -> Order | None:

@@ -34,6 +34,10 @@ CLAIM: Final = (
     "SELECT event_id::text, type, occurred_at, payload::text FROM trading.outbox"
     " WHERE sent_at IS NULL ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED"
 )
+PRUNE: Final = (
+    "DELETE FROM trading.outbox WHERE seq IN (SELECT seq FROM trading.outbox WHERE sent_at < %s ORDER BY seq LIMIT %s)"
+)
+"""The oldest sent rows first: the walk of the seq index from its start meets them before any other."""
 MARK_SENT: Final = "UPDATE trading.outbox SET sent_at = NOW() WHERE event_id = ANY(%s::uuid[]) AND sent_at IS NULL"
 
 

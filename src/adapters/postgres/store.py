@@ -26,7 +26,7 @@ from adapters.postgres.batch import insert_orders
 from adapters.postgres.connections import LivenessCheck, StoreConnection, Transaction, connection_options, run
 from adapters.postgres.errors import translated
 from adapters.postgres.migrate import apply_migrations
-from adapters.postgres.outbox import claim, encode_events
+from adapters.postgres.outbox import PRUNE, claim, encode_events
 from adapters.postgres.unit_of_work import PostgresUnitOfWork, is_uuid
 from trading_core.enums import TradingState
 from trading_core.events import Event
@@ -145,6 +145,14 @@ class PostgresOrderStore:
                 await run(conn, insert_orders(len(orders), bool(events)), tuple(params))
             finally:
                 await self._pool.putconn(conn)
+
+    async def prune_outbox(self, sent_before: datetime, limit: int = 10_000) -> int:
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, was {limit}")
+        with translated():
+            async with self._pool.connection() as conn:
+                cursor = await conn.execute(PRUNE, (sent_before, limit))
+                return int(cursor.rowcount)
 
     def claim_outbox(self, limit: int = 100) -> AbstractAsyncContextManager[OutboxBatch]:
         """Claim the oldest unsent messages that no other relay holds (`FOR UPDATE SKIP LOCKED`)."""
