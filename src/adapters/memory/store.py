@@ -128,11 +128,16 @@ class InMemoryOrderStore:
     async def prune_outbox(self, sent_before: datetime, limit: int = 10_000) -> int:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, was {limit}")
-        tables = self.tables
-        sent, pruned = tables.sent, 0
+        sent, event_ids, pruned = self.tables.sent, self.tables.event_ids, 0
         while sent and pruned < limit and sent[0][0] < sent_before:
-            tables.event_ids.discard(sent.popleft()[1])
-            pruned += 1
+            batch = sent[0][1]
+            taken = batch[: limit - pruned]
+            event_ids.difference_update(taken)
+            pruned += len(taken)
+            if len(taken) == len(batch):
+                sent.popleft()
+            else:
+                del batch[: len(taken)]
         return pruned
 
     def claim_outbox(self, limit: int = 100) -> AbstractAsyncContextManager[OutboxBatch]:
@@ -171,8 +176,7 @@ class _MemoryOutboxBatch(ClaimedBatch):
     async def mark_sent(self, event_ids: Sequence[EventId]) -> None:
         """Record that the bus acknowledged these messages; they will not be claimed again."""
         self.check_marks(event_ids)
-        tables = self._store.tables
-        outbox, sent, now = tables.outbox, tables.sent, datetime.now(UTC)
-        for event_id in event_ids:
-            if outbox.pop(event_id, None) is not None:
-                sent.append((now, event_id))
+        outbox = self._store.tables.outbox
+        acknowledged: list[str] = [event_id for event_id in event_ids if outbox.pop(event_id, None) is not None]
+        if acknowledged:
+            self._store.tables.sent.append((datetime.now(UTC), acknowledged))

@@ -62,8 +62,8 @@ class Tables:
         self.claimed: set[str] = set()
         self.event_ids: set[str] = set()
         """Every event id in the outbox, sent or not, as the database's primary key holds them."""
-        self.sent: deque[tuple[datetime, str]] = deque()
-        """(when, event id) of the events the bus acknowledged, in that order, until pruned."""
+        self.sent: deque[tuple[datetime, list[str]]] = deque()
+        """(when, event ids) of each acknowledgement, in order, until pruned: one entry per batch."""
         self.trading_state: TradingStateRecord | None = None
 
     def order_by_client(self, client_order_id: str) -> Order | None:
