@@ -77,7 +77,8 @@ class AdapterWiring:
 
         The in-process exchange and the engine fail together, so what the store holds is all the
         account did: cash is the starting cash moved by every stored fill, positions are the
-        stored ones, and the orders open at the exchange are worked again under their broker ids.
+        stored ones, each symbol's price is its last fill's, and the orders open at the exchange
+        are worked again under their broker ids.
         A store with positions or orders the exchange does not list (kept with another broker)
         leaves the account fresh, with a warning.
         """
@@ -93,7 +94,10 @@ class AdapterWiring:
         if unlisted:
             log.warning("paper account starts afresh: the store holds symbols it does not list: %s", unlisted)
             return
-        cash = cash_after(settings.broker.paper_starting_cash, await store.fills_since(_EPOCH))
+        fills = await store.fills_since(_EPOCH)  # by time: the last of a symbol is its last trade
+        for symbol, last in {f.symbol: f.price for f in fills if f.symbol in listed}.items():
+            broker.set_price(symbol, last)  # the market goes on from where it traded, not the listing
+        cash = cash_after(settings.broker.paper_starting_cash, fills)
         broker.resume(positions, cash, orders)
         notes["broker"] = (
             f"paper exchange (in-process; carried on from the store: {len(positions)} positions,"

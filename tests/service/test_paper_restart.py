@@ -49,7 +49,10 @@ async def test_positions_and_cash_survive_a_restart_and_reconciliation_finds_not
     engine = first.engine
     await engine.submit(market("AAPL", "buy", 10))
     await engine.submit(market("MSFT", "buy", 5))
-    await engine.submit(market("AAPL", "sell", 4))
+    exchange = engine.broker
+    assert isinstance(exchange, PaperExchange)
+    exchange.set_price("AAPL", Decimal("201.50"))
+    await engine.submit(market("AAPL", "sell", 4))  # the last AAPL trade: the price goes on from it
     await engine.submit(market("MSFT", "sell", 5))  # closed: only its realised P&L and cash remain
     resting = (await engine.submit(limit("NVDA", "buy", 3, "1.00"))).order  # far below the price: it rests
     before_account = await first.engine.broker.get_account()
@@ -74,6 +77,8 @@ async def test_positions_and_cash_survive_a_restart_and_reconciliation_finds_not
 
         exchange = second.engine.broker
         assert isinstance(exchange, PaperExchange)
+        assert exchange.price("AAPL") == Decimal("201.50")
+        assert account.equity == before_account.equity  # the same positions at the same prices
         assert (await exchange.get_order(resting.broker_order_id)).status is OrderStatus.NEW  # type: ignore[arg-type]
         exchange.set_price("NVDA", Decimal("0.99"))  # the resting order, worked again, fills
         for _ in range(200):
