@@ -13,21 +13,20 @@ gives the median of the rounds' shares and of the service's p99, and the range o
 
     python benchmarks/service.py [-n 500] [--rounds 3]
 
-Where a submit's time goes beyond the floor's (2-core machine, 32 clients, both CPU-bound): the
-floor's process spends about 0.6-0.8 ms of CPU per order (four statements in four round trips:
-BEGIN, two INSERTs, COMMIT), PostgreSQL about 0.3 ms. The service spends about 1.4-1.6 ms and
-PostgreSQL about 0.7-1.0 ms (the `*_cpu_ms_per_order` keys). A submit is two transactions,
-because the order must be stored before it is sent: the order goes in as one statement in
-autocommit (one round trip, `OrderStore.add_orders`); then the broker's answer and the fill commit
-together after the order and its position are locked and read (four statements, one round trip)
-and written (one statement, with the commit): six statements in three round trips. By py-spy,
-about 60% of the service's CPU is psycopg and asyncio sending, waiting for and reading them
-(psycopg's work per statement in Python: adapting parameters, pipeline bookkeeping, reading
-rows; and per round trip a send, a receive and two epoll changes, about 40 system calls per
-submit by strace), 15% HTTP
-(uvicorn, h11, Litestar, as for the floor), 20% our own code (risk checks, the paper exchange,
-the ledger, the events' payloads, metrics, the outbox relay). So the share settles near 0.4-0.47
-(medians of three rounds on 2026-11-26; the floor itself moves between 1,150 and 1,750/s).
+Where a submit's time goes beyond the floor's (2-core machine, 32 clients, both CPU-bound, after
+the warm-up): the floor's process spends about 0.5-0.6 ms of CPU per order (four statements in four
+round trips: BEGIN, two INSERTs, COMMIT), PostgreSQL about 0.25-0.3 ms. The service spends about
+1.15-1.35 ms and PostgreSQL about 0.8-0.9 ms (the `*_cpu_ms_per_order` keys). A submit is two
+transactions, because the order must be stored before it is sent: the order goes in as one
+statement in autocommit (one round trip, `OrderStore.add_orders`); then the broker's answer and the
+fill commit together after the order and its position are locked and read (four statements, one
+round trip) and written (one statement, with the commit): six statements in three round trips. By
+py-spy, about 60% of the service's CPU is psycopg and asyncio sending, waiting for and reading them
+(psycopg's work per statement in Python: adapting parameters, pipeline bookkeeping, reading rows;
+and per round trip a send, a receive and two epoll changes, about 40 system calls per submit by
+strace), 15% HTTP (uvicorn, h11, Litestar, as for the floor), 20% our own code (risk checks, the
+paper exchange, the ledger, the events' payloads, metrics, the outbox relay). So the share settles
+near 0.45 (0.38-0.47 over three rounds on 2026-11-26: service 690-790/s, floor 1,640-1,810/s).
 """
 
 from __future__ import annotations
@@ -50,7 +49,9 @@ import httpx
 
 SYMBOLS = ("AAPL", "MSFT", "NVDA", "GOOGL", "META", "AMZN", "TSLA", "JPM", "XOM", "JNJ")
 SRC = Path(__file__).parents[1] / "src"
-WARMUP = 50
+WARMUP = 500
+"""Submits before each measured run, so that what is measured is a server in its steady state:
+psycopg prepares a statement on a connection at its fifth run, and the pool has 32 connections."""
 
 
 def free_port() -> int:
