@@ -28,6 +28,8 @@ from trading_core.values import (
     OrderId,
     Symbol,
     evolve,
+    field_defaults,
+    installed,
     new_event_id,
     plain_dict_init,
 )
@@ -208,9 +210,7 @@ class Order:
         fields["status"] = _PENDING_NEW
         fields["created_at"] = now
         fields["updated_at"] = now
-        order = object.__new__(cls)
-        object.__setattr__(order, "__dict__", fields)  # frozen: the class's own __setattr__ refuses
-        return order
+        return installed(cls, fields)
 
     @property
     def remaining_quantity(self) -> Decimal:
@@ -255,9 +255,7 @@ class Order:
         return SubmitStatus.ACCEPTED
 
 
-_DEFAULTS: Final[dict[str, object]] = {
-    a.name: None if a.default is attrs.NOTHING else a.default for a in attrs.fields(Order)
-}
+_DEFAULTS: Final = field_defaults(Order)
 """Every Order field in declaration order, with its default (plain values, no factories) or None
 for the ones without, which `Order.from_request` always writes."""
 

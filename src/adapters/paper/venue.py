@@ -13,8 +13,6 @@ from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Final
 
-import attrs
-
 from adapters.paper import checks
 from adapters.paper.config import PaperConfig
 from adapters.paper.ids import IdFactory
@@ -27,7 +25,18 @@ from trading_core.clock import Clock
 from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce
 from trading_core.errors import OrderNotCancelable, OrderNotFound
 from trading_core.orders import Order, TradeEvent
-from trading_core.values import FOUR_PLACES, ONE, ZERO, BrokerOrderId, ClientOrderId, ExecutionId, Symbol, evolve
+from trading_core.values import (
+    FOUR_PLACES,
+    ONE,
+    ZERO,
+    BrokerOrderId,
+    ClientOrderId,
+    ExecutionId,
+    Symbol,
+    evolve,
+    field_defaults,
+    installed,
+)
 
 # Read on every order, so bound once: on Python 3.11 reading a member off its enum class goes
 # through EnumType.__getattr__'s slot hook, several hundred instructions a read.
@@ -38,9 +47,7 @@ _FILLED: Final = OrderStatus.FILLED
 _NEW_EVENT: Final = TradeEvent.NEW
 _FILL_EVENT: Final = TradeEvent.FILL
 
-_SNAPSHOT_DEFAULTS: Final[dict[str, object]] = {
-    a.name: None if a.default is attrs.NOTHING else a.default for a in attrs.fields(BrokerOrder)
-}
+_SNAPSHOT_DEFAULTS: Final = field_defaults(BrokerOrder)
 """Every BrokerOrder field in declaration order, with its default or None for those without,
 which `Venue._fill_at_once` always writes."""
 
@@ -240,21 +247,18 @@ class Venue:
         One whose cancel was asked for (`pending_cancel`) is cancelled.
         """
         inst = self._resumable(order)
-        assert order.broker_order_id is not None
-        self._seq += 1
-        w = WorkingOrder(
-            id=order.broker_order_id,
+        w = self._new_order(
             client_order_id=order.client_order_id,
             symbol=inst.asset.symbol,
             side=order.side,
-            type=order.type,
+            order_type=order.type,
             time_in_force=order.time_in_force,
             quantity=order.quantity,
             limit_price=order.limit_price,
             stop_price=order.stop_price,
             extended_hours=order.extended_hours,
-            created_at=order.submitted_at or order.created_at,
-            seq=self._seq,
+            now=order.submitted_at or order.created_at,
+            broker_order_id=order.broker_order_id,
         )
         w.filled_quantity, w.filled_notional = order.filled_quantity, order.filled_notional
         w.filled_average_price = order.average_fill_price
@@ -267,13 +271,7 @@ class Venue:
         adds = not held or (held > 0) == (order.side is Side.BUY)
         w.reserve_quantity = w.remaining if adds else max(ZERO, w.remaining - abs(held))
         w.reserve_price = checks.reference_price(w.side, w.limit_price, w.stop_price, inst.price)
-        self.by_client[w.client_order_id] = w.id
-        self.working[w.id] = w
-        if w.side is Side.BUY:
-            inst.open_buy += w.remaining
-        else:
-            inst.open_sell += w.remaining
-        self.ledger.reserved += w.reserve_quantity * w.reserve_price
+        self._register(w, inst)
         now = self.clock.now()
         self.orders[w.id] = w.snapshot(now)
         self._route_resumed(w, inst, now)
@@ -342,8 +340,7 @@ class Venue:
         fields["updated_at"] = now
         fields["submitted_at"] = now
         fields["extended_hours"] = order.extended_hours
-        accepted = object.__new__(BrokerOrder)
-        object.__setattr__(accepted, "__dict__", fields)  # frozen: the class's own __setattr__ refuses
+        accepted = installed(BrokerOrder, fields)
         self.by_client[order.client_order_id] = broker_order_id
         self.emit(TradeUpdate(event=_NEW_EVENT, order=accepted, timestamp=now))
         change = self.ledger.settle(inst, order.side, quantity, fill_price, now)
@@ -384,10 +381,12 @@ class Venue:
         extended_hours: bool,
         now: datetime,
         replaces: BrokerOrderId | None = None,
+        broker_order_id: BrokerOrderId | None = None,
     ) -> WorkingOrder:
+        """A working order under a new broker id (or the one it had, when it is resumed)."""
         self._seq += 1
         return WorkingOrder(
-            id=BrokerOrderId(self._ids.next()),
+            id=broker_order_id or BrokerOrderId(self._ids.next()),
             client_order_id=client_order_id,
             symbol=symbol,
             side=side,
@@ -433,13 +432,7 @@ class Venue:
 
     def _route(self, w: WorkingOrder, inst: Instrument, now: datetime) -> BrokerOrder:
         """Register an accepted order, announce it, and let it execute if the session is open."""
-        self.by_client[w.client_order_id] = w.id
-        self.working[w.id] = w
-        if w.side is Side.BUY:
-            inst.open_buy += w.quantity
-        else:
-            inst.open_sell += w.quantity
-        self.ledger.reserved += w.reserve_quantity * w.reserve_price
+        self._register(w, inst)
         if self.is_open:
             w.status = OrderStatus.NEW
             accepted = self._publish(TradeEvent.NEW, w, now)
@@ -449,6 +442,16 @@ class Venue:
             accepted = self._publish(TradeEvent.ACCEPTED, w, now)
             self._queued.append(w)
         return accepted
+
+    def _register(self, w: WorkingOrder, inst: Instrument) -> None:
+        """Count an open order in: by its client id, as working, its unfilled side, its hold."""
+        self.by_client[w.client_order_id] = w.id
+        self.working[w.id] = w
+        if w.side is Side.BUY:
+            inst.open_buy += w.remaining
+        else:
+            inst.open_sell += w.remaining
+        self.ledger.reserved += w.reserve_quantity * w.reserve_price
 
     def _open_queued(self, w: WorkingOrder, now: datetime) -> None:
         """Route an order accepted while closed; refuse it if the open price left it unaffordable."""
