@@ -22,8 +22,8 @@ from apps.service.health import CONNECTED, HealthCheck
 from trading_core.clock import Clock
 from trading_core.engine import TradingEngine
 from trading_core.errors import EventBusError
-from trading_core.orders import Order
-from trading_core.ports import Broker, EventBus, MarketData, OrderFilter, OrderStore
+from trading_core.ports import Broker, EventBus, MarketData, OrderStore
+from trading_core.reconcile import open_orders
 
 log = logging.getLogger("apps.bootstrap")
 
@@ -88,7 +88,7 @@ class AdapterWiring:
         if not isinstance(broker, PaperExchange):
             return
         positions = await store.list_positions()
-        orders = [o for o in reversed(await _open_orders(store)) if o.broker_order_id is not None]  # oldest first
+        orders = [o for o in reversed(await open_orders(store)) if o.broker_order_id is not None]  # oldest first
         listed = {asset.symbol for asset in await broker.list_assets()}
         unlisted = sorted(({p.symbol for p in positions} | {o.symbol for o in orders}) - listed)
         if unlisted:
@@ -218,17 +218,6 @@ def nats_settings(settings: Settings, url: str | None) -> Any:
         commands_stream=bus.commands_stream,
         consumer=bus.consumer,
     )
-
-
-async def _open_orders(store: OrderStore) -> list[Order]:
-    found: list[Order] = []
-    cursor: str | None = None
-    while True:
-        page = await store.list_orders(status=OrderFilter.OPEN, limit=500, cursor=cursor)
-        found.extend(page.orders)
-        cursor = page.next_cursor
-        if cursor is None:
-            return found
 
 
 def build(settings: Settings, **overrides: Any) -> Container:

@@ -38,20 +38,26 @@ _DAY_TRADE_HISTORY = timedelta(days=14)
 async def load_book(engine: TradingEngine, store: OrderStore, now: datetime) -> None:
     """Fill the engine's book from the store: open orders, open positions, recent day trades."""
     book = engine.book
-    cursor: str | None = None
-    while True:
-        page = await store.list_orders(status=OrderFilter.OPEN, limit=500, cursor=cursor)
-        for order in page.orders:
-            book.track(order)
-        cursor = page.next_cursor
-        if cursor is None:
-            break
+    for order in await open_orders(store):
+        book.track(order)
     for position in await store.list_positions():
         if position.is_open:
             book.positions[position.symbol] = position
             book.marks.setdefault(position.symbol, position.average_entry_price)
     book.day_trades = replay_day_trades(await store.fills_since(now - _DAY_TRADE_HISTORY), book.positions)
     book.account_stale = True
+
+
+async def open_orders(store: OrderStore) -> list[Order]:
+    """Every order the store holds open, newest first, read a page at a time."""
+    found: list[Order] = []
+    cursor: str | None = None
+    while True:
+        page = await store.list_orders(status=OrderFilter.OPEN, limit=500, cursor=cursor)
+        found.extend(page.orders)
+        cursor = page.next_cursor
+        if cursor is None:
+            return found
 
 
 def replay_day_trades(fills: list[Fill], positions: Mapping[Symbol, Position]) -> DayTrades:

@@ -21,8 +21,8 @@ from trading_core import TestClock
 from trading_core.broker_models import BrokerOrder
 from trading_core.engine import EngineConfig, TradingEngine
 from trading_core.enums import OrderStatus
-from trading_core.ports import OrderFilter
 from trading_core.positions import Position
+from trading_core.reconcile import open_orders
 from trading_core.values import Symbol
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -114,8 +114,8 @@ async def engine_on(exchange: PaperExchange, clock: TestClock, store: InMemoryOr
 async def resumed_from(store: InMemoryOrderStore, clock: TestClock, **config: object) -> PaperExchange:
     """A new exchange (the process restarted) carried on from what the store recorded."""
     again = PaperExchange(clock, config=PaperConfig(starting_cash=START, **config))  # type: ignore[arg-type]
-    open_orders = (await store.list_orders(status=OrderFilter.OPEN)).orders
-    again.resume(await store.list_positions(), cash_after(START, await store.fills_since(EPOCH)), open_orders[::-1])
+    still_open = await open_orders(store)
+    again.resume(await store.list_positions(), cash_after(START, await store.fills_since(EPOCH)), still_open[::-1])
     return again
 
 
@@ -231,9 +231,9 @@ async def _trade_then_resume(steps: list[tuple[str, int, int, bool]]) -> None:
     again = PaperExchange(TestClock(MONDAY_10AM_ET), config=PaperConfig(starting_cash=START))
     for symbol in ("AAPL", "MSFT"):
         again.set_price(symbol, exchange.price(symbol))
-    open_orders = (await store.list_orders(status=OrderFilter.OPEN)).orders
-    event(f"orders left open: {bool(open_orders)}")
-    again.resume(await store.list_positions(), cash, [o for o in reversed(open_orders) if o.broker_order_id])
+    still_open = await open_orders(store)
+    event(f"orders left open: {bool(still_open)}")
+    again.resume(await store.list_positions(), cash, [o for o in reversed(still_open) if o.broker_order_id])
     assert await again.list_positions() == await exchange.list_positions()
     mine, theirs = await again.get_account(), await exchange.get_account()
     assert (mine.cash, mine.equity) == (theirs.cash, theirs.equity)
@@ -242,5 +242,5 @@ async def _trade_then_resume(steps: list[tuple[str, int, int, bool]]) -> None:
         return [(o.broker_order_id, o.status, o.quantity, o.filled_quantity, o.limit_price) for o in orders]
 
     assert working(await again.list_orders()) == working(await exchange.list_orders())
-    if not open_orders:
+    if not still_open:
         assert mine.buying_power == theirs.buying_power
