@@ -66,20 +66,21 @@ class WriteBatch:
         params = [p for _, row in self._writes.values() for p in row]
         if self._events:
             params.append(self._events[0] if len(self._events) == 1 else _joined(self._events))
-        shape = (tuple(kind for kind, _ in self._writes.values()), bool(self._events))
-        text = _texts.get(shape)
-        if text is None:
-            text = _texts[shape] = _statement(*shape)
+        text = _text(tuple(kind for kind, _ in self._writes.values()), bool(self._events))
         self.clear()
         return text, tuple(params)
 
 
 def insert_orders(orders: int, events: bool) -> str:
     """One statement that inserts `orders` new orders (`rows.order_params` each) and then the events."""
-    shape = (("new_order",) * orders, events)
-    text = _texts.get(shape)
+    return _text(("new_order",) * orders, events)
+
+
+def _text(kinds: tuple[str, ...], events: bool) -> str:
+    """`_statement` of this shape, built once."""
+    text = _texts.get((kinds, events))
     if text is None:
-        text = _texts[shape] = _statement(*shape)
+        text = _texts[kinds, events] = _statement(kinds, events)
     return text
 
 
