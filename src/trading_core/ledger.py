@@ -19,7 +19,7 @@ from trading_core.book import Book
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.clock import Clock
 from trading_core.enums import OrderStatus
-from trading_core.errors import InvalidTransition, OrderNotFound, Overfill
+from trading_core.errors import ConcurrentUpdate, InvalidTransition, OrderNotFound, Overfill
 from trading_core.events import Event
 from trading_core.fills import Fill, execute
 from trading_core.market import eastern_date
@@ -112,7 +112,34 @@ class OrderLedger:
         now = self._clock.now()
         if accepted is None and all(self._changes_nothing(order_id, u, now) for u in updates):
             return None
-        async with self.lock(symbol), self._store.unit_of_work() as uow:
+        async with self.lock(symbol):
+            try:
+                change = await self._apply(order_id, updates, accepted, now, optimistic=True)
+            except ConcurrentUpdate as e:
+                # Another writer changed the order or its position since this process last wrote
+                # them (nothing of this attempt is stored): again, reading them under locks.
+                log.info("redoing the updates of %s with locks: %s", order_id, e)
+                change = await self._apply(order_id, updates, accepted, now, optimistic=False)
+        if change is None or not change.events:
+            return None
+        self._book.track(change.order)
+        for position, fill in change.executions:
+            self._book.apply_position(position, eastern_date(fill.timestamp), fill.price)
+        self.announce(change.events)
+        return change.order
+
+    async def _apply(
+        self,
+        order_id: OrderId,
+        updates: Sequence[TradeUpdate],
+        accepted: BrokerOrder | None,
+        now: datetime,
+        *,
+        optimistic: bool,
+    ) -> _Change | None:
+        """One attempt at `apply_updates` in one unit of work; the caller holds the symbol's lock."""
+        refusals: list[tuple[TradeUpdate, Exception]] = []
+        async with self._store.unit_of_work(optimistic=optimistic) as uow:
             order = await uow.get_order(order_id, for_update=True)
             if order is None:
                 return None
@@ -123,17 +150,16 @@ class OrderLedger:
                 try:
                     await self._step(uow, change, update, now)
                 except (InvalidTransition, Overfill) as e:
-                    log.error("trade update %s for %s refused: %s", update.event, update.order.broker_order_id, e)
-            if not change.events:
-                return None
-            await uow.update_order(change.order)
-            await uow.add_events(change.events)
+                    refusals.append((update, e))
+            if change.events:
+                await uow.update_order(change.order)
+                await uow.add_events(change.events)
+            # Committed even when nothing changed: an optimistic unit's commit is what confirms
+            # that what it read (and refused updates against) was current.
             await uow.commit()
-        self._book.track(change.order)
-        for position, fill in change.executions:
-            self._book.apply_position(position, eastern_date(fill.timestamp), fill.price)
-        self.announce(change.events)
-        return change.order
+        for update, error in refusals:
+            log.error("trade update %s for %s refused: %s", update.event, update.order.broker_order_id, error)
+        return change
 
     async def _step(self, uow: UnitOfWork, change: _Change, update: TradeUpdate, now: datetime) -> None:
         if change.order.broker_order_id is None:  # the stream was faster than the REST answer

@@ -115,8 +115,14 @@ class OutboxBatch(Protocol):
 class OrderStore(Protocol):
     """Durable orders, fills, positions, engine state and the outbox."""
 
-    def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]:
-        """Begin a transaction; leaving the block without `commit()` rolls it back."""
+    def unit_of_work(self, *, optimistic: bool = False) -> AbstractAsyncContextManager[UnitOfWork]:
+        """Begin a transaction; leaving the block without `commit()` rolls it back.
+
+        `optimistic`: reads `for_update` may answer with a row as this store last wrote it instead
+        of locking it. `commit()` then checks that no other writer changed such a row since (one
+        it did not write too) and, if one did, raises `ConcurrentUpdate` with nothing stored: the
+        caller does the unit again without optimism. A store with one writer may ignore it.
+        """
 
     async def get_order(self, order_id: OrderId) -> Order | None: ...
     async def get_order_by_client_id(self, client_order_id: ClientOrderId) -> Order | None: ...

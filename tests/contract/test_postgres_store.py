@@ -75,9 +75,9 @@ class TestRefusals:
 
         with pytest.raises(StoreError):
             await closed.get_order(new_order().id)
-        with pytest.raises(StoreError):
-            async with closed.unit_of_work():
-                pass
+        with pytest.raises(StoreError):  # a unit takes its connection at its first statement
+            async with closed.unit_of_work() as uow:
+                await uow.get_order(new_order().id, for_update=True)
 
 
 class TestColumnsForSqlReaders:

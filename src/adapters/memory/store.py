@@ -41,7 +41,8 @@ class InMemoryOrderStore:
         self.tables = Tables()
         self.locks = KeyLocks()
 
-    def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]:
+    def unit_of_work(self, *, optimistic: bool = False) -> AbstractAsyncContextManager[UnitOfWork]:
+        """`optimistic` changes nothing here: nobody else writes these tables, so every read is current."""
         return MemoryUnitOfWork(self)
 
     async def get_order(self, order_id: OrderId) -> Order | None:

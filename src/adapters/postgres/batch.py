@@ -1,4 +1,4 @@
-"""Writes a unit of work keeps back and sends as one statement (data-modifying WITH queries).
+"""Writes kept back and sent as one statement (data-modifying WITH queries), with their checks.
 
 One statement instead of one per row saves a message, a send and an executor start-up per row,
 on both sides. Every part of it sees the same snapshot and no part reads what another writes,
@@ -7,6 +7,18 @@ distinct rows. A second write of the same order or position replaces the first (
 whole row, so the last is what the row ends as), because one statement may not change a row
 twice; fills and events are only ever added, events in the order given, so the outbox's `seq`
 numbers them as before.
+
+A write may carry the version (`xmin`) its row must still be at: the row as this process last
+wrote it (`remembered.RememberedRows`), trusted instead of read under a lock. Such a write
+returns a row only when the version matched, and the statement ends by counting them
+(`trading.expect_rows`, migration 0005): one short and the whole statement fails with a
+serialisation failure, so nothing of it is stored. A row read that way and not written is
+checked the same way. The statement answers the id of the transaction that wrote it, which
+is the version every row it wrote is at now.
+
+Batches of different callers merge (`merge`) when they touch different rows: that is how
+`group_commit.GroupCommit` writes many at once. Parts go in a fixed order of kinds, so that
+batches of the same make-up share one statement text (and one prepared statement).
 """
 
 from __future__ import annotations
@@ -16,64 +28,92 @@ from typing import Any, Final
 from adapters.postgres import rows
 from adapters.postgres.outbox import INSERT_EVENTS
 
+POSITION_LOCK_CLASS: Final = 0x7472_7073  # "trps": advisory locks of positions, keyed by symbol
+
+_AT_VERSION: Final = " AND xmin = %s::xid RETURNING 1"
 _STATEMENTS: Final = {
-    "order": rows.UPDATE_ORDER,
-    "position": rows.UPSERT_POSITION,
-    "flat": rows.DELETE_POSITION,
-    "fill": rows.INSERT_FILL,
     "new_order": rows.INSERT_NEW_ORDER,
+    "order": rows.UPDATE_ORDER,
+    "order_v": rows.UPDATE_ORDER + _AT_VERSION,
+    "fill": rows.INSERT_FILL,
+    "position": rows.UPSERT_POSITION,
+    "position_v": rows.UPDATE_POSITION + _AT_VERSION,
+    # Where no row was, a new one takes the advisory lock a locking writer takes before it looks,
+    # so that the two take turns; a row that appeared meanwhile makes it insert nothing.
+    "position_new": rows.INSERT_POSITION_SELECT
+    + " FROM (SELECT pg_advisory_xact_lock(%s, hashtext(%s))) AS lock ON CONFLICT (symbol) DO NOTHING RETURNING 1",
+    "flat": rows.DELETE_POSITION,
+    "flat_v": rows.DELETE_POSITION + _AT_VERSION,
+    "order_check": "SELECT 1 FROM trading.orders WHERE id = %s AND xmin = %s::xid",
+    "position_check": "SELECT 1 FROM trading.positions WHERE symbol = %s AND xmin = %s::xid",
+    "absent_check": "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM trading.positions WHERE symbol = %s)",
 }
+_RANK: Final = {kind: rank for rank, kind in enumerate(_STATEMENTS)}
+CHECKED: Final = frozenset(("order_v", "position_v", "position_new", "flat_v", "order_check", "position_check"))
+"""Kinds that return one row when the version they carry matched (`absent_check` too, below)."""
+_COUNTED: Final = CHECKED | {"absent_check"}
+
+_VERSION: Final = "SELECT pg_current_xact_id()::xid::text"
+
+Key = tuple[str, str]
+"""("order", id), ("position", symbol) or ("fill", "order id/execution id"): one write per key."""
 
 _texts: dict[tuple[tuple[str, ...], bool], str] = {}
 
 
 class WriteBatch:
-    """Row writes and events kept back, in the order given, until `take()` makes one statement of them."""
+    """Row writes, checks and events kept back, until `take()` makes one statement of them."""
 
-    __slots__ = ("_events", "_fills", "_writes")
+    __slots__ = ("_events", "_writes")
 
     def __init__(self) -> None:
-        self._writes: dict[tuple[str, str], tuple[str, tuple[Any, ...]]] = {}
-        self._fills = 0
+        self._writes: dict[Key, tuple[str, tuple[Any, ...]]] = {}
         self._events: list[str] = []
 
     def __bool__(self) -> bool:
         return bool(self._writes or self._events)
 
-    def update_order(self, order_id: str, params: tuple[Any, ...]) -> None:
-        self._writes[("order", order_id)] = ("order", params)
+    def write(self, key: Key, kind: str, params: tuple[Any, ...]) -> None:
+        """Keep a write (or check) of the row `key`, replacing one of the same row kept before."""
+        self._writes[key] = (kind, params)
 
     def add_fill(self, params: tuple[Any, ...]) -> None:
         """`rows.fill_params`; a second fill with the same execution id is refused by the unique index."""
-        self._fills += 1
-        self._writes[("fill", str(self._fills))] = ("fill", params)
-
-    def save_position(self, symbol: str, kind: str, params: tuple[Any, ...]) -> None:
-        """`kind` is "position" (an upsert) or "flat" (a delete)."""
-        self._writes[("position", symbol)] = (kind, params)
+        self._writes[("fill", f"{params[0]}/{params[1]}")] = ("fill", params)
 
     def add_events(self, encoded: str) -> None:
         """`outbox.encode_events` of the events, which follow those added before."""
         self._events.append(encoded)
 
+    def keys(self) -> set[Key]:
+        return set(self._writes)
+
+    def merge(self, other: WriteBatch) -> None:
+        """Add `other`'s writes and events (it keeps them too); the two must touch different rows."""
+        self._writes.update(other._writes)
+        self._events.extend(other._events)
+
     def clear(self) -> None:
         self._writes.clear()
-        self._fills = 0
         self._events.clear()
 
     def take(self) -> tuple[str, tuple[Any, ...]]:
-        """The statement and its parameters for everything kept; the batch is empty afterwards."""
-        params = [p for _, row in self._writes.values() for p in row]
+        """The statement and its parameters for everything kept; the batch is empty afterwards.
+
+        The statement answers one row: the version the rows it wrote are at (the writing
+        transaction's id), or it fails with a serialisation failure when a check did not match.
+        """
+        ordered = sorted(self._writes.values(), key=_rank)
+        params = [p for _, row in ordered for p in row]
         if self._events:
             params.append(self._events[0] if len(self._events) == 1 else _joined(self._events))
-        text = _text(tuple(kind for kind, _ in self._writes.values()), bool(self._events))
+        text = _text(tuple(kind for kind, _ in ordered), bool(self._events))
         self.clear()
         return text, tuple(params)
 
 
-def insert_orders(orders: int, events: bool) -> str:
-    """One statement that inserts `orders` new orders (`rows.order_params` each) and then the events."""
-    return _text(("new_order",) * orders, events)
+def _rank(write: tuple[str, tuple[Any, ...]]) -> int:
+    return _RANK[write[0]]
 
 
 def _text(kinds: tuple[str, ...], events: bool) -> str:
@@ -90,11 +130,12 @@ def _joined(arrays: list[str]) -> str:
 
 
 def _statement(kinds: tuple[str, ...], events: bool) -> str:
-    """`WITH w0 AS (...), w1 AS (...) <last>`: the last write is the statement, the others its WITH queries."""
+    """`WITH w0 AS (...), w1 AS (...) SELECT <version>`, counting the rows of the checked parts."""
     parts = [_STATEMENTS[kind] for kind in kinds]
     if events:
         parts.append(INSERT_EVENTS)
-    *first, last = parts
-    if not first:
-        return last
-    return "WITH " + ", ".join(f"w{i} AS ({part})" for i, part in enumerate(first)) + " " + last
+    counted = [f"(SELECT count(*) FROM w{i})" for i, kind in enumerate(kinds) if kind in _COUNTED]  # noqa: S608  # constants, numbers
+    final = f"SELECT trading.expect_rows({' + '.join(counted)}, {len(counted)})" if counted else _VERSION
+    if not parts:
+        return final
+    return "WITH " + ", ".join(f"w{i} AS ({part})" for i, part in enumerate(parts)) + " " + final

@@ -218,6 +218,17 @@ UPSERT_POSITION: Final = (
     " cost_basis_exact = EXCLUDED.cost_basis_exact, realized_pnl = EXCLUDED.realized_pnl,"
     " opened_at = EXCLUDED.opened_at, updated_at = EXCLUDED.updated_at"
 )
+UPDATE_POSITION: Final = (
+    "UPDATE trading.positions SET (quantity, side, average_entry_price, cost_basis, cost_basis_exact, realized_pnl,"
+    " opened_at, updated_at) = (%s, %s, %s, %s, %s, %s, %s, %s) WHERE symbol = %s"
+)
+"""The row of a position known to be there: `versioned_position_params` (the symbol last)."""
+INSERT_POSITION_SELECT: Final = (
+    "INSERT INTO trading.positions (symbol, quantity, side, average_entry_price, cost_basis, cost_basis_exact,"
+    " realized_pnl, opened_at, updated_at) SELECT %s, %s::numeric, %s, %s::numeric, %s::numeric, %s::numeric,"
+    " %s::numeric, %s::timestamptz, %s::timestamptz"
+)
+"""UPSERT_POSITION's insert as a SELECT, to which a FROM can be added; `position_params`."""
 DELETE_POSITION: Final = "DELETE FROM trading.positions WHERE symbol = %s"
 """The table caches open positions: one that goes flat is deleted."""
 
@@ -239,6 +250,12 @@ def position_params(position: Position) -> tuple[Any, ...]:
         _aware_or_none(position.opened_at, "opened_at"),
         _aware_or_none(position.updated_at, "updated_at"),
     )
+
+
+def versioned_position_params(position: Position) -> tuple[Any, ...]:
+    """UPDATE_POSITION's parameters: `position_params` with the symbol moved to the end."""
+    symbol, *values = position_params(position)
+    return (*values, symbol)
 
 
 def position_from_row(row: tuple[Any, ...]) -> Position:

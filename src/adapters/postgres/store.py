@@ -22,11 +22,13 @@ from psycopg_pool import AsyncConnectionPool
 from adapters.cursor import decode_cursor, encode_cursor
 from adapters.outbox import PayloadOf
 from adapters.postgres import rows
-from adapters.postgres.batch import insert_orders
-from adapters.postgres.connections import LivenessCheck, StoreConnection, Transaction, connection_options, run
+from adapters.postgres.batch import WriteBatch
+from adapters.postgres.connections import LivenessCheck, StoreConnection, Transaction, connection_options
 from adapters.postgres.errors import translated
+from adapters.postgres.group_commit import GroupCommit
 from adapters.postgres.migrate import apply_migrations
 from adapters.postgres.outbox import PRUNE, claim, encode_events
+from adapters.postgres.remembered import RememberedRows
 from adapters.postgres.unit_of_work import PostgresUnitOfWork, is_uuid
 from trading_core.enums import TradingState
 from trading_core.events import Event
@@ -65,6 +67,8 @@ class PostgresOrderStore:
         self._pool = pool
         self._payload_of = payload_of
         self._ping_timeout = ping_timeout
+        self._remembered = RememberedRows()
+        self._group = GroupCommit(pool)
 
     @classmethod
     async def open(
@@ -129,22 +133,23 @@ class PostgresOrderStore:
 
     # transactions
 
-    def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]:
-        return PostgresUnitOfWork(self._pool, self._payload_of)
+    def unit_of_work(self, *, optimistic: bool = False) -> AbstractAsyncContextManager[UnitOfWork]:
+        return PostgresUnitOfWork(
+            self._pool, self._payload_of, remembered=self._remembered, group=self._group, optimistic=optimistic
+        )
 
     async def add_orders(self, orders: Sequence[Order], events: Sequence[Event] = ()) -> None:
-        """One statement in autocommit: a single round trip, and a taken client order id fails all of it."""
+        """One statement in autocommit, merged with others waiting (`GroupCommit`): a taken client
+        order id fails all of this call's orders and nothing else."""
         if not orders and not events:
             return
-        params = [p for order in orders for p in rows.order_params(order)]
+        batch = WriteBatch()
+        for order in orders:
+            batch.write(("order", order.id), "new_order", rows.order_params(order))
         if events:
-            params.append(encode_events(events, self._payload_of))
-        with translated():
-            conn = await self._pool.getconn()
-            try:
-                await run(conn, insert_orders(len(orders), bool(events)), tuple(params))
-            finally:
-                await self._pool.putconn(conn)
+            batch.add_events(encode_events(events, self._payload_of))
+        version = await self._group.write(batch)
+        self._remembered.wrote(orders, (), version)
 
     async def prune_outbox(self, sent_before: datetime, limit: int = 10_000) -> int:
         if limit < 1:

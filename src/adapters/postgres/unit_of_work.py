@@ -27,6 +27,14 @@ the commit. Should the database refuse them (a fill stored twice, a broker order
 taken), the refusal comes out of the next call that waits, `commit()` at the latest, and as for
 any refusal the unit then refuses everything after it and nothing of it is stored. Every other
 write waits for its answer (it returns a row to wait for), so its refusal comes out of the call.
+
+An optimistic unit (`unit_of_work(optimistic=True)`) reads an order or position `for_update` from
+what this process last wrote (`remembered.RememberedRows`) when it can, without a lock or a round
+trip, and its writes of those rows carry the version they must still be at (`batch`). A unit that
+read only that way has begun no transaction: its commit is one statement, sent with others
+waiting to commit (`group_commit.GroupCommit`). Should a version no longer match, the commit
+raises `ConcurrentUpdate`, nothing of the unit is stored, and the caller does it again without
+optimism. The connection is taken from the pool at the first statement, not at the start.
 """
 
 from __future__ import annotations
@@ -43,10 +51,12 @@ from psycopg_pool import AsyncConnectionPool
 
 from adapters.outbox import PayloadOf
 from adapters.postgres import rows
-from adapters.postgres.batch import WriteBatch
+from adapters.postgres.batch import POSITION_LOCK_CLASS, WriteBatch
 from adapters.postgres.connections import run as _run
 from adapters.postgres.errors import translate
+from adapters.postgres.group_commit import GroupCommit
 from adapters.postgres.outbox import INSERT_EVENTS, encode_events
+from adapters.postgres.remembered import RememberedRows, Version
 from trading_core.errors import DuplicateClientOrderId, StoreError, TradingError
 from trading_core.events import Event
 from trading_core.fills import Fill
@@ -54,8 +64,6 @@ from trading_core.orders import Order
 from trading_core.ports import TradingStateRecord
 from trading_core.positions import Position
 from trading_core.values import BrokerOrderId, ClientOrderId, OrderId, Symbol
-
-POSITION_LOCK_CLASS: Final = 0x7472_7073  # "trps": advisory locks of positions, keyed by symbol
 
 _LOCK_ORDER: Final = {
     column: f"SELECT id::text FROM trading.orders WHERE {column} = %s FOR UPDATE"  # noqa: S608  # constants
@@ -100,20 +108,39 @@ class PostgresUnitOfWork:
     __slots__ = (
         "_batch",
         "_conn",
+        "_expected_orders",
+        "_expected_positions",
         "_failed",
+        "_group",
         "_locked_orders",
         "_locked_symbols",
         "_mode",
+        "_optimistic",
         "_payload_of",
         "_pipeline",
         "_pool",
         "_positions",
+        "_remembered",
+        "_versions",
+        "_written_orders",
+        "_written_positions",
         "_wrote",
     )
 
-    def __init__(self, pool: AsyncConnectionPool[Any], payload_of: PayloadOf) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[Any],
+        payload_of: PayloadOf,
+        *,
+        remembered: RememberedRows | None = None,
+        group: GroupCommit | None = None,
+        optimistic: bool = False,
+    ) -> None:
         self._pool = pool
         self._payload_of = payload_of
+        self._remembered = remembered if remembered is not None else RememberedRows()
+        self._group = group
+        self._optimistic = optimistic
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._mode: Pipeline | None = None
         self._pipeline: psycopg.AsyncPipeline | None = None
@@ -124,12 +151,17 @@ class PostgresUnitOfWork:
         """Positions read with a locked order: symbol -> row (None: no position), used once."""
         self._locked_orders: set[str] = set()
         self._locked_symbols: set[str] = set()
+        self._expected_orders: dict[str, Version] = {}
+        """Orders taken as remembered, each with the version its row must still be at."""
+        self._expected_positions: dict[str, Version | None] = {}
+        """Likewise positions (None: there must still be none)."""
+        self._written_orders: dict[str, Order] = {}
+        self._written_positions: dict[str, Position | None] = {}
+        """What the kept writes leave the rows as, to remember once they commit (None: deleted)."""
+        self._versions: psycopg.AsyncCursor[Any] | None = None
+        """The cursor of the last kept writes sent in this transaction: it answers their version."""
 
     async def __aenter__(self) -> PostgresUnitOfWork:
-        try:
-            self._conn = await self._pool.getconn()
-        except psycopg.Error as e:
-            raise translate(e) from e
         return self
 
     async def __aexit__(
@@ -137,6 +169,7 @@ class PostgresUnitOfWork:
     ) -> None:
         conn, self._conn = self._conn, None
         if conn is None:
+            self._reset()
             return
         try:
             await self._end(conn)
@@ -151,6 +184,12 @@ class PostgresUnitOfWork:
     async def get_order(self, order_id: OrderId, *, for_update: bool = False) -> Order | None:
         if not is_uuid(order_id):
             return None
+        if for_update and self._optimistic and order_id not in self._locked_orders:
+            known = self._remembered.order(order_id)
+            if known is not None:
+                self._usable()
+                order, self._expected_orders[order_id] = known
+                return self._written_orders.get(order_id, order)  # as this unit left it
         return await self._order("id", order_id, for_update)
 
     async def get_order_by_client_id(self, client_order_id: ClientOrderId, *, for_update: bool = False) -> Order | None:
@@ -165,6 +204,12 @@ class PostgresUnitOfWork:
             self._locked_symbols.add(symbol)  # locked when it was read, with its order
             row = self._positions.pop(symbol)
             return None if row is None else rows.position_from_row(row)
+        if for_update and self._optimistic and symbol not in self._locked_symbols:
+            known = self._remembered.position(symbol)
+            if known is not None:
+                self._usable()
+                position, self._expected_positions[symbol] = known
+                return self._written_positions.get(symbol, position)  # as this unit left it
         self._positions.pop(symbol, None)
         conn = await self._begun()
         try:
@@ -180,6 +225,7 @@ class PostgresUnitOfWork:
     # writes
 
     async def add_order(self, order: Order) -> None:
+        self._remembered.forget(order_ids=(order.id,))
         inserted = await self._execute(_INSERT_ORDER, rows.order_params(order))
         if not inserted:
             raise DuplicateClientOrderId(
@@ -189,38 +235,60 @@ class PostgresUnitOfWork:
 
     async def update_order(self, order: Order) -> None:
         params = (*rows.order_params(order), order.id)
-        if order.id in self._locked_orders:
-            self._usable()
-            self._batch.update_order(order.id, params)
-        elif not await self._execute(_UPDATE_ORDER, params):
-            self._fail(StoreError(f"order {order.id} is not stored, so it cannot be updated"))
+        key = ("order", order.id)
+        if order.id in self._expected_orders:
+            self._keep(key, "order_v", (*params, self._expected_orders[order.id]))
+        elif order.id in self._locked_orders:
+            self._keep(key, "order", params)
+        else:
+            self._remembered.forget(order_ids=(order.id,))
+            if not await self._execute(_UPDATE_ORDER, params):
+                self._fail(StoreError(f"order {order.id} is not stored, so it cannot be updated"))
+            return
+        self._written_orders[order.id] = order
 
     async def add_fill(self, fill: Fill) -> None:
         params = rows.fill_params(fill)
-        if fill.order_id in self._locked_orders:
+        if fill.order_id in self._locked_orders or fill.order_id in self._expected_orders:
             self._usable()
             self._batch.add_fill(params)
         else:
             await self._execute(_INSERT_FILL, params)
 
     async def save_position(self, position: Position) -> None:
-        self._positions.pop(position.symbol, None)
-        if position.quantity:
-            kind, query, params = "position", _UPSERT_POSITION, rows.position_params(position)
+        symbol = position.symbol
+        self._positions.pop(symbol, None)
+        key = ("position", symbol)
+        if symbol in self._expected_positions:
+            version = self._expected_positions[symbol]
+            if version is None and position.quantity:
+                self._keep(key, "position_new", (*rows.position_params(position), POSITION_LOCK_CLASS, symbol))
+            elif version is None:
+                self._keep(key, "absent_check", (symbol,))  # flat it was, flat it stays
+            elif position.quantity:
+                self._keep(key, "position_v", (*rows.versioned_position_params(position), version))
+            else:
+                self._keep(key, "flat_v", (symbol, version))
+        elif symbol in self._locked_symbols:
+            if position.quantity:
+                self._keep(key, "position", rows.position_params(position))
+            else:
+                self._keep(key, "flat", (symbol,))
         else:
-            kind, query, params = "flat", _DELETE_POSITION, (position.symbol,)
-        if position.symbol in self._locked_symbols:
-            self._usable()
-            self._batch.save_position(position.symbol, kind, params)
-        else:
-            await self._execute(query, params)
+            self._remembered.forget(symbols=(symbol,))
+            if position.quantity:
+                await self._execute(_UPSERT_POSITION, rows.position_params(position))
+            else:
+                await self._execute(_DELETE_POSITION, (symbol,))
+            return
+        self._written_positions[symbol] = position if position.quantity else None
 
     async def add_events(self, events: Sequence[Event]) -> None:
         if not events:
             return
         self._usable()
         encoded = encode_events(events, self._payload_of)
-        if self._locked_orders or self._locked_symbols:
+        if self._locked_orders or self._locked_symbols or self._expected_orders or self._expected_positions:
             self._batch.add_events(encoded)
         else:
             await self._execute(_INSERT_EVENTS, (encoded,))
@@ -229,38 +297,117 @@ class PostgresUnitOfWork:
         await self._execute(_INSERT_STATE, (record.state, record.reason, record.changed_at, record.changed_by))
 
     async def commit(self) -> None:
-        """Commit: what is kept back goes with the Sync that commits it, in one round trip."""
+        """Commit: what is kept back goes with the Sync that commits it, in one round trip.
+
+        A unit that has begun no transaction (it read only what was remembered) commits its
+        kept writes as one statement with others' (`GroupCommit`).
+        """
         self._usable()
-        if self._mode is None:
-            return  # nothing was begun, so nothing to commit
+        self._check_unwritten()
+        if self._mode is None:  # nothing was begun: what is kept, if anything, is the whole unit
+            if self._batch:
+                await self._commit_alone()
+            self._reset()
+            return
         await self._begun()
         try:
             await self._leave_pipeline()
+            row = await self._versions.fetchone() if self._versions is not None else None
         except psycopg.Error as e:
+            self._forget_touched()
             self._fail(translate(e), e)
+        if row is not None:
+            self._remember(str(row[0]))
+        else:
+            self._forget_touched()
         self._wrote = False
-        self._positions.clear()
-        self._locked_orders.clear()
-        self._locked_symbols.clear()
+        self._reset()
 
     async def rollback(self) -> None:
+        if self._conn is None:
+            self._reset()
+            self._failed = False
+            return
         try:
-            await self._end(self._connection())
+            await self._end(self._conn)
         except psycopg.Error as e:
             raise translate(e) from e
         self._failed = False
 
     # helpers
 
-    def _connection(self) -> psycopg.AsyncConnection[Any]:
+    def _keep(self, key: tuple[str, str], kind: str, params: tuple[Any, ...]) -> None:
+        self._usable()
+        self._batch.write(key, kind, params)
+
+    def _check_unwritten(self) -> None:
+        """Rows taken as remembered but not written must still be as remembered when this commits."""
+        for order_id, version in self._expected_orders.items():
+            if order_id not in self._written_orders:
+                self._batch.write(("order", order_id), "order_check", (order_id, version))
+        for symbol, expected in self._expected_positions.items():
+            if symbol not in self._written_positions:
+                check = ("absent_check", (symbol,)) if expected is None else ("position_check", (symbol, expected))
+                self._batch.write(("position", symbol), *check)
+
+    async def _commit_alone(self) -> None:
+        """The kept writes as one statement in autocommit, merged with others' when they wait too."""
+        batch, self._batch = self._batch, WriteBatch()
+        try:
+            if self._group is not None:
+                version = await self._group.write(batch)
+            else:
+                version = await self._write_alone(batch)
+        except TradingError as e:
+            self._forget_touched()
+            self._fail(e, e.__cause__)
+        except BaseException:
+            self._forget_touched()  # cancelled: stored or not, nobody knows
+            raise
+        self._remember(version)
+
+    async def _write_alone(self, batch: WriteBatch) -> Version:
+        conn = await self._connection()
+        try:
+            row = await (await _run(conn, *batch.take())).fetchone()
+        except psycopg.Error as e:
+            raise translate(e) from e
+        if row is None:
+            raise StoreError("the database answered nothing to a write")
+        return str(row[0])
+
+    def _remember(self, version: Version) -> None:
+        self._remembered.wrote(self._written_orders.values(), self._written_positions.items(), version)
+
+    def _forget_touched(self) -> None:
+        self._remembered.forget(
+            [*self._expected_orders, *self._written_orders], [*self._expected_positions, *self._written_positions]
+        )
+
+    def _reset(self) -> None:
+        self._batch.clear()
+        self._positions.clear()
+        self._locked_orders.clear()
+        self._locked_symbols.clear()
+        self._expected_orders.clear()
+        self._expected_positions.clear()
+        self._written_orders.clear()
+        self._written_positions.clear()
+        self._versions = None
+
+    async def _connection(self) -> psycopg.AsyncConnection[Any]:
+        """The unit's pooled connection, taken at its first statement."""
         if self._conn is None:
-            raise StoreError("this unit of work is not open; use it in `async with store.unit_of_work()`")
+            try:
+                self._conn = await self._pool.getconn()
+            except psycopg.Error as e:
+                self._fail(translate(e), e)
         return self._conn
 
     async def _begun(self) -> psycopg.AsyncConnection[Any]:
         """The connection in pipeline mode (this unit's transaction), with the kept writes queued."""
         self._usable()
-        conn = self._connection()
+        conn = await self._connection()
         try:
             if self._mode is None:
                 mode = conn.pipeline()
@@ -268,7 +415,7 @@ class PostgresUnitOfWork:
                 self._mode = mode
             if self._batch:
                 self._wrote = True
-                await _run(conn, *self._batch.take())
+                self._versions = await _run(conn, *self._batch.take())
         except psycopg.Error as e:
             self._fail(translate(e), e)
         return conn
@@ -281,10 +428,7 @@ class PostgresUnitOfWork:
 
     async def _end(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Roll back what was not committed; leave the connection idle, in autocommit mode."""
-        self._batch.clear()
-        self._positions.clear()
-        self._locked_orders.clear()
-        self._locked_symbols.clear()
+        self._reset()  # rolled back: the rows are as they were, so what is remembered holds
         wrote, self._wrote = self._wrote, False
         if conn.closed or conn.broken:
             self._mode = self._pipeline = None
@@ -328,7 +472,8 @@ class PostgresUnitOfWork:
             return None
         order = rows.order_from_row(row)
         self._locked_orders.add(order.id)
-        self._positions[order.symbol] = position
+        if order.symbol not in self._expected_positions:
+            self._positions[order.symbol] = position
         return order
 
     async def _execute(self, query: str, params: tuple[Any, ...]) -> int:

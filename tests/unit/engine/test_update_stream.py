@@ -25,11 +25,11 @@ class StoreThatFailsOnce(InMemoryOrderStore):
 
     armed = False
 
-    def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]:
+    def unit_of_work(self, *, optimistic: bool = False) -> AbstractAsyncContextManager[UnitOfWork]:
         if self.armed:
             self.armed = False
             raise StoreError("the database is unavailable: connection lost")
-        return super().unit_of_work()
+        return super().unit_of_work(optimistic=optimistic)
 
 
 @pytest.fixture

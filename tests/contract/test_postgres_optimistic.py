@@ -1,0 +1,328 @@
+"""Writes that trust rows as this process last wrote them, and group commit, on real PostgreSQL.
+
+An optimistic unit of work takes an order or position it finds in the store's memory instead of
+reading it under a lock, and sends its writes as one statement with the versions attached. These
+tests change rows behind the store's back, as another replica would, and check that such a write
+then stores nothing and says so, that the engine then does it again with locks, and that writes
+merged into one statement by the group commit still succeed or fail one by one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import psycopg
+import pytest
+
+from adapters.codec.events import event_payload
+from adapters.paper import PaperConfig, PaperExchange
+from adapters.paper.config import Listing
+from adapters.postgres import PostgresOrderStore, rows
+from adapters.postgres.batch import WriteBatch
+from adapters.postgres.connections import StoreConnection
+from adapters.postgres.group_commit import GroupCommit
+from tests.contract.builders import fill_for, filled, new_order, payload_of, position, submitted
+from trading_core import OrderRequest, RiskLimits, TestClock
+from trading_core.engine import EngineConfig, TradingEngine
+from trading_core.enums import OrderStatus
+from trading_core.errors import ConcurrentUpdate, DuplicateClientOrderId
+from trading_core.orders import Order
+from trading_core.positions import Position
+
+
+@pytest.fixture
+async def store(postgres_url: str) -> AsyncIterator[PostgresOrderStore]:
+    opened = await PostgresOrderStore.open(postgres_url, payload_of=payload_of, max_size=4)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+async def sql(url: str, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Another writer: a connection of its own, in autocommit."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        cursor = await conn.execute(query, params)
+        return await cursor.fetchall() if cursor.description else []
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every statement the store's connections run."""
+    texts: list[str] = []
+    run = StoreConnection.run
+
+    async def counted(conn: StoreConnection, query: str, params: tuple[object, ...]) -> psycopg.AsyncCursor[Any]:
+        texts.append(query)
+        return await run(conn, query, params)
+
+    monkeypatch.setattr(StoreConnection, "run", counted)
+    return texts
+
+
+async def fill_under_lock(store: PostgresOrderStore, order: Order, execution: str, after: Position) -> Order:
+    """A change read under locks (not optimistic): what any writer may do, and what teaches the store the rows."""
+    fill = fill_for(order, execution, "1.0000", "187.2500")
+    async with store.unit_of_work() as uow:
+        current = await uow.get_order(order.id, for_update=True)
+        assert current is not None
+        await uow.get_position(order.symbol, for_update=True)
+        changed = filled(current, fill)
+        await uow.add_fill(fill)
+        await uow.update_order(changed)
+        await uow.save_position(after)
+        await uow.commit()
+    return changed
+
+
+async def fill_optimistically(store: PostgresOrderStore, order: Order, execution: str, after: Position) -> Order:
+    fill = fill_for(order, execution, "1.0000", "187.2500")
+    async with store.unit_of_work(optimistic=True) as uow:
+        current = await uow.get_order(order.id, for_update=True)
+        assert current is not None
+        await uow.get_position(order.symbol, for_update=True)
+        changed = filled(current, fill)
+        await uow.add_fill(fill)
+        await uow.update_order(changed)
+        await uow.save_position(after)
+        await uow.add_events([submitted(order)])
+        await uow.commit()
+    return changed
+
+
+async def counts(url: str) -> tuple[int, int]:
+    ((fills, events),) = await sql(
+        url, "SELECT (SELECT count(*) FROM trading.fills), (SELECT count(*) FROM trading.outbox)"
+    )
+    return int(fills), int(events)
+
+
+class TestOptimisticUnits:
+    async def test_rows_written_here_are_changed_with_one_statement_and_read_back_as_written(
+        self, store: PostgresOrderStore, postgres_url: str, sent: list[str]
+    ) -> None:
+        first, second = (new_order(status=OrderStatus.NEW, quantity="2.0000") for _ in range(2))
+        await store.add_orders([first, second])
+        await fill_under_lock(store, first, "x-1", position("AAPL", "1.0000", "187.25000000"))
+        sent.clear()
+
+        changed = await fill_optimistically(store, second, "x-2", position("AAPL", "2.0000", "374.50000000"))
+
+        assert len(sent) == 1  # no locking read: the order and the position were remembered
+        assert await store.get_order(second.id) == changed
+        assert await store.get_position(changed.symbol) == position("AAPL", "2.0000", "374.50000000")
+        assert await counts(postgres_url) == (2, 1)
+
+    async def test_an_order_changed_by_another_writer_fails_the_commit_and_nothing_is_stored(
+        self, store: PostgresOrderStore, postgres_url: str
+    ) -> None:
+        first, second = (new_order(status=OrderStatus.NEW, quantity="2.0000") for _ in range(2))
+        await store.add_orders([first, second])
+        await fill_under_lock(store, first, "x-1", position("AAPL", "1.0000", "187.25000000"))
+        await sql(postgres_url, "UPDATE trading.orders SET rejection_reason = 'theirs' WHERE id = %s", (second.id,))
+
+        with pytest.raises(ConcurrentUpdate):
+            await fill_optimistically(store, second, "x-2", position("AAPL", "2.0000", "374.50000000"))
+
+        assert await counts(postgres_url) == (1, 0)
+        assert await store.get_position("AAPL") == position("AAPL", "1.0000", "187.25000000")
+        stored = await store.get_order(second.id)
+        assert stored is not None
+        assert stored.rejection_reason == "theirs"
+        # The rows are read afresh the next time, so the same change then goes through.
+        changed = await fill_optimistically(store, stored, "x-2", position("AAPL", "2.0000", "374.50000000"))
+        assert await store.get_order(second.id) == changed
+
+    async def test_a_position_changed_by_another_writer_fails_the_commit(
+        self, store: PostgresOrderStore, postgres_url: str
+    ) -> None:
+        first, second = (new_order(status=OrderStatus.NEW, quantity="2.0000") for _ in range(2))
+        await store.add_orders([first, second])
+        await fill_under_lock(store, first, "x-1", position("AAPL", "1.0000", "187.25000000"))
+        await sql(postgres_url, "UPDATE trading.positions SET quantity = 7 WHERE symbol = 'AAPL'")
+
+        with pytest.raises(ConcurrentUpdate):
+            await fill_optimistically(store, second, "x-2", position("AAPL", "2.0000", "374.50000000"))
+
+        assert await counts(postgres_url) == (1, 0)
+        held = await store.get_position("AAPL")
+        assert held is not None
+        assert held.quantity == 7
+
+    async def test_a_position_another_writer_opened_where_there_was_none_fails_the_commit(
+        self, store: PostgresOrderStore, postgres_url: str
+    ) -> None:
+        first, second = (new_order(status=OrderStatus.NEW, quantity="2.0000") for _ in range(2))
+        await store.add_orders([first, second])
+        await fill_under_lock(store, first, "x-1", Position.flat(first.symbol))  # remembered: no position
+        theirs = position("AAPL", "5.0000", "936.25000000")
+        await sql(
+            postgres_url,
+            "INSERT INTO trading.positions (symbol, quantity, side, average_entry_price, cost_basis, cost_basis_exact,"
+            " realized_pnl) VALUES ('AAPL', 5, 'long', 187.25, 936.25, 936.25, 0)",
+        )
+
+        with pytest.raises(ConcurrentUpdate):
+            await fill_optimistically(store, second, "x-2", position("AAPL", "1.0000", "187.25000000"))
+
+        held = await store.get_position("AAPL")
+        assert held is not None
+        assert (held.quantity, held.cost_basis) == (theirs.quantity, theirs.cost_basis)
+
+    async def test_a_row_read_and_left_alone_is_checked_too(self, store: PostgresOrderStore, postgres_url: str) -> None:
+        order = new_order(status=OrderStatus.NEW, quantity="2.0000")
+        await store.add_orders([order])
+        await sql(postgres_url, "UPDATE trading.orders SET rejection_reason = 'theirs' WHERE id = %s", (order.id,))
+
+        async with store.unit_of_work(optimistic=True) as uow:
+            assert await uow.get_order(order.id, for_update=True) == order  # as remembered: stale
+            with pytest.raises(ConcurrentUpdate):
+                await uow.commit()  # nothing written, yet what was read must have been current
+
+    async def test_a_second_read_in_a_unit_sees_what_the_unit_wrote(self, store: PostgresOrderStore) -> None:
+        first, second = (new_order(status=OrderStatus.NEW, quantity="2.0000") for _ in range(2))
+        await store.add_orders([first, second])
+        await fill_under_lock(store, first, "x-1", position("AAPL", "1.0000", "187.25000000"))
+        grown = position("AAPL", "2.0000", "374.50000000")
+
+        async with store.unit_of_work(optimistic=True) as uow:
+            current = await uow.get_order(second.id, for_update=True)
+            assert current is not None
+            assert await uow.get_position("AAPL", for_update=True) == position("AAPL", "1.0000", "187.25000000")
+            await uow.save_position(grown)
+            fill = fill_for(current, "x-2", "1.0000", "187.2500")
+            changed = filled(current, fill)
+            await uow.add_fill(fill)
+            await uow.update_order(changed)
+            assert await uow.get_position("AAPL", for_update=True) == grown
+            assert await uow.get_order(second.id, for_update=True) == changed
+            await uow.commit()
+
+    async def test_a_unit_left_without_commit_stores_nothing_and_the_rows_stay_trusted(
+        self, store: PostgresOrderStore, postgres_url: str, sent: list[str]
+    ) -> None:
+        order = new_order(status=OrderStatus.NEW, quantity="2.0000")
+        await store.add_orders([order])
+        async with store.unit_of_work(optimistic=True) as uow:
+            current = await uow.get_order(order.id, for_update=True)
+            assert current is not None
+            await uow.update_order(filled(current, fill_for(current, "x-1", "1.0000", "187.2500")))
+        sent.clear()
+
+        async with store.unit_of_work(optimistic=True) as uow:
+            assert await uow.get_order(order.id, for_update=True) == order
+            await uow.commit()
+
+        assert len(sent) == 1  # the check of what was read, and no lock
+        assert await store.get_order(order.id) == order
+
+
+class TestGroupCommit:
+    async def test_writes_that_wait_together_go_out_as_one_statement(
+        self, store: PostgresOrderStore, postgres_url: str, sent: list[str]
+    ) -> None:
+        orders = [new_order(status=OrderStatus.NEW, quantity="1.0000") for _ in range(12)]
+
+        await asyncio.gather(*(store.add_orders([order], [submitted(order)]) for order in orders))
+
+        assert len(sent) < len(orders)  # the first alone, the rest merged while it was in flight
+        for order in orders:
+            assert await store.get_order(order.id) == order
+        assert await counts(postgres_url) == (0, 12)
+
+    async def test_a_write_that_spoils_a_merged_statement_fails_alone(
+        self, store: PostgresOrderStore, postgres_url: str
+    ) -> None:
+        taken = new_order(status=OrderStatus.NEW, client_order_id="taken-1")
+        await store.add_orders([taken])
+        again = new_order(status=OrderStatus.NEW, client_order_id="taken-1")
+        others = [new_order(status=OrderStatus.NEW) for _ in range(6)]
+        writes = [store.add_orders([order], [submitted(order)]) for order in [*others[:3], again, *others[3:]]]
+
+        outcomes = await asyncio.gather(*writes, return_exceptions=True)
+
+        assert [type(o) for o in outcomes] == [type(None)] * 3 + [DuplicateClientOrderId] + [type(None)] * 3
+        for order in others:
+            assert await store.get_order(order.id) == order
+        assert await store.get_order(again.id) is None
+        assert await counts(postgres_url) == (0, 6)
+
+    async def test_a_writer_cancelled_while_it_waits_holds_nobody_up(self, postgres_url: str) -> None:
+        store = await PostgresOrderStore.open(postgres_url, payload_of=payload_of, max_size=2)
+        try:
+            group: GroupCommit = store._group
+            orders = [new_order(status=OrderStatus.NEW) for _ in range(5)]
+            tasks = [asyncio.create_task(store.add_orders([order])) for order in orders]
+            await asyncio.sleep(0)  # the first is sending; the others wait for it
+            tasks[2].cancel()
+            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+            later = new_order(status=OrderStatus.NEW)
+            await asyncio.wait_for(store.add_orders([later]), 5)  # the group commit is free again
+        finally:
+            await store.close()
+
+        assert isinstance(outcomes[2], asyncio.CancelledError)
+        assert [o for i, o in enumerate(outcomes) if i != 2] == [None] * 4
+        assert not group._busy
+        stored = await sql(postgres_url, "SELECT id::text FROM trading.orders")
+        assert {r[0] for r in stored} == {o.id for i, o in enumerate([*orders, later]) if i != 2}
+
+    async def test_writes_of_the_same_row_are_not_merged(self, store: PostgresOrderStore, sent: list[str]) -> None:
+        order = new_order(status=OrderStatus.NEW)
+        await store.add_orders([order])
+        sent.clear()
+        first, second = WriteBatch(), WriteBatch()
+        for batch, reason in ((first, "first"), (second, "second")):
+            changed = attrs.evolve(order, rejection_reason=reason)
+            batch.write(("order", order.id), "order", (*rows.order_params(changed), order.id))
+
+        await asyncio.gather(store._group.write(first), store._group.write(second))
+
+        assert len(sent) == 2
+        stored = await store.get_order(order.id)
+        assert stored is not None
+        assert stored.rejection_reason == "second"
+
+
+class TestEngineRedoesWithLocks:
+    async def test_a_position_another_replica_changed_is_read_afresh_and_the_fill_applies_to_it(
+        self, postgres_url: str
+    ) -> None:
+        clock = TestClock(datetime(2026, 11, 25, 15, 0, tzinfo=UTC))
+        exchange = PaperExchange(
+            clock,
+            config=PaperConfig(
+                starting_cash=Decimal(1_000_000),
+                listings=(Listing(symbol="AAPL", price=Decimal("100.00"), sector="Tech"),),
+                volatility_bp=0,
+            ),
+        )
+        store = await PostgresOrderStore.open(postgres_url, payload_of=event_payload)
+        limits = RiskLimits(max_position_size_percent=Decimal(100), max_daily_loss_percent=Decimal(100))
+        engine = TradingEngine(
+            broker=exchange, store=store, clock=clock, market_data=exchange, config=EngineConfig(limits=limits)
+        )
+        try:
+            await engine.start()
+            buy = OrderRequest.create(symbol="AAPL", side="buy", type="market", quantity=10)
+            await engine.submit(buy)
+            # Another replica bought 5 more at 100 and wrote the position: this process does not know.
+            await sql(
+                postgres_url,
+                "UPDATE trading.positions SET quantity = 15, cost_basis = 1500, cost_basis_exact = 1500"
+                " WHERE symbol = 'AAPL'",
+            )
+
+            result = await engine.submit(buy)
+            held = await store.get_position("AAPL")
+        finally:
+            await store.close()
+
+        assert result.order.status is OrderStatus.FILLED
+        assert held is not None
+        assert (held.quantity, held.cost_basis) == (Decimal(25), Decimal(2500))
