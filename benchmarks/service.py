@@ -14,19 +14,23 @@ gives the median of the rounds' shares and of the service's p99, and the range o
     python benchmarks/service.py [-n 500] [--rounds 3]
 
 Where a submit's time goes beyond the floor's (2-core machine, 32 clients, both CPU-bound, after
-the warm-up): the floor's process spends about 0.5-0.6 ms of CPU per order (four statements in four
-round trips: BEGIN, two INSERTs, COMMIT), PostgreSQL about 0.25-0.3 ms. The service spends about
-1.15-1.35 ms and PostgreSQL about 0.8-0.9 ms (the `*_cpu_ms_per_order` keys). A submit is two
-transactions, because the order must be stored before it is sent: the order goes in as one
-statement in autocommit (one round trip, `OrderStore.add_orders`); then the broker's answer and the
-fill commit together after the order and its position are locked and read (four statements, one
-round trip) and written (one statement, with the commit): six statements in three round trips. By
-py-spy, about 60% of the service's CPU is psycopg and asyncio sending, waiting for and reading them
-(psycopg's work per statement in Python: adapting parameters, pipeline bookkeeping, reading rows;
-and per round trip a send, a receive and two epoll changes, about 40 system calls per submit by
-strace), 15% HTTP (uvicorn, h11, Litestar, as for the floor), 20% our own code (risk checks, the
-paper exchange, the ledger, the events' payloads, metrics, the outbox relay). So the share settles
-near 0.45 (0.38-0.47 over three rounds on 2026-11-26: service 690-790/s, floor 1,640-1,810/s).
+the warm-up): the floor's process spends about 0.5 ms of CPU per order (four statements in four
+round trips: BEGIN, two INSERTs, COMMIT), PostgreSQL about 0.2 ms. The service spends about
+0.6 ms and PostgreSQL about 0.25 ms (the `*_cpu_ms_per_order` keys). A submit is two writes,
+because the order must be stored before it is sent: the order goes in as one statement in
+autocommit (`OrderStore.add_orders`); then the broker's answer, the fill, the order, the position
+and the events go in as one more, without reading anything first: the store remembers the rows it
+wrote last and attaches their versions, which the statement checks (`adapters.postgres.remembered`,
+`batch`). Both are sent through a group commit, which merges the writes of submits that wait for
+one another into one statement (`adapters.postgres.group_commit`): at 32 clients a statement
+carries several submits, so there are fewer statements, round trips and commits than submits.
+By py-spy (2026-11-26, before the long statements were written with native placeholders, which
+took away psycopg's parsing of them, a tenth of the CPU), about 40% of the service's CPU is HTTP
+(uvicorn, h11, Litestar, as for the floor), 30% psycopg and asyncio sending and reading
+statements, 4% metrics, and the rest our own code (ledger, risk checks, the paper exchange, the
+group commit, the outbox relay), none of it above 4%. So the share settles near 0.7 (0.69-0.77
+over three rounds on 2026-11-26: service 1,350-1,400/s with p99 30-31 ms, floor 1,770-2,010/s);
+before the group commit and the remembered rows it was about 0.5, p99 50-60 ms.
 """
 
 from __future__ import annotations

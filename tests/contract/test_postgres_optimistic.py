@@ -24,7 +24,7 @@ from adapters.paper import PaperConfig, PaperExchange
 from adapters.paper.config import Listing
 from adapters.postgres import PostgresOrderStore, rows
 from adapters.postgres.batch import WriteBatch
-from adapters.postgres.connections import StoreConnection
+from adapters.postgres.connections import NativeQuery, StoreConnection
 from adapters.postgres.group_commit import GroupCommit
 from tests.contract.builders import fill_for, filled, new_order, payload_of, position, submitted
 from trading_core import OrderRequest, RiskLimits, TestClock
@@ -114,6 +114,9 @@ class TestOptimisticUnits:
         changed = await fill_optimistically(store, second, "x-2", position("AAPL", "2.0000", "374.50000000"))
 
         assert len(sent) == 1  # no locking read: the order and the position were remembered
+        assert isinstance(sent[0], NativeQuery)  # so psycopg does not parse its 50-odd placeholders
+        assert "%s" not in sent[0]
+        assert "$46" in sent[0]
         assert await store.get_order(second.id) == changed
         assert await store.get_position(changed.symbol) == position("AAPL", "2.0000", "374.50000000")
         assert await counts(postgres_url) == (2, 1)
@@ -220,6 +223,13 @@ class TestOptimisticUnits:
 
         assert len(sent) == 1  # the check of what was read, and no lock
         assert await store.get_order(order.id) == order
+
+
+def test_native_placeholders_are_numbered_in_order() -> None:
+    query = NativeQuery.of("UPDATE t SET (a, b) = (%s, %s::numeric) WHERE id = %s")
+
+    assert query == "UPDATE t SET (a, b) = ($1, $2::numeric) WHERE id = $3"
+    assert NativeQuery.of("SELECT 1") == "SELECT 1"
 
 
 class TestGroupCommit:

@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from adapters.postgres import rows
+from adapters.postgres.connections import NativeQuery
 from adapters.postgres.outbox import INSERT_EVENTS
 
 POSITION_LOCK_CLASS: Final = 0x7472_7073  # "trps": advisory locks of positions, keyed by symbol
@@ -138,4 +139,4 @@ def _statement(kinds: tuple[str, ...], events: bool) -> str:
     final = f"SELECT trading.expect_rows({' + '.join(counted)}, {len(counted)})" if counted else _VERSION
     if not parts:
         return final
-    return "WITH " + ", ".join(f"w{i} AS ({part})" for i, part in enumerate(parts)) + " " + final
+    return NativeQuery.of("WITH " + ", ".join(f"w{i} AS ({part})" for i, part in enumerate(parts)) + " " + final)
