@@ -104,6 +104,30 @@ class TestMarketOrders:
         assert vars(answer) == vars(built)
         assert list(vars(answer)) == [a.name for a in attrs.fields(BrokerOrder)]
 
+    @pytest.mark.parametrize("fill_parts", [1, 2])
+    async def test_trade_updates_are_the_values_their_constructor_builds(self, fill_parts: int) -> None:
+        """The venue writes each update's __dict__ itself (at once and in parts): it must be what __init__ builds."""
+        import attrs
+
+        from trading_core.broker_models import TradeUpdate
+
+        exchange = new_exchange(fill_parts=fill_parts)
+        await exchange.submit_order(order("AAPL", "buy", 3))
+        updates = exchange.drain_updates()
+
+        assert len(updates) == 1 + fill_parts
+        for update in updates:
+            built = TradeUpdate(**{a.name: getattr(update, a.name) for a in attrs.fields(TradeUpdate)})
+            assert update == built
+            assert list(vars(update).items()) == list(vars(built).items())
+        assert updates[-1].order == attrs.evolve(
+            updates[0].order,
+            status=OrderStatus.FILLED,
+            filled_quantity=D(3),
+            filled_average_price=D("190.00"),
+            filled_at=updates[0].timestamp,
+        )
+
 
 class TestLimitOrders:
     async def test_limit_buy_below_the_market_rests_then_fills_when_the_price_comes_down(self) -> None:

@@ -33,7 +33,6 @@ from trading_core.values import (
     ClientOrderId,
     ExecutionId,
     Symbol,
-    evolve,
     field_defaults,
     installed,
 )
@@ -50,6 +49,10 @@ _FILL_EVENT: Final = TradeEvent.FILL
 _SNAPSHOT_DEFAULTS: Final = field_defaults(BrokerOrder)
 """Every BrokerOrder field in declaration order, with its default or None for those without,
 which `Venue._fill_at_once` always writes."""
+
+_UPDATE_DEFAULTS: Final = field_defaults(TradeUpdate)
+"""Every TradeUpdate field with its default: copied and written into, as `_SNAPSHOT_DEFAULTS` is.
+A keyword call into TradeUpdate costs ~9-11k instructions, the copy ~6k."""
 
 _IMMEDIATE = frozenset({TimeInForce.IOC, TimeInForce.FOK, TimeInForce.OPG})
 """Orders that execute once, when routed, and are cancelled for whatever did not fill."""
@@ -342,25 +345,26 @@ class Venue:
         fields["extended_hours"] = order.extended_hours
         accepted = installed(BrokerOrder, fields)
         self.by_client[order.client_order_id] = broker_order_id
-        self.emit(TradeUpdate(event=_NEW_EVENT, order=accepted, timestamp=now))
+        self.emit(_order_update(_NEW_EVENT, accepted, now))
         change = self.ledger.settle(inst, order.side, quantity, fill_price, now)
-        filled = evolve(
-            accepted,
-            status=_FILLED,
-            filled_quantity=quantity,
-            filled_average_price=fill_price,
-            filled_at=now,
-        )
+        # The filled snapshot is the accepted one with the fill written in, copied the same way
+        # rather than through evolve (~11k instructions for its keyword changes, ~2k this way).
+        fields = fields.copy()
+        fields["status"] = _FILLED
+        fields["filled_quantity"] = quantity
+        fields["filled_average_price"] = fill_price
+        fields["filled_at"] = now
+        filled = installed(BrokerOrder, fields)
         self.orders[broker_order_id] = filled
         if self._retention is not None:
             self._retire(broker_order_id)
         self.emit(
-            TradeUpdate(
-                event=_FILL_EVENT,
-                order=filled,
-                timestamp=now,
+            _fill_update(
+                _FILL_EVENT,
+                filled,
+                now,
                 execution_id=ExecutionId(self._ids.next()),
-                price=fill_price,
+                fill_price=fill_price,
                 quantity=quantity,
                 position_quantity=change.after.quantity,
             )
@@ -549,12 +553,12 @@ class Venue:
         if self._retention is not None and event is TradeEvent.FILL:
             self._retire(w.id)
         self.emit(
-            TradeUpdate(
-                event=event,
-                order=snap,
-                timestamp=now,
+            _fill_update(
+                event,
+                snap,
+                now,
                 execution_id=ExecutionId(self._ids.next()),
-                price=fill_price,
+                fill_price=fill_price,
                 quantity=quantity,
                 position_quantity=change.after.quantity,
             )
@@ -607,7 +611,7 @@ class Venue:
     ) -> BrokerOrder:
         snap = w.snapshot(now, canceled_at=canceled_at, expired_at=expired_at, replaced_by=replaced_by)
         self.orders[w.id] = snap
-        self.emit(TradeUpdate(event=event, order=snap, timestamp=now))
+        self.emit(_order_update(event, snap, now))
         return snap
 
     def _retire(self, broker_order_id: BrokerOrderId) -> None:
@@ -618,6 +622,37 @@ class Venue:
         while len(closed) > self._retention:
             forgotten = self.orders.pop(closed.popleft())
             del self.by_client[forgotten.client_order_id]
+
+
+def _order_update(event: TradeEvent, order: BrokerOrder, now: datetime) -> TradeUpdate:
+    """`TradeUpdate(event=event, order=order, timestamp=now)`, built as `Venue._fill_at_once` builds its snapshot."""
+    fields = _UPDATE_DEFAULTS.copy()
+    fields["event"] = event
+    fields["order"] = order
+    fields["timestamp"] = now
+    return installed(TradeUpdate, fields)
+
+
+def _fill_update(
+    event: TradeEvent,
+    order: BrokerOrder,
+    now: datetime,
+    *,
+    execution_id: ExecutionId,
+    fill_price: Decimal,
+    quantity: Decimal,
+    position_quantity: Decimal,
+) -> TradeUpdate:
+    """The update of one execution (`fill` or `partial_fill`), built as `_order_update` builds its own."""
+    fields = _UPDATE_DEFAULTS.copy()
+    fields["event"] = event
+    fields["order"] = order
+    fields["timestamp"] = now
+    fields["execution_id"] = execution_id
+    fields["price"] = fill_price
+    fields["quantity"] = quantity
+    fields["position_quantity"] = position_quantity
+    return installed(TradeUpdate, fields)
 
 
 def _split(quantity: Decimal, parts: int, *, whole: bool) -> Iterable[Decimal]:
