@@ -95,6 +95,22 @@ class TestAccount:
 
         assert (D(1), False, D(100_000)) == (account.multiplier, account.shorting_enabled, account.buying_power)
 
+    async def test_the_account_is_the_value_its_constructor_builds_and_keeps_its_id(self) -> None:
+        """`get_account` writes the account's __dict__ itself: it must be what __init__ builds."""
+        import attrs
+
+        from trading_core.market import Account
+
+        exchange = new_exchange()
+        await exchange.submit_order(order(quantity=10))
+        first, account = await exchange.get_account(), await exchange.get_account()
+
+        built = Account(**{a.name: getattr(account, a.name) for a in attrs.fields(Account)})
+        assert account == built
+        assert list(vars(account).items()) == list(vars(built).items())
+        assert first.account_id == account.account_id != (await new_exchange().get_account()).account_id
+        assert first is not account
+
 
 class TestOrderQueries:
     async def test_get_order_of_an_unknown_id_is_not_found(self) -> None:
