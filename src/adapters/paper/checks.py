@@ -82,14 +82,14 @@ def check_shape(
             refuse(codes.INVALID_ORDER, f"{field} must be > 0, was {value}", field=field)
 
 
-def check_asset(instrument: Instrument | None, symbol: str, quantity: Decimal, *, whole: bool) -> Instrument:
+def check_asset(instrument: Instrument | None, symbol: str, quantity: Decimal) -> Instrument:
     """Refuse an unknown or untradable asset, and fractions of an asset that has none."""
     if instrument is None:
         refuse(codes.SYMBOL_NOT_TRADABLE, f'asset "{symbol}" not found', field="symbol")
     asset = instrument.asset
     if not asset.tradable:
         refuse(codes.SYMBOL_NOT_TRADABLE, f"{symbol} is not tradable", field="symbol")
-    if not whole and not asset.fractionable:
+    if not asset.fractionable and quantity != quantity.to_integral_value():
         message = f"{symbol} is not fractionable: qty must be whole, was {quantity}"
         refuse(codes.SYMBOL_NOT_TRADABLE, message, field="quantity")
     return instrument
@@ -110,12 +110,18 @@ def opening_quantity(
     """
     held = instrument.position.quantity
     if side is _BUY:
-        same, other, against = instrument.open_buy - released, instrument.open_sell, -held
+        same, other, against = instrument.open_buy, instrument.open_sell, -held
     else:
-        same, other, against = instrument.open_sell - released, instrument.open_buy, held
+        same, other, against = instrument.open_sell, instrument.open_buy, held
+    if released:  # nonzero only for a replacement: most calls skip a Decimal subtraction
+        same -= released
     # `against` > 0: a position this order reduces; `same`: what open orders already reduce it by.
-    covered = against - same if against > same else ZERO
-    opening = quantity - covered if quantity > covered else ZERO
+    if against > same:
+        covered = against - same
+        opening = quantity - covered if quantity > covered else ZERO
+    else:  # nothing left to reduce: all of it opens or adds
+        covered = ZERO
+        opening = quantity
     if opening and side is _SELL and not (can_short and instrument.asset.shortable):
         why = "account is not allowed to short" if not can_short else f"{instrument.asset.symbol} is not shortable"
         _refuse_quantity(codes.SYMBOL_NOT_TRADABLE, why, instrument, quantity=quantity, available=covered, held=same)

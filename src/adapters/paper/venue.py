@@ -113,8 +113,7 @@ class Venue:
             checks.duplicate_client_order_id(order.client_order_id)
         quantity = order.quantity
         checks.check_shape(order.type, quantity, order.limit_price, order.stop_price)
-        whole = quantity == quantity.to_integral_value()
-        inst = checks.check_asset(self.instruments.get(order.symbol), order.symbol, quantity, whole=whole)
+        inst = checks.check_asset(self.instruments.get(order.symbol), order.symbol, quantity)
         if order.time_in_force is not _DAY:
             self._check_time_in_force(order.time_in_force)
         opening = checks.opening_quantity(
