@@ -233,6 +233,19 @@ class TestAssetsAndPrices:
         )
         assert await exchange.latest_quote(Symbol("ZZZZ")) is None
 
+    async def test_the_quote_is_the_value_its_constructor_builds(self) -> None:
+        """`latest_quote` writes the quote's __dict__ itself: it must be what __init__ builds."""
+        from trading_core.market import Quote
+
+        exchange = new_exchange()
+        quote = await exchange.latest_quote(Symbol("XOM"))
+
+        assert quote is not None
+        price = D("115.00")
+        built = Quote(symbol=Symbol("XOM"), price=price, timestamp=quote.timestamp, bid=price, ask=price)
+        assert quote == built
+        assert list(vars(quote).items()) == list(vars(built).items())
+
     async def test_random_walk_is_reproducible_from_its_seed_and_moves_in_cents(self) -> None:
         one, two, other = new_exchange(seed=7), new_exchange(seed=7), new_exchange(seed=8)
 
