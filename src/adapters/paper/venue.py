@@ -41,17 +41,16 @@ from trading_core.values import (
 # through EnumType.__getattr__'s slot hook, several hundred instructions a read.
 _DAY: Final = TimeInForce.DAY
 _MARKET: Final = OrderType.MARKET
-_NEW: Final = OrderStatus.NEW
 _FILLED: Final = OrderStatus.FILLED
 _NEW_EVENT: Final = TradeEvent.NEW
 _FILL_EVENT: Final = TradeEvent.FILL
 
-_SNAPSHOT_DEFAULTS: Final = field_defaults(BrokerOrder)
-"""Every BrokerOrder field in declaration order, with its default or None for those without,
-which `Venue._fill_at_once` always writes."""
+_MARKET_ORDER_ACCEPTED: Final = field_defaults(BrokerOrder) | {"type": _MARKET, "status": OrderStatus.NEW}
+"""Every BrokerOrder field in declaration order, with its default or None for those without
+(which `Venue._fill_at_once` always writes), and the type and status it accepts orders with."""
 
 _UPDATE_DEFAULTS: Final = field_defaults(TradeUpdate)
-"""Every TradeUpdate field with its default: copied and written into, as `_SNAPSHOT_DEFAULTS` is.
+"""Every TradeUpdate field with its default: copied and written into, as `_MARKET_ORDER_ACCEPTED` is.
 A keyword call into TradeUpdate costs ~9-11k instructions, the copy ~6k."""
 
 _IMMEDIATE = frozenset({TimeInForce.IOC, TimeInForce.FOK, TimeInForce.OPG})
@@ -329,15 +328,13 @@ class Venue:
         # BrokerOrder(...) as a copy of the defaults with these fields written in, as
         # Order.from_request builds a new order: the keyword call into a 21-field class costs
         # ~19k instructions, this ~6k. The snapshot is the same value (tests/unit/test_paper_orders.py).
-        fields = _SNAPSHOT_DEFAULTS.copy()
+        fields = _MARKET_ORDER_ACCEPTED.copy()
         fields["broker_order_id"] = broker_order_id
         fields["client_order_id"] = order.client_order_id
         fields["symbol"] = inst.asset.symbol
         fields["side"] = order.side
-        fields["type"] = _MARKET
         fields["time_in_force"] = order.time_in_force
         fields["quantity"] = quantity
-        fields["status"] = _NEW
         fields["created_at"] = now
         fields["updated_at"] = now
         fields["submitted_at"] = now
