@@ -119,7 +119,12 @@ class Sizing:
         self.quantity = qty
         self.opening = opening = max(ZERO, qty - abs(held)) if against else qty
         self.reducing = reducing = qty > ZERO and not opening
-        self.price = price = _reference_price(request, mark)
+        price = request.limit_price
+        if price is None and request.stop_price is not None and request.type is _STOP:
+            price = max(request.stop_price, mark if mark is not None else ZERO)  # the mark once it is higher
+        elif price is None:
+            price = mark
+        self.price = price
         if price is None or reducing:  # the exposure rules pass both without a cost or a value
             self.cost = self.value = None
         elif notional is None:
@@ -128,14 +133,6 @@ class Sizing:
         else:  # the notional itself: its quantity at the mark is a rounded quotient
             self.cost = max(ZERO, notional - abs(held) * price) if against else notional
             self.value = abs(held * price + (notional if buys else -notional))
-
-
-def _reference_price(request: OrderRequest, mark: Decimal | None) -> Decimal | None:
-    if request.limit_price is not None:
-        return request.limit_price
-    if request.stop_price is not None and request.type is _STOP:
-        return max(request.stop_price, mark if mark is not None else ZERO)
-    return mark
 
 
 def sizing(request: OrderRequest, ctx: RiskContext) -> Sizing:

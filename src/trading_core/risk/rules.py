@@ -22,6 +22,7 @@ from trading_core.values import HUNDRED, ZERO
 
 # Read on every order, so bound once: see the note on `_BUY` in trading_core.risk.context.
 _ACTIVE: Final = TradingState.ACTIVE
+_SELL: Final = Side.SELL
 
 
 @attrs.frozen
@@ -172,10 +173,9 @@ def symbol_tradable(request: OrderRequest, ctx: RiskContext, limits: RiskLimits)
     if not asset.tradable:
         return Rejection("symbolTradable", codes.SYMBOL_NOT_TRADABLE, f"{request.symbol} is not tradable")
     qty = request.quantity
-    fractional = qty is None or qty != qty.to_integral_value()  # a notional order buys a fraction
-    if fractional and not asset.fractionable:
+    if not asset.fractionable and (qty is None or qty != qty.to_integral_value()):  # a notional order buys a fraction
         return Rejection("symbolTradable", codes.SYMBOL_NOT_TRADABLE, f"{request.symbol} is not fractionable")
-    opens_short = request.side is Side.SELL and sizing(request, ctx).opening > ZERO
+    opens_short = request.side is _SELL and sizing(request, ctx).opening > ZERO
     if opens_short and not (asset.shortable and account.shorting_enabled):
         return Rejection("symbolTradable", codes.SYMBOL_NOT_TRADABLE, f"{request.symbol} cannot be sold short")
     return None
