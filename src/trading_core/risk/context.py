@@ -15,7 +15,7 @@ from trading_core.market import EASTERN, Account, Asset, MarketClock
 from trading_core.orders import Order
 from trading_core.positions import Position
 from trading_core.requests import OrderRequest
-from trading_core.values import ZERO, Symbol, plain_dict_init
+from trading_core.values import ZERO, Symbol, installed, plain_dict_init
 
 # Read on every order, so bound once: on Python 3.11 reading a member off its enum class goes
 # through EnumType.__getattr__'s slot hook, several hundred instructions a read.
@@ -38,6 +38,38 @@ class RiskContext:
     trading_state: TradingState = TradingState.ACTIVE
     _sizing: list[Sizing] = attrs.field(factory=list, init=False, eq=False, repr=False)
     """The last request sized (`sizing`), if any: every rule asks about the same one."""
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        account: Account,
+        clock: MarketClock,
+        positions: Mapping[Symbol, Position],
+        marks: Mapping[Symbol, Decimal],
+        assets: Mapping[Symbol, Asset],
+        open_orders: Sequence[Order],
+        day_trades: DayTrades,
+        trading_state: TradingState,
+    ) -> RiskContext:
+        """`RiskContext(...)` given every field, for the engine's context per order.
+
+        Calling a class with keywords packs them into a dict for `__init__` to unpack again; this
+        builds the same `__dict__` and installs it, ~2.5k instructions cheaper (callgrind).
+        tests/unit/test_risk_rules.py checks the two agree.
+        """
+        fields = {
+            "account": account,
+            "clock": clock,
+            "positions": positions,
+            "marks": marks,
+            "assets": assets,
+            "open_orders": open_orders,
+            "day_trades": day_trades,
+            "trading_state": trading_state,
+            "_sizing": [],
+        }
+        return installed(cls, fields)
 
     @property
     def today(self) -> date:
