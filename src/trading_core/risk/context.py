@@ -99,7 +99,7 @@ class RiskContext:
         total = ZERO
         for symbol, position in self.positions.items():  # every position, every order: read directly
             asset = assets.get(symbol)
-            if asset is not None and asset.sector == sector and symbol != excluding and position.quantity:
+            if asset is not None and asset.sector == sector and symbol != excluding:
                 total += _held_value(position, marks.get(symbol))
         return total
 
