@@ -151,16 +151,17 @@ class TradingEngine:
 
     async def risk_context(self, symbol: Symbol) -> RiskContext:
         """What the rules see for an order in `symbol`, as of now."""
-        await self._facts.mark(symbol)
-        await self._facts.asset(symbol)
-        return RiskContext(
-            account=await self._facts.account(),
-            clock=await self._facts.market_clock(),
-            positions=self.book.positions,
-            marks=self.book.marks,
-            assets=self.book.assets,
-            open_orders=tuple(self.book.open_orders_in(symbol)),
-            day_trades=self.book.day_trades,
+        facts, book = self._facts, self.book
+        await facts.mark(symbol)
+        await facts.asset(symbol)
+        return RiskContext.of(
+            account=await facts.account(),
+            clock=await facts.market_clock(),
+            positions=book.positions,
+            marks=book.marks,
+            assets=book.assets,
+            open_orders=tuple(book.open_orders_in(symbol)),
+            day_trades=book.day_trades,
             trading_state=self._trading.state,
         )
 

@@ -44,8 +44,9 @@ class BrokerFacts:
     async def account(self, *, fresh: bool = False) -> Account:
         book = self._book
         now = self._clock.now()
-        expired = self._account_at is None or now - self._account_at > self._account_ttl
-        if fresh or book.account is None or book.account_stale or expired:
+        at = self._account_at
+        # Its age is worked out last: after a fill (most orders follow one) it is stale whatever its age.
+        if fresh or book.account is None or book.account_stale or at is None or now - at > self._account_ttl:
             book.account = await self._broker.get_account()
             book.account_stale = False
             self._account_at = now

@@ -85,6 +85,33 @@ class TestContext:
     def test_a_market_order_without_a_mark_has_no_value(self) -> None:
         assert reference_price(request(), context(marks={})) is None
 
+    def test_a_request_is_sized_again_once_its_position_or_mark_changes(self) -> None:
+        """The engine's context reads the book's live mappings: what was worked out must follow them."""
+        held: dict[Symbol, Position] = {}
+        marks = {AAPL: Decimal(100)}
+        ctx = attrs.evolve(context(), positions=held, marks=marks)
+        req = sell("10")
+        before = (opening_quantity(req, ctx), is_reducing(req, ctx), reference_price(req, ctx))
+
+        held[AAPL] = position(AAPL, 10, 100)
+        marks[AAPL] = Decimal(101)
+
+        assert before == (Decimal(10), False, Decimal(100))
+        assert (opening_quantity(req, ctx), is_reducing(req, ctx), reference_price(req, ctx)) == (
+            Decimal(0),
+            True,
+            Decimal(101),
+        )
+
+    def test_of_builds_what_the_class_builds_from_every_field(self) -> None:
+        ctx = context(positions=[position(AAPL, 5, 100)], open_orders=[order(sell("1"), status=OrderStatus.NEW)])
+        given = {a.name: getattr(ctx, a.name) for a in attrs.fields(RiskContext) if a.init}
+
+        built, expected = RiskContext.of(**given), RiskContext(**given)
+
+        assert list(vars(built).items()) == list(vars(expected).items())  # the last sizing's holder too, empty
+        assert built._sizing is not RiskContext.of(**given)._sizing
+
     def test_today_is_the_new_york_date(self) -> None:
         late_evening = datetime(2026, 3, 3, 3, 0, tzinfo=UTC)  # 22:00 on Monday in New York
 

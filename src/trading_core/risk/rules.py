@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import time
 from decimal import Decimal
+from typing import Final
 
 import attrs
 
@@ -15,16 +16,13 @@ from trading_core import codes
 from trading_core.enums import OrderType, Side, TimeInForce, TradingState
 from trading_core.market import Session
 from trading_core.requests import OrderRequest
-from trading_core.risk.context import (
-    RiskContext,
-    is_reducing,
-    opening_cost,
-    opening_quantity,
-    reference_price,
-    value_after,
-)
+from trading_core.risk.context import RiskContext, sizing
 from trading_core.risk.limits import RiskLimits
 from trading_core.values import HUNDRED, ZERO
+
+# Read on every order, so bound once: see the note on `_BUY` in trading_core.risk.context.
+_ACTIVE: Final = TradingState.ACTIVE
+_SELL: Final = Side.SELL
 
 
 @attrs.frozen
@@ -41,10 +39,11 @@ Rule = Callable[[OrderRequest, RiskContext, RiskLimits], "Rejection | None"]
 
 
 def buying_power(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
-    if is_reducing(request, ctx):
+    sized = sizing(request, ctx)
+    if sized.reducing:
         return None
-    price = reference_price(request, ctx)
-    if price is None:
+    cost = sized.cost
+    if cost is None:  # no price to value it at
         if request.symbol not in ctx.assets:
             return None  # an unknown symbol is refused by `symbol_tradable`, with the code that says why
         return Rejection(
@@ -52,7 +51,6 @@ def buying_power(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) ->
             codes.INSUFFICIENT_FUNDS,
             f"no current price for {request.symbol} to value the order",
         )
-    cost = opening_cost(request, ctx, price)
     available = ctx.account.buying_power
     if cost > available:
         return Rejection(
@@ -64,12 +62,9 @@ def buying_power(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) ->
 
 
 def position_limit(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
-    if is_reducing(request, ctx):
-        return None
-    price = reference_price(request, ctx)
-    if price is None:
-        return None  # buying_power refuses an order it cannot value
-    after = value_after(request, ctx, price)
+    after = sizing(request, ctx).value
+    if after is None:
+        return None  # a reduction, or an order buying_power refuses for want of a price
     cap = ctx.account.equity * limits.max_position_size_percent / HUNDRED
     if after > cap:
         return Rejection(
@@ -83,12 +78,12 @@ def position_limit(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) 
 
 def sector_exposure(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
     sector = ctx.sector_of(request.symbol)
-    if sector is None or is_reducing(request, ctx):
+    if sector is None:
         return None
-    price = reference_price(request, ctx)
-    if price is None:
-        return None
-    after = ctx.sector_exposure(sector, excluding=request.symbol) + value_after(request, ctx, price)
+    value = sizing(request, ctx).value
+    if value is None:
+        return None  # a reduction, or an order it cannot value
+    after = ctx.sector_exposure(sector, excluding=request.symbol) + value
     cap = ctx.account.equity * limits.max_sector_exposure_percent / HUNDRED
     if after > cap:
         return Rejection(
@@ -101,9 +96,9 @@ def sector_exposure(request: OrderRequest, ctx: RiskContext, limits: RiskLimits)
 
 
 def daily_loss_limit(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
-    if is_reducing(request, ctx):
+    if sizing(request, ctx).reducing:
         return None
-    if ctx.trading_state is not TradingState.ACTIVE:
+    if ctx.trading_state is not _ACTIVE:
         return Rejection(
             "dailyLossLimit",
             codes.DAILY_LOSS_LIMIT,
@@ -122,7 +117,10 @@ def daily_loss_limit(request: OrderRequest, ctx: RiskContext, limits: RiskLimits
 
 
 def max_open_positions(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
-    position = ctx.positions.get(request.symbol)
+    positions = ctx.positions
+    if len(positions) < limits.max_open_positions:
+        return None  # fewer positions than the limit, open or flat: no need to count them
+    position = positions.get(request.symbol)
     if position is not None and position.is_open:
         return None  # adds to or reduces an existing position: the count does not grow
     count = ctx.open_position_count()
@@ -175,10 +173,9 @@ def symbol_tradable(request: OrderRequest, ctx: RiskContext, limits: RiskLimits)
     if not asset.tradable:
         return Rejection("symbolTradable", codes.SYMBOL_NOT_TRADABLE, f"{request.symbol} is not tradable")
     qty = request.quantity
-    fractional = qty is None or qty != qty.to_integral_value()  # a notional order buys a fraction
-    if fractional and not asset.fractionable:
+    if not asset.fractionable and (qty is None or qty != qty.to_integral_value()):  # a notional order buys a fraction
         return Rejection("symbolTradable", codes.SYMBOL_NOT_TRADABLE, f"{request.symbol} is not fractionable")
-    opens_short = request.side is Side.SELL and opening_quantity(request, ctx) > ZERO
+    opens_short = request.side is _SELL and sizing(request, ctx).opening > ZERO
     if opens_short and not (asset.shortable and account.shorting_enabled):
         return Rejection("symbolTradable", codes.SYMBOL_NOT_TRADABLE, f"{request.symbol} cannot be sold short")
     return None
