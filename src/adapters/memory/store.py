@@ -119,12 +119,20 @@ class InMemoryOrderStore:
         return self.tables.trading_state
 
     async def add_orders(self, orders: Sequence[Order], events: Sequence[Event] = ()) -> None:
-        async with self.unit_of_work() as uow:  # leaving it uncommitted after a refusal keeps nothing
-            for order in orders:
-                await uow.add_order(order)
-            if events:
-                await uow.add_events(events)
-            await uow.commit()
+        """Write them directly, as a unit of work adding them would commit them.
+
+        Everything is checked before anything is written and nothing is awaited between, so a
+        refusal leaves nothing and no other unit can commit in the middle.
+        """
+        tables = self.tables
+        for index, order in enumerate(orders):
+            tables.check_insert(order, orders[:index])
+        if events:
+            tables.check_new_events(events)
+        for order in orders:
+            tables.put_order(order)
+        if events:
+            tables.put_events(events)
 
     async def prune_outbox(self, sent_before: datetime, limit: int = 10_000) -> int:
         if limit < 1:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TypeVar
 
 from adapters.outbox import LazyOutboxMessage, PayloadOf
+from trading_core.errors import DuplicateClientOrderId, StoreError
 from trading_core.events import Event
 from trading_core.fills import Fill
 from trading_core.orders import Order
@@ -70,6 +72,27 @@ class Tables:
         order_id = self.by_client.get(client_order_id)
         return None if order_id is None else self.orders[order_id]
 
+    def check_insert(self, order: Order, earlier: Sequence[Order]) -> None:
+        """Refuse `order` as inserting it after the `earlier` orders of its batch (not stored) would.
+
+        Its client order id is checked first, as the database does, then its id, then the broker's.
+        """
+        client_order_id, broker_order_id = order.client_order_id, order.broker_order_id
+        if client_order_id in self.by_client or _batch_holds(earlier, "client_order_id", client_order_id):
+            raise client_order_id_taken(client_order_id)
+        if order.id in self.orders or _batch_holds(earlier, "id", order.id):
+            raise StoreError(f"order {order.id} is already stored")
+        if broker_order_id is not None and (
+            broker_order_id in self.by_broker or _batch_holds(earlier, "broker_order_id", broker_order_id)
+        ):
+            raise broker_order_id_taken(broker_order_id)
+
+    def check_new_events(self, events: Sequence[Event]) -> None:
+        """Refuse events whose ids repeat among themselves or are in the outbox already."""
+        ids = {e.event_id for e in events}
+        if len(ids) < len(events) or not self.event_ids.isdisjoint(ids):
+            raise StoreError("an event of this unit of work is already in the outbox")
+
     def put_order(self, order: Order) -> None:
         """Insert or replace an order and keep every index in step."""
         order_id = order.id
@@ -112,7 +135,7 @@ class Tables:
         else:
             self.positions.pop(position.symbol, None)
 
-    def put_events(self, events: list[Event]) -> None:
+    def put_events(self, events: Sequence[Event]) -> None:
         """Queue events; each becomes a message (with a lazy payload) only when a relay claims it."""
         event_ids = self.event_ids
         outbox = self.outbox
@@ -128,6 +151,21 @@ class Tables:
             return queued
         message = self.outbox[event_id] = LazyOutboxMessage(queued, payload_of)
         return message
+
+
+def client_order_id_taken(client_order_id: str) -> DuplicateClientOrderId:
+    return DuplicateClientOrderId(
+        f"client order id {client_order_id} is already taken", details={"clientOrderId": client_order_id}
+    )
+
+
+def broker_order_id_taken(broker_order_id: str) -> StoreError:
+    return StoreError(f"broker order id {broker_order_id} is already stored")
+
+
+def _batch_holds(orders: Sequence[Order], field: str, value: str) -> bool:
+    """Whether one of `orders` has `value` in `field`; most batches are one order, with none before it."""
+    return bool(orders) and any(getattr(order, field) == value for order in orders)
 
 
 def _insert_sorted(keys: list[_Key], key: _Key) -> None:

@@ -15,6 +15,7 @@ from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, NoReturn
 
+from adapters.memory.tables import broker_order_id_taken, client_order_id_taken
 from trading_core.errors import ConcurrentUpdate, DuplicateClientOrderId, StoreError, TradingError
 from trading_core.events import Event
 from trading_core.fills import Fill
@@ -136,14 +137,11 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
         if self._failed:
             raise _aborted()
         if self._order_by_client(order.client_order_id) is not None:  # checked first, as the database does
-            raise DuplicateClientOrderId(
-                f"client order id {order.client_order_id} is already taken",
-                details={"clientOrderId": order.client_order_id},
-            )
+            raise client_order_id_taken(order.client_order_id)
         if order.id in self._orders or order.id in self._store.tables.orders:
             self._fail(StoreError(f"order {order.id} is already stored"))
         if order.broker_order_id is not None and self._order_by_broker(order.broker_order_id) is not None:
-            self._fail(StoreError(f"broker order id {order.broker_order_id} is already stored"))
+            self._fail(broker_order_id_taken(order.broker_order_id))
         self._orders[order.id] = (order, True)
 
     async def update_order(self, order: Order) -> None:
@@ -160,7 +158,7 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
         if before.broker_order_id != order.broker_order_id and order.broker_order_id is not None:
             holder = self._order_by_broker(order.broker_order_id)
             if holder is not None and holder.id != order.id:
-                self._fail(StoreError(f"broker order id {order.broker_order_id} is already stored"))
+                self._fail(broker_order_id_taken(order.broker_order_id))
         self._orders[order.id] = (order, pending is not None and pending[1])
 
     async def add_fill(self, fill: Fill) -> None:
@@ -225,15 +223,15 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
             if order.broker_order_id is not None:
                 holder = tables.by_broker.get(order.broker_order_id)
                 if holder is not None and holder != order.id:
-                    self._fail(StoreError(f"broker order id {order.broker_order_id} is already stored"))
+                    self._fail(broker_order_id_taken(order.broker_order_id))
         for fill in self._fills:
             if (fill.order_id, fill.execution_id) in tables.fill_keys:
                 self._fail(_duplicate_fill(fill))
-        events = self._events
-        if events:
-            ids = {e.event_id for e in events}
-            if len(ids) < len(events) or not tables.event_ids.isdisjoint(ids):
-                self._fail(StoreError("an event of this unit of work is already in the outbox"))
+        if self._events:
+            try:
+                tables.check_new_events(self._events)
+            except StoreError as e:
+                self._fail(e)
 
     def _order(self, order_id: str) -> Order | None:
         pending = self._orders.get(order_id)
