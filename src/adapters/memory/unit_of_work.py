@@ -105,27 +105,29 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
     # reads
 
     async def get_order(self, order_id: OrderId, *, for_update: bool = False) -> Order | None:
-        if for_update:
-            await self._lock("o:" + order_id)
+        if for_update and not self._hold("o:" + order_id):
+            await self._wait_for("o:" + order_id)
         return self._order(order_id)
 
     async def get_order_by_client_id(self, client_order_id: ClientOrderId, *, for_update: bool = False) -> Order | None:
         order = self._order_by_client(client_order_id)
         if order is None or not for_update:
             return order
-        await self._lock("o:" + order.id)
+        if not self._hold("o:" + order.id):
+            await self._wait_for("o:" + order.id)
         return self._order_by_client(client_order_id)  # it may have changed while we waited
 
     async def get_order_by_broker_id(self, broker_order_id: BrokerOrderId, *, for_update: bool = False) -> Order | None:
         order = self._order_by_broker(broker_order_id)
         if order is None or not for_update:
             return order
-        await self._lock("o:" + order.id)
+        if not self._hold("o:" + order.id):
+            await self._wait_for("o:" + order.id)
         return self._order_by_broker(broker_order_id)
 
     async def get_position(self, symbol: Symbol, *, for_update: bool = False) -> Position | None:
-        if for_update:
-            await self._lock("p:" + symbol)
+        if for_update and not self._hold("p:" + symbol):
+            await self._wait_for("p:" + symbol)
         if symbol in self._positions:
             pending = self._positions[symbol]
             return pending if pending.quantity else None
@@ -265,12 +267,22 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
             f.order_id == fill.order_id and f.execution_id == fill.execution_id for f in pending
         )
 
-    async def _lock(self, key: str) -> None:
-        if key not in self._held:
-            locks = self._store.locks
-            if not locks.try_acquire(key):
-                await locks.acquire(key)
+    def _hold(self, key: str) -> bool:
+        """Hold the row lock `key` if this unit has it or it is free; False if another unit holds it.
+
+        Apart from `_wait_for`: an uncontended lock (nearly every one) then costs no coroutine.
+        """
+        if key in self._held:
+            return True
+        if self._store.locks.try_acquire(key):
             self._held.append(key)
+            return True
+        return False
+
+    async def _wait_for(self, key: str) -> None:
+        """Wait until another unit releases the row lock `key`, then hold it."""
+        await self._store.locks.acquire(key)
+        self._held.append(key)
 
     def _fail(self, error: TradingError) -> NoReturn:
         self._failed = True
