@@ -27,7 +27,11 @@ _Key = TypeVar("_Key", TimeKey, FillKey)
 
 
 class Tables:
-    """Committed orders, fills, positions, outbox and trading state; changed only by a commit."""
+    """Committed orders, fills, positions, outbox and trading state; changed only by a commit.
+
+    Args:
+        payload_of: turns an event into its payload, for the outbox messages (see `put_events`).
+    """
 
     __slots__ = (
         "by_broker",
@@ -40,13 +44,15 @@ class Tables:
         "open_orders",
         "orders",
         "outbox",
+        "payload_of",
         "positions",
         "sent",
         "timeline",
         "trading_state",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, payload_of: PayloadOf) -> None:
+        self.payload_of = payload_of
         self.orders: dict[str, Order] = {}
         self.by_client: dict[str, OrderId] = {}
         self.by_broker: dict[str, OrderId] = {}
@@ -59,8 +65,8 @@ class Tables:
         self.fills_by_time: list[FillKey] = []
         self.positions: dict[str, Position] = {}
         """Open positions only: a flat one is deleted, as the database's cache does."""
-        self.outbox: dict[str, Event | LazyOutboxMessage] = {}
-        """Unsent events, oldest first; one leaves when a relay marks it sent."""
+        self.outbox: dict[str, LazyOutboxMessage] = {}
+        """Unsent events' messages, oldest first; one leaves when a relay marks it sent."""
         self.claimed: set[str] = set()
         self.event_ids: set[str] = set()
         """Every event id in the outbox, sent or not, as the database's primary key holds them."""
@@ -136,21 +142,15 @@ class Tables:
             self.positions.pop(position.symbol, None)
 
     def put_events(self, events: Sequence[Event]) -> None:
-        """Queue events; each becomes a message (with a lazy payload) only when a relay claims it."""
-        event_ids = self.event_ids
-        outbox = self.outbox
+        """Queue events as messages; a payload is built only when a relay reads it, then kept.
+
+        Made here, not on a claim: a claim then takes the messages as they are, in C.
+        """
+        event_ids, outbox, payload_of = self.event_ids, self.outbox, self.payload_of
         for event in events:
             event_id = event.event_id
             event_ids.add(event_id)
-            outbox[event_id] = event
-
-    def message(self, event_id: str, payload_of: PayloadOf) -> LazyOutboxMessage:
-        """The outbox message of a queued event, made on its first claim and kept for the next."""
-        queued = self.outbox[event_id]
-        if isinstance(queued, LazyOutboxMessage):
-            return queued
-        message = self.outbox[event_id] = LazyOutboxMessage(queued, payload_of)
-        return message
+            outbox[event_id] = LazyOutboxMessage(event, payload_of)
 
 
 def client_order_id_taken(client_order_id: str) -> DuplicateClientOrderId:
