@@ -84,12 +84,13 @@ class Tables:
         Its client order id is checked first, as the database does, then its id, then the broker's.
         """
         client_order_id, broker_order_id = order.client_order_id, order.broker_order_id
-        if client_order_id in self.by_client or _batch_holds(earlier, "client_order_id", client_order_id):
+        # Most batches are one order, with no earlier ones to scan.
+        if client_order_id in self.by_client or (earlier and _holds(earlier, "client_order_id", client_order_id)):
             raise client_order_id_taken(client_order_id)
-        if order.id in self.orders or _batch_holds(earlier, "id", order.id):
+        if order.id in self.orders or (earlier and _holds(earlier, "id", order.id)):
             raise StoreError(f"order {order.id} is already stored")
         if broker_order_id is not None and (
-            broker_order_id in self.by_broker or _batch_holds(earlier, "broker_order_id", broker_order_id)
+            broker_order_id in self.by_broker or (earlier and _holds(earlier, "broker_order_id", broker_order_id))
         ):
             raise broker_order_id_taken(broker_order_id)
 
@@ -163,9 +164,9 @@ def broker_order_id_taken(broker_order_id: str) -> StoreError:
     return StoreError(f"broker order id {broker_order_id} is already stored")
 
 
-def _batch_holds(orders: Sequence[Order], field: str, value: str) -> bool:
-    """Whether one of `orders` has `value` in `field`; most batches are one order, with none before it."""
-    return bool(orders) and any(getattr(order, field) == value for order in orders)
+def _holds(orders: Sequence[Order], field: str, value: str) -> bool:
+    """Whether one of `orders` has `value` in `field`."""
+    return any(getattr(order, field) == value for order in orders)
 
 
 def _insert_sorted(keys: list[_Key], key: _Key) -> None:
