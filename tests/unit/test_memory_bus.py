@@ -73,6 +73,30 @@ async def test_maxlen_bounds_what_is_kept() -> None:
     assert len(bus._seen) == 3
 
 
+async def test_an_id_is_remembered_as_long_as_its_message_is_kept() -> None:
+    bus = InMemoryEventBus(maxlen=2)
+    first, second, third = EVENTS[:3]
+
+    for message in [first, second, third, second, first]:
+        await bus.publish(message)
+
+    assert list(bus.messages) == [third, first]  # the first one had left: new again
+    assert bus.duplicates == 1
+
+
+async def test_a_bus_that_keeps_nothing_drops_no_duplicates() -> None:
+    bus = InMemoryEventBus(maxlen=0)
+    heard: list[str] = []
+    bus.subscribe(lambda m: heard.append(m.event_id))
+
+    for message in [EVENTS[0], EVENTS[0]]:
+        await bus.publish(message)
+
+    assert heard == [EVENTS[0].event_id] * 2
+    assert list(bus.messages) == []
+    assert bus.duplicates == 0
+
+
 async def test_clear_forgets_messages_and_ids() -> None:
     bus = InMemoryEventBus()
     await bus.publish(EVENTS[0])

@@ -1,13 +1,22 @@
-"""What only the in-memory store promises: payloads are built lazily, once, only for a relay."""
+"""What only the in-memory store promises: payloads are built lazily, once, only for a relay;
+`add_orders`, written without a unit of work, refuses and keeps exactly what one would."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
+
+import attrs
+import pytest
 
 from adapters.memory import InMemoryOrderStore
 from tests.contract.builders import new_order, payload_of, submitted
+from tests.contract.test_order_store import unsent
+from trading_core.errors import TradingError
 from trading_core.events import Event
+from trading_core.orders import Order
+from trading_core.ports import OrderFilter
+from trading_core.values import BrokerOrderId
 
 
 class CountingCodec:
@@ -55,3 +64,66 @@ async def test_a_rolled_back_unit_never_builds_a_payload() -> None:
     async with store.claim_outbox() as batch:
         assert batch.messages == []
     assert codec.calls == 0
+
+
+STORED = new_order(broker_order_id=BrokerOrderId("broker-stored"))
+STORED_EVENT = submitted(STORED)
+FIRST = new_order(broker_order_id=BrokerOrderId("broker-first"))
+
+
+def _sharing(order: Order, *fields: str) -> Order:
+    """A new order with `fields` copied from `order`."""
+    return attrs.evolve(new_order(), **{field: getattr(order, field) for field in fields})
+
+
+BATCHES: dict[str, tuple[list[Order], list[Event]]] = {
+    "fresh": ([FIRST, new_order()], [submitted(FIRST)]),
+    "a stored client order id": ([FIRST, _sharing(STORED, "client_order_id")], []),
+    "a stored id": ([FIRST, _sharing(STORED, "id")], []),
+    "a stored broker id": ([FIRST, _sharing(STORED, "broker_order_id")], []),
+    "a client order id twice": ([FIRST, _sharing(FIRST, "client_order_id")], []),
+    "an id twice": ([FIRST, _sharing(FIRST, "id")], []),
+    "a broker id twice": ([FIRST, _sharing(FIRST, "broker_order_id")], []),
+    "the client order id checked first": ([FIRST, _sharing(FIRST, "id", "client_order_id")], []),
+    "an event twice": ([FIRST], [submitted(FIRST)] * 2),
+    "an event already queued": ([FIRST], [STORED_EVENT]),
+}
+
+
+async def _add_through_a_unit(store: InMemoryOrderStore, orders: list[Order], events: list[Event]) -> None:
+    async with store.unit_of_work() as uow:
+        for order in orders:
+            await uow.add_order(order)
+        await uow.add_events(events)
+        await uow.commit()
+
+
+async def _refusal(write: Awaitable[None]) -> tuple[type[TradingError], str] | None:
+    try:
+        await write
+    except TradingError as e:
+        return type(e), str(e)
+    return None
+
+
+async def _holding_one() -> InMemoryOrderStore:
+    store = InMemoryOrderStore(payload_of=payload_of)
+    await store.add_orders([STORED], [STORED_EVENT])
+    return store
+
+
+async def _contents(store: InMemoryOrderStore) -> tuple[list[Order], list[str]]:
+    return (await store.list_orders(status=OrderFilter.ALL)).orders, await unsent(store)
+
+
+@pytest.mark.parametrize("name", BATCHES)
+async def test_add_orders_refuses_and_keeps_what_a_unit_of_work_would(name: str) -> None:
+    orders, events = BATCHES[name]
+    direct, through_a_unit = await _holding_one(), await _holding_one()
+
+    refused = await _refusal(direct.add_orders(orders, events))
+    expected = await _refusal(_add_through_a_unit(through_a_unit, orders, events))
+
+    assert refused == expected
+    assert (refused is None) == (name == "fresh")
+    assert await _contents(direct) == await _contents(through_a_unit)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Final
 
@@ -30,9 +30,8 @@ class InMemoryEventBus:
 
     def __init__(self, *, maxlen: int | None = None) -> None:
         self._messages: deque[EventMessage] = deque(maxlen=maxlen)
-        # Ordered, so the oldest id goes in O(1): a plain dict's first key is found by walking
-        # past every slot deleted before it, which made each publish O(window).
-        self._seen: OrderedDict[EventId, None] = OrderedDict()
+        self._seen: set[EventId] = set()
+        """The ids of `_messages`, always: the oldest id leaves with the oldest message."""
         self._maxlen = maxlen
         self._subscribers: list[tuple[Subscriber, frozenset[str] | None]] = []
         self.duplicates = 0
@@ -58,13 +57,14 @@ class InMemoryEventBus:
         return unsubscribe
 
     async def publish(self, message: EventMessage) -> None:
-        if message.event_id in self._seen:
+        seen, messages = self._seen, self._messages
+        if message.event_id in seen:
             self.duplicates += 1
             return
-        self._seen[message.event_id] = None
-        if self._maxlen is not None and len(self._seen) > self._maxlen:
-            self._seen.popitem(last=False)
-        self._messages.append(message)
+        seen.add(message.event_id)
+        if len(messages) == self._maxlen:  # full: the oldest message goes, and its id (this one's, if none are kept)
+            seen.remove((messages[0] if messages else message).event_id)
+        messages.append(message)
         if not self._subscribers:  # nothing to copy the list for
             return
         for callback, types in tuple(self._subscribers):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TypeVar
 
 from adapters.outbox import LazyOutboxMessage, PayloadOf
+from trading_core.errors import DuplicateClientOrderId, StoreError
 from trading_core.events import Event
 from trading_core.fills import Fill
 from trading_core.orders import Order
@@ -25,7 +27,11 @@ _Key = TypeVar("_Key", TimeKey, FillKey)
 
 
 class Tables:
-    """Committed orders, fills, positions, outbox and trading state; changed only by a commit."""
+    """Committed orders, fills, positions, outbox and trading state; changed only by a commit.
+
+    Args:
+        payload_of: turns an event into its payload, for the outbox messages (see `put_events`).
+    """
 
     __slots__ = (
         "by_broker",
@@ -38,13 +44,15 @@ class Tables:
         "open_orders",
         "orders",
         "outbox",
+        "payload_of",
         "positions",
         "sent",
         "timeline",
         "trading_state",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, payload_of: PayloadOf) -> None:
+        self.payload_of = payload_of
         self.orders: dict[str, Order] = {}
         self.by_client: dict[str, OrderId] = {}
         self.by_broker: dict[str, OrderId] = {}
@@ -57,8 +65,8 @@ class Tables:
         self.fills_by_time: list[FillKey] = []
         self.positions: dict[str, Position] = {}
         """Open positions only: a flat one is deleted, as the database's cache does."""
-        self.outbox: dict[str, Event | LazyOutboxMessage] = {}
-        """Unsent events, oldest first; one leaves when a relay marks it sent."""
+        self.outbox: dict[str, LazyOutboxMessage] = {}
+        """Unsent events' messages, oldest first; one leaves when a relay marks it sent."""
         self.claimed: set[str] = set()
         self.event_ids: set[str] = set()
         """Every event id in the outbox, sent or not, as the database's primary key holds them."""
@@ -69,6 +77,28 @@ class Tables:
     def order_by_client(self, client_order_id: str) -> Order | None:
         order_id = self.by_client.get(client_order_id)
         return None if order_id is None else self.orders[order_id]
+
+    def check_insert(self, order: Order, earlier: Sequence[Order]) -> None:
+        """Refuse `order` as inserting it after the `earlier` orders of its batch (not stored) would.
+
+        Its client order id is checked first, as the database does, then its id, then the broker's.
+        """
+        client_order_id, broker_order_id = order.client_order_id, order.broker_order_id
+        # Most batches are one order, with no earlier ones to scan.
+        if client_order_id in self.by_client or (earlier and _holds(earlier, "client_order_id", client_order_id)):
+            raise client_order_id_taken(client_order_id)
+        if order.id in self.orders or (earlier and _holds(earlier, "id", order.id)):
+            raise StoreError(f"order {order.id} is already stored")
+        if broker_order_id is not None and (
+            broker_order_id in self.by_broker or (earlier and _holds(earlier, "broker_order_id", broker_order_id))
+        ):
+            raise broker_order_id_taken(broker_order_id)
+
+    def check_new_events(self, events: Sequence[Event]) -> None:
+        """Refuse events whose ids repeat among themselves or are in the outbox already."""
+        ids = {e.event_id for e in events}
+        if len(ids) < len(events) or not self.event_ids.isdisjoint(ids):
+            raise StoreError("an event of this unit of work is already in the outbox")
 
     def put_order(self, order: Order) -> None:
         """Insert or replace an order and keep every index in step."""
@@ -112,22 +142,31 @@ class Tables:
         else:
             self.positions.pop(position.symbol, None)
 
-    def put_events(self, events: list[Event]) -> None:
-        """Queue events; each becomes a message (with a lazy payload) only when a relay claims it."""
-        event_ids = self.event_ids
-        outbox = self.outbox
+    def put_events(self, events: Sequence[Event]) -> None:
+        """Queue events as messages; a payload is built only when a relay reads it, then kept.
+
+        Made here, not on a claim: a claim then takes the messages as they are, in C.
+        """
+        event_ids, outbox, payload_of = self.event_ids, self.outbox, self.payload_of
         for event in events:
             event_id = event.event_id
             event_ids.add(event_id)
-            outbox[event_id] = event
+            outbox[event_id] = LazyOutboxMessage(event, payload_of)
 
-    def message(self, event_id: str, payload_of: PayloadOf) -> LazyOutboxMessage:
-        """The outbox message of a queued event, made on its first claim and kept for the next."""
-        queued = self.outbox[event_id]
-        if isinstance(queued, LazyOutboxMessage):
-            return queued
-        message = self.outbox[event_id] = LazyOutboxMessage(queued, payload_of)
-        return message
+
+def client_order_id_taken(client_order_id: str) -> DuplicateClientOrderId:
+    return DuplicateClientOrderId(
+        f"client order id {client_order_id} is already taken", details={"clientOrderId": client_order_id}
+    )
+
+
+def broker_order_id_taken(broker_order_id: str) -> StoreError:
+    return StoreError(f"broker order id {broker_order_id} is already stored")
+
+
+def _holds(orders: Sequence[Order], field: str, value: str) -> bool:
+    """Whether one of `orders` has `value` in `field`."""
+    return any(getattr(order, field) == value for order in orders)
 
 
 def _insert_sorted(keys: list[_Key], key: _Key) -> None:

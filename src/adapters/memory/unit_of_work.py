@@ -15,6 +15,7 @@ from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, NoReturn
 
+from adapters.memory.tables import broker_order_id_taken, client_order_id_taken
 from trading_core.errors import ConcurrentUpdate, DuplicateClientOrderId, StoreError, TradingError
 from trading_core.events import Event
 from trading_core.fills import Fill
@@ -104,27 +105,29 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
     # reads
 
     async def get_order(self, order_id: OrderId, *, for_update: bool = False) -> Order | None:
-        if for_update:
-            await self._lock("o:" + order_id)
+        if for_update and not self._hold("o:" + order_id):
+            await self._wait_for("o:" + order_id)
         return self._order(order_id)
 
     async def get_order_by_client_id(self, client_order_id: ClientOrderId, *, for_update: bool = False) -> Order | None:
         order = self._order_by_client(client_order_id)
         if order is None or not for_update:
             return order
-        await self._lock("o:" + order.id)
+        if not self._hold("o:" + order.id):
+            await self._wait_for("o:" + order.id)
         return self._order_by_client(client_order_id)  # it may have changed while we waited
 
     async def get_order_by_broker_id(self, broker_order_id: BrokerOrderId, *, for_update: bool = False) -> Order | None:
         order = self._order_by_broker(broker_order_id)
         if order is None or not for_update:
             return order
-        await self._lock("o:" + order.id)
+        if not self._hold("o:" + order.id):
+            await self._wait_for("o:" + order.id)
         return self._order_by_broker(broker_order_id)
 
     async def get_position(self, symbol: Symbol, *, for_update: bool = False) -> Position | None:
-        if for_update:
-            await self._lock("p:" + symbol)
+        if for_update and not self._hold("p:" + symbol):
+            await self._wait_for("p:" + symbol)
         if symbol in self._positions:
             pending = self._positions[symbol]
             return pending if pending.quantity else None
@@ -136,14 +139,11 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
         if self._failed:
             raise _aborted()
         if self._order_by_client(order.client_order_id) is not None:  # checked first, as the database does
-            raise DuplicateClientOrderId(
-                f"client order id {order.client_order_id} is already taken",
-                details={"clientOrderId": order.client_order_id},
-            )
+            raise client_order_id_taken(order.client_order_id)
         if order.id in self._orders or order.id in self._store.tables.orders:
             self._fail(StoreError(f"order {order.id} is already stored"))
         if order.broker_order_id is not None and self._order_by_broker(order.broker_order_id) is not None:
-            self._fail(StoreError(f"broker order id {order.broker_order_id} is already stored"))
+            self._fail(broker_order_id_taken(order.broker_order_id))
         self._orders[order.id] = (order, True)
 
     async def update_order(self, order: Order) -> None:
@@ -160,7 +160,7 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
         if before.broker_order_id != order.broker_order_id and order.broker_order_id is not None:
             holder = self._order_by_broker(order.broker_order_id)
             if holder is not None and holder.id != order.id:
-                self._fail(StoreError(f"broker order id {order.broker_order_id} is already stored"))
+                self._fail(broker_order_id_taken(order.broker_order_id))
         self._orders[order.id] = (order, pending is not None and pending[1])
 
     async def add_fill(self, fill: Fill) -> None:
@@ -225,15 +225,15 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
             if order.broker_order_id is not None:
                 holder = tables.by_broker.get(order.broker_order_id)
                 if holder is not None and holder != order.id:
-                    self._fail(StoreError(f"broker order id {order.broker_order_id} is already stored"))
+                    self._fail(broker_order_id_taken(order.broker_order_id))
         for fill in self._fills:
             if (fill.order_id, fill.execution_id) in tables.fill_keys:
                 self._fail(_duplicate_fill(fill))
-        events = self._events
-        if events:
-            ids = {e.event_id for e in events}
-            if len(ids) < len(events) or not tables.event_ids.isdisjoint(ids):
-                self._fail(StoreError("an event of this unit of work is already in the outbox"))
+        if self._events:
+            try:
+                tables.check_new_events(self._events)
+            except StoreError as e:
+                self._fail(e)
 
     def _order(self, order_id: str) -> Order | None:
         pending = self._orders.get(order_id)
@@ -267,12 +267,22 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
             f.order_id == fill.order_id and f.execution_id == fill.execution_id for f in pending
         )
 
-    async def _lock(self, key: str) -> None:
-        if key not in self._held:
-            locks = self._store.locks
-            if not locks.try_acquire(key):
-                await locks.acquire(key)
+    def _hold(self, key: str) -> bool:
+        """Hold the row lock `key` if this unit has it or it is free; False if another unit holds it.
+
+        Apart from `_wait_for`: an uncontended lock (nearly every one) then costs no coroutine.
+        """
+        if key in self._held:
+            return True
+        if self._store.locks.try_acquire(key):
             self._held.append(key)
+            return True
+        return False
+
+    async def _wait_for(self, key: str) -> None:
+        """Wait until another unit releases the row lock `key`, then hold it."""
+        await self._store.locks.acquire(key)
+        self._held.append(key)
 
     def _fail(self, error: TradingError) -> NoReturn:
         self._failed = True
