@@ -3,16 +3,20 @@ positions and P&L, the in-memory store and bus. Prints one JSON line.
 
     python benchmarks/core.py --orders 100000 --symbols 10
 
-Where the time goes (CPython 3.11, 10 symbols): `run()` costs ~676k instructions per order
-(callgrind, 3,000 orders less 1,000; ~915k before the tuning of 2026-11), about 10,400 orders/s
-here against ~8,400 before. Of the timed loop, `submit` is ~80-85% (py-spy), the outbox relay
-~7%, `set_price` ~3%. Within a submit: applying the broker's answer and the fill in one
-transaction ~45% (the execution: order, position and events ~12%; the unit of work's commit
-~10%), the paper exchange ~18% (its fill-at-once path ~16%), the risk checks ~18% (rules ~10%,
-building their context ~7%), storing the new order ~11%, and sending the opening halves of
-flips once their closing halves filled ~10%. Across all of it, constructing values (keyword
-calls into `__init__`) is ~7% and making ids ~4%: what is left is many small steps (coroutines,
-Decimal arithmetic, dict writes), not one hot spot.
+Where the time goes (CPython 3.11, 10 symbols): the whole run costs ~671k instructions per order
+(callgrind, 3,000 orders less 1,000, PYTHONHASHSEED=0, the reference loop included), about
+11,000 orders/s here (2026-11-26; ~740k and ~9,500-10,000/s before that day's tuning of the paper
+exchange, the risk rules and the in-memory store, ~915k before 2026-11). Of a submit, by stage
+(inclusive, timed): applying the broker's answer and the fill in one unit of work ~45% (the
+order's state machine, the fill, the position and P&L, three events; the unit of work's commit
+alone ~9%), the risk checks ~15% (building their context and sizing the order once, then the
+rules), the paper exchange ~15% (routing, its checks, the fill at once, its account and the
+trade updates), storing the new order ~8%, sending the opening halves of flips once their closing
+halves filled ~10%; beyond the submits, the outbox relay ~5% and the price ticks ~3%. No step is
+a hot spot: what is left is Python's cost per step, paid a few hundred times per order: building
+a value (~7-11k instructions each, eight to ten per order), a coroutine call and await (~11 per
+unit of work), Decimal arithmetic, dict writes, ids. Reaching 50,000/s (~150k instructions per
+order) would take a path with a few dozen steps per order, not a cheaper version of each of these.
 """
 
 from __future__ import annotations
