@@ -7,6 +7,7 @@ import asyncio
 import gc
 import ipaddress
 import json
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -80,21 +81,49 @@ def serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     refuse_exposed_without_token(settings)
-    configure_logging(settings.logging)
     server = settings.server
+    listening = listen(server.host, server.port)
+    configure_logging(settings.logging)
     print(f"trading-engine: http://{server.host}:{server.port} (config: {settings.source})", file=sys.stderr)
     app = create_app(settings)
     quiet_collector()
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
-        host=server.host,
-        port=server.port,
         log_config=None,
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=max(1, server.shutdown_timeout_ms // 1000),
     )
+    uvicorn.Server(config).run(sockets=[listening])
     return 0
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before anything starts.
+
+    Uvicorn binds only after the application has started (the embedded database and NATS, the
+    reconciliation with the broker): a port already taken, say by a second `make run`, would
+    be found out only then. Bound first, it is refused at once, with the way out.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as e:
+        raise ConfigError("trading-engine.server.host", f"cannot listen on {host}: {e}") from e
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as e:
+        sock.close()
+        raise ConfigError(
+            "trading-engine.server.port",
+            f"cannot listen on {host}:{port}: {e.strerror} (is another trading-engine running? "
+            "choose another port with PORT=..., --port or TRADING_ENGINE_SERVER_PORT)",
+        ) from e
+    sock.setblocking(False)
+    return sock
 
 
 def migrate(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -61,6 +62,26 @@ def test_serving_beyond_loopback_without_a_token_is_refused() -> None:
 
     assert out.returncode == 2
     assert "not a loopback address" in out.stderr
+
+
+def test_a_port_already_taken_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = subprocess.run(
+            [sys.executable, "-m", "apps.cli", "serve", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            env={"PYTHONPATH": str(SRC), "TRADING_ENGINE_EMBEDDED_DATA_DIR": str(tmp_path / "data")},
+            check=False,
+            timeout=60,
+        )
+
+    assert out.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in out.stderr
+    assert "PORT=" in out.stderr
+    assert not (tmp_path / "data").exists()  # no embedded database was started first
 
 
 @pytest.mark.parametrize(
