@@ -10,6 +10,7 @@ merged into one statement by the group commit still succeed or fail one by one.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -26,13 +27,17 @@ from adapters.postgres import PostgresOrderStore, rows
 from adapters.postgres.batch import WriteBatch
 from adapters.postgres.connections import NativeQuery, StoreConnection
 from adapters.postgres.group_commit import GroupCommit
-from tests.contract.builders import fill_for, filled, new_order, payload_of, position, submitted
+from tests.contract.builders import fill_for, filled, moment, new_order, payload_of, position, submitted
 from trading_core import OrderRequest, RiskLimits, TestClock
+from trading_core.book import Book
+from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.engine import EngineConfig, TradingEngine
 from trading_core.enums import OrderStatus
 from trading_core.errors import ConcurrentUpdate, DuplicateClientOrderId
-from trading_core.orders import Order
+from trading_core.ledger import OrderLedger
+from trading_core.orders import Order, TradeEvent
 from trading_core.positions import Position
+from trading_core.values import BrokerOrderId, ExecutionId
 
 
 @pytest.fixture
@@ -336,3 +341,70 @@ class TestEngineRedoesWithLocks:
         assert result.order.status is OrderStatus.FILLED
         assert held is not None
         assert (held.quantity, held.cost_basis) == (Decimal(25), Decimal(2500))
+
+
+class TestTwoReplicas:
+    async def test_fills_two_replicas_apply_at_once_in_one_symbol_all_count(
+        self, postgres_url: str, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Each replica trusts the position as it last wrote it; the other keeps changing it."""
+        caplog.set_level(logging.INFO, logger="trading_core.ledger")
+        replicas = [await PostgresOrderStore.open(postgres_url, payload_of=event_payload) for _ in range(2)]
+        clock = TestClock(moment())
+        ledgers = [OrderLedger(store, Book(), clock) for store in replicas]
+        per_replica = 12
+        orders = [[new_order(quantity="1.0000") for _ in range(per_replica)] for _ in ledgers]
+        try:
+            for ledger, mine in zip(ledgers, orders, strict=True):
+                await ledger.insert(mine)
+
+            async def fill_all(ledger: OrderLedger, mine: list[Order], price: str) -> None:
+                for order in mine:
+                    accepted, update = accepted_and_filled(order, Decimal(price), clock.now())
+                    await ledger.apply_updates(order.id, order.symbol, [update], accepted=accepted)
+
+            await asyncio.gather(
+                *(fill_all(ledger, mine, p) for ledger, mine, p in zip(ledgers, orders, ("100", "200"), strict=True))
+            )
+            held = await replicas[0].get_position("AAPL")
+            stored = [await replicas[1].get_order(o.id) for mine in orders for o in mine]
+        finally:
+            for store in replicas:
+                await store.close()
+
+        assert held is not None
+        assert held.quantity == 2 * per_replica
+        assert held.cost_basis == per_replica * Decimal(100) + per_replica * Decimal(200)
+        assert all(o is not None and o.status is OrderStatus.FILLED for o in stored)
+        assert await counts(postgres_url) == (2 * per_replica, 3 * 2 * per_replica)
+        assert any("with locks" in r.getMessage() for r in caplog.records)  # the other replica did get in the way
+
+
+def accepted_and_filled(order: Order, price: Decimal, at: datetime) -> tuple[BrokerOrder, TradeUpdate]:
+    """The broker's answer to `order` and the trade update that fills all of it at `price`."""
+    broker_order = BrokerOrder(
+        broker_order_id=BrokerOrderId(f"b-{order.id}"),
+        client_order_id=order.client_order_id,
+        symbol=order.symbol,
+        side=order.side,
+        type=order.type,
+        time_in_force=order.time_in_force,
+        quantity=order.quantity,
+        status=OrderStatus.FILLED,
+        created_at=at,
+        updated_at=at,
+        submitted_at=at,
+        filled_quantity=order.quantity,
+        filled_average_price=price,
+        limit_price=order.limit_price,
+        filled_at=at,
+    )
+    fill = TradeUpdate(
+        event=TradeEvent.FILL,
+        order=broker_order,
+        timestamp=at,
+        execution_id=ExecutionId(f"x-{order.id}"),
+        price=price,
+        quantity=order.quantity,
+    )
+    return broker_order, fill
