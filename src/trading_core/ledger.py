@@ -5,6 +5,11 @@ function, write the order, its fills, the position and the events together, then
 engine's book and tell in-process listeners. Changes in one symbol are serialised by a lock, so
 that an order's updates apply in the order they arrived and the position they move is written
 by one change at a time; other symbols go ahead concurrently.
+
+Broker updates (`apply_updates`, the busiest change) are first tried optimistically: the store may
+answer with the order and position as this process last wrote them, without locking, and refuses
+the commit if another writer (another replica) changed them since. Nothing is stored then, and
+the change is done once more, reading under locks (see `OrderStore.unit_of_work`).
 """
 
 from __future__ import annotations
