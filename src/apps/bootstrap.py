@@ -9,9 +9,10 @@ embedded NATS, else the in-process bus). Tests pass ready-made ports as override
 from __future__ import annotations
 
 import logging
+import uuid
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import attrs
 
@@ -30,6 +31,27 @@ log = logging.getLogger("apps.bootstrap")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 __all__ = ["AdapterWiring", "Container", "build"]
+
+
+PAPER_ACCOUNTS: Final = uuid.UUID("6f1b3c52-8d0e-4c7a-9a51-3e2f7d9c4b10")
+"""The namespace of paper account ids (`paper_account_id`)."""
+
+
+def paper_account_id(settings: Settings) -> str:
+    """The paper account's id: the same at every start on the same database, as its cash and positions are.
+
+    The database is named by where it is (host, port, name) and who uses it, never by a password,
+    which may change and must not go into anything shown; the embedded one by its folder.
+    """
+    from psycopg.conninfo import conninfo_to_dict
+
+    url = settings.database.url
+    if url is None:
+        where = str((settings.embedded.data_dir / "postgres").resolve())
+    else:
+        parts = conninfo_to_dict(url.reveal())
+        where = " ".join(f"{key}={parts.get(key, '')}" for key in ("host", "port", "dbname", "user"))
+    return str(uuid.uuid5(PAPER_ACCOUNTS, where))
 
 
 def redact(url: str) -> str:
@@ -68,7 +90,9 @@ class AdapterWiring:
 
         notes["broker"] = "paper exchange (in-process)"
         paper = PaperConfig(
-            starting_cash=settings.broker.paper_starting_cash, fill_parts=settings.broker.paper_fill_parts
+            starting_cash=settings.broker.paper_starting_cash,
+            fill_parts=settings.broker.paper_fill_parts,
+            account_id=paper_account_id(settings),
         )
         return PaperExchange(clock, config=paper)
 

@@ -66,6 +66,7 @@ async def test_positions_and_cash_survive_a_restart_and_reconciliation_finds_not
         account = await second.engine.broker.get_account()
         positions = await second.engine.broker.list_positions()
         assert account.cash == before_account.cash != Decimal(50_000)
+        assert account.account_id == before_account.account_id  # the same account, carried on
         assert [(p.symbol, p.quantity, p.cost_basis) for p in positions] == [
             (p.symbol, p.quantity, p.cost_basis) for p in before_positions
         ]

@@ -127,6 +127,8 @@ class PaperConfig:
         market_open: Whether the market is open when the exchange starts.
         max_pending_updates: Trade updates kept for a consumer that does not drain them; beyond
             it the oldest are dropped (counted in `dropped_updates`). None: unbounded.
+        account_id: The account's id; None: a new random UUID. The service derives it from its
+            database, which also keeps the account's cash and positions across restarts.
         closed_order_retention: How many closed orders to remember (about 500 bytes each), so
             that memory stays bounded over a long run: beyond it the oldest closed orders are
             forgotten, and their client order ids with them. Open orders are always kept. None
@@ -146,6 +148,7 @@ class PaperConfig:
     market_open: bool = True
     max_pending_updates: int | None = attrs.field(default=100_000, validator=_positive_or_none)
     closed_order_retention: int | None = attrs.field(default=100_000, validator=_positive_or_none)
+    account_id: str | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.fill_parts < 1:

@@ -68,7 +68,7 @@ class PaperExchange:
         """Trade updates dropped because nobody drained them (see `max_pending_updates`)."""
         self._venue = Venue(clock, cfg, self._emit)
         self._account_fields = field_defaults(Account) | {
-            "account_id": str(uuid.uuid4()),
+            "account_id": cfg.account_id or str(uuid.uuid4()),
             "multiplier": self._venue.ledger.multiplier,
             "shorting_enabled": self._venue.can_short,
         }
