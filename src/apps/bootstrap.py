@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import uuid
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime
 from typing import Any, Final, cast
 
 import attrs
@@ -28,7 +27,6 @@ from trading_core.reconcile import open_orders
 
 log = logging.getLogger("apps.bootstrap")
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 __all__ = ["AdapterWiring", "Container", "build"]
 
@@ -107,7 +105,6 @@ class AdapterWiring:
         leaves the account fresh, with a warning.
         """
         from adapters.paper import PaperExchange
-        from adapters.paper.ledger import cash_after
 
         if not isinstance(broker, PaperExchange):
             return
@@ -118,10 +115,11 @@ class AdapterWiring:
         if unlisted:
             log.warning("paper account starts afresh: the store holds symbols it does not list: %s", unlisted)
             return
-        fills = await store.fills_since(_EPOCH)  # by time: the last of a symbol is its last trade
-        for symbol, last in {f.symbol: f.price for f in fills if f.symbol in listed}.items():
-            broker.set_price(symbol, last)  # the market goes on from where it traded, not the listing
-        cash = cash_after(settings.broker.paper_starting_cash, fills)
+        totals = await store.fill_totals()
+        for symbol, last in totals.last_prices.items():
+            if symbol in listed:
+                broker.set_price(symbol, last)  # the market goes on from where it traded, not the listing
+        cash = settings.broker.paper_starting_cash + totals.cash_flow
         broker.resume(positions, cash, orders)
         notes["broker"] = (
             f"paper exchange (in-process; carried on from the store: {len(positions)} positions,"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Final
@@ -25,6 +26,7 @@ from trading_core.values import ZERO, ExecutionId, OrderId, Symbol, evolve, new_
 
 # Read on every order, so bound once: on Python 3.11 reading a member off its enum class goes
 # through EnumType.__getattr__'s slot hook, several hundred instructions a read.
+_BUY: Final = Side.BUY
 _FILLED: Final = OrderStatus.FILLED
 _PARTIALLY_FILLED: Final = OrderStatus.PARTIALLY_FILLED
 _REJECTED: Final = OrderStatus.REJECTED
@@ -68,6 +70,15 @@ class Execution:
     order: Order
     position: PositionChange
     events: list[Event]
+
+
+def cash_flow(fills: Iterable[Fill]) -> Decimal:
+    """The cash `fills` moved: sales in, purchases and commissions out."""
+    total = ZERO
+    for fill in fills:
+        notional = fill.quantity * fill.price
+        total += (-notional if fill.side is _BUY else notional) - fill.commission
+    return total
 
 
 def fill_order(order: Order, fill: Fill, *, cumulative_quantity: Decimal | None = None, now: datetime) -> Order | None:

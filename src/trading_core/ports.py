@@ -57,6 +57,16 @@ class OrderPage:
 
 
 @attrs.frozen(kw_only=True)
+class FillTotals:
+    """What every stored fill adds up to, for an account that carries on from them."""
+
+    cash_flow: Decimal
+    """Cash the fills moved: sales in, purchases and commissions out."""
+    last_prices: Mapping[Symbol, Decimal]
+    """Each traded symbol's price at its last fill (by time, then execution id, then order id)."""
+
+
+@attrs.frozen(kw_only=True)
 class TradingStateRecord:
     """The engine's trading state and who set it, when and why."""
 
@@ -134,6 +144,9 @@ class OrderStore(Protocol):
 
     async def list_fills(self, order_id: OrderId) -> list[Fill]: ...
     async def fills_since(self, since: datetime) -> list[Fill]: ...
+    async def fill_totals(self) -> FillTotals:
+        """Every stored fill added up, without reading them one by one (see `FillTotals`)."""
+
     async def get_position(self, symbol: Symbol) -> Position | None: ...
     async def list_positions(self) -> list[Position]: ...
     async def last_order_at(self) -> datetime | None: ...

@@ -29,7 +29,7 @@ from tests.contract.builders import (
 from trading_core.enums import OrderStatus, Side, TradingState
 from trading_core.errors import ConcurrentUpdate, DuplicateClientOrderId, InvalidCursor, StoreError
 from trading_core.events import Event
-from trading_core.fills import Fill
+from trading_core.fills import Fill, cash_flow
 from trading_core.orders import Order
 from trading_core.ports import OrderFilter, OrderStore, TradingStateRecord
 from trading_core.positions import Position
@@ -118,6 +118,25 @@ class TestRoundTrips:
         assert [decimal_texts(f) for f in mine] == [decimal_texts(early), decimal_texts(late)]
         assert since == [early, elsewhere, late]
         assert after == [late]
+
+    async def test_fill_totals_add_up_every_fill_and_keep_each_symbols_last_price(self, store: OrderStore) -> None:
+        empty = await store.fill_totals()
+        buy = new_order(status=OrderStatus.NEW)
+        sell = new_order(symbol="MSFT", side=Side.SELL)
+        fills = [
+            fill_for(buy, "x-2", "2.5000", "187.2400", seconds=10),
+            fill_for(buy, "x-1", "1.0000", "187.2600", seconds=10),  # same time: the execution id orders them
+            fill_for(sell, "x-3", "0.0001", "401.1200", seconds=20),
+            fill_for(buy, "x-0", "1.0000", "187.2500", seconds=5),
+        ]
+        await store_all(store, buy, sell, fills=fills)
+
+        totals = await store.fill_totals()
+
+        assert (empty.cash_flow, dict(empty.last_prices)) == (0, {})
+        assert totals.cash_flow == cash_flow(await store.fills_since(moment(-3600)))
+        assert totals.cash_flow == Decimal("-842.609888")  # buys out, the sale in, 4 commissions of 0.01 out
+        assert dict(totals.last_prices) == {"AAPL": Decimal("187.2400"), "MSFT": Decimal("401.1200")}
 
     async def test_positions_keep_their_sign_exact_cost_and_pnl(self, store: OrderStore) -> None:
         long = position("AAPL", "12.5000", "2340.62500000")

@@ -19,9 +19,9 @@ from adapters.memory.tables import Tables, TimeKey
 from adapters.memory.unit_of_work import KeyLocks, MemoryUnitOfWork
 from adapters.outbox import ClaimedBatch, LazyOutboxMessage, PayloadOf
 from trading_core.events import Event
-from trading_core.fills import Fill
+from trading_core.fills import Fill, cash_flow
 from trading_core.orders import Order
-from trading_core.ports import OrderFilter, OrderPage, OutboxBatch, TradingStateRecord, UnitOfWork
+from trading_core.ports import FillTotals, OrderFilter, OrderPage, OutboxBatch, TradingStateRecord, UnitOfWork
 from trading_core.positions import Position
 from trading_core.values import BrokerOrderId, ClientOrderId, EventId, OrderId, Symbol
 
@@ -95,6 +95,10 @@ class InMemoryOrderStore:
         fills = self.tables.fills_by_time
         start = bisect.bisect_left(fills, (since,))
         return [key[3] for key in fills[start:]]
+
+    async def fill_totals(self) -> FillTotals:
+        fills = [key[3] for key in self.tables.fills_by_time]
+        return FillTotals(cash_flow=cash_flow(fills), last_prices={f.symbol: f.price for f in fills})
 
     async def get_position(self, symbol: Symbol) -> Position | None:
         return self.tables.positions.get(symbol)

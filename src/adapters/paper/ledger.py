@@ -9,7 +9,7 @@ from typing import Final
 
 from adapters.paper.instrument import Instrument
 from trading_core.enums import Side
-from trading_core.fills import Fill
+from trading_core.fills import Fill, cash_flow
 from trading_core.positions import PositionChange, apply_fill
 from trading_core.values import ZERO
 
@@ -72,9 +72,4 @@ class Ledger:
 
 def cash_after(starting_cash: Decimal, fills: Iterable[Fill]) -> Decimal:
     """The cash of an account that started with `starting_cash` and then had `fills`, as `settle` books them."""
-    cash = starting_cash
-    for fill in fills:
-        notional = fill.quantity * fill.price
-        cash += -notional if fill.side is Side.BUY else notional
-        cash -= fill.commission
-    return cash
+    return starting_cash + cash_flow(fills)

@@ -182,6 +182,18 @@ SELECT_FILLS: Final = (
 
 FILL_ORDER: Final = ' ORDER BY f.filled_at, f.broker_fill_id COLLATE "C", f.order_id'
 
+FILLS_CASH_FLOW: Final = (
+    "SELECT COALESCE(sum(CASE WHEN o.side = 'buy' THEN -f.quantity * f.price ELSE f.quantity * f.price END"
+    " - COALESCE(f.commission, 0)), 0) FROM trading.fills f JOIN trading.orders o ON o.id = f.order_id"
+)
+"""`fills.cash_flow` of every stored fill, in exact NUMERIC arithmetic."""
+
+LAST_FILL_PRICES: Final = (
+    "SELECT DISTINCT ON (o.symbol) o.symbol, f.price FROM trading.fills f JOIN trading.orders o ON o.id = f.order_id"
+    ' ORDER BY o.symbol, f.filled_at DESC, f.broker_fill_id COLLATE "C" DESC, f.order_id DESC'
+)
+"""Each symbol's last fill in FILL_ORDER (DESC puts NULL ids first, where ascending order puts them last)."""
+
 
 def fill_params(fill: Fill) -> tuple[Any, ...]:
     return (

@@ -34,7 +34,7 @@ from trading_core.enums import TradingState
 from trading_core.events import Event
 from trading_core.fills import Fill
 from trading_core.orders import Order
-from trading_core.ports import OrderFilter, OrderPage, OutboxBatch, TradingStateRecord, UnitOfWork
+from trading_core.ports import FillTotals, OrderFilter, OrderPage, OutboxBatch, TradingStateRecord, UnitOfWork
 from trading_core.positions import Position
 from trading_core.values import BrokerOrderId, ClientOrderId, OrderId, Symbol
 
@@ -221,6 +221,12 @@ class PostgresOrderStore:
         """Fills at or after `since`, by time, then execution id and order id."""
         found = await self._fetchall(rows.SELECT_FILLS + " WHERE f.filled_at >= %s" + rows.FILL_ORDER, (since,))
         return [rows.fill_from_row(row) for row in found]
+
+    async def fill_totals(self) -> FillTotals:
+        """Added up by the database: one row and one per symbol, however long the history."""
+        ((flow,),) = await self._fetchall(rows.FILLS_CASH_FLOW, ())
+        last = await self._fetchall(rows.LAST_FILL_PRICES, ())
+        return FillTotals(cash_flow=flow, last_prices={Symbol(symbol): price for symbol, price in last})
 
     async def get_position(self, symbol: Symbol) -> Position | None:
         found = await self._fetchall(rows.SELECT_POSITIONS + " WHERE symbol = %s", (symbol,))
