@@ -33,7 +33,7 @@ from trading_core.book import Book
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.engine import EngineConfig, TradingEngine
 from trading_core.enums import OrderStatus
-from trading_core.errors import ConcurrentUpdate, DuplicateClientOrderId
+from trading_core.errors import ConcurrentUpdate, DuplicateClientOrderId, StoreError
 from trading_core.ledger import OrderLedger
 from trading_core.orders import Order, TradeEvent
 from trading_core.positions import Position
@@ -286,6 +286,27 @@ class TestGroupCommit:
         assert not group._busy
         stored = await sql(postgres_url, "SELECT id::text FROM trading.orders")
         assert {r[0] for r in stored} == {o.id for i, o in enumerate([*orders, later]) if i != 2}
+
+    async def test_when_the_database_cannot_be_reached_a_merged_write_is_not_sent_again_one_by_one(
+        self, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        store = await PostgresOrderStore.open(postgres_url, payload_of=payload_of, max_size=2)
+        await store.close()  # every connection it asks for is refused now
+        attempts: list[int] = []
+        outcome = GroupCommit._outcome
+
+        async def counted(self: GroupCommit, batch: WriteBatch) -> object:
+            attempts.append(1)
+            await asyncio.sleep(0.01)  # as a round trip would: the others queue up meanwhile
+            return await outcome(self, batch)
+
+        monkeypatch.setattr(GroupCommit, "_outcome", counted)
+        orders = [new_order(status=OrderStatus.NEW) for _ in range(5)]
+
+        outcomes = await asyncio.gather(*(store.add_orders([o]) for o in orders), return_exceptions=True)
+
+        assert all(isinstance(o, StoreError) for o in outcomes)
+        assert len(attempts) == 2  # the first alone, then the other four merged: no retries one by one
 
     async def test_writes_of_the_same_row_are_not_merged(self, store: PostgresOrderStore, sent: list[str]) -> None:
         order = new_order(status=OrderStatus.NEW)

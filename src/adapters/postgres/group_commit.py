@@ -114,23 +114,24 @@ class GroupCommit:
         for entry in group:
             merged.merge(entry.batch)
         together = await self._outcome(merged)
-        if isinstance(together, str):
-            for entry in group:
+        if isinstance(together, str) or not _refused(together):
+            for entry in group:  # stored, or the database could not be reached: alike for all
                 _settle(entry.future, together)
             return
         for entry in group:  # one of them spoilt it: each on its own, so only that one fails
             _settle(entry.future, await self._outcome(entry.batch))
 
     async def _outcome(self, batch: WriteBatch) -> Version | TradingError:
+        """The version `batch` left its rows at, or the store error (caused by psycopg's) it met."""
         try:
             conn = await self._pool.getconn()
         except psycopg.Error as e:
-            return translate(e)
+            return _translated(e)
         try:
             cursor = await run(conn, *batch.take())
             row = await cursor.fetchone()
         except psycopg.Error as e:
-            return translate(e)
+            return _translated(e)
         finally:
             await self._pool.putconn(conn)
         if row is None:
@@ -146,6 +147,22 @@ class GroupCommit:
             waiting[0].future.set_result(None)
         else:
             self._busy = False
+
+
+def _translated(error: psycopg.Error) -> TradingError:
+    translated = translate(error)
+    translated.__cause__ = error
+    return translated
+
+
+def _refused(error: TradingError) -> bool:
+    """Whether the database answered the statement with a refusal (a constraint, a version), which
+    one write of a merged statement may have caused alone; not when it could not be reached, the
+    connection broke (the outcome is then unknown: sending each again could store one twice) or
+    it is shutting down."""
+    cause = error.__cause__
+    sqlstate = getattr(cause, "sqlstate", None)
+    return sqlstate is not None and not sqlstate.startswith(("08", "57"))
 
 
 def _settle(future: asyncio.Future[Version | None], outcome: Version | BaseException) -> None:
