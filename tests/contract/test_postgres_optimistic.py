@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -25,7 +25,7 @@ from adapters.paper import PaperConfig, PaperExchange
 from adapters.paper.config import Listing
 from adapters.postgres import PostgresOrderStore, rows
 from adapters.postgres.batch import WriteBatch
-from adapters.postgres.connections import NativeQuery, StoreConnection
+from adapters.postgres.connections import NativeQuery
 from adapters.postgres.group_commit import GroupCommit
 from tests.contract.builders import fill_for, filled, moment, new_order, payload_of, position, submitted
 from trading_core import OrderRequest, RiskLimits, TestClock
@@ -34,6 +34,7 @@ from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.engine import EngineConfig, TradingEngine
 from trading_core.enums import OrderStatus
 from trading_core.errors import ConcurrentUpdate, DuplicateClientOrderId, StoreError
+from trading_core.events import Event
 from trading_core.ledger import OrderLedger
 from trading_core.orders import Order, TradeEvent
 from trading_core.positions import Position
@@ -56,38 +57,28 @@ async def sql(url: str, query: str, params: tuple[Any, ...] = ()) -> list[tuple[
         return await cursor.fetchall() if cursor.description else []
 
 
-@pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every statement the store's connections run."""
-    texts: list[str] = []
-    run = StoreConnection.run
-
-    async def counted(conn: StoreConnection, query: str, params: tuple[object, ...]) -> psycopg.AsyncCursor[Any]:
-        texts.append(query)
-        return await run(conn, query, params)
-
-    monkeypatch.setattr(StoreConnection, "run", counted)
-    return texts
-
-
 async def fill_under_lock(store: PostgresOrderStore, order: Order, execution: str, after: Position) -> Order:
     """A change read under locks (not optimistic): what any writer may do, and what teaches the store the rows."""
-    fill = fill_for(order, execution, "1.0000", "187.2500")
-    async with store.unit_of_work() as uow:
-        current = await uow.get_order(order.id, for_update=True)
-        assert current is not None
-        await uow.get_position(order.symbol, for_update=True)
-        changed = filled(current, fill)
-        await uow.add_fill(fill)
-        await uow.update_order(changed)
-        await uow.save_position(after)
-        await uow.commit()
-    return changed
+    return await fill(store, order, execution, after, optimistic=False)
 
 
 async def fill_optimistically(store: PostgresOrderStore, order: Order, execution: str, after: Position) -> Order:
+    """The same change trusting the rows as remembered, announced with an event."""
+    return await fill(store, order, execution, after, optimistic=True, events=[submitted(order)])
+
+
+async def fill(
+    store: PostgresOrderStore,
+    order: Order,
+    execution: str,
+    after: Position,
+    *,
+    optimistic: bool,
+    events: Sequence[Event] = (),
+) -> Order:
+    """One unit of work that fills one share of `order` and leaves its position `after`."""
     fill = fill_for(order, execution, "1.0000", "187.2500")
-    async with store.unit_of_work(optimistic=True) as uow:
+    async with store.unit_of_work(optimistic=optimistic) as uow:
         current = await uow.get_order(order.id, for_update=True)
         assert current is not None
         await uow.get_position(order.symbol, for_update=True)
@@ -95,7 +86,7 @@ async def fill_optimistically(store: PostgresOrderStore, order: Order, execution
         await uow.add_fill(fill)
         await uow.update_order(changed)
         await uow.save_position(after)
-        await uow.add_events([submitted(order)])
+        await uow.add_events(events)
         await uow.commit()
     return changed
 

@@ -7,14 +7,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 import attrs
 import psycopg
 import pytest
 
 from adapters.postgres import PostgresOrderStore
-from adapters.postgres.connections import StoreConnection
 from tests.contract.builders import fill_for, filled, new_order, payload_of, position, submitted
 from trading_core.enums import OrderStatus
 from trading_core.errors import StoreError
@@ -209,17 +207,9 @@ class TestStatements:
     """What a fill's change sends: the guards of the service's submit path (benchmarks/service.py)."""
 
     async def test_a_change_under_locks_sends_five_statements_on_cursors_kept_for_them(
-        self, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+        self, postgres_url: str, sent: list[str]
     ) -> None:
         store = await PostgresOrderStore.open(postgres_url, payload_of=payload_of, max_size=1)
-        sent: list[str] = []
-        run = StoreConnection.run
-
-        async def counted(conn: StoreConnection, query: str, params: tuple[object, ...]) -> psycopg.AsyncCursor[Any]:
-            sent.append(query)
-            return await run(conn, query, params)
-
-        monkeypatch.setattr(StoreConnection, "run", counted)
         orders = [new_order(status=OrderStatus.NEW, quantity="1.0000") for _ in range(2)]
         try:
             for order in orders:

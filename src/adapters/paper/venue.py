@@ -121,18 +121,7 @@ class Venue:
         now = self.clock.now()
         if order.type is _MARKET and self.is_open and self._fills_at_once and order.time_in_force in _AT_ONCE:
             return self._fill_at_once(order, inst, opening, now)
-        w = self._new_order(
-            client_order_id=order.client_order_id,
-            symbol=inst.asset.symbol,
-            side=order.side,
-            order_type=order.type,
-            time_in_force=order.time_in_force,
-            quantity=quantity,
-            limit_price=order.limit_price,
-            stop_price=order.stop_price,
-            extended_hours=order.extended_hours,
-            now=now,
-        )
+        w = self._working(order, inst, now)
         if opening:
             self._hold(w, inst, opening, available=self.ledger.buying_power)
         return self._route(w, inst, now)
@@ -248,19 +237,7 @@ class Venue:
         One whose cancel was asked for (`pending_cancel`) is cancelled.
         """
         inst = self._resumable(order)
-        w = self._new_order(
-            client_order_id=order.client_order_id,
-            symbol=inst.asset.symbol,
-            side=order.side,
-            order_type=order.type,
-            time_in_force=order.time_in_force,
-            quantity=order.quantity,
-            limit_price=order.limit_price,
-            stop_price=order.stop_price,
-            extended_hours=order.extended_hours,
-            now=order.submitted_at or order.created_at,
-            broker_order_id=order.broker_order_id,
-        )
+        w = self._working(order, inst, order.submitted_at or order.created_at, broker_order_id=order.broker_order_id)
         w.filled_quantity, w.filled_notional = order.filled_quantity, order.filled_notional
         w.filled_average_price = order.average_fill_price
         w.triggered = w.triggered or order.filled_quantity > ZERO  # a stop that filled had triggered
@@ -366,6 +343,24 @@ class Venue:
             )
         )
         return accepted
+
+    def _working(
+        self, order: Order, inst: Instrument, now: datetime, *, broker_order_id: BrokerOrderId | None = None
+    ) -> WorkingOrder:
+        """The working order for `order` as sent to us (or resumed under its broker id)."""
+        return self._new_order(
+            client_order_id=order.client_order_id,
+            symbol=inst.asset.symbol,
+            side=order.side,
+            order_type=order.type,
+            time_in_force=order.time_in_force,
+            quantity=order.quantity,
+            limit_price=order.limit_price,
+            stop_price=order.stop_price,
+            extended_hours=order.extended_hours,
+            now=now,
+            broker_order_id=broker_order_id,
+        )
 
     def _new_order(
         self,

@@ -50,9 +50,10 @@ _STATEMENTS: Final = {
     "absent_check": "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM trading.positions WHERE symbol = %s)",
 }
 _RANK: Final = {kind: rank for rank, kind in enumerate(_STATEMENTS)}
-CHECKED: Final = frozenset(("order_v", "position_v", "position_new", "flat_v", "order_check", "position_check"))
-"""Kinds that return one row when the version they carry matched (`absent_check` too, below)."""
-_COUNTED: Final = CHECKED | {"absent_check"}
+_COUNTED: Final = frozenset(
+    ("order_v", "position_v", "position_new", "flat_v", "order_check", "position_check", "absent_check")
+)
+"""Kinds that return one row when the row is as expected (at its version, or still absent)."""
 
 _VERSION: Final = "SELECT pg_current_xact_id()::xid::text"
 

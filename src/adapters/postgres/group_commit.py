@@ -20,7 +20,7 @@ from typing import Any, Final
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from adapters.postgres.batch import Key, WriteBatch
+from adapters.postgres.batch import WriteBatch
 from adapters.postgres.connections import run
 from adapters.postgres.errors import translate
 from adapters.postgres.remembered import Version
@@ -178,4 +178,4 @@ def _unknown(cause: BaseException) -> StoreError:
     return StoreError(f"the outcome of this write is not known: the statement that held it was interrupted ({cause!r})")
 
 
-__all__ = ["MAX_WRITES", "GroupCommit", "Key"]
+__all__ = ["MAX_WRITES", "GroupCommit"]

@@ -64,7 +64,3 @@ class RememberedRows:
             self._orders.pop(order_id, None)
         for symbol in symbols:
             self._positions.pop(symbol, None)
-
-    def clear(self) -> None:
-        self._orders.clear()
-        self._positions.clear()
