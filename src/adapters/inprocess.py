@@ -18,11 +18,13 @@ async def start_paper_engine(
     """A started engine trading on a fresh paper exchange, keeping everything in memory.
 
     Returns the engine and the exchange, whose controls (`set_price`, `step_prices`,
-    `open_market`, `close_market`) drive the simulated market.
+    `open_market`, `close_market`) drive the simulated market. Events reach the listeners given
+    to `engine.subscribe`; with no event bus to relay them to, the store keeps no outbox, so
+    memory grows only with the orders and fills it stores.
     """
     clock = clock or SystemClock()
     exchange = PaperExchange(clock, config=paper)
-    store = InMemoryOrderStore(payload_of=event_payload)
+    store = InMemoryOrderStore(payload_of=event_payload, outbox=False)
     engine = TradingEngine(broker=exchange, store=store, clock=clock, market_data=exchange, config=config)
     await engine.start()
     return engine, exchange

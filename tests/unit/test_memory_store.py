@@ -127,3 +127,21 @@ async def test_add_orders_refuses_and_keeps_what_a_unit_of_work_would(name: str)
     assert refused == expected
     assert (refused is None) == (name == "fresh")
     assert await _contents(direct) == await _contents(through_a_unit)
+
+
+async def test_a_store_without_an_outbox_keeps_orders_and_no_events() -> None:
+    codec = CountingCodec()
+    store = InMemoryOrderStore(payload_of=codec, outbox=False)
+    order = new_order()
+    async with store.unit_of_work() as uow:
+        await uow.add_order(order)
+        await uow.add_events([submitted(order)])
+        await uow.commit()
+    later = new_order()
+    await store.add_orders([later], [submitted(later)])
+
+    async with store.claim_outbox() as batch:
+        assert batch.messages == []
+    assert await store.get_order(order.id) == order
+    assert await store.get_order(later.id) == later
+    assert codec.calls == 0

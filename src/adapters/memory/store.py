@@ -34,10 +34,14 @@ class InMemoryOrderStore:
     Args:
         payload_of: turns a domain event into its JSON-ready payload; called lazily, at most once
             per outbox message, when a relay reads the payload.
+        outbox: queue each change's events for a relay (`claim_outbox`). Without a relay reading
+            them they would stay in memory for good, so a store whose events only go to the
+            engine's in-process listeners (`TradingEngine.subscribe`) says False: events are
+            then not kept, and the outbox is always empty.
     """
 
-    def __init__(self, *, payload_of: PayloadOf) -> None:
-        self.tables = Tables(payload_of)
+    def __init__(self, *, payload_of: PayloadOf, outbox: bool = True) -> None:
+        self.tables = Tables(payload_of, keep_outbox=outbox)
         self.locks = KeyLocks()
 
     def unit_of_work(self, *, optimistic: bool = False) -> AbstractAsyncContextManager[UnitOfWork]:

@@ -31,6 +31,7 @@ class Tables:
 
     Args:
         payload_of: turns an event into its payload, for the outbox messages (see `put_events`).
+        keep_outbox: whether committed events are queued in the outbox at all.
     """
 
     __slots__ = (
@@ -41,6 +42,7 @@ class Tables:
         "fill_keys",
         "fills",
         "fills_by_time",
+        "keep_outbox",
         "open_orders",
         "orders",
         "outbox",
@@ -51,8 +53,9 @@ class Tables:
         "trading_state",
     )
 
-    def __init__(self, payload_of: PayloadOf) -> None:
+    def __init__(self, payload_of: PayloadOf, *, keep_outbox: bool = True) -> None:
         self.payload_of = payload_of
+        self.keep_outbox = keep_outbox
         self.orders: dict[str, Order] = {}
         self.by_client: dict[str, OrderId] = {}
         self.by_broker: dict[str, OrderId] = {}
@@ -147,6 +150,8 @@ class Tables:
 
         Made here, not on a claim: a claim then takes the messages as they are, in C.
         """
+        if not self.keep_outbox:
+            return
         event_ids, outbox, payload_of = self.event_ids, self.outbox, self.payload_of
         for event in events:
             event_id = event.event_id
