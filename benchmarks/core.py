@@ -189,6 +189,7 @@ def core_floor(orders: int, symbols: int) -> dict[str, object]:
     assets = {s: Asset(symbol=s, sector=f"Sector{i % 4}") for i, s in enumerate(names)}
     positions: dict[Symbol, Position] = {}
     marks: dict[Symbol, Decimal] = {}
+    day_trades = DayTrades()
     risk = RiskEngine(LIMITS)
     cycle = _requests(names)
     realized = Decimal(0)
@@ -204,7 +205,7 @@ def core_floor(orders: int, symbols: int) -> dict[str, object]:
             marks=marks,
             assets=assets,
             open_orders=(),
-            day_trades=DayTrades(),
+            day_trades=day_trades,
             trading_state=TradingState.ACTIVE,
         )
         if not risk.validate(request, context).approved:
