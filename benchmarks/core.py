@@ -205,6 +205,7 @@ def core_floor(orders: int, symbols: int) -> dict[str, object]:
             marks=marks,
             assets=assets,
             open_orders=(),
+            working={},
             day_trades=day_trades,
             trading_state=TradingState.ACTIVE,
         )

@@ -49,9 +49,29 @@ class Book:
             return
         del self.open_orders[order.id]
         self.by_client_id.pop(order.client_order_id, None)
+        self._drop_from_symbol(order)
+
+    def _drop_from_symbol(self, order: Order) -> None:
         same_symbol = self.open_by_symbol.get(order.symbol)
         if same_symbol is not None:
             same_symbol.pop(order.id, None)
+            if not same_symbol:  # so that the symbols listed are those with open orders
+                del self.open_by_symbol[order.symbol]
+
+    def reserve(self, order: Order) -> None:
+        """Hold a new order as open before the store has it, so that checks made meanwhile see it.
+
+        `track` takes over once it is stored; `release` drops it if the store refused it.
+        """
+        if order.is_open:
+            self.open_orders[order.id] = order
+            self.open_by_symbol.setdefault(order.symbol, {})[order.id] = order
+
+    def release(self, order: Order) -> None:
+        """Drop a reserved order that was never stored."""
+        if self.open_orders.get(order.id) is order:
+            del self.open_orders[order.id]
+            self._drop_from_symbol(order)
 
     def open_orders_in(self, symbol: Symbol) -> Iterable[Order]:
         return self.open_by_symbol.get(symbol, {}).values()

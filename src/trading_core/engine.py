@@ -102,6 +102,8 @@ class TradingEngine:
         )
         self._trading = TradingStateKeeper(store, clock)
         self.last_order_at: datetime | None = None
+        self.sending: set[OrderId] = set()
+        """Orders on their way to the broker: their sender settles them, not reconciliation."""
 
     async def start(self) -> None:
         """Load the book from the store, then reconcile it with the broker."""
@@ -141,8 +143,13 @@ class TradingEngine:
             await self._trading.after_checks(validation)
             return SubmitResult(await self._insert_rejected(request, validation), validation)
         closing, opening = split_at_flat(request, self.book.held(request.symbol))
-        order = await self._insert(closing, now)
-        follow_up = await self._insert(opening, now, parent_id=order.id) if opening is not None else None
+        order = self._build(closing, now)
+        if opening is None:
+            follow_up = None
+            await self._ledger.insert([order])
+        else:  # both halves at once: a check made meanwhile must see the whole order
+            follow_up = self._build(opening, now, parent_id=order.id)
+            await self._ledger.insert([order, follow_up])
         return SubmitResult(await self._send(order), validation, follow_up)
 
     async def validate(self, request: OrderRequest) -> PreTradeValidation:
@@ -161,6 +168,7 @@ class TradingEngine:
             marks=book.marks,
             assets=book.assets,
             open_orders=tuple(book.open_orders_in(symbol)),
+            working=book.open_by_symbol,
             day_trades=book.day_trades,
             trading_state=self._trading.state,
         )
@@ -194,6 +202,19 @@ class TradingEngine:
         status: OrderStatus = OrderStatus.PENDING_NEW,
         replaces: Order | None = None,
     ) -> Order:
+        order = self._build(request, now, parent_id=parent_id, status=status, replaces=replaces)
+        await self._ledger.insert([order])
+        return order
+
+    def _build(
+        self,
+        request: OrderRequest,
+        now: datetime,
+        *,
+        parent_id: OrderId | None = None,
+        status: OrderStatus = OrderStatus.PENDING_NEW,
+        replaces: Order | None = None,
+    ) -> Order:
         order = self._new_order(request, now)
         if parent_id is not None or replaces is not None or status is not _PENDING_NEW:
             order = evolve(
@@ -202,7 +223,6 @@ class TradingEngine:
                 parent_id=parent_id,
                 replaces=replaces.id if replaces is not None else None,
             )
-        await self._ledger.insert([order])
         return order
 
     async def _insert_rejected(self, request: OrderRequest, validation: PreTradeValidation) -> Order:
@@ -227,17 +247,21 @@ class TradingEngine:
     async def _send(self, order: Order) -> Order:
         """Send a stored order; its client order id is fixed, so the outcome can always be found."""
         accepted: BrokerOrder | None
+        self.sending.add(order.id)
         try:
-            accepted = await self.broker.submit_order(order)
-        except BrokerRejected as e:
-            return await self._refuse(order, e.code, e.message)
-        except BrokerError as e:
-            log.warning("submission of %s failed (%s); looking its client order id up", order.id, e)
-            found = await self._look_up(order)
-            if found is None:
-                return await self._refuse(order, codes.BROKER_ERROR, f"not received by the broker: {e.message}")
-            accepted = found
-        return await self._record_acceptance(order, accepted)
+            try:
+                accepted = await self.broker.submit_order(order)
+            except BrokerRejected as e:
+                return await self._refuse(order, e.code, e.message)
+            except BrokerError as e:
+                log.warning("submission of %s failed (%s); looking its client order id up", order.id, e)
+                found = await self._look_up(order)
+                if found is None:
+                    return await self._refuse(order, codes.BROKER_ERROR, f"not received by the broker: {e.message}")
+                accepted = found
+            return await self._record_acceptance(order, accepted)
+        finally:
+            self.sending.discard(order.id)
 
     async def _record_acceptance(self, order: Order, accepted: BrokerOrder) -> Order:
         """The broker's answer and the updates that came with it commit together, in one transaction."""

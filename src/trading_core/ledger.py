@@ -51,10 +51,23 @@ class OrderLedger:
         self.listeners: list[EventListener] = []
 
     async def insert(self, orders: Sequence[Order], events: Sequence[Event] = ()) -> None:
-        """Store new orders (and the events announcing them) in one transaction."""
-        await self._store.add_orders(orders, events)
+        """Store new orders (and the events announcing them) in one transaction.
+
+        The book holds them from the start, before the store answers: a pre-trade check that runs
+        while this waits (another submission) counts them as open orders. Called right after the
+        check that passed them, with nothing awaited between, that makes check-and-hold one step.
+        """
+        book = self._book
         for order in orders:
-            self._book.track(order)
+            book.reserve(order)
+        try:
+            await self._store.add_orders(orders, events)
+        except BaseException:
+            for order in orders:
+                book.release(order)
+            raise
+        for order in orders:
+            book.track(order)
         self.announce(events)
 
     def lock(self, symbol: Symbol) -> asyncio.Lock:

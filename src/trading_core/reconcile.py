@@ -100,6 +100,8 @@ async def _reconcile_order(engine: TradingEngine, order: Order) -> int:
     if order.broker_order_id is None:
         if order.parent_id is not None or order.status is not OrderStatus.PENDING_NEW:
             return 0  # held here on purpose: waiting for its closing half, or for the open
+        if order.id in engine.sending:
+            return 0  # the broker may not have it yet: its sender will know, and settles it
         remote = await broker.get_order_by_client_id(order.client_order_id)
         if remote is None:
             await engine.refuse_unsent(order, "not received by the broker (found in doubt at reconciliation)")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Final
@@ -15,7 +15,7 @@ from trading_core.market import EASTERN, Account, Asset, MarketClock
 from trading_core.orders import Order
 from trading_core.positions import Position
 from trading_core.requests import OrderRequest
-from trading_core.values import ZERO, Symbol, installed, plain_dict_init
+from trading_core.values import ZERO, OrderId, Symbol, installed, plain_dict_init
 
 # Read on every order, so bound once: on Python 3.11 reading a member off its enum class goes
 # through EnumType.__getattr__'s slot hook, several hundred instructions a read.
@@ -34,6 +34,9 @@ class RiskContext:
     marks: Mapping[Symbol, Decimal] = attrs.field(factory=dict)
     assets: Mapping[Symbol, Asset] = attrs.field(factory=dict)
     open_orders: Sequence[Order] = ()
+    """Our open orders in the request's symbol, including those not yet sent."""
+    working: Mapping[Symbol, Mapping[OrderId, Order]] = attrs.field(factory=dict)
+    """All our open orders, by symbol: what they would add if they filled counts as exposure."""
     day_trades: DayTrades = DayTrades()
     trading_state: TradingState = TradingState.ACTIVE
     _sizing: list[Sizing] = attrs.field(factory=list, init=False, eq=False, repr=False)
@@ -49,6 +52,7 @@ class RiskContext:
         marks: Mapping[Symbol, Decimal],
         assets: Mapping[Symbol, Asset],
         open_orders: Sequence[Order],
+        working: Mapping[Symbol, Mapping[OrderId, Order]],
         day_trades: DayTrades,
         trading_state: TradingState,
     ) -> RiskContext:
@@ -65,6 +69,7 @@ class RiskContext:
             "marks": marks,
             "assets": assets,
             "open_orders": open_orders,
+            "working": working,
             "day_trades": day_trades,
             "trading_state": trading_state,
             "_sizing": [],
@@ -80,14 +85,26 @@ class RiskContext:
         return position.quantity if position is not None else ZERO
 
     def open_position_count(self) -> int:
-        return sum(1 for p in self.positions.values() if p.is_open)
+        """Symbols with an open position, or with open orders that would open one if they filled."""
+        held = {s for s, p in self.positions.items() if p.is_open}
+        return len(held) + sum(1 for s, orders in self.working.items() if orders and s not in held)
 
     def exposure(self, symbol: Symbol) -> Decimal:
-        """Absolute market value held in `symbol` at its mark (or average entry)."""
+        """Absolute market value in `symbol` at its mark (or average entry), if its open orders filled.
+
+        Of the two ways they could go (every buy filled, or every sell), the larger.
+        """
         position = self.positions.get(symbol)
-        if position is None:
-            return ZERO
-        return _held_value(position, self.marks.get(symbol))
+        orders = self.working.get(symbol)
+        if not orders:
+            return ZERO if position is None else _held_value(position, self.marks.get(symbol))
+        held = position.quantity if position is not None else ZERO
+        buys, sells = _pending(orders.values())
+        worst = max(abs(held + buys), abs(held - sells))
+        mark = self.marks.get(symbol)
+        if mark is None:
+            mark = position.average_entry_price if position is not None and held else _order_price(orders.values())
+        return worst * mark
 
     def sector_of(self, symbol: Symbol) -> str | None:
         asset = self.assets.get(symbol)
@@ -95,12 +112,17 @@ class RiskContext:
 
     def sector_exposure(self, sector: str, *, excluding: Symbol) -> Decimal:
         """Absolute market value held in `sector`, leaving the position in `excluding` out."""
-        assets, marks = self.assets, self.marks
+        assets, marks, working = self.assets, self.marks, self.working
         total = ZERO
         for symbol, position in self.positions.items():  # every position, every order: read directly
             asset = assets.get(symbol)
             if asset is not None and asset.sector == sector and symbol != excluding:
-                total += _held_value(position, marks.get(symbol))
+                total += self.exposure(symbol) if working.get(symbol) else _held_value(position, marks.get(symbol))
+        for symbol, orders in working.items():  # orders that would open a position in the sector
+            if orders and symbol not in self.positions and symbol != excluding:
+                asset = assets.get(symbol)
+                if asset is not None and asset.sector == sector:
+                    total += self.exposure(symbol)
         return total
 
 
@@ -111,6 +133,22 @@ def _held_value(position: Position, mark: Decimal | None) -> Decimal:
     if mark is None:  # not as get()'s default: that would divide and round on every call
         mark = position.average_entry_price
     return abs(position.quantity * mark)
+
+
+def _pending(orders: Iterable[Order]) -> tuple[Decimal, Decimal]:
+    """The unfilled quantities of `orders` that buy and that sell."""
+    buys = sells = ZERO
+    for order in orders:
+        if order.side is _BUY:
+            buys += order.quantity - order.filled_quantity
+        else:
+            sells += order.quantity - order.filled_quantity
+    return buys, sells
+
+
+def _order_price(orders: Iterable[Order]) -> Decimal:
+    """A price to value orders at when the symbol has no mark: the highest they name, else zero."""
+    return max((o.limit_price or o.stop_price or ZERO for o in orders), default=ZERO)
 
 
 class Sizing:
@@ -139,10 +177,17 @@ class Sizing:
     value: Decimal | None
     """The absolute value at `price` of the position once the order has filled; None likewise."""
 
-    def __init__(self, request: OrderRequest, position: Position | None, mark: Decimal | None) -> None:
+    def __init__(
+        self, request: OrderRequest, position: Position | None, mark: Decimal | None, pending: Decimal = ZERO
+    ) -> None:
         self.request, self.position, self.mark = request, position, mark
-        held = position.quantity if position is not None else ZERO
         buys = request.side is _BUY
+        # The holding once our open orders on the same side have filled: each order is sized as
+        # if those went first, so orders sent together (or resting) cannot pass a limit that
+        # all of them filled would break, and sells only reduce what they have not already sold.
+        held = position.quantity if position is not None else ZERO
+        if pending:
+            held = held + pending if buys else held - pending
         against = bool(held) and (held > 0) != buys  # it reduces the holding, or flips it
         qty = request.quantity
         notional = request.notional if qty is None else None
@@ -175,7 +220,11 @@ def sizing(request: OrderRequest, ctx: RiskContext) -> Sizing:
     last = ctx._sizing
     if last and (kept := last[0]).request is request and kept.position is position and kept.mark is mark:
         return kept  # the mappings may be live: a new position or mark is a new object, sized again
-    sized = Sizing(request, position, mark)
+    pending = ZERO
+    if ctx.open_orders:
+        buys, sells = _pending(o for o in ctx.open_orders if o.symbol == symbol)
+        pending = buys if request.side is _BUY else sells
+    sized = Sizing(request, position, mark, pending)
     last[:] = (sized,)
     return sized
 

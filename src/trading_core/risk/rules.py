@@ -117,12 +117,12 @@ def daily_loss_limit(request: OrderRequest, ctx: RiskContext, limits: RiskLimits
 
 
 def max_open_positions(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
-    positions = ctx.positions
-    if len(positions) < limits.max_open_positions:
-        return None  # fewer positions than the limit, open or flat: no need to count them
+    positions, working = ctx.positions, ctx.working
+    if len(positions) + len(working) < limits.max_open_positions:
+        return None  # fewer symbols held or worked than the limit: no need to count them
     position = positions.get(request.symbol)
-    if position is not None and position.is_open:
-        return None  # adds to or reduces an existing position: the count does not grow
+    if (position is not None and position.is_open) or working.get(request.symbol):
+        return None  # a symbol already counted (held, or with open orders): the count does not grow
     count = ctx.open_position_count()
     if count >= limits.max_open_positions:
         return Rejection(

@@ -1,0 +1,174 @@
+"""Open orders count as exposure in the risk checks, and orders sent at once are checked one after another.
+
+A limit must hold whatever way the orders come: resting limit orders that would all fill, or
+submissions that arrive while another is still being stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from decimal import Decimal
+
+import attrs
+import pytest
+
+from adapters.codec.events import event_payload
+from adapters.memory.store import InMemoryOrderStore
+from adapters.paper import PaperExchange
+from tests.unit.engine.conftest import GENEROUS, limit, market
+from trading_core import Event, OrderStatus, RiskLimits, SubmitStatus, TestClock
+from trading_core.engine import EngineConfig, TradingEngine
+from trading_core.errors import StoreError
+from trading_core.orders import Order
+
+
+class SlowStore(InMemoryOrderStore):
+    """Stores new orders after giving way to other tasks, as a database round trip does."""
+
+    refuse = False
+
+    async def add_orders(self, orders: Sequence[Order], events: Sequence[Event] = ()) -> None:
+        await asyncio.sleep(0)
+        if self.refuse:
+            raise StoreError("the database refused the operation")
+        await super().add_orders(orders, events)
+
+
+@pytest.fixture
+def store() -> InMemoryOrderStore:
+    return SlowStore(payload_of=event_payload)
+
+
+class TestPositionLimit:
+    @pytest.fixture
+    def limits(self) -> RiskLimits:
+        return attrs.evolve(GENEROUS, max_position_size_percent=Decimal(10))  # 100,000 of 1,000,000
+
+    async def test_orders_sent_together_stop_at_the_limit(self, engine: TradingEngine, exchange: PaperExchange) -> None:
+        exchange.set_price("AAPL", Decimal("100.00"))
+
+        results = await asyncio.gather(*(engine.submit(market("AAPL", "buy", 100)) for _ in range(12)))
+
+        statuses = [r.status for r in results]
+        assert statuses.count(SubmitStatus.ACCEPTED) == 10
+        assert {r.validation.rejection_code for r in results if r.validation and not r.validation.approved} == {
+            "POSITION_LIMIT"
+        }
+        assert (await engine.get_position("AAPL")).quantity == 1000
+
+    async def test_a_resting_buy_counts_as_if_it_had_filled(
+        self, engine: TradingEngine, exchange: PaperExchange
+    ) -> None:
+        exchange.set_price("AAPL", Decimal("100.00"))
+        assert (await engine.submit(limit("AAPL", "buy", 600, "99.00"))).status is SubmitStatus.ACCEPTED
+
+        refused = await engine.submit(limit("AAPL", "buy", 500, "99.00"))  # 1,100 x 99 = 108,900
+
+        assert refused.validation is not None
+        assert refused.validation.rejection_code == "POSITION_LIMIT"
+        assert (await engine.submit(limit("AAPL", "buy", 400, "99.00"))).status is SubmitStatus.ACCEPTED
+
+    async def test_a_resting_sell_counts_against_what_another_sell_reduces(
+        self, engine: TradingEngine, exchange: PaperExchange
+    ) -> None:
+        exchange.set_price("AAPL", Decimal("100.00"))
+        await engine.submit(market("AAPL", "buy", 1000))
+        await engine.submit(limit("AAPL", "sell", 1000, "120.00"))  # would close the whole position
+
+        # Were the resting sell not counted, this would only reduce and always pass; with it, it
+        # would open a short of 1,500 (150,000), over the limit.
+        refused = await engine.submit(limit("AAPL", "sell", 1500, "100.00", time_in_force="gtc"))
+
+        assert refused.validation is not None
+        assert refused.validation.rejection_code == "POSITION_LIMIT"
+
+
+class TestSectorLimit:
+    @pytest.fixture
+    def limits(self) -> RiskLimits:
+        return attrs.evolve(GENEROUS, max_sector_exposure_percent=Decimal(30))
+
+    async def test_a_resting_order_in_another_name_counts_for_its_sector(
+        self, engine: TradingEngine, exchange: PaperExchange
+    ) -> None:
+        exchange.set_price("AAPL", Decimal("100.00"))
+        exchange.set_price("MSFT", Decimal("100.00"))
+        await engine.submit(limit("AAPL", "buy", 2000, "95.00"))  # rests: 2,000 x 100 at the mark
+
+        refused = await engine.submit(market("MSFT", "buy", 1001))
+
+        assert refused.validation is not None
+        assert refused.validation.rejection_code == "SECTOR_LIMIT"
+        assert (await engine.submit(market("MSFT", "buy", 1000))).status is SubmitStatus.ACCEPTED
+
+
+class TestMaxOpenPositions:
+    @pytest.fixture
+    def limits(self) -> RiskLimits:
+        return attrs.evolve(GENEROUS, max_open_positions=1)
+
+    async def test_a_resting_order_in_a_new_symbol_takes_a_place(
+        self, engine: TradingEngine, exchange: PaperExchange
+    ) -> None:
+        exchange.set_price("AAPL", Decimal("100.00"))
+        await engine.submit(limit("AAPL", "buy", 1, "90.00"))
+
+        refused = await engine.submit(market("MSFT", "buy", 1))
+
+        assert refused.validation is not None
+        assert refused.validation.rejection_code == "MAX_OPEN_POSITIONS"
+        assert (await engine.submit(limit("AAPL", "buy", 1, "91.00"))).status is SubmitStatus.ACCEPTED
+
+    async def test_orders_sent_together_in_new_symbols_open_one_position(self, engine: TradingEngine) -> None:
+        results = await asyncio.gather(*(engine.submit(market(s, "buy", 1)) for s in ("AAPL", "MSFT", "XOM")))
+
+        assert [r.status for r in results].count(SubmitStatus.ACCEPTED) == 1
+        assert len((await engine.list_positions()).positions) == 1
+
+
+async def test_an_order_the_store_refused_is_not_held_open(engine: TradingEngine, store: SlowStore) -> None:
+    store.refuse = True
+
+    with pytest.raises(StoreError):
+        await engine.submit(market("AAPL", "buy", 1))
+
+    assert engine.book.open_orders == {}
+    assert engine.book.open_by_symbol == {}
+
+
+class GatedExchange(PaperExchange):
+    """A paper exchange whose answer to a submission waits until the test lets it through."""
+
+    def __init__(self, clock: TestClock) -> None:
+        super().__init__(clock)
+        self.gate = asyncio.Event()
+        self.reached = asyncio.Event()
+
+    async def submit_order(self, order: Order):  # type: ignore[no-untyped-def]
+        self.reached.set()
+        await self.gate.wait()
+        return await super().submit_order(order)
+
+
+async def test_the_order_poll_leaves_an_order_on_its_way_to_the_broker_alone(clock: TestClock) -> None:
+    from trading_core.reconcile import reconcile_orders
+
+    exchange = GatedExchange(clock)
+    engine = TradingEngine(
+        broker=exchange,
+        store=InMemoryOrderStore(payload_of=event_payload),
+        clock=clock,
+        market_data=exchange,
+        config=EngineConfig(limits=GENEROUS),
+    )
+    await engine.start()
+    submitting = asyncio.create_task(engine.submit(market("AAPL", "buy", 1)))
+    await exchange.reached.wait()  # stored, and the broker has not got it yet
+
+    corrections = await reconcile_orders(engine)  # it would find no such client order id
+    exchange.gate.set()
+    result = await submitting
+
+    assert corrections == 0
+    assert result.order.status is OrderStatus.FILLED
