@@ -101,15 +101,25 @@ def _risk_field(default: Any, key: str, doc: str, validator: Any = None, unit: s
 @attrs.frozen(kw_only=True)
 class RiskConfig:
     max_position_size_percent: Decimal = _risk_field(
-        Decimal(10), "maxPositionSizePercent", "Largest position, % of equity.", _percent, "%"
+        Decimal(10),
+        "maxPositionSizePercent",
+        "Largest position, % of equity, counting our open orders as if they filled.",
+        _percent,
+        "%",
     )
     max_sector_exposure_percent: Decimal = _risk_field(
-        Decimal(30), "maxSectorExposurePercent", "Largest exposure to one sector, % of equity.", _percent, "%"
+        Decimal(30),
+        "maxSectorExposurePercent",
+        "Largest exposure to one sector, % of equity, open orders included.",
+        _percent,
+        "%",
     )
     max_daily_loss_percent: Decimal = _risk_field(
         Decimal(3), "maxDailyLossPercent", "Loss since the last close that stops new exposure.", _percent, "%"
     )
-    max_open_positions: int = _risk_field(20, "maxOpenPositions", "Most positions open at once.", _positive)
+    max_open_positions: int = _risk_field(
+        20, "maxOpenPositions", "Most positions open at once; a symbol with open orders counts as one.", _positive
+    )
     enable_wash_trade_protection: bool = _risk_field(True, "enableWashTradeProtection", "Refuse likely wash trades.")
     enable_day_trade_budget: bool = _risk_field(True, "enableDayTradeBudget", "Limit day trades under the threshold.")
     max_day_trades: int = _risk_field(3, "maxDayTrades", "Day trades allowed in the window.", _positive)

@@ -26,6 +26,7 @@ from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce, Tradin
 from trading_core.errors import (
     BrokerError,
     BrokerRejected,
+    DuplicateClientOrderId,
     InvalidOrder,
     OrderNotCancelable,
     OrderNotFound,
@@ -39,7 +40,7 @@ from trading_core.market import EASTERN
 from trading_core.orders import Order, TradeEvent, apply_event, ensure_cancelable, reject
 from trading_core.ports import Broker, MarketData, OrderFilter, OrderPage, OrderStore, TradingStateRecord
 from trading_core.positions import Position
-from trading_core.requests import OrderRequest, split_at_flat
+from trading_core.requests import OrderRequest, follow_up_client_order_id, split_at_flat
 from trading_core.risk import PreTradeValidation, RiskContext, RiskEngine, RiskLimits
 from trading_core.trading_state import TradingStateKeeper
 from trading_core.values import FOUR_PLACES, ZERO, OrderId, Symbol, evolve, new_client_order_id, new_order_id
@@ -124,11 +125,15 @@ class TradingEngine:
     # ----------------------------------------------------------------- submission
 
     async def submit(self, request: OrderRequest) -> SubmitResult:
-        """Check, store, then send an order; a repeated client order id returns the first order."""
+        """Check, store, then send an order; a repeated client order id returns the first order.
+
+        A repeat must ask for the same order (`DuplicateClientOrderId` otherwise): a retry is
+        answered with what became of the first, however the two calls overlapped.
+        """
         if request.client_order_id is not None:
             existing = await self.store.get_order_by_client_id(request.client_order_id)
             if existing is not None:
-                return SubmitResult(existing)
+                return await self._replay(existing, request)
         if request.notional is not None:
             request = await self._resolve_notional(request)
         if self._trading.state is not _ACTIVE:
@@ -144,13 +149,36 @@ class TradingEngine:
             return SubmitResult(await self._insert_rejected(request, validation), validation)
         closing, opening = split_at_flat(request, self.book.held(request.symbol))
         order = self._build(closing, now)
-        if opening is None:
-            follow_up = None
-            await self._ledger.insert([order])
-        else:  # both halves at once: a check made meanwhile must see the whole order
-            follow_up = self._build(opening, now, parent_id=order.id)
-            await self._ledger.insert([order, follow_up])
+        follow_up = None if opening is None else self._build(opening, now, parent_id=order.id)
+        try:  # both halves at once: a check made meanwhile must see the whole order
+            await self._ledger.insert([order] if follow_up is None else [order, follow_up])
+        except DuplicateClientOrderId:
+            # A repeat that overlapped the first call, which stored its order meanwhile.
+            assert request.client_order_id is not None
+            first = await self.store.get_order_by_client_id(request.client_order_id)
+            if first is None:
+                raise
+            return await self._replay(first, request)
         return SubmitResult(await self._send(order), validation, follow_up)
+
+    async def _replay(self, first: Order, request: OrderRequest) -> SubmitResult:
+        """The answer to a repeated client order id: the first order, if the repeat asks for the same."""
+        asked = (request.symbol, request.side, request.type, request.time_in_force, request.limit_price)
+        held = (first.symbol, first.side, first.type, first.time_in_force, first.limit_price)
+        follow_up = None
+        quantity = first.quantity
+        if request.quantity is not None and quantity < request.quantity:  # perhaps split at flat
+            found = await self.store.get_order_by_client_id(follow_up_client_order_id(first.client_order_id))
+            if found is not None and found.parent_id == first.id:
+                follow_up, quantity = found, quantity + found.quantity
+        same_quantity = request.quantity is None or quantity == request.quantity  # a notional: sized then
+        if asked != held or request.stop_price != first.stop_price or not same_quantity:
+            raise DuplicateClientOrderId(
+                f"client order id {first.client_order_id} was given to another order ({first.id}): "
+                "a repeat must ask for the same order",
+                details={"clientOrderId": first.client_order_id, "orderId": first.id},
+            )
+        return SubmitResult(first, follow_up=follow_up)
 
     async def validate(self, request: OrderRequest) -> PreTradeValidation:
         """Run every pre-trade check without submitting anything."""

@@ -210,6 +210,20 @@ def split_at_flat(request: OrderRequest, held: Decimal) -> tuple[OrderRequest, O
     qty = request.quantity
     if qty is None or not held or (held > 0) == (request.side is Side.BUY) or qty <= abs(held):
         return request, None
-    closing = attrs.evolve(request, quantity=abs(held), client_order_id=None)
-    opening = attrs.evolve(request, quantity=qty - abs(held), client_order_id=None)
+    # The closing half keeps the caller's client order id and the opening half gets one derived
+    # from it, so that a retry finds both.
+    given = request.client_order_id
+    closing = attrs.evolve(request, quantity=abs(held))
+    opening = attrs.evolve(
+        request, quantity=qty - abs(held), client_order_id=None if given is None else follow_up_client_order_id(given)
+    )
     return closing, opening
+
+
+_FOLLOW_UPS = uuid.UUID("6f1c2a52-5b1e-4a39-9a57-2f6b0a7e4c11")
+"""The namespace of the client order ids `follow_up_client_order_id` derives."""
+
+
+def follow_up_client_order_id(client_order_id: ClientOrderId) -> ClientOrderId:
+    """The client order id of the opening half of an order split at flat, from the caller's id."""
+    return ClientOrderId(str(uuid.uuid5(_FOLLOW_UPS, client_order_id)))

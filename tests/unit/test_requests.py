@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from trading_core.enums import OrderType, Side, TimeInForce
 from trading_core.errors import InvalidOrder
-from trading_core.requests import OrderRequest, split_at_flat, validate
+from trading_core.requests import OrderRequest, follow_up_client_order_id, split_at_flat, validate
 from trading_core.testing import order_requests, quantities
 
 BASE: dict[str, Any] = {"symbol": "AAPL", "side": "buy", "quantity": "10"}
@@ -260,7 +260,10 @@ class TestSplitAtFlat:
         assert opening is not None
         assert (Decimal(10), Decimal(5)) == (closing.quantity, opening.quantity)
         assert (closing.side, opening.side) == (Side.SELL, Side.SELL)
-        assert (closing.client_order_id, opening.client_order_id) == (None, None)
+        # The caller's id stays with the first half and the second's is derived from it: a retry finds both.
+        assert (closing.client_order_id, opening.client_order_id) == ("mine", follow_up_client_order_id("mine"))
+        assert follow_up_client_order_id("mine") != follow_up_client_order_id("yours")
+        assert len(follow_up_client_order_id("x" * 48)) <= 48  # within the broker's limit
 
     def test_a_buy_through_a_short_splits_too(self) -> None:
         closing, opening = split_at_flat(create(type="market", quantity="7.5"), Decimal("-2.5"))

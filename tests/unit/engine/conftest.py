@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -13,6 +14,8 @@ from adapters.memory.store import InMemoryOrderStore
 from adapters.paper import PaperConfig, PaperExchange
 from trading_core import Event, OrderRequest, RiskLimits, TestClock
 from trading_core.engine import EngineConfig, TradingEngine
+from trading_core.errors import StoreError
+from trading_core.orders import Order as StoredOrder
 
 MONDAY_10AM_ET = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
@@ -85,3 +88,15 @@ def market(symbol: str, side: str, quantity: int | str, **extra: object) -> Orde
 
 def limit(symbol: str, side: str, quantity: int | str, price: str, **extra: object) -> OrderRequest:
     return OrderRequest.create(symbol=symbol, side=side, type="limit", quantity=quantity, limit_price=price, **extra)
+
+
+class SlowStore(InMemoryOrderStore):
+    """Stores new orders after giving way to other tasks, as a database round trip does."""
+
+    refuse = False
+
+    async def add_orders(self, orders: Sequence[StoredOrder], events: Sequence[Event] = ()) -> None:
+        await asyncio.sleep(0)
+        if self.refuse:
+            raise StoreError("the database refused the operation")
+        await super().add_orders(orders, events)

@@ -7,7 +7,6 @@ submissions that arrive while another is still being stored.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from decimal import Decimal
 
 import attrs
@@ -16,23 +15,11 @@ import pytest
 from adapters.codec.events import event_payload
 from adapters.memory.store import InMemoryOrderStore
 from adapters.paper import PaperExchange
-from tests.unit.engine.conftest import GENEROUS, limit, market
-from trading_core import Event, OrderStatus, RiskLimits, SubmitStatus, TestClock
+from tests.unit.engine.conftest import GENEROUS, SlowStore, limit, market
+from trading_core import OrderStatus, RiskLimits, SubmitStatus, TestClock
 from trading_core.engine import EngineConfig, TradingEngine
 from trading_core.errors import StoreError
 from trading_core.orders import Order
-
-
-class SlowStore(InMemoryOrderStore):
-    """Stores new orders after giving way to other tasks, as a database round trip does."""
-
-    refuse = False
-
-    async def add_orders(self, orders: Sequence[Order], events: Sequence[Event] = ()) -> None:
-        await asyncio.sleep(0)
-        if self.refuse:
-            raise StoreError("the database refused the operation")
-        await super().add_orders(orders, events)
 
 
 @pytest.fixture
