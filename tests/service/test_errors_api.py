@@ -29,6 +29,21 @@ async def test_a_risk_rejection_is_422_with_the_kept_order(api: Client) -> None:
     assert kept["rejectionCode"] == "INSUFFICIENT_FUNDS"
 
 
+async def test_a_broker_refusal_is_422_with_the_kept_order_whatever_its_code(api: Client) -> None:
+    order = {"symbol": "AAPL", "type": "market"}
+    await api.post("/api/v1/orders", json={**order, "side": "sell", "quantity": 10})  # short 10
+    resting = {"symbol": "AAPL", "side": "buy", "quantity": 10, "type": "limit", "limitPrice": 1}
+    assert (await api.post("/api/v1/orders", json=resting)).status_code == 201  # covers the whole short
+
+    # The broker holds the short for the resting buy: one more would take it through zero.
+    response = await api.post("/api/v1/orders", json={**order, "side": "buy", "quantity": 1})
+
+    rejected = conforms(response.json(), spec.REJECTION)
+    assert response.status_code == 422
+    assert (rejected["code"], rejected["status"]) == ("INVALID_ORDER", "rejected")
+    assert "through zero" in rejected["reason"]
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

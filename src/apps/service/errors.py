@@ -102,8 +102,15 @@ def _trading_error(error: TradingError) -> Response[Any]:
             reason=error.message,
             created_at=order.created_at,
         )
-        return ExactResponse(body, status_code=status_for(error.code))
+        return ExactResponse(body, status_code=_refusal_status(error.code))
     return error_response(error.code, error.message, details)
+
+
+def _refusal_status(code: str) -> int:
+    """A kept, refused order answers 422 whatever the refusal's code (a broker may say INVALID_ORDER):
+    the request was well formed. Only a broker that could not be reached keeps its 5xx."""
+    status = status_for(code)
+    return status if status >= 500 else 422
 
 
 def _validation_error(error: ValidationException) -> Response[Any]:
