@@ -3,6 +3,10 @@
 Both keep their data under one folder (`.data/` by default) so that a restart finds the orders
 and the events again. PostgreSQL keeps running after we exit (pgserver's `cleanup_mode=None`)
 and is found again at the next start; NATS is our child process and dies with us.
+
+Neither is in our process group (pg_ctl starts PostgreSQL in a session of its own, we start NATS
+in one): Ctrl-C at the terminal signals the whole foreground group, and NATS must outlive the
+graceful stop that flushes the outbox to it. The exit stack stops it after that flush.
 """
 
 from __future__ import annotations
@@ -79,6 +83,7 @@ class EmbeddedNats:
                 command,
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # out of reach of the terminal's Ctrl-C; we stop it after the flush
                 preexec_fn=_die_with_parent,  # noqa: PLW1509  # only calls prctl, which is fork-safe
             )
         deadline = time.monotonic() + timeout
