@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from apps import embedded
 from apps.alpaca_sim.cli import add_arguments as add_simulator_arguments
 from apps.config import SECTIONS, ConfigError, Secret, Settings, load_settings
 from apps.config_parse import env_name
@@ -83,6 +84,7 @@ def serve(args: argparse.Namespace) -> int:
     refuse_exposed_without_token(settings)
     server = settings.server
     listening = listen(server.host, server.port)
+    hold_data_folder(settings)  # the descriptor is never closed: the lock lasts as long as the process
     configure_logging(settings.logging)
     print(f"trading-engine: http://{server.host}:{server.port} (config: {settings.source})", file=sys.stderr)
     app = create_app(settings)
@@ -124,6 +126,26 @@ def listen(host: str, port: int) -> socket.socket:
         ) from e
     sock.setblocking(False)
     return sock
+
+
+def hold_data_folder(settings: Settings) -> int | None:
+    """Lock the embedded data folder before anything starts, when the service is to use it.
+
+    A second `make run` (on another port) would otherwise start on the same embedded PostgreSQL
+    and JetStream store with a paper exchange of its own, and the two would diverge. Replicas
+    given DATABASE_URL and NATS_URL use no data folder and are not locked.
+    """
+    folder = settings.embedded.data_dir
+    if settings.database.url is not None and (settings.event_bus.url is not None or not settings.embedded.nats):
+        return None
+    try:
+        return embedded.hold_folder(folder)
+    except embedded.FolderInUse as e:
+        raise ConfigError(
+            "trading-engine.embedded.dataDir",
+            f"another trading-engine is using {folder.resolve()} (pid {e.holder or 'unknown'}); stop it or "
+            "choose another folder with TRADING_ENGINE_EMBEDDED_DATA_DIR=... or embedded.dataDir",
+        ) from e
 
 
 def migrate(args: argparse.Namespace) -> int:

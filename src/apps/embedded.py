@@ -3,6 +3,10 @@
 Both keep their data under one folder (`.data/` by default) so that a restart finds the orders
 and the events again. PostgreSQL keeps running after we exit (pgserver's `cleanup_mode=None`)
 and is found again at the next start; NATS is our child process and dies with us.
+
+Neither is in our process group (pg_ctl starts PostgreSQL in a session of its own, we start NATS
+in one): Ctrl-C at the terminal signals the whole foreground group, and NATS must outlive the
+graceful stop that flushes the outbox to it. The exit stack stops it after that flush.
 """
 
 from __future__ import annotations
@@ -22,6 +26,44 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("apps.embedded")
+
+
+LOCK_FILE = "trading-engine.lock"
+
+
+class FolderInUse(Exception):
+    """Another process holds the data folder's lock; `holder` is its pid as it wrote it ("" if unknown)."""
+
+    def __init__(self, folder: Path, holder: str) -> None:
+        super().__init__(f"{folder} is in use by pid {holder or 'unknown'}")
+        self.folder = folder
+        self.holder = holder
+
+
+def hold_folder(folder: Path) -> int:
+    """Lock `folder` for one process; return the lock's file descriptor, to be left open.
+
+    Two services on one folder would share its PostgreSQL and JetStream store, each with a paper
+    exchange of its own, and their positions would diverge. The lock is an `flock` on a file in
+    the folder, which the kernel drops when the process ends however it ends: a crashed run never
+    blocks the next. The descriptor is not inherited, so no child (PostgreSQL outlives us) keeps it.
+
+    Raises:
+        FolderInUse: another process holds it.
+    """
+    import fcntl  # POSIX only, like the rest of the embedded default
+
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip()
+        os.close(fd)
+        raise FolderInUse(folder, holder) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())  # for the message of the one refused
+    return fd
 
 
 async def start_postgres(data_dir: Path) -> str:
@@ -79,6 +121,7 @@ class EmbeddedNats:
                 command,
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # out of reach of the terminal's Ctrl-C; we stop it after the flush
                 preexec_fn=_die_with_parent,  # noqa: PLW1509  # only calls prctl, which is fork-safe
             )
         deadline = time.monotonic() + timeout

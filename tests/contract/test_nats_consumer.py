@@ -148,6 +148,25 @@ async def test_malformed_json_is_terminated_and_announced(rig: Rig) -> None:
     assert info.num_redelivered == 0
 
 
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 5000, b'{"specversion": "1.0", "data": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5001],
+    ids=["unclosed-lists", "deep-envelope"],
+)
+async def test_a_decision_nested_too_deeply_to_decode_is_terminated_and_announced(rig: Rig, body: bytes) -> None:
+    """The decoder gives up with RecursionError, which must not leave the message to come back for good."""
+    await rig.send(DECISION, body)
+    await rig.handler.wait_for(1)
+    info = await rig.settled()
+    await rig.quiet()
+
+    ((reason, raw),) = rig.handler.malformed
+    assert "nested too deeply" in reason
+    assert raw is None
+    assert rig.handler.names() == ["malformed"]
+    assert info.num_redelivered == 0
+
+
 async def test_an_invalid_decision_is_terminated_and_announced_with_its_body(rig: Rig) -> None:
     body = decision(side="hold")
 
@@ -231,6 +250,17 @@ async def test_commands_are_handled_in_the_order_they_were_sent(rig: Rig) -> Non
 
 async def test_an_unreadable_session_message_is_terminated_without_a_call(rig: Rig) -> None:
     await rig.send("market.session.opened", b"<html>")
+    await rig.send("system.shutdown", b"")  # a marker that the first was passed
+    await rig.handler.wait_for(1)
+    info = await rig.settled()
+    await rig.quiet()
+
+    assert rig.handler.names() == ["shutdown"]
+    assert info.num_redelivered == 0
+
+
+async def test_a_session_message_nested_too_deeply_is_terminated_without_a_call(rig: Rig) -> None:
+    await rig.send("market.session.opened", b"[" * 5000)
     await rig.send("system.shutdown", b"")  # a marker that the first was passed
     await rig.handler.wait_for(1)
     info = await rig.settled()

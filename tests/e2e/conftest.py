@@ -36,8 +36,9 @@ def free_port() -> int:
 class ServiceProcess:
     """`trading-engine serve` in a child process; started, stopped and killed by the test."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, *, own_group: bool = False) -> None:
         self.env = env
+        self.own_group = own_group  # leads a process group of its own, as a shell's foreground job does
         self.port = int(env["PORT"])
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
@@ -50,7 +51,9 @@ class ServiceProcess:
     def start(self) -> None:
         command = [sys.executable, "-m", "apps.cli", "serve", "--port", str(self.port)]
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=self.own_group
+            )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -69,6 +72,15 @@ class ServiceProcess:
         if process is None:
             return 0
         process.send_signal(sig)
+        return process.wait(timeout)
+
+    def interrupt(self, timeout: float = 30.0) -> int:
+        """Ctrl-C at a terminal: SIGINT to the whole process group, children included; returns the exit code."""
+        if not self.own_group:
+            raise RuntimeError("interrupt() needs a service in a group of its own (own_group=True)")
+        process, self.process = self.process, None
+        assert process is not None
+        os.killpg(process.pid, signal.SIGINT)
         return process.wait(timeout)
 
     def log(self) -> str:

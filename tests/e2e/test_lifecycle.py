@@ -19,6 +19,7 @@ import pytest
 
 from tests.e2e.conftest import ServiceProcess, on_alpaca_simulator
 from tests.e2e.events import publish_command, published
+from tests.fixtures.nats import EmbeddedNatsServer, nats_server_binary
 
 pytestmark = pytest.mark.slow
 
@@ -182,5 +183,35 @@ def test_sigterm_cancels_open_orders_and_exits_in_time(
     assert took < 15
     assert '"message": "stopped"' in service.log()
     events = asyncio.run(published(nats_url, names["events_stream"]))
+    cancelled = [e for e in events if e["type"] == "trade.order.cancelled"]
+    assert [e["data"]["orderId"] for e in cancelled] == [resting["orderId"]]
+
+
+def test_ctrl_c_stops_the_embedded_nats_only_after_the_outbox_is_flushed_to_it(
+    service_env: dict[str, str], tmp_path: Path, names: dict[str, str]
+) -> None:
+    """SIGINT reaches the whole foreground process group; the embedded nats-server must not die with it first."""
+    env = {k: v for k, v in service_env.items() if k != "NATS_URL"}  # the embedded NATS, in the test's data folder
+    service = ServiceProcess(env, tmp_path / "service-ctrl-c.log", own_group=True)
+    service.start()
+    try:
+        assert "embedded NATS at" in service.log()
+        resting = submit(service, symbol="MSFT", type="limit", limitPrice=100, quantity=1)
+        code = service.interrupt()
+    finally:
+        if service.process is not None:
+            service.stop(signal.SIGKILL)
+
+    assert code in (0, -signal.SIGINT), service.log()
+    assert '"message": "flushed ' in service.log()  # the cancellation, unless the relay sent it just before
+    assert "event bus unavailable" not in service.log()
+    store = EmbeddedNatsServer(
+        nats_server_binary() or "nats-server", Path(env["TRADING_ENGINE_EMBEDDED_DATA_DIR"]) / "nats"
+    )
+    store.start()  # the embedded server's store, read back after the service has gone
+    try:
+        events = asyncio.run(published(store.url, names["events_stream"]))
+    finally:
+        store.stop()
     cancelled = [e for e in events if e["type"] == "trade.order.cancelled"]
     assert [e["data"]["orderId"] for e in cancelled] == [resting["orderId"]]

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from apps.cli import is_loopback, main
+from apps.cli import hold_data_folder, is_loopback, main
+from apps.config import load_settings
+from apps.embedded import LOCK_FILE, FolderInUse, hold_folder
 
 SRC = Path(__file__).parents[2] / "src"
 
@@ -82,6 +87,94 @@ def test_a_port_already_taken_is_refused_before_anything_starts(tmp_path: Path) 
     assert f"cannot listen on 127.0.0.1:{port}" in out.stderr
     assert "PORT=" in out.stderr
     assert not (tmp_path / "data").exists()  # no embedded database was started first
+
+
+HOLDER = (
+    "import sys, time; from pathlib import Path; from apps.embedded import hold_folder;"
+    " hold_folder(Path(sys.argv[1])); print('held', flush=True); time.sleep(60)"
+)
+
+
+@contextmanager
+def held_by_another_process(folder: Path) -> Iterator[subprocess.Popen[str]]:
+    """A process of ours holding `folder`'s lock, as a running trading-engine would; killed on exit."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(folder)], stdout=subprocess.PIPE, text=True, env={"PYTHONPATH": str(SRC)}
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "held\n"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_second_instance_on_the_same_data_folder_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    """Two `make run` on other ports would share the embedded database and NATS store, each with its own exchange."""
+    data = tmp_path / "data"
+    with held_by_another_process(data) as first:
+        out = subprocess.run(
+            [sys.executable, "-m", "apps.cli", "serve", "--port", str(free_port())],
+            capture_output=True,
+            text=True,
+            env={"PYTHONPATH": str(SRC), "TRADING_ENGINE_EMBEDDED_DATA_DIR": str(data)},
+            check=False,
+            timeout=30,
+        )
+
+    assert out.returncode == 2
+    assert f"another trading-engine is using {data.resolve()} (pid {first.pid})" in out.stderr
+    assert "TRADING_ENGINE_EMBEDDED_DATA_DIR=" in out.stderr
+    assert os.listdir(data) == [LOCK_FILE]  # neither PostgreSQL nor NATS was started
+
+
+def test_the_data_folder_is_free_again_once_its_holder_is_killed(tmp_path: Path) -> None:
+    """The kernel drops the lock with the process, so a crashed run never blocks the next."""
+    with held_by_another_process(tmp_path) as first:
+        with pytest.raises(FolderInUse) as refused:
+            hold_folder(tmp_path)
+        assert refused.value.holder == str(first.pid)
+        first.kill()
+        first.wait()
+
+        fd = hold_folder(tmp_path)
+    os.close(fd)
+
+    assert (tmp_path / LOCK_FILE).read_text() == f"{os.getpid()}\n"
+
+
+def test_children_do_not_inherit_the_lock(tmp_path: Path) -> None:
+    """The embedded PostgreSQL outlives the service: had it inherited the lock, no next start could take it."""
+    fd = hold_folder(tmp_path)
+    child = subprocess.Popen(["sleep", "30"], close_fds=False)
+    try:
+        os.close(fd)
+        os.close(hold_folder(tmp_path))
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_replicas_given_a_database_and_nats_take_no_lock(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = {"TRADING_ENGINE_EMBEDDED_DATA_DIR": str(data), "DATABASE_URL": "postgresql://db/trading"}
+    external = load_settings(env={**env, "NATS_URL": "nats://nats:4222"})
+    no_nats = load_settings(env={**env, "TRADING_ENGINE_EMBEDDED_NATS": "false"})
+    embedded_nats = load_settings(env=env)  # a second nats-server on the same JetStream store would corrupt it
+
+    assert hold_data_folder(external) is None
+    assert hold_data_folder(no_nats) is None
+    assert not data.exists()
+    fd = hold_data_folder(embedded_nats)
+    assert fd is not None
+    os.close(fd)
 
 
 @pytest.mark.parametrize(

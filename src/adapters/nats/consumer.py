@@ -4,7 +4,7 @@ Each replica subscribes to the same durable push consumer with the same deliver 
 goes to one replica. A replica handles its commands one at a time, in order, and settles each:
 
 - handled: `ack`;
-- unreadable or invalid (bad JSON, fails its schema, or the handler raised `InvalidOrder`):
+- unreadable or invalid (bad JSON or nested too deeply, fails its schema, or the handler raised `InvalidOrder`):
   `term` with the reason (never redelivered), logged, and for a decision `decision_malformed`;
 - the handler failed otherwise: `nak` with a delay, so it is delivered again, up to `max_deliver`
   deliveries; the last failure is terminated and, for a decision, announced as malformed too.
@@ -170,7 +170,7 @@ class NatsCommandConsumer:
             return
         if command is Command.DECISION:
             try:
-                body = decode_command(msg.data, DECISION_SCHEMA)
+                body = _decode(msg.data, DECISION_SCHEMA)
                 decision = structure_decision(body)
             except InvalidCommand as e:
                 await self._invalid(msg, command, e.reason, e.raw)
@@ -179,7 +179,7 @@ class NatsCommandConsumer:
             return
         schema = SHUTDOWN_SCHEMA if command is Command.SHUTDOWN else SESSION_SCHEMA
         try:
-            decode_command(msg.data, schema, allow_empty=True)
+            _decode(msg.data, schema, allow_empty=True)
         except InvalidCommand as e:
             await self._invalid(msg, command, e.reason, e.raw)
             return
@@ -256,6 +256,18 @@ class NatsCommandConsumer:
         # `+TERM <reason>` (NATS 2.10+) puts the reason in the server's MSG_TERMINATED advisory.
         text = " ".join(reason.split())[:_MAX_REASON]
         await self._nc.publish(msg.reply, _TERM + b" " + text.encode("utf-8", "replace"))
+
+
+def _decode(data: bytes, schema: str, *, allow_empty: bool = False) -> dict[str, Any]:
+    """`decode_command`, with a body nested too deeply to decode refused like any unreadable one.
+
+    The decoder raises RecursionError past Python's recursion limit (`[` * 5000): left to the
+    client, such a message was neither acknowledged nor terminated and came back every ack_wait.
+    """
+    try:
+        return decode_command(data, schema, allow_empty=allow_empty)
+    except RecursionError:
+        raise InvalidCommand("the message body is nested too deeply to be read") from None
 
 
 def _deliveries(msg: Msg) -> int:
