@@ -262,3 +262,8 @@ class TestDecisions:
 )
 def test_stream_subject_coverage(pattern: str, subject: str, expected: bool) -> None:
     assert covers(pattern, subject) is expected
+
+
+def test_json_nested_too_deeply_is_refused_as_unreadable_not_a_recursion_error() -> None:
+    with pytest.raises(ValueError, match="nested too deeply"):
+        decode_json(b"[" * 100_000 + b"]" * 100_000)

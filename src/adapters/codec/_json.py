@@ -55,6 +55,10 @@ def decode_json(data: bytes | str) -> Any:
     """Decode JSON, reading numbers with a fraction or exponent as `Decimal` (integers stay `int`).
 
     Raises:
-        ValueError: the data is not valid JSON (`msgspec.DecodeError` is a `ValueError`).
+        ValueError: the data is not valid JSON (`msgspec.DecodeError` is a `ValueError`), or is
+            nested too deeply to read.
     """
-    return _DECODER.decode(data)
+    try:
+        return _DECODER.decode(data)
+    except RecursionError as e:  # past Python's recursion limit: unreadable, as a caller sees it
+        raise msgspec.DecodeError("JSON nested too deeply to read") from e
