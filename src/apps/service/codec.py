@@ -27,9 +27,27 @@ _decoder: Final = msgspec.json.Decoder(float_hook=Decimal)
 _encoder: Final = msgspec.json.Encoder(enc_hook=default_serializer, decimal_format="number")
 
 
+class BodyRefused(ValueError):
+    """A request body refused before any of it is read; `field` is where, as the API spells it."""
+
+    def __init__(self, message: str, field: str = "body") -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def decode_exact(body: bytes) -> Any:
-    """JSON with every non-integer number as a Decimal (floats never appear)."""
-    return _decoder.decode(body or b"null")
+    """JSON with every non-integer number as a Decimal (floats never appear).
+
+    Raise `BodyRefused` for anything but one JSON value in UTF-8.
+    """
+    try:
+        return _decoder.decode(body or b"null")
+    except msgspec.DecodeError as e:
+        raise BodyRefused(f"not valid JSON: {e}") from e
+    except UnicodeDecodeError as e:  # msgspec checks a string's UTF-8 only as it builds the str
+        raise BodyRefused(f"not valid UTF-8: {e}") from e
+    except RecursionError as e:  # msgspec descends on the C stack, guarded by Python's recursion limit
+        raise BodyRefused("nested too deeply") from e
 
 
 def encode_exact(value: Any) -> bytes:
@@ -40,8 +58,8 @@ def encode_exact(value: Any) -> bytes:
 def _decode_body(body: bytes) -> Any:
     try:
         return decode_exact(body)
-    except msgspec.DecodeError as e:
-        raise ValidationException("the body is not valid JSON", extra=[{"key": "body", "message": str(e)}]) from e
+    except BodyRefused as e:
+        raise ValidationException(str(e), extra=[{"key": e.field, "message": str(e)}]) from e
 
 
 class ExactRequest(Request[Any, Any, State]):

@@ -1,0 +1,61 @@
+"""Request bodies the JSON decoder must refuse as a 400 naming where, never a 500.
+
+Found by exploratory testing: bytes that are not UTF-8 and deep nesting answered 500.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from tests.service import api_spec as spec
+from tests.service.conftest import conforms
+
+Client = AsyncTestClient[Any]
+
+JSON = {"content-type": "application/json"}
+UNKNOWN = "5f0c6a52-3d1e-4c7a-9b1f-2a7e8d9c0b11"
+
+JSON_ENDPOINTS = [
+    ("POST", "/api/v1/orders"),
+    ("POST", "/api/v1/orders/validate"),
+    ("PATCH", f"/api/v1/orders/{UNKNOWN}"),
+    ("DELETE", "/api/v1/positions/AAPL"),
+    ("POST", "/api/v1/risk/reset"),
+]
+
+ORDER: dict[str, Any] = {"symbol": "AAPL", "side": "buy", "quantity": 1, "type": "market"}
+
+
+async def send(api: Client, method: str, path: str, body: bytes) -> Any:
+    return await api.request(method, path, content=body, headers=JSON)
+
+
+def refused(response: Any, field: str) -> dict[str, Any]:
+    """The error body of a 400 INVALID_ORDER naming `field`."""
+    error = conforms(response.json(), spec.ERROR)
+    assert (response.status_code, error["code"], error["details"]["field"]) == (400, "INVALID_ORDER", field)
+    return error
+
+
+async def stored_orders(api: Client) -> list[Any]:
+    return list((await api.get("/api/v1/orders?status=all")).json()["orders"])
+
+
+@pytest.mark.parametrize(("method", "path"), JSON_ENDPOINTS)
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b'{"symbol": "K\xff", "quantity": 1}', id="not-utf8"),
+        pytest.param(b'{"by": "\xed\xa0\x80"}', id="encoded-surrogate"),
+        pytest.param(b"[" * 1000 + b"]" * 1000, id="nested-1000"),
+        pytest.param(b'{"a":' * 1000 + b"1" + b"}" * 1000, id="objects-nested-1000"),
+    ],
+)
+async def test_a_body_that_is_not_utf8_or_nests_too_deep_is_400_on_every_json_endpoint(
+    api: Client, method: str, path: str, body: bytes
+) -> None:
+    refused(await send(api, method, path, body), "body")
