@@ -1,6 +1,7 @@
 """Request bodies the JSON decoder must refuse as a 400 naming where, never a 500.
 
-Found by exploratory testing: bytes that are not UTF-8 and deep nesting answered 500.
+Found by exploratory testing: bytes that are not UTF-8 and deep nesting answered 500, and a NUL
+character reached PostgreSQL (503 after the checks; another store would have kept it).
 """
 
 from __future__ import annotations
@@ -59,3 +60,38 @@ async def test_a_body_that_is_not_utf8_or_nests_too_deep_is_400_on_every_json_en
     api: Client, method: str, path: str, body: bytes
 ) -> None:
     refused(await send(api, method, path, body), "body")
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"clientOrderId": "cid\u0000"}, "clientOrderId"),
+        ({"strategyId": "\u0000"}, "strategyId"),
+        ({"symbol": "AAPL\u0000"}, "symbol"),
+    ],
+)
+async def test_a_nul_character_in_an_order_is_refused_naming_the_field_and_nothing_is_stored(
+    api: Client, extra: dict[str, str], field: str
+) -> None:
+    """PostgreSQL's text cannot hold NUL: it answered 503 after the order had been checked."""
+    response = await send(api, "POST", "/api/v1/orders", json.dumps({**ORDER, **extra}).encode())
+
+    refused(response, field)
+    assert await stored_orders(api) == []
+
+
+@pytest.mark.parametrize("field", ["by", "reason"])
+async def test_a_nul_character_in_a_risk_reset_is_refused_and_nothing_is_recorded(api: Client, field: str) -> None:
+    before = (await api.get("/api/v1/risk")).json()
+
+    response = await send(api, "POST", "/api/v1/risk/reset", json.dumps({field: "ops\u0000"}).encode())
+
+    refused(response, field)
+    assert (await api.get("/api/v1/risk")).json() == before
+
+
+async def test_an_escaped_backslash_before_u0000_is_text_not_a_nul(api: Client) -> None:
+    body = b'{"by": "ops", "reason": "C:\\\\u0000"}'
+
+    assert (await send(api, "POST", "/api/v1/risk/reset", body)).status_code == 200
+    assert (await api.get("/api/v1/risk")).json()["changedBy"] == "ops"

@@ -38,16 +38,35 @@ class BodyRefused(ValueError):
 def decode_exact(body: bytes) -> Any:
     """JSON with every non-integer number as a Decimal (floats never appear).
 
-    Raise `BodyRefused` for anything but one JSON value in UTF-8.
+    Raise `BodyRefused` for anything but one JSON value in UTF-8, and for a NUL character in any
+    string: PostgreSQL's text cannot hold one, so it must be refused before anything is stored.
     """
     try:
-        return _decoder.decode(body or b"null")
+        value = _decoder.decode(body or b"null")
     except msgspec.DecodeError as e:
         raise BodyRefused(f"not valid JSON: {e}") from e
     except UnicodeDecodeError as e:  # msgspec checks a string's UTF-8 only as it builds the str
         raise BodyRefused(f"not valid UTF-8: {e}") from e
     except RecursionError as e:  # msgspec descends on the C stack, guarded by Python's recursion limit
         raise BodyRefused("nested too deeply") from e
+    if b"\\u0000" in body:  # JSON can carry a NUL only escaped: without this, no string holds one
+        _refuse_nul(value)
+    return value
+
+
+def _refuse_nul(value: Any) -> None:
+    """Raise naming the field whose string holds a NUL (`body` for the body itself or a key)."""
+    todo: list[tuple[str, Any]] = [("", value)]
+    while todo:  # a loop, not recursion: the value may nest as deep as the decoder allowed
+        path, item = todo.pop()
+        if isinstance(item, str) and "\x00" in item:
+            raise BodyRefused("must not hold a NUL character (\\u0000)", field=path or "body")
+        if isinstance(item, dict):
+            if any("\x00" in key for key in item):
+                raise BodyRefused("no key may hold a NUL character (\\u0000)", field=path or "body")
+            todo.extend((f"{path}.{key}" if path else key, v) for key, v in item.items())
+        elif isinstance(item, list):
+            todo.extend((f"{path}[{i}]", v) for i, v in enumerate(item))
 
 
 def encode_exact(value: Any) -> bytes:
