@@ -1,7 +1,8 @@
 """Request bodies the JSON decoder must refuse as a 400 naming where, never a 500.
 
 Found by exploratory testing: bytes that are not UTF-8 and deep nesting answered 500, and a NUL
-character reached PostgreSQL (503 after the checks; another store would have kept it).
+character reached PostgreSQL (503 after the checks; another store would have kept it), and a
+repeated key made a buy a sell (the last one won).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
+from apps.service.codec import decode_exact
 from tests.service import api_spec as spec
 from tests.service.conftest import conforms
 
@@ -60,6 +62,40 @@ async def test_a_body_that_is_not_utf8_or_nests_too_deep_is_400_on_every_json_en
     api: Client, method: str, path: str, body: bytes
 ) -> None:
     refused(await send(api, method, path, body), "body")
+
+
+async def test_a_repeated_key_is_refused_naming_it_and_nothing_is_ordered(api: Client) -> None:
+    body = b'{"symbol": "AAPL", "side": "buy", "quantity": 1, "type": "market", "side": "sell"}'
+
+    error = refused(await send(api, "POST", "/api/v1/orders", body), "body")
+
+    assert "'side'" in error["message"]
+    assert await stored_orders(api) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b'{"by": "a", "\\u0062y": "b"}', id="spelled-with-an-escape"),
+        pytest.param(b'{"by": "a:b", "reason": "at 10:30", "reason": "{\\"by\\": 1}"}', id="colons-in-strings"),
+        pytest.param(b'[{"a": 1}, {"b": {"c": 1, "c": 2}}]', id="nested"),
+    ],
+)
+async def test_a_repeated_key_is_found_however_it_is_written(api: Client, body: bytes) -> None:
+    refused(await send(api, "POST", "/api/v1/risk/reset", body), "body")
+
+
+async def test_colons_braces_and_keys_inside_strings_are_not_taken_for_keys(api: Client) -> None:
+    body = json.dumps({"by": 'ops: night desk {"by": 1}', "reason": "reset at 10:30:00"}).encode()
+
+    assert (await send(api, "POST", "/api/v1/risk/reset", body)).status_code == 200
+    assert (await api.get("/api/v1/risk")).json()["changedBy"] == 'ops: night desk {"by": 1}'
+
+
+def test_the_same_key_in_different_objects_is_no_repeat() -> None:
+    body = b'{"a": {"a": 1, "b": {"a": 2}}, "b": [{"a": 1}, {"a": 2}], "c": "a:b"}'
+
+    assert decode_exact(body) == {"a": {"a": 1, "b": {"a": 2}}, "b": [{"a": 1}, {"a": 2}], "c": "a:b"}
 
 
 @pytest.mark.parametrize(

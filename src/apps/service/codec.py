@@ -7,6 +7,7 @@ tell the OpenAPI document that amounts are numbers.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any, Final
 
@@ -38,8 +39,10 @@ class BodyRefused(ValueError):
 def decode_exact(body: bytes) -> Any:
     """JSON with every non-integer number as a Decimal (floats never appear).
 
-    Raise `BodyRefused` for anything but one JSON value in UTF-8, and for a NUL character in any
-    string: PostgreSQL's text cannot hold one, so it must be refused before anything is stored.
+    Raise `BodyRefused` for anything but one JSON value in UTF-8; for a key given twice in one
+    object (msgspec keeps the last: `"side": "buy", ..., "side": "sell"` would be a sell); and for
+    a NUL character in any string (PostgreSQL's text cannot hold one, so it must be refused before
+    anything is stored).
     """
     try:
         value = _decoder.decode(body or b"null")
@@ -49,9 +52,53 @@ def decode_exact(body: bytes) -> Any:
         raise BodyRefused(f"not valid UTF-8: {e}") from e
     except RecursionError as e:  # msgspec descends on the C stack, guarded by Python's recursion limit
         raise BodyRefused("nested too deeply") from e
+    # Every colon outside a string follows a key, so the body's colons are at least its keys, which
+    # are at least the keys the decoded objects hold: when the counts are equal, no key was given
+    # twice. Only a body with a colon inside a string (or a repeat) pays for the scan.
+    if body.count(b":") != _keys_held(value):
+        _refuse_repeated_key(body)
     if b"\\u0000" in body:  # JSON can carry a NUL only escaped: without this, no string holds one
         _refuse_nul(value)
     return value
+
+
+def _keys_held(value: Any) -> int:
+    """How many keys the decoded objects hold, all levels together."""
+    count = 0
+    todo = [value]
+    while todo:  # a loop, not recursion: the value may nest as deep as the decoder allowed
+        item = todo.pop()
+        if type(item) is dict:
+            count += len(item)
+            item = item.values()
+        elif type(item) is not list:
+            continue
+        todo.extend(v for v in item if type(v) is dict or type(v) is list)
+    return count
+
+
+_STRING_OR_BRACE: Final = re.compile(rb'("[^"\\]*(?:\\.[^"\\]*)*")\s*(:)?|([{}])')
+_text: Final = msgspec.json.Decoder(str)
+
+
+def _refuse_repeated_key(body: bytes) -> None:
+    """Raise naming the first key given twice in one object of `body` (valid JSON), if there is one.
+
+    Each string is matched whole, so a brace or a colon inside one is not taken for structure (in
+    valid JSON every quote outside a string opens one); a string followed by a colon is a key,
+    compared decoded (`"\\u0073ide"` is `"side"`).
+    """
+    open_objects: list[set[str]] = []
+    for string, colon, brace in _STRING_OR_BRACE.findall(body):
+        if brace == b"{":
+            open_objects.append(set())
+        elif brace:
+            open_objects.pop()
+        elif colon:
+            key = _text.decode(string)
+            if key in open_objects[-1]:
+                raise BodyRefused(f"the key {key!r} is given twice in one object")
+            open_objects[-1].add(key)
 
 
 def _refuse_nul(value: Any) -> None:
