@@ -198,6 +198,8 @@ def _client_order_id(value: object) -> ClientOrderId | None:
             f"client_order_id is at most {MAX_CLIENT_ORDER_ID_LENGTH} characters, was {len(value)}",
             field="client_order_id",
         )
+    if "\x00" in value:  # no store's text can hold it (PostgreSQL refuses it), nor a broker's id
+        raise InvalidOrder("client_order_id must not hold a NUL character", field="client_order_id")
     return ClientOrderId(value)
 
 

@@ -235,8 +235,8 @@ class TestIdentifiers:
 
         assert cid == create(type="market", client_order_id=cid).client_order_id
 
-    @pytest.mark.parametrize("cid", ["c" * 49, "", "   "])
-    def test_client_order_id_too_long_or_blank_is_refused(self, cid: str) -> None:
+    @pytest.mark.parametrize("cid", ["c" * 49, "", "   ", "cid\x00", "\x00"])
+    def test_client_order_id_too_long_blank_or_holding_a_nul_is_refused(self, cid: str) -> None:
         assert field_refused(type="market", client_order_id=cid) == "client_order_id"
 
     @pytest.mark.parametrize("field", ["strategy_id", "decision_id"])

@@ -7,6 +7,7 @@ tell the OpenAPI document that amounts are numbers.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any, Final
 
@@ -27,9 +28,92 @@ _decoder: Final = msgspec.json.Decoder(float_hook=Decimal)
 _encoder: Final = msgspec.json.Encoder(enc_hook=default_serializer, decimal_format="number")
 
 
+class BodyRefused(ValueError):
+    """A request body refused before any of it is read; `field` is where, as the API spells it."""
+
+    def __init__(self, message: str, field: str = "body") -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def decode_exact(body: bytes) -> Any:
-    """JSON with every non-integer number as a Decimal (floats never appear)."""
-    return _decoder.decode(body or b"null")
+    """JSON with every non-integer number as a Decimal (floats never appear).
+
+    Raise `BodyRefused` for anything but one JSON value in UTF-8; for a key given twice in one
+    object (msgspec keeps the last: `"side": "buy", ..., "side": "sell"` would be a sell); and for
+    a NUL character in any string (PostgreSQL's text cannot hold one, so it must be refused before
+    anything is stored).
+    """
+    try:
+        value = _decoder.decode(body or b"null")
+    except msgspec.DecodeError as e:
+        raise BodyRefused(f"not valid JSON: {e}") from e
+    except UnicodeDecodeError as e:  # msgspec checks a string's UTF-8 only as it builds the str
+        raise BodyRefused(f"not valid UTF-8: {e}") from e
+    except RecursionError as e:  # msgspec descends on the C stack, guarded by Python's recursion limit
+        raise BodyRefused("nested too deeply") from e
+    # Every colon outside a string follows a key, so the body's colons are at least its keys, which
+    # are at least the keys the decoded objects hold: when the counts are equal, no key was given
+    # twice. Only a body with a colon inside a string (or a repeat) pays for the scan.
+    if body.count(b":") != _keys_held(value):
+        _refuse_repeated_key(body)
+    if b"\\u0000" in body:  # JSON can carry a NUL only escaped: without this, no string holds one
+        _refuse_nul(value)
+    return value
+
+
+def _keys_held(value: Any) -> int:
+    """How many keys the decoded objects hold, all levels together."""
+    count = 0
+    todo = [value]
+    while todo:  # a loop, not recursion: the value may nest as deep as the decoder allowed
+        item = todo.pop()
+        if type(item) is dict:
+            count += len(item)
+            item = item.values()
+        elif type(item) is not list:
+            continue
+        todo.extend(v for v in item if type(v) is dict or type(v) is list)
+    return count
+
+
+_STRING_OR_BRACE: Final = re.compile(rb'("[^"\\]*(?:\\.[^"\\]*)*")\s*(:)?|([{}])')
+_text: Final = msgspec.json.Decoder(str)
+
+
+def _refuse_repeated_key(body: bytes) -> None:
+    """Raise naming the first key given twice in one object of `body` (valid JSON), if there is one.
+
+    Each string is matched whole, so a brace or a colon inside one is not taken for structure (in
+    valid JSON every quote outside a string opens one); a string followed by a colon is a key,
+    compared decoded (`"\\u0073ide"` is `"side"`).
+    """
+    open_objects: list[set[str]] = []
+    for string, colon, brace in _STRING_OR_BRACE.findall(body):
+        if brace == b"{":
+            open_objects.append(set())
+        elif brace:
+            open_objects.pop()
+        elif colon:
+            key = _text.decode(string)
+            if key in open_objects[-1]:
+                raise BodyRefused(f"the key {key!r} is given twice in one object")
+            open_objects[-1].add(key)
+
+
+def _refuse_nul(value: Any) -> None:
+    """Raise naming the field whose string holds a NUL (`body` for the body itself or a key)."""
+    todo: list[tuple[str, Any]] = [("", value)]
+    while todo:  # a loop, not recursion: the value may nest as deep as the decoder allowed
+        path, item = todo.pop()
+        if isinstance(item, str) and "\x00" in item:
+            raise BodyRefused("must not hold a NUL character (\\u0000)", field=path or "body")
+        if isinstance(item, dict):
+            if any("\x00" in key for key in item):
+                raise BodyRefused("no key may hold a NUL character (\\u0000)", field=path or "body")
+            todo.extend((f"{path}.{key}" if path else key, v) for key, v in item.items())
+        elif isinstance(item, list):
+            todo.extend((f"{path}[{i}]", v) for i, v in enumerate(item))
 
 
 def encode_exact(value: Any) -> bytes:
@@ -40,8 +124,8 @@ def encode_exact(value: Any) -> bytes:
 def _decode_body(body: bytes) -> Any:
     try:
         return decode_exact(body)
-    except msgspec.DecodeError as e:
-        raise ValidationException("the body is not valid JSON", extra=[{"key": "body", "message": str(e)}]) from e
+    except BodyRefused as e:
+        raise ValidationException(str(e), extra=[{"key": e.field, "message": str(e)}]) from e
 
 
 class ExactRequest(Request[Any, Any, State]):
