@@ -117,6 +117,17 @@ class TestShortSales:
 
         assert (D(2), D(8)) == (refused.details["available"], refused.details["held_for_orders"])
 
+    async def test_a_fraction_cannot_be_sold_short(self) -> None:
+        exchange = new_exchange()
+        await exchange.submit_order(order(quantity=2))
+
+        refused = await refusal(exchange, order(side="sell", quantity="2.5"))
+
+        assert refused.code == codes.SYMBOL_NOT_TRADABLE
+        assert "fractional orders cannot be sold short" in refused.message
+        await exchange.submit_order(order(side="sell", quantity="1.5"))  # a fraction of a long is fine
+        assert [D("0.5")] == [p.quantity for p in await exchange.list_positions()]
+
     async def test_margin_account_sells_short_and_buys_to_cover(self) -> None:
         exchange = new_exchange()
 
@@ -198,6 +209,17 @@ class TestShape:
             await exchange.replace_order(old.broker_order_id, client_order_id=ClientOrderId("x"), quantity=D(2))
 
         assert caught.value.code == codes.INVALID_ORDER
+
+
+async def test_a_fraction_is_taken_only_for_the_day() -> None:
+    exchange = new_exchange()
+
+    refused = await refusal(exchange, order(type="limit", limit_price="100.00", quantity="0.5", time_in_force="gtc"))
+
+    assert refused.code == codes.INVALID_ORDER
+    assert refused.message == "fractional orders must be day orders, was gtc"
+    await exchange.submit_order(order(type="limit", limit_price="100.00", quantity="0.5"))  # day: fine
+    await exchange.submit_order(order(type="limit", limit_price="100.00", quantity=1, time_in_force="gtc"))
 
 
 class TestClientOrderIds:

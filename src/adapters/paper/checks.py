@@ -8,7 +8,8 @@ nothing: no order, no event, no hold. With the answer Alpaca gives for each (for
     code                       refused                                         Alpaca
     INVALID_ORDER              a price the type lacks or does not take, qty    422 40010001
                                <= 0, trailing_stop (not simulated), replacing
-                               a fractional order
+                               a fractional order, a fraction in an order
+                               for longer than the day
     INVALID_ORDER              an order that could take a position through     403 40310000
                                zero (`reject_flips`), or open one side while
                                the other has open orders; `details` has
@@ -17,7 +18,7 @@ nothing: no order, no event, no hold. With the answer Alpaca gives for each (for
     SYMBOL_NOT_TRADABLE        unknown symbol, asset not tradable, fraction    422 40010001
                                of a non-fractionable asset
     SYMBOL_NOT_TRADABLE        a short sale the asset or the account does not  403 40310000
-                               allow (`details` as above)
+                               allow, or of a fraction (`details` as above)
     INSUFFICIENT_FUNDS         buying power short of the exposure it adds      403 40310000
                                (`details`: buying_power, cost_basis)
     MARKET_CLOSED              an `opg` order while the session is open        422 42210000
@@ -33,7 +34,7 @@ from typing import Any, Final, NoReturn
 
 from adapters.paper.instrument import Instrument
 from trading_core import codes
-from trading_core.enums import OrderType, Side
+from trading_core.enums import OrderType, Side, TimeInForce
 from trading_core.errors import BrokerRejected, DuplicateClientOrderId
 from trading_core.values import ZERO
 
@@ -95,6 +96,12 @@ def check_asset(instrument: Instrument | None, symbol: str, quantity: Decimal) -
     return instrument
 
 
+def check_fractional(time_in_force: TimeInForce) -> None:
+    """Refuse a fractional quantity in an order for longer than the day, as Alpaca does."""
+    if time_in_force is not TimeInForce.DAY:
+        refuse(codes.INVALID_ORDER, f"fractional orders must be day orders, was {time_in_force}", field="quantity")
+
+
 def opening_quantity(
     instrument: Instrument,
     side: Side,
@@ -122,9 +129,15 @@ def opening_quantity(
     else:  # nothing left to reduce: all of it opens or adds
         covered = ZERO
         opening = quantity
-    if opening and side is _SELL and not (can_short and instrument.asset.shortable):
-        why = "account is not allowed to short" if not can_short else f"{instrument.asset.symbol} is not shortable"
-        _refuse_quantity(codes.SYMBOL_NOT_TRADABLE, why, instrument, quantity=quantity, available=covered, held=same)
+    if opening and side is _SELL:
+        why = None
+        if not (can_short and instrument.asset.shortable):
+            why = "account is not allowed to short" if not can_short else f"{instrument.asset.symbol} is not shortable"
+        elif quantity != quantity.to_integral_value():
+            why = "fractional orders cannot be sold short"
+        if why is not None:
+            code = codes.SYMBOL_NOT_TRADABLE
+            _refuse_quantity(code, why, instrument, quantity=quantity, available=covered, held=same)
     if reject_flips:
         if against > ZERO and opening:
             why = "it would take the position through zero"

@@ -115,6 +115,8 @@ class Venue:
         inst = checks.check_asset(self.instruments.get(order.symbol), order.symbol, quantity)
         if order.time_in_force is not _DAY:
             self._check_time_in_force(order.time_in_force)
+            if quantity != quantity.to_integral_value():
+                checks.check_fractional(order.time_in_force)
         opening = checks.opening_quantity(
             inst, order.side, quantity, can_short=self.can_short, reject_flips=self._reject_flips
         )
