@@ -43,7 +43,16 @@ from trading_core.positions import Position
 from trading_core.requests import OrderRequest, follow_up_client_order_id, split_at_flat
 from trading_core.risk import PreTradeValidation, RiskContext, RiskEngine, RiskLimits
 from trading_core.trading_state import TradingStateKeeper
-from trading_core.values import FOUR_PLACES, ZERO, OrderId, Symbol, evolve, new_client_order_id, new_order_id
+from trading_core.values import (
+    FOUR_PLACES,
+    ZERO,
+    OrderId,
+    Symbol,
+    evolve,
+    money,
+    new_client_order_id,
+    new_order_id,
+)
 from trading_core.views import AccountView, PortfolioView, PositionView, RiskStatus, SubmitResult
 
 log = logging.getLogger("trading_core.engine")
@@ -578,7 +587,9 @@ class TradingEngine:
     async def list_positions(self) -> PortfolioView:
         views = [PositionView.of(p, await self._facts.mark(s)) for s, p in sorted(self.book.positions.items())]
         account = await self._facts.account()
-        return PortfolioView(positions=tuple(views), total_equity=account.equity, buying_power=account.buying_power)
+        return PortfolioView(
+            positions=tuple(views), total_equity=money(account.equity), buying_power=money(account.buying_power)
+        )
 
     async def get_account(self) -> AccountView:
         account = await self._facts.account(fresh=True)
@@ -591,10 +602,12 @@ class TradingEngine:
         )
         return AccountView(
             account_id=account.account_id,
-            equity=account.equity,
-            cash=account.cash,
-            buying_power=account.buying_power,
-            last_equity=account.last_equity,
+            # In cents, as the positions' values are: one scale whatever the broker's arithmetic
+            # left (a fractional fill moves cash by a fraction of a cent).
+            equity=money(account.equity),
+            cash=money(account.cash),
+            buying_power=money(account.buying_power),
+            last_equity=money(account.last_equity),
             daytrade_count=count,
             pattern_day_trader=restricted,
             trading_blocked=account.trading_blocked,

@@ -34,8 +34,18 @@ async def test_an_account_with_no_change_today_says_0_not_0e_8(api: Client, exch
 
     account = (await api.get("/api/v1/account")).content
 
-    assert b'"dailyPnl":0.00000000' in account
+    assert b'"dailyPnl":0.00' in account
     assert b"E-" not in account
+
+
+async def test_account_amounts_are_in_cents_whatever_the_broker_left(api: Client, exchange: PaperExchange) -> None:
+    exchange.resume([], Decimal("96233.6525"))  # a fractional fill moves cash by fractions of a cent
+
+    account = (await api.get("/api/v1/account")).json(parse_float=Decimal)
+
+    amounts = [account[k] for k in ("equity", "cash", "buyingPower", "lastEquity", "dailyPnl")]
+    assert amounts[:2] == [Decimal("96233.65"), Decimal("96233.65")]
+    assert all(a.as_tuple().exponent == -2 for a in amounts)
 
 
 def test_numbers_are_decoded_as_decimal_never_float() -> None:
