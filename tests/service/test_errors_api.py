@@ -68,6 +68,33 @@ async def test_a_malformed_order_is_400_invalid_order_naming_the_field(
     assert error["details"]["field"] == field
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [(b"", "body: a JSON body is required"), (b"[]", "body: Expected `object`, got `array`")],
+)
+async def test_a_missing_or_misshapen_body_is_named_body(api: Client, body: bytes, message: str) -> None:
+    response = await api.post("/api/v1/orders", content=body, headers={"content-type": "application/json"})
+
+    error = conforms(response.json(), spec.ERROR)
+    assert (response.status_code, error["message"], error["details"]["field"]) == (400, message, "body")
+
+
+async def test_closing_a_quantity_that_is_not_a_number_names_the_quantity(api: Client) -> None:
+    response = await api.delete("/api/v1/positions/AAPL?quantity=abc")
+
+    assert response.status_code == 400
+    assert response.json()["details"]["field"] == "quantity"
+
+
+async def test_closing_with_two_different_quantities_is_refused(api: Client) -> None:
+    await api.post("/api/v1/orders", json={"symbol": "AAPL", "side": "buy", "quantity": 10, "type": "market"})
+
+    response = await api.request("DELETE", "/api/v1/positions/AAPL?quantity=1", json={"quantity": 2})
+
+    assert (response.status_code, response.json()["details"]["field"]) == (400, "quantity")
+    assert (await api.get("/api/v1/positions/AAPL")).json()["quantity"] == 10
+
+
 async def test_a_body_that_is_not_json_is_400(api: Client) -> None:
     response = await api.post("/api/v1/orders", content=b"{not json", headers={"content-type": "application/json"})
 

@@ -115,8 +115,15 @@ def _refusal_status(code: str) -> int:
 
 def _validation_error(error: ValidationException) -> Response[Any]:
     problems = [p for p in (error.extra if isinstance(error.extra, list) else []) if isinstance(p, dict)]
+    # Litestar reports a missing body as the KeyError "'data'", and adds one for an optional body
+    # whenever a query parameter is wrong: kept only when it is the whole story.
+    missing_body = [p for p in problems if p.get("key") == "data" and p.get("message") == "'data'"]
+    if missing_body and len(missing_body) < len(problems):
+        problems = [p for p in problems if p not in missing_body]
     first = problems[0] if problems else {}
     message = str(first.get("message") or error.detail)
+    if first in missing_body:
+        message = "a JSON body is required"
     field = _field_of(str(first.get("key") or ""), message)
     details: dict[str, Any] = {"field": field}
     if first.get("source"):
@@ -134,7 +141,7 @@ def _field_of(key: str, message: str) -> str:
     named = _NAMED_FIELD.search(message)
     if key in ("", "data") and named is not None:
         return named.group(1)
-    return key.removeprefix("data.") or "body"
+    return "body" if key == "data" else key.removeprefix("data.") or "body"  # `data` is the whole body
 
 
 _CODE_BY_STATUS: Final = {400: INVALID_ORDER, 401: UNAUTHORIZED, 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}

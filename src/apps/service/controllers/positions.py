@@ -19,9 +19,10 @@ from apps.service.schemas import (
     PositionBody,
     PositionListBody,
 )
+from trading_core import values
 from trading_core.enums import SubmitStatus
 from trading_core.errors import InvalidOrder, PositionNotFound
-from trading_core.values import Symbol, quantity
+from trading_core.values import Symbol
 
 SymbolPath = Annotated[str, PathParameter(description="The ticker, e.g. AAPL.")]
 
@@ -52,13 +53,14 @@ class PositionsController(Controller):
         symbol: SymbolPath,
         engine: Engine,
         data: JSONBody[ClosePositionRequest | None] = None,
-        qty: Annotated[
-            Decimal | None, QueryParameter(name="quantity", description="Shares to close; default: all.")
-        ] = None,
+        quantity: Annotated[Decimal | None, QueryParameter(description="Shares to close; default: all.")] = None,
     ) -> ClosePositionResponse:
         """Send a market order reducing the position by `quantity` (query or body), all of it by default."""
-        wanted = qty if qty is not None else data.quantity if data is not None else None
-        amount = quantity(wanted) if wanted is not None else None
+        in_body = data.quantity if data is not None else None
+        if quantity is not None and in_body is not None and quantity != in_body:
+            raise InvalidOrder(f"quantity is {quantity} in the query and {in_body} in the body", field="quantity")
+        wanted = quantity if quantity is not None else in_body
+        amount = values.quantity(wanted) if wanted is not None else None
         result = await engine.close_position(checked_symbol(symbol), amount)
         if result.status is SubmitStatus.REJECTED:
             raise OrderRefused(result.order)
