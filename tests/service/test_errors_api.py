@@ -158,3 +158,10 @@ def test_every_risk_code_maps_to_422_and_broker_errors_to_502() -> None:
     assert status_for(codes.BROKER_ERROR) == 502
     assert STATUS_BY_CODE["INVALID_ORDER"] == 400
     assert STATUS_BY_CODE["STORE_ERROR"] == 503
+
+
+async def test_a_reset_reason_too_long_to_keep_is_refused(api: Client) -> None:
+    response = await api.post("/api/v1/risk/reset", json={"by": "alice", "reason": "r" * 1001})
+
+    assert (response.status_code, response.json()["details"]["field"]) == (400, "reason")
+    assert (await api.post("/api/v1/risk/reset", json={"by": "alice", "reason": "r" * 1000})).status_code == 200

@@ -246,9 +246,10 @@ class RiskBody(_Out):
 
 
 class RiskResetRequest(_Body):
-    by: str | None = None
+    # Bounded: both are stored with the trading state and shown by GET /api/v1/risk.
+    by: Annotated[str, msgspec.Meta(max_length=200)] | None = None
     """Who ends the reducing-only state (recorded); defaults to the caller's address."""
-    reason: str | None = None
+    reason: Annotated[str, msgspec.Meta(max_length=1000)] | None = None
 
 
 # ---------------------------------------------------------------------------- operations
