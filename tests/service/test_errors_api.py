@@ -165,3 +165,13 @@ async def test_a_reset_reason_too_long_to_keep_is_refused(api: Client) -> None:
 
     assert (response.status_code, response.json()["details"]["field"]) == (400, "reason")
     assert (await api.post("/api/v1/risk/reset", json={"by": "alice", "reason": "r" * 1000})).status_code == 200
+
+
+async def test_a_body_over_64_kib_is_refused_with_413(api: Client) -> None:
+    padding = " " * (64 * 1024)
+    body = f'{{"symbol": "AAPL", "side": "buy", "quantity": 1, "type": "market"}}{padding}'.encode()
+
+    response = await api.post("/api/v1/orders", content=body, headers={"content-type": "application/json"})
+
+    assert response.status_code == 413
+    assert (await api.get("/api/v1/orders")).json()["orders"] == []
