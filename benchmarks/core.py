@@ -3,10 +3,11 @@ positions and P&L, the in-memory store and bus. Prints one JSON line.
 
     python benchmarks/core.py --orders 100000 --symbols 10
 
-Where the time goes (CPython 3.11, 10 symbols): the whole run costs ~671k instructions per order
-(callgrind, 3,000 orders less 1,000, PYTHONHASHSEED=0, the reference loop included), about
-11,000 orders/s here (2026-11-26; ~740k and ~9,500-10,000/s before that day's tuning of the paper
-exchange, the risk rules and the in-memory store, ~915k before 2026-11). Of a submit, by stage
+Where the time goes (CPython 3.11, 10 symbols): the engine costs ~640k instructions per order
+(callgrind, 3,000 orders less 1,000, PYTHONHASHSEED=0, the reference loop included, the core's
+floor not), about 11,000 orders/s here (2026-11-26; ~740k and ~9,500-10,000/s before that
+month's tuning of the paper exchange, the risk rules and the in-memory store, ~915k before
+2026-11; until then the count also held ~30k for making each order's request). Of a submit, by stage
 (inclusive, timed): applying the broker's answer and the fill in one unit of work ~45% (the
 order's state machine, the fill, the position and P&L, three events; the unit of work's commit
 alone ~9%), the risk checks ~15% (building their context and sizing the order once, then the
@@ -15,16 +16,23 @@ trade updates), storing the new order ~8%, sending the opening halves of flips o
 halves filled ~10%; beyond the submits, the outbox relay ~5% and the price ticks ~3%. No step is
 a hot spot: what is left is Python's cost per step, paid a few hundred times per order: building
 a value (~7-11k instructions each, eight to ten per order), a coroutine call and await (~11 per
-unit of work), Decimal arithmetic, dict writes, ids. Reaching 50,000/s (~150k instructions per
-order) would take a path with a few dozen steps per order, not a cheaper version of each of these.
+unit of work), Decimal arithmetic, dict writes, ids. Reaching 50,000/s (a fifth of today's time
+per order) would take a path with a few dozen steps per order, not a cheaper version of each.
 
 The core's floor (`core_floor`, printed as `core_floor_orders_per_cpu_s`): the same orders through
 the core's pure functions alone (risk rules, the flip's split, the order, the broker's acceptance,
 the fill, position and P&L, their events), with no paper exchange, store, bus, asyncio or book,
-runs at ~48,000 orders/s here (2026-11-26). Everything the engine adds only costs more, so on this
-interpreter the 50,000/s target is out of reach of an engine built from these values (frozen attrs,
-Decimal, one value per state and event), however thin its ports. `share_of_core_floor` is what
-the ports, the exchange and the store cost on top: the engine runs at ~0.24 of the floor.
+runs at ~48,000 orders/s here (2026-11-26; ~226k instructions per order). Everything the engine
+adds only costs more, so on this interpreter the 50,000/s target is out of reach of an engine
+built from these values (frozen attrs, Decimal, one value per state and event), however thin its
+ports. `share_of_core_floor` is what the ports, the exchange and the store cost on top: the
+engine runs at ~0.24 of the floor.
+
+As history grows: per order the work is O(1), but the time per order steps up by about a fifth
+between ~30,000 and ~300,000 orders (last tenth's mean 78 -> 94 us; 12,100/s at 10,000 orders,
+9,200/s at 1,000,000) and then stays level to 1,000,000 (94 us at both 300,000 and 1,000,000):
+the store's indexes outgrow the CPU caches (~3.4 KB kept per order). Transparent huge pages
+(`PYTHONMALLOC=malloc GLIBC_TUNABLES=glibc.malloc.hugetlb=1`) take a third of the step away.
 """
 
 from __future__ import annotations
