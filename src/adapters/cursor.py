@@ -34,7 +34,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, OrderId]:
         created_at = datetime.fromisoformat(moment)
         canonical = str(uuid.UUID(order_id))
     except (ValueError, UnicodeError, binascii.Error) as e:
-        raise InvalidCursor(f"cursor is not one this service issued, was {cursor!r}") from e
+        raise _not_ours(cursor) from e
     if f"{prefix}|" != _PREFIX or created_at.tzinfo is None or canonical != order_id:
-        raise InvalidCursor(f"cursor is not one this service issued, was {cursor!r}")
+        raise _not_ours(cursor)
     return created_at, OrderId(order_id)
+
+
+def _not_ours(cursor: str) -> InvalidCursor:
+    shown = cursor if len(cursor) <= 80 else f"{cursor[:80]}..."  # not the whole of whatever was sent
+    return InvalidCursor(f"cursor is not one this service issued, was {shown!r}", details={"field": "cursor"})

@@ -175,3 +175,11 @@ async def test_a_body_over_64_kib_is_refused_with_413(api: Client) -> None:
 
     assert response.status_code == 413
     assert (await api.get("/api/v1/orders")).json()["orders"] == []
+
+
+async def test_a_cursor_not_issued_here_names_the_after_parameter_and_is_not_echoed_whole(api: Client) -> None:
+    response = await api.get("/api/v1/orders", params={"after": "x" * 5000})
+
+    error = conforms(response.json(), spec.ERROR)
+    assert (response.status_code, error["code"], error["details"]["field"]) == (400, "INVALID_CURSOR", "after")
+    assert len(error["message"]) < 200

@@ -22,7 +22,7 @@ from apps.service.schemas import (
     SubmitOrderResponse,
 )
 from trading_core.enums import OrderStatus, SubmitStatus, TimeInForce
-from trading_core.errors import InvalidOrder, OrderNotFound, RiskRejected
+from trading_core.errors import InvalidCursor, InvalidOrder, OrderNotFound, RiskRejected
 from trading_core.ports import OrderFilter
 from trading_core.values import OrderId
 
@@ -64,7 +64,10 @@ class OrdersController(Controller):
         after: Annotated[str | None, QueryParameter(description="nextCursor of the previous page.")] = None,
     ) -> OrderListBody:
         """Newest first; `nextCursor` is there when more orders remain."""
-        page = await engine.list_orders(status=OrderFilter(status), limit=limit, cursor=after)
+        try:
+            page = await engine.list_orders(status=OrderFilter(status), limit=limit, cursor=after)
+        except InvalidCursor as e:  # named as this API's query parameter
+            raise InvalidCursor(e.message, details={**e.details, "field": "after"}) from e
         return OrderListBody(orders=[order_body(o) for o in page.orders], next_cursor=page.next_cursor)
 
     @get("/{orderId:str}", responses=errors(404), summary="Get an order")
