@@ -21,6 +21,8 @@ from apps.config import SECTIONS, ConfigError, Secret, Settings, load_settings
 from apps.config_parse import env_name
 
 EXIT_CONFIG = 2
+EXIT_INTERRUPTED = 130
+"""Stopped by Ctrl-C (SIGINT) after a graceful stop, as a shell reports an interrupted command."""
 
 
 def is_loopback(host: str) -> bool:
@@ -243,6 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         print(f"configuration error: {e}", file=sys.stderr)
         return EXIT_CONFIG
+    except KeyboardInterrupt:  # Ctrl-C: uvicorn re-raises it once the graceful stop is done
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":
