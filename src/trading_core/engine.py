@@ -10,7 +10,8 @@ looking the client order id up, never by sending again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
@@ -159,16 +160,17 @@ class TradingEngine:
         closing, opening = split_at_flat(request, self.book.held(request.symbol))
         order = self._build(closing, now)
         follow_up = None if opening is None else self._build(opening, now, parent_id=order.id)
-        try:  # both halves at once: a check made meanwhile must see the whole order
-            await self._ledger.insert([order] if follow_up is None else [order, follow_up])
-        except DuplicateClientOrderId:
-            # A repeat that overlapped the first call, which stored its order meanwhile.
-            assert request.client_order_id is not None
-            first = await self.store.get_order_by_client_id(request.client_order_id)
-            if first is None:
-                raise
-            return await self._replay(first, request)
-        return SubmitResult(await self._send(order), validation, follow_up)
+        with self._placing(order.id):
+            try:  # both halves at once: a check made meanwhile must see the whole order
+                await self._ledger.insert([order] if follow_up is None else [order, follow_up])
+            except DuplicateClientOrderId:
+                # A repeat that overlapped the first call, which stored its order meanwhile.
+                assert request.client_order_id is not None
+                first = await self.store.get_order_by_client_id(request.client_order_id)
+                if first is None:
+                    raise
+                return await self._replay(first, request)
+            return SubmitResult(await self._send(order), validation, follow_up)
 
     async def _replay(self, first: Order, request: OrderRequest) -> SubmitResult:
         """The answer to a repeated client order id: the first order, if the repeat asks for the same."""
@@ -281,11 +283,25 @@ class TradingEngine:
         """The engine's clock."""
         return self._clock.now()
 
+    @contextmanager
+    def _placing(self, order_id: OrderId) -> Iterator[None]:
+        """Mark an order as on its way to the broker, from before it is stored until its answer is.
+
+        Until then the broker may not know it yet: reconciliation must not take that for a loss.
+        """
+        if order_id in self.sending:  # an outer step placing it already
+            yield
+            return
+        self.sending.add(order_id)
+        try:
+            yield
+        finally:
+            self.sending.discard(order_id)
+
     async def _send(self, order: Order) -> Order:
         """Send a stored order; its client order id is fixed, so the outcome can always be found."""
         accepted: BrokerOrder | None
-        self.sending.add(order.id)
-        try:
+        with self._placing(order.id):
             try:
                 accepted = await self.broker.submit_order(order)
             except BrokerRejected as e:
@@ -297,8 +313,6 @@ class TradingEngine:
                     return await self._refuse(order, codes.BROKER_ERROR, f"not received by the broker: {e.message}")
                 accepted = found
             return await self._record_acceptance(order, accepted)
-        finally:
-            self.sending.discard(order.id)
 
     async def _record_acceptance(self, order: Order, accepted: BrokerOrder) -> Order:
         """The broker's answer and the updates that came with it commit together, in one transaction."""
@@ -330,8 +344,16 @@ class TradingEngine:
             ) from e
 
     async def refuse_unsent(self, order: Order, reason: str) -> Order:
-        """Record that an order in doubt never reached the broker."""
-        return await self._refuse(order, codes.BROKER_ERROR, reason)
+        """Record that an order in doubt never reached the broker (unless it has been sent since)."""
+
+        def unsent(current: Order, now: datetime) -> tuple[Order, list[Event]]:
+            if current.broker_order_id is not None or current.id in self.sending:
+                return current, []  # the broker has it, or its sender is about to learn its fate
+            return reject(current, code=codes.BROKER_ERROR, reason=reason, now=now)
+
+        refused = await self._ledger.change(order, unsent)
+        await self._release_follow_ups(refused)
+        return refused
 
     async def _refuse(self, order: Order, code: str, reason: str) -> Order:
         rejected = await self._ledger.change(order, lambda o, now: reject(o, code=code, reason=reason, now=now))
@@ -389,7 +411,15 @@ class TradingEngine:
             return SubmitResult(old, validation)
         broker_id = old.broker_order_id
         status = old.status if broker_id is None else OrderStatus.PENDING_NEW
-        new = await self._insert(request, self._clock.now(), status=status, replaces=old, parent_id=old.parent_id)
+        new = self._build(request, self._clock.now(), status=status, replaces=old, parent_id=old.parent_id)
+        with self._placing(new.id):
+            return await self._place_replacement(old, new, request, validation)
+
+    async def _place_replacement(
+        self, old: Order, new: Order, request: OrderRequest, validation: PreTradeValidation | None
+    ) -> SubmitResult:
+        await self._ledger.insert([new])
+        broker_id = old.broker_order_id
         if broker_id is None:  # queued for the open: replace it here
             await self._link_replacement(old, new)
             await self._cancel_locally(old, "replaced", TradeEvent.REPLACED)

@@ -104,8 +104,8 @@ async def _reconcile_order(engine: TradingEngine, order: Order) -> int:
             return 0  # the broker may not have it yet: its sender will know, and settles it
         remote = await broker.get_order_by_client_id(order.client_order_id)
         if remote is None:
-            await engine.refuse_unsent(order, "not received by the broker (found in doubt at reconciliation)")
-            return 1
+            refused = await engine.refuse_unsent(order, "not received by the broker (found in doubt at reconciliation)")
+            return 1 if refused.status is OrderStatus.REJECTED else 0
     else:
         remote = await broker.get_order(order.broker_order_id)
     updates = updates_between(order, remote)

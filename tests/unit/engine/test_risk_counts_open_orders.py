@@ -16,10 +16,9 @@ from adapters.codec.events import event_payload
 from adapters.memory.store import InMemoryOrderStore
 from adapters.paper import PaperExchange
 from tests.unit.engine.conftest import GENEROUS, SlowStore, limit, market
-from trading_core import OrderStatus, RiskLimits, SubmitStatus, TestClock
-from trading_core.engine import EngineConfig, TradingEngine
+from trading_core import RiskLimits, SubmitStatus
+from trading_core.engine import TradingEngine
 from trading_core.errors import StoreError
-from trading_core.orders import Order
 
 
 @pytest.fixture
@@ -122,40 +121,3 @@ async def test_an_order_the_store_refused_is_not_held_open(engine: TradingEngine
 
     assert engine.book.open_orders == {}
     assert engine.book.open_by_symbol == {}
-
-
-class GatedExchange(PaperExchange):
-    """A paper exchange whose answer to a submission waits until the test lets it through."""
-
-    def __init__(self, clock: TestClock) -> None:
-        super().__init__(clock)
-        self.gate = asyncio.Event()
-        self.reached = asyncio.Event()
-
-    async def submit_order(self, order: Order):  # type: ignore[no-untyped-def]
-        self.reached.set()
-        await self.gate.wait()
-        return await super().submit_order(order)
-
-
-async def test_the_order_poll_leaves_an_order_on_its_way_to_the_broker_alone(clock: TestClock) -> None:
-    from trading_core.reconcile import reconcile_orders
-
-    exchange = GatedExchange(clock)
-    engine = TradingEngine(
-        broker=exchange,
-        store=InMemoryOrderStore(payload_of=event_payload),
-        clock=clock,
-        market_data=exchange,
-        config=EngineConfig(limits=GENEROUS),
-    )
-    await engine.start()
-    submitting = asyncio.create_task(engine.submit(market("AAPL", "buy", 1)))
-    await exchange.reached.wait()  # stored, and the broker has not got it yet
-
-    corrections = await reconcile_orders(engine)  # it would find no such client order id
-    exchange.gate.set()
-    result = await submitting
-
-    assert corrections == 0
-    assert result.order.status is OrderStatus.FILLED
