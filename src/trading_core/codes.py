@@ -15,6 +15,8 @@ DAILY_LOSS_LIMIT: Final = "DAILY_LOSS_LIMIT"
 MAX_OPEN_POSITIONS: Final = "MAX_OPEN_POSITIONS"
 PDT_RESTRICTED: Final = "PDT_RESTRICTED"
 INVALID_ORDER: Final = "INVALID_ORDER"
+RISK_REJECTED: Final = "RISK_REJECTED"
+"""A check that could not decide (a rule that failed): the order is refused, as a risk check fails closed."""
 
 RISK_CODES: Final = frozenset(
     {
@@ -27,6 +29,7 @@ RISK_CODES: Final = frozenset(
         DAILY_LOSS_LIMIT,
         MAX_OPEN_POSITIONS,
         PDT_RESTRICTED,
+        RISK_REJECTED,
     }
 )
 """Every code a pre-trade check may reject with."""

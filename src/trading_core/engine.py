@@ -9,6 +9,7 @@ looking the client order id up, never by sending again.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -96,7 +97,12 @@ class TradingEngine:
         config: EngineConfig | None = None,
         risk: RiskEngine | None = None,
     ) -> None:
-        self.config = config or EngineConfig()
+        if risk is not None and config is not None and config.limits != risk.limits:
+            raise ValueError(
+                "the risk limits are given twice, differently (config.limits and risk.limits): "
+                "build the risk engine from the config's, RiskEngine(config.limits).with_rules(...)"
+            )
+        self.config = config or EngineConfig(limits=risk.limits if risk is not None else RiskLimits())
         self.broker = broker
         self.store = store
         self.book = Book()
@@ -125,7 +131,14 @@ class TradingEngine:
         await self.reconcile()
 
     def subscribe(self, listener: EventListener) -> None:
-        """Call `listener` with every event once its change has committed."""
+        """Call `listener` with every event once its change has committed.
+
+        A plain function, called in the engine's task: it must not block. An error it raises is
+        logged and does not undo or fail the change. For async work, hand the event to a task or
+        a queue from here.
+        """
+        if inspect.iscoroutinefunction(listener) or inspect.iscoroutinefunction(type(listener).__call__):
+            raise TypeError(f"{listener!r} is a coroutine function: a listener is called, not awaited")
         self._ledger.listeners.append(listener)
 
     @property

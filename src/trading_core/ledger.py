@@ -232,9 +232,17 @@ class OrderLedger:
         return order.id if order is not None else None
 
     def announce(self, events: Sequence[Event]) -> None:
+        """Hand committed events to the listeners; one that raises is logged and the rest go on.
+
+        The change is stored by now: an error here must not reach the caller as a failure of it
+        (a submission that raised after it filled would be sent again).
+        """
         for listener in self.listeners:
             for event in events:
-                listener(event)
+                try:
+                    listener(event)
+                except Exception:
+                    log.exception("event listener %r failed on %s %s", listener, event.TYPE, event.event_id)
 
 
 class _Change:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 
 import attrs
 
+from trading_core import codes
 from trading_core.requests import OrderRequest
 from trading_core.risk import rules
 from trading_core.risk.context import RiskContext
 from trading_core.risk.limits import RiskLimits
 from trading_core.risk.rules import Rejection, Rule
 from trading_core.values import plain_dict_init
+
+log = logging.getLogger("trading_core.risk")
 
 DEFAULT_RULES: tuple[tuple[str, Rule], ...] = (
     ("buyingPower", rules.buying_power),
@@ -56,14 +60,26 @@ class RiskEngine:
     rules: tuple[tuple[str, Rule], ...] = DEFAULT_RULES
 
     def with_rules(self, extra: Iterable[tuple[str, Rule]]) -> RiskEngine:
-        return attrs.evolve(self, rules=(*self.rules, *extra))
+        """These rules run too, after the others; each needs a name of its own (the check's key)."""
+        rules = (*self.rules, *extra)
+        names = [name for name, _ in rules]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"each rule needs a name of its own: {', '.join(repeated)} given twice")
+        return attrs.evolve(self, rules=rules)
 
     def validate(self, request: OrderRequest, context: RiskContext) -> PreTradeValidation:
         checks: dict[str, bool] = {}
         rejections: list[Rejection] = []
         limits = self.limits
         for name, rule in self.rules:
-            rejection = rule(request, context, limits)
+            try:
+                rejection = rule(request, context, limits)
+            except Exception as e:  # a rule that fails refuses: a risk check fails closed
+                log.exception("risk rule %s failed on %s", name, request.symbol)
+                rejection = Rejection(name, codes.RISK_REJECTED, f"the {name} check failed: {e!r}")
+            if rejection is not None and type(rejection) is not Rejection:
+                rejection = Rejection(name, codes.RISK_REJECTED, f"the {name} check returned {rejection!r}")
             checks[name] = rejection is None
             if rejection is not None:
                 rejections.append(rejection)
