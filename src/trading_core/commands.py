@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -17,10 +18,10 @@ import attrs
 from trading_core import codes
 from trading_core.decisions import Decision
 from trading_core.engine import TradingEngine
-from trading_core.enums import OrderType, Side, TimeInForce
-from trading_core.errors import TradingError
+from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce
+from trading_core.errors import DuplicateClientOrderId, InvalidOrder, TradingError
 from trading_core.requests import OrderRequest
-from trading_core.values import ClientOrderId, Symbol, quantity
+from trading_core.values import ZERO, ClientOrderId, Symbol, quantity
 
 log = logging.getLogger("trading_core.commands")
 
@@ -51,7 +52,10 @@ class EngineCommands:
                 request, code=DECISION_EXPIRED, reason="the decision expired before it arrived"
             )
             return
-        result = await self._engine.submit(request)
+        try:
+            result = await self._engine.submit(request)
+        except DuplicateClientOrderId as e:  # not a passing failure: no delivery would ever succeed
+            raise InvalidOrder(e.message, field="clientOrderId", details=e.details) from e
         log.info(
             "decision %s: order %s %s",
             decision.decision_id,
@@ -66,6 +70,12 @@ class EngineCommands:
         if request is None:
             log.error("malformed decision could not be read as an order: %s", reason, extra={"raw": raw})
             return
+        assert request.client_order_id is not None
+        taken = await self._engine.store.get_order_by_client_id(request.client_order_id)
+        if taken is not None and taken.status is not OrderStatus.REJECTED:
+            # Its client order id names an order placed before (the decision repeated with other
+            # contents, or an id already used): the refusal is kept under an id of its own.
+            request = attrs.evolve(request, client_order_id=None)
         await self._engine.record_rejection(request, code=codes.INVALID_ORDER, reason=reason)
 
     async def session_opened(self) -> None:
@@ -92,13 +102,21 @@ def _lenient_request(raw: Mapping[str, Any] | None) -> OrderRequest | None:
             symbol=Symbol(str(raw["symbol"])),
             side=Side(raw["side"]),
             type=OrderType(raw.get("type") or "market"),
-            quantity=quantity(str(raw.get("quantity") or raw.get("notional") or "0")),
+            quantity=_readable_quantity(raw.get("quantity") or raw.get("notional")),
             time_in_force=TimeInForce(raw.get("timeInForce") or "day"),
             client_order_id=decision_client_order_id(decision_id),
             decision_id=decision_id,
         )
     except (KeyError, ValueError, TypeError, TradingError, ArithmeticError):
         return None
+
+
+def _readable_quantity(value: Any) -> Decimal:
+    """The quantity asked for, or zero when it is not one (the rejection's reason says why)."""
+    try:
+        return quantity(str(value))
+    except (TradingError, ValueError, ArithmeticError):
+        return ZERO
 
 
 __all__ = ["DECISION_EXPIRED", "EngineCommands", "decision_client_order_id"]

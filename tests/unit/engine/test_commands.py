@@ -87,3 +87,32 @@ async def test_unreadable_decisions_are_only_logged(engine: TradingEngine) -> No
     await commands.decision_malformed("no side", {"decisionId": str(uuid.uuid4()), "symbol": "AAPL"})
 
     assert await all_orders(engine) == []
+
+
+@pytest.mark.parametrize("bad", [-1, "1.00001", "abc"])
+async def test_a_decision_with_an_unusable_quantity_is_kept_as_rejected(engine: TradingEngine, bad: object) -> None:
+    decision_id = str(uuid.uuid4())
+    raw = {"decisionId": decision_id, "approved": True, "symbol": "AAPL", "side": "buy", "quantity": bad}
+
+    await EngineCommands(engine).decision_malformed(f"quantity was {bad}", raw)
+
+    (order,) = await all_orders(engine)
+    assert (order.status, order.decision_id, order.quantity) == (OrderStatus.REJECTED, decision_id, 0)
+    assert order.rejection_reason == f"quantity was {bad}"
+
+
+async def test_a_decision_repeated_with_other_contents_is_refused_and_kept_as_rejected(engine: TradingEngine) -> None:
+    commands = EngineCommands(engine)
+    first = decision(symbol="AAPL", quantity=Decimal(2))
+    await commands.handle_decision(first)
+    conflicting = decision(decision_id=first.decision_id, symbol="MSFT", quantity=Decimal(5))
+
+    with pytest.raises(InvalidOrder) as refused:  # the consumer terminates it, not retries it
+        await commands.handle_decision(conflicting)
+    raw = {"decisionId": first.decision_id, "symbol": "MSFT", "side": "buy", "quantity": 5}
+    await commands.decision_malformed(refused.value.message, raw)
+
+    placed, kept = sorted(await all_orders(engine), key=lambda o: o.status is OrderStatus.REJECTED)
+    assert (placed.symbol, placed.status) == ("AAPL", OrderStatus.FILLED)
+    assert (kept.symbol, kept.status, kept.decision_id) == ("MSFT", OrderStatus.REJECTED, first.decision_id)
+    assert refused.value.field == "clientOrderId"
