@@ -495,9 +495,9 @@ class TradingEngine:
         except TradingError as e:
             log.warning("could not cancel %s before closing its position: %s", order.id, e)
 
-    async def adopt_position(self, position: Position) -> None:
-        """Take the broker's word for a position (reconciliation)."""
-        await self._ledger.save_position(position)
+    async def adopt_position(self, position: Position, events: Sequence[Event] = ()) -> None:
+        """Take the broker's word for a position (reconciliation), announced by `events`."""
+        await self._ledger.save_position(position, events)
 
     # ----------------------------------------------------------------- trade updates
 

@@ -94,16 +94,19 @@ class OrderLedger:
         self.announce(events)
         return changed
 
-    async def save_position(self, position: Position) -> None:
-        """Overwrite a position (reconciliation adopts the broker's)."""
+    async def save_position(self, position: Position, events: Sequence[Event] = ()) -> None:
+        """Overwrite a position (reconciliation adopts the broker's), with the events announcing it."""
         async with self.lock(position.symbol), self._store.unit_of_work() as uow:
             await uow.save_position(position)
+            if events:
+                await uow.add_events(events)
             await uow.commit()
         if position.is_open:
             self._book.positions[position.symbol] = position
         else:
             self._book.positions.pop(position.symbol, None)
         self._book.account_stale = True
+        self.announce(events)
 
     async def apply_update(self, update: TradeUpdate) -> Order | None:
         """Apply one broker trade update; returns the order as changed, None if nothing changed."""

@@ -20,12 +20,13 @@ from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.daytrades import DayTrades
 from trading_core.enums import OrderStatus, Side
 from trading_core.errors import BrokerError, NotFound
+from trading_core.events import Event, PositionClosed, PositionOpened, PositionUpdated
 from trading_core.fills import Fill
 from trading_core.market import EASTERN
 from trading_core.orders import EVENT_FOR_STATUS, Order, TradeEvent
 from trading_core.ports import OrderFilter, OrderStore
 from trading_core.positions import Position, apply_fill
-from trading_core.values import FOUR_PLACES, ExecutionId, Symbol
+from trading_core.values import FOUR_PLACES, ZERO, ExecutionId, Symbol, new_event_id
 
 if TYPE_CHECKING:
     from trading_core.engine import TradingEngine
@@ -168,6 +169,23 @@ async def reconcile_positions(engine: TradingEngine) -> int:
             realized_pnl=mine.realized_pnl if mine is not None else Decimal(0),
             opened_at=mine.opened_at if mine is not None else None,
         )
-        await engine.adopt_position(adopted)
+        await engine.adopt_position(adopted, adoption_events(mine, adopted, engine.now()))
         corrections += 1
     return corrections
+
+
+def adoption_events(before: Position | None, after: Position, now: datetime) -> list[Event]:
+    """What adopting the broker's position announces, as a fill moving ours there would.
+
+    No P&L is known to have been realised by it: the fills that made the difference are not ours.
+    """
+    event_id = new_event_id()
+    if not after.is_open:
+        return [
+            PositionClosed(
+                event_id=event_id, ts_event=now, ts_init=now, position=after, realized_pnl=after.realized_pnl
+            )
+        ]
+    if before is None or not before.is_open or before.side != after.side:  # from flat, or the other side
+        return [PositionOpened(event_id=event_id, ts_event=now, ts_init=now, position=after)]
+    return [PositionUpdated(event_id=event_id, ts_event=now, ts_init=now, position=after, realized_pnl=ZERO)]

@@ -14,10 +14,13 @@ from adapters.codec.events import event_payload
 from adapters.memory.store import InMemoryOrderStore
 from adapters.paper import PaperExchange
 from tests.unit.engine.conftest import limit
+from tests.unit.paper_support import order
+from trading_core import Event, OrderRequest
 from trading_core.engine import TradingEngine
 from trading_core.enums import OrderStatus
 from trading_core.errors import StoreError
 from trading_core.ports import UnitOfWork
+from trading_core.reconcile import reconcile_positions
 
 
 class StoreThatFailsOnce(InMemoryOrderStore):
@@ -81,3 +84,29 @@ async def test_a_batch_that_fails_is_logged_the_next_is_applied_and_reconciliati
     assert (repaired.status, repaired.filled_quantity) == (OrderStatus.FILLED, Decimal(10))
     held = {p.symbol: p.quantity for p in await exchange.list_positions()}
     assert engine.book.positions["AAPL"].quantity == held["AAPL"] == Decimal(10)
+
+
+async def test_a_position_adopted_from_the_broker_is_announced(
+    engine: TradingEngine, exchange: PaperExchange, events: list[Event]
+) -> None:
+    exchange.set_price("AAPL", Decimal("100.00"))
+    exchange.set_price("MSFT", Decimal("300.00"))
+    await engine.submit(OrderRequest.create(symbol="AAPL", side="buy", type="market", quantity=10))
+    await engine.submit(OrderRequest.create(symbol="TSLA", side="buy", type="market", quantity=4))
+    # Behind the engine's back (trades it never hears of): AAPL closed, MSFT opened, TSLA grown.
+    for symbol, side, quantity in (("AAPL", "sell", 10), ("MSFT", "buy", 5), ("TSLA", "buy", 2)):
+        await exchange.submit_order(order(symbol, side, quantity))
+    exchange.drain_updates()
+    events.clear()
+
+    assert await reconcile_positions(engine) == 3
+
+    announced = sorted((e.TYPE, e.position.symbol, e.position.quantity) for e in events)  # type: ignore[attr-defined]
+    assert announced == [
+        ("trade.position.closed", "AAPL", 0),
+        ("trade.position.opened", "MSFT", 5),
+        ("trade.position.updated", "TSLA", 6),
+    ]
+    async with engine.store.claim_outbox(limit=100) as batch:  # stored with the change, for the bus
+        adopted = {m.event_id for m in batch.messages[-3:]}
+    assert adopted == {e.event_id for e in events}
