@@ -273,7 +273,28 @@ def parse_settings(text: str | None, env: Mapping[str, str], *, source: str = "d
     sections = {
         attr: build_section(cls, body.get(key), env, section=key, root=ROOT) for key, (attr, cls) in SECTIONS.items()
     }
-    return Settings(**sections, source=source)
+    settings = Settings(**sections, source=source)
+    _check_together(settings)
+    return settings
+
+
+def _check_together(settings: Settings) -> None:
+    """Refuse what no single key is wrong in, but the service could not start with."""
+    if settings.broker.kind is BrokerKind.ALPACA and not settings.alpaca.has_keys:
+        raise ConfigError(
+            f"{ROOT}.broker.type",
+            "is alpaca, but alpaca.apiKey and alpaca.secretKey (ALPACA_API_KEY, ALPACA_SECRET_KEY) are not both set",
+        )
+    database = settings.database.url
+    url = database.reveal() if database is not None else ""
+    if "://" in url and not url.startswith(("postgresql://", "postgres://")):  # else libpq's key=value form
+        raise ConfigError(f"{ROOT}.database.url", "must be a postgresql:// (or postgres://) URL")
+    bus = settings.event_bus.url
+    if bus is not None and not all(u.strip().startswith(_NATS_SCHEMES) for u in bus.split(",")):
+        raise ConfigError(f"{ROOT}.eventBus.url", f"must be a NATS URL ({', '.join(_NATS_SCHEMES)}), was {bus!r}")
+
+
+_NATS_SCHEMES: Final = ("nats://", "tls://", "ws://", "wss://")
 
 
 def _refuse_unknown_variables(env: Mapping[str, str]) -> None:

@@ -154,3 +154,33 @@ def test_the_file_comes_from_the_environment_when_not_given(tmp_path: Path) -> N
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot be read"):
         load_settings(tmp_path / "absent.yaml", env={})
+
+
+@pytest.mark.parametrize(
+    ("env", "where"),
+    [
+        ({"TRADING_ENGINE_BROKER_TYPE": "alpaca"}, "trading-engine.broker.type"),
+        ({"TRADING_ENGINE_BROKER_TYPE": "alpaca", "ALPACA_API_KEY": "k"}, "trading-engine.broker.type"),
+        ({"DATABASE_URL": "mysql://x"}, "trading-engine.database.url"),
+        ({"NATS_URL": "http://x"}, "trading-engine.eventBus.url"),
+        ({"NATS_URL": "nats://a:4222, http://b"}, "trading-engine.eventBus.url"),
+    ],
+)
+def test_settings_the_service_could_not_start_with_are_configuration_errors(env: dict[str, str], where: str) -> None:
+    with pytest.raises(ConfigError) as raised:  # `config check` says so, and `serve` exits 2 with one line
+        load_settings(env=env)
+
+    assert str(raised.value).startswith(where)
+
+
+def test_urls_of_each_accepted_kind_pass() -> None:
+    env = {
+        "DATABASE_URL": "host=127.0.0.1 dbname=test user=postgres",
+        "NATS_URL": "nats://a:4222,tls://b:4222",
+        "TRADING_ENGINE_BROKER_TYPE": "alpaca",
+        "ALPACA_API_KEY": "k",
+        "ALPACA_SECRET_KEY": "s",
+    }
+
+    assert load_settings(env=env).broker_kind.value == "alpaca"
+    assert load_settings(env={"DATABASE_URL": "postgres://u@h/db"}).database.url is not None
