@@ -48,6 +48,7 @@ from trading_core.trading_state import TradingStateKeeper
 from trading_core.values import (
     FOUR_PLACES,
     ZERO,
+    BrokerOrderId,
     OrderId,
     Symbol,
     evolve,
@@ -381,9 +382,26 @@ class TradingEngine:
         ensure_cancelable(order)
         if order.broker_order_id is None:
             return await self._cancel_locally(order, "canceled")
-        await self.broker.cancel_order(order.broker_order_id)
+        try:
+            await self.broker.cancel_order(order.broker_order_id)
+        except OrderNotFound:
+            if await self._known_to_broker(order.broker_order_id):
+                raise
+            return await self.close_unknown(order)
         await self.process_updates()
         return await self.get_order(order.id)
+
+    async def close_unknown(self, order: Order) -> Order:
+        """Close an order the broker does not know (an account reset, say): it can never fill there."""
+        log.warning("order %s (%s) is not known to the broker; closing it as canceled", order.id, order.broker_order_id)
+        return await self._cancel_locally(order, "canceled: the broker does not know this order")
+
+    async def _known_to_broker(self, broker_order_id: BrokerOrderId) -> bool:
+        try:
+            await self.broker.get_order(broker_order_id)
+        except OrderNotFound:
+            return False
+        return True
 
     async def _cancel_locally(self, order: Order, reason: str, event: TradeEvent = TradeEvent.CANCELED) -> Order:
         def cancelled(current: Order, now: datetime) -> tuple[Order, list[Event]]:

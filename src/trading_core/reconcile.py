@@ -19,7 +19,7 @@ import attrs
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.daytrades import DayTrades
 from trading_core.enums import OrderStatus, Side
-from trading_core.errors import BrokerError, NotFound
+from trading_core.errors import BrokerError, NotFound, OrderNotFound
 from trading_core.events import Event, PositionClosed, PositionOpened, PositionUpdated
 from trading_core.fills import Fill
 from trading_core.market import EASTERN
@@ -108,7 +108,11 @@ async def _reconcile_order(engine: TradingEngine, order: Order) -> int:
             refused = await engine.refuse_unsent(order, "not received by the broker (found in doubt at reconciliation)")
             return 1 if refused.status is OrderStatus.REJECTED else 0
     else:
-        remote = await broker.get_order(order.broker_order_id)
+        try:
+            remote = await broker.get_order(order.broker_order_id)
+        except OrderNotFound:
+            await engine.close_unknown(order)
+            return 1
     updates = updates_between(order, remote)
     for update in updates:
         await engine.apply_trade_update(update)

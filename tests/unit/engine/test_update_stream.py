@@ -15,12 +15,14 @@ from adapters.memory.store import InMemoryOrderStore
 from adapters.paper import PaperExchange
 from tests.unit.engine.conftest import limit
 from tests.unit.paper_support import order
-from trading_core import Event, OrderRequest
+from trading_core import Event, OrderRequest, TestClock
+from trading_core.broker_models import BrokerOrder
 from trading_core.engine import TradingEngine
 from trading_core.enums import OrderStatus
-from trading_core.errors import StoreError
+from trading_core.errors import OrderNotFound, StoreError
 from trading_core.ports import UnitOfWork
-from trading_core.reconcile import reconcile_positions
+from trading_core.reconcile import reconcile_orders, reconcile_positions
+from trading_core.values import BrokerOrderId
 
 
 class StoreThatFailsOnce(InMemoryOrderStore):
@@ -110,3 +112,49 @@ async def test_a_position_adopted_from_the_broker_is_announced(
     async with engine.store.claim_outbox(limit=100) as batch:  # stored with the change, for the bus
         adopted = {m.event_id for m in batch.messages[-3:]}
     assert adopted == {e.event_id for e in events}
+
+
+class ForgetfulExchange(PaperExchange):
+    """A paper exchange that has lost some orders, as an account reset loses them."""
+
+    forgotten: frozenset[str] = frozenset()
+
+    async def get_order(self, broker_order_id: BrokerOrderId) -> BrokerOrder:
+        if broker_order_id in self.forgotten:
+            raise OrderNotFound("order not found", details={"orderId": broker_order_id})
+        return await super().get_order(broker_order_id)
+
+    async def cancel_order(self, broker_order_id: BrokerOrderId) -> None:
+        if broker_order_id in self.forgotten:
+            raise OrderNotFound("order not found", details={"orderId": broker_order_id})
+        await super().cancel_order(broker_order_id)
+
+
+@pytest.mark.parametrize("how", ["poll", "cancel"])
+async def test_an_order_the_broker_no_longer_knows_is_closed_not_left_open(clock: TestClock, how: str) -> None:
+    exchange = ForgetfulExchange(clock)
+    engine = TradingEngine(
+        broker=exchange, store=InMemoryOrderStore(payload_of=event_payload), clock=clock, market_data=exchange
+    )
+    await engine.start()
+    exchange.set_price("AAPL", Decimal("100.00"))
+    resting = (await engine.submit(limit("AAPL", "buy", 1, "90.00"))).order
+    assert resting.broker_order_id is not None
+    exchange.forgotten = frozenset({resting.broker_order_id})
+    heard: list[Event] = []
+    engine.subscribe(heard.append)
+
+    if how == "poll":
+        assert await reconcile_orders(engine) == 1
+    else:
+        await engine.cancel(resting.id)
+
+    closed = await engine.get_order(resting.id)
+    assert closed.status is OrderStatus.CANCELED
+    (cancelled,) = heard
+    assert (cancelled.TYPE, cancelled.reason) == (  # type: ignore[attr-defined]
+        "trade.order.cancelled",
+        "canceled: the broker does not know this order",
+    )
+    assert engine.book.open_orders == {}
+    assert await reconcile_orders(engine) == 0  # and the poll leaves it be from then on
