@@ -33,3 +33,8 @@ RISK_CODES: Final = frozenset(
     }
 )
 """Every code a pre-trade check may reject with."""
+
+RESEND_ADVICE: Final = "nothing was placed: submit it again under a new clientOrderId"
+"""What a `BROKER_ERROR` refusal of an order the broker never received tells the caller. Its
+client order id stays with the refused order (a repeat is answered with it), so a new attempt
+needs a new one."""

@@ -324,7 +324,8 @@ class TradingEngine:
                 log.warning("submission of %s failed (%s); looking its client order id up", order.id, e)
                 found = await self._look_up(order)
                 if found is None:
-                    return await self._refuse(order, codes.BROKER_ERROR, f"not received by the broker: {e.message}")
+                    reason = f"not received by the broker: {e.message}; {codes.RESEND_ADVICE}"
+                    return await self._refuse(order, codes.BROKER_ERROR, reason)
                 accepted = found
             return await self._record_acceptance(order, accepted)
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from trading_core import codes
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.daytrades import DayTrades
 from trading_core.enums import OrderStatus, Side
@@ -105,7 +106,8 @@ async def _reconcile_order(engine: TradingEngine, order: Order) -> int:
             return 0  # the broker may not have it yet: its sender will know, and settles it
         remote = await broker.get_order_by_client_id(order.client_order_id)
         if remote is None:
-            refused = await engine.refuse_unsent(order, "not received by the broker (found in doubt at reconciliation)")
+            reason = f"not received by the broker (found in doubt at reconciliation); {codes.RESEND_ADVICE}"
+            refused = await engine.refuse_unsent(order, reason)
             return 1 if refused.status is OrderStatus.REJECTED else 0
     else:
         try:

@@ -11,8 +11,11 @@ from adapters.codec.events import event_payload
 from adapters.memory.store import InMemoryOrderStore
 from adapters.paper import PaperExchange
 from tests.unit.engine.conftest import SlowStore, limit, market
+from trading_core import OrderStatus, TestClock
+from trading_core.broker_models import BrokerOrder
 from trading_core.engine import TradingEngine
-from trading_core.errors import DuplicateClientOrderId
+from trading_core.errors import BrokerError, DuplicateClientOrderId
+from trading_core.orders import Order
 from trading_core.ports import OrderFilter
 
 
@@ -73,3 +76,29 @@ async def test_a_retried_flip_is_not_sent_twice(engine: TradingEngine, exchange:
     assert len(await _all_orders(engine)) == 3
     position = await engine.get_position("AAPL")
     assert (position.side, position.quantity) == ("short", 5)
+
+
+class UnreachableExchange(PaperExchange):
+    """Every submission fails before the exchange has it (a 503, say)."""
+
+    async def submit_order(self, order: Order) -> BrokerOrder:
+        raise BrokerError("service unavailable", retryable=True, status=503)
+
+
+async def test_an_order_the_broker_never_received_says_to_resend_under_a_new_id(clock: TestClock) -> None:
+    exchange = UnreachableExchange(clock)
+    engine = TradingEngine(
+        broker=exchange, store=InMemoryOrderStore(payload_of=event_payload), clock=clock, market_data=exchange
+    )
+    await engine.start()
+    exchange.set_price("AAPL", Decimal("100.00"))
+    request = market("AAPL", "buy", 1, client_order_id="once-1")
+
+    first = await engine.submit(request)
+    again = await engine.submit(request)
+
+    assert (first.order.status, first.order.rejection_code) == (OrderStatus.REJECTED, "BROKER_ERROR")
+    assert first.order.rejection_reason == (
+        "not received by the broker: service unavailable; nothing was placed: submit it again under a new clientOrderId"
+    )
+    assert again.order.id == first.order.id
