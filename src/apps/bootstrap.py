@@ -77,7 +77,13 @@ class AdapterWiring:
             folder = settings.embedded.data_dir / "postgres"
             url = await embedded.start_postgres(folder)
             notes["database"] = f"embedded PostgreSQL (pgserver) in {folder}"
-        store = await PostgresOrderStore.open(url, payload_of=event_payload, max_size=db.pool_size, migrate=db.migrate)
+        store = await PostgresOrderStore.open(
+            url,
+            payload_of=event_payload,
+            max_size=db.pool_size,
+            pool_timeout=db.connect_timeout_ms / 1000,
+            migrate=db.migrate,
+        )
         stack.push_async_callback(store.close)
         return store
 

@@ -178,6 +178,13 @@ class DatabaseConfig:
         doc="Connections at most, opened as needed; a request holds one at a time.",
         validator=_positive,
     )
+    connect_timeout_ms: int = setting(
+        5_000,
+        key="connectTimeout",
+        doc="How long a request waits for a connection before answering 503 STORE_ERROR.",
+        unit="ms",
+        validator=_positive,
+    )
     migrate: bool = setting(True, key="migrate", doc="Apply pending migrations at start.")
     outbox_retention_hours: int = setting(
         168,

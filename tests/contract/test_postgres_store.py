@@ -185,6 +185,21 @@ class TestConnections:
         finally:
             await nowhere.close()
 
+    async def test_a_request_waits_for_a_connection_no_longer_than_the_pool_timeout(self) -> None:
+        nowhere = await PostgresOrderStore.open(
+            "postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=1",
+            payload_of=payload_of,
+            wait=False,
+            pool_timeout=0.5,
+        )
+        try:
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(StoreError):
+                await nowhere.get_order(new_order().id)
+            assert asyncio.get_running_loop().time() - started < 5  # the default was 30 s
+        finally:
+            await nowhere.close()
+
     async def test_opening_on_an_unreachable_database_is_a_store_error(self) -> None:
         with pytest.raises(StoreError):
             await PostgresOrderStore.open(
