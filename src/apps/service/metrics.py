@@ -131,6 +131,8 @@ class TradingMetrics:
         status = _STATUS_OF.get(type(event))
         if status is None:
             return
+        if isinstance(event, OrderPartiallyFilled) and event.order.filled_quantity != event.fill.quantity:
+            return  # the order reached partially_filled at its first fill, not at each one after
         self.orders_total.inc(status=status)
         order = getattr(event, "order", None)
         if order is not None and isinstance(event, OrderSubmitted | OrderFilled):

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from adapters.paper import PaperConfig, PaperExchange
+from apps.service.metrics import TradingMetrics
 from tests.unit.engine.conftest import limit, market, types
 from trading_core import ApiStatus, Event, OrderStatus, OrderType, RiskLimits, SubmitStatus
 from trading_core.engine import EngineConfig, MarketClosedPolicy, TradingEngine
@@ -250,3 +251,22 @@ class TestSplitOrders:
         assert (await engine.get_order(replaced.order.id)).status is OrderStatus.FILLED
         position = await engine.get_position("AAPL")
         assert (position.side.value, position.quantity) == ("short", Decimal(12))
+
+
+class TestMetricsCountOrders:
+    @pytest.fixture
+    def paper_config(self) -> PaperConfig:
+        return PaperConfig(starting_cash=Decimal(1_000_000), fill_parts=3)
+
+    async def test_an_order_filled_in_three_parts_reached_partially_filled_once(
+        self, engine: TradingEngine, exchange: PaperExchange
+    ) -> None:
+        metrics = TradingMetrics()
+        engine.subscribe(metrics.on_event)
+        exchange.set_price("AAPL", Decimal("100.00"))
+
+        await engine.submit(market("AAPL", "buy", 9))
+        await engine.process_updates()
+
+        counted = {dict(labels)["status"]: int(n) for labels, n in metrics.orders_total.values.items()}
+        assert counted == {"submitted": 1, "partially_filled": 1, "filled": 1}
