@@ -62,6 +62,10 @@ def redact(url: str) -> str:
     return f"{scheme}{sep}{user}:***@{host}"
 
 
+STARTUP_READY_TIMEOUT: Final = 90.0
+"""Seconds the service waits at start for Alpaca's trade_updates stream to connect and backfill."""
+
+
 class AdapterWiring:
     """Builds each port's adapter from the settings; what it opens is closed by the exit stack."""
 
@@ -153,7 +157,10 @@ class AdapterWiring:
             ),
             clock=clock,
         )
-        await broker.open()  # the stream connected and backfilled before the engine takes orders
+        # The stream connected and backfilled before the engine takes orders. A restart may find
+        # the request budget spent by the process it replaces: waiting out a whole rate-limit
+        # window (a minute) is better than failing to start.
+        await broker.open(within=STARTUP_READY_TIMEOUT)
         stack.push_async_callback(broker.close)
         notes["broker"] = f"Alpaca at {alpaca.base_url} (trade_updates stream connected)"
         return broker

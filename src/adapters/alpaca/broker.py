@@ -93,17 +93,19 @@ class AlpacaBroker:
 
     # ---------------------------------------------------------------- lifecycle
 
-    async def open(self, *, wait: bool = True) -> None:
+    async def open(self, *, wait: bool = True, within: float | None = None) -> None:
         """Start the trade_updates stream; with `wait`, return once it is connected and backfilled.
 
         Raises:
-            BrokerError: `wait` and the stream was not ready within `stream.ready_timeout`.
+            BrokerError: `wait` and the stream was not ready within `within` seconds (by default
+                `stream.ready_timeout`).
         """
         if self._task is None:
             self._task = asyncio.create_task(self.stream.run(), name="alpaca-trade-updates")
         if wait:
             try:
-                await self.stream.wait_ready(self.settings.stream.ready_timeout)
+                timeout = self.settings.stream.ready_timeout if within is None else within
+                await self.stream.wait_ready(timeout, meanwhile="the broker was not opened")
             except BrokerError:
                 await self.close()
                 raise

@@ -344,8 +344,11 @@ class TradeUpdatesStream:
                     log.warning("trade_updates: order %s is no longer known to Alpaca", broker_order_id)
         return list(found.values())
 
-    async def wait_ready(self, within: float) -> None:
-        """Return once the stream is connected and backfilled; BrokerError after `within` seconds."""
+    async def wait_ready(self, within: float, *, meanwhile: str = "the order was not sent") -> None:
+        """Return once the stream is connected and backfilled; BrokerError after `within` seconds.
+
+        `meanwhile` says what did not happen for it, in the error.
+        """
         if self.ready.is_set():
             return
         try:
@@ -353,7 +356,7 @@ class TradeUpdatesStream:
                 await self.ready.wait()
         except TimeoutError:
             raise BrokerError(
-                f"the trade_updates stream is not ready ({self.state}); the order was not sent",
+                f"the trade_updates stream is not ready ({self.state}) after {within:g}s; {meanwhile}",
                 retryable=True,
             ) from None
 

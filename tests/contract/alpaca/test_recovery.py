@@ -134,3 +134,23 @@ async def test_a_backfill_that_cannot_read_orders_holds_submissions_until_it_can
     await eventually(broker.stream.ready.is_set)
     accepted = await broker.submit_order(order("AAPL", "buy", "1"))
     assert accepted.client_order_id.startswith("t-")
+
+
+async def test_opening_waits_for_the_backfill_as_long_as_it_is_told_and_says_what_did_not_happen(
+    alpaca_sim: SimServer,
+) -> None:
+    import httpx
+
+    from tests.contract.alpaca.support import sim_settings
+    from trading_core.errors import BrokerError
+
+    alpaca_sim.set_faults({"kind": "status", "status": 503, "match": "GET /v2/orders"})  # the backfill cannot read
+    async with httpx.AsyncClient() as client:
+        broker = AlpacaBroker(client, sim_settings(alpaca_sim), rng=random.Random(7))
+        started = time.monotonic()
+        with pytest.raises(BrokerError, match=r"not ready \(backfilling.*\) after 0.5s; the broker was not opened"):
+            await broker.open(within=0.5)  # the service's start waits STARTUP_READY_TIMEOUT (90 s)
+        assert time.monotonic() - started >= 0.5
+        alpaca_sim.set_faults()
+        await broker.open(within=10)  # and, the budget back, it opens
+        await broker.close()
