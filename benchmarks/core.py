@@ -3,7 +3,7 @@ positions and P&L, the in-memory store and bus. Prints one JSON line.
 
     python benchmarks/core.py --orders 100000 --symbols 10
 
-Where the time goes (CPython 3.11, 10 symbols): the engine costs ~640k instructions per order
+Where the time goes (CPython 3.11, 10 symbols): the engine costs ~650k instructions per order
 (callgrind, 3,000 orders less 1,000, PYTHONHASHSEED=0, the reference loop included, the core's
 floor not), about 11,000 orders/s here (2026-11-26; ~740k and ~9,500-10,000/s before that
 month's tuning of the paper exchange, the risk rules and the in-memory store, ~915k before

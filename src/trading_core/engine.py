@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
@@ -297,20 +296,12 @@ class TradingEngine:
         """The engine's clock."""
         return self._clock.now()
 
-    @contextmanager
-    def _placing(self, order_id: OrderId) -> Iterator[None]:
+    def _placing(self, order_id: OrderId) -> _Placing:
         """Mark an order as on its way to the broker, from before it is stored until its answer is.
 
         Until then the broker may not know it yet: reconciliation must not take that for a loss.
         """
-        if order_id in self.sending:  # an outer step placing it already
-            yield
-            return
-        self.sending.add(order_id)
-        try:
-            yield
-        finally:
-            self.sending.discard(order_id)
+        return _Placing(self.sending, order_id)
 
     async def _send(self, order: Order) -> Order:
         """Send a stored order; its client order id is fixed, so the outcome can always be found."""
@@ -681,3 +672,21 @@ class TradingEngine:
 def _is_queued(order: Order) -> bool:
     """Held here while the market was closed, waiting for the open."""
     return order.broker_order_id is None and order.parent_id is None and order.status is OrderStatus.ACCEPTED
+
+
+class _Placing:
+    """`TradingEngine._placing`: a plain context manager, as one runs for every order."""
+
+    __slots__ = ("_added", "_order_id", "_sending")
+
+    def __init__(self, sending: set[OrderId], order_id: OrderId) -> None:
+        self._sending, self._order_id, self._added = sending, order_id, False
+
+    def __enter__(self) -> None:
+        if self._order_id not in self._sending:  # else an outer step is placing it already
+            self._sending.add(self._order_id)
+            self._added = True
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._added:
+            self._sending.discard(self._order_id)
