@@ -31,7 +31,7 @@ from trading_core.market import eastern_date
 from trading_core.orders import Order, TradeEvent, apply_event, mark_submitted
 from trading_core.ports import OrderStore, UnitOfWork
 from trading_core.positions import Position, PositionChange
-from trading_core.values import FOUR_PLACES, ZERO, BrokerOrderId, ExecutionId, OrderId, Symbol
+from trading_core.values import FOUR_PLACES, ZERO, BrokerOrderId, ExecutionId, OrderId, Symbol, at_four_places
 
 log = logging.getLogger("trading_core.ledger")
 
@@ -288,8 +288,8 @@ def _fill_of(order: Order, update: TradeUpdate) -> Fill:
         execution_id=execution_id,
         symbol=order.symbol,
         side=order.side,
-        quantity=qty,
-        price=price,
+        quantity=at_four_places(qty),  # the broker's scale (Alpaca's `0.5`, `10`): positions add them up
+        price=at_four_places(price),
         timestamp=update.timestamp,
     )
 

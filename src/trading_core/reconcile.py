@@ -27,7 +27,7 @@ from trading_core.market import EASTERN
 from trading_core.orders import EVENT_FOR_STATUS, Order, TradeEvent
 from trading_core.ports import OrderFilter, OrderStore
 from trading_core.positions import Position, apply_fill
-from trading_core.values import FOUR_PLACES, ZERO, ExecutionId, Symbol, new_event_id
+from trading_core.values import FOUR_PLACES, ZERO, ExecutionId, Symbol, at_four_places, new_event_id
 
 if TYPE_CHECKING:
     from trading_core.engine import TradingEngine
@@ -157,7 +157,7 @@ async def reconcile_positions(engine: TradingEngine) -> int:
     for symbol in set(remote) | set(ours):
         theirs = remote.get(symbol)
         mine = ours.get(symbol)
-        their_qty = theirs.quantity if theirs is not None else Decimal(0)
+        their_qty = at_four_places(theirs.quantity) if theirs is not None else Decimal(0)
         if mine is not None and mine.quantity == their_qty:
             continue
         if mine is None and not their_qty:

@@ -63,6 +63,15 @@ def quantize4(value: Decimal, *, field: str = "amount") -> Decimal:
     return quantized
 
 
+def at_four_places(value: Decimal) -> Decimal:
+    """`value` written with four decimal places when that is exact (`10` -> `10.0000`), else as it is.
+
+    For quantities and prices a broker reports at its own scale: ours are shown at four places.
+    """
+    fixed = value.quantize(FOUR_PLACES)
+    return fixed if fixed == value else value
+
+
 def quantity(value: object, *, field: str = "quantity") -> Decimal:
     """Parse a strictly positive order quantity with at most four decimal places."""
     result = quantize4(to_decimal(value, field=field), field=field)

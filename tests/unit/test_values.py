@@ -18,6 +18,7 @@ from trading_core.values import (
     ExecutionId,
     OrderId,
     Symbol,
+    at_four_places,
     money,
     new_client_order_id,
     new_event_id,
@@ -252,3 +253,12 @@ class TestPlainDictInit:
                 symbol=Symbol("AAPL"), quantity=Decimal(1), cost_basis=Decimal(100), updated_at=datetime.now(UTC)
             )
         )
+
+
+def test_at_four_places_writes_out_places_but_never_rounds() -> None:
+    assert [str(at_four_places(Decimal(v))) for v in ("10", "0.5", "90.12", "1.23456789")] == [
+        "10.0000",
+        "0.5000",
+        "90.1200",
+        "1.23456789",  # more places than four: kept exact
+    ]

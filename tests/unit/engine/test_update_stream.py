@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 
+import attrs
 import pytest
 
 from adapters.codec.events import event_payload
@@ -15,8 +16,8 @@ from adapters.memory.store import InMemoryOrderStore
 from adapters.paper import PaperExchange
 from tests.unit.engine.conftest import limit
 from tests.unit.paper_support import order
-from trading_core import Event, OrderRequest, TestClock
-from trading_core.broker_models import BrokerOrder
+from trading_core import Event, OrderRequest, TestClock, TradeEvent
+from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.engine import TradingEngine
 from trading_core.enums import OrderStatus
 from trading_core.errors import OrderNotFound, StoreError
@@ -158,3 +159,28 @@ async def test_an_order_the_broker_no_longer_knows_is_closed_not_left_open(clock
     )
     assert engine.book.open_orders == {}
     assert await reconcile_orders(engine) == 0  # and the poll leaves it be from then on
+
+
+async def test_quantities_a_broker_reports_at_its_own_scale_are_kept_at_four_places(
+    engine: TradingEngine, exchange: PaperExchange
+) -> None:
+    exchange.set_price("AAPL", Decimal("100.00"))
+    resting = (await engine.submit(limit("AAPL", "buy", 10, "90.00"))).order
+    assert resting.broker_order_id is not None
+    theirs = await exchange.get_order(resting.broker_order_id)
+    # As Alpaca writes them: "0.5" and "90", not 0.5000 and 90.0000.
+    snapshot = attrs.evolve(theirs, filled_quantity=Decimal("0.5"), filled_average_price=Decimal("90"))
+    update = TradeUpdate(
+        event=TradeEvent.PARTIAL_FILL,
+        order=snapshot,
+        timestamp=snapshot.updated_at,
+        execution_id=None,
+        price=Decimal("90"),
+        quantity=Decimal("0.5"),
+    )
+
+    await engine.apply_trade_update(update)
+
+    held = engine.book.positions["AAPL"]
+    (fill,) = await engine.store.list_fills(resting.id)
+    assert (str(held.quantity), str(fill.quantity), str(fill.price)) == ("0.5000", "0.5000", "90.0000")
