@@ -167,7 +167,9 @@ class TradingEngine:
         if not validation.approved:
             if self._queueable(validation):
                 # Held here as `accepted` (taken, not routed) until `session_opened` sends it.
-                return SubmitResult(await self._insert(request, now, status=OrderStatus.ACCEPTED), validation)
+                queued = self._build(request, now, status=OrderStatus.ACCEPTED)
+                await self._ledger.insert([queued])
+                return SubmitResult(queued, validation)
             await self._trading.after_checks(validation)
             return SubmitResult(await self._insert_rejected(request, validation), validation)
         closing, opening = split_at_flat(request, self.book.held(request.symbol))
@@ -244,19 +246,6 @@ class TradingEngine:
     def _new_order(self, request: OrderRequest, now: datetime) -> Order:
         client_order_id = request.client_order_id or new_client_order_id()
         return Order.from_request(request, order_id=new_order_id(), client_order_id=client_order_id, now=now)
-
-    async def _insert(
-        self,
-        request: OrderRequest,
-        now: datetime,
-        *,
-        parent_id: OrderId | None = None,
-        status: OrderStatus = OrderStatus.PENDING_NEW,
-        replaces: Order | None = None,
-    ) -> Order:
-        order = self._build(request, now, parent_id=parent_id, status=status, replaces=replaces)
-        await self._ledger.insert([order])
-        return order
 
     def _build(
         self,

@@ -111,18 +111,14 @@ class RiskContext:
         return asset.sector if asset is not None else None
 
     def sector_exposure(self, sector: str, *, excluding: Symbol) -> Decimal:
-        """Absolute market value held in `sector`, leaving the position in `excluding` out."""
-        assets, marks, working = self.assets, self.marks, self.working
+        """Absolute market value in `sector` (`exposure`, open orders included), leaving `excluding` out."""
+        assets, working = self.assets, self.working
         total = ZERO
-        for symbol, position in self.positions.items():  # every position, every order: read directly
+        symbols = self.positions.keys() | working.keys() if working else self.positions.keys()
+        for symbol in symbols:  # held, or with open orders (a symbol whose orders ended adds nothing)
             asset = assets.get(symbol)
             if asset is not None and asset.sector == sector and symbol != excluding:
-                total += self.exposure(symbol) if working.get(symbol) else _held_value(position, marks.get(symbol))
-        for symbol, orders in working.items():  # orders that would open a position in the sector
-            if orders and symbol not in self.positions and symbol != excluding:
-                asset = assets.get(symbol)
-                if asset is not None and asset.sector == sector:
-                    total += self.exposure(symbol)
+                total += self.exposure(symbol)
         return total
 
 
