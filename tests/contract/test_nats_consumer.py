@@ -135,33 +135,24 @@ async def test_a_decision_re_sent_with_its_id_as_message_id_is_dropped_by_the_st
     assert len(rig.handler.decisions) == 1
 
 
-async def test_malformed_json_is_terminated_and_announced(rig: Rig) -> None:
-    await rig.send(DECISION, b"{not json")
-    await rig.handler.wait_for(1)
-    info = await rig.settled()
-    await rig.quiet()
-
-    ((reason, raw),) = rig.handler.malformed
-    assert "not JSON" in reason
-    assert raw is None
-    assert rig.handler.names() == ["malformed"]
-    assert info.num_redelivered == 0
-
-
 @pytest.mark.parametrize(
-    "body",
-    [b"[" * 5000, b'{"specversion": "1.0", "data": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5001],
-    ids=["unclosed-lists", "deep-envelope"],
+    ("body", "why"),
+    [
+        (b"{not json", "not JSON"),
+        # The decoder gives up with RecursionError, which must not leave the message to come back for good.
+        (b"[" * 5000, "nested too deeply"),
+        (b'{"specversion": "1.0", "data": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5001, "nested too deeply"),
+    ],
+    ids=["not-json", "unclosed-lists", "deep-envelope"],
 )
-async def test_a_decision_nested_too_deeply_to_decode_is_terminated_and_announced(rig: Rig, body: bytes) -> None:
-    """The decoder gives up with RecursionError, which must not leave the message to come back for good."""
+async def test_an_unreadable_decision_is_terminated_and_announced(rig: Rig, body: bytes, why: str) -> None:
     await rig.send(DECISION, body)
     await rig.handler.wait_for(1)
     info = await rig.settled()
     await rig.quiet()
 
     ((reason, raw),) = rig.handler.malformed
-    assert "nested too deeply" in reason
+    assert why in reason
     assert raw is None
     assert rig.handler.names() == ["malformed"]
     assert info.num_redelivered == 0
