@@ -39,8 +39,7 @@ class Book:
         if previous is not None and previous.broker_order_id is not None:
             self.by_broker_id.pop(previous.broker_order_id, None)
         if order.is_open:
-            self.open_orders[order.id] = order
-            self.open_by_symbol.setdefault(order.symbol, {})[order.id] = order
+            self.reserve(order)
             self.by_client_id[order.client_order_id] = order.id
             if order.broker_order_id is not None:
                 self.by_broker_id[order.broker_order_id] = order.id

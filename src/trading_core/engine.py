@@ -189,8 +189,15 @@ class TradingEngine:
 
     async def _replay(self, first: Order, request: OrderRequest) -> SubmitResult:
         """The answer to a repeated client order id: the first order, if the repeat asks for the same."""
-        asked = (request.symbol, request.side, request.type, request.time_in_force, request.limit_price)
-        held = (first.symbol, first.side, first.type, first.time_in_force, first.limit_price)
+        asked = (
+            request.symbol,
+            request.side,
+            request.type,
+            request.time_in_force,
+            request.limit_price,
+            request.stop_price,
+        )
+        held = (first.symbol, first.side, first.type, first.time_in_force, first.limit_price, first.stop_price)
         follow_up = None
         quantity = first.quantity
         if request.quantity is not None and quantity < request.quantity:  # perhaps split at flat
@@ -198,7 +205,7 @@ class TradingEngine:
             if found is not None and found.parent_id == first.id:
                 follow_up, quantity = found, quantity + found.quantity
         same_quantity = request.quantity is None or quantity == request.quantity  # a notional: sized then
-        if asked != held or request.stop_price != first.stop_price or not same_quantity:
+        if asked != held or not same_quantity:
             raise DuplicateClientOrderId(
                 f"client order id {first.client_order_id} was given to another order ({first.id}): "
                 "a repeat must ask for the same order",
