@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -148,6 +149,13 @@ class SyncConfig:
     order_status_poll_interval_ms: int = setting(
         5_000, key="orderStatusPollInterval", doc="Open order poll period.", unit="ms", validator=_positive
     )
+    in_doubt_window_ms: int = setting(
+        60_000,
+        key="inDoubtWindow",
+        doc="How long an unanswered order stays pending before the broker's order list may prove it absent.",
+        unit="ms",
+        validator=_positive,
+    )
 
 
 _DEFAULT_SUBSCRIPTIONS: Final = (
@@ -255,7 +263,11 @@ class Settings:
         return self.broker.kind
 
     def engine_config(self) -> EngineConfig:
-        return EngineConfig(limits=self.risk.limits(), market_closed_policy=self.orders.market_closed_policy)
+        return EngineConfig(
+            limits=self.risk.limits(),
+            market_closed_policy=self.orders.market_closed_policy,
+            in_doubt_window=timedelta(milliseconds=self.sync.in_doubt_window_ms),
+        )
 
     def with_server(self, **changes: Any) -> Settings:
         """A copy with server fields replaced (command line flags)."""

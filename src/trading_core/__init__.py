@@ -18,6 +18,7 @@ from trading_core.errors import (
     BrokerRejected,
     InvalidOrder,
     InvalidTransition,
+    OrderInDoubt,
     OrderNotFound,
     Overfill,
     TradingError,
@@ -123,4 +124,5 @@ __all__ = [
     "OrderNotFound",
     "BrokerError",
     "BrokerRejected",
+    "OrderInDoubt",
 ]

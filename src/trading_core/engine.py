@@ -29,16 +29,18 @@ from trading_core.errors import (
     BrokerRejected,
     DuplicateClientOrderId,
     InvalidOrder,
+    OrderInDoubt,
     OrderNotCancelable,
     OrderNotFound,
     PositionNotFound,
+    StoreError,
     TradingError,
 )
 from trading_core.events import Event
 from trading_core.facts import BrokerFacts
 from trading_core.ledger import EventListener, OrderLedger
 from trading_core.market import EASTERN
-from trading_core.orders import Order, TradeEvent, apply_event, ensure_cancelable, reject
+from trading_core.orders import Order, TradeEvent, apply_event, ensure_cancelable, hold_in_doubt, reject
 from trading_core.ports import Broker, MarketData, OrderFilter, OrderPage, OrderStore, TradingStateRecord
 from trading_core.positions import Position
 from trading_core.requests import OrderRequest, follow_up_client_order_id, split_at_flat
@@ -82,6 +84,9 @@ class EngineConfig:
     account_ttl: timedelta = timedelta(seconds=5)
     """How long a fetched account is trusted when nothing has filled since."""
     clock_ttl: timedelta = timedelta(seconds=30)
+    in_doubt_window: timedelta = timedelta(seconds=60)
+    """How long an unanswered submission the broker does not show stays in doubt before the
+    broker's order list may prove it absent (a gateway can deliver an order after its 504)."""
 
 
 class TradingEngine:
@@ -185,7 +190,17 @@ class TradingEngine:
                 if first is None:
                     raise
                 return await self._replay(first, request)
-            return SubmitResult(await self._send(order), validation, follow_up)
+            try:
+                sent = await self._send(order)
+            except StoreError as e:
+                raise _with_ids(e, order) from e
+            return SubmitResult(sent, validation, await self._current(follow_up))
+
+    async def _current(self, order: Order | None) -> Order | None:
+        """The order as last committed (its sender, the stream or the poll may have moved it on)."""
+        if order is None:
+            return None
+        return self.book.open_orders.get(order.id) or await self.store.get_order(order.id) or order
 
     async def _replay(self, first: Order, request: OrderRequest) -> SubmitResult:
         """The answer to a repeated client order id: the first order, if the repeat asks for the same."""
@@ -307,14 +322,24 @@ class TradingEngine:
                 accepted = await self.broker.submit_order(order)
             except BrokerRejected as e:
                 return await self._refuse(order, e.code, e.message)
+            except OrderInDoubt as e:
+                return await self._hold_in_doubt(order, e)
             except BrokerError as e:
                 log.warning("submission of %s failed (%s); looking its client order id up", order.id, e)
-                found = await self._look_up(order)
-                if found is None:
+                try:
+                    accepted = await self.broker.get_order_by_client_id(order.client_order_id)
+                except BrokerError as lookup:
+                    return await self._hold_in_doubt(order, lookup)
+                if accepted is None:
                     reason = f"not received by the broker: {e.message}; {codes.RESEND_ADVICE}"
                     return await self._refuse(order, codes.BROKER_ERROR, reason)
-                accepted = found
             return await self._record_acceptance(order, accepted)
+
+    async def _hold_in_doubt(self, order: Order, cause: BrokerError) -> Order:
+        """The submission went unanswered: the order stays pending, its exposure held, until evidence
+        (the stream, a lookup, the broker's order list) settles it. See `trading_core.doubt`."""
+        log.warning("order %s is in doubt: %s", order.id, cause.message)
+        return await self._ledger.change(order, lambda o, now: hold_in_doubt(o, now=now))
 
     async def _record_acceptance(self, order: Order, accepted: BrokerOrder) -> Order:
         """The broker's answer and the updates that came with it commit together, in one transaction."""
@@ -332,18 +357,15 @@ class TradingEngine:
             await self._release_follow_ups(sent)
         return sent
 
-    async def _look_up(self, order: Order) -> BrokerOrder | None:
-        """The broker's copy of an order whose submission went unanswered; raises if unknowable."""
-        try:
-            return await self.broker.get_order_by_client_id(order.client_order_id)
-        except BrokerError as e:
-            # Neither known sent nor known refused: it stays pending_new and reconciliation asks again.
-            log.error("order %s is in doubt: the broker cannot be asked (%s)", order.id, e)
-            raise BrokerError(
-                f"the broker did not answer; order {order.id} is in doubt until reconciliation",
-                retryable=True,
-                details={"orderId": order.id, "clientOrderId": order.client_order_id},
-            ) from e
+    async def take_broker_copy(self, order: Order, remote: BrokerOrder) -> Order:
+        """Bring an order to the state of the broker's copy of it: acceptance, fills and status."""
+        from trading_core.reconcile import updates_between  # reconcile needs this module's class
+
+        updates = updates_between(order, remote)
+        taken = await self._ledger.apply_updates(order.id, order.symbol, updates, accepted=remote)
+        if taken is not None and taken.is_terminal:
+            await self._release_follow_ups(taken)
+        return taken or order
 
     async def refuse_unsent(self, order: Order, reason: str) -> Order:
         """Record that an order in doubt never reached the broker (unless it has been sent since)."""
@@ -459,11 +481,20 @@ class TradingEngine:
             # heard of yet): the replacement was never created there, so it must not wait as sent.
             await self._refuse(new, e.code, e.message)
             raise
+        except OrderInDoubt as e:
+            await self._link_replacement(old, new)
+            return SubmitResult(await self._hold_in_doubt(new, e), validation)
+        except BrokerError as e:  # not sent: the old order works on unchanged
+            await self._refuse(new, codes.BROKER_ERROR, f"not sent to the broker: {e.message}")
+            raise
         await self._link_replacement(old, new)
         return SubmitResult(await self._record_acceptance(new, accepted), validation)
 
     async def _link_replacement(self, old: Order, new: Order) -> None:
+        """Record that `new` replaces `old`; the opening half of a split follows its closing half."""
         await self._ledger.change(old, lambda o, now: (attrs.evolve(o, replaced_by=new.id, updated_at=now), []))
+        for waiting in self._waiting_for(old):
+            await self._ledger.change(waiting, lambda o, now: (attrs.evolve(o, parent_id=new.id, updated_at=now), []))
 
     async def _validate_increase(self, old: Order, request: OrderRequest) -> PreTradeValidation | None:
         """A replacement is checked for what it adds: a larger quantity is new exposure."""
@@ -547,14 +578,20 @@ class TradingEngine:
         """Send the opening half of a split order once its closing half filled; else cancel it."""
         if not parent.is_terminal:
             return
-        waiting = [o for o in self.book.open_orders_in(parent.symbol) if o.parent_id == parent.id]
-        for order in waiting:
-            if order.broker_order_id is not None:
+        if parent.status is OrderStatus.REPLACED:
+            return  # its replacement is the closing order now (`_link_replacement` hands them over)
+        for waiting in self._waiting_for(parent):
+            order = self.book.open_orders.get(waiting.id)
+            # Sent once only: the stream and the sender may both get here for the same parent.
+            if order is None or order.submitted_at is not None or order.id in self.sending:
                 continue
             if parent.status is OrderStatus.FILLED:
                 await self._send(order)
             else:
                 await self._cancel_locally(order, f"its closing order {parent.id} ended {parent.status}")
+
+    def _waiting_for(self, parent: Order) -> list[Order]:
+        return [o for o in self.book.open_orders_in(parent.symbol) if o.parent_id == parent.id]
 
     # ----------------------------------------------------------------- reconciliation and sessions
 
@@ -663,6 +700,15 @@ class TradingEngine:
             account_blocked=account.account_blocked,
             trading_state=self._trading.state,
         )
+
+
+def _with_ids(error: StoreError, order: Order) -> StoreError:
+    """A store failure after the order may have left: the answer names it, so it can be asked for."""
+    return StoreError(
+        f"{error.message}; order {order.id} may have reached the broker: ask for it by its id, or submit "
+        f"again with clientOrderId {order.client_order_id} to get it",
+        details={**error.details, "orderId": order.id, "clientOrderId": order.client_order_id},
+    )
 
 
 def _is_queued(order: Order) -> bool:

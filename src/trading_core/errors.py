@@ -12,7 +12,8 @@
     ├── InvalidCursor           INVALID_CURSOR     a listing cursor we did not issue
     ├── DuplicateClientOrderId  DUPLICATE_CLIENT_ORDER_ID
     ├── BrokerError             BROKER_ERROR       the broker failed or refused for a technical reason
-    │   └── BrokerRejected      (the mapped code)  the broker refused the order for a business reason
+    │   ├── BrokerRejected      (the mapped code)  the broker refused the order for a business reason
+    │   └── OrderInDoubt        BROKER_ERROR       a submission went unanswered: it may be at the broker
     ├── StoreError              STORE_ERROR        the order store failed
     │   └── ConcurrentUpdate    CONCURRENT_UPDATE
     └── EventBusError           EVENT_BUS_ERROR
@@ -139,6 +140,17 @@ class BrokerRejected(BrokerError):
     def __init__(self, code: str, message: str, *, details: Mapping[str, Any] | None = None):
         super().__init__(message, details=details)
         self.code = code  # type: ignore[misc]  # one of the spec's codes, per instance
+
+
+class OrderInDoubt(BrokerError):
+    """A submission or replacement went unanswered and the broker could not yet show it.
+
+    Neither sent nor refused as far as anyone knows: the engine keeps the order pending (and its
+    risk exposure held) until evidence settles it. Never a reason to send the order again.
+    """
+
+    def __init__(self, message: str, *, details: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message, retryable=False, details=details)
 
 
 class StoreError(TradingError):

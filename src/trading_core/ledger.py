@@ -28,7 +28,7 @@ from trading_core.errors import ConcurrentUpdate, InvalidTransition, OrderNotFou
 from trading_core.events import Event
 from trading_core.fills import Fill, execute
 from trading_core.market import eastern_date
-from trading_core.orders import Order, TradeEvent, apply_event, mark_submitted
+from trading_core.orders import Order, TradeEvent, apply_event, mark_submitted, reopened
 from trading_core.ports import OrderStore, UnitOfWork
 from trading_core.positions import Position, PositionChange
 from trading_core.values import FOUR_PLACES, ZERO, BrokerOrderId, ExecutionId, OrderId, Symbol, at_four_places
@@ -260,7 +260,7 @@ class _Change:
 
     def submitted(self, broker_order_id: BrokerOrderId, status: OrderStatus, at: datetime, now: datetime) -> None:
         self.order, events = mark_submitted(
-            self.order, broker_order_id=broker_order_id, status=status, now=now, ts_event=at
+            reopened(self.order, now), broker_order_id=broker_order_id, status=status, now=now, ts_event=at
         )
         self.events.extend(events)
 

@@ -15,6 +15,7 @@ from typing import Final
 
 import attrs
 
+from trading_core import codes
 from trading_core.enums import ApiStatus, OrderStatus, OrderType, Side, SubmitStatus, TimeInForce
 from trading_core.errors import InvalidTransition, OrderNotCancelable
 from trading_core.events import Event, OrderCancelled, OrderRejected, OrderSubmitted
@@ -282,6 +283,46 @@ def reject(
         reason=reason,
     )
     return rejected, [event]
+
+
+def hold_in_doubt(order: Order, *, now: datetime) -> tuple[Order, list[Event]]:
+    """A submission went unanswered: pending, marked as sent at `now`, until evidence settles it.
+
+    Nothing is announced: the broker may or may not have the order, and `trade.order.submitted`
+    comes when it shows it. An order the broker has answered for meanwhile is left as it is.
+    """
+    if order.broker_order_id is not None or order.is_terminal:
+        return order, []
+    return evolve(order, status=_PENDING_NEW, submitted_at=now, updated_at=now), []
+
+
+def in_doubt(order: Order) -> bool:
+    """Perhaps at the broker, and not known there: sent unanswered, or stored and then a crash.
+
+    The opening half of a split waits here for its closing half until it is sent (`submitted_at`),
+    and an order queued for the open is `accepted`: neither has been sent.
+    """
+    return (
+        order.broker_order_id is None
+        and order.status is _PENDING_NEW
+        and (order.submitted_at is not None or order.parent_id is None)
+    )
+
+
+def doubt_since(order: Order) -> datetime:
+    """When the order may have reached the broker: its unanswered submission, or its creation."""
+    return order.submitted_at or order.created_at
+
+
+def reopened(order: Order, now: datetime) -> Order:
+    """An order refused because the broker had no record of it, which the broker now reports.
+
+    The broker's word outweighs an earlier verdict of absence: the order is pending again, so
+    that the broker's acceptance and fills apply to it (announced as they come).
+    """
+    if order.status is not _REJECTED or order.broker_order_id is not None or order.rejection_code != codes.BROKER_ERROR:
+        return order
+    return evolve(order, status=_PENDING_NEW, rejection_code=None, rejection_reason=None, updated_at=now)
 
 
 def mark_submitted(

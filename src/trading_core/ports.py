@@ -177,7 +177,13 @@ class Broker(Protocol):
     """The brokerage: orders, positions, account, assets, clock, and trade updates."""
 
     async def submit_order(self, order: Order) -> BrokerOrder:
-        """Send a new order under its `client_order_id`; refusals raise `BrokerRejected`."""
+        """Send a new order under its `client_order_id`.
+
+        Raises:
+            BrokerRejected: The broker refused it.
+            OrderInDoubt: It went unanswered and may be at the broker: never send it again.
+            BrokerError: It was not sent.
+        """
 
     async def get_order(self, broker_order_id: BrokerOrderId) -> BrokerOrder: ...
     async def get_order_by_client_id(self, client_order_id: ClientOrderId) -> BrokerOrder | None: ...

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from trading_core import codes
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.daytrades import DayTrades
+from trading_core.doubt import doubtful, settle_doubts
 from trading_core.enums import OrderStatus, Side
 from trading_core.errors import BrokerError, NotFound, OrderNotFound
 from trading_core.events import Event, PositionClosed, PositionOpened, PositionUpdated
@@ -87,34 +87,32 @@ async def reconcile(engine: TradingEngine) -> int:
 
 
 async def reconcile_orders(engine: TradingEngine) -> int:
-    """Repair open orders from the broker's copies (the order status poll); returns corrections made."""
+    """Repair open orders from the broker's copies (the order status poll); returns corrections made.
+
+    Orders in doubt are asked about by client order id and settled by evidence (see `doubt`).
+    """
     corrections = 0
     for order in list(engine.book.open_orders.values()):
+        if order.broker_order_id is None:
+            continue  # held here (queued, a split's waiting half), in doubt, or being sent
         try:
             corrections += await _reconcile_order(engine, order)
         except (BrokerError, NotFound) as e:  # one order the broker cannot tell about must not stop the rest
             log.warning("could not reconcile order %s: %s", order.id, e)
+    try:
+        corrections += await settle_doubts(engine, doubtful(engine))
+    except BrokerError as e:
+        log.warning("could not settle the orders in doubt this round: %s", e)
     return corrections
 
 
 async def _reconcile_order(engine: TradingEngine, order: Order) -> int:
-    broker = engine.broker
-    if order.broker_order_id is None:
-        if order.parent_id is not None or order.status is not OrderStatus.PENDING_NEW:
-            return 0  # held here on purpose: waiting for its closing half, or for the open
-        if order.id in engine.sending:
-            return 0  # the broker may not have it yet: its sender will know, and settles it
-        remote = await broker.get_order_by_client_id(order.client_order_id)
-        if remote is None:
-            reason = f"not received by the broker (found in doubt at reconciliation); {codes.RESEND_ADVICE}"
-            refused = await engine.refuse_unsent(order, reason)
-            return 1 if refused.status is OrderStatus.REJECTED else 0
-    else:
-        try:
-            remote = await broker.get_order(order.broker_order_id)
-        except OrderNotFound:
-            await engine.close_unknown(order)
-            return 1
+    assert order.broker_order_id is not None
+    try:
+        remote = await engine.broker.get_order(order.broker_order_id)
+    except OrderNotFound:
+        await engine.close_unknown(order)
+        return 1
     updates = updates_between(order, remote)
     for update in updates:
         await engine.apply_trade_update(update)

@@ -3,9 +3,9 @@
 Nothing opens in the constructor: `open()` starts the stream (and waits until it is connected
 and backfilled), `close()` stops it; the httpx client belongs to the caller. Orders are never
 sent twice: a submission or replacement that goes unanswered (5xx, timeout, dropped connection)
-is not sent again but looked up by its client order id, for up to `lookup_window` seconds when
-Alpaca may still be working on it; the found order is returned, and when Alpaca does not have it
-(or cannot be asked) a retryable `BrokerError` says the order is not known to have been sent.
+is not sent again but looked up by its client order id, for up to `lookup_window` seconds; the
+found order is returned, and when Alpaca does not show it (or cannot be asked) `OrderInDoubt`
+says so: the order may still be at Alpaca, and only evidence may settle it.
 New orders also wait for the stream to be ready, so none goes out between a reconnection and
 the backfill that recovers what the stream missed.
 """
@@ -37,7 +37,7 @@ from adapters.alpaca.stream import TradeUpdatesStream, UpdateInbox
 from trading_core.broker_models import BrokerOrder, BrokerPosition, TradeUpdate
 from trading_core.clock import Clock
 from trading_core.enums import OrderStatus, Side, TimeInForce
-from trading_core.errors import BrokerError, NotFound, OrderNotCancelable, OrderNotFound
+from trading_core.errors import BrokerError, NotFound, OrderInDoubt, OrderNotCancelable, OrderNotFound
 from trading_core.market import Account, Asset, MarketClock, Quote
 from trading_core.orders import Order
 from trading_core.ports import OrderFilter
@@ -133,8 +133,8 @@ class AlpacaBroker:
 
         Raises:
             BrokerRejected: Alpaca refused it (the code says why).
-            BrokerError: It was not sent (the stream is not ready, Alpaca is unreachable), or it
-                went unanswered and Alpaca does not have it (retryable: the engine asks again).
+            OrderInDoubt: It went unanswered and Alpaca does not show it (yet).
+            BrokerError: It was not sent (the stream is not ready, Alpaca is unreachable).
         """
         await self._ready()
         self._sequencer.expect(order.client_order_id)
@@ -183,31 +183,29 @@ class AlpacaBroker:
         return created
 
     async def _resolve(self, client_order_id: ClientOrderId, cause: Unanswered) -> BrokerOrder:
-        """The order an unanswered request may have created, found by its client order id."""
+        """The order an unanswered request may have created, found by its client order id.
+
+        Any unanswered request may have reached Alpaca's order system, a 5xx too: a gateway or a
+        load balancer answers 502/504 for a request that goes on behind it. So a miss is asked
+        again, with backoff, for `lookup_window` seconds; after that the order is in doubt, and
+        the engine keeps it pending until the stream, a later lookup or the order list settles it.
+        """
         log.warning("%s went unanswered (%s): looking it up by client order id", client_order_id, cause.message)
-        # A failure the server answered (a 5xx) is over; a timeout or a dropped connection may
-        # still be in Alpaca's hands, so a miss is asked again for a while.
-        settled = cause.status is not None
         give_up = time.monotonic() + self.settings.lookup_window
         backoff = Backoff(self.settings.retry.base_delay, self.settings.retry.max_delay, self._rng)
+        why = f"it went unanswered ({cause.message}) and Alpaca does not show it yet"
         while True:
             try:
                 found = await self.get_order_by_client_id(client_order_id, priority=Priority.ORDER)
             except BrokerError as e:
-                raise BrokerError(
-                    f"order {client_order_id} is in doubt: it went unanswered and cannot be looked up ({e.message})",
-                    retryable=True,
-                    details={"clientOrderId": client_order_id},
-                ) from e
+                found, why = None, f"it went unanswered ({cause.message}) and cannot be looked up ({e.message})"
             if found is not None:
                 log.warning("%s was received by Alpaca as %s", client_order_id, found.broker_order_id)
                 return found
             delay = backoff.next()
-            if settled or time.monotonic() + delay > give_up:
-                raise BrokerError(
-                    f"order {client_order_id} was not received by Alpaca ({cause.message})",
-                    retryable=True,
-                    details={"clientOrderId": client_order_id},
+            if time.monotonic() + delay > give_up:
+                raise OrderInDoubt(
+                    f"order {client_order_id} is in doubt: {why}", details={"clientOrderId": client_order_id}
                 ) from cause
             await asyncio.sleep(delay)
 

@@ -83,14 +83,16 @@ async def opened_broker(sim: SimServer, **changes: Any) -> AsyncIterator[AlpacaB
 
 
 @asynccontextmanager
-async def running_engine(broker: Broker, market_data: MarketData | None) -> AsyncIterator[TradingEngine]:
+async def running_engine(
+    broker: Broker, market_data: MarketData | None, config: EngineConfig | None = None
+) -> AsyncIterator[TradingEngine]:
     """The engine on `broker` and an in-memory store, applying trade updates as they arrive."""
     engine = TradingEngine(
         broker=broker,
         market_data=market_data,
         store=InMemoryOrderStore(payload_of=event_payload),
         clock=SystemClock(),
-        config=EngineConfig(limits=GENEROUS),
+        config=config or EngineConfig(limits=GENEROUS),
     )
     await engine.start()
     task = asyncio.create_task(engine.run_updates(), name="engine-updates")

@@ -89,17 +89,6 @@ async def test_through_the_engine_a_504_and_a_lost_response_each_make_one_order(
     await assert_same_books(engine, alpaca_sim)
 
 
-async def test_through_the_engine_an_order_alpaca_never_took_is_refused_as_a_broker_error(
-    engine: TradingEngine, alpaca_sim: SimServer
-) -> None:
-    alpaca_sim.set_faults({"kind": "status", "status": 500, "match": "POST /v2/orders", "count": 1})
-
-    result = await engine.submit(BUY_10)
-
-    assert (result.order.status, result.order.rejection_code) == (OrderStatus.REJECTED, "BROKER_ERROR")
-    assert alpaca_sim.state()["orders"] == 0
-
-
 async def test_a_fill_racing_a_cancel_ends_filled(engine: TradingEngine, alpaca_sim: SimServer) -> None:
     resting = await engine.submit(
         OrderRequest.create(

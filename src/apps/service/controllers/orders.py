@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Response, delete, get, patch, post
+from litestar.openapi import ResponseSpec
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
 from apps.logs import order_context
+from apps.service.codec import ExactResponse
 from apps.service.controllers.docs import Engine, errors, rejection
 from apps.service.convert import order_body, order_request, submit_response, validation_body
 from apps.service.errors import OrderRefused
@@ -26,6 +28,12 @@ from trading_core.errors import InvalidCursor, InvalidOrder, OrderNotFound, Risk
 from trading_core.ports import OrderFilter
 from trading_core.values import OrderId
 
+_PENDING = ResponseSpec(
+    data_container=SubmitOrderResponse,
+    description="Taken, not yet at the broker (queued for the open, or its submission unanswered: in doubt).",
+    generate_examples=False,
+)
+
 OrderIdPath = Annotated[str, PathParameter(description="The order's id (a UUID).")]
 
 
@@ -41,14 +49,19 @@ class OrdersController(Controller):
     path = "/api/v1/orders"
     tags = ["orders"]  # noqa: RUF012  # Litestar's declared class attribute
 
-    @post("/", status_code=201, responses=rejection(502), summary="Submit an order")
-    async def submit(self, data: JSONBody[SubmitOrderRequest], engine: Engine) -> SubmitOrderResponse:
-        """Check, store and send an order. A risk or broker refusal answers 422 with the kept order's id."""
+    @post("/", status_code=201, responses={**rejection(502), 202: _PENDING}, summary="Submit an order")
+    async def submit(self, data: JSONBody[SubmitOrderRequest], engine: Engine) -> Response[SubmitOrderResponse]:
+        """Check, store and send an order. A risk or broker refusal answers 422 with the kept order's id.
+
+        201 when the broker has it; 202 `pending` when it is held here (queued for the open) or in
+        doubt (the broker left the submission unanswered): the outcome comes on the order's record.
+        """
         result = await engine.submit(order_request(data))
         with order_context(result.order.id):
             if result.status is SubmitStatus.REJECTED:
                 raise OrderRefused(result.order)
-            return submit_response(result)
+            status = 202 if result.status is SubmitStatus.PENDING else 201
+            return ExactResponse(submit_response(result), status_code=status)
 
     @post("/validate", status_code=200, responses=errors(), summary="Run the pre-trade checks only")
     async def validate(self, data: JSONBody[SubmitOrderRequest], engine: Engine) -> PreTradeValidationBody:
