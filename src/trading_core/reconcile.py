@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from trading_core.broker_models import BrokerOrder, TradeUpdate
+from trading_core.broker_models import BrokerOrder, BrokerPosition, TradeUpdate
 from trading_core.daytrades import DayTrades
 from trading_core.doubt import doubtful, settle_doubts
 from trading_core.enums import OrderStatus, Side
@@ -24,7 +24,7 @@ from trading_core.errors import BrokerError, NotFound, OrderNotFound
 from trading_core.events import Event, PositionClosed, PositionOpened, PositionUpdated
 from trading_core.fills import Fill
 from trading_core.market import EASTERN
-from trading_core.orders import EVENT_FOR_STATUS, Order, TradeEvent
+from trading_core.orders import EVENT_FOR_STATUS, Order, TradeEvent, in_doubt
 from trading_core.ports import OrderFilter, OrderStore
 from trading_core.positions import Position, apply_fill
 from trading_core.values import FOUR_PLACES, ZERO, ExecutionId, Symbol, at_four_places, new_event_id
@@ -148,27 +148,33 @@ def updates_between(order: Order, remote: BrokerOrder) -> list[TradeUpdate]:
 
 
 async def reconcile_positions(engine: TradingEngine) -> int:
-    """Adopt the broker's positions where ours differ; returns how many were corrected."""
-    remote = {p.symbol: p for p in await engine.broker.list_positions()}
-    ours = engine.book.positions
+    """Adopt the broker's positions where ours differ; returns how many were corrected.
+
+    Never over fills we have not seen yet: a symbol is compared only when each of our open
+    orders in it is settled (not being sent, not in doubt, and filled as far as the broker's copy
+    says), and adopted only if the broker's position did not move while that was checked.
+    Otherwise it waits for the next round, when the stream or the order poll has caught up.
+    """
+    first = await _broker_positions(engine)
+    differing = [symbol for symbol in set(first) | set(engine.book.positions) if _differs(engine, symbol, first)]
+    settled = [symbol for symbol in differing if await _fills_caught_up(engine, symbol)]
+    if not settled:
+        return 0
+    again = await _broker_positions(engine)
     corrections = 0
-    for symbol in set(remote) | set(ours):
-        theirs = remote.get(symbol)
-        mine = ours.get(symbol)
-        their_qty = at_four_places(theirs.quantity) if theirs is not None else Decimal(0)
-        if mine is not None and mine.quantity == their_qty:
-            continue
-        if mine is None and not their_qty:
-            continue
+    for symbol in settled:
+        if _quantity(again, symbol) != _quantity(first, symbol) or not _differs(engine, symbol, again):
+            continue  # it moved meanwhile, or our fills have caught up with it
+        theirs, mine = again.get(symbol), engine.book.positions.get(symbol)
         log.warning(
             "position in %s differs: ours %s, broker's %s; adopting the broker's",
             symbol,
             mine.quantity if mine else 0,
-            their_qty,
+            theirs.quantity if theirs else 0,
         )
         adopted = Position(
             symbol=symbol,
-            quantity=their_qty,
+            quantity=theirs.quantity if theirs is not None else Decimal(0),
             cost_basis=theirs.cost_basis if theirs is not None else Decimal(0),
             realized_pnl=mine.realized_pnl if mine is not None else Decimal(0),
             opened_at=mine.opened_at if mine is not None else None,
@@ -176,6 +182,42 @@ async def reconcile_positions(engine: TradingEngine) -> int:
         await engine.adopt_position(adopted, adoption_events(mine, adopted, engine.now()))
         corrections += 1
     return corrections
+
+
+async def _broker_positions(engine: TradingEngine) -> dict[Symbol, BrokerPosition]:
+    """The broker's positions, quantities at our four places."""
+    return {
+        p.symbol: attrs.evolve(p, quantity=at_four_places(p.quantity)) for p in await engine.broker.list_positions()
+    }
+
+
+def _quantity(positions: Mapping[Symbol, BrokerPosition], symbol: Symbol) -> Decimal:
+    position = positions.get(symbol)
+    return position.quantity if position is not None else ZERO
+
+
+def _differs(engine: TradingEngine, symbol: Symbol, remote: Mapping[Symbol, BrokerPosition]) -> bool:
+    mine = engine.book.positions.get(symbol)
+    return (mine.quantity if mine is not None else ZERO) != _quantity(remote, symbol)
+
+
+async def _fills_caught_up(engine: TradingEngine, symbol: Symbol) -> bool:
+    """Whether every fill the broker reports for our open orders in `symbol` has been applied.
+
+    One that has not is applied now (as the order poll would), and the symbol waits a round.
+    """
+    for order in list(engine.book.open_orders_in(symbol)):
+        if order.id in engine.sending or in_doubt(order):
+            return False
+        if order.broker_order_id is None:
+            continue  # held here: nothing of it is at the broker
+        try:
+            if await _reconcile_order(engine, order):
+                return False
+        except (BrokerError, NotFound) as e:
+            log.warning("position in %s not compared: order %s cannot be read (%s)", symbol, order.id, e)
+            return False
+    return True
 
 
 def adoption_events(before: Position | None, after: Position, now: datetime) -> list[Event]:

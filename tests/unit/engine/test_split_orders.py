@@ -1,0 +1,98 @@
+"""An order split at flat (a flip): its opening half follows the closing half, and goes out once.
+
+Selling 8 while long 5 is a closing sell of 5 and an opening sell of 3 held until the close has
+filled. Replacing the closing half must hand the opening half to the replacement (it used to be
+cancelled with the replaced order, leaving the account flat instead of short), and the opening
+half is sent exactly once whoever learns first that the close filled (the sender or the stream).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from adapters.codec.events import event_payload
+from adapters.memory.store import InMemoryOrderStore
+from adapters.paper import PaperExchange
+from tests.unit.engine.conftest import GENEROUS, limit, market
+from trading_core import OrderStatus, TestClock
+from trading_core.broker_models import BrokerOrder
+from trading_core.engine import EngineConfig, TradingEngine
+from trading_core.orders import Order
+from trading_core.ports import OrderFilter
+
+
+async def _orders_at_the_exchange(exchange: PaperExchange) -> int:
+    return len(await exchange.list_orders(status=OrderFilter.ALL, limit=10_000))
+
+
+async def test_replacing_the_closing_half_keeps_the_opening_half(
+    engine: TradingEngine, exchange: PaperExchange
+) -> None:
+    exchange.set_price("AAPL", Decimal("100.00"))
+    await engine.submit(market("AAPL", "buy", 5))
+    flip = await engine.submit(limit("AAPL", "sell", 8, "105.00", time_in_force="gtc"))
+    assert flip.follow_up is not None
+
+    replaced = await engine.replace(flip.order.id, limit_price=Decimal("104.00"))
+    exchange.set_price("AAPL", Decimal("104.50"))  # the replacement fills, releasing the opening half at 105
+    await engine.process_updates()
+    exchange.set_price("AAPL", Decimal("105.50"))
+    await engine.process_updates()
+
+    closing = await engine.get_order(replaced.order.id)
+    opening = await engine.get_order(flip.follow_up.id)
+    assert closing.status is OrderStatus.FILLED
+    assert (opening.parent_id, opening.status) == (closing.id, OrderStatus.FILLED)
+    position = await engine.get_position("AAPL")
+    assert (position.side, position.quantity) == ("short", 3)
+
+
+async def test_the_answer_shows_the_opening_half_as_it_now_stands(
+    engine: TradingEngine, exchange: PaperExchange
+) -> None:
+    exchange.set_price("AAPL", Decimal("100.00"))
+    await engine.submit(market("AAPL", "buy", 5))
+
+    flip = await engine.submit(market("AAPL", "sell", 8))
+
+    assert flip.follow_up is not None
+    assert (flip.follow_up.status, flip.follow_up.filled_quantity) == (OrderStatus.FILLED, Decimal(3))
+
+
+class SlowAnswers(PaperExchange):
+    """Answers a submission after its trade updates have gone out, as a broker's stream often is."""
+
+    async def submit_order(self, order: Order) -> BrokerOrder:
+        accepted = await super().submit_order(order)
+        for _ in range(3):
+            await asyncio.sleep(0)  # the update task takes the updates and applies them first
+        return accepted
+
+
+async def test_the_opening_half_is_sent_once_when_the_stream_and_the_poll_both_see_the_close(
+    clock: TestClock,
+) -> None:
+    """The update task and the order poll both learn that the close filled; one of them sends."""
+    exchange = SlowAnswers(clock)
+    engine = TradingEngine(
+        broker=exchange,
+        store=InMemoryOrderStore(payload_of=event_payload),
+        clock=clock,
+        market_data=exchange,
+        config=EngineConfig(limits=GENEROUS),
+    )
+    await engine.start()
+    exchange.set_price("AAPL", Decimal("100.00"))
+    await engine.submit(market("AAPL", "buy", 5))
+    flip = await engine.submit(limit("AAPL", "sell", 8, "105.00", time_in_force="gtc"))
+    assert flip.follow_up is not None
+
+    exchange.set_price("AAPL", Decimal("106.00"))  # the close fills at the broker
+    await asyncio.gather(engine.process_updates(), engine.reconcile())
+
+    assert await _orders_at_the_exchange(exchange) == 3
+    opening = await engine.get_order(flip.follow_up.id)
+    assert (opening.status, opening.filled_quantity) == (OrderStatus.FILLED, Decimal(3))
+    position = await engine.get_position("AAPL")
+    assert (position.side, position.quantity) == ("short", 3)
