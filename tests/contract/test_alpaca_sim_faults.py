@@ -103,6 +103,150 @@ class TestStatusRules:
         assert alpaca_sim.state()["orders"] == 1
 
 
+class TestAcceptLater:
+    """A gateway timeout in front of Alpaca: the answer says failure, the order arrives afterwards."""
+
+    async def test_a_504_now_and_the_order_at_the_broker_after_the_delay(self, alpaca_sim: SimServer) -> None:
+        alpaca_sim.set_faults({"kind": "accept_later", "status": 504, "ms": 400, "match": "POST /v2/orders"})
+        async with trade_updates(alpaca_sim) as ws, api(alpaca_sim) as http:
+            answer = await http.post("/v2/orders", json=market(client_order_id="late"))
+            before = await http.get("/v2/orders:by_client_order_id", params={"client_order_id": "late"})
+            silent = await nothing_within(ws, 0.2)
+            arrived = await updates(ws, 2)
+            after = await http.get("/v2/orders:by_client_order_id", params={"client_order_id": "late"})
+
+        assert (answer.status_code, answer.json()["code"]) == (504, 50410000)
+        assert (before.status_code, silent) == (404, True)
+        assert events(arrived) == ["new", "fill"]
+        assert (after.status_code, after.json()["status"]) == (200, "filled")
+        assert alpaca_sim.state()["positions"] == {"AAPL": "10"}
+
+    async def test_a_dropped_connection_now_and_the_order_after_the_delay(self, alpaca_sim: SimServer) -> None:
+        alpaca_sim.set_faults({"kind": "accept_later", "drop": True, "ms": 300, "match": "POST /v2/orders"})
+        async with api(alpaca_sim) as http:
+            with pytest.raises(httpx.RemoteProtocolError):
+                await http.post("/v2/orders", json=market(client_order_id="dropped-late"))
+            orders_before = alpaca_sim.state()["orders"]
+            await asyncio.sleep(0.45)
+            found = await http.get("/v2/orders:by_client_order_id", params={"client_order_id": "dropped-late"})
+
+        assert orders_before == 0
+        assert (found.status_code, found.json()["status"]) == (200, "filled")
+
+    async def test_a_replacement_arrives_after_the_delay(self, alpaca_sim: SimServer) -> None:
+        async with api(alpaca_sim) as http:
+            placed = (await http.post("/v2/orders", json=limit(qty="5", price="150"))).json()
+            alpaca_sim.set_faults({"kind": "accept_later", "status": 502, "ms": 300, "match": "PATCH /v2/orders"})
+            patch = await http.patch(f"/v2/orders/{placed['id']}", json={"limit_price": "149", "client_order_id": "r"})
+            old_before = (await http.get(f"/v2/orders/{placed['id']}")).json()
+            new_before = await http.get("/v2/orders:by_client_order_id", params={"client_order_id": "r"})
+            await asyncio.sleep(0.45)
+            old_after = (await http.get(f"/v2/orders/{placed['id']}")).json()
+            new_after = (await http.get("/v2/orders:by_client_order_id", params={"client_order_id": "r"})).json()
+
+        assert patch.status_code == 502
+        assert (old_before["status"], new_before.status_code) == ("new", 404)
+        assert (old_after["status"], old_after["replaced_by"]) == ("replaced", new_after["id"])
+        assert (new_after["limit_price"], new_after["replaces"]) == ("149", placed["id"])
+
+    async def test_a_reset_before_the_delay_cancels_the_late_arrival(self, alpaca_sim: SimServer) -> None:
+        alpaca_sim.set_faults({"kind": "accept_later", "status": 504, "ms": 200})
+        async with api(alpaca_sim) as http:
+            await http.post("/v2/orders", json=market())
+            alpaca_sim.reset()
+            await asyncio.sleep(0.3)
+
+        assert alpaca_sim.state()["orders"] == 0
+
+
+class TestPendingNew:
+    async def test_the_order_stays_pending_new_then_is_routed_and_executes(self, alpaca_sim: SimServer) -> None:
+        alpaca_sim.set_faults({"kind": "pending_new", "ms": 400})
+        async with trade_updates(alpaca_sim) as ws, api(alpaca_sim) as http:
+            answer = (await http.post("/v2/orders", json=market())).json()
+            first = await updates(ws, 1)
+            pending = (await http.get(f"/v2/orders/{answer['id']}")).json()
+            position = await http.get("/v2/positions/AAPL")
+            later = await updates(ws, 2)
+            done = (await http.get(f"/v2/orders/{answer['id']}")).json()
+
+        assert (answer["status"], events(first), pending["status"], pending["filled_qty"]) == (
+            "pending_new",
+            ["pending_new"],
+            "pending_new",
+            "0",
+        )
+        assert position.status_code == 404
+        assert events(later) == ["new", "fill"]
+        assert (done["status"], done["filled_qty"]) == ("filled", "10")
+
+    async def test_a_pending_order_can_be_cancelled_and_then_never_routes(self, alpaca_sim: SimServer) -> None:
+        alpaca_sim.set_faults({"kind": "pending_new", "ms": 200})
+        async with trade_updates(alpaca_sim) as ws, api(alpaca_sim) as http:
+            answer = (await http.post("/v2/orders", json=market())).json()
+            replace = await http.patch(f"/v2/orders/{answer['id']}", json={"qty": "3"})
+            cancel = await http.delete(f"/v2/orders/{answer['id']}")
+            sent = await updates(ws, 3)
+            quiet = await nothing_within(ws, 0.35)
+
+        assert (replace.status_code, cancel.status_code) == (422, 204)
+        assert events(sent) == ["pending_new", "pending_cancel", "canceled"]
+        assert quiet
+        assert alpaca_sim.state()["positions"] == {}
+
+
+class TestReplaceRace:
+    async def test_the_old_order_fills_while_pending_replace(self, alpaca_sim: SimServer) -> None:
+        async with trade_updates(alpaca_sim) as ws, api(alpaca_sim) as http:
+            placed = (await http.post("/v2/orders", json=limit(qty="5", price="150"))).json()
+            alpaca_sim.set_faults({"kind": "fill_on_replace", "ms": 300, "count": 1})
+            patch = await http.patch(f"/v2/orders/{placed['id']}", json={"limit_price": "149", "client_order_id": "r"})
+            pending = (await http.get(f"/v2/orders/{placed['id']}")).json()
+            cancel = await http.delete(f"/v2/orders/{placed['id']}")
+            sent = await updates(ws, 4)
+            old = (await http.get(f"/v2/orders/{placed['id']}")).json()
+            new = await http.get("/v2/orders:by_client_order_id", params={"client_order_id": "r"})
+            by_id = await http.get(f"/v2/orders/{patch.json()['id']}")
+
+        assert (patch.status_code, patch.json()["replaces"], patch.json()["client_order_id"]) == (
+            200,
+            placed["id"],
+            "r",
+        )
+        assert (pending["status"], cancel.status_code) == ("pending_replace", 422)
+        assert events(sent) == ["new", "pending_replace", "fill", "order_replace_rejected"]
+        assert (sent[2]["qty"], sent[2]["price"], sent[3]["order"]["status"]) == ("5", "150", "filled")
+        assert (old["status"], old["filled_qty"], old["replaced_by"]) == ("filled", "5", None)
+        assert (new.status_code, by_id.status_code) == (404, 404)
+
+    async def test_replace_rejected_keeps_the_old_order_working(self, alpaca_sim: SimServer) -> None:
+        async with trade_updates(alpaca_sim) as ws, api(alpaca_sim) as http:
+            placed = (await http.post("/v2/orders", json=limit(qty="5", price="150"))).json()
+            alpaca_sim.set_faults({"kind": "replace_rejected", "match": "PATCH /v2/orders"})
+            patch = await http.patch(f"/v2/orders/{placed['id']}", json={"qty": "7", "client_order_id": "r"})
+            sent = await updates(ws, 3)
+            old = (await http.get(f"/v2/orders/{placed['id']}")).json()
+            new = await http.get("/v2/orders:by_client_order_id", params={"client_order_id": "r"})
+            cancel = await http.delete(f"/v2/orders/{placed['id']}")
+
+        assert (patch.status_code, patch.json()["qty"]) == (200, "7")
+        assert events(sent) == ["new", "pending_replace", "order_replace_rejected"]
+        assert sent[2]["order"]["status"] == "new"
+        assert (old["status"], old["qty"], old["filled_qty"]) == ("new", "5", "0")
+        assert (new.status_code, cancel.status_code) == (404, 204)
+
+    async def test_an_order_that_cannot_be_replaced_is_refused_and_the_rule_not_spent(
+        self, alpaca_sim: SimServer
+    ) -> None:
+        alpaca_sim.set_faults({"kind": "fill_on_replace"})
+        async with api(alpaca_sim) as http:
+            filled = (await http.post("/v2/orders", json=market())).json()
+            answer = await http.patch(f"/v2/orders/{filled['id']}", json={"qty": "3"})
+
+        assert (answer.status_code, answer.json()["code"]) == (422, 42210000)
+        assert [r["fired"] for r in alpaca_sim.faults()] == [0]
+
+
 class TestStreamRules:
     async def test_silent_stream_holds_updates_answers_pings_then_resumes(self, alpaca_sim: SimServer) -> None:
         async with trade_updates(alpaca_sim) as ws, api(alpaca_sim) as http:
@@ -129,6 +273,44 @@ class TestStreamRules:
         assert closed.value.rcvd is not None
         assert closed.value.rcvd.code == 1011
         assert alpaca_sim.state()["positions"] == {"AAPL": "10"}
+
+    async def test_drop_updates_loses_those_events_for_good_on_a_live_connection(self, alpaca_sim: SimServer) -> None:
+        alpaca_sim.set_faults({"kind": "drop_updates", "events": ["fill"]})
+        async with trade_updates(alpaca_sim) as ws, api(alpaca_sim) as http:
+            placed = (await http.post("/v2/orders", json=market())).json()
+            sent = await updates(ws, 1)
+            lost = await nothing_within(ws, 0.3)
+            order = (await http.get(f"/v2/orders/{placed['id']}")).json()
+            alpaca_sim.set_faults()
+            await http.post("/v2/orders", json=market(qty="1"))
+            still_up = await updates(ws, 2)
+
+        assert (events(sent), lost) == (["new"], True)
+        assert (order["status"], order["filled_qty"]) == ("filled", "10")
+        assert events(still_up) == ["new", "fill"]
+
+    async def test_drop_updates_by_share_and_count(self, alpaca_sim: SimServer) -> None:
+        alpaca_sim.set_faults({"kind": "drop_updates", "count": 1})
+        async with trade_updates(alpaca_sim) as ws, api(alpaca_sim) as http:
+            await http.post("/v2/orders", json=market())
+            sent = await updates(ws, 1)
+            quiet = await nothing_within(ws, 0.2)
+
+        assert (events(sent), quiet) == (["fill"], True)
+        assert [r["fired"] for r in alpaca_sim.faults()] == [1]
+
+    async def test_stream_one_connection_lets_the_newest_close_the_older(self, alpaca_sim: SimServer) -> None:
+        alpaca_sim.set_faults({"kind": "stream_one_connection"})
+        async with trade_updates(alpaca_sim) as first, trade_updates(alpaca_sim) as second, api(alpaca_sim) as http:
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(first.recv(), WAIT)
+            connections = alpaca_sim.state()["stream_connections"]
+            await http.post("/v2/orders", json=market())
+            got = events(await updates(second, 2))
+
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1008, "connection limit exceeded")
+        assert (connections, got) == (1, ["new", "fill"])
 
     async def test_duplicate_updates_sends_each_update_twice(self, alpaca_sim: SimServer) -> None:
         alpaca_sim.set_faults({"kind": "duplicate_updates"})
@@ -222,6 +404,13 @@ class TestRuleBook:
             {"kind": "duplicate_updates", "count": -1},
             {"kind": "duplicate_updates", "window": 3},
             {"kind": "latency", "ms": 10, "match": "FETCH /v2"},
+            {"kind": "accept_later", "ms": 10},
+            {"kind": "accept_later", "ms": 10, "status": 504, "drop": True},
+            {"kind": "accept_later", "status": 504},
+            {"kind": "pending_new"},
+            {"kind": "fill_on_replace", "ms": -1},
+            {"kind": "drop_updates", "events": []},
+            {"kind": "stream_one_connection", "ms": 1},
         ],
     )
     async def test_a_bad_rule_is_refused_and_the_rules_stay(self, alpaca_sim: SimServer, rule: dict[str, Any]) -> None:

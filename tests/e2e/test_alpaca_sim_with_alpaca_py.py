@@ -6,6 +6,7 @@ import queue
 import threading
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -269,11 +270,11 @@ class TestMarketData:
         assert (quote["AAPL"].bid_price, quote["AAPL"].ask_price) == (191.25, 191.25)
 
 
-@pytest.fixture
-def stream(alpaca_sim: SimServer) -> Iterator[queue.Queue[Any]]:
+@contextmanager
+def running_stream(sim: SimServer) -> Iterator[queue.Queue[Any]]:
     """alpaca-py's TradingStream on its own thread and loop; yields the updates it hands its handler."""
     received: queue.Queue[Any] = queue.Queue()
-    trading_stream = TradingStream("test", "test", paper=True, url_override=alpaca_sim.stream_url)
+    trading_stream = TradingStream("test", "test", paper=True, url_override=sim.stream_url)
 
     async def on_update(update: TradeUpdate) -> None:
         received.put(update)
@@ -282,13 +283,19 @@ def stream(alpaca_sim: SimServer) -> Iterator[queue.Queue[Any]]:
     thread = threading.Thread(target=trading_stream.run, daemon=True)
     thread.start()
     try:
-        alpaca_sim.wait_for_stream(listening=1, timeout=WAIT)
         yield received
     finally:
         trading_stream.stop()
-        alpaca_sim.drop_stream()  # wakes its receive loop at once (it polls its stop queue every 5 s)
+        sim.drop_stream()  # wakes its receive loop at once (it polls its stop queue every 5 s)
         thread.join(WAIT)
     assert not thread.is_alive()
+
+
+@pytest.fixture
+def stream(alpaca_sim: SimServer) -> Iterator[queue.Queue[Any]]:
+    with running_stream(alpaca_sim) as received:
+        alpaca_sim.wait_for_stream(listening=1, timeout=WAIT)
+        yield received
 
 
 class TestTradingStream:
@@ -304,3 +311,16 @@ class TestTradingStream:
         assert (fill.qty, fill.price, fill.position_qty) == (10.0, 190.0, 10.0)
         assert isinstance(fill.execution_id, UUID)
         assert fill.order.status == OrderStatus.FILLED
+
+    def test_two_streams_on_one_key_both_receive_every_update(
+        self, client: TradingClient, alpaca_sim: SimServer
+    ) -> None:
+        with running_stream(alpaca_sim) as first, running_stream(alpaca_sim) as second:
+            alpaca_sim.wait_for_stream(listening=2, timeout=WAIT)
+            order = client.submit_order(buy("MSFT", 3))
+            got = [[first.get(timeout=WAIT) for _ in range(2)], [second.get(timeout=WAIT) for _ in range(2)]]
+            connections = alpaca_sim.state()["stream_connections"]
+
+        assert [[u.event for u in updates] for updates in got] == [["new", "fill"], ["new", "fill"]]
+        assert {u.order.id for updates in got for u in updates} == {order.id}
+        assert connections == 2

@@ -114,6 +114,42 @@ class TestFaultBook:
 
         assert (faults.status, faults.accept_then_status, faults.latency_ms) == (500, None, 5)
 
+    def test_accept_later_comes_after_status_and_before_accept_then_status(self) -> None:
+        book = FaultBook()
+        book.replace(
+            [
+                parse_rule({"kind": "accept_then_status", "status": 504}),
+                parse_rule({"kind": "accept_later", "drop": True, "ms": 1500, "match": "POST /v2/orders"}),
+                parse_rule({"kind": "status", "status": 503, "count": 1}),
+            ]
+        )
+
+        first = book.for_request("POST", "/v2/orders")
+        second = book.for_request("POST", "/v2/orders")
+        elsewhere = book.for_request("PATCH", "/v2/orders/x")
+
+        assert (first.status, first.later_ms) == (503, None)
+        assert (second.later_ms, second.later_status, second.accept_then_drop, second.accept_then_status) == (
+            1500,
+            None,
+            True,
+            None,
+        )
+        assert (elsewhere.later_ms, elsewhere.accept_then_status) == (None, 504)
+
+    def test_the_race_and_pending_rules_read_their_delay(self) -> None:
+        rules = [
+            parse_rule({"kind": "fill_on_replace"}),
+            parse_rule({"kind": "replace_rejected", "ms": 250}),
+            parse_rule({"kind": "pending_new", "ms": 40}),
+            parse_rule({"kind": "accept_later", "status": 502, "ms": 7}),
+            parse_rule({"kind": "drop_updates", "events": ["fill", "partial_fill"]}),
+        ]
+
+        assert [r.ms for r in rules] == [0, 250, 40, 7, 0]
+        assert (rules[3].status, rules[3].drop) == (502, False)
+        assert rules[4].events == {"fill", "partial_fill"}
+
     def test_the_fill_plan_answers_the_sizes_while_the_rule_lasts(self) -> None:
         book = FaultBook()
         book.replace([parse_rule({"kind": "partial_fills", "sizes": ["3", 2], "count": 1})])

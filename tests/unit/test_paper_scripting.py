@@ -9,7 +9,7 @@ import pytest
 from tests.unit.paper_support import D, events, fills, new_exchange, order
 from trading_core.enums import OrderStatus
 from trading_core.errors import OrderNotCancelable, OrderNotFound
-from trading_core.values import BrokerOrderId
+from trading_core.values import BrokerOrderId, evolve
 
 NEW = ("new", OrderStatus.NEW)
 FILL = ("fill", OrderStatus.FILLED)
@@ -130,3 +130,82 @@ class TestFillNow:
             exchange.fill_now(filled.broker_order_id)
         with pytest.raises(OrderNotFound):
             exchange.fill_now(BrokerOrderId("00000000-0000-4000-8000-000000000000"))
+
+
+class TestPendingNew:
+    async def test_a_pending_order_holds_buying_power_and_executes_only_once_acknowledged(self) -> None:
+        exchange = new_exchange()
+        power = (await exchange.get_account()).buying_power
+
+        pending = exchange.submit_pending(order(quantity=10))
+        held = (await exchange.get_account()).buying_power
+        exchange.set_price("AAPL", D("190.10"))
+        before = exchange.drain_updates()
+        exchange.acknowledge(pending.broker_order_id)
+
+        assert (pending.status, events(before)) == (OrderStatus.PENDING_NEW, [("pending_new", OrderStatus.PENDING_NEW)])
+        assert power - held == D(10) * D(190)
+        assert events(exchange.drain_updates()) == [NEW, FILL]
+
+    async def test_a_cancelled_pending_order_is_not_routed_by_a_late_acknowledgement(self) -> None:
+        exchange = new_exchange()
+        pending = exchange.submit_pending(order(quantity=10))
+
+        await exchange.cancel_order(pending.broker_order_id)
+        exchange.acknowledge(pending.broker_order_id)
+
+        assert [e for e, _ in events(exchange.drain_updates())] == ["pending_new", "pending_cancel", "canceled"]
+        assert await exchange.list_positions() == []
+
+
+class TestReplaceRace:
+    async def test_the_order_fills_while_pending_replace_and_the_replace_is_refused(self) -> None:
+        exchange = new_exchange()
+        resting = await exchange.submit_order(order(quantity=5, type="limit", limit_price="150"))
+
+        pending = exchange.begin_replace(resting.broker_order_id)
+        with pytest.raises(OrderNotCancelable):
+            await exchange.cancel_order(resting.broker_order_id)
+        exchange.end_replace(resting.broker_order_id, fill_first=True)
+        updates = exchange.drain_updates()
+
+        assert pending.status is OrderStatus.PENDING_REPLACE
+        assert events(updates)[1:] == [
+            ("pending_replace", OrderStatus.PENDING_REPLACE),
+            FILL,
+            ("order_replace_rejected", OrderStatus.FILLED),
+        ]
+        assert fills(updates) == [(D(5), D(150))]
+
+    async def test_a_refused_replace_leaves_the_order_working_as_it_was(self) -> None:
+        exchange = new_exchange()
+        resting = await exchange.submit_order(order(quantity=5, type="limit", limit_price="150"))
+
+        exchange.begin_replace(resting.broker_order_id)
+        exchange.end_replace(resting.broker_order_id, fill_first=False)
+        exchange.set_price("AAPL", D("149.00"))
+
+        assert [e for e, _ in events(exchange.drain_updates())] == [
+            "new",
+            "pending_replace",
+            "order_replace_rejected",
+            "fill",
+        ]
+
+    async def test_only_a_replaceable_order_can_be_put_pending_replace(self) -> None:
+        exchange = new_exchange()
+        filled = await exchange.submit_order(order(quantity=1))
+
+        with pytest.raises(OrderNotCancelable):
+            exchange.begin_replace(filled.broker_order_id)
+        with pytest.raises(OrderNotFound):
+            exchange.begin_replace(BrokerOrderId("nobody"))
+
+
+async def test_a_quantity_finer_than_four_places_is_split_at_its_own_scale() -> None:
+    exchange = new_exchange(fill_parts=2)
+
+    # Finer than the engine sends: as the Alpaca simulator passes on what Alpaca takes.
+    await exchange.submit_order(evolve(order(quantity=10), quantity=D("0.123456789")))
+
+    assert [D("0.061728394"), D("0.061728395")] == [q for q, _ in fills(exchange.drain_updates())]

@@ -6,6 +6,12 @@ drop or rename is tolerated: unknown members are ignored, members that may be mi
 (`updated_at`, `qty` of a notional order, the account's `daytrade_count` and
 `pattern_day_trader`, which the core does not read) fall back to a stated value, and an order
 status we do not know reads as `new` (open) with a warning rather than failing the message.
+
+Alpaca takes and reports share quantities to nine decimal places; the core keeps four (and refuses
+finer input of its own). A broker quantity finer than four places is read rounded toward zero:
+never more shares than the broker holds. A fill's own quantity is the step between its rounded
+cumulative quantities, so an order's fills add up to its rounded filled quantity exactly
+(docs/alpaca-adapter.md).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, time
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any, Final, TypeVar
 
 import attrs
@@ -25,7 +31,7 @@ from trading_core.broker_models import BrokerOrder, BrokerPosition, TradeUpdate
 from trading_core.enums import OrderStatus, TimeInForce
 from trading_core.market import EASTERN, Account, Asset, MarketClock, Quote, Session
 from trading_core.orders import Order, TradeEvent
-from trading_core.values import ZERO, BrokerOrderId, ClientOrderId, ExecutionId, Symbol
+from trading_core.values import FOUR_PLACES, ZERO, BrokerOrderId, ClientOrderId, ExecutionId, Symbol, evolve
 
 __all__ = [
     "WireError",
@@ -205,6 +211,21 @@ def _structure(data: Any, cls: type[T], what: str) -> T:
         raise WireError(f"unreadable {what}: {detail}") from e
 
 
+def _shares(value: Decimal) -> Decimal:
+    """A broker's share quantity at our four places, rounded toward zero; as given when it fits."""
+    fixed = value.quantize(FOUR_PLACES, rounding=ROUND_DOWN)
+    return value if fixed == value else fixed
+
+
+def _fill_quantity(cumulative: Decimal | None, qty: Decimal) -> Decimal:
+    """A fill's quantity at four places: the step between its order's rounded filled quantities."""
+    if _shares(qty) is qty and (cumulative is None or _shares(cumulative) is cumulative):
+        return qty
+    if cumulative is None:
+        return _shares(qty)
+    return _shares(cumulative) - _shares(cumulative - qty)
+
+
 def _present(data: Mapping[str, Any]) -> dict[str, Any]:
     """Members that carry a value: a null reads as absent, so the model's default applies."""
     return {key: value for key, value in data.items() if value is not None}
@@ -224,7 +245,11 @@ def broker_order(data: Any) -> BrokerOrder:
     created = fields.get("created_at")
     fields.setdefault("submitted_at", created)
     fields.setdefault("updated_at", fields.get("submitted_at"))
-    return _structure(fields, BrokerOrder, "order")
+    order = _structure(fields, BrokerOrder, "order")
+    quantity, filled = _shares(order.quantity), _shares(order.filled_quantity)
+    if quantity is not order.quantity or filled is not order.filled_quantity:
+        order = evolve(order, quantity=quantity, filled_quantity=filled)
+    return order
 
 
 def trade_update(data: Any) -> TradeUpdate:
@@ -232,20 +257,26 @@ def trade_update(data: Any) -> TradeUpdate:
     if not isinstance(data, Mapping):
         raise WireError(f"a trade update must be a JSON object, was {type(data).__name__}")
     fields = _present(data)
-    order = broker_order(fields.pop("order", None))
+    given = fields.pop("order", None)
+    order = broker_order(given)
     if "timestamp" not in fields and "at" in fields:
         fields["timestamp"] = fields["at"]
     raw = _structure(fields, _UpdateFields, "trade update")
+    cumulative = given.get("filled_qty")  # `given` is an object: broker_order read it
     return TradeUpdate(
         event=raw.event,
         order=order,
         timestamp=raw.timestamp or order.updated_at,
         execution_id=raw.execution_id,
         price=raw.price,
-        quantity=raw.qty,
-        position_quantity=raw.position_qty,
+        quantity=None if raw.qty is None else _fill_quantity(_optional_decimal(cumulative), raw.qty),
+        position_quantity=None if raw.position_qty is None else _shares(raw.position_qty),
         reason=raw.reason,
     )
+
+
+def _optional_decimal(value: object) -> Decimal | None:
+    return None if value is None else _decimal(value, Decimal)
 
 
 def position(data: Any) -> BrokerPosition:
@@ -255,7 +286,9 @@ def position(data: Any) -> BrokerPosition:
     fields = _present(data)
     if "cost_basis" not in fields and "qty" in fields and "avg_entry_price" in fields:
         fields["cost_basis"] = _decimal(fields["qty"], Decimal) * _decimal(fields["avg_entry_price"], Decimal)
-    return _structure(fields, BrokerPosition, "position")
+    held = _structure(fields, BrokerPosition, "position")
+    quantity = _shares(held.quantity)
+    return held if quantity is held.quantity else attrs.evolve(held, quantity=quantity)
 
 
 def account(data: Any) -> Account:

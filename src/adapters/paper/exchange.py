@@ -321,6 +321,29 @@ class PaperExchange:
         """
         self._venue.fill_now(broker_order_id)
 
+    def submit_pending(self, order: Order) -> BrokerOrder:
+        """Take a new order as `submit_order` does, but hold it `pending_new` until `acknowledge`.
+
+        For simulators that script a venue slow to acknowledge: it holds buying power and can be
+        cancelled, but does not execute (nor can it be replaced) while pending.
+        """
+        return self._venue.submit(order, pending=True)
+
+    def acknowledge(self, broker_order_id: BrokerOrderId) -> None:
+        """Route an order held `pending_new`: `new` (`accepted` while closed), then it executes."""
+        self._venue.acknowledge(broker_order_id)
+
+    def begin_replace(self, broker_order_id: BrokerOrderId) -> BrokerOrder:
+        """Put an open order in `pending_replace` until `end_replace`; for simulators that script a replace race.
+
+        Raises `OrderNotFound` or `OrderNotCancelable` as `replace_order` does.
+        """
+        return self._venue.begin_replace(broker_order_id)
+
+    def end_replace(self, broker_order_id: BrokerOrderId, *, fill_first: bool) -> None:
+        """Refuse the pending replace (`order_replace_rejected`); `fill_first`: the order fills completely before."""
+        self._venue.end_replace(broker_order_id, fill_first=fill_first)
+
     def open_market(self) -> None:
         """Open the session: route the orders accepted while closed, then match every book."""
         self._venue.open()

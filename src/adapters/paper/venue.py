@@ -106,8 +106,12 @@ class Venue:
 
     # ---------------------------------------------------------------- requests: orders, prices, sessions
 
-    def submit(self, order: Order) -> BrokerOrder:
-        """Take a new order, or refuse it with `BrokerRejected` and no trace."""
+    def submit(self, order: Order, *, pending: bool = False) -> BrokerOrder:
+        """Take a new order, or refuse it with `BrokerRejected` and no trace.
+
+        `pending`: hold it `pending_new` (it holds buying power but does not execute) until
+        `acknowledge` routes it.
+        """
         if order.client_order_id in self.by_client:
             checks.duplicate_client_order_id(order.client_order_id)
         quantity = order.quantity
@@ -121,12 +125,30 @@ class Venue:
             inst, order.side, quantity, can_short=self.can_short, reject_flips=self._reject_flips
         )
         now = self.clock.now()
-        if order.type is _MARKET and self.is_open and self._fills_at_once and order.time_in_force in _AT_ONCE:
+        if (
+            order.type is _MARKET
+            and self.is_open
+            and self._fills_at_once
+            and order.time_in_force in _AT_ONCE
+            and not pending
+        ):
             return self._fill_at_once(order, inst, opening, now)
         w = self._working(order, inst, now)
         if opening:
             self._hold(w, inst, opening, available=self.ledger.buying_power)
+        if pending:
+            self._register(w, inst)
+            return self._publish(TradeEvent.PENDING_NEW, w, now)
         return self._route(w, inst, now)
+
+    def acknowledge(self, broker_order_id: BrokerOrderId) -> None:
+        """Route an order held `pending_new`: `new` (or `accepted` while closed), then it executes.
+
+        Nothing happens to an order no longer pending (cancelled or expired in the meantime).
+        """
+        w = self.working.get(broker_order_id)
+        if w is not None and w.status is OrderStatus.PENDING_NEW:
+            self._announce(w, self.instruments[w.symbol], self.clock.now())
 
     def cancel(self, broker_order_id: BrokerOrderId) -> None:
         """Cancel an open order: `pending_cancel`, then `canceled`."""
@@ -178,6 +200,41 @@ class Venue:
         self._close(old, OrderStatus.REPLACED)
         self._publish(TradeEvent.REPLACED, old, now, replaced_by=new.id)
         return self._route(new, inst, now)
+
+    def begin_replace(self, broker_order_id: BrokerOrderId) -> BrokerOrder:
+        """Put an open order in `pending_replace` (a replace asked for and not yet confirmed).
+
+        It keeps working (a price move may still fill it) but cannot be cancelled or replaced
+        again until `end_replace`. Refused as `replace` refuses an order that cannot be replaced.
+        """
+        w = self.open_order(broker_order_id)
+        if w.status not in _REPLACEABLE:
+            raise OrderNotCancelable(f'order in "{w.status}" state cannot be replaced', details={"orderId": w.id})
+        w.status = OrderStatus.PENDING_REPLACE
+        return self._publish(TradeEvent.PENDING_REPLACE, w, self.clock.now())
+
+    def end_replace(self, broker_order_id: BrokerOrderId, *, fill_first: bool) -> None:
+        """Refuse the pending replace: `order_replace_rejected`, the old order kept.
+
+        `fill_first`: the old order fills completely before the replace is looked at (at its limit
+        price if it has one, else the current price), so the replace is refused for that: `fill`,
+        then `order_replace_rejected`. An order that is working again is `new` or `partially_filled`.
+        """
+        w = self.working.get(broker_order_id)
+        now = self.clock.now()
+        if w is not None:
+            if fill_first:
+                inst = self.instruments[w.symbol]
+                inst.remove(w)
+                w.triggered = True
+                self._fill(w, inst, w.remaining, inst.price if w.limit_price is None else w.limit_price, now)
+            if w.is_open:
+                w.status = OrderStatus.PARTIALLY_FILLED if w.filled_quantity else OrderStatus.NEW
+                self._publish(TradeEvent.ORDER_REPLACE_REJECTED, w, now)
+                return
+        snap = self.orders.get(broker_order_id)
+        if snap is not None:
+            self.emit(_order_update(TradeEvent.ORDER_REPLACE_REJECTED, snap, now))
 
     def plan_fills(self, plan: FillPlan | None) -> None:
         """Let `plan` choose the sizes of each order's first execution (None: back to `fill_parts`)."""
@@ -430,6 +487,10 @@ class Venue:
     def _route(self, w: WorkingOrder, inst: Instrument, now: datetime) -> BrokerOrder:
         """Register an accepted order, announce it, and let it execute if the session is open."""
         self._register(w, inst)
+        return self._announce(w, inst, now)
+
+    def _announce(self, w: WorkingOrder, inst: Instrument, now: datetime) -> BrokerOrder:
+        """Announce a registered order `new` and work it, or `accepted` and queue it while closed."""
         if self.is_open:
             w.status = OrderStatus.NEW
             accepted = self._publish(TradeEvent.NEW, w, now)
@@ -650,10 +711,17 @@ def _fill_update(
 
 def _split(quantity: Decimal, parts: int, *, whole: bool) -> Iterable[Decimal]:
     """`parts` fill sizes adding up to `quantity`: equal, in whole shares when it is whole."""
-    size = (quantity / parts).quantize(ONE if whole else FOUR_PLACES, rounding=ROUND_DOWN)
+    size = (quantity / parts).quantize(ONE if whole else _fraction_step(quantity), rounding=ROUND_DOWN)
     if not size:
         return (quantity,)
     return [size] * (parts - 1) + [quantity - size * (parts - 1)]
+
+
+def _fraction_step(quantity: Decimal) -> Decimal:
+    """Four places, or the quantity's own scale when it is finer (a simulator may take Alpaca's nine)."""
+    exponent = quantity.as_tuple().exponent
+    assert isinstance(exponent, int)  # a finite quantity
+    return FOUR_PLACES if exponent >= -4 else ONE.scaleb(exponent)
 
 
 def _planned(quantity: Decimal, sizes: Sequence[Decimal]) -> list[Decimal]:

@@ -118,6 +118,9 @@ class SimulatorApp:
                 response = error_response(errors.status_error(faults.status))
             elif faults.refusal is not None:
                 response = error_response(faults.refusal)
+            elif faults.later_ms is not None:  # accept_later: the request reaches the exchange later
+                sim.later(faults.later_ms, lambda: self._dispatch(self._api, request))
+                response = error_response(errors.status_error(faults.later_status or 504))
             else:
                 response = await self._dispatch(self._api, request)
                 if faults.accept_then_status is not None:

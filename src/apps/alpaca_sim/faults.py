@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +18,7 @@ import attrs
 
 from apps.alpaca_sim import errors, parse
 
-REQUEST_KINDS = frozenset({"status", "refuse", "latency", "accept_then_status", "accept_then_drop"})
+REQUEST_KINDS = frozenset({"status", "refuse", "latency", "accept_then_status", "accept_then_drop", "accept_later"})
 """Rules applied by the request dispatcher, to every matching `/v2` request."""
 
 _PARAMETERS: Mapping[str, frozenset[str]] = {
@@ -27,9 +27,15 @@ _PARAMETERS: Mapping[str, frozenset[str]] = {
     "latency": frozenset({"ms"}),
     "accept_then_status": frozenset({"status"}),
     "accept_then_drop": frozenset(),
+    "accept_later": frozenset({"status", "drop", "ms"}),
+    "pending_new": frozenset({"ms"}),
+    "fill_on_replace": frozenset({"ms"}),
+    "replace_rejected": frozenset({"ms"}),
     "stream_silent": frozenset({"seconds"}),
     "stream_drop_after": frozenset({"messages"}),
     "duplicate_updates": frozenset(),
+    "drop_updates": frozenset({"events"}),
+    "stream_one_connection": frozenset(),
     "reorder_updates": frozenset({"window"}),
     "fill_on_cancel": frozenset(),
     "status_lag": frozenset({"ms"}),
@@ -60,9 +66,10 @@ class Rule:
     messages: int = 0
     window: int = 0
     sizes: tuple[Decimal, ...] = ()
+    drop: bool = False
+    events: frozenset[str] = frozenset()
+    """drop_updates: the events it loses (empty: every event)."""
     fired: int = 0
-    progress: int = 0
-    """stream_drop_after: update messages sent since it last fired."""
 
     @property
     def exhausted(self) -> bool:
@@ -85,6 +92,9 @@ class RequestFaults:
     latency_ms: int = 0
     accept_then_status: int | None = None
     accept_then_drop: bool = False
+    later_ms: int | None = None
+    """accept_later: answer now (`later_status`, or drop when `accept_then_drop`), carry it out this much later."""
+    later_status: int | None = None
 
 
 NO_FAULTS = RequestFaults()
@@ -145,14 +155,17 @@ class FaultBook:
         status = self.take("status", method, path)
         refuse = None if status else self.take("refuse", method, path)
         latency = self.take("latency", method, path)
-        after = None if status or refuse else self.take("accept_then_status", method, path)
-        drop = None if status or refuse or after else self.take("accept_then_drop", method, path)
+        later = None if status or refuse else self.take("accept_later", method, path)
+        after = None if status or refuse or later else self.take("accept_then_status", method, path)
+        drop = None if status or refuse or later or after else self.take("accept_then_drop", method, path)
         return RequestFaults(
             status=status.status if status else None,
             refusal=errors.AlpacaError(refuse.status, refuse.code, refuse.message) if refuse else None,
             latency_ms=latency.ms if latency else 0,
             accept_then_status=after.status if after else None,
-            accept_then_drop=drop is not None,
+            accept_then_drop=drop is not None or (later is not None and later.drop),
+            later_ms=later.ms if later else None,
+            later_status=later.status if later and not later.drop else None,
         )
 
     def plan_fills(self, quantity: Decimal) -> tuple[Decimal, ...] | None:
@@ -189,28 +202,76 @@ def parse_rule(item: object) -> Rule:
         raise errors.invalid(f"{kind} takes no {', '.join(sorted(unknown))}")
     method, path = _match(item.get("match"))
     rule = Rule(kind=kind, given=dict(item), method=method, path=path, share=_share(item), count=_count(item))
-    if kind in ("status", "accept_then_status"):
-        rule.status = _integer(item, "status", low=400, high=599)
-        if kind == "status" and rule.status not in _FAULT_STATUSES:
-            raise errors.invalid(f"status must be one of {sorted(_FAULT_STATUSES)}, was {rule.status}")
-    elif kind == "refuse":  # a scripted business refusal, e.g. Alpaca's wash-trade answer
-        rule.status = _integer(item, "status", low=400, high=499)
-        rule.code = _integer(item, "code", low=10_000_000, high=99_999_999)
-        message = item.get("message")
-        if not isinstance(message, str) or not message:
-            raise errors.invalid("message must be a non-empty string")
-        rule.message = message
-    elif kind in ("latency", "status_lag"):
-        rule.ms = _integer(item, "ms", low=0, high=_MAX_MS)
-    elif kind == "stream_silent":
-        rule.seconds = parse.positive(_required_number(item, "seconds"), "seconds")
-    elif kind == "stream_drop_after":
-        rule.messages = _integer(item, "messages", low=1, high=1 << 31)
-    elif kind == "reorder_updates":
-        rule.window = _integer(item, "window", low=2, high=10_000)
-    elif kind == "partial_fills":
-        rule.sizes = _sizes(item.get("sizes"))
+    read = _READERS.get(kind)
+    if read is not None:
+        read(item, rule)
     return rule
+
+
+def _status(item: Mapping[str, Any], rule: Rule) -> None:
+    rule.status = _integer(item, "status", low=400, high=599)
+    if rule.kind == "status" and rule.status not in _FAULT_STATUSES:
+        raise errors.invalid(f"status must be one of {sorted(_FAULT_STATUSES)}, was {rule.status}")
+
+
+def _refusal(item: Mapping[str, Any], rule: Rule) -> None:
+    """A scripted business refusal, e.g. Alpaca's wash-trade answer."""
+    rule.status = _integer(item, "status", low=400, high=499)
+    rule.code = _integer(item, "code", low=10_000_000, high=99_999_999)
+    message = item.get("message")
+    if not isinstance(message, str) or not message:
+        raise errors.invalid("message must be a non-empty string")
+    rule.message = message
+
+
+def _ms(item: Mapping[str, Any], rule: Rule) -> None:
+    rule.ms = _integer(item, "ms", low=0, high=_MAX_MS)
+
+
+def _optional_ms(item: Mapping[str, Any], rule: Rule) -> None:
+    if item.get("ms") is not None:
+        _ms(item, rule)
+
+
+def _seconds(item: Mapping[str, Any], rule: Rule) -> None:
+    rule.seconds = parse.positive(_required_number(item, "seconds"), "seconds")
+
+
+def _messages(item: Mapping[str, Any], rule: Rule) -> None:
+    rule.messages = _integer(item, "messages", low=1, high=1 << 31)
+
+
+def _window(item: Mapping[str, Any], rule: Rule) -> None:
+    rule.window = _integer(item, "window", low=2, high=10_000)
+
+
+def _sizes(item: Mapping[str, Any], rule: Rule) -> None:
+    value = item.get("sizes")
+    if not isinstance(value, list) or not value:
+        raise errors.invalid("sizes must be a non-empty list of quantities")
+    rule.sizes = tuple(parse.positive(parse.number(v, "sizes"), "sizes") for v in value)
+
+
+_Reader = Callable[[Mapping[str, Any], Rule], None]
+
+
+def _accept_later(item: Mapping[str, Any], rule: Rule) -> None:
+    """`ms`, and either `status` (a 4xx or 5xx answered now) or `"drop": true`."""
+    rule.ms = _integer(item, "ms", low=0, high=_MAX_MS)
+    rule.drop = parse.boolean(item.get("drop"), "drop")
+    if rule.drop == (item.get("status") is not None):
+        raise errors.invalid("accept_later takes either status or drop: true")
+    if not rule.drop:
+        rule.status = _integer(item, "status", low=400, high=599)
+
+
+def _events(item: Mapping[str, Any], rule: Rule) -> None:
+    value = item.get("events")
+    if value is None:
+        return
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise errors.invalid("events must be a non-empty list of event names")
+    rule.events = frozenset(value)
 
 
 def _match(value: object) -> tuple[str, str]:
@@ -262,7 +323,20 @@ def _required_number(item: Mapping[str, Any], name: str) -> Decimal:
     return parse.number(value, name)
 
 
-def _sizes(value: object) -> tuple[Decimal, ...]:
-    if not isinstance(value, list) or not value:
-        raise errors.invalid("sizes must be a non-empty list of quantities")
-    return tuple(parse.positive(parse.number(v, "sizes"), "sizes") for v in value)
+_READERS: Mapping[str, _Reader] = {
+    "status": _status,
+    "accept_then_status": _status,
+    "refuse": _refusal,
+    "latency": _ms,
+    "status_lag": _ms,
+    "pending_new": _ms,
+    "accept_later": _accept_later,
+    "fill_on_replace": _optional_ms,
+    "replace_rejected": _optional_ms,
+    "stream_silent": _seconds,
+    "stream_drop_after": _messages,
+    "reorder_updates": _window,
+    "partial_fills": _sizes,
+    "drop_updates": _events,
+}
+"""How each kind reads its parameters (kinds without parameters have none)."""

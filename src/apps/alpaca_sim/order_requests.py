@@ -17,7 +17,7 @@ from apps.alpaca_sim import errors, parse
 from trading_core.enums import OrderType, Side, TimeInForce
 from trading_core.errors import InvalidOrder
 from trading_core.requests import MAX_CLIENT_ORDER_ID_LENGTH
-from trading_core.values import price, quantity
+from trading_core.values import price
 
 
 class PositionIntent(StrEnum):
@@ -170,10 +170,7 @@ def _client_order_id(body: Mapping[str, Any]) -> str | None:
 
 
 def _quantity(value: Decimal) -> Decimal:
-    try:
-        return quantity(value, field="qty")
-    except InvalidOrder as e:
-        raise errors.invalid(e.message) from e
+    return parse.quantity(value, "qty")
 
 
 def _price(value: Decimal, name: str) -> Decimal:

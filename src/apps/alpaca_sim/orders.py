@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from apps.alpaca_sim import errors, order_requests, parse
+from apps.alpaca_sim import errors, order_requests, parse, wire
 from apps.alpaca_sim.asgi import Request, Response, json_response
 from apps.alpaca_sim.simulation import EVERYTHING, Simulation
 from trading_core.broker_models import BrokerOrder, TradeUpdate
@@ -13,9 +13,10 @@ from trading_core.enums import OrderStatus, Side
 from trading_core.errors import TradingError
 from trading_core.orders import Order, TradeEvent
 from trading_core.ports import OrderFilter
-from trading_core.values import ZERO, BrokerOrderId, ClientOrderId, Symbol, new_order_id
+from trading_core.values import ZERO, BrokerOrderId, ClientOrderId, Symbol, evolve, new_order_id
 
-_PENDING = frozenset({OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE})
+_PENDING = frozenset({OrderStatus.PENDING_NEW, OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE})
+_REPLACEABLE = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
 _DEFAULT_LIMIT = 50
 _MAX_LIMIT = 500
 
@@ -42,16 +43,32 @@ async def submit(sim: Simulation, request: Request) -> Response:
         stop_price=sub.stop_price,
         extended_hours=sub.extended_hours,
     )
-    answer = await place(sim, order, intent=sub.position_intent)
+    pending = sim.faults.take("pending_new", request.method, request.path)
+    answer = await place(sim, order, intent=sub.position_intent, pending_ms=None if pending is None else pending.ms)
     return json_response(sim.order_json(answer))
 
 
-async def place(sim: Simulation, order: Order, *, intent: str | None = None) -> BrokerOrder:
-    """Submit to the exchange and remember the order's position intent (given, or from the position)."""
+async def place(
+    sim: Simulation, order: Order, *, intent: str | None = None, pending_ms: int | None = None
+) -> BrokerOrder:
+    """Submit to the exchange and remember the order's position intent (given, or from the position).
+
+    `pending_ms` (a `pending_new` rule): the order stays `pending_new` that long, then is routed.
+    """
     if intent is None:
         held = await sim.position(order.symbol)
         intent = sim.intent_for(order.side, held.quantity if held else ZERO)
-    answer = await sim.exchange.submit_order(order)
+    exchange = sim.exchange
+    if pending_ms is None:
+        answer = await exchange.submit_order(order)
+    else:
+        answer = exchange.submit_pending(order)
+        broker_order_id = answer.broker_order_id
+
+        async def acknowledge() -> None:
+            exchange.acknowledge(broker_order_id)
+
+        sim.later(pending_ms, acknowledge)
     sim.remember_intent(answer.broker_order_id, intent)
     return answer
 
@@ -107,6 +124,16 @@ async def replace(sim: Simulation, request: Request, order_id: str) -> Response:
     """`PATCH /v2/orders/{order_id}`: the new order, which `replaces` the old one."""
     old_id = _order_id(order_id)
     change = order_requests.replacement(parse.json_object(request.body))
+    old = await sim.exchange.get_order(old_id)
+    if old.status in _REPLACEABLE:
+        if _unchanged(old, change):
+            raise errors.forbidden("order parameters are not changed")
+        race = sim.faults.take("fill_on_replace", request.method, request.path) or sim.faults.take(
+            "replace_rejected", request.method, request.path
+        )
+        if race is not None:
+            fill_first = race.kind == "fill_on_replace"
+            return json_response(await _lose_replace_race(sim, old, change, fill_first=fill_first, ms=race.ms))
     new = await sim.exchange.replace_order(
         old_id,
         client_order_id=ClientOrderId(change.client_order_id or str(uuid.uuid4())),
@@ -119,6 +146,59 @@ async def replace(sim: Simulation, request: Request, order_id: str) -> Response:
     if intent is not None:
         sim.remember_intent(new.broker_order_id, intent)
     return json_response(sim.order_json(new))
+
+
+def _unchanged(old: BrokerOrder, change: order_requests.Replacement) -> bool:
+    """Whether a replace asks for nothing new (a new client order id alone changes nothing)."""
+    return (
+        change.quantity in (None, old.quantity)
+        and change.limit_price in (None, old.limit_price)
+        and change.stop_price in (None, old.stop_price)
+        and change.time_in_force in (None, old.time_in_force)
+    )
+
+
+async def _lose_replace_race(
+    sim: Simulation, old: BrokerOrder, change: order_requests.Replacement, *, fill_first: bool, ms: int
+) -> wire.JSON:
+    """A replace that Alpaca takes (200) and then refuses: the old order `pending_replace`, then
+    (after `ms`; first filled when `fill_first`) `order_replace_rejected`. The answered
+    replacement is never created: its id and client order id are unknown afterwards.
+    """
+    exchange = sim.exchange
+    exchange.begin_replace(old.broker_order_id)
+    sim.publish()
+
+    async def refuse() -> None:
+        exchange.end_replace(old.broker_order_id, fill_first=fill_first)
+
+    if ms:
+        sim.later(ms, refuse)
+    else:
+        await refuse()
+    now = sim.clock.now()
+    proposed = evolve(
+        old,
+        broker_order_id=BrokerOrderId(str(uuid.uuid4())),
+        client_order_id=ClientOrderId(change.client_order_id or str(uuid.uuid4())),
+        quantity=old.quantity - old.filled_quantity if change.quantity is None else change.quantity,
+        limit_price=old.limit_price if change.limit_price is None else change.limit_price,
+        stop_price=old.stop_price if change.stop_price is None else change.stop_price,
+        time_in_force=change.time_in_force or old.time_in_force,
+        status=OrderStatus.NEW if exchange.is_open else OrderStatus.ACCEPTED,
+        created_at=now,
+        updated_at=now,
+        submitted_at=now,
+        filled_quantity=ZERO,
+        filled_average_price=None,
+        filled_at=None,
+        canceled_at=None,
+        expired_at=None,
+        replaced_by=None,
+        replaces=old.broker_order_id,
+    )
+    asset = sim.assets[old.symbol]
+    return wire.order(proposed, asset_id=asset.asset_id, position_intent=sim.intents.get(old.broker_order_id))
 
 
 async def cancel(sim: Simulation, request: Request, order_id: str) -> Response:

@@ -24,6 +24,9 @@ _TRUE = frozenset({"true", "1"})
 _FALSE = frozenset({"false", "0"})
 _CENTS = Decimal("0.01")
 _SUB_DOLLAR_TICK = Decimal("0.0001")
+NINE_PLACES = Decimal("1e-9")
+"""The finest share quantity Alpaca takes (fractional orders)."""
+_MAX_QUANTITY = Decimal("99999999999")
 _NANOS = re.compile(r"(\.\d{6})\d+")
 
 
@@ -95,6 +98,14 @@ def number(value: object, name: str) -> Decimal:
 def positive(value: Decimal, name: str) -> Decimal:
     if value <= 0:
         raise errors.invalid(f"{name.replace('_', ' ')} must be > 0")
+    return value
+
+
+def quantity(value: Decimal, name: str) -> Decimal:
+    """A share quantity as Alpaca takes it: > 0 with at most nine decimal places."""
+    positive(value, name)
+    if value > _MAX_QUANTITY or value != value.quantize(NINE_PLACES):
+        raise errors.invalid(f"{name} must have at most 9 decimal places and 11 digits, was {value}")
     return value
 
 

@@ -6,7 +6,7 @@ import uuid
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from apps.alpaca_sim import errors, wire
+from apps.alpaca_sim import errors, parse, wire
 from apps.alpaca_sim.asgi import Request, Response, json_response
 from apps.alpaca_sim.orders import place
 from apps.alpaca_sim.simulation import Simulation
@@ -14,7 +14,7 @@ from trading_core.broker_models import BrokerOrder, BrokerPosition
 from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce
 from trading_core.errors import TradingError
 from trading_core.orders import Order
-from trading_core.values import FOUR_PLACES, HUNDRED, ONE, ZERO, ClientOrderId, new_order_id, quantity
+from trading_core.values import HUNDRED, ONE, ZERO, ClientOrderId, new_order_id
 
 
 async def list_positions(sim: Simulation, request: Request) -> Response:
@@ -36,13 +36,13 @@ async def close_position(sim: Simulation, request: Request, symbol_or_asset_id: 
         if not ZERO < percentage <= HUNDRED:
             raise errors.invalid("percentage must be > 0 and <= 100")
         whole = held.quantity == held.quantity.to_integral_value()
-        step = ONE if whole else FOUR_PLACES
+        step = ONE if whole else parse.NINE_PLACES
         qty = (abs(held.quantity) * percentage / HUNDRED).quantize(step, rounding=ROUND_DOWN)
         if not qty:
             raise errors.invalid("qty must be > 0")
     elif qty is not None and qty <= ZERO:
         raise errors.invalid("qty must be > 0")
-    answer = await _close(sim, held, abs(held.quantity) if qty is None else quantity(qty, field="qty"))
+    answer = await _close(sim, held, abs(held.quantity) if qty is None else parse.quantity(qty, "qty"))
     return json_response(sim.order_json(answer))
 
 

@@ -8,9 +8,11 @@ each request hands the exchange's trade updates to the stream.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -29,6 +31,7 @@ from trading_core.market import Asset
 from trading_core.ports import OrderFilter
 from trading_core.values import ZERO, BrokerOrderId, Symbol
 
+_log = logging.getLogger(__name__)
 _MAX_REMEMBERED = 200_000
 """Position intents and lag histories kept, beyond which the oldest are forgotten."""
 _HISTORY_DEPTH = 16
@@ -62,10 +65,15 @@ class Simulation:
         self.faults = FaultBook(settings.paper.seed)
         self.hub = StreamHub(settings.key_id, settings.secret_key, self.faults)
         self.limiter = RateLimiter(settings.rate_limit)
+        self._later: set[asyncio.Task[None]] = set()
+        """What fault rules scheduled for later (accept_later, pending_new, the replace race)."""
         self.reset(settings.paper)
 
     def reset(self, config: PaperConfig) -> None:
-        """A fresh exchange: no orders, no positions, no faults, fresh rate-limit windows."""
+        """A fresh exchange: no orders, no positions, no faults, nothing scheduled, fresh rate-limit windows."""
+        for task in self._later:
+            task.cancel()
+        self._later.clear()
         self.config = config
         self.exchange = PaperExchange(self.clock, config=config)
         self.faults.reset(config.seed)
@@ -90,6 +98,25 @@ class Simulation:
         self.exchange.plan_fills(self.faults.plan_fills if "partial_fills" in kinds else None)
         self._recording = "status_lag" in kinds
         self.history.clear()
+
+    def later(self, ms: int, action: Callable[[], Awaitable[object]]) -> None:
+        """Run `action` in `ms` milliseconds, then publish its trade updates (a reset cancels it).
+
+        Must be called on the server's event loop (from a request or a control).
+        """
+
+        async def run() -> None:
+            await asyncio.sleep(ms / 1000)
+            try:
+                await action()
+            except Exception:
+                _log.exception("an action a fault rule scheduled failed")
+            finally:
+                self.publish()
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._later.add(task)
+        task.add_done_callback(self._later.discard)
 
     # ---------------------------------------------------------------- lookups
 

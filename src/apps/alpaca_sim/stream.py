@@ -1,4 +1,4 @@
-"""The trade_updates WebSocket stream: handshake, one connection per account, and the stream faults.
+"""The trade_updates WebSocket stream: handshake, the account's connections, and the stream faults.
 
 Protocol (alpaca-protocol.md, section 6): the client sends `authenticate` (or the newer `auth`),
 the server answers on the `authorization` stream and nothing before that; `listen` chooses the
@@ -6,9 +6,11 @@ streams; updates follow as `{"stream": "trade_updates", "data": {...}}`. Every f
 sends is BINARY, the JSON text as UTF-8, as Alpaca's paper host sends them. Messages that are not
 JSON objects or name no known action are ignored.
 
-The stream rules of `faults`: `duplicate_updates` and `reorder_updates` act as updates are
-published, `stream_silent` holds them in the connection's queue, `stream_drop_after` closes the
-connection after so many update messages (code 1011).
+Several connections may share the key, as at Alpaca: each one listening gets every update. The
+stream rules of `faults`: `drop_updates`, `duplicate_updates` and `reorder_updates` act as updates
+are published, `stream_silent` holds them in the connections' queues, `stream_drop_after` closes a
+connection after so many update messages (code 1011), and `stream_one_connection` brings back a
+limit of one authenticated connection (the newest wins; the older is closed with 1008).
 """
 
 from __future__ import annotations
@@ -24,13 +26,13 @@ from typing import Any
 import msgspec
 
 from apps.alpaca_sim.asgi import Receive, Scope, Send, encoder
-from apps.alpaca_sim.faults import FaultBook
+from apps.alpaca_sim.faults import FaultBook, Rule
 
 PATHS = frozenset({"/stream", "/stream/"})
 CLOSE_DROPPED = 1011
 """Closed by `/_sim/stream/drop` or a `stream_drop_after` rule."""
 CLOSE_POLICY = 1008
-"""Closed for a failed authentication, or because a newer connection of the account took its place."""
+"""Closed for a failed authentication, or (`stream_one_connection`) because a newer connection took its place."""
 TRADE_UPDATES = "trade_updates"
 
 _ENCODER = encoder()
@@ -49,6 +51,10 @@ class Connection:
         self.authorized = False
         self.listening = False
         self.closed = False
+        self.drop_rule: Rule | None = None
+        """The `stream_drop_after` rule `sent` counts for: a new rule starts the count again."""
+        self.sent = 0
+        """Update messages sent since `drop_rule` last fired on this connection."""
 
     async def send_message(self, message: Any) -> bool:
         return await self.send_frame(_ENCODER.encode(message))
@@ -75,7 +81,7 @@ class Connection:
 
 
 class StreamHub:
-    """The stream side of the account: its connection, and the updates on their way to it.
+    """The stream side of the account: its connections, and the updates on their way to them.
 
     Args:
         key_id: The API key a client must authenticate with.
@@ -88,30 +94,40 @@ class StreamHub:
         self._secret = secret_key
         self._faults = faults
         self._connections: set[Connection] = set()
-        self._account: Connection | None = None
-        """The authenticated connection: one per account, the newest wins."""
+        """Every open connection, authenticated or not, in no particular order."""
         self._held: list[bytes] = []
         """Updates held by a `reorder_updates` rule until its window is full."""
 
     @property
     def authenticated(self) -> int:
-        account = self._account
-        return 0 if account is None or account.closed else 1
+        return sum(1 for c in self._connections if c.authorized and not c.closed)
 
     @property
     def listening(self) -> int:
-        account = self._account
-        return 1 if account is not None and not account.closed and account.listening else 0
+        return sum(1 for c in self._connections if c.authorized and c.listening and not c.closed)
 
     # ---------------------------------------------------------------- publishing
 
     def publish(self, messages: Sequence[Any]) -> None:
-        """Send trade update messages to the listening connection, through the stream rules."""
+        """Send trade update messages to the listening connections, through the stream rules."""
         for message in messages:
+            if self._lost(message):
+                continue
             frame = _ENCODER.encode(message)
             copies = 2 if self._faults.take("duplicate_updates") else 1
             for _ in range(copies):
                 self._reorder(frame)
+
+    def _lost(self, message: Any) -> bool:
+        """Whether a `drop_updates` rule loses this update (for every connection, for good)."""
+        faults = self._faults
+        if faults.active("drop_updates") is None:
+            return False
+        event = message["data"]["event"]
+        return any(
+            rule.kind == "drop_updates" and (not rule.events or event in rule.events) and faults.fire(rule)
+            for rule in faults.rules
+        )
 
     def flush(self) -> None:
         """Send what a reorder rule holds, in order (when the rules change)."""
@@ -138,9 +154,9 @@ class StreamHub:
                 self._deliver(held_frame)
 
     def _deliver(self, frame: bytes) -> None:
-        account = self._account
-        if account is not None and account.listening and not account.closed:
-            account.queue.put_nowait(frame)
+        for conn in self._connections:
+            if conn.authorized and conn.listening and not conn.closed:
+                conn.queue.put_nowait(frame)
 
     async def _pump(self, conn: Connection) -> None:
         """Send a connection's updates as they come, unless a stream rule holds or drops them."""
@@ -154,9 +170,11 @@ class StreamHub:
             rule = self._faults.active("stream_drop_after")
             if rule is None:
                 continue
-            rule.progress += 1
-            if rule.progress >= rule.messages:
-                rule.progress = 0
+            if conn.drop_rule is not rule:
+                conn.drop_rule, conn.sent = rule, 0
+            conn.sent += 1
+            if conn.sent >= rule.messages:
+                conn.sent = 0
                 if self._faults.fire(rule):
                     await conn.close(CLOSE_DROPPED, "stream dropped by a fault rule")
                     return
@@ -194,8 +212,6 @@ class StreamHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
             self._connections.discard(conn)
-            if self._account is conn:
-                self._account = None
 
     async def _on_message(self, conn: Connection, data: str | bytes | None) -> None:
         try:
@@ -224,9 +240,10 @@ class StreamHub:
             await conn.close(CLOSE_POLICY, "unauthorized")
             return
         conn.authorized = True
-        previous, self._account = self._account, conn
-        if previous is not None and previous is not conn:
-            _log.info("a new trade_updates connection replaces the account's previous one")
+        if self._faults.take("stream_one_connection") is None:
+            return
+        for previous in [c for c in self._connections if c is not conn and c.authorized and not c.closed]:
+            _log.info("stream_one_connection: a new trade_updates connection replaces an older one")
             await previous.close(CLOSE_POLICY, "connection limit exceeded")
 
     async def _listen(self, conn: Connection, message: dict[str, Any]) -> None:

@@ -119,6 +119,48 @@ class TestTradeUpdate:
         assert update.reason == "TOO_LATE_TO_CANCEL"
 
 
+class TestQuantitiesFinerThanFourPlaces:
+    """Alpaca reports shares to nine places; the core keeps four: read toward zero, fills adding up."""
+
+    def test_an_order_reads_its_quantities_toward_zero(self) -> None:
+        order = codec.broker_order(order_json(qty="0.123456789", filled_qty="0.100000009", status="partially_filled"))
+
+        assert (order.quantity, order.filled_quantity) == (Decimal("0.1234"), Decimal("0.1000"))
+
+    def test_quantities_that_fit_are_read_as_given(self) -> None:
+        order = codec.broker_order(order_json(qty="10", filled_qty="0.5"))
+
+        assert (str(order.quantity), str(order.filled_quantity)) == ("10", "0.5")
+
+    def test_the_fills_of_an_order_add_up_to_its_rounded_filled_quantity(self) -> None:
+        steps = [("0.012345678", "0.012345678"), ("0.000044444", "0.012390122"), ("0.111066667", "0.123456789")]
+        fills = []
+        for qty, cumulative in steps:
+            order = order_json(qty="0.123456789", filled_qty=cumulative, status="partially_filled")
+            fills.append(codec.trade_update(fill_json(order, event="partial_fill", qty=qty, price="172.38")))
+
+        assert [f.quantity for f in fills] == [Decimal("0.0123"), Decimal("0"), Decimal("0.1111")]
+        assert sum(f.quantity or 0 for f in fills) == fills[-1].order.filled_quantity == Decimal("0.1234")
+        assert fills[-1].position_quantity == Decimal("0.1234")
+
+    def test_a_whole_fill_of_a_fine_quantity(self) -> None:
+        order = order_json(qty="0.123456789", filled_qty="0.123456789", status="filled")
+        update = codec.trade_update(fill_json(order, event="fill", qty="0.123456789", price="172.38"))
+
+        assert (update.quantity, update.order.quantity, update.order.filled_quantity) == (
+            Decimal("0.1234"),
+            Decimal("0.1234"),
+            Decimal("0.1234"),
+        )
+
+    def test_a_position_long_or_short_is_read_toward_zero(self) -> None:
+        long = codec.position({"symbol": "AAPL", "qty": "0.123456789", "avg_entry_price": "170", "cost_basis": "21"})
+        short = codec.position({"symbol": "AAPL", "qty": "-2.000099999", "avg_entry_price": "170"})
+
+        assert (long.quantity, long.cost_basis) == (Decimal("0.1234"), Decimal(21))
+        assert short.quantity == Decimal("-2.0000")
+
+
 class TestAccountAssetPositionClock:
     def test_an_account_without_the_fields_alpaca_dropped_is_read(self) -> None:
         account = codec.account(
