@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +20,7 @@ import pytest
 from adapters.alpaca.broker import AlpacaBroker
 from adapters.paper import PaperConfig
 from apps.alpaca_sim import SimServer
-from tests.contract.alpaca.support import eventually, opened_broker, running_engine, settled
+from tests.contract.alpaca.support import eventually, opened_broker, order, running_engine, settled
 from trading_core.engine import TradingEngine
 from trading_core.enums import OrderType, Side
 from trading_core.requests import OrderRequest
@@ -33,10 +34,13 @@ async def _engine_on(sim: SimServer) -> AsyncIterator[tuple[TradingEngine, Alpac
         yield engine, broker
 
 
-def _executions(sim: SimServer) -> list[tuple[str, Decimal, Decimal]]:
+def _executions(sim: SimServer, pages: int = 1) -> list[tuple[str, Decimal, Decimal]]:
     """The simulator's own record: (execution id, quantity, price) of each execution, oldest first."""
+    listed: list[dict[str, Any]] = []
     with httpx.Client(base_url=sim.url, headers={"APCA-API-KEY-ID": "test", "APCA-API-SECRET-KEY": "test"}) as http:
-        listed: list[dict[str, Any]] = http.get("/v2/account/activities/FILL", params={"direction": "asc"}).json()
+        for _ in range(pages):
+            token = {"page_token": listed[-1]["id"]} if listed else {}
+            listed += http.get("/v2/account/activities/FILL", params={"direction": "asc", **token}).json()
     return [(a["id"].split("::")[1], Decimal(a["qty"]), Decimal(a["price"])) for a in listed]
 
 
@@ -95,3 +99,15 @@ async def test_when_the_activities_cannot_be_read_the_missed_fills_are_made_up_a
     assert made_up.price == (missed / 7).quantize(Decimal("0.0001"))  # the three averaged, at four places
     assert "activities could not be read" in caplog.text
     assert "delivered as one averaged fill" in caplog.text
+
+
+async def test_the_executions_are_read_across_pages_oldest_first(broker: AlpacaBroker, alpaca_sim: SimServer) -> None:
+    started = datetime.now(UTC) - timedelta(seconds=1)
+    for _ in range(105):
+        await broker.submit_order(order("KO", "buy", "1"))
+
+    read = await broker.list_fill_activities(after=started)
+
+    assert [(a.execution_id, a.qty, a.price) for a in read] == _executions(alpaca_sim, pages=2)
+    assert len({a.execution_id for a in read}) == 105
+    assert await broker.list_fill_activities(after=datetime.now(UTC) + timedelta(seconds=1)) == []
