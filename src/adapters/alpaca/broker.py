@@ -54,6 +54,10 @@ T = TypeVar("T")
 
 _PAGE: Final = 500
 """Alpaca's largest page of orders."""
+_ACTIVITY_PAGE: Final = 100
+"""Alpaca's largest page of account activities (without `date`)."""
+_MAX_ACTIVITY_PAGES: Final = 200
+"""A recovery reads at most this many pages (20,000 executions) before giving up on activities."""
 _HEALTHY_FOR: Final = 5.0
 """Seconds an answer from Alpaca counts as proof that REST answers."""
 _CANCELING: Final = frozenset({OrderStatus.PENDING_CANCEL, OrderStatus.CANCELED})
@@ -256,6 +260,28 @@ class AlpacaBroker:
                 break
             until = min(o.submitted_at for o in orders)
         return list(found.values())[:limit]
+
+    async def list_fill_activities(self, *, after: datetime) -> list[codec.FillActivity]:
+        """Every execution since `after` (exclusive), oldest first, from `/v2/account/activities/FILL`.
+
+        Pages of Alpaca's 100 are followed by `page_token` (the last id of the page before).
+        An entry that does not parse is logged and left out.
+
+        Raises:
+            BrokerError: A page could not be read, or there were more than 200 pages.
+        """
+        found: list[codec.FillActivity] = []
+        params = {"direction": "asc", "page_size": str(_ACTIVITY_PAGE), "after": after.isoformat()}
+        for _ in range(_MAX_ACTIVITY_PAGES):
+            page = await self._read("/v2/account/activities/FILL", params)
+            found.extend(_each(codec.fill_activity, page, "fill activity"))
+            if len(page) < _ACTIVITY_PAGE:
+                return found
+            last = page[-1].get("id") if isinstance(page[-1], dict) else None
+            if not isinstance(last, str):
+                raise BrokerError("Alpaca answered a page of activities whose last entry has no id")
+            params = {**params, "page_token": last}
+        raise BrokerError(f"more than {_MAX_ACTIVITY_PAGES * _ACTIVITY_PAGE} executions since {after.isoformat()}")
 
     async def cancel_order(self, broker_order_id: BrokerOrderId) -> None:
         """Ask Alpaca to cancel; the outcome (`canceled`, or a fill first) comes on the stream.

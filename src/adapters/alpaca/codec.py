@@ -34,6 +34,7 @@ from trading_core.orders import Order, TradeEvent
 from trading_core.values import FOUR_PLACES, ZERO, BrokerOrderId, ClientOrderId, ExecutionId, Symbol, evolve
 
 __all__ = [
+    "FillActivity",
     "WireError",
     "account",
     "asset",
@@ -41,6 +42,7 @@ __all__ = [
     "clock",
     "decode",
     "encode",
+    "fill_activity",
     "order_body",
     "position",
     "quote",
@@ -397,3 +399,54 @@ def _session(raw: _ClockFields) -> Session:
     if _AFTER_HOURS[0] <= t < _AFTER_HOURS[1] and now.weekday() < 5:
         return Session.AFTER_HOURS
     return Session.CLOSED
+
+
+# ---------------------------------------------------------------- account activities
+
+
+@attrs.frozen(kw_only=True)
+class FillActivity:
+    """One execution, as `/v2/account/activities/FILL` lists it.
+
+    `id` is Alpaca's `"<time>::<uuid>"` (the paging token); `execution_id` is its uuid part, the
+    id the trade_updates stream gives the same execution.
+    """
+
+    id: str
+    execution_id: ExecutionId
+    order_id: BrokerOrderId
+    transaction_time: datetime
+    price: Decimal
+    qty: Decimal
+    cum_qty: Decimal
+    symbol: Symbol
+
+
+@attrs.frozen(kw_only=True)
+class _ActivityFields:
+    id: str
+    activity_type: str
+    order_id: BrokerOrderId
+    transaction_time: datetime
+    price: Decimal
+    qty: Decimal
+    cum_qty: Decimal
+    symbol: Symbol
+
+
+def fill_activity(data: Any) -> FillActivity:
+    """One entry of `/v2/account/activities/FILL` (a non-FILL entry is a `WireError`)."""
+    raw = _structure(data, _ActivityFields, "activity")
+    if raw.activity_type != "FILL":
+        raise WireError(f"not a FILL activity: {raw.activity_type!r}")
+    _, separator, uuid_part = raw.id.partition("::")
+    return FillActivity(
+        id=raw.id,
+        execution_id=ExecutionId(uuid_part if separator else raw.id),
+        order_id=raw.order_id,
+        transaction_time=raw.transaction_time,
+        price=raw.price,
+        qty=raw.qty,
+        cum_qty=raw.cum_qty,
+        symbol=raw.symbol,
+    )

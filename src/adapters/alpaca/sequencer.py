@@ -10,9 +10,16 @@ been delivered (`filled`) and:
 - delivers a fill that starts exactly where delivery stands (`cumulative - qty == filled`), then
   any held fills it makes contiguous;
 - holds a fill that starts beyond a gap until the gap fills (reordering), or until `gap_timeout`
-  passes or a REST snapshot (the backfill) shows the order's cumulative quantity; the gap is
-  then delivered as one fill whose price keeps the order's average equal to Alpaca's;
+  passes or a REST snapshot (the backfill) shows the order's cumulative quantity;
 - passes every other event through (the order state machine absorbs repeats and stale ones).
+
+What the stream missed of an order, a snapshot recovers from the account's FILL activities: each
+execution with its own id, quantity and price, in cumulative order, skipping those already
+delivered (by cumulative quantity and by execution id). Only what the activities do not cover
+(they could not be read, or do not list the execution yet) is delivered as one fill whose price
+keeps the order's average equal to Alpaca's, under an id made of the order id and the
+cumulative quantity; a gap that outlives `gap_timeout` is delivered with the fill after it, the
+same way.
 
 Baselines: an order we are about to send (`expect`) starts at zero, so a backfill delivers all of
 its fills. An order first seen in a snapshot is taken as already known at that state (the
@@ -24,11 +31,13 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 import attrs
 
+from adapters.alpaca.codec import FillActivity
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.enums import OrderStatus
 from trading_core.orders import EVENT_FOR_STATUS, TradeEvent
@@ -52,6 +61,8 @@ class _Track:
     held: dict[Decimal, TradeUpdate] = attrs.Factory(dict)
     """Fills waiting for a gap before them, by cumulative quantity."""
     held_since: float | None = None
+    executions: set[ExecutionId] = attrs.Factory(set)
+    """The execution ids delivered."""
 
 
 class UpdateSequencer:
@@ -101,6 +112,12 @@ class UpdateSequencer:
     def knows(self, broker_order_id: BrokerOrderId) -> bool:
         return broker_order_id in self._tracks
 
+    def owes_fills(self, order: BrokerOrder) -> bool:
+        """Whether a REST copy of a known order shows fills not delivered: `snapshot` needs its executions."""
+        track = self._tracks.get(order.broker_order_id)
+        known = track is not None or order.client_order_id in self._expected
+        return known and order.filled_quantity > (track.filled if track is not None else ZERO)
+
     # ---------------------------------------------------------------- the stream
 
     def stream(self, update: TradeUpdate, now: float) -> list[TradeUpdate]:
@@ -141,15 +158,29 @@ class UpdateSequencer:
 
     # ---------------------------------------------------------------- the backfill
 
-    def snapshot(self, order: BrokerOrder) -> list[TradeUpdate]:
-        """A REST copy of an order (the backfill): the updates the stream missed, if any."""
+    def snapshot(self, order: BrokerOrder, executions: Sequence[FillActivity] | None = None) -> list[TradeUpdate]:
+        """A REST copy of an order (the backfill): the updates the stream missed, if any.
+
+        `executions` are the order's FILL activities (any order, any extra); None when they
+        could not be read, and then missed fills can only be made up as one averaged fill.
+        """
         known = order.broker_order_id in self._tracks or order.client_order_id in self._expected
         track = self._track_for(order, baseline=order.filled_quantity)
         updates: list[TradeUpdate] = []
         if not known:
             track.notional = (order.filled_average_price or ZERO) * order.filled_quantity
         elif order.filled_quantity > track.filled:
-            updates.append(self._catch_up(track, order))
+            updates.extend(self._recover(track, order, executions or ()))
+            if order.filled_quantity > track.filled:
+                log.warning(
+                    "order %s: fills from %s to %s are not in the account's activities%s: delivered as one"
+                    " averaged fill",
+                    order.broker_order_id,
+                    track.filled,
+                    order.filled_quantity,
+                    " (they could not be read)" if executions is None else "",
+                )
+                updates.append(self._catch_up(track, order))
             updates.extend(self._release(track))
         event = EVENT_FOR_STATUS.get(order.status)
         if known and order.status is not track.status and event is not None and _later(track, order):
@@ -197,6 +228,8 @@ class UpdateSequencer:
             update = attrs.evolve(update, quantity=delta, price=price)
         track.filled = cumulative
         track.notional += delta * (price or ZERO)
+        if update.execution_id is not None:
+            track.executions.add(update.execution_id)
         track.held = {c: u for c, u in track.held.items() if c > cumulative}
         track.held_since = track.held_since if track.held else None
         return update
@@ -224,6 +257,41 @@ class UpdateSequencer:
         if not track.held:
             track.held_since = None
         return delivered
+
+    def _recover(self, track: _Track, order: BrokerOrder, executions: Iterable[FillActivity]) -> list[TradeUpdate]:
+        """The executions after what was delivered, up to the snapshot's cumulative quantity, each as Alpaca made it.
+
+        Delivery stops at a missing execution (a gap in the cumulative quantities): what follows
+        it is left to the averaged catch-up.
+        """
+        recovered: list[TradeUpdate] = []
+        notional = track.notional
+        for execution in sorted(executions, key=lambda e: e.cum_qty):
+            cumulative = execution.cum_qty
+            if cumulative <= track.filled or execution.execution_id in track.executions:
+                continue  # delivered already (by the stream, or an earlier backfill)
+            if cumulative > order.filled_quantity or cumulative - execution.qty != track.filled:
+                break  # later than the snapshot (the stream brings it), or an execution is missing
+            notional += execution.qty * execution.price
+            complete = cumulative >= order.quantity
+            state = attrs.evolve(
+                order,
+                status=OrderStatus.FILLED if complete else OrderStatus.PARTIALLY_FILLED,
+                filled_quantity=cumulative,
+                filled_average_price=(notional / cumulative).quantize(FOUR_PLACES, rounding=ROUND_HALF_EVEN),
+                filled_at=execution.transaction_time if complete else None,
+                updated_at=execution.transaction_time,
+            )
+            update = TradeUpdate(
+                event=TradeEvent.FILL if complete else TradeEvent.PARTIAL_FILL,
+                order=state,
+                timestamp=execution.transaction_time,
+                execution_id=execution.execution_id,
+                price=execution.price,
+                quantity=execution.qty,
+            )
+            recovered.append(self._deliver(track, update))
+        return recovered
 
     def _catch_up(self, track: _Track, order: BrokerOrder) -> TradeUpdate:
         """One fill from what was delivered to what a snapshot shows, priced to its average."""

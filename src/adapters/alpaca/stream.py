@@ -5,8 +5,11 @@ One task runs `run()` for the adapter's lifetime:
 1. connect (`async for ws in websockets.connect(...)`), send `authenticate`, require the
    `authorized` reply, send `listen` for `trade_updates`;
 2. start the backfill (REST: open orders, orders closed since shortly before the stream was
-   lost, and every order the stream still owes news of) while already reading the socket; when it is done the
-   stream is *ready* and submissions, which wait for it, resume;
+   lost, and every order the stream still owes news of) while already reading the socket; an
+   order that shows more filled than was delivered has its missing executions read from the
+   account's FILL activities (paged, since shortly before the earliest such order was
+   submitted), each delivered with its own id, quantity and price; when it is done the stream
+   is *ready* and submissions, which wait for it, resume;
 3. read frames (binary or text) until the socket closes or goes silent. A frame that does not
    parse is logged and skipped. Every trade update goes through the `UpdateSequencer`, which
    drops duplicates and puts reordered fills back in order, then into the inbox the engine
@@ -42,6 +45,7 @@ from websockets.exceptions import ConnectionClosed, InvalidURI, WebSocketExcepti
 
 from adapters.alpaca import codec
 from adapters.alpaca.backoff import Backoff
+from adapters.alpaca.codec import FillActivity
 from adapters.alpaca.config import AlpacaSettings
 from adapters.alpaca.sequencer import UpdateSequencer
 from trading_core.broker_models import BrokerOrder, TradeUpdate
@@ -65,6 +69,8 @@ class OrderReader(Protocol):
     ) -> list[BrokerOrder]: ...
 
     async def get_order(self, broker_order_id: BrokerOrderId) -> BrokerOrder: ...
+
+    async def list_fill_activities(self, *, after: datetime) -> list[FillActivity]: ...
 
 
 class StreamSilent(Exception):
@@ -314,12 +320,35 @@ class TradeUpdatesStream:
                     exc_info=not isinstance(e, BrokerError),
                 )
                 await asyncio.sleep(delay)
+        executions = await self._executions([o for o in snapshots if self._sequencer.owes_fills(o)])
         for snapshot in sorted(snapshots, key=lambda o: o.submitted_at):
-            self._inbox.put(self._sequencer.snapshot(snapshot))
+            found = executions.get(snapshot.broker_order_id, ()) if executions is not None else None
+            self._inbox.put(self._sequencer.snapshot(snapshot, found))
         self.backfills += 1
         self.state = "connected"
         self.ready.set()
         log.info("trade_updates: ready (%d orders backfilled)", len(snapshots))
+
+    async def _executions(self, owing: list[BrokerOrder]) -> dict[BrokerOrderId, list[FillActivity]] | None:
+        """The FILL activities of orders with fills the stream missed, by order; None when they cannot be read."""
+        if not owing:
+            return {}
+        since = min(o.submitted_at for o in owing) - self._timing.backfill_margin
+        try:
+            activities = await self._reader.list_fill_activities(after=since)
+        except BrokerError as e:
+            log.warning(
+                "trade_updates: the account's activities could not be read (%s): the fills the stream missed of"
+                " %d order(s) are made up as averaged fills",
+                e.message,
+                len(owing),
+            )
+            return None
+        found: dict[BrokerOrderId, list[FillActivity]] = {}
+        for activity in activities:
+            found.setdefault(activity.order_id, []).append(activity)
+        log.info("trade_updates: %d execution(s) read to recover %d order(s)", len(activities), len(owing))
+        return found
 
     async def _snapshots(self) -> list[BrokerOrder]:
         """What the backfill reads: the owed orders, and orders closed since shortly before the

@@ -217,6 +217,32 @@ class PaperExchange:
         for order in working:
             venue.resume_order(order)
 
+    def restore_history(self, orders: Iterable[BrokerOrder], *, last_equity: Decimal) -> None:
+        """After `resume`: the account's record of orders as it stood before the restart, and `last_equity`.
+
+        `orders` is every order the account still remembers, as last reported, oldest first; the
+        open ones must have been resumed. Each is answered as it was (ids, client order ids,
+        timestamps, fills), except an open order that resuming moved on (it executed or was
+        cancelled), which shows what it is now.
+        """
+        venue = self._venue
+        resumed = venue.orders
+        venue.orders, venue.by_client = {}, {}
+        for kept in orders:
+            working = venue.working.get(kept.broker_order_id)
+            now = resumed.get(kept.broker_order_id)
+            moved = now is not None and (now.status, now.filled_quantity) != (kept.status, kept.filled_quantity)
+            snap = now if now is not None and moved else kept
+            if working is not None and not moved:
+                working.snap = kept
+            venue.orders[snap.broker_order_id] = snap
+            venue.by_client[snap.client_order_id] = snap.broker_order_id
+        for broker_order_id, snap in resumed.items():
+            if broker_order_id not in venue.orders:
+                venue.orders[broker_order_id] = snap
+                venue.by_client[snap.client_order_id] = broker_order_id
+        venue.ledger.last_equity = last_equity
+
     async def get_clock(self) -> MarketClock:
         now = self._clock.now()
         is_open = self._venue.is_open
@@ -279,6 +305,11 @@ class PaperExchange:
     @property
     def is_open(self) -> bool:
         return self._venue.is_open
+
+    @property
+    def last_equity(self) -> Decimal:
+        """The equity at the last close (the day's P&L starts from it)."""
+        return self._venue.ledger.last_equity
 
     def price(self, symbol: str) -> Decimal:
         """The current price of a listed symbol."""

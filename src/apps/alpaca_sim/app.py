@@ -13,7 +13,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from apps.alpaca_sim import account, controls, errors, market_data, orders, positions
+from apps.alpaca_sim import account, activities, controls, errors, market_data, orders, positions
 from apps.alpaca_sim.asgi import (
     Receive,
     Request,
@@ -38,6 +38,8 @@ _POSITION = r"/v2/positions/(?P<symbol_or_asset_id>[^/]+)"
 def api_router() -> Router:
     routes = Router()
     routes.add("GET", "/v2/account", account.get_account)
+    routes.add("GET", "/v2/account/activities", activities.list_activities)
+    routes.add("GET", r"/v2/account/activities/(?P<activity_type>[^/]+)", activities.list_activities)
     routes.add("GET", "/v2/clock", account.get_clock)
     routes.add("GET", "/v2/calendar", account.get_calendar)
     routes.add("GET", "/v2/assets", account.list_assets)

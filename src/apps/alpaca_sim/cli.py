@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from apps.alpaca_sim.ratelimit import DEFAULT_RATE_LIMIT
@@ -43,6 +44,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     parser.add_argument("--cash", type=_cash, default=Decimal(100_000), help="starting cash (default 100000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the price walk and the fault rules")
+    parser.add_argument(
+        "--state",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="journal that keeps orders, fills, positions and cash across restarts (created if missing)",
+    )
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     return parser
 
@@ -65,6 +73,7 @@ def settings_from(args: argparse.Namespace, keys: tuple[str, str]) -> SimSetting
         secret_key=keys[1],
         rate_limit=getattr(args, "rate_limit", DEFAULT_RATE_LIMIT),
         paper=PaperConfig(starting_cash=getattr(args, "cash", Decimal(100_000)), seed=getattr(args, "seed", 0)),
+        state=getattr(args, "state", None),
     )
 
 

@@ -3,7 +3,9 @@
 The exchange knows orders, positions and cash; Alpaca's answers also carry asset ids, position
 intents, yesterday's closing prices, and (under a `status_lag` rule) an order's earlier states.
 The simulation keeps those, holds the fault rules, the stream hub and the rate limiter, and after
-each request hands the exchange's trade updates to the stream.
+each request hands the exchange's trade updates to the account's activities and to the stream.
+With a state file (`SimSettings.state`) each request's changes are journaled first (`state.py`),
+and a simulator started on that file carries on the same account.
 """
 
 from __future__ import annotations
@@ -12,24 +14,29 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 
 import attrs
 
 from adapters.paper import PaperConfig, PaperExchange
 from apps.alpaca_sim import wire
+from apps.alpaca_sim.activities import ActivityLog
 from apps.alpaca_sim.faults import FaultBook, Rule
 from apps.alpaca_sim.order_requests import PositionIntent
 from apps.alpaca_sim.ratelimit import DEFAULT_RATE_LIMIT, RateLimiter
+from apps.alpaca_sim.state import Commit, Header, Journal, Replayed
 from apps.alpaca_sim.stream import StreamHub
 from trading_core.broker_models import BrokerOrder, BrokerPosition, TradeUpdate
 from trading_core.clock import Clock, SystemClock
 from trading_core.enums import Side
 from trading_core.market import Asset
+from trading_core.orders import Order
 from trading_core.ports import OrderFilter
-from trading_core.values import ZERO, BrokerOrderId, Symbol
+from trading_core.positions import Position, apply_fill
+from trading_core.values import ZERO, BrokerOrderId, Symbol, new_order_id
 
 _log = logging.getLogger(__name__)
 _MAX_REMEMBERED = 200_000
@@ -48,12 +55,16 @@ class SimSettings:
         secret_key: Its secret (`APCA-API-SECRET-KEY`; `ALPACA_SIM_SECRET`).
         rate_limit: Requests a minute per key; 0 turns the limit (and its headers) off.
         paper: The paper exchange's configuration; `/_sim/reset` replaces its cash and seed.
+        state: The journal that keeps the account across restarts (`--state`); None keeps it in
+            memory only. A simulator started on an existing journal carries on its account (its
+            cash and seed, not `paper`'s).
     """
 
     key_id: str = "test"
     secret_key: str = "test"  # noqa: S105  # the documented default of a loopback test server
     rate_limit: int = DEFAULT_RATE_LIMIT
     paper: PaperConfig = PaperConfig()
+    state: Path | None = None
 
 
 class Simulation:
@@ -67,13 +78,36 @@ class Simulation:
         self.limiter = RateLimiter(settings.rate_limit)
         self._later: set[asyncio.Task[None]] = set()
         """What fault rules scheduled for later (accept_later, pending_new, the replace race)."""
-        self.reset(settings.paper)
+        self.activities = ActivityLog()
+        self.journal = Journal(settings.state) if settings.state is not None else None
+        replayed = self.journal.read() if self.journal is not None else None
+        if replayed is None:
+            self.reset(settings.paper)
+        else:
+            self._restore(replayed)
 
     def reset(self, config: PaperConfig) -> None:
-        """A fresh exchange: no orders, no positions, no faults, nothing scheduled, fresh rate-limit windows."""
+        """A fresh exchange: no orders, no positions, no faults, nothing scheduled, fresh rate-limit windows
+        (and journal)."""
         for task in self._later:
             task.cancel()
         self._later.clear()
+        if self.journal is not None and config.account_id is None:
+            config = attrs.evolve(config, account_id=str(uuid.uuid4()))  # kept in the journal's header
+        self._fresh(config)
+        if self.journal is not None:
+            assert config.account_id is not None
+            header = Header(
+                account_id=config.account_id,
+                account_number=self.account_number,
+                created_at=self.created_at,
+                starting_cash=config.starting_cash,
+                seed=config.seed,
+            )
+            self.journal.start(header)
+        self._note_journaled()
+
+    def _fresh(self, config: PaperConfig) -> None:
         self.config = config
         self.exchange = PaperExchange(self.clock, config=config)
         self.faults.reset(config.seed)
@@ -90,6 +124,45 @@ class Simulation:
         self.requests = 0
         self.created_at: datetime = self.clock.now()
         self.account_number = "PA" + uuid.uuid4().hex[:10].upper()
+        self.activities.clear()
+        self._new_intents: dict[str, str] = {}
+
+    def _restore(self, replayed: Replayed) -> None:
+        """Carry on the journal's account: orders, fills, positions, cash, prices, session."""
+        header = replayed.header
+        paper = self.settings.paper
+        market_open = paper.market_open if replayed.market_open is None else replayed.market_open
+        self._fresh(
+            attrs.evolve(
+                paper,
+                starting_cash=header.starting_cash,
+                seed=header.seed,
+                account_id=header.account_id,
+                market_open=market_open,
+            )
+        )
+        self.account_number, self.created_at = header.account_number, header.created_at
+        exchange = self.exchange
+        for symbol, moved in replayed.prices.items():
+            exchange.set_price(symbol, moved)
+        positions, cash, notional = _replay_fills(replayed.fills, header.starting_cash)
+        working = [_open_order(snap, notional) for snap in replayed.orders.values() if snap.status.is_open]
+        exchange.resume(positions, cash, working)
+        exchange.restore_history(replayed.orders.values(), last_equity=replayed.last_equity or header.starting_cash)
+        self.intents = {BrokerOrderId(k): v for k, v in replayed.intents.items()}
+        if replayed.lastday is not None:
+            self.lastday = dict(replayed.lastday)
+        self.activities.record(replayed.fills)
+        self._note_journaled()
+        self.publish()  # what resuming did (an order that executed at once) is journaled and streamed
+
+    def _note_journaled(self) -> None:
+        """What the journal now says of prices and the session, to journal only what changes."""
+        exchange = self.exchange
+        self._journaled_prices = {symbol: exchange.price(symbol) for symbol in self.assets}
+        self._journaled_open = exchange.is_open
+        self._journaled_last_equity = exchange.last_equity
+        self._journaled_lastday = dict(self.lastday)
 
     def set_faults(self, rules: Sequence[Rule]) -> None:
         self.hub.flush()
@@ -157,6 +230,8 @@ class Simulation:
     def remember_intent(self, broker_order_id: BrokerOrderId, intent: str) -> None:
         intents = self.intents
         intents[broker_order_id] = intent
+        if self.journal is not None:
+            self._new_intents[broker_order_id] = intent
         if len(intents) > _MAX_REMEMBERED:
             del intents[next(iter(intents))]
 
@@ -186,15 +261,40 @@ class Simulation:
     # ---------------------------------------------------------------- trade updates
 
     def publish(self, extra: Sequence[TradeUpdate] = ()) -> None:
-        """Hand the exchange's new trade updates (then `extra`) to the stream."""
+        """Journal what changed; hand the new trade updates (then `extra`) to the activities and the stream."""
         updates = self.exchange.drain_updates()
         if extra:
             updates.extend(extra)
+        if self.journal is not None:
+            self._commit(updates)
         if not updates:
             return
+        self.activities.record(updates)
         if self._recording:
             self._record(updates)
         self.hub.publish([wire.trade_update(u, self.order_json(u.order)) for u in updates])
+
+    def _commit(self, updates: Sequence[TradeUpdate]) -> None:
+        """Journal these updates and whatever else changed since the last commit (durable on return)."""
+        assert self.journal is not None
+        exchange = self.exchange
+        prices = {s: p for s in self.assets if (p := exchange.price(s)) != self._journaled_prices.get(s)}
+        is_open, last_equity = exchange.is_open, exchange.last_equity
+        commit = Commit(
+            updates=updates,
+            intents=self._new_intents,
+            prices=prices,
+            market_open=is_open if is_open != self._journaled_open else None,
+            last_equity=last_equity if last_equity != self._journaled_last_equity else None,
+            lastday=dict(self.lastday) if self.lastday != self._journaled_lastday else None,
+        )
+        if commit.empty:
+            return
+        self.journal.commit(commit)
+        self._new_intents = {}
+        self._journaled_prices.update(prices)
+        self._journaled_open, self._journaled_last_equity = is_open, last_equity
+        self._journaled_lastday = dict(self.lastday)
 
     def _record(self, updates: Sequence[TradeUpdate]) -> None:
         now = time.monotonic()
@@ -216,3 +316,46 @@ class Simulation:
         self.exchange.close_market()
         if was_open:
             self.lastday = {symbol: self.exchange.price(symbol) for symbol in self.lastday}
+
+
+def _replay_fills(
+    fills: Iterable[TradeUpdate], starting_cash: Decimal
+) -> tuple[list[Position], Decimal, dict[BrokerOrderId, Decimal]]:
+    """Positions, cash and each order's filled notional after these executions, as the exchange books them."""
+    positions: dict[Symbol, Position] = {}
+    cash = starting_cash
+    notional: dict[BrokerOrderId, Decimal] = {}
+    for fill in fills:
+        order = fill.order
+        assert fill.quantity is not None
+        assert fill.price is not None
+        held = positions.get(order.symbol) or Position.flat(order.symbol)
+        change = apply_fill(held, side=order.side, quantity=fill.quantity, price=fill.price, at=fill.timestamp)
+        positions[order.symbol] = change.after
+        value = fill.quantity * fill.price
+        cash += -value if order.side is Side.BUY else value
+        notional[order.broker_order_id] = notional.get(order.broker_order_id, ZERO) + value
+    return list(positions.values()), cash, notional
+
+
+def _open_order(snap: BrokerOrder, notional: dict[BrokerOrderId, Decimal]) -> Order:
+    """An open order of the journal, as `PaperExchange.resume` takes it."""
+    return Order(
+        id=new_order_id(),
+        client_order_id=snap.client_order_id,
+        symbol=snap.symbol,
+        side=snap.side,
+        type=snap.type,
+        time_in_force=snap.time_in_force,
+        quantity=snap.quantity,
+        status=snap.status,
+        created_at=snap.created_at,
+        updated_at=snap.updated_at,
+        limit_price=snap.limit_price,
+        stop_price=snap.stop_price,
+        extended_hours=snap.extended_hours,
+        filled_quantity=snap.filled_quantity,
+        filled_notional=notional.get(snap.broker_order_id, ZERO),
+        broker_order_id=snap.broker_order_id,
+        submitted_at=snap.submitted_at,
+    )

@@ -295,3 +295,31 @@ class TestRequestBodies:
         )
 
         assert body == {"client_order_id": "c-2", "limit_price": "99.5", "time_in_force": "gtc"}
+
+
+def test_a_fill_activity_reads_its_execution_id_from_alpacas_id() -> None:
+    sample = {
+        "activity_type": "FILL",
+        "cum_qty": "1",
+        "id": "20190524113406977::8efc7b9a-8b2b-4000-9955-d36e7db0df74",
+        "leaves_qty": "0",
+        "price": "1.63",
+        "qty": "1",
+        "side": "buy",
+        "symbol": "LPCN",
+        "transaction_time": "2019-05-24T15:34:06.977Z",
+        "order_id": "904837e3-3b76-47ec-b432-046db621571b",
+        "type": "fill",
+    }
+
+    activity = codec.fill_activity(sample)
+
+    assert activity.execution_id == "8efc7b9a-8b2b-4000-9955-d36e7db0df74"
+    assert (activity.order_id, activity.qty, activity.price, activity.cum_qty) == (
+        "904837e3-3b76-47ec-b432-046db621571b",
+        Decimal(1),
+        Decimal("1.63"),
+        Decimal(1),
+    )
+    with pytest.raises(codec.WireError, match="not a FILL activity"):
+        codec.fill_activity({**sample, "activity_type": "DIV"})

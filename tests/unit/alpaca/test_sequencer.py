@@ -10,6 +10,7 @@ import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from adapters.alpaca.codec import FillActivity
 from adapters.alpaca.sequencer import UpdateSequencer
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce
@@ -190,3 +191,76 @@ def test_other_events_pass_through_even_when_repeated() -> None:
     assert sequencer.stream(new, now=0) == [new]
     assert sequencer.stream(new, now=0) == [new]
     assert sequencer.unsettled() == [new.order.broker_order_id]
+
+
+def _activity(update: TradeUpdate) -> FillActivity:
+    """The FILL activity Alpaca lists for a fill the stream sent."""
+    assert update.execution_id is not None
+    assert update.quantity is not None
+    assert update.price is not None
+    return FillActivity(
+        id=f"20260302100000000::{update.execution_id}",
+        execution_id=update.execution_id,
+        order_id=update.order.broker_order_id,
+        transaction_time=update.timestamp,
+        price=update.price,
+        qty=update.quantity,
+        cum_qty=update.order.filled_quantity,
+        symbol=update.order.symbol,
+    )
+
+
+@given(series, st.data())
+@settings(max_examples=300)
+def test_lost_fills_are_recovered_from_the_activities_each_as_it_was(
+    fills: tuple[list[int], list[Decimal]], data: st.DataObject
+) -> None:
+    sizes, prices = fills
+    updates = _fills(sizes, prices)
+    kept = [u for u in updates if data.draw(st.booleans())]
+    listed = data.draw(st.permutations([_activity(u) for u in updates]))  # in any order, with what was delivered
+    sequencer = UpdateSequencer(gap_timeout=60)
+    sequencer.expect(CLIENT)
+    final = updates[-1].order
+
+    delivered = [out for m in kept for out in sequencer.stream(m, now=0.0)]
+    delivered += sequencer.snapshot(final, listed)
+    delivered += sequencer.snapshot(final, listed)  # a second backfill adds nothing
+    delivered += [out for m in updates for out in sequencer.stream(m, now=1.0)]  # nor the stream's late copies
+
+    fills_out = [u for u in delivered if u.is_fill]
+    _delivered_in_order(fills_out)
+    assert [(u.execution_id, u.quantity, u.price) for u in fills_out] == [
+        (u.execution_id, u.quantity, u.price) for u in updates
+    ]
+    assert [u.order.filled_quantity for u in fills_out] == [u.order.filled_quantity for u in updates]
+
+
+def test_activities_that_lack_an_execution_recover_up_to_it_and_average_the_rest() -> None:
+    first, second, _, fourth = _fills([3, 2, 4, 1], [Decimal(10), Decimal(11), Decimal(12), Decimal(13)])
+    sequencer = UpdateSequencer()
+    sequencer.expect(CLIENT)
+    assert sequencer.stream(first, now=0) == [first]
+
+    recovered, made_up = sequencer.snapshot(fourth.order, [_activity(second), _activity(fourth)])
+
+    assert (recovered.execution_id, recovered.quantity, recovered.price) == (second.execution_id, 2, 11)
+    assert (recovered.event, recovered.order.filled_quantity) == (TradeEvent.PARTIAL_FILL, 5)
+    assert (made_up.event, made_up.execution_id, made_up.quantity) == (
+        TradeEvent.FILL,
+        f"{fourth.order.broker_order_id}:10",
+        5,
+    )
+    assert made_up.price == Decimal("12.2")  # (4 x 12 + 1 x 13) / 5
+
+
+def test_an_activity_later_than_the_snapshot_is_left_to_the_stream() -> None:
+    first, second = _fills([3, 7], [Decimal(10), Decimal(11)])
+    sequencer = UpdateSequencer()
+    sequencer.expect(CLIENT)
+    sequencer.track(_order(Decimal(10)))
+
+    [recovered] = sequencer.snapshot(first.order, [_activity(first), _activity(second)])
+
+    assert (recovered.execution_id, recovered.order.filled_quantity) == (first.execution_id, 3)
+    assert sequencer.stream(second, now=0) == [second]
