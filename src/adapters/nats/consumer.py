@@ -62,8 +62,9 @@ class NatsCommandConsumer:
     The stream and the consumer are set up again (ensured, never replaced) after every reconnection
     and every `watch_interval`, so a server that came back without its store, or lost them while the
     connection stayed up, delivers again. A consumer created again starts at the last moment this
-    one saw it, so the commands published while it was missing are delivered (a decision's client
-    order id makes a repeat harmless), and takes the same deliver subject, so every replica's
+    one saw it with nothing pending, so the commands published while it was missing are delivered
+    (with at most `watch_interval` of handled ones again: a decision's client order id makes a
+    repeat harmless), and takes the same deliver subject, so every replica's
     subscription keeps receiving. A replica whose subscription no longer matches the consumer's
     deliver subject (another replica recreated it first) subscribes again.
     """
@@ -76,7 +77,8 @@ class NatsCommandConsumer:
         self._sub: Subscription | None = None
         self._term_reasons = False
         self._seen_at: datetime | None = None
-        """When the server last confirmed our consumer: a consumer made again delivers from there."""
+        """When the server last showed our consumer with nothing left to deliver or acknowledge: a
+        consumer made again delivers what was stored since."""
         self._declaring = asyncio.Lock()
         self._redeclaration = Redeclaration(client, self.declare, what=f"consumer {settings.consumer}")
         self._watch: asyncio.Task[None] | None = None
@@ -113,17 +115,18 @@ class NatsCommandConsumer:
                         max_age=s.commands_max_age,
                         replicas=s.replicas,
                     )
-                config = await self._ensure_consumer()
-                await self._bind(config)
+                info = await self._ensure_consumer()
+                await self._bind(info.config)
             except NATS_ERRORS as e:
                 raise EventBusError(f"cannot consume {s.commands_stream} as {s.consumer}: {e!r}") from e
-            self._seen_at = datetime.now(UTC)
+            if self._seen_at is None or (info.num_pending == 0 and info.num_ack_pending == 0):
+                self._seen_at = datetime.now(UTC)
 
-    async def _ensure_consumer(self) -> ConsumerConfig:
+    async def _ensure_consumer(self) -> ConsumerInfo:
         s = self._settings
         try:
             info: ConsumerInfo = await self._js.consumer_info(s.commands_stream, s.consumer)
-            return info.config
+            return info
         except nats.js.errors.NotFoundError:
             pass
         wanted = ConsumerConfig(
@@ -146,7 +149,7 @@ class NatsCommandConsumer:
         else:
             if self._seen_at is not None:
                 log.warning("consumer %s was missing on %s: made again", s.consumer, s.commands_stream)
-        return info.config
+        return info
 
     def _start_position(self) -> dict[str, Any]:
         if self._seen_at is None:

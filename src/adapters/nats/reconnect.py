@@ -49,11 +49,6 @@ class Redeclaration:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name=f"redeclare {self._what}")
 
-    async def wait(self) -> None:
-        """Until the declaration under way (if any) has succeeded or been given up."""
-        if self._task is not None:
-            await asyncio.shield(self._task)
-
     async def _run(self) -> None:
         delay = FIRST_RETRY_SECONDS
         while not self._nc.is_closed:
