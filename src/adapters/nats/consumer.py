@@ -77,8 +77,8 @@ class NatsCommandConsumer:
         self._sub: Subscription | None = None
         self._term_reasons = False
         self._seen_at: datetime | None = None
-        """When the server last showed our consumer with nothing left to deliver or acknowledge: a
-        consumer made again delivers what was stored since."""
+        """When the server last showed our consumer with nothing left to deliver or acknowledge (or
+        when it was first set up): a consumer made again delivers what was stored since."""
         self._declaring = asyncio.Lock()
         self._redeclaration = Redeclaration(client, self.declare, what=f"consumer {settings.consumer}")
         self._watch: asyncio.Task[None] | None = None
