@@ -206,7 +206,7 @@ class AdapterWiring:
         return server.url, ""
 
     def health_checks(
-        self, store: OrderStore, broker: Broker, bus: EventBus, stream: HealthCheck
+        self, store: OrderStore, broker: Broker, bus: EventBus, stream: HealthCheck, consumer: Stoppable | None
     ) -> dict[str, HealthCheck]:
         async def database() -> str:
             return CONNECTED if await store.ping() else "disconnected"
@@ -216,8 +216,13 @@ class AdapterWiring:
             return next(iter(states.values()), CONNECTED) if states else CONNECTED
 
         async def event_bus() -> str:
-            check = getattr(bus, "health", None)
-            return str(await check()) if check is not None else CONNECTED
+            # The events stream, then the commands stream and consumer: each may be lost on its own.
+            for part in (bus, consumer):
+                check = getattr(part, "health", None)
+                state = str(await check()) if check is not None else CONNECTED
+                if state != CONNECTED:
+                    return state
+            return CONNECTED
 
         async def websocket() -> str:
             states = await broker.health()

@@ -66,7 +66,7 @@ class Wiring(Protocol):
     def market_data(self, broker: Broker) -> MarketData | None: ...
     async def bus(self, settings: Settings, stack: AsyncExitStack, notes: Notes) -> EventBus: ...
     def health_checks(
-        self, store: OrderStore, broker: Broker, bus: EventBus, stream: HealthCheck
+        self, store: OrderStore, broker: Broker, bus: EventBus, stream: HealthCheck, consumer: Stoppable | None
     ) -> dict[str, HealthCheck]: ...
     async def consumer(
         self, settings: Settings, engine: TradingEngine, bus: EventBus, stack: AsyncExitStack, notes: Notes
@@ -121,9 +121,9 @@ class Container:
         await engine.start()
         self._engine = engine
         self.relay = OutboxRelay(store, bus)
-        self.health_checks = make.health_checks(store, broker, bus, self._stream_check)
         self._start_background(engine, self.relay)
         self.consumer = await make.consumer(s, engine, bus, self._stack, self.notes)
+        self.health_checks = make.health_checks(store, broker, bus, self._stream_check, self.consumer)
 
     async def _stream_check(self) -> str:
         return CONNECTED if self.background.is_running(UPDATES) else "stopped"

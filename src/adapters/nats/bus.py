@@ -12,6 +12,8 @@ from nats.aio.client import Client
 from adapters.codec.events import CONTENT_TYPE, encode_envelope
 from adapters.nats.config import NatsSettings
 from adapters.nats.connection import NATS_ERRORS, connect, ensure_stream
+from adapters.nats.probe import CachedHealth, connection_state, probe_context, stream_state
+from adapters.nats.reconnect import Redeclaration
 from trading_core.errors import EventBusError
 from trading_core.ports import EventMessage
 
@@ -30,6 +32,10 @@ class NatsEventBus:
     with `EventBusError` promptly, without buffering, when the connection is down or the server
     does not acknowledge within `publish_timeout`; the caller keeps the event and retries later.
 
+    When `create_streams`, the events stream is set up again whenever the connection comes back
+    (the server may have restarted without its store), and again before one retry when a publish
+    finds no stream. `health()` reports the stream missing until then.
+
     Build it with `open()` (which connects and owns the connection) or over a client you manage.
     """
 
@@ -39,6 +45,10 @@ class NatsEventBus:
         self._settings = settings
         self._owns_client = owns_client
         self._timeout = settings.publish_timeout.total_seconds()
+        self._stream_health = CachedHealth(lambda: stream_state(probe_context(client), settings.events_stream))
+        self._redeclaration = Redeclaration(client, self.ensure_stream, what=f"stream {settings.events_stream}")
+        if settings.create_streams:
+            self._redeclaration.attach()
 
     @classmethod
     async def open(cls, settings: NatsSettings) -> Self:
@@ -92,7 +102,9 @@ class NatsEventBus:
             except nats.js.errors.NoStreamResponseError:
                 if not self._settings.create_streams:
                     raise
-                # The stream is gone (a server that lost its store): set it up again, once.
+                # The stream is gone (a server that lost its store, with no reconnection seen):
+                # set it up again, once.
+                self._stream_health.forget()
                 await self.ensure_stream()
                 ack = await self._js.publish(subject, body, timeout=self._timeout, headers=headers)
         except nats.js.errors.NoStreamResponseError as e:
@@ -103,15 +115,16 @@ class NatsEventBus:
             log.debug("NATS already had %s %s", message.type, message.event_id)
 
     async def health(self) -> str:
-        """`connected`, or a short reason the bus cannot publish now (for the health endpoint)."""
-        if self._nc.is_closed:
-            return "closed"
-        if not self._nc.is_connected:
-            return "reconnecting"
-        return "connected"
+        """`connected`, or a short reason the bus cannot publish now (for the health endpoint).
+
+        Raises:
+            nats.errors.Error: the server did not answer the stream probe in time.
+        """
+        return connection_state(self._nc) or await self._stream_health()
 
     async def close(self) -> None:
-        """Flush and close the connection when this bus owns it."""
+        """Stop re-declaring on reconnection; flush and close the connection when this bus owns it."""
+        await self._redeclaration.close()
         if not self._owns_client or self._nc.is_closed:
             return
         try:

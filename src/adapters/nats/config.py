@@ -118,6 +118,9 @@ class NatsSettings:
     """Commands delivered and not yet acknowledged, across all replicas."""
     retry_delay: timedelta = attrs.field(default=timedelta(seconds=2), validator=_positive)
     """Delay before a command whose handler failed is delivered again."""
+    watch_interval: timedelta = attrs.field(default=timedelta(seconds=5), validator=_positive)
+    """How often the consumer makes sure its stream and durable consumer still exist on the server
+    (they are also set up again on every reconnection)."""
 
     create_streams: bool = True
     replicas: int = 1

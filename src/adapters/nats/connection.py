@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, Final
+from weakref import WeakKeyDictionary
 
 import nats
 import nats.errors
@@ -19,12 +20,15 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 from adapters.nats.config import NatsSettings
 from trading_core.errors import EventBusError
 
-__all__ = ["connect", "covers", "ensure_stream", "server_at_least"]
+__all__ = ["connect", "covers", "ensure_stream", "server_at_least", "when_reconnected"]
 
 log: Final = logging.getLogger(__name__)
 
 NATS_ERRORS: Final = (nats.errors.Error, OSError, asyncio.TimeoutError)
 """What the nats client raises when the server is away, slow or refuses."""
+
+Hook = Callable[[], None]
+_hooks: WeakKeyDictionary[Client, list[Hook]] = WeakKeyDictionary()
 
 
 async def connect(settings: NatsSettings, *, name: str | None = None) -> Client:
@@ -44,6 +48,7 @@ async def connect(settings: NatsSettings, *, name: str | None = None) -> Client:
 
     async def on_reconnected() -> None:
         log.info("NATS reconnected to %s", nc.connected_url.netloc if nc.connected_url else "?")
+        _reconnected(nc)
 
     timeout = settings.connect_timeout.total_seconds()
     try:
@@ -67,6 +72,30 @@ async def connect(settings: NatsSettings, *, name: str | None = None) -> Client:
         await _abandon(nc)
         raise EventBusError(f"cannot connect to NATS at {settings.url}: {e!r}") from e
     return nc
+
+
+def when_reconnected(client: Client, hook: Hook) -> Callable[[], None]:
+    """Call `hook` after each reconnection of a client made by `connect()`; returns the way to stop.
+
+    The hook must return at once (start a task for any I/O): nats-py awaits its reconnected
+    callback inside the reconnect loop, where an error would count as a failed reconnection.
+    """
+    _hooks.setdefault(client, []).append(hook)
+
+    def detach() -> None:
+        hooks = _hooks.get(client, [])
+        if hook in hooks:
+            hooks.remove(hook)
+
+    return detach
+
+
+def _reconnected(client: Client) -> None:
+    for hook in list(_hooks.get(client, ())):
+        try:
+            hook()
+        except Exception as e:  # one hook's bug must not keep the others from running
+            log.exception("a NATS reconnect hook failed: %r", e)
 
 
 def covers(pattern: str, subject: str) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final, Self
 
@@ -37,6 +38,8 @@ from adapters.codec.commands import (
 )
 from adapters.nats.config import Command, NatsSettings, command_for
 from adapters.nats.connection import NATS_ERRORS, ensure_stream, server_at_least
+from adapters.nats.probe import CachedHealth, connection_state, consumer_state, probe_context
+from adapters.nats.reconnect import Redeclaration
 from trading_core.decisions import CommandHandler
 from trading_core.errors import EventBusError, InvalidOrder
 
@@ -55,6 +58,15 @@ class NatsCommandConsumer:
     subscribes; `stop()` stops taking commands and lets the one in hand finish. The consumer starts
     with the commands published after it was first created (a new deployment does not replay old
     decisions); from then on the durable position survives restarts.
+
+    The stream and the consumer are set up again (ensured, never replaced) after every reconnection
+    and every `watch_interval`, so a server that came back without its store, or lost them while the
+    connection stayed up, delivers again. A consumer created again starts at the last moment this
+    one saw it with nothing pending, so the commands published while it was missing are delivered
+    (with at most `watch_interval` of handled ones again: a decision's client order id makes a
+    repeat harmless), and takes the same deliver subject, so every replica's
+    subscription keeps receiving. A replica whose subscription no longer matches the consumer's
+    deliver subject (another replica recreated it first) subscribes again.
     """
 
     def __init__(self, client: Client, handler: CommandHandler, settings: NatsSettings) -> None:
@@ -64,6 +76,13 @@ class NatsCommandConsumer:
         self._settings = settings
         self._sub: Subscription | None = None
         self._term_reasons = False
+        self._seen_at: datetime | None = None
+        """When the server last showed our consumer with nothing left to deliver or acknowledge (or
+        when it was first set up): a consumer made again delivers what was stored since."""
+        self._declaring = asyncio.Lock()
+        self._redeclaration = Redeclaration(client, self.declare, what=f"consumer {settings.consumer}")
+        self._watch: asyncio.Task[None] | None = None
+        self._health = CachedHealth(self._probe)
 
     async def start(self) -> None:
         """Set up the stream and the durable consumer, and start handling commands.
@@ -73,46 +92,53 @@ class NatsCommandConsumer:
         """
         if self._sub is not None:
             return
-        s = self._settings
-        try:
-            if s.create_streams:
-                await ensure_stream(
-                    self._js,
-                    name=s.commands_stream,
-                    subjects=s.subscriptions,
-                    max_age=s.commands_max_age,
-                    replicas=s.replicas,
-                )
-            config = await self._ensure_consumer()
-            if not config.deliver_subject or not config.deliver_group:
-                raise EventBusError(
-                    f"consumer {s.consumer} on {s.commands_stream} exists but is not a push consumer "
-                    "with a deliver group; delete it or name another"
-                )
-            self._term_reasons = server_at_least(self._nc, 2, 10)
-            self._sub = await self._nc.subscribe(
-                config.deliver_subject, queue=config.deliver_group, cb=self._on_message
-            )
-        except NATS_ERRORS as e:
-            raise EventBusError(f"cannot consume {s.commands_stream} as {s.consumer}: {e!r}") from e
-        log.info("consuming %s as %s", ", ".join(s.subscriptions), s.consumer)
+        await self.declare()
+        self._term_reasons = server_at_least(self._nc, 2, 10)
+        self._redeclaration.attach()
+        self._watch = asyncio.get_running_loop().create_task(self._keep_declared(), name="watch command consumer")
+        log.info("consuming %s as %s", ", ".join(self._settings.subscriptions), self._settings.consumer)
 
-    async def _ensure_consumer(self) -> ConsumerConfig:
+    async def declare(self) -> None:
+        """Make sure the stream and the durable consumer exist and that we are subscribed to its deliveries.
+
+        Raises:
+            EventBusError: NATS refused or did not answer.
+        """
+        s = self._settings
+        async with self._declaring:
+            try:
+                if s.create_streams:
+                    await ensure_stream(
+                        self._js,
+                        name=s.commands_stream,
+                        subjects=s.subscriptions,
+                        max_age=s.commands_max_age,
+                        replicas=s.replicas,
+                    )
+                info = await self._ensure_consumer()
+                await self._bind(info.config)
+            except NATS_ERRORS as e:
+                raise EventBusError(f"cannot consume {s.commands_stream} as {s.consumer}: {e!r}") from e
+            if self._seen_at is None or (info.num_pending == 0 and info.num_ack_pending == 0):
+                self._seen_at = datetime.now(UTC)
+
+    async def _ensure_consumer(self) -> ConsumerInfo:
         s = self._settings
         try:
             info: ConsumerInfo = await self._js.consumer_info(s.commands_stream, s.consumer)
-            return info.config
+            return info
         except nats.js.errors.NotFoundError:
             pass
         wanted = ConsumerConfig(
             durable_name=s.consumer,
             deliver_group=s.consumer,
-            deliver_subject=self._nc.new_inbox(),
-            deliver_policy=DeliverPolicy.NEW,
+            # Made again: the subject every replica still listens on.
+            deliver_subject=self._sub.subject if self._sub is not None else self._nc.new_inbox(),
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=s.ack_wait.total_seconds(),
             max_deliver=s.max_deliver,
             max_ack_pending=s.max_ack_pending,
+            **self._start_position(),
             **await self._filters(),
         )
         try:
@@ -120,7 +146,58 @@ class NatsCommandConsumer:
         except nats.js.errors.BadRequestError:
             # Another replica created it meanwhile, with its own deliver subject: use theirs.
             info = await self._js.consumer_info(s.commands_stream, s.consumer)
-        return info.config
+        else:
+            if self._seen_at is not None:
+                log.warning("consumer %s was missing on %s: made again", s.consumer, s.commands_stream)
+        return info
+
+    def _start_position(self) -> dict[str, Any]:
+        if self._seen_at is None:
+            return {"deliver_policy": DeliverPolicy.NEW}
+        return {"deliver_policy": DeliverPolicy.BY_START_TIME, "opt_start_time": self._seen_at}
+
+    async def _bind(self, config: ConsumerConfig) -> None:
+        """Subscribe to the consumer's deliveries, and leave a subscription that no longer gets them."""
+        s = self._settings
+        if not config.deliver_subject or not config.deliver_group:
+            raise EventBusError(
+                f"consumer {s.consumer} on {s.commands_stream} exists but is not a push consumer "
+                "with a deliver group; delete it or name another"
+            )
+        if self._sub is not None and self._sub.subject == config.deliver_subject:
+            return
+        old, self._sub = (
+            self._sub,
+            await self._nc.subscribe(config.deliver_subject, queue=config.deliver_group, cb=self._on_message),
+        )
+        if old is not None:
+            log.warning("consumer %s now delivers on another subject: subscribed again", s.consumer)
+            await _drain(old)
+
+    async def _keep_declared(self) -> None:
+        """Every `watch_interval`: set up again what the server lost with no reconnection seen."""
+        while True:
+            await asyncio.sleep(self._settings.watch_interval.total_seconds())
+            if not self._nc.is_connected:
+                continue  # the reconnection will set it up
+            try:
+                await self.declare()
+            except EventBusError as e:
+                log.warning("checking the command consumer: %s", e.message)
+
+    async def health(self) -> str:
+        """`connected`, or a short reason commands are not being received (for the health endpoint).
+
+        Raises:
+            nats.errors.Error: the server did not answer the probe in time.
+        """
+        return connection_state(self._nc) or await self._health()
+
+    async def _probe(self) -> str:
+        s = self._settings
+        if self._sub is None:
+            return "not consuming"
+        return await consumer_state(probe_context(self._nc), s.commands_stream, s.consumer)
 
     async def _filters(self) -> dict[str, Any]:
         """The consumer's subject filter: none when the stream holds only our subjects."""
@@ -139,13 +216,14 @@ class NatsCommandConsumer:
 
     async def stop(self) -> None:
         """Stop taking commands; the one being handled finishes and is settled."""
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
+        await self._redeclaration.close()
         sub, self._sub = self._sub, None
-        if sub is None:
-            return
-        try:
-            await sub.drain()  # type: ignore[no-untyped-call]
-        except NATS_ERRORS as e:
-            log.warning("stopping the command consumer: %r", e)
+        if sub is not None:
+            await _drain(sub)
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -268,6 +346,13 @@ def _decode(data: bytes, schema: str, *, allow_empty: bool = False) -> dict[str,
         return decode_command(data, schema, allow_empty=allow_empty)
     except RecursionError:
         raise InvalidCommand("the message body is nested too deeply to be read") from None
+
+
+async def _drain(sub: Subscription) -> None:
+    try:
+        await sub.drain()  # type: ignore[no-untyped-call]
+    except NATS_ERRORS as e:
+        log.warning("leaving a command subscription: %r", e)
 
 
 def _deliveries(msg: Msg) -> int:
