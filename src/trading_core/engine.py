@@ -23,7 +23,8 @@ from trading_core import codes
 from trading_core.book import Book
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.clock import Clock
-from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce, TradingState
+from trading_core.closing import PositionCloser
+from trading_core.enums import OrderStatus, TimeInForce, TradingState
 from trading_core.errors import (
     BrokerError,
     BrokerRejected,
@@ -118,6 +119,7 @@ class TradingEngine:
             clock_ttl=self.config.clock_ttl,
         )
         self._trading = TradingStateKeeper(store, clock)
+        self._closer = PositionCloser(store=store, broker=broker, desk=self)
         self.last_order_at: datetime | None = None
         self.sending: set[OrderId] = set()
         """Orders on their way to the broker: their sender settles them, not reconciliation."""
@@ -476,30 +478,12 @@ class TradingEngine:
     # ----------------------------------------------------------------- positions
 
     async def close_position(self, symbol: str, quantity: Decimal | None = None) -> SubmitResult:
-        """Send a market order that reduces the position by `quantity` (all of it by default)."""
-        sym = Symbol(symbol)
-        position = self.book.positions.get(sym)
-        if position is None:
-            raise PositionNotFound(f"no open position in {sym}", details={"symbol": sym})
-        held = abs(position.quantity)
-        qty = held if quantity is None else quantity
-        if qty > held:
-            raise InvalidOrder(f"quantity {qty} is more than the {held} held in {sym}", field="quantity")
-        side = Side.SELL if position.quantity > ZERO else Side.BUY
-        for order in tuple(self.book.open_orders_in(sym)):
-            if order.side is not side:  # it would add to the position and wash against the close
-                await self._cancel_quietly(order)
-        return await self.submit(OrderRequest.create(symbol=sym, side=side, type=OrderType.MARKET, quantity=qty))
+        """Reduce the position by `quantity` (all of it by default); see `trading_core.closing`."""
+        return await self._closer.close(Symbol(symbol), quantity)
 
     async def close_all_positions(self) -> list[SubmitResult]:
-        """Close every open position with a market order each."""
-        return [await self.close_position(symbol) for symbol in sorted(self.book.positions)]
-
-    async def _cancel_quietly(self, order: Order) -> None:
-        try:
-            await self.cancel(order.id)
-        except TradingError as e:
-            log.warning("could not cancel %s before closing its position: %s", order.id, e)
+        """Close every open position with a market order each; see `trading_core.closing`."""
+        return await self._closer.close_all()
 
     async def adopt_position(self, position: Position, events: Sequence[Event] = ()) -> None:
         """Take the broker's word for a position (reconciliation), announced by `events`."""
