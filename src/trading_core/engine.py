@@ -578,8 +578,9 @@ class TradingEngine:
         return await self._trading.set(state, reason=reason, by=by)
 
     async def reset_trading_state(self, *, by: str, reason: str = "manual reset") -> TradingStateRecord:
-        """End a reducing-only state by hand."""
-        return await self._trading.set(TradingState.ACTIVE, reason=reason, by=by)
+        """End a reducing-only state by hand; refused while today's loss is over the limit (see `reset`)."""
+        account = await self._facts.account(fresh=True)
+        return await self._trading.reset(account, self.config.limits, by=by, reason=reason)
 
     async def risk_status(self) -> RiskStatus:
         """The trading state, today's P&L and the day trades counted."""
