@@ -114,3 +114,21 @@ async def test_three_concurrent_close_alls_leave_every_symbol_flat(api: Client, 
     sells = [o for o in await all_orders(api) if o["side"] == "sell"]
     assert sorted((o["symbol"], o["quantity"]) for o in sells) == [(s, 4) for s in FIVE]
     assert {i for a in answers for i in a.json()["orderIds"]} == {o["orderId"] for o in sells}
+
+
+async def test_a_close_passes_in_reducing_only_state_after_cancelling_the_stop(
+    api: Client, exchange: PaperExchange
+) -> None:
+    """After a daily-loss breach, closing a long with a stop sell resting is not refused as DAILY_LOSS_LIMIT."""
+    await submit(api, "AAPL", "buy", 50)
+    exchange.set_price("AAPL", Decimal(120))  # 3,500 lost on 100,000: over the 3 % limit
+    stop = await submit(api, "AAPL", "sell", 1, type="stop", stopPrice=100, timeInForce="gtc")
+    refused = await api.post("/api/v1/orders", json={"symbol": "MSFT", "side": "buy", "quantity": 1, "type": "market"})
+    assert refused.json()["code"] == "DAILY_LOSS_LIMIT"
+
+    closed = await api.delete("/api/v1/positions/AAPL")
+
+    assert closed.status_code == 200, closed.text
+    assert (await api.get("/api/v1/orders/" + stop["orderId"])).json()["status"] == "cancelled"
+    assert await held_at_broker(exchange) == {}
+    assert (await api.get("/api/v1/risk")).json()["tradingState"] == "reducing_only"
