@@ -23,7 +23,8 @@ from trading_core import codes
 from trading_core.book import Book
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.clock import Clock
-from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce, TradingState
+from trading_core.closing import PositionCloser
+from trading_core.enums import OrderStatus, TimeInForce, TradingState
 from trading_core.errors import (
     BrokerError,
     BrokerRejected,
@@ -123,6 +124,7 @@ class TradingEngine:
             clock_ttl=self.config.clock_ttl,
         )
         self._trading = TradingStateKeeper(store, clock)
+        self._closer = PositionCloser(store=store, broker=broker, desk=self)
         self.last_order_at: datetime | None = None
         self.sending: set[OrderId] = set()
         """Orders on their way to the broker: their sender settles them, not reconciliation."""
@@ -507,30 +509,12 @@ class TradingEngine:
     # ----------------------------------------------------------------- positions
 
     async def close_position(self, symbol: str, quantity: Decimal | None = None) -> SubmitResult:
-        """Send a market order that reduces the position by `quantity` (all of it by default)."""
-        sym = Symbol(symbol)
-        position = self.book.positions.get(sym)
-        if position is None:
-            raise PositionNotFound(f"no open position in {sym}", details={"symbol": sym})
-        held = abs(position.quantity)
-        qty = held if quantity is None else quantity
-        if qty > held:
-            raise InvalidOrder(f"quantity {qty} is more than the {held} held in {sym}", field="quantity")
-        side = Side.SELL if position.quantity > ZERO else Side.BUY
-        for order in tuple(self.book.open_orders_in(sym)):
-            if order.side is not side:  # it would add to the position and wash against the close
-                await self._cancel_quietly(order)
-        return await self.submit(OrderRequest.create(symbol=sym, side=side, type=OrderType.MARKET, quantity=qty))
+        """Reduce the position by `quantity` (all of it by default); see `trading_core.closing`."""
+        return await self._closer.close(Symbol(symbol), quantity)
 
     async def close_all_positions(self) -> list[SubmitResult]:
-        """Close every open position with a market order each."""
-        return [await self.close_position(symbol) for symbol in sorted(self.book.positions)]
-
-    async def _cancel_quietly(self, order: Order) -> None:
-        try:
-            await self.cancel(order.id)
-        except TradingError as e:
-            log.warning("could not cancel %s before closing its position: %s", order.id, e)
+        """Close every open position with a market order each; see `trading_core.closing`."""
+        return await self._closer.close_all()
 
     async def adopt_position(self, position: Position, events: Sequence[Event] = ()) -> None:
         """Take the broker's word for a position (reconciliation), announced by `events`."""
@@ -631,8 +615,9 @@ class TradingEngine:
         return await self._trading.set(state, reason=reason, by=by)
 
     async def reset_trading_state(self, *, by: str, reason: str = "manual reset") -> TradingStateRecord:
-        """End a reducing-only state by hand."""
-        return await self._trading.set(TradingState.ACTIVE, reason=reason, by=by)
+        """End a reducing-only state by hand; refused while today's loss is over the limit (see `reset`)."""
+        account = await self._facts.account(fresh=True)
+        return await self._trading.reset(account, self.config.limits, by=by, reason=reason)
 
     async def risk_status(self) -> RiskStatus:
         """The trading state, today's P&L and the day trades counted."""

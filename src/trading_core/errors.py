@@ -11,6 +11,7 @@
     ├── OrderNotCancelable      ORDER_NOT_CANCELABLE
     ├── InvalidCursor           INVALID_CURSOR     a listing cursor we did not issue
     ├── DuplicateClientOrderId  DUPLICATE_CLIENT_ORDER_ID
+    ├── DailyLossLimitStands    DAILY_LOSS_LIMIT_STANDS a reset refused while today's loss is over the limit
     ├── BrokerError             BROKER_ERROR       the broker failed or refused for a technical reason
     │   ├── BrokerRejected      (the mapped code)  the broker refused the order for a business reason
     │   └── OrderInDoubt        BROKER_ERROR       a submission went unanswered: it may be at the broker
@@ -104,6 +105,12 @@ class DuplicateClientOrderId(TradingError):
     """A client order id that is already taken by another order."""
 
     code = "DUPLICATE_CLIENT_ORDER_ID"
+
+
+class DailyLossLimitStands(TradingError):
+    """A reset of the trading state refused: today's loss is still over the daily-loss limit."""
+
+    code = "DAILY_LOSS_LIMIT_STANDS"
 
 
 class RiskRejected(TradingError):

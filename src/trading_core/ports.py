@@ -172,6 +172,13 @@ class OrderStore(Protocol):
 
     async def ping(self) -> bool: ...
 
+    def symbol_lock(self, symbol: Symbol) -> AbstractAsyncContextManager[None]:
+        """Hold `symbol` for one closing of its position at a time, across every engine on this store.
+
+        A second holder waits until the first leaves the block. It serialises closes only: orders,
+        fills and positions are written under the unit of work's own locks, whether held or not.
+        """
+
 
 class Broker(Protocol):
     """The brokerage: orders, positions, account, assets, clock, and trade updates."""

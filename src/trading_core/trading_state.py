@@ -7,9 +7,11 @@ from typing import Final
 
 from trading_core.clock import Clock
 from trading_core.enums import TradingState
-from trading_core.market import EASTERN
+from trading_core.errors import DailyLossLimitStands
+from trading_core.market import EASTERN, Account
 from trading_core.ports import OrderStore, TradingStateRecord
-from trading_core.risk import PreTradeValidation
+from trading_core.risk import PreTradeValidation, RiskLimits
+from trading_core.values import HUNDRED, ZERO, money
 
 log = logging.getLogger("trading_core.trading_state")
 
@@ -44,6 +46,30 @@ class TradingStateKeeper:
         self.record = record
         log.warning("trading state is now %s (%s, by %s)", state, reason, by)
         return record
+
+    async def reset(self, account: Account, limits: RiskLimits, *, by: str, reason: str) -> TradingStateRecord:
+        """Make trading active again by hand, unless today's loss is still over the daily-loss limit.
+
+        While it is, the daily-loss rule refuses the next order that adds exposure and turns
+        trading reducing-only again: a reset would not last one order. So it is refused with
+        `DailyLossLimitStands` (409 over HTTP), saying the loss, the limit and when it ends: once
+        the loss is back under the limit, or on the next trading day.
+        """
+        loss = account.last_equity - account.equity
+        cap = account.last_equity * limits.max_daily_loss_percent / HUNDRED
+        if account.last_equity > ZERO and loss > cap:
+            raise DailyLossLimitStands(
+                f"trading stays {self.state}: today's loss {loss:.2f} is still over "
+                f"{limits.max_daily_loss_percent}% of last equity ({cap:.2f}); the limit stands "
+                "until the loss is back under it or the next trading day",
+                details={
+                    "tradingState": self.state.value,
+                    "dailyLoss": money(loss),
+                    "dailyLossLimit": money(cap),
+                    "maxDailyLossPercent": limits.max_daily_loss_percent,
+                },
+            )
+        return await self.set(TradingState.ACTIVE, reason=reason, by=by)
 
     async def after_checks(self, validation: PreTradeValidation) -> None:
         """A daily-loss breach turns an active engine reducing-only."""

@@ -43,6 +43,8 @@ class InMemoryOrderStore:
     def __init__(self, *, payload_of: PayloadOf, outbox: bool = True) -> None:
         self.tables = Tables(payload_of, keep_outbox=outbox)
         self.locks = KeyLocks()
+        self._closing = KeyLocks()
+        """Symbols held by `symbol_lock`: apart from the row locks, which a close takes too."""
 
     def unit_of_work(self, *, optimistic: bool = False) -> AbstractAsyncContextManager[UnitOfWork]:
         """`optimistic` changes nothing here: nobody else writes these tables, so every read is current."""
@@ -178,6 +180,15 @@ class InMemoryOrderStore:
 
     async def ping(self) -> bool:
         return True
+
+    @asynccontextmanager
+    async def symbol_lock(self, symbol: Symbol) -> AsyncIterator[None]:
+        """One holder at a time, first come first served: only this process uses the store."""
+        await self._closing.acquire(symbol)
+        try:
+            yield
+        finally:
+            self._closing.release(symbol)
 
     def __repr__(self) -> str:
         return f"InMemoryOrderStore(orders={len(self.tables.orders)}, unsent={len(self.tables.outbox)})"

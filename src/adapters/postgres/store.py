@@ -29,6 +29,7 @@ from adapters.postgres.group_commit import GroupCommit
 from adapters.postgres.migrate import apply_migrations
 from adapters.postgres.outbox import PRUNE, claim, encode_events
 from adapters.postgres.remembered import RememberedRows
+from adapters.postgres.symbol_locks import SymbolLocks
 from adapters.postgres.unit_of_work import PostgresUnitOfWork, is_uuid
 from trading_core.enums import TradingState
 from trading_core.events import Event
@@ -69,6 +70,7 @@ class PostgresOrderStore:
         self._ping_timeout = ping_timeout
         self._remembered = RememberedRows()
         self._group = GroupCommit(pool)
+        self._symbol_locks = SymbolLocks(pool)
 
     @classmethod
     async def open(
@@ -158,6 +160,10 @@ class PostgresOrderStore:
             async with self._pool.connection() as conn:
                 cursor = await conn.execute(PRUNE, (sent_before, limit))
                 return int(cursor.rowcount)
+
+    def symbol_lock(self, symbol: Symbol) -> AbstractAsyncContextManager[None]:
+        """An advisory lock held in a transaction of its own, so every replica on the database waits for it."""
+        return self._symbol_locks.hold(symbol)
 
     def claim_outbox(self, limit: int = 100) -> AbstractAsyncContextManager[OutboxBatch]:
         """Claim the oldest unsent messages that no other relay holds (`FOR UPDATE SKIP LOCKED`)."""

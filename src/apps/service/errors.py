@@ -42,6 +42,7 @@ STATUS_BY_CODE: Final[Mapping[str, int]] = {
     "DUPLICATE_CLIENT_ORDER_ID": 409,
     "CONCURRENT_UPDATE": 409,
     "INVALID_TRANSITION": 409,
+    "DAILY_LOSS_LIMIT_STANDS": 409,
     **dict.fromkeys(codes.RISK_CODES, 422),
     "RISK_REJECTED": 422,
     "BROKER_REJECTED": 422,

@@ -14,7 +14,10 @@ _MEANING: Final = {
     400: "Malformed request (INVALID_ORDER, with details.field naming the field at fault).",
     401: "Missing or wrong bearer token (UNAUTHORIZED).",
     404: "No such order, position or symbol.",
-    409: "The order's state does not allow it (ORDER_NOT_CANCELABLE) or the id is taken.",
+    409: (
+        "The order's state does not allow it (ORDER_NOT_CANCELABLE), the id is taken, or a risk reset "
+        "meets a daily-loss limit that still stands (DAILY_LOSS_LIMIT_STANDS)."
+    ),
     422: "Refused by a risk check or the broker: code and reason.",
     500: "Unexpected failure (INTERNAL_ERROR).",
     502: "The broker failed after retries (BROKER_ERROR).",

@@ -55,7 +55,12 @@ class PositionsController(Controller):
         data: JSONBody[ClosePositionRequest | None] = None,
         quantity: Annotated[Decimal | None, QueryParameter(description="Shares to close; default: all.")] = None,
     ) -> ClosePositionResponse:
-        """Send a market order reducing the position by `quantity` (query or body), all of it by default."""
+        """Send a market order reducing the position by `quantity` (query or body), all of it by default.
+
+        Closes of one symbol take turns (across replicas). What our working market orders already
+        close is counted: only the rest is sent, and when nothing is left the answer names the
+        newest working close, sending nothing. A position flat by this close's turn answers 404.
+        """
         in_body = data.quantity if data is not None else None
         if quantity is not None and in_body is not None and quantity != in_body:
             raise InvalidOrder(f"quantity is {quantity} in the query and {in_body} in the body", field="quantity")

@@ -20,11 +20,17 @@ class RiskController(Controller):
     async def status(self, engine: Engine) -> RiskBody:
         return risk_body(await engine.risk_status(), engine.config.limits)
 
-    @post("/reset", status_code=200, responses=errors(502), summary="End a reducing-only state")
+    @post("/reset", status_code=200, responses=errors(409, 502), summary="End a reducing-only state")
     async def reset(
         self, request: Request[Any, Any, Any], engine: Engine, data: JSONBody[RiskResetRequest | None] = None
     ) -> RiskBody:
-        """Set the trading state back to active, recorded with who (`by`, else the caller) and when."""
+        """Set the trading state back to active, recorded with who (`by`, else the caller) and when.
+
+        Refused with 409 `DAILY_LOSS_LIMIT_STANDS` while today's loss is still over the daily-loss
+        limit (the message and `details` say the loss and the limit), since the next order adding
+        exposure would be refused and turn trading reducing-only again. Once the loss is back under
+        the limit, the reset takes effect and lasts until a new breach.
+        """
         body = data or RiskResetRequest()
         client = request.client.host if request.client else "unknown"
         by = body.by or f"api@{client}"

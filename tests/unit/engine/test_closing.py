@@ -1,0 +1,117 @@
+"""Closing a position counts what is already being closed: a close never sells a share twice."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+
+from adapters.codec.events import event_payload
+from adapters.memory.store import InMemoryOrderStore
+from adapters.paper import PaperExchange
+from tests.unit.engine.conftest import limit, market
+from trading_core import RiskLimits
+from trading_core.engine import EngineConfig, MarketClosedPolicy, TradingEngine
+from trading_core.enums import OrderStatus, Side
+from trading_core.errors import InvalidOrder
+from trading_core.ports import OrderFilter
+from trading_core.values import Symbol
+
+
+async def sells(engine: TradingEngine) -> list[tuple[Decimal, OrderStatus]]:
+    page = await engine.list_orders(status=OrderFilter.ALL)
+    return sorted((o.quantity, o.status) for o in page.orders if o.side is Side.SELL)
+
+
+class TestWhileTheCloseIsStillWorking:
+    """The market is closed and market orders queue for the open: a close stays working meanwhile."""
+
+    @pytest.fixture
+    def engine_config(self, limits: RiskLimits) -> EngineConfig:
+        return EngineConfig(limits=limits, market_closed_policy=MarketClosedPolicy.QUEUE)
+
+    @pytest.fixture
+    async def closed_market(self, engine: TradingEngine, exchange: PaperExchange) -> None:
+        await engine.submit(market("AAPL", "buy", 6))
+        exchange.close_market()
+        await engine.session_closed()
+
+    @pytest.mark.usefixtures("closed_market")
+    async def test_a_second_close_sends_nothing_and_answers_with_the_working_close(self, engine: TradingEngine) -> None:
+        first = await engine.close_position("AAPL")
+
+        second = await engine.close_position("AAPL")
+
+        assert second.order == first.order
+        assert await sells(engine) == [(Decimal(6), OrderStatus.ACCEPTED)]
+
+    @pytest.mark.usefixtures("closed_market")
+    async def test_a_close_sends_only_what_is_not_already_being_closed(self, engine: TradingEngine) -> None:
+        await engine.close_position("AAPL", Decimal(2))
+
+        rest = await engine.close_position("AAPL")
+        beyond = await engine.close_position("AAPL", Decimal(1))
+
+        assert rest.order.quantity == Decimal(4)
+        assert beyond.order == rest.order  # nothing left unclaimed: the newest close answers
+        assert await sells(engine) == [(Decimal(2), OrderStatus.ACCEPTED), (Decimal(4), OrderStatus.ACCEPTED)]
+
+    @pytest.mark.usefixtures("closed_market")
+    async def test_a_partial_close_is_cut_to_what_is_not_already_being_closed(self, engine: TradingEngine) -> None:
+        await engine.close_position("AAPL", Decimal(4))
+
+        second = await engine.close_position("AAPL", Decimal(4))
+
+        assert second.order.quantity == Decimal(2)
+
+    @pytest.mark.usefixtures("closed_market")
+    async def test_all_of_it_goes_out_at_the_open_and_leaves_it_flat(
+        self, engine: TradingEngine, exchange: PaperExchange
+    ) -> None:
+        await engine.close_position("AAPL")
+        await engine.close_all_positions()
+        exchange.open_market()
+
+        await engine.session_opened()
+
+        assert await exchange.list_positions() == []
+        assert await sells(engine) == [(Decimal(6), OrderStatus.FILLED)]
+
+
+async def test_a_close_cancels_our_orders_on_both_sides_and_keeps_nothing_rejected(
+    engine: TradingEngine, exchange: PaperExchange
+) -> None:
+    await engine.submit(market("KO", "buy", 6))
+    resting_sell = (await engine.submit(limit("KO", "sell", 1, "80.00"))).order
+    resting_buy = (await engine.submit(limit("KO", "buy", 1, "40.00"))).order
+
+    closed = await engine.close_position("KO")
+
+    assert (closed.order.quantity, closed.order.status) == (Decimal(6), OrderStatus.FILLED)
+    assert (await engine.get_order(resting_sell.id)).status is OrderStatus.CANCELED
+    assert (await engine.get_order(resting_buy.id)).status is OrderStatus.CANCELED
+    assert await exchange.list_positions() == []
+
+
+async def test_more_than_is_held_is_refused(engine: TradingEngine) -> None:
+    await engine.submit(market("AAPL", "buy", 2))
+
+    with pytest.raises(InvalidOrder, match="more than the 2"):
+        await engine.close_position("AAPL", Decimal(3))
+
+
+async def test_the_memory_store_holds_a_symbol_for_one_holder_at_a_time() -> None:
+    store = InMemoryOrderStore(payload_of=event_payload)
+    entered: list[str] = []
+
+    async def hold(name: str, symbol: str) -> None:
+        async with store.symbol_lock(Symbol(symbol)):
+            entered.append(f"{name} in")
+            await asyncio.sleep(0.01)
+            entered.append(f"{name} out")
+
+    await asyncio.gather(hold("a", "AAPL"), hold("b", "AAPL"), hold("c", "MSFT"))
+
+    assert entered.index("b in") > entered.index("a out")  # b waited for a
+    assert entered.index("c in") < entered.index("a out")  # another symbol did not
