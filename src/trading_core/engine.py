@@ -67,6 +67,7 @@ log = logging.getLogger("trading_core.engine")
 # through EnumType.__getattr__'s slot hook, several hundred instructions a read.
 _ACTIVE: Final = TradingState.ACTIVE
 _PENDING_NEW: Final = OrderStatus.PENDING_NEW
+_REPLACE_REJECTED: Final = TradeEvent.ORDER_REPLACE_REJECTED
 
 
 class MarketClosedPolicy(StrEnum):
@@ -495,8 +496,28 @@ class TradingEngine:
     async def _link_replacement(self, old: Order, new: Order) -> None:
         """Record that `new` replaces `old`; the opening half of a split follows its closing half."""
         await self._ledger.change(old, lambda o, now: (attrs.evolve(o, replaced_by=new.id, updated_at=now), []))
-        for waiting in self._waiting_for(old):
-            await self._ledger.change(waiting, lambda o, now: (attrs.evolve(o, parent_id=new.id, updated_at=now), []))
+        await self._hand_over(old, new)
+
+    async def _hand_over(self, parent: Order, heir: Order) -> None:
+        """The opening halves waiting for `parent` wait for `heir` instead."""
+        for waiting in self._waiting_for(parent):
+            await self._ledger.change(waiting, lambda o, now: (attrs.evolve(o, parent_id=heir.id, updated_at=now), []))
+
+    async def _drop_refused_replacement(self, order_id: OrderId) -> None:
+        """After `order_replace_rejected`: the replacement was never created at the broker.
+
+        Alpaca answers a replace at once and may refuse it later (the old order filled first, or
+        could not be replaced): closed here, it is no phantom for the risk checks to count, and
+        what waited for it waits for the old order again.
+        """
+        old = await self.store.get_order(order_id)
+        new = self.book.open_orders.get(old.replaced_by) if old is not None and old.replaced_by else None
+        if old is None or new is None or new.filled_quantity:
+            return
+        await self._hand_over(new, old)
+        await self._cancel_locally(new, f"the broker refused to replace {old.id} (order_replace_rejected)")
+        if old.is_terminal:
+            await self._release_follow_ups(old)
 
     async def _validate_increase(self, old: Order, request: OrderRequest) -> PreTradeValidation | None:
         """A replacement is checked for what it adds: a larger quantity is new exposure."""
@@ -553,9 +574,12 @@ class TradingEngine:
             if order_id is None:
                 log.warning("trade updates for an order we did not place: %s", broker_id)
             else:
-                order = await self._ledger.apply_updates(order_id, updates[start].order.symbol, updates[start:end])
+                run = updates[start:end]
+                order = await self._ledger.apply_updates(order_id, run[0].order.symbol, run)
                 if order is not None and order.is_terminal:
                     await self._release_follow_ups(order)
+                if any(u.event == _REPLACE_REJECTED for u in run):
+                    await self._drop_refused_replacement(order_id)
             start = end
 
     async def _release_follow_ups(self, parent: Order) -> None:

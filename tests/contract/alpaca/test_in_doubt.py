@@ -168,3 +168,28 @@ async def test_an_order_refused_as_absent_is_adopted_when_the_broker_reports_it_
 
 def _auth(sim: SimServer) -> dict[str, str]:
     return {"APCA-API-KEY-ID": sim.settings.key_id, "APCA-API-SECRET-KEY": sim.settings.secret_key}
+
+
+async def test_a_gateway_that_answers_504_and_delivers_later_doubles_nothing(
+    engine: TradingEngine, alpaca_sim: SimServer
+) -> None:
+    """The issue's own run: 504 to a share of submissions, each delivered to the broker later.
+
+    The client follows the service's answers only: nothing is resent, every order ends as the
+    broker has it, and the position is what the broker holds.
+    """
+    alpaca_sim.set_faults({"kind": "accept_later", "status": 504, "ms": 1500, "match": "POST /v2/orders", "share": 0.3})
+    results = [await engine.submit(buy(1)) for _ in range(30)]
+    pending = [r for r in results if r.status is SubmitStatus.PENDING]
+    assert pending, "the rule answered no submission 504"
+    assert not [r for r in results if r.status is SubmitStatus.REJECTED]
+
+    await eventually(lambda: alpaca_sim.state()["orders"] == 30, within=10, what="every order delivered")
+    alpaca_sim.set_faults()
+    await reconcile_orders(engine)
+    await settled(engine, alpaca_sim)
+    for result in results:
+        order = await engine.get_order(result.order.id)
+        assert (order.status, order.filled_quantity) == (OrderStatus.FILLED, Decimal(1)), order.client_order_id
+    assert alpaca_sim.state()["positions"] == {"AAPL": "30"}
+    await assert_same_books(engine, alpaca_sim)
