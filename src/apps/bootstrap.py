@@ -154,6 +154,7 @@ class AdapterWiring:
                 secret_key=alpaca.secret_key.reveal(),
                 base_url=alpaca.base_url,
                 data_url=alpaca.data_url,
+                read_timeout=alpaca.read_timeout_ms / 1000,
             ),
             clock=clock,
         )

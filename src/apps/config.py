@@ -89,6 +89,13 @@ class AlpacaConfig:
     api_key: Secret | None = setting(None, key="apiKey", env=("ALPACA_API_KEY",), doc="API key id.")
     secret_key: Secret | None = setting(None, key="secretKey", env=("ALPACA_SECRET_KEY",), doc="API secret key.")
     data_url: str = setting("https://data.alpaca.markets", key="dataUrl", env=("ALPACA_DATA_URL",), doc="Data API.")
+    read_timeout_ms: int = setting(
+        10_000,
+        key="readTimeout",
+        doc="How long a request to Alpaca waits for its answer; an order left unanswered is in doubt.",
+        unit="ms",
+        validator=_positive,
+    )
 
     @property
     def has_keys(self) -> bool:

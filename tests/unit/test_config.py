@@ -75,6 +75,14 @@ def test_the_environment_overrides_the_file() -> None:
     assert settings.risk.max_daily_loss_percent == Decimal("2.5")
 
 
+def test_the_alpaca_read_timeout_is_configurable_and_defaults_to_ten_seconds() -> None:
+    assert parse_settings(SPEC_FILE, {}).alpaca.read_timeout_ms == 10_000
+    settings = parse_settings(SPEC_FILE, {"TRADING_ENGINE_ALPACA_READ_TIMEOUT": "2000"})
+    assert settings.alpaca.read_timeout_ms == 2000
+    with pytest.raises(ConfigError, match="readTimeout"):
+        parse_settings(SPEC_FILE, {"TRADING_ENGINE_ALPACA_READ_TIMEOUT": "0"})
+
+
 def test_decimal_settings_never_pass_through_float() -> None:
     text = "trading-engine:\n  risk:\n    maxDailyLossPercent: 0.1\n    maxPositionSizePercent: 12.35\n"
 
