@@ -68,6 +68,10 @@ class StreamSettings:
         reconnect_min_delay: The first reconnection backoff ceiling in seconds (jittered).
         reconnect_max_delay: The largest reconnection backoff ceiling in seconds.
         stable_after: A connection that lived this long resets the backoff.
+        ready_stable_after: A connection that became ready (authenticated, listening, backfilled)
+            and stayed so this long resets the backoff too: the server works and dropped us, so
+            the next connection is not delayed for up to `reconnect_max_delay` while submissions
+            wait for it. A server that drops each connection at once still backs off.
         open_timeout: Seconds for the handshake, `authenticate` and `listen` together.
         ping_interval: Seconds between keepalive pings (a missing pong closes the socket).
         ping_timeout: Seconds a ping waits for its pong.
@@ -85,6 +89,7 @@ class StreamSettings:
     reconnect_min_delay: float = attrs.field(default=0.5, validator=_positive)
     reconnect_max_delay: float = attrs.field(default=30.0, validator=_positive)
     stable_after: float = attrs.field(default=30.0, validator=_positive)
+    ready_stable_after: float = attrs.field(default=2.0, validator=_positive)
     open_timeout: float = attrs.field(default=10.0, validator=_positive)
     ping_interval: float = attrs.field(default=10.0, validator=_positive)
     ping_timeout: float = attrs.field(default=20.0, validator=_positive)

@@ -15,7 +15,9 @@ One task runs `run()` for the adapter's lifetime:
    drops duplicates and puts reordered fills back in order, then into the inbox the engine
    drains;
 4. after a connection ends, wait a jittered, growing delay (reset once a connection has lived
-   `stable_after` seconds), so a server that accepts and drops at once is never hammered.
+   `stable_after` seconds, or has been ready for `ready_stable_after`), so a server that accepts
+   and drops at once is never hammered, and one that drops a working stream every few seconds
+   does not keep submissions waiting for the next connection longer each time.
 
 The watchdog: websockets' keepalive closes a socket whose pings go unanswered, but a server can
 answer pings (and even `listen`) and still send no updates. A quiet stream is normal when
@@ -138,6 +140,7 @@ class TradeUpdatesStream:
         self._sequencer = sequencer
         self._clock = clock or SystemClock()
         self._backoff = Backoff(self._timing.reconnect_min_delay, self._timing.reconnect_max_delay, rng)
+        self._ready_at: float | None = None
         self.ready = asyncio.Event()
         """Set while connected and backfilled: submissions wait for it."""
         self.state = "not started"
@@ -171,8 +174,11 @@ class TradeUpdatesStream:
         try:
             async for ws in connector:
                 started = time.monotonic()
+                self._ready_at = None
                 await self._serve(ws)
-                if time.monotonic() - started >= self._timing.stable_after:
+                now = time.monotonic()
+                ready_for = 0.0 if self._ready_at is None else now - self._ready_at
+                if now - started >= self._timing.stable_after or ready_for >= self._timing.ready_stable_after:
                     self._backoff.reset()
                 delay = self._backoff.next()
                 log.info("trade_updates: reconnecting in %.2fs (%s)", delay, self.state)
@@ -326,6 +332,7 @@ class TradeUpdatesStream:
             self._inbox.put(self._sequencer.snapshot(snapshot, found))
         self.backfills += 1
         self.state = "connected"
+        self._ready_at = time.monotonic()
         self.ready.set()
         log.info("trade_updates: ready (%d orders backfilled)", len(snapshots))
 

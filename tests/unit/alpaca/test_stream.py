@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -124,3 +125,43 @@ async def test_withdrawn_authorisation_ends_the_connection() -> None:
         state = stream.state
 
     assert state.startswith("unauthorized")
+
+
+async def test_a_stream_dropped_after_working_a_while_reconnects_at_once_every_time() -> None:
+    """Found by the chaos run: a stream dropped every few seconds waited longer after each drop (up to
+    `reconnect_max_delay`, 30 s), and submissions, which wait for it, were refused meanwhile."""
+    opened: list[float] = []
+    closed: list[float] = []
+    seventh = asyncio.Event()
+
+    async def script(ws: ServerConnection) -> None:
+        opened.append(time.monotonic())
+        if len(opened) >= 7:
+            seventh.set()
+        await _handshake(ws)
+        await asyncio.sleep(0.3)  # ready for longer than `ready_stable_after`
+        closed.append(time.monotonic())
+        await ws.close(1011)
+
+    async with serve(script, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        settings = AlpacaSettings(
+            key_id="k",
+            secret_key="s",
+            stream_url=f"ws://127.0.0.1:{port}/stream",
+            stream=StreamSettings(
+                reconnect_min_delay=0.05, reconnect_max_delay=3, stable_after=5, ready_stable_after=0.2
+            ),
+        )
+        stream = TradeUpdatesStream(
+            settings, reader=NoOrders(), inbox=UpdateInbox(), sequencer=UpdateSequencer(), rng=random.Random(3)
+        )
+        task = asyncio.create_task(stream.run())
+        try:
+            await asyncio.wait_for(seventh.wait(), 10)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    gaps = [again - before for before, again in zip(closed, opened[1:], strict=False)]
+    assert max(gaps) < 0.2, gaps  # each wait the first step's (at most 0.05 s), never the doubled ones
