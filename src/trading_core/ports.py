@@ -11,7 +11,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
@@ -35,6 +35,7 @@ __all__ = [
     "OrderPage",
     "OrderStore",
     "OutboxBatch",
+    "RecoversFills",
     "TradingStateRecord",
     "UnitOfWork",
 ]
@@ -224,6 +225,20 @@ class Broker(Protocol):
 
     async def health(self) -> Mapping[str, str]:
         """Component name -> "connected" or a short reason it is not."""
+
+
+@runtime_checkable
+class RecoversFills(Protocol):
+    """A broker whose executions can be read one by one, each with its own id (Alpaca's activities).
+
+    The order poll uses it instead of making up an averaged fill when the broker's copy of an
+    order shows fills we have not applied: they may only be on their way (in the stream's inbox),
+    and a fill made up from the order's cumulative quantity would stand in for the real executions.
+    """
+
+    async def recover_fills(self, remote: BrokerOrder) -> list[TradeUpdate] | None:
+        """The executions of `remote` not yet delivered, as trade updates with the broker's own
+        execution ids (none when the stream has delivered them already); None when they cannot be read."""
 
 
 class MarketData(Protocol):

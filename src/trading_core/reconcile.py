@@ -25,7 +25,7 @@ from trading_core.events import Event, PositionClosed, PositionOpened, PositionU
 from trading_core.fills import Fill
 from trading_core.market import EASTERN
 from trading_core.orders import EVENT_FOR_STATUS, Order, TradeEvent, in_doubt
-from trading_core.ports import OrderFilter, OrderStore
+from trading_core.ports import OrderFilter, OrderStore, RecoversFills
 from trading_core.positions import Position, apply_fill
 from trading_core.values import FOUR_PLACES, ZERO, ExecutionId, Symbol, at_four_places, new_event_id
 
@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("trading_core.reconcile")
 
 _DAY_TRADE_HISTORY = timedelta(days=14)
+AVERAGED_AFTER = timedelta(seconds=30)
+"""How long the order poll waits for a broker's own executions (`RecoversFills`) of fills it has not
+applied before it makes them up as one fill priced to the broker's average."""
 
 
 async def load_book(engine: TradingEngine, store: OrderStore, now: datetime) -> None:
@@ -113,10 +116,23 @@ async def _reconcile_order(engine: TradingEngine, order: Order) -> int:
     except OrderNotFound:
         await engine.close_unknown(order)
         return 1
+    recovered = 0
+    if remote.filled_quantity > order.filled_quantity and isinstance(engine.broker, RecoversFills):
+        executions = await engine.broker.recover_fills(remote)
+        for update in executions or ():
+            if update.execution_id not in order.execution_ids and update.order.filled_quantity > order.filled_quantity:
+                await engine.apply_trade_update(update)
+                recovered += 1
+        current = engine.book.open_orders.get(order.id)
+        if current is None:
+            return recovered  # its last fill closed it
+        order = current
+        if remote.filled_quantity > order.filled_quantity and engine.now() - remote.updated_at < AVERAGED_AFTER:
+            return recovered  # its executions cannot be read yet: the next round tries again before making any up
     updates = updates_between(order, remote)
     for update in updates:
         await engine.apply_trade_update(update)
-    return len(updates)
+    return recovered + len(updates)
 
 
 def updates_between(order: Order, remote: BrokerOrder) -> list[TradeUpdate]:

@@ -283,6 +283,21 @@ class AlpacaBroker:
             params = {**params, "page_token": last}
         raise BrokerError(f"more than {_MAX_ACTIVITY_PAGES * _ACTIVITY_PAGE} executions since {after.isoformat()}")
 
+    async def recover_fills(self, remote: BrokerOrder) -> list[TradeUpdate] | None:
+        """The executions of `remote`, oldest first, each with its own id, from the account's activities.
+
+        For the order poll: when its copy of an order shows fills the engine has not applied, they
+        are read here rather than made up as one averaged fill. None when the activities cannot be read.
+        """
+        since = remote.submitted_at - self.settings.stream.backfill_margin
+        try:
+            activities = await self.list_fill_activities(after=since)
+        except BrokerError as e:
+            log.warning("the executions of order %s could not be read: %s", remote.broker_order_id, e.message)
+            return None
+        mine = [a for a in activities if a.order_id == remote.broker_order_id]
+        return self._sequencer.executions(remote, mine)
+
     async def cancel_order(self, broker_order_id: BrokerOrderId) -> None:
         """Ask Alpaca to cancel; the outcome (`canceled`, or a fill first) comes on the stream.
 

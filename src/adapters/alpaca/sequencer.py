@@ -188,6 +188,15 @@ class UpdateSequencer:
         self._note_status(track, order)
         return updates
 
+    def executions(self, order: BrokerOrder, executions: Iterable[FillActivity]) -> list[TradeUpdate]:
+        """Every execution of `order` from its first, up to its cumulative quantity, each as Alpaca made it.
+
+        Nothing is recorded as delivered: the caller (the order poll) keeps what its own copy of the
+        order lacks, and the stream's copies of the same executions are dropped by their ids later.
+        Stops at a missing execution.
+        """
+        return self._recover(_Track(), order, executions)
+
     # ---------------------------------------------------------------- internals
 
     def _track_for(self, order: BrokerOrder, *, baseline: Decimal | None) -> _Track:
