@@ -31,7 +31,8 @@ COUNTS = (
 def _chaos() -> ModuleType:
     path = Path(__file__).parents[2] / "benchmarks" / "chaos.py"
     spec = importlib.util.spec_from_file_location("benchmarks_chaos", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up by name
     spec.loader.exec_module(module)
