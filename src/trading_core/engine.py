@@ -41,7 +41,7 @@ from trading_core.events import Event
 from trading_core.facts import BrokerFacts
 from trading_core.ledger import EventListener, OrderLedger
 from trading_core.market import EASTERN
-from trading_core.orders import Order, TradeEvent, apply_event, ensure_cancelable, hold_in_doubt, reject
+from trading_core.orders import Order, TradeEvent, apply_event, ensure_cancelable, hold_in_doubt, in_doubt, reject
 from trading_core.ports import Broker, MarketData, OrderFilter, OrderPage, OrderStore, TradingStateRecord
 from trading_core.positions import Position
 from trading_core.requests import OrderRequest, follow_up_client_order_id, split_at_flat
@@ -220,7 +220,8 @@ class TradingEngine:
         quantity = first.quantity
         if request.quantity is not None and quantity < request.quantity:  # perhaps split at flat
             found = await self.store.get_order_by_client_id(follow_up_client_order_id(first.client_order_id))
-            if found is not None and found.parent_id == first.id:
+            # Its id is derived from the first's; its parent may be the first's replacement by now.
+            if found is not None and found.parent_id is not None:
                 follow_up, quantity = found, quantity + found.quantity
         same_quantity = request.quantity is None or quantity == request.quantity  # a notional: sized then
         if asked != held or not same_quantity:
@@ -390,11 +391,20 @@ class TradingEngine:
     # ----------------------------------------------------------------- cancel and replace
 
     async def cancel(self, order_id: OrderId | str) -> Order:
-        """Ask the broker to cancel; an order still held here is cancelled on the spot."""
+        """Ask the broker to cancel; an order still held here is cancelled on the spot.
+
+        An order on its way to the broker, or in doubt, may be there already: it is looked up
+        first, and `OrderNotCancelable` answers while the broker does not show it yet.
+        """
         order = await self.get_order(order_id)
         ensure_cancelable(order)
         if order.broker_order_id is None:
-            return await self._cancel_locally(order, "canceled")
+            if order.id not in self.sending and not in_doubt(order):
+                with self._placing(order.id):  # held here: nothing may send it meanwhile
+                    return await self._cancel_locally(order, "canceled")
+            order = await self._find_at_broker(order)
+            if order.broker_order_id is None or order.is_terminal:
+                return order
         try:
             await self.broker.cancel_order(order.broker_order_id)
         except OrderNotFound:
@@ -403,6 +413,16 @@ class TradingEngine:
             return await self.close_unknown(order)
         await self.process_updates()
         return await self.get_order(order.id)
+
+    async def _find_at_broker(self, order: Order) -> Order:
+        """The order as the broker shows it, for an order being sent or in doubt."""
+        remote = await self.broker.get_order_by_client_id(order.client_order_id)
+        if remote is None:
+            raise OrderNotCancelable(
+                f"order {order.id} is being placed and the broker does not show it yet: cancel it again shortly",
+                details={"orderId": order.id, "clientOrderId": order.client_order_id},
+            )
+        return await self.take_broker_copy(order, remote)
 
     async def close_unknown(self, order: Order) -> Order:
         """Close an order the broker does not know (an account reset, say): it can never fill there."""
@@ -612,7 +632,10 @@ class TradingEngine:
     async def session_opened(self) -> int:
         """The market opened: orders queued while it was closed go out. Returns how many."""
         self._facts.session_changed(is_open=True)
-        queued = sorted((o for o in self.book.open_orders.values() if _is_queued(o)), key=lambda o: o.created_at)
+        queued = sorted(
+            (o for o in self.book.open_orders.values() if _is_queued(o) and o.id not in self.sending),
+            key=lambda o: o.created_at,
+        )
         for order in queued:
             await self._send(order)
         return len(queued)

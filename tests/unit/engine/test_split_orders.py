@@ -48,6 +48,23 @@ async def test_replacing_the_closing_half_keeps_the_opening_half(
     assert (position.side, position.quantity) == ("short", 3)
 
 
+async def test_a_retried_flip_whose_closing_half_was_replaced_gets_the_same_orders(
+    engine: TradingEngine, exchange: PaperExchange
+) -> None:
+    exchange.set_price("AAPL", Decimal("100.00"))
+    await engine.submit(market("AAPL", "buy", 5))
+    request = limit("AAPL", "sell", 8, "105.00", time_in_force="gtc", client_order_id="flip-r")
+    flip = await engine.submit(request)
+    await engine.replace(flip.order.id, limit_price=Decimal("104.00"))
+
+    again = await engine.submit(request)
+
+    assert again.order.id == flip.order.id
+    assert again.follow_up is not None
+    assert flip.follow_up is not None
+    assert again.follow_up.id == flip.follow_up.id
+
+
 async def test_the_answer_shows_the_opening_half_as_it_now_stands(
     engine: TradingEngine, exchange: PaperExchange
 ) -> None:
