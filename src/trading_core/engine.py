@@ -325,7 +325,12 @@ class TradingEngine:
             try:
                 accepted = await self.broker.submit_order(order)
             except BrokerRejected as e:
-                return await self._refuse(order, e.code, e.message)
+                if e.code != DuplicateClientOrderId.code:
+                    return await self._refuse(order, e.code, e.message)
+                # The broker holds an order under this id already: an earlier attempt reached it.
+                accepted = await self.broker.get_order_by_client_id(order.client_order_id)
+                if accepted is None:
+                    return await self._refuse(order, e.code, e.message)
             except OrderInDoubt as e:
                 return await self._hold_in_doubt(order, e)
             except BrokerError as e:
@@ -384,7 +389,12 @@ class TradingEngine:
         return refused
 
     async def _refuse(self, order: Order, code: str, reason: str) -> Order:
-        rejected = await self._ledger.change(order, lambda o, now: reject(o, code=code, reason=reason, now=now))
+        def refused(current: Order, now: datetime) -> tuple[Order, list[Event]]:
+            if current.broker_order_id is not None or current.status is not _PENDING_NEW:
+                return current, []  # the broker has shown it meanwhile: its word is the later one
+            return reject(current, code=code, reason=reason, now=now)
+
+        rejected = await self._ledger.change(order, refused)
         await self._release_follow_ups(rejected)
         return rejected
 
@@ -608,6 +618,10 @@ class TradingEngine:
             return
         if parent.status is OrderStatus.REPLACED:
             return  # its replacement is the closing order now (`_link_replacement` hands them over)
+        replaced = self.book.open_orders.get(parent.replaces) if parent.replaces is not None else None
+        if replaced is not None and not parent.filled_quantity:
+            await self._hand_over(parent, replaced)  # a replacement that never took over: the old one works on
+            return
         for waiting in self._waiting_for(parent):
             order = self.book.open_orders.get(waiting.id)
             # Sent once only: the stream and the sender may both get here for the same parent.
