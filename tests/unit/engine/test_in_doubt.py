@@ -13,10 +13,8 @@ from decimal import Decimal
 
 import pytest
 
-from adapters.codec.events import event_payload
-from adapters.memory.store import InMemoryOrderStore
 from adapters.paper import PaperExchange
-from tests.unit.engine.conftest import GENEROUS, limit
+from tests.unit.engine.conftest import GENEROUS, limit, started_engine
 from trading_core import OrderStatus, TestClock
 from trading_core.broker_models import BrokerOrder
 from trading_core.engine import EngineConfig, TradingEngine
@@ -62,15 +60,7 @@ def gateway(clock: TestClock) -> Gateway:
 
 @pytest.fixture
 async def engine(gateway: Gateway, clock: TestClock) -> TradingEngine:
-    engine = TradingEngine(
-        broker=gateway,
-        store=InMemoryOrderStore(payload_of=event_payload),
-        clock=clock,
-        market_data=gateway,
-        config=EngineConfig(limits=GENEROUS, in_doubt_window=timedelta(seconds=60)),
-    )
-    await engine.start()
-    return engine
+    return await started_engine(gateway, clock, EngineConfig(limits=GENEROUS, in_doubt_window=timedelta(seconds=60)))
 
 
 RESTING = limit("AAPL", "buy", 5, "90.00", time_in_force="gtc")

@@ -11,13 +11,11 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-from adapters.codec.events import event_payload
-from adapters.memory.store import InMemoryOrderStore
 from adapters.paper import PaperExchange
-from tests.unit.engine.conftest import GENEROUS, limit, market
+from tests.unit.engine.conftest import limit, market, started_engine
 from trading_core import OrderStatus, TestClock
 from trading_core.broker_models import BrokerOrder
-from trading_core.engine import EngineConfig, TradingEngine
+from trading_core.engine import TradingEngine
 from trading_core.errors import BrokerRejected, OrderInDoubt
 from trading_core.orders import Order
 from trading_core.ports import OrderFilter
@@ -94,14 +92,7 @@ async def test_the_opening_half_is_sent_once_when_the_stream_and_the_poll_both_s
 ) -> None:
     """The update task and the order poll both learn that the close filled; one of them sends."""
     exchange = SlowAnswers(clock)
-    engine = TradingEngine(
-        broker=exchange,
-        store=InMemoryOrderStore(payload_of=event_payload),
-        clock=clock,
-        market_data=exchange,
-        config=EngineConfig(limits=GENEROUS),
-    )
-    await engine.start()
+    engine = await started_engine(exchange, clock)
     exchange.set_price("AAPL", Decimal("100.00"))
     await engine.submit(market("AAPL", "buy", 5))
     flip = await engine.submit(limit("AAPL", "sell", 8, "105.00", time_in_force="gtc"))
@@ -128,14 +119,7 @@ async def test_a_replacement_of_the_closing_half_proven_absent_leaves_the_openin
     clock: TestClock,
 ) -> None:
     exchange = LosesReplacements(clock)
-    engine = TradingEngine(
-        broker=exchange,
-        store=InMemoryOrderStore(payload_of=event_payload),
-        clock=clock,
-        market_data=exchange,
-        config=EngineConfig(limits=GENEROUS),
-    )
-    await engine.start()
+    engine = await started_engine(exchange, clock)
     exchange.set_price("AAPL", Decimal("100.00"))
     await engine.submit(market("AAPL", "buy", 5))
     flip = await engine.submit(limit("AAPL", "sell", 8, "105.00", time_in_force="gtc"))
@@ -166,14 +150,7 @@ class AnswersDuplicate(PaperExchange):
 
 async def test_a_duplicate_client_order_id_at_the_broker_is_the_order_not_a_refusal(clock: TestClock) -> None:
     exchange = AnswersDuplicate(clock)
-    engine = TradingEngine(
-        broker=exchange,
-        store=InMemoryOrderStore(payload_of=event_payload),
-        clock=clock,
-        market_data=exchange,
-        config=EngineConfig(limits=GENEROUS),
-    )
-    await engine.start()
+    engine = await started_engine(exchange, clock)
     exchange.set_price("AAPL", Decimal("100.00"))
 
     result = await engine.submit(market("AAPL", "buy", 5))
