@@ -320,29 +320,44 @@ class TradingEngine:
 
     async def _send(self, order: Order) -> Order:
         """Send a stored order; its client order id is fixed, so the outcome can always be found."""
-        accepted: BrokerOrder | None
         with self._placing(order.id):
             try:
-                accepted = await self.broker.submit_order(order)
+                accepted = await self._placed(order)
             except BrokerRejected as e:
-                if e.code != DuplicateClientOrderId.code:
-                    return await self._refuse(order, e.code, e.message)
-                # The broker holds an order under this id already: an earlier attempt reached it.
-                accepted = await self.broker.get_order_by_client_id(order.client_order_id)
-                if accepted is None:
-                    return await self._refuse(order, e.code, e.message)
+                return await self._refuse(order, e.code, e.message)
             except OrderInDoubt as e:
                 return await self._hold_in_doubt(order, e)
-            except BrokerError as e:
-                log.warning("submission of %s failed (%s); looking its client order id up", order.id, e)
-                try:
-                    accepted = await self.broker.get_order_by_client_id(order.client_order_id)
-                except BrokerError as lookup:
-                    return await self._hold_in_doubt(order, lookup)
-                if accepted is None:
-                    reason = f"not received by the broker: {e.message}; {codes.RESEND_ADVICE}"
-                    return await self._refuse(order, codes.BROKER_ERROR, reason)
             return await self._record_acceptance(order, accepted)
+
+    async def _placed(self, order: Order) -> BrokerOrder:
+        """The broker's copy of the order once sent.
+
+        Raises:
+            BrokerRejected: The broker refused it, or never received it (`BROKER_ERROR`).
+            OrderInDoubt: Neither is known.
+        """
+        try:
+            return await self.broker.submit_order(order)
+        except BrokerRejected as e:
+            if e.code != DuplicateClientOrderId.code:
+                raise
+            return await self._found(order, refusal=e)  # an earlier attempt reached the broker
+        except OrderInDoubt:
+            raise
+        except BrokerError as e:
+            log.warning("submission of %s failed (%s); looking its client order id up", order.id, e)
+            reason = f"not received by the broker: {e.message}; {codes.RESEND_ADVICE}"
+            return await self._found(order, refusal=BrokerRejected(codes.BROKER_ERROR, reason))
+
+    async def _found(self, order: Order, *, refusal: BrokerRejected) -> BrokerOrder:
+        """The broker's copy found by client order id, else `refusal` raised."""
+        try:
+            found = await self.broker.get_order_by_client_id(order.client_order_id)
+        except BrokerError as e:
+            raise OrderInDoubt(f"order {order.client_order_id} cannot be looked up ({e.message})") from e
+        if found is None:
+            raise refusal
+        return found
 
     async def _hold_in_doubt(self, order: Order, cause: BrokerError) -> Order:
         """The submission went unanswered: the order stays pending, its exposure held, until evidence
