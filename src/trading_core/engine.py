@@ -502,12 +502,15 @@ class TradingEngine:
         status = old.status if broker_id is None else OrderStatus.PENDING_NEW
         new = self._build(request, self._clock.now(), status=status, replaces=old, parent_id=old.parent_id)
         with self._placing(new.id):
-            return await self._place_replacement(old, new, request, validation)
+            await self._ledger.insert([new])  # a failure here stored and sent nothing
+            try:
+                return await self._place_replacement(old, new, request, validation)
+            except StoreError as e:
+                raise _with_ids(e, new) from e
 
     async def _place_replacement(
         self, old: Order, new: Order, request: OrderRequest, validation: PreTradeValidation | None
     ) -> SubmitResult:
-        await self._ledger.insert([new])
         broker_id = old.broker_order_id
         if broker_id is None:  # queued for the open: replace it here
             await self._link_replacement(old, new)
