@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from contextlib import suppress
 from datetime import timedelta
 from decimal import Decimal
 from typing import Final, Protocol
@@ -120,14 +119,15 @@ class PositionCloser:
 
     async def _cancel(self, order: Order) -> None:
         """Cancel `order` and wait until it has ended (cancelled, or filled first)."""
-        with suppress(OrderNotCancelable):  # it is ending already (a cancel under way, a fill): waiting tells which
-            await self._desk.cancel(order.id)
+        asked = await self._ask_to_cancel(order)
         pause = _FIRST_LOOK
         waited = 0.0
         while True:
             current = await self._store.get_order(order.id)
             if current is None or current.is_terminal:
                 return
+            if not asked:  # it was on its way to the broker: it may be cancelled now
+                asked = await self._ask_to_cancel(current)
             await self._settle_from_broker(current)
             current = await self._store.get_order(order.id)
             if current is None or current.is_terminal:
@@ -142,6 +142,14 @@ class PositionCloser:
             await asyncio.sleep(pause)
             waited += pause
             pause = min(pause * 2, _LONGEST_PAUSE)
+
+    async def _ask_to_cancel(self, order: Order) -> bool:
+        """Whether the cancel was asked for; not while the order is being placed (asked again later)."""
+        try:
+            await self._desk.cancel(order.id)
+        except OrderNotCancelable:  # ending already (a cancel under way, a fill), or not yet at the broker
+            return order.broker_order_id is not None
+        return True
 
     async def _settle_from_broker(self, order: Order) -> None:
         """Apply what the broker's own copy of `order` shows and we have not heard (as the order poll does)."""

@@ -5,9 +5,10 @@ may have reached the broker's order system, now or later: a gateway may deliver 
 answered 504. Such an order stays pending, and the risk checks count it, until evidence settles it:
 
 - the stream reports it (the ledger applies the broker's acceptance and fills as usual);
-- the broker finds it by client order id (the adapter asks at once, then this poll every round);
-- after `in_doubt_window`, the broker's own order list around its submission time does not show
-  it: only then is it refused as never received (`BROKER_ERROR`).
+- the broker shows it: the adapter looks its client order id up at once, with backoff, and then
+  every order poll reads the broker's own order list around its submission time;
+- after `in_doubt_window`, that list does not show it: only then is it refused as never
+  received (`BROKER_ERROR`).
 
 An order refused that way which the broker reports later is adopted all the same (see
 `orders.reopened`): the broker's word is the last one.
@@ -23,7 +24,6 @@ from typing import TYPE_CHECKING, Final
 from trading_core import codes
 from trading_core.broker_models import BrokerOrder
 from trading_core.enums import OrderStatus
-from trading_core.errors import BrokerError
 from trading_core.orders import Order, doubt_since, in_doubt
 from trading_core.ports import OrderFilter
 from trading_core.values import ClientOrderId
@@ -34,10 +34,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("trading_core.doubt")
 
 CLOCK_SKEW: Final = timedelta(minutes=2)
-"""How far the broker's submission time may precede ours (clocks differ): the listing starts this
-much earlier than the oldest order it must cover."""
+"""How far the broker's submission time may be from ours (clocks differ): a listing reaches this
+much beyond the orders it must cover."""
+GROUP_SPAN: Final = timedelta(minutes=5)
+"""Orders in doubt whose submissions lie within this of each other are asked about in one listing."""
 LISTING_LIMIT: Final = 5_000
-"""Orders read from the broker's list at most in one round; a list that reaches it proves nothing."""
+"""Orders read from the broker's list at most for one group; a list that reaches it proves nothing."""
 
 
 def doubtful(engine: TradingEngine) -> list[Order]:
@@ -46,53 +48,50 @@ def doubtful(engine: TradingEngine) -> list[Order]:
 
 
 async def settle_doubts(engine: TradingEngine, orders: Sequence[Order]) -> int:
-    """Ask the broker about each order in doubt; returns how many were settled either way.
+    """Ask the broker about the orders in doubt; returns how many were settled either way.
 
-    Found by client order id, an order takes the broker's state. Not found within the window, it
-    stays in doubt. Past the window, the broker's order list decides: absent from a complete
-    listing since before it was sent, it is refused as never received.
+    One listing of the broker's orders around their submission times answers for a group of
+    them (one request, where a lookup each would spend the request budget): an order it shows
+    takes the broker's state; one it does not show stays in doubt within the window, and past it
+    is refused as never received, when the listing is complete.
     """
     settled = 0
-    now = engine.now()
-    overdue: list[Order] = []
+    window = engine.config.in_doubt_window
+    for group in _groups(sorted(orders, key=doubt_since)):
+        since = doubt_since(group[0]) - CLOCK_SKEW
+        until = doubt_since(group[-1]) + window + CLOCK_SKEW
+        listed = await engine.broker.list_orders(status=OrderFilter.ALL, after=since, until=until, limit=LISTING_LIMIT)
+        complete = len(listed) < LISTING_LIMIT
+        by_client_id: dict[ClientOrderId, BrokerOrder] = {o.client_order_id: o for o in listed}
+        now = engine.now()
+        for order in group:
+            remote = by_client_id.get(order.client_order_id)
+            if remote is not None:
+                log.warning(
+                    "order %s, in doubt, is at the broker as %s (%s)", order.id, remote.broker_order_id, remote.status
+                )
+                await engine.take_broker_copy(order, remote)
+                settled += 1
+            elif now - doubt_since(order) >= window and complete:
+                reason = (
+                    f"not received by the broker: it went unanswered and the broker's orders from {since.isoformat()}"
+                    f" to {until.isoformat()} do not include it; {codes.RESEND_ADVICE}"
+                )
+                refused = await engine.refuse_unsent(order, reason)
+                settled += refused.status is OrderStatus.REJECTED
+        if not complete:
+            log.warning(
+                "the broker lists %d orders or more around %s: %d stay in doubt", len(listed), since, len(group)
+            )
+    return settled
+
+
+def _groups(orders: Sequence[Order]) -> list[list[Order]]:
+    """Orders (sorted by `doubt_since`) in runs that one listing covers."""
+    groups: list[list[Order]] = []
     for order in orders:
-        try:
-            remote = await engine.broker.get_order_by_client_id(order.client_order_id)
-        except BrokerError as e:  # the order list may still tell, past the window
-            log.warning("could not look order %s up by its client order id: %s", order.id, e)
-            remote = None
-        if remote is not None:
-            settled += await _adopt(engine, order, remote)
-        elif now - doubt_since(order) >= engine.config.in_doubt_window:
-            overdue.append(order)
-    if overdue:
-        settled += await _settle_overdue(engine, overdue)
-    return settled
-
-
-async def _settle_overdue(engine: TradingEngine, overdue: Sequence[Order]) -> int:
-    since = min(doubt_since(o) for o in overdue) - CLOCK_SKEW
-    listed = await engine.broker.list_orders(status=OrderFilter.ALL, after=since, limit=LISTING_LIMIT)
-    if len(listed) >= LISTING_LIMIT:
-        log.warning("the broker lists %d orders or more since %s: %d stay in doubt", len(listed), since, len(overdue))
-        return 0
-    by_client_id: dict[ClientOrderId, BrokerOrder] = {o.client_order_id: o for o in listed}
-    settled = 0
-    for order in overdue:
-        remote = by_client_id.get(order.client_order_id)
-        if remote is not None:
-            settled += await _adopt(engine, order, remote)
-            continue
-        reason = (
-            f"not received by the broker: it went unanswered and the broker's orders since {since.isoformat()} "
-            f"do not include it; {codes.RESEND_ADVICE}"
-        )
-        refused = await engine.refuse_unsent(order, reason)
-        settled += refused.status is OrderStatus.REJECTED
-    return settled
-
-
-async def _adopt(engine: TradingEngine, order: Order, remote: BrokerOrder) -> int:
-    log.warning("order %s, in doubt, is at the broker as %s (%s)", order.id, remote.broker_order_id, remote.status)
-    await engine.take_broker_copy(order, remote)
-    return 1
+        if groups and doubt_since(order) - doubt_since(groups[-1][0]) <= GROUP_SPAN:
+            groups[-1].append(order)
+        else:
+            groups.append([order])
+    return groups

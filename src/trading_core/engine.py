@@ -41,7 +41,7 @@ from trading_core.events import Event
 from trading_core.facts import BrokerFacts
 from trading_core.ledger import EventListener, OrderLedger
 from trading_core.market import EASTERN
-from trading_core.orders import Order, TradeEvent, apply_event, ensure_cancelable, hold_in_doubt, reject
+from trading_core.orders import Order, TradeEvent, apply_event, ensure_cancelable, hold_in_doubt, in_doubt, reject
 from trading_core.ports import Broker, MarketData, OrderFilter, OrderPage, OrderStore, TradingStateRecord
 from trading_core.positions import Position
 from trading_core.requests import OrderRequest, follow_up_client_order_id, split_at_flat
@@ -220,7 +220,8 @@ class TradingEngine:
         quantity = first.quantity
         if request.quantity is not None and quantity < request.quantity:  # perhaps split at flat
             found = await self.store.get_order_by_client_id(follow_up_client_order_id(first.client_order_id))
-            if found is not None and found.parent_id == first.id:
+            # Its id is derived from the first's; its parent may be the first's replacement by now.
+            if found is not None and found.parent_id is not None:
                 follow_up, quantity = found, quantity + found.quantity
         same_quantity = request.quantity is None or quantity == request.quantity  # a notional: sized then
         if asked != held or not same_quantity:
@@ -319,24 +320,44 @@ class TradingEngine:
 
     async def _send(self, order: Order) -> Order:
         """Send a stored order; its client order id is fixed, so the outcome can always be found."""
-        accepted: BrokerOrder | None
         with self._placing(order.id):
             try:
-                accepted = await self.broker.submit_order(order)
+                accepted = await self._placed(order)
             except BrokerRejected as e:
                 return await self._refuse(order, e.code, e.message)
             except OrderInDoubt as e:
                 return await self._hold_in_doubt(order, e)
-            except BrokerError as e:
-                log.warning("submission of %s failed (%s); looking its client order id up", order.id, e)
-                try:
-                    accepted = await self.broker.get_order_by_client_id(order.client_order_id)
-                except BrokerError as lookup:
-                    return await self._hold_in_doubt(order, lookup)
-                if accepted is None:
-                    reason = f"not received by the broker: {e.message}; {codes.RESEND_ADVICE}"
-                    return await self._refuse(order, codes.BROKER_ERROR, reason)
             return await self._record_acceptance(order, accepted)
+
+    async def _placed(self, order: Order) -> BrokerOrder:
+        """The broker's copy of the order once sent.
+
+        Raises:
+            BrokerRejected: The broker refused it, or never received it (`BROKER_ERROR`).
+            OrderInDoubt: Neither is known.
+        """
+        try:
+            return await self.broker.submit_order(order)
+        except BrokerRejected as e:
+            if e.code != DuplicateClientOrderId.code:
+                raise
+            return await self._found(order, refusal=e)  # an earlier attempt reached the broker
+        except OrderInDoubt:
+            raise
+        except BrokerError as e:
+            log.warning("submission of %s failed (%s); looking its client order id up", order.id, e)
+            reason = f"not received by the broker: {e.message}; {codes.RESEND_ADVICE}"
+            return await self._found(order, refusal=BrokerRejected(codes.BROKER_ERROR, reason))
+
+    async def _found(self, order: Order, *, refusal: BrokerRejected) -> BrokerOrder:
+        """The broker's copy found by client order id, else `refusal` raised."""
+        try:
+            found = await self.broker.get_order_by_client_id(order.client_order_id)
+        except BrokerError as e:
+            raise OrderInDoubt(f"order {order.client_order_id} cannot be looked up ({e.message})") from e
+        if found is None:
+            raise refusal
+        return found
 
     async def _hold_in_doubt(self, order: Order, cause: BrokerError) -> Order:
         """The submission went unanswered: the order stays pending, its exposure held, until evidence
@@ -383,18 +404,32 @@ class TradingEngine:
         return refused
 
     async def _refuse(self, order: Order, code: str, reason: str) -> Order:
-        rejected = await self._ledger.change(order, lambda o, now: reject(o, code=code, reason=reason, now=now))
+        def refused(current: Order, now: datetime) -> tuple[Order, list[Event]]:
+            if current.broker_order_id is not None or current.status is not _PENDING_NEW:
+                return current, []  # the broker has shown it meanwhile: its word is the later one
+            return reject(current, code=code, reason=reason, now=now)
+
+        rejected = await self._ledger.change(order, refused)
         await self._release_follow_ups(rejected)
         return rejected
 
     # ----------------------------------------------------------------- cancel and replace
 
     async def cancel(self, order_id: OrderId | str) -> Order:
-        """Ask the broker to cancel; an order still held here is cancelled on the spot."""
+        """Ask the broker to cancel; an order still held here is cancelled on the spot.
+
+        An order on its way to the broker, or in doubt, may be there already: it is looked up
+        first, and `OrderNotCancelable` answers while the broker does not show it yet.
+        """
         order = await self.get_order(order_id)
         ensure_cancelable(order)
         if order.broker_order_id is None:
-            return await self._cancel_locally(order, "canceled")
+            if order.id not in self.sending and not in_doubt(order):
+                with self._placing(order.id):  # held here: nothing may send it meanwhile
+                    return await self._cancel_locally(order, "canceled")
+            order = await self._find_at_broker(order)
+            if order.broker_order_id is None or order.is_terminal:
+                return order
         try:
             await self.broker.cancel_order(order.broker_order_id)
         except OrderNotFound:
@@ -403,6 +438,16 @@ class TradingEngine:
             return await self.close_unknown(order)
         await self.process_updates()
         return await self.get_order(order.id)
+
+    async def _find_at_broker(self, order: Order) -> Order:
+        """The order as the broker shows it, for an order being sent or in doubt."""
+        remote = await self.broker.get_order_by_client_id(order.client_order_id)
+        if remote is None:
+            raise OrderNotCancelable(
+                f"order {order.id} is being placed and the broker does not show it yet: cancel it again shortly",
+                details={"orderId": order.id, "clientOrderId": order.client_order_id},
+            )
+        return await self.take_broker_copy(order, remote)
 
     async def close_unknown(self, order: Order) -> Order:
         """Close an order the broker does not know (an account reset, say): it can never fill there."""
@@ -457,12 +502,15 @@ class TradingEngine:
         status = old.status if broker_id is None else OrderStatus.PENDING_NEW
         new = self._build(request, self._clock.now(), status=status, replaces=old, parent_id=old.parent_id)
         with self._placing(new.id):
-            return await self._place_replacement(old, new, request, validation)
+            await self._ledger.insert([new])  # a failure here stored and sent nothing
+            try:
+                return await self._place_replacement(old, new, request, validation)
+            except StoreError as e:
+                raise _with_ids(e, new) from e
 
     async def _place_replacement(
         self, old: Order, new: Order, request: OrderRequest, validation: PreTradeValidation | None
     ) -> SubmitResult:
-        await self._ledger.insert([new])
         broker_id = old.broker_order_id
         if broker_id is None:  # queued for the open: replace it here
             await self._link_replacement(old, new)
@@ -588,6 +636,10 @@ class TradingEngine:
             return
         if parent.status is OrderStatus.REPLACED:
             return  # its replacement is the closing order now (`_link_replacement` hands them over)
+        replaced = self.book.open_orders.get(parent.replaces) if parent.replaces is not None else None
+        if replaced is not None and not parent.filled_quantity:
+            await self._hand_over(parent, replaced)  # a replacement that never took over: the old one works on
+            return
         for waiting in self._waiting_for(parent):
             order = self.book.open_orders.get(waiting.id)
             # Sent once only: the stream and the sender may both get here for the same parent.
@@ -612,7 +664,10 @@ class TradingEngine:
     async def session_opened(self) -> int:
         """The market opened: orders queued while it was closed go out. Returns how many."""
         self._facts.session_changed(is_open=True)
-        queued = sorted((o for o in self.book.open_orders.values() if _is_queued(o)), key=lambda o: o.created_at)
+        queued = sorted(
+            (o for o in self.book.open_orders.values() if _is_queued(o) and o.id not in self.sending),
+            key=lambda o: o.created_at,
+        )
         for order in queued:
             await self._send(order)
         return len(queued)

@@ -141,7 +141,7 @@ class OrderLedger:
                 # them (nothing of this attempt is stored): again, reading them under locks.
                 log.info("redoing the updates of %s with locks: %s", order_id, e)
                 change = await self._apply(order_id, updates, accepted, now, optimistic=False)
-        if change is None or not change.events:
+        if change is None or change.order is change.original:
             return None
         self._book.track(change.order)
         for position, fill in change.executions:
@@ -172,8 +172,9 @@ class OrderLedger:
                     await self._step(uow, change, update, now)
                 except (InvalidTransition, Overfill) as e:
                     refusals.append((update, e))
-            if change.events:
+            if change.order is not order:  # a pending status (pending_replace...) announces nothing
                 await uow.update_order(change.order)
+            if change.events:
                 await uow.add_events(change.events)
             # Committed even when nothing changed: an optimistic unit's commit is what confirms
             # that what it read (and refused updates against) was current.
@@ -251,9 +252,10 @@ class OrderLedger:
 class _Change:
     """One order's change in progress within a transaction."""
 
-    __slots__ = ("events", "executions", "order")
+    __slots__ = ("events", "executions", "order", "original")
 
     def __init__(self, order: Order) -> None:
+        self.original = order
         self.order = order
         self.events: list[Event] = []
         self.executions: list[tuple[PositionChange, Fill]] = []

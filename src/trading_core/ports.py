@@ -200,8 +200,11 @@ class Broker(Protocol):
         *,
         status: OrderFilter = OrderFilter.OPEN,
         after: datetime | None = None,
+        until: datetime | None = None,
         limit: int = 500,
-    ) -> list[BrokerOrder]: ...
+    ) -> list[BrokerOrder]:
+        """Newest first; submitted after `after` and before `until` (both exclusive, as at Alpaca)."""
+
     async def cancel_order(self, broker_order_id: BrokerOrderId) -> None: ...
     async def replace_order(
         self,

@@ -106,6 +106,19 @@ class TestLookups:
         assert open_ids == [resting.broker_order_id]
         assert [o.broker_order_id for o in closed] == [filled.broker_order_id]
 
+    async def test_a_listing_bounded_by_submission_time(self, venue: Venue) -> None:
+        first = await venue.broker.submit_order(order("MSFT", "buy", "1", type="limit", limit_price="400"))
+        second = await venue.broker.submit_order(order("MSFT", "buy", "1", type="limit", limit_price="401"))
+        third = await venue.broker.submit_order(order("MSFT", "buy", "1", type="limit", limit_price="402"))
+
+        listed = await venue.broker.list_orders(
+            status=OrderFilter.ALL, after=first.submitted_at, until=third.submitted_at
+        )
+
+        assert [o.broker_order_id for o in listed] == [second.broker_order_id]
+        before_third = await venue.broker.list_orders(status=OrderFilter.ALL, until=third.submitted_at)
+        assert [o.broker_order_id for o in before_third] == [second.broker_order_id, first.broker_order_id]
+
     async def test_what_does_not_exist(self, venue: Venue) -> None:
         assert await venue.broker.get_order_by_client_id(ClientOrderId("never-sent")) is None
         with pytest.raises(OrderNotFound):

@@ -63,6 +63,12 @@ class Gateway(PaperExchange):
             raise OrderInDoubt(f"order {order.client_order_id} is in doubt: 504 from the gateway")
         return accepted
 
+    async def replace_order(self, *args: Any, **kwargs: Any) -> BrokerOrder:
+        accepted = await super().replace_order(*args, **kwargs)
+        if self.then_store_down:
+            self.store.down = True
+        return accepted
+
     async def get_order_by_client_id(self, client_order_id: Any) -> BrokerOrder | None:
         return None if self.unanswered else await super().get_order_by_client_id(client_order_id)
 
@@ -124,3 +130,19 @@ async def test_a_database_failure_after_the_broker_took_the_order_names_it(
     order = (await api.get(f"/api/v1/orders/{order_id}")).json()
     assert (order["status"], order["filledQuantity"]) == ("filled", 10)
     assert len(await gateway.list_orders(limit=100, status=OrderFilter.ALL)) == 1  # bought once
+
+
+async def test_a_database_failure_after_the_broker_took_a_replacement_names_it(
+    api: AsyncTestClient[Any], gateway: Gateway, store: FlakyStore
+) -> None:
+    resting = await api.post("/api/v1/orders", json={**BUY, "type": "limit", "limitPrice": 90, "timeInForce": "gtc"})
+    old_id = resting.json()["orderId"]
+    gateway.then_store_down = True
+
+    answer = await api.patch(f"/api/v1/orders/{old_id}", json={"limitPrice": 91})
+
+    assert answer.status_code == 503
+    details = answer.json()["details"]
+    store.down = False
+    replacement = (await api.get(f"/api/v1/orders/{details['orderId']}")).json()
+    assert (replacement["replaces"], replacement["clientOrderId"]) == (old_id, details["clientOrderId"])

@@ -236,15 +236,15 @@ class AlpacaBroker:
         *,
         status: OrderFilter = OrderFilter.OPEN,
         after: datetime | None = None,
+        until: datetime | None = None,
         limit: int = 500,
     ) -> list[BrokerOrder]:
-        """Newest first; `after` (exclusive) is about submission time, as at Alpaca.
+        """Newest first; `after` and `until` (both exclusive) are about submission time, as at Alpaca.
 
         Pages of Alpaca's 500 are joined up to `limit`; an order that does not parse is logged
         and left out rather than failing the listing.
         """
         found: dict[BrokerOrderId, BrokerOrder] = {}
-        until: datetime | None = None
         while len(found) < limit:
             size = min(_PAGE, limit - len(found))
             params = {"status": status.value, "limit": str(size), "direction": "desc"}

@@ -109,6 +109,11 @@ class UpdateSequencer:
             return True
         return order.status is not track.status and _later(track, order)
 
+    def forget(self, broker_order_id: BrokerOrderId) -> None:
+        """An order the broker does not know (a replacement it refused): nothing more is owed of it."""
+        self._tracks.pop(broker_order_id, None)
+        self._closed.pop(broker_order_id, None)
+
     def knows(self, broker_order_id: BrokerOrderId) -> bool:
         return broker_order_id in self._tracks
 

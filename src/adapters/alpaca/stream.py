@@ -377,7 +377,8 @@ class TradeUpdatesStream:
                 try:
                     found[broker_order_id] = await self._reader.get_order(broker_order_id)
                 except OrderNotFound:
-                    log.warning("trade_updates: order %s is no longer known to Alpaca", broker_order_id)
+                    log.warning("trade_updates: %s is not known to Alpaca: no news is owed of it", broker_order_id)
+                    self._sequencer.forget(broker_order_id)
         return list(found.values())
 
     async def wait_ready(self, within: float, *, meanwhile: str = "the order was not sent") -> None:

@@ -91,9 +91,14 @@ class PaperExchange:
         return None if broker_order_id is None else self._venue.orders[broker_order_id]
 
     async def list_orders(
-        self, *, status: OrderFilter = OrderFilter.OPEN, after: datetime | None = None, limit: int = 500
+        self,
+        *,
+        status: OrderFilter = OrderFilter.OPEN,
+        after: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 500,
     ) -> list[BrokerOrder]:
-        """Newest first, like Alpaca's default direction; `after` is exclusive.
+        """Newest first, like Alpaca's default direction; `after` and `until` are exclusive.
 
         Orders are kept in submission order, so the walk stops at the first one submitted at or
         before `after` (this assumes the clock does not move backwards).
@@ -107,7 +112,9 @@ class PaperExchange:
         for snap in source:
             if len(found) >= limit or (after is not None and snap.submitted_at <= after):
                 break
-            if status is OrderFilter.CLOSED and snap.status.is_open:
+            if (status is OrderFilter.CLOSED and snap.status.is_open) or (
+                until is not None and snap.submitted_at >= until
+            ):
                 continue
             found.append(snap)
         return found

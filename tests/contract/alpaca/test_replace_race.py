@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from apps.alpaca_sim import SimServer
+from apps.service.convert import order_body
 from tests.contract.alpaca.support import eventually
 from trading_core.engine import TradingEngine
 from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce
@@ -33,10 +34,12 @@ async def _resting_buy(engine: TradingEngine, alpaca_sim: SimServer) -> str:
 
 async def test_the_old_order_fills_while_pending_replace(engine: TradingEngine, alpaca_sim: SimServer) -> None:
     old_id = await _resting_buy(engine, alpaca_sim)
-    alpaca_sim.set_faults({"kind": "fill_on_replace", "ms": 200})
+    alpaca_sim.set_faults({"kind": "fill_on_replace", "ms": 1000})
 
     replacement = (await engine.replace(old_id, limit_price=Decimal("180.50"))).order
 
+    await eventually(lambda: _status(engine, old_id) is OrderStatus.PENDING_REPLACE, what="pending_replace shown")
+    assert order_body(await engine.get_order(old_id)).broker_status == "pending_replace"  # as the API shows it
     await eventually(lambda: old_id not in engine.book.open_orders, what="the old order filled")
     await eventually(lambda: replacement.id not in engine.book.open_orders, what="the replacement closed")
     old = await engine.get_order(old_id)
@@ -44,6 +47,11 @@ async def test_the_old_order_fills_while_pending_replace(engine: TradingEngine, 
     assert (old.status, old.filled_quantity) == (OrderStatus.FILLED, Decimal(5))
     assert (new.status, new.filled_quantity) == (OrderStatus.CANCELED, Decimal(0))
     assert engine.book.positions["AAPL"].quantity == Decimal(5)
+
+
+def _status(engine: TradingEngine, order_id: str) -> OrderStatus | None:
+    order = engine.book.open_orders.get(order_id)  # type: ignore[call-overload]
+    return order.status if order is not None else None
 
 
 async def test_a_refused_replace_leaves_the_old_order_working(engine: TradingEngine, alpaca_sim: SimServer) -> None:

@@ -264,3 +264,16 @@ def test_an_activity_later_than_the_snapshot_is_left_to_the_stream() -> None:
 
     assert (recovered.execution_id, recovered.order.filled_quantity) == (first.execution_id, 3)
     assert sequencer.stream(second, now=0) == [second]
+
+
+def test_an_order_the_broker_does_not_know_is_owed_no_news_once_forgotten() -> None:
+    """A replacement Alpaca refused on the stream was tracked from its REST answer; it never exists."""
+    sequencer = UpdateSequencer()
+    refused = _order(Decimal(5))
+    sequencer.track(refused)
+    assert sequencer.unsettled() == [refused.broker_order_id]
+
+    sequencer.forget(refused.broker_order_id)
+
+    assert sequencer.unsettled() == []
+    assert not sequencer.knows(refused.broker_order_id)

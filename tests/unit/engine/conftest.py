@@ -67,6 +67,21 @@ async def engine(
     return engine
 
 
+async def started_engine(
+    exchange: PaperExchange, clock: TestClock, config: EngineConfig | None = None
+) -> TradingEngine:
+    """An engine on `exchange` (a paper exchange, or one that misbehaves) and a fresh in-memory store."""
+    engine = TradingEngine(
+        broker=exchange,
+        store=InMemoryOrderStore(payload_of=event_payload),
+        clock=clock,
+        market_data=exchange,
+        config=config or EngineConfig(limits=GENEROUS),
+    )
+    await engine.start()
+    return engine
+
+
 @pytest.fixture
 def events(engine: TradingEngine) -> list[Event]:
     """Every event the engine commits, in order."""

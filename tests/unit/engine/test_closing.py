@@ -10,11 +10,13 @@ import pytest
 from adapters.codec.events import event_payload
 from adapters.memory.store import InMemoryOrderStore
 from adapters.paper import PaperExchange
-from tests.unit.engine.conftest import limit, market
-from trading_core import RiskLimits
+from tests.unit.engine.conftest import limit, market, started_engine
+from trading_core import RiskLimits, TestClock
+from trading_core.broker_models import BrokerOrder
 from trading_core.engine import EngineConfig, MarketClosedPolicy, TradingEngine
 from trading_core.enums import OrderStatus, Side
 from trading_core.errors import InvalidOrder
+from trading_core.orders import Order
 from trading_core.ports import OrderFilter
 from trading_core.values import Symbol
 
@@ -115,3 +117,39 @@ async def test_the_memory_store_holds_a_symbol_for_one_holder_at_a_time() -> Non
 
     assert entered.index("b in") > entered.index("a out")  # b waited for a
     assert entered.index("c in") < entered.index("a out")  # another symbol did not
+
+
+class HeldSubmissions(PaperExchange):
+    """Holds a submission at the broker's door while `hold` is set: the order is on its way."""
+
+    def __init__(self, clock: TestClock) -> None:
+        super().__init__(clock)
+        self.hold: asyncio.Event | None = None
+        self.reached = asyncio.Event()
+
+    async def submit_order(self, order: Order) -> BrokerOrder:
+        if self.hold is not None:
+            self.reached.set()
+            await self.hold.wait()
+        return await super().submit_order(order)
+
+
+async def test_an_order_in_the_way_that_is_still_being_placed_is_cancelled_once_placed(clock: TestClock) -> None:
+    exchange = HeldSubmissions(clock)
+    engine = await started_engine(exchange, clock)
+    exchange.set_price("AAPL", Decimal("100.00"))
+    await engine.submit(market("AAPL", "buy", 6))
+    exchange.hold = asyncio.Event()
+    placing = asyncio.create_task(engine.submit(limit("AAPL", "sell", 1, "110.00", time_in_force="gtc")))
+    await exchange.reached.wait()
+
+    closing = asyncio.create_task(engine.close_position("AAPL"))
+    await asyncio.sleep(0.1)  # the close finds the resting sell on its way: it cannot be cancelled yet
+    exchange.hold.set()
+    stop = (await placing).order
+    exchange.hold = None
+    close = await asyncio.wait_for(closing, timeout=5)
+
+    assert (await engine.get_order(stop.id)).status is OrderStatus.CANCELED
+    assert (close.order.quantity, close.order.status) == (Decimal(6), OrderStatus.FILLED)
+    assert "AAPL" not in engine.book.positions

@@ -11,15 +11,15 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-from adapters.codec.events import event_payload
-from adapters.memory.store import InMemoryOrderStore
 from adapters.paper import PaperExchange
-from tests.unit.engine.conftest import GENEROUS, limit, market
+from tests.unit.engine.conftest import limit, market, started_engine
 from trading_core import OrderStatus, TestClock
 from trading_core.broker_models import BrokerOrder
-from trading_core.engine import EngineConfig, TradingEngine
+from trading_core.engine import TradingEngine
+from trading_core.errors import BrokerRejected, OrderInDoubt
 from trading_core.orders import Order
 from trading_core.ports import OrderFilter
+from trading_core.reconcile import reconcile_orders
 
 
 async def _orders_at_the_exchange(exchange: PaperExchange) -> int:
@@ -46,6 +46,23 @@ async def test_replacing_the_closing_half_keeps_the_opening_half(
     assert (opening.parent_id, opening.status) == (closing.id, OrderStatus.FILLED)
     position = await engine.get_position("AAPL")
     assert (position.side, position.quantity) == ("short", 3)
+
+
+async def test_a_retried_flip_whose_closing_half_was_replaced_gets_the_same_orders(
+    engine: TradingEngine, exchange: PaperExchange
+) -> None:
+    exchange.set_price("AAPL", Decimal("100.00"))
+    await engine.submit(market("AAPL", "buy", 5))
+    request = limit("AAPL", "sell", 8, "105.00", time_in_force="gtc", client_order_id="flip-r")
+    flip = await engine.submit(request)
+    await engine.replace(flip.order.id, limit_price=Decimal("104.00"))
+
+    again = await engine.submit(request)
+
+    assert again.order.id == flip.order.id
+    assert again.follow_up is not None
+    assert flip.follow_up is not None
+    assert again.follow_up.id == flip.follow_up.id
 
 
 async def test_the_answer_shows_the_opening_half_as_it_now_stands(
@@ -75,14 +92,7 @@ async def test_the_opening_half_is_sent_once_when_the_stream_and_the_poll_both_s
 ) -> None:
     """The update task and the order poll both learn that the close filled; one of them sends."""
     exchange = SlowAnswers(clock)
-    engine = TradingEngine(
-        broker=exchange,
-        store=InMemoryOrderStore(payload_of=event_payload),
-        clock=clock,
-        market_data=exchange,
-        config=EngineConfig(limits=GENEROUS),
-    )
-    await engine.start()
+    engine = await started_engine(exchange, clock)
     exchange.set_price("AAPL", Decimal("100.00"))
     await engine.submit(market("AAPL", "buy", 5))
     flip = await engine.submit(limit("AAPL", "sell", 8, "105.00", time_in_force="gtc"))
@@ -96,3 +106,54 @@ async def test_the_opening_half_is_sent_once_when_the_stream_and_the_poll_both_s
     assert (opening.status, opening.filled_quantity) == (OrderStatus.FILLED, Decimal(3))
     position = await engine.get_position("AAPL")
     assert (position.side, position.quantity) == ("short", 3)
+
+
+class LosesReplacements(PaperExchange):
+    """A replace goes unanswered and never reaches the exchange."""
+
+    async def replace_order(self, *args: object, **kwargs: object) -> BrokerOrder:
+        raise OrderInDoubt("the replace went unanswered (502)")
+
+
+async def test_a_replacement_of_the_closing_half_proven_absent_leaves_the_opening_half_to_the_old_one(
+    clock: TestClock,
+) -> None:
+    exchange = LosesReplacements(clock)
+    engine = await started_engine(exchange, clock)
+    exchange.set_price("AAPL", Decimal("100.00"))
+    await engine.submit(market("AAPL", "buy", 5))
+    flip = await engine.submit(limit("AAPL", "sell", 8, "105.00", time_in_force="gtc"))
+    assert flip.follow_up is not None
+
+    lost = await engine.replace(flip.order.id, limit_price=Decimal("104.00"))
+    assert lost.order.status is OrderStatus.PENDING_NEW  # in doubt; the opening half waits for it
+    clock.advance(engine.config.in_doubt_window)
+    await reconcile_orders(engine)  # the broker's order list proves it absent
+    assert (await engine.get_order(lost.order.id)).status is OrderStatus.REJECTED
+    exchange.set_price("AAPL", Decimal("106.00"))  # the old closing order fills, then the opening half
+    await engine.process_updates()
+    await engine.process_updates()
+
+    opening = await engine.get_order(flip.follow_up.id)
+    assert (opening.parent_id, opening.status) == (flip.order.id, OrderStatus.FILLED)
+    position = await engine.get_position("AAPL")
+    assert (position.side, position.quantity) == ("short", 3)
+
+
+class AnswersDuplicate(PaperExchange):
+    """An earlier attempt reached the broker: this one is refused as a duplicate client order id."""
+
+    async def submit_order(self, order: Order) -> BrokerOrder:
+        await super().submit_order(order)
+        raise BrokerRejected("DUPLICATE_CLIENT_ORDER_ID", "client_order_id must be unique")
+
+
+async def test_a_duplicate_client_order_id_at_the_broker_is_the_order_not_a_refusal(clock: TestClock) -> None:
+    exchange = AnswersDuplicate(clock)
+    engine = await started_engine(exchange, clock)
+    exchange.set_price("AAPL", Decimal("100.00"))
+
+    result = await engine.submit(market("AAPL", "buy", 5))
+
+    assert (result.order.status, result.order.filled_quantity) == (OrderStatus.FILLED, Decimal(5))
+    assert (await engine.get_position("AAPL")).quantity == Decimal(5)
