@@ -25,12 +25,12 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Final, Protocol
 
-from trading_core.broker_models import TradeUpdate
+from trading_core.broker_models import BrokerOrder
 from trading_core.enums import OrderStatus, OrderType, Side
 from trading_core.errors import BrokerError, InvalidOrder, OrderNotCancelable, OrderNotFound, PositionNotFound
 from trading_core.orders import Order
 from trading_core.ports import Broker, OrderStore
-from trading_core.reconcile import open_orders, updates_between
+from trading_core.reconcile import open_orders
 from trading_core.requests import OrderRequest
 from trading_core.values import ZERO, OrderId, Symbol
 from trading_core.views import SubmitResult
@@ -48,7 +48,7 @@ class OrderDesk(Protocol):
 
     async def submit(self, request: OrderRequest) -> SubmitResult: ...
     async def cancel(self, order_id: OrderId | str) -> Order: ...
-    async def apply_trade_update(self, update: TradeUpdate) -> None: ...
+    async def take_broker_copy(self, order: Order, remote: BrokerOrder) -> Order: ...
 
 
 class PositionCloser:
@@ -160,8 +160,7 @@ class PositionCloser:
         except (BrokerError, OrderNotFound) as e:
             log.warning("could not look up %s while closing its position: %s", order.id, e)
             return
-        for update in updates_between(order, remote):
-            await self._desk.apply_trade_update(update)
+        await self._desk.take_broker_copy(order, remote)
 
 
 def _closing_side(held: Decimal) -> Side:

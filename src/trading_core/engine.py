@@ -383,13 +383,20 @@ class TradingEngine:
 
     async def take_broker_copy(self, order: Order, remote: BrokerOrder) -> Order:
         """Bring an order to the state of the broker's copy of it: acceptance, fills and status."""
-        from trading_core.reconcile import updates_between  # reconcile needs this module's class
+        from trading_core.reconcile import catch_up  # reconcile needs this module's class
 
-        updates = updates_between(order, remote)
-        taken = await self._ledger.apply_updates(order.id, order.symbol, updates, accepted=remote)
-        if taken is not None and taken.is_terminal:
-            await self._release_follow_ups(taken)
-        return taken or order
+        await catch_up(self, order, remote)
+        return await self._current(order) or order
+
+    async def apply_broker_updates(self, order: Order, updates: Sequence[TradeUpdate], remote: BrokerOrder) -> Order:
+        """Apply updates of one order read from the broker (`remote`, its copy), with its acceptance
+        if ours lacks it; then what that releases. Returns the order as it now stands."""
+        accepted = remote if order.broker_order_id is None else None
+        changed = await self._ledger.apply_updates(order.id, order.symbol, updates, accepted=accepted)
+        current = changed or await self._current(order) or order
+        if current.is_terminal:
+            await self._release_follow_ups(current)
+        return current
 
     async def refuse_unsent(self, order: Order, reason: str) -> Order:
         """Record that an order in doubt never reached the broker (unless it has been sent since)."""
@@ -444,7 +451,7 @@ class TradingEngine:
         remote = await self.broker.get_order_by_client_id(order.client_order_id)
         if remote is None:
             raise OrderNotCancelable(
-                f"order {order.id} is being placed and the broker does not show it yet: cancel it again shortly",
+                f"order {order.id} is being placed and the broker does not show it yet: try again shortly",
                 details={"orderId": order.id, "clientOrderId": order.client_order_id},
             )
         return await self.take_broker_copy(order, remote)
@@ -478,9 +485,17 @@ class TradingEngine:
         stop_price: Decimal | None = None,
         time_in_force: TimeInForce | None = None,
     ) -> SubmitResult:
-        """Modify a working order: the broker replaces it with a new order that `replaces` it."""
+        """Modify a working order: the broker replaces it with a new order that `replaces` it.
+
+        An order on its way to the broker, or in doubt, is looked up first (it may be there):
+        `OrderNotCancelable` answers while the broker does not show it yet. Only an order held
+        here (queued for the open, a split's waiting half) is replaced here.
+        """
         old = await self.get_order(order_id)
         ensure_cancelable(old)
+        if old.broker_order_id is None and (old.id in self.sending or in_doubt(old)):
+            old = await self._find_at_broker(old)
+            ensure_cancelable(old)
         request = OrderRequest.create(
             symbol=old.symbol,
             side=old.side,

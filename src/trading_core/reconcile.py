@@ -116,23 +116,48 @@ async def _reconcile_order(engine: TradingEngine, order: Order) -> int:
     except OrderNotFound:
         await engine.close_unknown(order)
         return 1
-    recovered = 0
-    if remote.filled_quantity > order.filled_quantity and isinstance(engine.broker, RecoversFills):
-        executions = await engine.broker.recover_fills(remote)
-        for update in executions or ():
-            if update.execution_id not in order.execution_ids and update.order.filled_quantity > order.filled_quantity:
-                await engine.apply_trade_update(update)
-                recovered += 1
-        current = engine.book.open_orders.get(order.id)
-        if current is None:
-            return recovered  # its last fill closed it
-        order = current
-        if remote.filled_quantity > order.filled_quantity and engine.now() - remote.updated_at < AVERAGED_AFTER:
-            return recovered  # its executions cannot be read yet: the next round tries again before making any up
+    return await catch_up(engine, order, remote)
+
+
+async def catch_up(engine: TradingEngine, order: Order, remote: BrokerOrder) -> int:
+    """Take `order` to the broker's copy of it, `remote`; returns how many updates that took.
+
+    The broker's acceptance is recorded if ours lacks it. Fills ours lacks are the broker's own
+    executions, each under its own id, when the broker can tell them (`RecoversFills`); they are
+    made up as one fill priced to the broker's average only when it cannot, or has not for
+    `AVERAGED_AFTER` (they may only be on their way, in the stream's inbox). Until then the status
+    waits too: a filled order's status comes from its fills.
+    """
+    lacking = await _lacking_executions(engine, order, remote)
+    if lacking or order.broker_order_id is None:
+        order = await engine.apply_broker_updates(order, lacking, remote)
+    if order.is_terminal:
+        return len(lacking)
+    if remote.filled_quantity > order.filled_quantity and not _may_make_up(engine, remote):
+        return len(lacking)
     updates = updates_between(order, remote)
-    for update in updates:
-        await engine.apply_trade_update(update)
-    return recovered + len(updates)
+    if updates:
+        await engine.apply_broker_updates(order, updates, remote)
+    return len(lacking) + len(updates)
+
+
+async def _lacking_executions(engine: TradingEngine, order: Order, remote: BrokerOrder) -> list[TradeUpdate]:
+    """The broker's own executions of `remote` that `order` has not applied, oldest first."""
+    broker = engine.broker
+    if remote.filled_quantity <= order.filled_quantity or not isinstance(broker, RecoversFills):
+        return []
+    lacking: list[TradeUpdate] = []
+    filled = order.filled_quantity
+    for update in await broker.recover_fills(remote) or ():
+        if update.execution_id not in order.execution_ids and update.order.filled_quantity > filled:
+            lacking.append(update)
+            filled = update.order.filled_quantity
+    return lacking
+
+
+def _may_make_up(engine: TradingEngine, remote: BrokerOrder) -> bool:
+    """Whether fills the broker shows and we lack may be made up as one averaged fill now."""
+    return not isinstance(engine.broker, RecoversFills) or engine.now() - remote.updated_at >= AVERAGED_AFTER
 
 
 def updates_between(order: Order, remote: BrokerOrder) -> list[TradeUpdate]:

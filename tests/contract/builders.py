@@ -119,6 +119,7 @@ def full_order() -> Order:
         rejection_reason="buying power of 10.00 is below 412.50",
         replaces=OrderId(str(uuid.uuid4())),
         replaced_by=OrderId(str(uuid.uuid4())),
+        parent_id=OrderId(str(uuid.uuid4())),
         execution_ids=frozenset({ExecutionId("exec-a"), ExecutionId("exec-b")}),
     )
 

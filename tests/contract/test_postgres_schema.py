@@ -27,6 +27,7 @@ ADDED_COLUMNS = {
         "rejection_reason",
         "replaces",
         "replaced_by",
+        "parent_id",
     ],
     "positions": ["cost_basis_exact", "realized_pnl", "opened_at"],
     "fills": [],

@@ -42,9 +42,9 @@ _ORDER_COLUMNS: Final = (
     "id, client_order_id, broker_order_id, symbol, side, order_type, time_in_force, quantity, filled_quantity,"
     " filled_notional, average_fill_price, limit_price, stop_price, trail_price, trail_percent, status,"
     " extended_hours, strategy_id, decision_id, submitted_at, filled_at, cancelled_at, created_at, updated_at,"
-    " rejection_code, rejection_reason, replaces, replaced_by"
+    " rejection_code, rejection_reason, replaces, replaced_by, parent_id"
 )
-_ORDER_VALUES: Final = ", ".join(["%s"] * 28)
+_ORDER_VALUES: Final = ", ".join(["%s"] * 29)
 
 INSERT_ORDER: Final = (
     f"INSERT INTO trading.orders ({_ORDER_COLUMNS}) VALUES ({_ORDER_VALUES})"  # noqa: S608  # constants only
@@ -62,7 +62,7 @@ SELECT_ORDERS: Final = (
     " o.quantity, o.filled_quantity, o.filled_notional, o.limit_price, o.stop_price, o.trail_price,"
     " o.trail_percent, o.status, o.extended_hours, o.strategy_id::text, o.decision_id::text, o.submitted_at,"
     " o.filled_at, o.cancelled_at, o.created_at, o.updated_at, o.rejection_code, o.rejection_reason,"
-    " o.replaces::text, o.replaced_by::text,"
+    " o.replaces::text, o.replaced_by::text, o.parent_id::text,"
     " ARRAY(SELECT f.broker_fill_id FROM trading.fills f"
     " WHERE f.order_id = o.id AND f.broker_fill_id IS NOT NULL) AS execution_ids"
     " FROM trading.orders o"
@@ -101,6 +101,7 @@ def order_params(order: Order) -> tuple[Any, ...]:
         order.rejection_reason,
         order.replaces,
         order.replaced_by,
+        order.parent_id,
     )
 
 
@@ -133,6 +134,7 @@ def order_from_row(row: tuple[Any, ...]) -> Order:
         rejection_reason,
         replaces,
         replaced_by,
+        parent_id,
         execution_ids,
     ) = row
     return Order(
@@ -163,6 +165,7 @@ def order_from_row(row: tuple[Any, ...]) -> Order:
         rejection_reason=rejection_reason,
         replaces=None if replaces is None else OrderId(replaces),
         replaced_by=None if replaced_by is None else OrderId(replaced_by),
+        parent_id=None if parent_id is None else OrderId(parent_id),
         execution_ids=frozenset(ExecutionId(e) for e in execution_ids),
     )
 

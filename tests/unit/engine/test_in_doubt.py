@@ -114,3 +114,36 @@ async def test_the_order_list_decides_only_past_the_window(
     refused = await engine.get_order(result.order.id)
     assert (refused.status, refused.rejection_code) == (OrderStatus.REJECTED, "BROKER_ERROR")
     assert result.order.id not in engine.book.open_orders
+
+
+async def test_a_replace_while_the_order_is_on_its_way_is_refused_not_done_here(
+    engine: TradingEngine, gateway: Gateway
+) -> None:
+    gateway.hold = asyncio.Event()
+    submitting = asyncio.create_task(engine.submit(RESTING))
+    await gateway.reached.wait()
+    (order,) = engine.book.open_orders.values()
+
+    with pytest.raises(OrderNotCancelable, match="being placed"):
+        await engine.replace(order.id, limit_price=Decimal("91.00"))
+
+    gateway.hold.set()
+    placed = (await submitting).order
+    assert (placed.status, placed.replaced_by) == (OrderStatus.NEW, None)
+    assert [o.status for o in await _at_the_exchange(gateway)] == [OrderStatus.NEW]
+
+
+async def test_a_replace_of_an_order_in_doubt_replaces_it_at_the_broker(
+    engine: TradingEngine, gateway: Gateway
+) -> None:
+    gateway.take_unanswered, gateway.hide = True, True
+    result = await engine.submit(RESTING)
+    gateway.take_unanswered, gateway.hide = False, False
+
+    replacement = (await engine.replace(result.order.id, limit_price=Decimal("91.00"))).order
+
+    assert (replacement.status, replacement.limit_price) == (OrderStatus.NEW, Decimal("91.00"))
+    old = await engine.get_order(result.order.id)
+    assert (old.status, old.replaced_by) == (OrderStatus.REPLACED, replacement.id)
+    statuses = sorted(o.status for o in await _at_the_exchange(gateway))
+    assert statuses == sorted([OrderStatus.REPLACED, OrderStatus.NEW])
