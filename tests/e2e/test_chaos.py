@@ -25,6 +25,7 @@ COUNTS = (
     "fills_duplicated",
     "events_missing",
     "events_duplicated",
+    "closes_past_flat",
 )
 
 
