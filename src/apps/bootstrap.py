@@ -154,6 +154,8 @@ class AdapterWiring:
                 secret_key=alpaca.secret_key.reveal(),
                 base_url=alpaca.base_url,
                 data_url=alpaca.data_url,
+                feed=alpaca.feed,
+                quote_max_age=alpaca.quote_max_age_ms / 1000,
             ),
             clock=clock,
         )

@@ -89,6 +89,20 @@ class AlpacaConfig:
     api_key: Secret | None = setting(None, key="apiKey", env=("ALPACA_API_KEY",), doc="API key id.")
     secret_key: Secret | None = setting(None, key="secretKey", env=("ALPACA_SECRET_KEY",), doc="API secret key.")
     data_url: str = setting("https://data.alpaca.markets", key="dataUrl", env=("ALPACA_DATA_URL",), doc="Data API.")
+    feed: str = setting(
+        "iex",
+        key="feed",
+        env=("ALPACA_DATA_FEED",),
+        doc="Market-data feed streamed for quotes: iex (free) or sip (subscription).",
+        validator=check(lambda v: v in ("iex", "sip"), "iex or sip"),
+    )
+    quote_max_age_ms: int = setting(
+        5_000,
+        key="quoteMaxAge",
+        unit="ms",
+        doc="Age beyond which a quote the market-data stream no longer keeps current is read again over REST.",
+        validator=_non_negative,
+    )
 
     @property
     def has_keys(self) -> bool:
