@@ -155,6 +155,8 @@ class AdapterWiring:
                 base_url=alpaca.base_url,
                 data_url=alpaca.data_url,
                 read_timeout=alpaca.read_timeout_ms / 1000,
+                feed=alpaca.feed,
+                quote_max_age=alpaca.quote_max_age_ms / 1000,
             ),
             clock=clock,
         )

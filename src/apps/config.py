@@ -96,6 +96,20 @@ class AlpacaConfig:
         unit="ms",
         validator=_positive,
     )
+    feed: str = setting(
+        "iex",
+        key="feed",
+        env=("ALPACA_DATA_FEED",),
+        doc="Market-data feed streamed for quotes: iex (free) or sip (subscription).",
+        validator=check(lambda v: v in ("iex", "sip"), "iex or sip"),
+    )
+    quote_max_age_ms: int = setting(
+        5_000,
+        key="quoteMaxAge",
+        unit="ms",
+        doc="Age beyond which a quote the market-data stream no longer keeps current is read again over REST.",
+        validator=_non_negative,
+    )
 
     @property
     def has_keys(self) -> bool:

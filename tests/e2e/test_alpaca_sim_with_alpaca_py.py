@@ -20,6 +20,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from alpaca.common.exceptions import APIError
     from alpaca.data.historical import StockHistoricalDataClient
+    from alpaca.data.live import StockDataStream
+    from alpaca.data.models import Quote, Trade
     from alpaca.data.requests import StockLatestQuoteRequest, StockLatestTradeRequest
     from alpaca.trading.client import TradingClient
     from alpaca.trading.enums import OrderSide, OrderStatus, QueryOrderStatus, TimeInForce
@@ -324,3 +326,48 @@ class TestTradingStream:
         assert [[u.event for u in updates] for updates in got] == [["new", "fill"], ["new", "fill"]]
         assert {u.order.id for updates in got for u in updates} == {order.id}
         assert connections == 2
+
+
+@contextmanager
+def running_data_stream(sim: SimServer, *symbols: str) -> Iterator[queue.Queue[Any]]:
+    """alpaca-py's StockDataStream on its own thread, subscribed to the quotes and trades of `symbols`."""
+    received: queue.Queue[Any] = queue.Queue()
+    data_stream = StockDataStream("test", "test", url_override=sim.data_stream_url("iex"))
+
+    async def on_data(item: Any) -> None:
+        received.put(item)
+
+    data_stream.subscribe_quotes(on_data, *symbols)
+    data_stream.subscribe_trades(on_data, *symbols)
+    thread = threading.Thread(target=data_stream.run, daemon=True)
+    thread.start()
+    try:
+        yield received
+    finally:
+        data_stream.stop()
+        sim.drop_data_stream()  # wakes its receive loop at once (it polls its stop queue every 5 s)
+        thread.join(WAIT)
+    assert not thread.is_alive()
+
+
+class TestStockDataStream:
+    def test_reads_the_trade_and_quote_of_a_price_change(self, alpaca_sim: SimServer) -> None:
+        with running_data_stream(alpaca_sim, "AAPL") as received:
+            alpaca_sim.wait_for_data_stream(quotes=["AAPL"], timeout=WAIT)
+            alpaca_sim.set_price("AAPL", "192.34")
+            trade, quote = received.get(timeout=WAIT), received.get(timeout=WAIT)
+
+        assert isinstance(trade, Trade)
+        assert isinstance(quote, Quote)
+        assert (trade.symbol, trade.price, trade.size) == ("AAPL", 192.34, 100)
+        assert (quote.symbol, quote.bid_price, quote.ask_price) == ("AAPL", 192.34, 192.34)
+        assert quote.timestamp.tzinfo is not None
+
+    def test_follows_the_walk_for_its_symbols_only(self, alpaca_sim: SimServer) -> None:
+        with running_data_stream(alpaca_sim, "MSFT") as received:
+            alpaca_sim.wait_for_data_stream(quotes=["MSFT"], timeout=WAIT)
+            alpaca_sim.set_price("AAPL", "150.00")
+            alpaca_sim.set_price("MSFT", "401.01")
+            got = [received.get(timeout=WAIT) for _ in range(2)]
+
+        assert {(type(item).__name__, item.symbol) for item in got} == {("Trade", "MSFT"), ("Quote", "MSFT")}

@@ -9,6 +9,7 @@ import pytest
 
 from apps.alpaca_sim import errors
 from apps.alpaca_sim.faults import FaultBook, parse_rule
+from apps.alpaca_sim.minute_bars import MinuteBars
 from apps.alpaca_sim.parse import Query
 from apps.alpaca_sim.ratelimit import RateLimiter
 from apps.alpaca_sim.wire import dec, ratio, ts
@@ -161,3 +162,39 @@ class TestFaultBook:
 def test_the_simulators_keys_come_from_its_two_variables_else_test() -> None:
     assert simulator_keys({}) == ("test", "test")
     assert simulator_keys({"ALPACA_SIM_KEY": "PK1", "ALPACA_SIM_SECRET": "s"}) == ("PK1", "s")
+
+
+class TestMinuteBars:
+    def test_a_minutes_trades_make_one_bar_sent_when_a_later_minute_trades(self) -> None:
+        bars = MinuteBars()
+        minute = datetime(2026, 3, 2, 15, 4, tzinfo=UTC)
+        during = [
+            bars.record("AAPL", Decimal(price), 100, minute.replace(second=second))
+            for price, second in (("10", 1), ("12", 20), ("9", 40), ("11", 59))
+        ]
+        other = bars.record("MSFT", Decimal(400), 100, minute.replace(minute=5))
+
+        finished = bars.record("AAPL", Decimal(13), 100, minute.replace(minute=5, second=2))
+
+        assert during == [None, None, None, None]
+        assert other is None
+        assert finished == {
+            "T": "b",
+            "S": "AAPL",
+            "o": Decimal(10),
+            "h": Decimal(12),
+            "l": Decimal(9),
+            "c": Decimal(11),
+            "v": 400,
+            "t": minute,
+            "n": 4,
+            "vw": Decimal("10.5"),
+        }
+
+    def test_clearing_forgets_the_open_bars(self) -> None:
+        bars = MinuteBars()
+        minute = datetime(2026, 3, 2, 15, 4, tzinfo=UTC)
+        bars.record("AAPL", Decimal(10), 100, minute)
+        bars.clear()
+
+        assert bars.record("AAPL", Decimal(11), 100, minute.replace(minute=5)) is None

@@ -192,3 +192,13 @@ def test_urls_of_each_accepted_kind_pass() -> None:
 
     assert load_settings(env=env).broker_kind.value == "alpaca"
     assert load_settings(env={"DATABASE_URL": "postgres://u@h/db"}).database.url is not None
+
+
+def test_the_quote_stream_settings_default_to_iex_and_five_seconds_and_are_checked() -> None:
+    default = parse_settings(SPEC_FILE, {}).alpaca
+    chosen = parse_settings(SPEC_FILE, {"ALPACA_DATA_FEED": "sip", env_name("alpaca", "quoteMaxAge"): "250"}).alpaca
+
+    assert (default.feed, default.quote_max_age_ms) == ("iex", 5_000)
+    assert (chosen.feed, chosen.quote_max_age_ms) == ("sip", 250)
+    with pytest.raises(ConfigError, match=r"alpaca\.feed"):
+        parse_settings(SPEC_FILE, {"ALPACA_DATA_FEED": "otc"})

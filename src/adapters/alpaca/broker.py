@@ -8,6 +8,9 @@ found order is returned, and when Alpaca does not show it (or cannot be asked) `
 says so: the order may still be at Alpaca, and only evidence may settle it.
 New orders also wait for the stream to be ready, so none goes out between a reconnection and
 the backfill that recovers what the stream missed.
+Quotes come from the market-data stream (`quotes.py`), which `open()` starts too: a symbol is
+subscribed the first time `latest_quote` asks for it, or when it is held or has an open order in
+a listing; REST is asked only when the cached quote is not current.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from adapters.alpaca.backoff import Backoff
 from adapters.alpaca.budget import Priority, RequestBudget
 from adapters.alpaca.config import AlpacaSettings
 from adapters.alpaca.errors import Operation, Unanswered
+from adapters.alpaca.quotes import QuoteStream
 from adapters.alpaca.rest import AlpacaRestClient, Host, Request, Retry
 from adapters.alpaca.sequencer import UpdateSequencer
 from adapters.alpaca.stream import TradeUpdatesStream, UpdateInbox
@@ -92,6 +96,8 @@ class AlpacaBroker:
             settings, reader=self, inbox=self._inbox, sequencer=self._sequencer, clock=clock, rng=self._rng
         )
         self._task: asyncio.Task[None] | None = None
+        self.quotes = QuoteStream(settings, rng=self._rng)
+        self._quotes_task: asyncio.Task[None] | None = None
         self._positions: dict[Symbol, Decimal] = {}
         """Last known position per symbol: an order that reduces one goes first in the budget."""
 
@@ -106,6 +112,8 @@ class AlpacaBroker:
         """
         if self._task is None:
             self._task = asyncio.create_task(self.stream.run(), name="alpaca-trade-updates")
+        if self._quotes_task is None:
+            self._quotes_task = asyncio.create_task(self.quotes.run(), name="alpaca-market-data")
         if wait:
             try:
                 timeout = self.settings.stream.ready_timeout if within is None else within
@@ -115,11 +123,12 @@ class AlpacaBroker:
                 raise
 
     async def close(self) -> None:
-        """Stop the stream. The httpx client stays open: it belongs to the caller."""
-        task, self._task = self._task, None
-        if task is not None:
+        """Stop the streams. The httpx client stays open: it belongs to the caller."""
+        tasks = [t for t in (self._task, self._quotes_task) if t is not None]
+        self._task = self._quotes_task = None
+        for task in tasks:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def __aenter__(self) -> Self:
         await self.open()
@@ -259,6 +268,7 @@ class AlpacaBroker:
             if len(page if isinstance(page, list) else []) < size or not orders:
                 break
             until = min(o.submitted_at for o in orders)
+        await self.quotes.want(o.symbol for o in found.values() if o.status.is_open)
         return list(found.values())[:limit]
 
     async def list_fill_activities(self, *, after: datetime) -> list[codec.FillActivity]:
@@ -323,6 +333,7 @@ class AlpacaBroker:
     async def list_positions(self) -> list[BrokerPosition]:
         positions = _each(codec.position, await self._read("/v2/positions"), "position")
         self._positions = {p.symbol: p.quantity for p in positions}
+        await self.quotes.want(p.symbol for p in positions if p.quantity)
         return positions
 
     async def get_account(self) -> Account:
@@ -343,6 +354,21 @@ class AlpacaBroker:
         return _parsed(codec.asset, data)
 
     async def latest_quote(self, symbol: Symbol) -> Quote | None:
+        """The market-data stream's quote while it is current (see `quotes.py`), else REST's.
+
+        The symbol is subscribed on the stream from its first request on.
+        """
+        cached = self.quotes.current(symbol, self.settings.quote_max_age)
+        await self.quotes.want((symbol,))
+        if cached is not None:
+            return cached
+        asked_at = self.quotes.now()
+        quote = await self._rest_quote(symbol)
+        if quote is not None:
+            self.quotes.remember(quote, asked_at)
+        return quote
+
+    async def _rest_quote(self, symbol: Symbol) -> Quote | None:
         params = {"feed": self.settings.feed} if self.settings.feed else None
         path = f"/v2/stocks/{quote_path(str(symbol), safe='')}/quotes/latest"
         try:

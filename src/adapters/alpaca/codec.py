@@ -333,6 +333,29 @@ def quote(symbol: Symbol, data: Any) -> Quote | None:
     return Quote(symbol=symbol, price=mid, timestamp=raw.t, bid=bid, ask=ask)
 
 
+@attrs.frozen(kw_only=True)
+class LastTrade:
+    """A symbol's latest trade, as the market-data stream sends it (`{"T": "t", "p", "s", "t", ...}`)."""
+
+    symbol: Symbol
+    price: Decimal
+    size: Decimal
+    timestamp: datetime
+
+
+@attrs.frozen(kw_only=True)
+class _TradeFields:
+    t: datetime
+    p: Decimal
+    s: Decimal = ZERO
+
+
+def last_trade(symbol: Symbol, data: Any) -> LastTrade:
+    """A trade message of the market-data stream (or a REST `trade` object)."""
+    raw = _structure(data, _TradeFields, "trade")
+    return LastTrade(symbol=symbol, price=raw.p, size=raw.s, timestamp=raw.t)
+
+
 # ---------------------------------------------------------------- core -> Alpaca
 
 

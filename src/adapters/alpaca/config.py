@@ -1,4 +1,4 @@
-"""The Alpaca adapter's settings: hosts, keys, timeouts, retries, the request budget, the stream."""
+"""The Alpaca adapter's settings: hosts, keys, timeouts, retries, the request budgets, the streams."""
 
 from __future__ import annotations
 
@@ -14,6 +14,11 @@ DATA_URL = "https://data.alpaca.markets"
 def _positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
     if not value > 0:
         raise ValueError(f"{attribute.name} must be positive, was {value!r}")
+
+
+def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not value >= 0:
+        raise ValueError(f"{attribute.name} must be 0 or more, was {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -110,14 +115,19 @@ class AlpacaSettings:
         base_url: The trading API host, without `/v2`.
         data_url: The market data host, without `/v2`.
         stream_url: The trade_updates WebSocket URL; None derives `ws(s)://<base host>/stream`.
+        data_stream_url: The market-data WebSocket URL; None derives it from `data_url` and `feed`
+            (`wss://stream.data.alpaca.markets/v2/iex` for Alpaca's data host).
         feed: The market data feed asked for (`iex` is free, `sip` needs a subscription).
+        quote_max_age: Seconds a quote the market-data stream no longer keeps current is still
+            answered from the cache before `latest_quote` asks REST (see `quotes.py`).
         connect_timeout: Seconds to open a TCP connection.
         read_timeout: Seconds to wait for an answer.
         retry: Retries of reads, cancels, and refused (429) or unsent requests.
         lookup_window: Seconds a submission left unanswered (timeout, dropped connection) is
             looked up by its client order id before the adapter gives up knowing.
-        rate_limit: The request budget's starting point.
-        stream: The trade_updates stream.
+        rate_limit: The trading host's request budget's starting point.
+        data_rate_limit: The market-data host's, which Alpaca limits apart (200 a minute on the free plan).
+        stream: The trade_updates stream (its reconnection timings serve the market-data stream too).
     """
 
     key_id: str
@@ -125,12 +135,15 @@ class AlpacaSettings:
     base_url: str = PAPER_URL
     data_url: str = DATA_URL
     stream_url: str | None = None
+    data_stream_url: str | None = None
     feed: str | None = "iex"
+    quote_max_age: float = attrs.field(default=5.0, validator=_non_negative)
     connect_timeout: float = attrs.field(default=5.0, validator=_positive)
     read_timeout: float = attrs.field(default=10.0, validator=_positive)
     retry: RetryPolicy = RetryPolicy()
     lookup_window: float = attrs.field(default=5.0, validator=_positive)
     rate_limit: RateLimit = RateLimit()
+    data_rate_limit: RateLimit = RateLimit()
     stream: StreamSettings = StreamSettings()
 
     @property
@@ -140,6 +153,17 @@ class AlpacaSettings:
         base = self.base_url.rstrip("/")
         scheme, _, rest = base.partition("://")
         return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/stream"
+
+    @property
+    def market_stream_url(self) -> str:
+        """`data_stream_url`, or Alpaca's rule: `data.<domain>` streams at `stream.data.<domain>/v2/<feed>`."""
+        if self.data_stream_url is not None:
+            return self.data_stream_url
+        scheme, _, rest = self.data_url.rstrip("/").partition("://")
+        host, slash, path = rest.partition("/")
+        if host.startswith("data.") and host.endswith("alpaca.markets"):
+            host = f"stream.{host}"
+        return f"{'wss' if scheme == 'https' else 'ws'}://{host}{slash}{path}/v2/{self.feed or 'iex'}"
 
     @property
     def auth_headers(self) -> dict[str, str]:

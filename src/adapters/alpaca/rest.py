@@ -81,8 +81,9 @@ class AlpacaRestClient:
     Args:
         client: The pooled client; its owner opens and closes it.
         settings: Hosts, keys, timeouts and the retry policy.
-        budget: The account's request budget (one per key, shared by every caller).
-        data_budget: The market-data host's budget (Alpaca limits it separately).
+        budget: The trading host's request budget (one per key, shared by every caller).
+        data_budget: The market-data host's budget: Alpaca limits that host apart, so a quote read
+            never spends a token orders need (by default from `settings.data_rate_limit`).
         rng: Jitter source.
         sleep: How to wait between attempts (tests may speed it up).
     """
@@ -100,7 +101,7 @@ class AlpacaRestClient:
         self._client = client
         self._settings = settings
         self.budget = budget or RequestBudget(settings.rate_limit)
-        self.data_budget = data_budget or RequestBudget(settings.rate_limit)
+        self.data_budget = data_budget or RequestBudget(settings.data_rate_limit)
         self._rng = rng or random.Random()  # noqa: S311  # jitter, not a secret
         self._sleep = sleep
         self._timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)

@@ -1,8 +1,10 @@
-"""The simulator as one ASGI app: Alpaca's REST API under `/v2`, the stream at `/stream`, controls under `/_sim`.
+"""The simulator as one ASGI app: Alpaca's REST API under `/v2`, the stream at `/stream`, controls under `/_sim`,
+and the market-data stream at `/v2/{iex,sip,test}`.
 
 A `/v2` request goes through, in order: the rate limit (per presented key), authentication, the
 request fault rules, the route's handler; then the exchange's trade updates go to the stream, and
-the answer goes out with the rate-limit headers. A refusal (4xx) changes nothing.
+the answer goes out with the rate-limit headers. A refusal (4xx) changes nothing. Market-data
+requests (`/v2/stocks/...`) count against their own limit, as at Alpaca.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from apps.alpaca_sim import account, activities, controls, errors, market_data, orders, positions
+from apps.alpaca_sim import account, activities, controls, data_stream, errors, market_data, orders, positions
 from apps.alpaca_sim.asgi import (
     Receive,
     Request,
@@ -33,6 +35,7 @@ from trading_core.errors import TradingError
 _log = logging.getLogger(__name__)
 _ORDER = r"/v2/orders/(?P<order_id>[^/]+)"
 _POSITION = r"/v2/positions/(?P<symbol_or_asset_id>[^/]+)"
+_DATA_API = "/v2/stocks/"
 
 
 def api_router() -> Router:
@@ -80,7 +83,10 @@ class SimulatorApp:
         if kind == "http":
             await self._http(scope, receive, send)
         elif kind == "websocket":
-            await self.sim.hub.serve(scope, receive, send)
+            if scope["path"] in data_stream.PATHS:
+                await self.sim.market.serve(scope, receive, send)
+            else:
+                await self.sim.hub.serve(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
@@ -91,6 +97,7 @@ class SimulatorApp:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.sim.hub.drop_all(1001)
+                await self.sim.market.drop_all()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -107,7 +114,11 @@ class SimulatorApp:
     async def _api_call(self, request: Request, send: Send) -> None:
         sim = self.sim
         sim.requests += 1
-        verdict = sim.limiter.hit(request.headers.get("apca-api-key-id", ""))
+        limiter = sim.limiter
+        if request.path.startswith(_DATA_API):  # the data API has its own limit, as at Alpaca
+            sim.market.requests += 1
+            limiter = sim.market.limiter
+        verdict = limiter.hit(request.headers.get("apca-api-key-id", ""))
         extra = verdict.headers() if verdict is not None else ()
         faults = RequestFaults()
         if verdict is not None and not verdict.allowed:

@@ -1,4 +1,4 @@
-"""The test controls under `/_sim`: reset, prices, the session, state, fault rules, the stream.
+"""The test controls under `/_sim`: reset, prices, the session, state, fault rules, the streams.
 
 Unauthenticated, outside `/v2` (no rate limit, no fault rules), JSON in and out, decimals as
 strings; every answer is `200 {"ok": true, ...}` or `4xx {"code", "message"}` (docs/alpaca-sim.md).
@@ -20,6 +20,7 @@ from trading_core.values import price
 
 _NUMBERS = encoder(decimals_as_numbers=True)
 _MAX_STEPS = 100_000
+_MAX_REFUSE = 3600
 
 
 def _body(request: Request) -> dict[str, Any]:
@@ -100,6 +101,9 @@ async def state(sim: Simulation, request: Request) -> Response:
         stream_connections=sim.hub.authenticated,
         stream_listening=sim.hub.listening,
         requests=sim.requests,
+        data_requests=sim.market.requests,
+        data_connections=sim.market.authenticated,
+        data_subscribed=sim.market.subscribed(),
     )
 
 
@@ -119,6 +123,15 @@ async def drop_stream(sim: Simulation, request: Request) -> Response:
     return _ok(closed=await sim.hub.drop_all())
 
 
+async def drop_data_stream(sim: Simulation, request: Request) -> Response:
+    """`POST /_sim/data/drop {"refuse": 2.5}`: close every market-data connection now (code 1011), and
+    refuse new ones for `refuse` seconds (default 0)."""
+    refuse = parse.decimal(_body(request), "refuse") or 0
+    if not 0 <= refuse <= _MAX_REFUSE:
+        raise errors.invalid(f"refuse must be a number of seconds from 0 to {_MAX_REFUSE}")
+    return _ok(closed=await sim.market.drop_all(refuse=float(refuse)))
+
+
 def router() -> Router:
     routes = Router()
     routes.add("POST", "/_sim/reset", reset)
@@ -129,4 +142,5 @@ def router() -> Router:
     routes.add("POST", "/_sim/faults", set_faults)
     routes.add("GET", "/_sim/faults", get_faults)
     routes.add("POST", "/_sim/stream/drop", drop_stream)
+    routes.add("POST", "/_sim/data/drop", drop_data_stream)
     return routes

@@ -6,58 +6,63 @@ per symbol, so its quote has no spread (bid = ask = price).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apps.alpaca_sim import errors, wire
 from apps.alpaca_sim.asgi import Request, Response, encoder, json_response
-from apps.alpaca_sim.simulation import Simulation
 from trading_core.market import Asset, Quote
 from trading_core.values import Symbol
 
+if TYPE_CHECKING:
+    from apps.alpaca_sim.simulation import Simulation
+
 _NUMBERS = encoder(decimals_as_numbers=True)
 _TAPES = {"NYSE": "A", "NASDAQ": "C"}
-_LOT = 100
+LOT = 100
+"""Shares of each simulated trade."""
 
 
 async def latest_trade(sim: Simulation, request: Request, symbol: str) -> Response:
     """`GET /v2/stocks/{symbol}/trades/latest`."""
     asset = _one(sim, symbol)
-    trade = _trade(asset, await _quote_of(sim, asset))
+    trade = trade_json(asset, await _quote_of(sim, asset))
     return json_response({"symbol": asset.symbol, "trade": trade}, encoder=_NUMBERS)
 
 
 async def latest_quote(sim: Simulation, request: Request, symbol: str) -> Response:
     """`GET /v2/stocks/{symbol}/quotes/latest`."""
     asset = _one(sim, symbol)
-    quote = _quote(asset, await _quote_of(sim, asset))
+    quote = quote_json(asset, await _quote_of(sim, asset))
     return json_response({"symbol": asset.symbol, "quote": quote}, encoder=_NUMBERS)
 
 
 async def latest_trades(sim: Simulation, request: Request) -> Response:
     """`GET /v2/stocks/trades/latest?symbols=...`: unknown symbols are left out."""
-    trades = {a.symbol: _trade(a, await _quote_of(sim, a)) for a in _many(sim, request)}
+    trades = {a.symbol: trade_json(a, await _quote_of(sim, a)) for a in _many(sim, request)}
     return json_response({"trades": trades}, encoder=_NUMBERS)
 
 
 async def latest_quotes(sim: Simulation, request: Request) -> Response:
     """`GET /v2/stocks/quotes/latest?symbols=...`: unknown symbols are left out."""
-    quotes = {a.symbol: _quote(a, await _quote_of(sim, a)) for a in _many(sim, request)}
+    quotes = {a.symbol: quote_json(a, await _quote_of(sim, a)) for a in _many(sim, request)}
     return json_response({"quotes": quotes}, encoder=_NUMBERS)
 
 
-def _trade(asset: Asset, quote: Quote) -> dict[str, Any]:
+def trade_json(asset: Asset, quote: Quote) -> dict[str, Any]:
+    """A Trade at the quote's price (REST and the market-data stream share it)."""
     return {
         "t": wire.ts(quote.timestamp),
         "x": "V",
         "p": quote.price,
-        "s": _LOT,
+        "s": LOT,
         "c": ["@"],
         "i": int(quote.timestamp.timestamp() * 1_000_000),
         "z": _TAPES.get(asset.exchange, "B"),
     }
 
 
-def _quote(asset: Asset, quote: Quote) -> dict[str, Any]:
+def quote_json(asset: Asset, quote: Quote) -> dict[str, Any]:
+    """A Quote (REST and the market-data stream share it)."""
     return {
         "t": wire.ts(quote.timestamp),
         "ax": "V",

@@ -58,6 +58,10 @@ class SimServer:
     def stream_url(self) -> str:
         return f"ws://{self._host}:{self.port}/stream"
 
+    def data_stream_url(self, feed: str = "iex") -> str:
+        """The market-data WebSocket URL (`feed`: iex, sip or test)."""
+        return f"ws://{self._host}:{self.port}/v2/{feed}"
+
     def start(self, timeout: float = 10.0) -> SimServer:
         # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and
         # without it every answer waits 40 ms for a delayed ACK.
@@ -136,6 +140,18 @@ class SimServer:
 
     def drop_stream(self) -> dict[str, Any]:
         return self.control("POST", "stream/drop")
+
+    def drop_data_stream(self, *, refuse: float = 0) -> dict[str, Any]:
+        """Close every market-data connection; refuse new ones for `refuse` seconds."""
+        return self.control("POST", "data/drop", {"refuse": refuse})
+
+    def wait_for_data_stream(self, *, quotes: list[str], timeout: float = 10.0) -> None:
+        """Wait until the market-data connections subscribe to exactly these quotes."""
+        deadline = time.monotonic() + timeout
+        while self.state()["data_subscribed"]["quotes"] != sorted(quotes):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no market-data subscription to the quotes of {quotes} within {timeout} s")
+            time.sleep(0.01)
 
     def wait_for_stream(self, *, listening: int = 1, timeout: float = 10.0) -> None:
         """Wait until this many trade_updates connections listen (0: until none does)."""

@@ -24,6 +24,7 @@ import attrs
 from adapters.paper import PaperConfig, PaperExchange
 from apps.alpaca_sim import wire
 from apps.alpaca_sim.activities import ActivityLog
+from apps.alpaca_sim.data_stream import MarketDataHub
 from apps.alpaca_sim.faults import FaultBook, Rule
 from apps.alpaca_sim.order_requests import PositionIntent
 from apps.alpaca_sim.ratelimit import DEFAULT_RATE_LIMIT, RateLimiter
@@ -76,6 +77,7 @@ class Simulation:
         self.faults = FaultBook(settings.paper.seed)
         self.hub = StreamHub(settings.key_id, settings.secret_key, self.faults)
         self.limiter = RateLimiter(settings.rate_limit)
+        self.market = MarketDataHub(settings.key_id, settings.secret_key, rate_limit=settings.rate_limit)
         self._later: set[asyncio.Task[None]] = set()
         """What fault rules scheduled for later (accept_later, pending_new, the replace race)."""
         self.activities = ActivityLog()
@@ -113,6 +115,7 @@ class Simulation:
         self.faults.reset(config.seed)
         self.hub.reset()
         self.limiter.clear()
+        self.market.reset()
         assets = [listing.to_asset() for listing in config.listings]
         self.assets: dict[str, Asset] = {a.symbol: a for a in assets}
         self.assets_by_id: dict[str, Asset] = {a.asset_id: a for a in assets}
@@ -261,7 +264,10 @@ class Simulation:
     # ---------------------------------------------------------------- trade updates
 
     def publish(self, extra: Sequence[TradeUpdate] = ()) -> None:
-        """Journal what changed; hand the new trade updates (then `extra`) to the activities and the stream."""
+        """Journal what changed; hand the new trade updates (then `extra`) to the activities and the stream,
+        and the prices that moved to the market-data stream."""
+        exchange = self.exchange
+        self.market.publish_moves({s: exchange.price(s) for s in self.assets}, self.assets, self.clock.now())
         updates = self.exchange.drain_updates()
         if extra:
             updates.extend(extra)

@@ -65,6 +65,7 @@ def sim_settings(sim: SimServer, **changes: Any) -> AlpacaSettings:
         lookup_window=1.0,
         # The session's simulator enforces no limit; tests of the budget set Alpaca's 200 a minute.
         rate_limit=RateLimit(requests=100_000),
+        data_rate_limit=RateLimit(requests=100_000),
         stream=FAST_STREAM,
     )
     return attrs.evolve(settings, **changes)

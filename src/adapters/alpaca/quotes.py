@@ -1,0 +1,283 @@
+"""The latest quote and trade per symbol, kept current by Alpaca's market-data stream.
+
+One task runs `QuoteStream.run()` while the broker is open: once a symbol is wanted it connects
+to `settings.market_stream_url` (`wss://stream.data.alpaca.markets/v2/{feed}`), expects
+`[{"T": "success", "msg": "connected"}]`, sends `auth`, requires `authenticated`, subscribes to
+the quotes and trades of every wanted symbol, and reads. A symbol wanted later is added to the
+subscription on the open connection (no reconnection). A lost connection is reconnected with
+the trade_updates stream's jittered, growing delays, and everything wanted is subscribed again.
+Alpaca allows one market-data connection per key: a second one (another replica on the same key)
+is refused with error 406, and this stream then keeps trying, with backoff, while `latest_quote`
+reads REST.
+
+When is a cached quote current? The stream sends a quote whenever one changes and nothing when
+none does, so a quote's own timestamp says little: a symbol that has not traded for an hour has
+an hour-old quote that is still the latest. What makes a cached quote current is a connection
+that is subscribed to the symbol's quotes and was subscribed before the quote was taken: any
+change since would have arrived. Such a quote is *live* and is answered whatever its age. A
+quote that is not live (the connection was lost, or the quote was read over REST before the
+subscription was confirmed) is trusted for `quote_max_age` seconds from the last moment it was
+known current (when it was read, or when the connection it was live on was lost); after that
+`latest_quote` asks REST.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Generator, Iterable
+from typing import Any
+
+import attrs
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidURI, WebSocketException
+
+from adapters.alpaca import codec
+from adapters.alpaca.backoff import Backoff
+from adapters.alpaca.codec import LastTrade
+from adapters.alpaca.config import AlpacaSettings
+from trading_core.market import Quote
+from trading_core.values import Symbol
+
+__all__ = ["QuoteStream"]
+
+log = logging.getLogger("adapters.alpaca.quotes")
+
+
+class StreamRefused(Exception):
+    """The server did not greet, or did not authenticate, the connection."""
+
+
+@attrs.define
+class _Entry:
+    quote: Quote | None = None
+    trade: LastTrade | None = None
+    received: float = float("-inf")
+    """When the quote was taken (monotonic): received on the stream, or when REST was asked."""
+    known_at: float = float("-inf")
+    """The last moment the quote was known to be the latest."""
+
+
+class QuoteStream:
+    """The market-data stream's latest quotes and trades, and the subscription to them.
+
+    Args:
+        settings: The stream URL, the keys, and `settings.stream`'s reconnection timings.
+        rng: Jitter source.
+        monotonic: The clock quote ages are measured by.
+    """
+
+    def __init__(
+        self,
+        settings: AlpacaSettings,
+        *,
+        rng: random.Random | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self._timing = settings.stream
+        self._backoff = Backoff(self._timing.reconnect_min_delay, self._timing.reconnect_max_delay, rng)
+        self._monotonic = monotonic
+        self._entries: dict[Symbol, _Entry] = {}
+        self._wanted: dict[Symbol, None] = {}
+        """Symbols in use, in the order first wanted (an ordered set)."""
+        self._some_wanted = asyncio.Event()
+        self._confirmed: dict[Symbol, float] = {}
+        """On the open connection: when the subscription to each symbol's quotes was confirmed."""
+        self._ws: ClientConnection | None = None
+        self.state = "not started"
+        self.connections = 0
+        self.quotes_received = 0
+
+    # ---------------------------------------------------------------- the cache
+
+    def now(self) -> float:
+        return self._monotonic()
+
+    def current(self, symbol: Symbol, max_age: float) -> Quote | None:
+        """The cached quote when it is live, or was known current within `max_age` seconds; else None."""
+        entry = self._entries.get(symbol)
+        if entry is None or entry.quote is None:
+            return None
+        if self._live(symbol, entry) or self._monotonic() - entry.known_at <= max_age:
+            return entry.quote
+        return None
+
+    def trade(self, symbol: Symbol) -> LastTrade | None:
+        """The latest trade the stream sent for the symbol."""
+        entry = self._entries.get(symbol)
+        return entry.trade if entry is not None else None
+
+    def remember(self, quote: Quote, asked_at: float) -> None:
+        """Keep a quote read over REST, asked at `asked_at`, unless the stream sent a newer one meanwhile."""
+        entry = self._entries.setdefault(quote.symbol, _Entry())
+        if entry.received <= asked_at:
+            entry.quote, entry.received, entry.known_at = quote, asked_at, asked_at
+
+    def _live(self, symbol: Symbol, entry: _Entry) -> bool:
+        confirmed = self._confirmed.get(symbol)
+        return confirmed is not None and entry.received >= confirmed
+
+    # ---------------------------------------------------------------- the subscription
+
+    @property
+    def wanted(self) -> list[Symbol]:
+        return list(self._wanted)
+
+    async def want(self, symbols: Iterable[Symbol]) -> None:
+        """Subscribe to these symbols too (on the open connection, or at the next connection)."""
+        new = [s for s in dict.fromkeys(symbols) if s not in self._wanted]
+        if not new:
+            return
+        self._wanted.update(dict.fromkeys(new))
+        self._some_wanted.set()
+        ws = self._ws
+        if ws is not None:
+            # A send that fails means the connection is going: the next one subscribes to everything.
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send(_subscribe(new))
+
+    # ---------------------------------------------------------------- the connection
+
+    async def run(self) -> None:
+        """Keep the stream connected (once a symbol is wanted) until cancelled."""
+        self.state = "idle: no symbol wanted yet"
+        await self._some_wanted.wait()
+        connector = connect(
+            self._settings.market_stream_url,
+            open_timeout=self._timing.open_timeout,
+            ping_interval=self._timing.ping_interval,
+            ping_timeout=self._timing.ping_timeout,
+            close_timeout=1,
+            user_agent_header="trading-engine",
+            reconnect_delays=self._delays,
+            process_exception=_retryable,
+        )
+        try:
+            async for ws in connector:
+                started = self._monotonic()
+                await self._serve(ws)
+                if self._monotonic() - started >= self._timing.stable_after:
+                    self._backoff.reset()
+                delay = self._backoff.next()
+                log.info("market data: reconnecting in %.2fs (%s)", delay, self.state)
+                await asyncio.sleep(delay)
+        finally:
+            self.state = "closed"
+
+    def _delays(self) -> Generator[float]:
+        while True:
+            self.state = "reconnecting: cannot connect"
+            yield self._backoff.next()
+
+    async def _serve(self, ws: ClientConnection) -> None:
+        """One connection, from the greeting to its end; records why it ended."""
+        self.connections += 1
+        try:
+            await self._handshake(ws)
+            self._ws = ws
+            self.state = "connected"
+            await ws.send(_subscribe(list(self._wanted)))  # nothing awaited since `_ws` was set
+            async for frame in ws:
+                self._handle(frame)
+            self.state = "reconnecting: connection closed"
+        except ConnectionClosed as e:
+            self.state = f"reconnecting: connection closed ({e.rcvd.code if e.rcvd else 'no close frame'})"
+        except StreamRefused as e:
+            self.state = f"reconnecting: {e}"
+        except (TimeoutError, OSError, WebSocketException) as e:
+            self.state = f"reconnecting: {type(e).__name__}"
+        except Exception as e:  # a bug must not end the stream for good: log it, reconnect
+            log.exception("market data: unexpected failure; reconnecting")
+            self.state = f"reconnecting: internal error ({type(e).__name__})"
+        finally:
+            self._lost()
+            await ws.close()
+        log.warning("market data: %s", self.state)
+
+    async def _handshake(self, ws: ClientConnection) -> None:
+        async with asyncio.timeout(self._timing.open_timeout):
+            _expect(await ws.recv(), "connected")
+            key, secret = self._settings.key_id, self._settings.secret_key
+            await ws.send(codec.encode({"action": "auth", "key": key, "secret": secret}).decode())
+            _expect(await ws.recv(), "authenticated")
+
+    def _lost(self) -> None:
+        """The connection is gone: live quotes were current until now, and no subscription holds."""
+        now = self._monotonic()
+        for symbol, entry in self._entries.items():
+            if self._live(symbol, entry):
+                entry.known_at = now
+        self._confirmed.clear()
+        self._ws = None
+
+    def _handle(self, frame: str | bytes) -> None:
+        now = self._monotonic()
+        for message in _messages(frame):
+            kind = message.get("T")
+            if kind == "q":
+                self._on_quote(message, now)
+            elif kind == "t":
+                self._on_trade(message)
+            elif kind == "subscription":
+                quotes = message.get("quotes")
+                for symbol in quotes if isinstance(quotes, list) else []:
+                    self._confirmed.setdefault(Symbol(str(symbol)), now)
+            elif kind == "error":
+                log.error("market data: error %s: %s", message.get("code"), message.get("msg"))
+
+    def _on_quote(self, message: dict[str, Any], now: float) -> None:
+        symbol = Symbol(str(message.get("S")))
+        try:
+            quote = codec.quote(symbol, {"quote": message})
+        except codec.WireError as e:
+            log.error("market data: skipped a quote that does not parse (%s): %.300r", e, message)
+            return
+        if quote is None:
+            return  # no price on either side: the last one stands
+        entry = self._entries.setdefault(symbol, _Entry())
+        entry.quote, entry.received, entry.known_at = quote, now, now
+        self.quotes_received += 1
+
+    def _on_trade(self, message: dict[str, Any]) -> None:
+        symbol = Symbol(str(message.get("S")))
+        try:
+            trade = codec.last_trade(symbol, message)
+        except codec.WireError as e:
+            log.error("market data: skipped a trade that does not parse (%s): %.300r", e, message)
+            return
+        self._entries.setdefault(symbol, _Entry()).trade = trade
+
+
+def _subscribe(symbols: list[Symbol]) -> str:
+    names = [str(s) for s in symbols]
+    return codec.encode({"action": "subscribe", "quotes": names, "trades": names}).decode()
+
+
+def _messages(frame: str | bytes) -> list[dict[str, Any]]:
+    """The objects of one frame (a JSON array); nothing when it cannot be read."""
+    try:
+        decoded = codec.decode(frame)
+    except codec.WireError:
+        log.error("market data: skipped a frame that is not JSON: %.200r", frame)
+        return []
+    return [m for m in decoded if isinstance(m, dict)] if isinstance(decoded, list) else []
+
+
+def _expect(frame: str | bytes, msg: str) -> None:
+    """The control message `{"T": "success", "msg": msg}`, or StreamRefused naming what came instead."""
+    messages = _messages(frame)
+    first = messages[0] if messages else {}
+    if first.get("T") != "success" or first.get("msg") != msg:
+        raise StreamRefused(f"expected {msg!r}, was {first.get('code', '')} {first.get('msg', frame)!r}"[:200])
+
+
+def _retryable(exc: Exception) -> Exception | None:
+    """Every connection failure is retried (with backoff) except a URL that cannot work."""
+    if isinstance(exc, InvalidURI):
+        return exc
+    log.warning("market data: cannot connect (%s: %s)", type(exc).__name__, exc)
+    return None
