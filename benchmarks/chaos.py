@@ -32,8 +32,15 @@ trading.fills, trading.outbox), its API and every event it published on NATS. On
   stored under an id the broker never gave;
 - `events_missing`, `events_duplicated`: an outbox event or a stored fill never published, an
   event id or a fill's execution id published twice;
+- `closes_past_flat`: an execution of a closing order that traded a flat position or took one
+  past zero (a close sent twice);
 - `orders`, `faults` (fault rules that fired, plus stream drops), `restarts`, `seconds`, and
   `seed`, `fault_rate`, `clients`; `unsettled` says the settling timed out.
+
+A decision JetStream acknowledged in the 30 s before its store was wiped, and that no service had
+consumed yet, is NATS's loss, not the service's: it is named in the findings, not counted as lost.
+The run is seeded, not deterministic: the schedule of faults and requests is the seed's, their
+interleaving with the processes is the machine's.
 
     python benchmarks/chaos.py [--orders 1000] [--fault-rate 0.2] [--seed 1] [--clients 8] [--keep]
 
