@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
@@ -19,6 +21,35 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 MAX_BODY = 1 << 20
+
+
+class Socket:
+    """One WebSocket client: sends are serialised, and nothing is sent once it is closed."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self._lock = asyncio.Lock()
+        self.closed = False
+
+    async def transmit(self, message: Message) -> bool:
+        """Send one ASGI message; False when the connection is gone."""
+        async with self._lock:
+            if self.closed:
+                return False
+            try:
+                await self._send(message)
+            except (OSError, RuntimeError):
+                self.closed = True
+                return False
+            return True
+
+    async def close(self, code: int, reason: str = "") -> None:
+        async with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            with contextlib.suppress(OSError, RuntimeError):
+                await self._send({"type": "websocket.close", "code": code, "reason": reason})
 
 
 def _plain_string(value: Any) -> Any:

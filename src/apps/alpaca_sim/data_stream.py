@@ -34,7 +34,7 @@ from typing import Any
 
 import msgspec
 
-from apps.alpaca_sim.asgi import Receive, Scope, Send, encoder
+from apps.alpaca_sim.asgi import Receive, Scope, Send, Socket, encoder
 from apps.alpaca_sim.market_data import LOT, quote_json, trade_json
 from apps.alpaca_sim.minute_bars import MinuteBars
 from apps.alpaca_sim.ratelimit import RateLimiter
@@ -68,18 +68,16 @@ def error(code: int, msg: str) -> dict[str, Any]:
     return {"T": "error", "code": code, "msg": msg}
 
 
-class DataConnection:
-    """One market-data client: its endpoint, encoding and subscription; sends are serialised."""
+class DataConnection(Socket):
+    """One market-data client: its endpoint, encoding and subscription."""
 
     def __init__(self, send: Send, *, endpoint: str, packed: bool) -> None:
-        self._send = send
-        self._lock = asyncio.Lock()
+        super().__init__(send)
         self.endpoint = endpoint
         self.packed = packed
         """MessagePack (binary frames) instead of JSON (text frames)."""
         self.queue: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue()
         self.authorized = False
-        self.closed = False
         self.subscribed: dict[str, dict[str, None]] = {channel: {} for channel in CHANNELS}
         """Symbols per channel, in the order subscribed (an ordered set); `*` is every symbol."""
 
@@ -98,23 +96,7 @@ class DataConnection:
             if self.packed
             else {"type": "websocket.send", "text": _JSON.encode(messages).decode()}
         )
-        async with self._lock:
-            if self.closed:
-                return False
-            try:
-                await self._send(frame)
-            except (OSError, RuntimeError):
-                self.closed = True
-                return False
-            return True
-
-    async def close(self, code: int, reason: str = "") -> None:
-        async with self._lock:
-            if self.closed:
-                return
-            self.closed = True
-            with contextlib.suppress(OSError, RuntimeError):
-                await self._send({"type": "websocket.close", "code": code, "reason": reason})
+        return await self.transmit(frame)
 
 
 class MarketDataHub:

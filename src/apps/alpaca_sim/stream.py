@@ -25,7 +25,7 @@ from typing import Any
 
 import msgspec
 
-from apps.alpaca_sim.asgi import Receive, Scope, Send, encoder
+from apps.alpaca_sim.asgi import Receive, Scope, Send, Socket, encoder
 from apps.alpaca_sim.faults import FaultBook, Rule
 
 PATHS = frozenset({"/stream", "/stream/"})
@@ -40,17 +40,15 @@ _QUIET_POLL = 0.05
 _log = logging.getLogger(__name__)
 
 
-class Connection:
-    """One WebSocket client; sends are serialised, and nothing is sent once it is closed."""
+class Connection(Socket):
+    """One trade_updates client and where its updates stand."""
 
     def __init__(self, send: Send) -> None:
-        self._send = send
-        self._lock = asyncio.Lock()
+        super().__init__(send)
         self.queue: asyncio.Queue[bytes] = asyncio.Queue()
         """Update frames waiting to be sent."""
         self.authorized = False
         self.listening = False
-        self.closed = False
         self.drop_rule: Rule | None = None
         """The `stream_drop_after` rule `sent` counts for: a new rule starts the count again."""
         self.sent = 0
@@ -61,23 +59,7 @@ class Connection:
 
     async def send_frame(self, frame: bytes) -> bool:
         """Send one binary frame; False when the connection is gone."""
-        async with self._lock:
-            if self.closed:
-                return False
-            try:
-                await self._send({"type": "websocket.send", "bytes": frame})
-            except (OSError, RuntimeError):
-                self.closed = True
-                return False
-            return True
-
-    async def close(self, code: int, reason: str = "") -> None:
-        async with self._lock:
-            if self.closed:
-                return
-            self.closed = True
-            with contextlib.suppress(OSError, RuntimeError):
-                await self._send({"type": "websocket.close", "code": code, "reason": reason})
+        return await self.transmit({"type": "websocket.send", "bytes": frame})
 
 
 class StreamHub:
