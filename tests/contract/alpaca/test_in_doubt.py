@@ -92,6 +92,7 @@ async def test_past_the_window_the_list_can_also_find_it(engine: TradingEngine, 
     """Lookups by client order id keep failing; the order list is evidence too."""
     alpaca_sim.set_faults(
         {"kind": "accept_then_status", "status": 504, "match": "POST /v2/orders", "count": 1},
+        {"kind": "partial_fills", "sizes": ["4", "3"], "count": 1},
         {"kind": "stream_silent", "seconds": 2},
         LOOKUPS_FAIL,
     )
@@ -104,6 +105,10 @@ async def test_past_the_window_the_list_can_also_find_it(engine: TradingEngine, 
     found = await engine.get_order(result.order.id)
     assert found.broker_order_id is not None
     assert found.status is OrderStatus.FILLED
+    # Its executions as the broker made them, each under the broker's own id (none made up).
+    fills = await engine.store.list_fills(found.id)
+    assert [f.quantity for f in fills] == [Decimal(4), Decimal(3), Decimal(3)]
+    assert {f.execution_id for f in fills} == await _execution_ids(alpaca_sim)
     alpaca_sim.set_faults()
     await settled(engine, alpaca_sim)
     await assert_same_books(engine, alpaca_sim)
@@ -164,6 +169,13 @@ async def test_an_order_refused_as_absent_is_adopted_when_the_broker_reports_it_
         "trade.position.opened",
     ]
     await assert_same_books(engine, alpaca_sim)
+
+
+async def _execution_ids(sim: SimServer) -> set[str]:
+    """The execution ids of the simulator's FILL activities (an activity id ends with its execution id)."""
+    async with httpx.AsyncClient(base_url=sim.url, headers=_auth(sim)) as http:
+        activities = (await http.get("/v2/account/activities/FILL")).json()
+    return {a["id"].split("::")[-1] for a in activities}
 
 
 def _auth(sim: SimServer) -> dict[str, str]:
