@@ -15,18 +15,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 ORDERS = 150
 SEED = 14
-COUNTS = (
-    "doubled",
-    "lost",
-    "phantom",
-    "status_mismatches",
-    "position_mismatches",
-    "fills_missing",
-    "fills_duplicated",
-    "events_missing",
-    "events_duplicated",
-    "closes_past_flat",
-)
 
 
 def _chaos() -> ModuleType:
@@ -41,11 +29,12 @@ def _chaos() -> ModuleType:
 
 
 def test_a_seeded_chaos_run_doubles_loses_and_misreports_nothing(tmp_path: Path) -> None:
-    result = _chaos().run(ORDERS, 0.2, SEED, 8, tmp_path)
+    chaos = _chaos()
+    result = chaos.run(ORDERS, 0.2, SEED, 8, tmp_path)
 
     findings = (tmp_path / "findings.txt").read_text()
     assert result["orders"] == ORDERS
     assert result["restarts"] >= 5, result  # service, NATS, simulator, PostgreSQL, NATS wiped
     assert result["faults"] > 0
     assert not result["unsettled"], result
-    assert {k: result[k] for k in COUNTS} == dict.fromkeys(COUNTS, 0), findings
+    assert {k: result[k] for k in chaos.COUNTS} == dict.fromkeys(chaos.COUNTS, 0), findings
