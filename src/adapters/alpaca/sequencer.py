@@ -148,6 +148,23 @@ class UpdateSequencer:
         delivered.extend(self._release(track))
         return delivered
 
+    def gaps_due(self, now: float) -> list[BrokerOrder]:
+        """Orders whose fills wait past `gap_timeout` for executions before them, each as its latest
+        held fill shows it: the executions in the gap may be read (the activities) before `due`."""
+        return [
+            max(track.held.values(), key=lambda u: u.order.filled_quantity).order
+            for track in self._tracks.values()
+            if track.held and track.held_since is not None and now - track.held_since >= self._gap_timeout
+        ]
+
+    def fill_gap(self, order: BrokerOrder, executions: Iterable[FillActivity]) -> list[TradeUpdate]:
+        """The executions missing before an order's held fills, each as Alpaca made it, then the
+        held fills they make contiguous; what is still missing stays held for `due`."""
+        track = self._tracks.get(order.broker_order_id)
+        if track is None:
+            return []
+        return [*self._recover(track, order, executions), *self._release(track)]
+
     def due(self, now: float) -> list[TradeUpdate]:
         """Fills held longer than `gap_timeout`: delivered across their gap."""
         delivered: list[TradeUpdate] = []

@@ -260,6 +260,7 @@ class TradeUpdatesStream:
     async def _on_quiet(self) -> None:
         """Nothing arrived in time: deliver fills held past their gap, audit, judge the suspects."""
         now = time.monotonic()
+        await self._fill_gaps(now)
         self._inbox.put(self._sequencer.due(now))
         if self._verdict_at is not None and now >= self._verdict_at:
             late = [o.broker_order_id for o in self._suspects if self._sequencer.behind(o)]
@@ -270,6 +271,21 @@ class TradeUpdatesStream:
             self._suspects = await self._audit()
             self._verdict_at = time.monotonic() + self._timing.lag_tolerance if self._suspects else None
             self._audit_at = time.monotonic() + self._timing.silence_window
+
+    async def _fill_gaps(self, now: float) -> None:
+        """Executions the stream skipped (a lost message) read from the activities, before the fills
+        after them are delivered across the gap: each is stored under its own id, not merged."""
+        gapped = self._sequencer.gaps_due(now)
+        if not gapped:
+            return
+        try:
+            async with asyncio.timeout(self._timing.silence_window):
+                executions = await self._executions(gapped)
+        except TimeoutError:
+            executions = None
+        for order in gapped:
+            found = executions.get(order.broker_order_id, ()) if executions is not None else ()
+            self._inbox.put(self._sequencer.fill_gap(order, found))
 
     async def _audit(self) -> list[BrokerOrder]:
         """The orders REST shows ahead of what the stream delivered (none when nothing is owed)."""

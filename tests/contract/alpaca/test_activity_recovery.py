@@ -111,3 +111,25 @@ async def test_the_executions_are_read_across_pages_oldest_first(broker: AlpacaB
     assert [(a.execution_id, a.qty, a.price) for a in read] == _executions(alpaca_sim, pages=2)
     assert len({a.execution_id for a in read}) == 105
     assert await broker.list_fill_activities(after=datetime.now(UTC) + timedelta(seconds=1)) == []
+
+
+async def test_a_fill_lost_while_the_stream_stays_up_is_read_from_the_activities(
+    engine: TradingEngine, alpaca_sim: SimServer
+) -> None:
+    """The connection stays up but one partial fill never arrives: the fills after it wait for it,
+    then the gap is read from the activities, and every execution is stored under its own id."""
+    alpaca_sim.set_faults(
+        {"kind": "partial_fills", "sizes": ["3", "3"], "count": 1},
+        {"kind": "drop_updates", "events": ["partial_fill"], "count": 1},
+    )
+    placed = await engine.submit(
+        OrderRequest.create(symbol="AAPL", side=Side.BUY, type=OrderType.MARKET, quantity=Decimal(10))
+    )
+
+    async def all_filled() -> bool:
+        return (await engine.get_order(placed.order.id)).filled_quantity == Decimal(10)
+
+    await eventually(all_filled, what="every execution applied")
+    stored = sorted((f.execution_id, f.quantity, f.price) for f in await engine.store.list_fills(placed.order.id))
+    assert stored == sorted(_executions(alpaca_sim))
+    await settled(engine, alpaca_sim)
