@@ -25,6 +25,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Final, Protocol
 
+from trading_core.book import Book
 from trading_core.broker_models import BrokerOrder
 from trading_core.enums import OrderStatus, OrderType, Side
 from trading_core.errors import BrokerError, InvalidOrder, OrderNotCancelable, OrderNotFound, PositionNotFound
@@ -58,13 +59,21 @@ class PositionCloser:
         store: where positions and orders are read, and whose `symbol_lock` serialises closes.
         broker: asked for an order's own copy while a cancel is not yet confirmed.
         desk: sends, cancels and applies updates (the engine).
+        book: this process's open orders, which the store may not have yet.
         cancel_wait: how long to wait for cancels to be confirmed before giving up, sending nothing.
     """
 
     def __init__(
-        self, *, store: OrderStore, broker: Broker, desk: OrderDesk, cancel_wait: timedelta = CANCEL_WAIT
+        self,
+        *,
+        store: OrderStore,
+        broker: Broker,
+        desk: OrderDesk,
+        book: Book,
+        cancel_wait: timedelta = CANCEL_WAIT,
     ) -> None:
         self._store = store
+        self._book = book
         self._broker = broker
         self._desk = desk
         self._cancel_wait = cancel_wait
@@ -115,7 +124,12 @@ class PositionCloser:
         return position.quantity
 
     async def _working(self, symbol: Symbol) -> Sequence[Order]:
-        return [o for o in await open_orders(self._store) if o.symbol == symbol]
+        """Our open orders in `symbol`: the store's (every replica's), and this process's that the
+        book holds before their insert has reached the store (checked, then stored)."""
+        working = {o.id: o for o in await open_orders(self._store) if o.symbol == symbol}
+        for order in self._book.open_orders_in(symbol):
+            working.setdefault(order.id, order)
+        return list(working.values())
 
     async def _cancel(self, order: Order) -> None:
         """Cancel `order` and wait until it has ended (cancelled, or filled first)."""

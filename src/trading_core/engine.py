@@ -125,7 +125,7 @@ class TradingEngine:
             clock_ttl=self.config.clock_ttl,
         )
         self._trading = TradingStateKeeper(store, clock)
-        self._closer = PositionCloser(store=store, broker=broker, desk=self)
+        self._closer = PositionCloser(store=store, broker=broker, desk=self, book=self.book)
         self.last_order_at: datetime | None = None
         self.sending: set[OrderId] = set()
         """Orders on their way to the broker: their sender settles them, not reconciliation."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from decimal import Decimal
 
 import pytest
@@ -10,12 +11,13 @@ import pytest
 from adapters.codec.events import event_payload
 from adapters.memory.store import InMemoryOrderStore
 from adapters.paper import PaperExchange
-from tests.unit.engine.conftest import limit, market, started_engine
+from tests.unit.engine.conftest import GENEROUS, limit, market, started_engine
 from trading_core import RiskLimits, TestClock
 from trading_core.broker_models import BrokerOrder
 from trading_core.engine import EngineConfig, MarketClosedPolicy, TradingEngine
 from trading_core.enums import OrderStatus, Side
 from trading_core.errors import InvalidOrder
+from trading_core.events import Event
 from trading_core.orders import Order
 from trading_core.ports import OrderFilter
 from trading_core.values import Symbol
@@ -152,4 +154,44 @@ async def test_an_order_in_the_way_that_is_still_being_placed_is_cancelled_once_
 
     assert (await engine.get_order(stop.id)).status is OrderStatus.CANCELED
     assert (close.order.quantity, close.order.status) == (Decimal(6), OrderStatus.FILLED)
+    assert "AAPL" not in engine.book.positions
+
+
+class HeldInserts(InMemoryOrderStore):
+    """A database whose inserts wait while `hold` is set, as one under load does."""
+
+    def __init__(self) -> None:
+        super().__init__(payload_of=event_payload)
+        self.hold: asyncio.Event | None = None
+        self.reached = asyncio.Event()
+
+    async def add_orders(self, orders: Sequence[Order], events: Sequence[Event] = ()) -> None:
+        if self.hold is not None:
+            self.reached.set()
+            await self.hold.wait()
+        await super().add_orders(orders, events)
+
+
+async def test_a_close_counts_a_closing_order_this_process_is_still_storing(clock: TestClock) -> None:
+    """A client's sell is checked and held in the book while its insert is on its way to the
+    database: a close made meanwhile must count it, or the two sell twice what is held."""
+    store = HeldInserts()
+    exchange = PaperExchange(clock)
+    engine = TradingEngine(
+        broker=exchange, store=store, clock=clock, market_data=exchange, config=EngineConfig(limits=GENEROUS)
+    )
+    await engine.start()
+    exchange.set_price("AAPL", Decimal("100.00"))
+    await engine.submit(market("AAPL", "buy", 5))
+
+    store.hold = asyncio.Event()
+    selling = asyncio.create_task(engine.submit(market("AAPL", "sell", 5)))
+    await store.reached.wait()  # held in the book, its insert not yet in the store
+    closing = asyncio.create_task(engine.close_position("AAPL"))
+    await asyncio.sleep(0.05)
+    store.hold.set()
+    results = await asyncio.gather(selling, closing, return_exceptions=True)
+
+    sold = [o for o in await exchange.list_orders(status=OrderFilter.ALL, limit=10) if o.side is Side.SELL]
+    assert sum(o.filled_quantity for o in sold) == Decimal(5), results
     assert "AAPL" not in engine.book.positions
