@@ -40,6 +40,8 @@ log = logging.getLogger("trading_core.closing")
 
 CANCEL_WAIT: Final = timedelta(seconds=10)
 """How long a close waits for the broker to confirm the cancels it asked for."""
+_TURNS: Final = 3
+"""How often a close clears the way again when the position turned meanwhile."""
 _FIRST_LOOK: Final = 0.05
 _LONGEST_PAUSE: Final = 1.0
 
@@ -87,25 +89,56 @@ class PositionCloser:
         Raises:
             PositionNotFound: no position is open in `symbol` (perhaps closed by the close before).
             InvalidOrder: `quantity` is more than is held.
-            BrokerError: a cancel was not confirmed within `cancel_wait`; nothing was sent.
+            BrokerError: a cancel was not confirmed within `cancel_wait`, or the broker's position
+                could not be read; nothing was sent.
         """
         async with self._store.symbol_lock(symbol):
-            side = _closing_side(await self._position(symbol))
-            for order in await self._working(symbol):
-                if not _closes(order, side):
-                    await self._cancel(order)
-            closing = [o for o in await self._working(symbol) if _closes(o, side)]
-            held = abs(await self._position(symbol))  # after the orders: see the module's docstring
+            side, held = await self._clear_the_way(symbol)
             if quantity is not None and quantity > held:
                 raise InvalidOrder(f"quantity {quantity} is more than the {held} held in {symbol}", field="quantity")
-            unclaimed = held - sum((o.remaining_quantity for o in closing), ZERO)
-            wanted = min(held if quantity is None else quantity, unclaimed)
+            closing = [o for o in await self._working(symbol) if _closes(o, side)]
+            claimed = sum((o.remaining_quantity for o in closing), ZERO)
+            at_broker = await self._held_at_broker(symbol, side)
+            wanted = min(held if quantity is None else quantity, held - claimed, at_broker - claimed)
             if wanted <= ZERO and closing:
                 newest = max(closing, key=lambda o: o.created_at)
                 log.info("%s is already being closed by %s: nothing more sent", symbol, newest.id)
                 return SubmitResult(newest)
+            if wanted <= ZERO:  # ours is behind the broker's: the position sync will catch up
+                raise PositionNotFound(
+                    f"the broker holds no {symbol} to close ({at_broker} on the closing side): nothing was sent",
+                    details={"symbol": symbol},
+                )
             request = OrderRequest.create(symbol=symbol, side=side, type=OrderType.MARKET, quantity=wanted)
             return await self._desk.submit(request)
+
+    async def _clear_the_way(self, symbol: Symbol) -> tuple[Side, Decimal]:
+        """Cancel our orders that would not close the position (and wait for them to end); returns
+        the closing side and what is held, read after them (a fill landing meanwhile counts).
+
+        Their fills may turn the position to the other side: then the way is cleared again for it.
+        """
+        for _ in range(_TURNS):
+            side = _closing_side(await self._position(symbol))
+            for order in await self._working(symbol):
+                if not _closes(order, side):
+                    await self._cancel(order)
+            held = await self._position(symbol)  # after the orders: see the module's docstring
+            if _closing_side(held) is side:
+                return side, abs(held)
+        raise BrokerError(
+            f"the position in {symbol} kept turning while its orders were cancelled: nothing was sent",
+            retryable=True,
+            details={"symbol": symbol},
+        )
+
+    async def _held_at_broker(self, symbol: Symbol, side: Side) -> Decimal:
+        """What the broker holds on the side `side` closes: a close never sells what it no longer has.
+
+        Ours may be behind the broker's (fills on their way): the broker's position bounds the close.
+        """
+        quantity = next((p.quantity for p in await self._broker.list_positions() if p.symbol == symbol), ZERO)
+        return max(quantity, ZERO) if side is Side.SELL else max(-quantity, ZERO)
 
     async def close_all(self) -> list[SubmitResult]:
         """Close every open position, a symbol at a time; one closed meanwhile is passed over."""

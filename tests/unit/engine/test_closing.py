@@ -12,11 +12,12 @@ from adapters.codec.events import event_payload
 from adapters.memory.store import InMemoryOrderStore
 from adapters.paper import PaperExchange
 from tests.unit.engine.conftest import GENEROUS, limit, market, started_engine
+from tests.unit.paper_support import order as paper_order
 from trading_core import RiskLimits, TestClock
 from trading_core.broker_models import BrokerOrder
 from trading_core.engine import EngineConfig, MarketClosedPolicy, TradingEngine
 from trading_core.enums import OrderStatus, Side
-from trading_core.errors import InvalidOrder
+from trading_core.errors import InvalidOrder, PositionNotFound
 from trading_core.events import Event
 from trading_core.orders import Order
 from trading_core.ports import OrderFilter
@@ -195,3 +196,19 @@ async def test_a_close_counts_a_closing_order_this_process_is_still_storing(cloc
     sold = [o for o in await exchange.list_orders(status=OrderFilter.ALL, limit=10) if o.side is Side.SELL]
     assert sum(o.filled_quantity for o in sold) == Decimal(5), results
     assert "AAPL" not in engine.book.positions
+
+
+async def test_a_close_never_sells_what_the_broker_no_longer_holds(
+    engine: TradingEngine, exchange: PaperExchange
+) -> None:
+    """Our position is behind the broker's (a sale whose fill has not reached us): the close is
+    bounded by the broker's position, so it does not sell short what was already sold."""
+    exchange.set_price("AAPL", Decimal("100.00"))
+    await engine.submit(market("AAPL", "buy", 5))
+    await exchange.submit_order(paper_order("AAPL", "sell", 5))  # its news not applied here yet
+
+    with pytest.raises(PositionNotFound, match="broker holds no AAPL"):
+        await engine.close_position("AAPL")
+
+    sold = [o for o in await exchange.list_orders(status=OrderFilter.ALL, limit=10) if o.side is Side.SELL]
+    assert [o.quantity for o in sold] == [Decimal(5)]  # only the sale made behind our back
