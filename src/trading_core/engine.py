@@ -665,6 +665,25 @@ class TradingEngine:
             else:
                 await self._cancel_locally(order, f"its closing order {parent.id} ended {parent.status}")
 
+    async def release_orphans(self) -> int:
+        """Send (or cancel) opening halves whose closing half ended with no one there to release
+        them: a crash between the two. Returns how many were found.
+
+        One may have reached the broker as it crashed: it goes again under its own client order
+        id, which the broker refuses as taken, and the order it holds is taken up (`_placed`).
+        """
+        found = 0
+        for order in list(self.book.open_orders.values()):
+            if order.parent_id is None or order.parent_id in self.book.open_orders:
+                continue  # not an opening half, or its closing half still works
+            if order.broker_order_id is not None or order.submitted_at is not None or order.id in self.sending:
+                continue  # sent (or in doubt, or being sent): not waiting
+            parent = await self.store.get_order(order.parent_id)
+            if parent is not None and parent.is_terminal:
+                found += 1
+                await self._release_follow_ups(parent)
+        return found
+
     def _waiting_for(self, parent: Order) -> list[Order]:
         return [o for o in self.book.open_orders_in(parent.symbol) if o.parent_id == parent.id]
 

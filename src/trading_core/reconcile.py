@@ -104,6 +104,7 @@ async def reconcile_orders(engine: TradingEngine) -> int:
             log.warning("could not reconcile order %s: %s", order.id, e)
     try:
         corrections += await settle_doubts(engine, doubtful(engine))
+        corrections += await engine.release_orphans()
     except BrokerError as e:
         log.warning("could not settle the orders in doubt this round: %s", e)
     return corrections

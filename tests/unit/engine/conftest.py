@@ -68,12 +68,17 @@ async def engine(
 
 
 async def started_engine(
-    exchange: PaperExchange, clock: TestClock, config: EngineConfig | None = None
+    exchange: PaperExchange,
+    clock: TestClock,
+    config: EngineConfig | None = None,
+    *,
+    store: InMemoryOrderStore | None = None,
 ) -> TradingEngine:
-    """An engine on `exchange` (a paper exchange, or one that misbehaves) and a fresh in-memory store."""
+    """An engine on `exchange` (a paper exchange, or one that misbehaves) and `store` (a fresh
+    in-memory one by default; another engine's, for a restart)."""
     engine = TradingEngine(
         broker=exchange,
-        store=InMemoryOrderStore(payload_of=event_payload),
+        store=store or InMemoryOrderStore(payload_of=event_payload),
         clock=clock,
         market_data=exchange,
         config=config or EngineConfig(limits=GENEROUS),

@@ -11,6 +11,10 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+import pytest
+
+from adapters.codec.events import event_payload
+from adapters.memory.store import InMemoryOrderStore
 from adapters.paper import PaperExchange
 from tests.unit.engine.conftest import limit, market, started_engine
 from trading_core import OrderStatus, TestClock
@@ -157,3 +161,34 @@ async def test_a_duplicate_client_order_id_at_the_broker_is_the_order_not_a_refu
 
     assert (result.order.status, result.order.filled_quantity) == (OrderStatus.FILLED, Decimal(5))
     assert (await engine.get_position("AAPL")).quantity == Decimal(5)
+
+
+class CrashesOnce(PaperExchange):
+    """The process dies while it sends an order (the second from now, with `crash_at` 2); the
+    store keeps what it had."""
+
+    crash_at = 0
+
+    async def submit_order(self, order: Order) -> BrokerOrder:
+        if self.crash_at:
+            self.crash_at -= 1
+            if not self.crash_at:
+                raise SystemExit("killed while sending")
+        return await super().submit_order(order)
+
+
+async def test_an_opening_half_left_unsent_by_a_crash_is_sent_after_the_restart(clock: TestClock) -> None:
+    exchange = CrashesOnce(clock)
+    store = InMemoryOrderStore(payload_of=event_payload)
+    first = await started_engine(exchange, clock, store=store)
+    exchange.set_price("AAPL", Decimal("100.00"))
+    await first.submit(market("AAPL", "buy", 5))
+    exchange.crash_at = 2  # the closing half fills; the process dies sending the opening half
+    with pytest.raises(SystemExit):
+        await first.submit(market("AAPL", "sell", 8))
+
+    restarted = await started_engine(exchange, clock, store=store)  # start-up reconciles
+
+    position = await restarted.get_position("AAPL")
+    assert (position.side, position.quantity) == ("short", 3)
+    assert len(await exchange.list_orders(status=OrderFilter.ALL, limit=10)) == 3
