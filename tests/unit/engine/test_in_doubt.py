@@ -8,6 +8,7 @@ that the order list decides only past the window.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
 
@@ -70,8 +71,15 @@ async def _at_the_exchange(gateway: Gateway) -> list[BrokerOrder]:
     return await gateway.list_orders(status=OrderFilter.ALL, limit=100)
 
 
-async def test_a_cancel_while_the_order_is_on_its_way_is_refused_not_done_here(
-    engine: TradingEngine, gateway: Gateway
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda engine, order_id: engine.cancel(order_id), id="cancel"),
+        pytest.param(lambda engine, order_id: engine.replace(order_id, limit_price=Decimal("91.00")), id="replace"),
+    ],
+)
+async def test_a_change_while_the_order_is_on_its_way_is_refused_not_done_here(
+    engine: TradingEngine, gateway: Gateway, change: Callable[[TradingEngine, str], Awaitable[object]]
 ) -> None:
     gateway.hold = asyncio.Event()
     submitting = asyncio.create_task(engine.submit(RESTING))
@@ -79,11 +87,11 @@ async def test_a_cancel_while_the_order_is_on_its_way_is_refused_not_done_here(
     (order,) = engine.book.open_orders.values()
 
     with pytest.raises(OrderNotCancelable, match="being placed"):
-        await engine.cancel(order.id)
+        await change(engine, order.id)
 
     gateway.hold.set()
     placed = (await submitting).order
-    assert placed.status is OrderStatus.NEW  # it works at the broker, and here too
+    assert (placed.status, placed.replaced_by) == (OrderStatus.NEW, None)  # it works at the broker, and here too
     assert [o.status for o in await _at_the_exchange(gateway)] == [OrderStatus.NEW]
 
 
@@ -114,23 +122,6 @@ async def test_the_order_list_decides_only_past_the_window(
     refused = await engine.get_order(result.order.id)
     assert (refused.status, refused.rejection_code) == (OrderStatus.REJECTED, "BROKER_ERROR")
     assert result.order.id not in engine.book.open_orders
-
-
-async def test_a_replace_while_the_order_is_on_its_way_is_refused_not_done_here(
-    engine: TradingEngine, gateway: Gateway
-) -> None:
-    gateway.hold = asyncio.Event()
-    submitting = asyncio.create_task(engine.submit(RESTING))
-    await gateway.reached.wait()
-    (order,) = engine.book.open_orders.values()
-
-    with pytest.raises(OrderNotCancelable, match="being placed"):
-        await engine.replace(order.id, limit_price=Decimal("91.00"))
-
-    gateway.hold.set()
-    placed = (await submitting).order
-    assert (placed.status, placed.replaced_by) == (OrderStatus.NEW, None)
-    assert [o.status for o in await _at_the_exchange(gateway)] == [OrderStatus.NEW]
 
 
 async def test_a_replace_of_an_order_in_doubt_replaces_it_at_the_broker(
