@@ -7,13 +7,16 @@ import asyncio
 import gc
 import ipaddress
 import json
+import signal
 import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import attrs
+import uvicorn
 
 from apps import embedded
 from apps.alpaca_sim.cli import add_arguments as add_simulator_arguments
@@ -77,8 +80,6 @@ def quiet_collector(young_threshold: int = GC_YOUNG_THRESHOLD) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from apps.logs import configure_logging
     from apps.service.app import create_app
 
@@ -98,8 +99,25 @@ def serve(args: argparse.Namespace) -> int:
         lifespan="on",
         timeout_graceful_shutdown=max(1, server.shutdown_timeout_ms // 1000),
     )
-    uvicorn.Server(config).run(sockets=[listening])
-    return 0
+    uvicorn_server = _Server(config)
+    uvicorn_server.run(sockets=[listening])
+    return EXIT_INTERRUPTED if uvicorn_server.interrupted else 0
+
+
+class _Server(uvicorn.Server):
+    """Uvicorn's server, remembering a Ctrl-C itself.
+
+    Uvicorn raises a signal it caught again once its graceful stop is done, which `main` sees as
+    KeyboardInterrupt; that goes through asyncio's own SIGINT handler and was seen, once, to end
+    in a plain return. The exit code says the interruption either way.
+    """
+
+    interrupted = False
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if sig == signal.SIGINT:
+            self.interrupted = True
+        super().handle_exit(sig, frame)
 
 
 def listen(host: str, port: int) -> socket.socket:

@@ -4,6 +4,7 @@ never doubles, loses or misreports an order, a fill or an event."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import sys
 from pathlib import Path
@@ -37,8 +38,53 @@ def test_a_seeded_chaos_run_doubles_loses_and_misreports_nothing(tmp_path: Path)
     assert result["restarts"] >= 5, result  # service, NATS, simulator, PostgreSQL, NATS wiped
     assert result["faults"] > 0
     assert not result["unsettled"], result
-    # The issue's counts. `closes_past_flat` is printed, not asserted here: a close bounded by the
-    # broker's position can still meet a fill landing between that read and its own execution
-    # (seen once in five runs); the 10,000-order run reports it.
-    counts = [k for k in chaos.COUNTS if k != "closes_past_flat"]
+    counts = chaos.COUNTS  # the issue's, and closes sent twice
     assert {k: result[k] for k in counts} == dict.fromkeys(counts, 0), findings
+
+
+def _fill(n: int, symbol: str, side: str, qty: int, order_id: str) -> dict[str, object]:
+    return {
+        "transaction_time": f"2026-12-07T15:00:{n:02d}Z",
+        "id": str(n),
+        "symbol": symbol,
+        "side": side,
+        "qty": str(qty),
+        "order_id": order_id,
+    }
+
+
+def test_a_close_past_flat_is_doubled_after_a_close_and_overtaken_after_a_clients_order() -> None:
+    chaos = _chaos()
+    closes = {"c1", "c2", "c3"}
+    doubled, overtaken = chaos.closes_past_flat(
+        [
+            _fill(1, "KO", "buy", 4, "b1"),
+            _fill(2, "KO", "sell", 4, "c1"),  # a close to flat
+            _fill(3, "KO", "sell", 4, "c2"),  # a second close: sent twice
+            _fill(4, "AAPL", "buy", 4, "b2"),
+            _fill(5, "AAPL", "sell", 4, "s1"),  # a client's sell got there first
+            _fill(6, "AAPL", "sell", 4, "c3"),  # the close, overtaken
+        ],
+        closes,
+    )
+    assert [n.split()[1] for n in doubled] == ["c2"]
+    assert [n.split()[1] for n in overtaken] == ["c3"]
+
+
+async def test_a_restart_that_fails_stops_the_run_with_its_error_instead_of_leaving_the_clients_waiting() -> None:
+    chaos = _chaos()
+    running = asyncio.Event()
+    running.set()
+
+    async def clients() -> None:
+        await asyncio.sleep(3600)  # clients that would wait for a NATS that never came back
+
+    async def restarts() -> None:
+        raise RuntimeError("restarting nats_wiped failed")
+
+    with pytest.raises(RuntimeError, match="nats_wiped"):
+        await asyncio.wait_for(
+            chaos.until_done_or_failed(asyncio.create_task(clients()), [asyncio.create_task(restarts())], running),
+            5,
+        )
+    assert not running.is_set()
