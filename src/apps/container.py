@@ -25,7 +25,6 @@ from trading_core.engine import TradingEngine
 from trading_core.errors import TradingError
 from trading_core.events import Event
 from trading_core.ports import Broker, EventBus, MarketData, OrderStore
-from trading_core.reconcile import reconcile_orders, reconcile_positions
 from trading_core.relay import OutboxRelay
 
 log = logging.getLogger("apps.container")
@@ -131,10 +130,8 @@ class Container:
     def _start_background(self, engine: TradingEngine, relay: OutboxRelay) -> None:
         sync = self.settings.sync
         self.background.start(UPDATES, engine.run_updates)
-        self.background.every("order-poll", sync.order_status_poll_interval_ms / 1000, lambda: reconcile_orders(engine))
-        self.background.every(
-            "position-sync", sync.position_sync_interval_ms / 1000, lambda: reconcile_positions(engine)
-        )
+        self.background.every("order-poll", sync.order_status_poll_interval_ms / 1000, engine.reconcile_orders)
+        self.background.every("position-sync", sync.position_sync_interval_ms / 1000, engine.reconcile_positions)
         self.background.start("outbox-relay", relay.run)
         retention = timedelta(hours=self.settings.database.outbox_retention_hours)
         if retention:

@@ -1,48 +1,35 @@
-"""Start-up loading and reconciliation: make the engine's view agree with the store and the broker.
+"""Loading the book at start-up, and the pure parts of reconciliation.
 
-The broker is the source of truth for fills and positions. Whatever the stream missed (a drop, a
-crash) is repaired here by turning differences into the same trade updates the stream would
-have sent, so there is one code path for applying them, keyed by execution id and cumulative
-quantity so nothing is counted twice.
+What the order poll and the position sync compute without asking anyone: the trade updates that
+take an order to the broker's copy, and the events that adopting a position announces. The
+engine's `Reconciliation` (`trading_core.engine.reconciliation`) asks the broker and applies them.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
-from typing import TYPE_CHECKING
+from decimal import ROUND_HALF_EVEN
 
 import attrs
 
-from trading_core.broker_models import BrokerOrder, BrokerPosition, TradeUpdate
+from trading_core.book import Book
+from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.daytrades import DayTrades
-from trading_core.doubt import doubtful, settle_doubts
 from trading_core.enums import OrderStatus, Side
-from trading_core.errors import BrokerError, NotFound, OrderNotFound
 from trading_core.events import Event, PositionClosed, PositionOpened, PositionUpdated
 from trading_core.fills import Fill
 from trading_core.market import EASTERN
-from trading_core.orders import EVENT_FOR_STATUS, Order, TradeEvent, in_doubt
-from trading_core.ports import OrderFilter, OrderStore, RecoversFills
+from trading_core.orders import EVENT_FOR_STATUS, Order, TradeEvent
+from trading_core.ports import OrderFilter, OrderStore
 from trading_core.positions import Position, apply_fill
-from trading_core.values import FOUR_PLACES, ZERO, ExecutionId, Symbol, at_four_places, new_event_id
-
-if TYPE_CHECKING:
-    from trading_core.engine import TradingEngine
-
-log = logging.getLogger("trading_core.reconcile")
+from trading_core.values import FOUR_PLACES, ZERO, ExecutionId, Symbol, new_event_id
 
 _DAY_TRADE_HISTORY = timedelta(days=14)
-AVERAGED_AFTER = timedelta(seconds=30)
-"""How long the order poll waits for a broker's own executions (`RecoversFills`) of fills it has not
-applied before it makes them up as one fill priced to the broker's average."""
 
 
-async def load_book(engine: TradingEngine, store: OrderStore, now: datetime) -> None:
-    """Fill the engine's book from the store: open orders, open positions, recent day trades."""
-    book = engine.book
+async def load_book(book: Book, store: OrderStore, now: datetime) -> None:
+    """Fill `book` from the store: open orders, open positions, recent day trades."""
     for order in await open_orders(store):
         book.track(order)
     for position in await store.list_positions():
@@ -84,83 +71,6 @@ def replay_day_trades(fills: list[Fill], positions: Mapping[Symbol, Position]) -
     return trades
 
 
-async def reconcile(engine: TradingEngine) -> int:
-    """Repair open orders from the broker's copies, then positions; returns corrections made."""
-    return await reconcile_orders(engine) + await reconcile_positions(engine)
-
-
-async def reconcile_orders(engine: TradingEngine) -> int:
-    """Repair open orders from the broker's copies (the order status poll); returns corrections made.
-
-    Orders in doubt are asked about by client order id and settled by evidence (see `doubt`).
-    """
-    corrections = 0
-    for order in list(engine.book.open_orders.values()):
-        if order.broker_order_id is None:
-            continue  # held here (queued, a split's waiting half), in doubt, or being sent
-        try:
-            corrections += await _reconcile_order(engine, order)
-        except (BrokerError, NotFound) as e:  # one order the broker cannot tell about must not stop the rest
-            log.warning("could not reconcile order %s: %s", order.id, e)
-    try:
-        corrections += await settle_doubts(engine, doubtful(engine))
-        corrections += await engine.release_orphans()
-    except BrokerError as e:
-        log.warning("could not settle the orders in doubt this round: %s", e)
-    return corrections
-
-
-async def _reconcile_order(engine: TradingEngine, order: Order) -> int:
-    assert order.broker_order_id is not None
-    try:
-        remote = await engine.broker.get_order(order.broker_order_id)
-    except OrderNotFound:
-        await engine.close_unknown(order)
-        return 1
-    return await catch_up(engine, order, remote)
-
-
-async def catch_up(engine: TradingEngine, order: Order, remote: BrokerOrder) -> int:
-    """Take `order` to the broker's copy of it, `remote`; returns how many updates that took.
-
-    The broker's acceptance is recorded if ours lacks it. Fills ours lacks are the broker's own
-    executions, each under its own id, when the broker can tell them (`RecoversFills`); they are
-    made up as one fill priced to the broker's average only when it cannot, or has not for
-    `AVERAGED_AFTER` (they may only be on their way, in the stream's inbox). Until then the status
-    waits too: a filled order's status comes from its fills.
-    """
-    lacking = await _lacking_executions(engine, order, remote)
-    if lacking or order.broker_order_id is None:
-        order = await engine.apply_broker_updates(order, lacking, remote)
-    if order.is_terminal:
-        return len(lacking)
-    if remote.filled_quantity > order.filled_quantity and not _may_make_up(engine, remote):
-        return len(lacking)
-    updates = updates_between(order, remote)
-    if updates:
-        await engine.apply_broker_updates(order, updates, remote)
-    return len(lacking) + len(updates)
-
-
-async def _lacking_executions(engine: TradingEngine, order: Order, remote: BrokerOrder) -> list[TradeUpdate]:
-    """The broker's own executions of `remote` that `order` has not applied, oldest first."""
-    broker = engine.broker
-    if remote.filled_quantity <= order.filled_quantity or not isinstance(broker, RecoversFills):
-        return []
-    lacking: list[TradeUpdate] = []
-    filled = order.filled_quantity
-    for update in await broker.recover_fills(remote) or ():
-        if update.execution_id not in order.execution_ids and update.order.filled_quantity > filled:
-            lacking.append(update)
-            filled = update.order.filled_quantity
-    return lacking
-
-
-def _may_make_up(engine: TradingEngine, remote: BrokerOrder) -> bool:
-    """Whether fills the broker shows and we lack may be made up as one averaged fill now."""
-    return not isinstance(engine.broker, RecoversFills) or engine.now() - remote.updated_at >= AVERAGED_AFTER
-
-
 def updates_between(order: Order, remote: BrokerOrder) -> list[TradeUpdate]:
     """The trade updates that take `order` to the state the broker reports for it."""
     updates: list[TradeUpdate] = []
@@ -187,79 +97,6 @@ def updates_between(order: Order, remote: BrokerOrder) -> list[TradeUpdate]:
     if remote.status is not order.status and event is not None:
         updates.append(TradeUpdate(event=event, order=remote, timestamp=remote.updated_at))
     return updates
-
-
-async def reconcile_positions(engine: TradingEngine) -> int:
-    """Adopt the broker's positions where ours differ; returns how many were corrected.
-
-    Never over fills we have not seen yet: a symbol is compared only when each of our open
-    orders in it is settled (not being sent, not in doubt, and filled as far as the broker's copy
-    says), and adopted only if the broker's position did not move while that was checked.
-    Otherwise it waits for the next round, when the stream or the order poll has caught up.
-    """
-    first = await _broker_positions(engine)
-    differing = [symbol for symbol in set(first) | set(engine.book.positions) if _differs(engine, symbol, first)]
-    settled = [symbol for symbol in differing if await _fills_caught_up(engine, symbol)]
-    if not settled:
-        return 0
-    again = await _broker_positions(engine)
-    corrections = 0
-    for symbol in settled:
-        if _quantity(again, symbol) != _quantity(first, symbol) or not _differs(engine, symbol, again):
-            continue  # it moved meanwhile, or our fills have caught up with it
-        theirs, mine = again.get(symbol), engine.book.positions.get(symbol)
-        log.warning(
-            "position in %s differs: ours %s, broker's %s; adopting the broker's",
-            symbol,
-            mine.quantity if mine else 0,
-            theirs.quantity if theirs else 0,
-        )
-        adopted = Position(
-            symbol=symbol,
-            quantity=theirs.quantity if theirs is not None else Decimal(0),
-            cost_basis=theirs.cost_basis if theirs is not None else Decimal(0),
-            realized_pnl=mine.realized_pnl if mine is not None else Decimal(0),
-            opened_at=mine.opened_at if mine is not None else None,
-        )
-        await engine.adopt_position(adopted, adoption_events(mine, adopted, engine.now()))
-        corrections += 1
-    return corrections
-
-
-async def _broker_positions(engine: TradingEngine) -> dict[Symbol, BrokerPosition]:
-    """The broker's positions, quantities at our four places."""
-    return {
-        p.symbol: attrs.evolve(p, quantity=at_four_places(p.quantity)) for p in await engine.broker.list_positions()
-    }
-
-
-def _quantity(positions: Mapping[Symbol, BrokerPosition], symbol: Symbol) -> Decimal:
-    position = positions.get(symbol)
-    return position.quantity if position is not None else ZERO
-
-
-def _differs(engine: TradingEngine, symbol: Symbol, remote: Mapping[Symbol, BrokerPosition]) -> bool:
-    mine = engine.book.positions.get(symbol)
-    return (mine.quantity if mine is not None else ZERO) != _quantity(remote, symbol)
-
-
-async def _fills_caught_up(engine: TradingEngine, symbol: Symbol) -> bool:
-    """Whether every fill the broker reports for our open orders in `symbol` has been applied.
-
-    One that has not is applied now (as the order poll would), and the symbol waits a round.
-    """
-    for order in list(engine.book.open_orders_in(symbol)):
-        if order.id in engine.sending or in_doubt(order):
-            return False
-        if order.broker_order_id is None:
-            continue  # held here: nothing of it is at the broker
-        try:
-            if await _reconcile_order(engine, order):
-                return False
-        except (BrokerError, NotFound) as e:
-            log.warning("position in %s not compared: order %s cannot be read (%s)", symbol, order.id, e)
-            return False
-    return True
 
 
 def adoption_events(before: Position | None, after: Position, now: datetime) -> list[Event]:

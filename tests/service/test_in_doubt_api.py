@@ -27,7 +27,6 @@ from trading_core.clock import SystemClock
 from trading_core.errors import OrderInDoubt, StoreError
 from trading_core.orders import Order
 from trading_core.ports import OrderFilter, UnitOfWork
-from trading_core.reconcile import reconcile_orders
 
 BUY = {"symbol": "AAPL", "side": "buy", "quantity": 10, "type": "market"}
 
@@ -124,7 +123,7 @@ async def test_a_database_failure_after_the_broker_took_the_order_names_it(
     assert client_order_id
 
     store.down = False
-    await reconcile_orders(api.app.state.test_engine)  # the order poll, once the database is back
+    await api.app.state.test_engine.reconcile_orders()  # the order poll, once the database is back
     retried = await api.post("/api/v1/orders", json={**BUY, "clientOrderId": client_order_id})
     assert retried.json()["orderId"] == order_id
     order = (await api.get(f"/api/v1/orders/{order_id}")).json()

@@ -48,7 +48,7 @@ class InMemoryOrderStore:
 
     def unit_of_work(self, *, optimistic: bool = False) -> AbstractAsyncContextManager[UnitOfWork]:
         """`optimistic` changes nothing here: nobody else writes these tables, so every read is current."""
-        return MemoryUnitOfWork(self)
+        return MemoryUnitOfWork(self.tables, self.locks)
 
     async def get_order(self, order_id: OrderId) -> Order | None:
         return self.tables.orders.get(order_id)

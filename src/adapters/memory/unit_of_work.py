@@ -13,9 +13,9 @@ from collections import deque
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
-from adapters.memory.tables import broker_order_id_taken, client_order_id_taken
+from adapters.memory.tables import Tables, broker_order_id_taken, client_order_id_taken
 from trading_core.errors import ConcurrentUpdate, DuplicateClientOrderId, StoreError, TradingError
 from trading_core.events import Event
 from trading_core.fills import Fill
@@ -23,9 +23,6 @@ from trading_core.orders import Order
 from trading_core.ports import TradingStateRecord
 from trading_core.positions import Position
 from trading_core.values import BrokerOrderId, ClientOrderId, OrderId, Symbol
-
-if TYPE_CHECKING:
-    from adapters.memory.store import InMemoryOrderStore
 
 
 class KeyLocks:
@@ -79,12 +76,13 @@ class KeyLocks:
 
 
 class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
-    """One transaction over an `InMemoryOrderStore`."""
+    """One transaction over an in-memory store's tables, its row locks held in `locks`."""
 
-    __slots__ = ("_events", "_failed", "_fills", "_held", "_orders", "_positions", "_state", "_store")
+    __slots__ = ("_events", "_failed", "_fills", "_held", "_locks", "_orders", "_positions", "_state", "_tables")
 
-    def __init__(self, store: InMemoryOrderStore) -> None:
-        self._store = store
+    def __init__(self, tables: Tables, locks: KeyLocks) -> None:
+        self._tables = tables
+        self._locks = locks
         self._orders: dict[str, tuple[Order, bool]] = {}
         """Written orders by id, each with whether this unit inserts it."""
         self._fills: list[Fill] = []
@@ -131,7 +129,7 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
         if symbol in self._positions:
             pending = self._positions[symbol]
             return pending if pending.quantity else None
-        return self._store.tables.positions.get(symbol)
+        return self._tables.positions.get(symbol)
 
     # writes
 
@@ -140,7 +138,7 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
             raise _aborted()
         if self._order_by_client(order.client_order_id) is not None:  # checked first, as the database does
             raise client_order_id_taken(order.client_order_id)
-        if order.id in self._orders or order.id in self._store.tables.orders:
+        if order.id in self._orders or order.id in self._tables.orders:
             self._fail(StoreError(f"order {order.id} is already stored"))
         if order.broker_order_id is not None and self._order_by_broker(order.broker_order_id) is not None:
             self._fail(broker_order_id_taken(order.broker_order_id))
@@ -150,7 +148,7 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
         if self._failed:
             raise _aborted()
         pending = self._orders.get(order.id)
-        before = pending[0] if pending is not None else self._store.tables.orders.get(order.id)
+        before = pending[0] if pending is not None else self._tables.orders.get(order.id)
         if before is None:
             self._fail(StoreError(f"order {order.id} is not stored, so it cannot be updated"))
         if before.client_order_id != order.client_order_id:
@@ -192,7 +190,7 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
         if self._failed:
             raise _aborted()
         self._check_against_committed()
-        tables = self._store.tables
+        tables = self._tables
         if self._orders:
             for order, _ in self._orders.values():
                 tables.put_order(order)
@@ -215,7 +213,7 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
     # helpers
 
     def _check_against_committed(self) -> None:
-        tables = self._store.tables
+        tables = self._tables
         for order, is_new in self._orders.values():
             if is_new and order.id in tables.orders:
                 self._fail(StoreError(f"order {order.id} is already stored"))
@@ -237,14 +235,14 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
 
     def _order(self, order_id: str) -> Order | None:
         pending = self._orders.get(order_id)
-        return pending[0] if pending is not None else self._store.tables.orders.get(order_id)
+        return pending[0] if pending is not None else self._tables.orders.get(order_id)
 
     def _order_by_client(self, client_order_id: str) -> Order | None:
         if self._orders:
             for order, _ in self._orders.values():
                 if order.client_order_id == client_order_id:
                     return order
-        found = self._store.tables.order_by_client(client_order_id)
+        found = self._tables.order_by_client(client_order_id)
         if found is None:
             return None
         current = self._order(found.id)  # this unit may have moved it to another client id
@@ -255,12 +253,12 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
             for order, _ in self._orders.values():
                 if order.broker_order_id == broker_order_id:
                     return order
-        order_id = self._store.tables.by_broker.get(broker_order_id)
+        order_id = self._tables.by_broker.get(broker_order_id)
         current = None if order_id is None else self._order(order_id)
         return current if current is not None and current.broker_order_id == broker_order_id else None
 
     def _has_fill(self, fill: Fill) -> bool:
-        if (fill.order_id, fill.execution_id) in self._store.tables.fill_keys:
+        if (fill.order_id, fill.execution_id) in self._tables.fill_keys:
             return True
         pending = self._fills
         return bool(pending) and any(
@@ -274,14 +272,14 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
         """
         if key in self._held:
             return True
-        if self._store.locks.try_acquire(key):
+        if self._locks.try_acquire(key):
             self._held.append(key)
             return True
         return False
 
     async def _wait_for(self, key: str) -> None:
         """Wait until another unit releases the row lock `key`, then hold it."""
-        await self._store.locks.acquire(key)
+        await self._locks.acquire(key)
         self._held.append(key)
 
     def _fail(self, error: TradingError) -> NoReturn:
@@ -300,7 +298,7 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
             self._events = []
         self._state = None
         if self._held:
-            locks = self._store.locks
+            locks = self._locks
             for key in self._held:
                 locks.release(key)
             self._held = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import attrs
 
@@ -23,9 +23,6 @@ from trading_core.enums import Side
 from trading_core.market import EASTERN
 from trading_core.orders import TradeEvent
 from trading_core.values import ZERO
-
-if TYPE_CHECKING:
-    from apps.alpaca_sim.simulation import Simulation
 
 FILL = "FILL"
 PAGE_SIZE = 100
@@ -221,7 +218,14 @@ def _types(request: Request, activity_type: str | None) -> frozenset[str]:
     return frozenset(asked) if asked else ACTIVITY_TYPES
 
 
-async def list_activities(sim: Simulation, request: Request, activity_type: str | None = None) -> Response:
+class Keeps(Protocol):
+    """What the activities endpoint reads of the simulation (its `Simulation`)."""
+
+    @property
+    def activities(self) -> ActivityLog: ...
+
+
+async def list_activities(sim: Keeps, request: Request, activity_type: str | None = None) -> Response:
     """`GET /v2/account/activities` and `/v2/account/activities/{activity_type}`."""
     types = _types(request, activity_type)
     query = request.query

@@ -6,15 +6,24 @@ per symbol, so its quote has no spread (bid = ask = price).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
+from adapters.paper import PaperExchange
 from apps.alpaca_sim import errors, wire
 from apps.alpaca_sim.asgi import Request, Response, encoder, json_response
 from trading_core.market import Asset, Quote
 from trading_core.values import Symbol
 
-if TYPE_CHECKING:
-    from apps.alpaca_sim.simulation import Simulation
+
+class Market(Protocol):
+    """What the market-data endpoints read of the simulation (its `Simulation`)."""
+
+    @property
+    def assets(self) -> Mapping[str, Asset]: ...
+    @property
+    def exchange(self) -> PaperExchange: ...
+
 
 _NUMBERS = encoder(decimals_as_numbers=True)
 _TAPES = {"NYSE": "A", "NASDAQ": "C"}
@@ -22,27 +31,27 @@ LOT = 100
 """Shares of each simulated trade."""
 
 
-async def latest_trade(sim: Simulation, request: Request, symbol: str) -> Response:
+async def latest_trade(sim: Market, request: Request, symbol: str) -> Response:
     """`GET /v2/stocks/{symbol}/trades/latest`."""
     asset = _one(sim, symbol)
     trade = trade_json(asset, await _quote_of(sim, asset))
     return json_response({"symbol": asset.symbol, "trade": trade}, encoder=_NUMBERS)
 
 
-async def latest_quote(sim: Simulation, request: Request, symbol: str) -> Response:
+async def latest_quote(sim: Market, request: Request, symbol: str) -> Response:
     """`GET /v2/stocks/{symbol}/quotes/latest`."""
     asset = _one(sim, symbol)
     quote = quote_json(asset, await _quote_of(sim, asset))
     return json_response({"symbol": asset.symbol, "quote": quote}, encoder=_NUMBERS)
 
 
-async def latest_trades(sim: Simulation, request: Request) -> Response:
+async def latest_trades(sim: Market, request: Request) -> Response:
     """`GET /v2/stocks/trades/latest?symbols=...`: unknown symbols are left out."""
     trades = {a.symbol: trade_json(a, await _quote_of(sim, a)) for a in _many(sim, request)}
     return json_response({"trades": trades}, encoder=_NUMBERS)
 
 
-async def latest_quotes(sim: Simulation, request: Request) -> Response:
+async def latest_quotes(sim: Market, request: Request) -> Response:
     """`GET /v2/stocks/quotes/latest?symbols=...`: unknown symbols are left out."""
     quotes = {a.symbol: quote_json(a, await _quote_of(sim, a)) for a in _many(sim, request)}
     return json_response({"quotes": quotes}, encoder=_NUMBERS)
@@ -76,20 +85,20 @@ def quote_json(asset: Asset, quote: Quote) -> dict[str, Any]:
     }
 
 
-async def _quote_of(sim: Simulation, asset: Asset) -> Quote:
+async def _quote_of(sim: Market, asset: Asset) -> Quote:
     quote = await sim.exchange.latest_quote(Symbol(asset.symbol))
     assert quote is not None, "every listed asset has a price"
     return quote
 
 
-def _one(sim: Simulation, symbol: str) -> Asset:
+def _one(sim: Market, symbol: str) -> Asset:
     asset = sim.assets.get(symbol)
     if asset is None:
         raise errors.not_found(f"symbol not found: {symbol}")
     return asset
 
 
-def _many(sim: Simulation, request: Request) -> list[Asset]:
+def _many(sim: Market, request: Request) -> list[Asset]:
     symbols = request.query.symbols("symbols")
     if not symbols:
         raise errors.AlpacaError(400, 40010001, "missing symbols")

@@ -23,7 +23,6 @@ from tests.contract.alpaca.support import GENEROUS, assert_same_books, eventuall
 from trading_core.engine import EngineConfig, TradingEngine
 from trading_core.enums import OrderStatus, OrderType, Side, SubmitStatus
 from trading_core.events import Event
-from trading_core.reconcile import reconcile_orders
 from trading_core.requests import OrderRequest
 
 WINDOW = timedelta(seconds=0.5)
@@ -66,7 +65,7 @@ async def test_an_unanswered_order_the_broker_never_took_is_pending_not_refused(
     assert (result.order.status, result.order.rejection_code) == (OrderStatus.PENDING_NEW, None)
     assert result.order.id in engine.book.open_orders  # its exposure is held by the risk checks
     assert [o.id for o in (await engine.risk_context(result.order.symbol)).open_orders] == [result.order.id]
-    assert await reconcile_orders(engine) == 0  # within the window a miss settles nothing
+    assert await engine.reconcile_orders() == 0  # within the window a miss settles nothing
     assert (await engine.get_order(result.order.id)).status is OrderStatus.PENDING_NEW
 
 
@@ -77,7 +76,7 @@ async def test_past_the_window_the_broker_order_list_proves_it_absent(
     result = await engine.submit(buy(client_order_id="absent-1"))
     await asyncio.sleep(WINDOW.total_seconds())
 
-    assert await reconcile_orders(engine) == 1
+    assert await engine.reconcile_orders() == 1
 
     refused = await engine.get_order(result.order.id)
     assert (refused.status, refused.rejection_code) == (OrderStatus.REJECTED, "BROKER_ERROR")
@@ -100,7 +99,7 @@ async def test_past_the_window_the_list_can_also_find_it(engine: TradingEngine, 
     assert result.status is SubmitStatus.PENDING
     await asyncio.sleep(WINDOW.total_seconds())
 
-    assert await reconcile_orders(engine) >= 1
+    assert await engine.reconcile_orders() >= 1
 
     found = await engine.get_order(result.order.id)
     assert found.broker_order_id is not None
@@ -142,7 +141,7 @@ async def test_an_order_refused_as_absent_is_adopted_when_the_broker_reports_it_
     alpaca_sim.set_faults({"kind": "status", "status": 500, "match": "POST /v2/orders", "count": 1})
     result = await engine.submit(buy(client_order_id="late-1"))
     await asyncio.sleep(WINDOW.total_seconds())
-    await reconcile_orders(engine)
+    await engine.reconcile_orders()
     assert (await engine.get_order(result.order.id)).status is OrderStatus.REJECTED
 
     async with httpx.AsyncClient(base_url=alpaca_sim.url, headers=_auth(alpaca_sim)) as late_gateway:
@@ -198,7 +197,7 @@ async def test_a_gateway_that_answers_504_and_delivers_later_doubles_nothing(
 
     await eventually(lambda: alpaca_sim.state()["orders"] == 30, within=10, what="every order delivered")
     alpaca_sim.set_faults()
-    await reconcile_orders(engine)
+    await engine.reconcile_orders()
     await settled(engine, alpaca_sim)
     for result in results:
         order = await engine.get_order(result.order.id)

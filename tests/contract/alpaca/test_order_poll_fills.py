@@ -22,7 +22,6 @@ from tests.contract.alpaca.support import GENEROUS, eventually
 from trading_core import SystemClock
 from trading_core.engine import EngineConfig, TradingEngine
 from trading_core.enums import OrderStatus, OrderType, Side
-from trading_core.reconcile import reconcile_orders
 from trading_core.requests import OrderRequest
 
 
@@ -47,7 +46,7 @@ async def test_the_poll_applies_the_executions_the_stream_has_not_delivered_yet_
     )
     await eventually(lambda: len(_broker_executions(alpaca_sim)) == 2, what="the broker made two executions")
 
-    await reconcile_orders(engine)
+    await engine.reconcile_orders()
 
     order = await engine.get_order(result.order.id)
     assert (order.status, order.filled_quantity) == (OrderStatus.FILLED, Decimal(10))

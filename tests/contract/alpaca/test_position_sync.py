@@ -13,7 +13,6 @@ from apps.alpaca_sim import SimServer
 from tests.contract.alpaca.support import assert_same_books, eventually, settled
 from trading_core.engine import TradingEngine
 from trading_core.enums import OrderType, Side, TimeInForce
-from trading_core.reconcile import reconcile_positions
 from trading_core.requests import OrderRequest
 
 
@@ -37,12 +36,12 @@ async def test_the_sync_waits_for_fills_it_has_not_seen(engine: TradingEngine, a
     )
     alpaca_sim.set_price("MSFT", "389")  # it fills at the broker; we hear nothing of it yet
 
-    assert await reconcile_positions(engine) == 0
+    assert await engine.reconcile_positions() == 0
     assert engine.book.positions["MSFT"].quantity == Decimal(10)
 
     alpaca_sim.set_faults()
     await settled(engine, alpaca_sim)
     assert (await engine.get_order(resting.order.id)).filled_quantity == Decimal(10)
     assert engine.book.positions["MSFT"].quantity == Decimal(20)
-    assert await reconcile_positions(engine) == 0
+    assert await engine.reconcile_positions() == 0
     await assert_same_books(engine, alpaca_sim)

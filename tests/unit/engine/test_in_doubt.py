@@ -22,7 +22,6 @@ from trading_core.engine import EngineConfig, TradingEngine
 from trading_core.errors import OrderInDoubt, OrderNotCancelable
 from trading_core.orders import Order
 from trading_core.ports import OrderFilter
-from trading_core.reconcile import reconcile_orders
 from trading_core.values import ClientOrderId
 
 
@@ -115,10 +114,10 @@ async def test_the_order_list_decides_only_past_the_window(
     result = await engine.submit(RESTING)
 
     clock.advance(timedelta(seconds=59))
-    assert await reconcile_orders(engine) == 0
+    assert await engine.reconcile_orders() == 0
     assert (await engine.get_order(result.order.id)).status is OrderStatus.PENDING_NEW
     clock.advance(timedelta(seconds=1))
-    assert await reconcile_orders(engine) == 1
+    assert await engine.reconcile_orders() == 1
     refused = await engine.get_order(result.order.id)
     assert (refused.status, refused.rejection_code) == (OrderStatus.REJECTED, "BROKER_ERROR")
     assert result.order.id not in engine.book.open_orders

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,10 +21,16 @@ from adapters.memory.store import InMemoryOrderStore
 from adapters.paper import PaperExchange
 from tests.unit.engine.conftest import GENEROUS, limit, market
 from trading_core import Event, OrderStatus, TestClock
-from trading_core.broker_models import BrokerOrder
+from trading_core.book import Book
+from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.engine import EngineConfig, TradingEngine
+from trading_core.engine.dispatch import Dispatch
+from trading_core.engine.in_flight import InFlight
+from trading_core.engine.parts import EngineParts
+from trading_core.facts import BrokerFacts
+from trading_core.ledger import OrderLedger
 from trading_core.orders import Order
-from trading_core.reconcile import reconcile_orders
+from trading_core.trading_state import TradingStateKeeper
 from trading_core.values import ClientOrderId
 
 
@@ -89,7 +96,7 @@ async def engine(gated: tuple[GatedExchange, GatedStore], clock: TestClock) -> T
 
 async def _poll_while_held(engine: TradingEngine, gate: Gate, call: asyncio.Task[Any]) -> int:
     await gate.reached.wait()
-    corrections = await reconcile_orders(engine)  # the broker knows no such client order id yet
+    corrections = await engine.reconcile_orders()  # the broker knows no such client order id yet
     gate.opened.set()
     await call
     return corrections
@@ -114,7 +121,7 @@ async def test_an_order_stored_and_sent_while_the_poll_asks_about_it(
     submitting = asyncio.create_task(engine.submit(market("AAPL", "buy", 1)))
     await store.gate.reached.wait()
     look_up = exchange.gates["look_up"] = Gate()
-    polling = asyncio.create_task(reconcile_orders(engine))
+    polling = asyncio.create_task(engine.reconcile_orders())
     asked = asyncio.create_task(look_up.reached.wait())
     # Either the poll has asked and the broker said it does not know the order, or it asked nothing.
     await asyncio.wait({polling, asked}, return_when=asyncio.FIRST_COMPLETED)
@@ -155,14 +162,37 @@ async def test_a_replacement_being_sent(engine: TradingEngine, gated: tuple[Gate
     assert (new.status, new.limit_price) == (OrderStatus.NEW, Decimal("91.00"))
 
 
+def _dispatch_over(broker: GatedExchange, store: GatedStore, clock: TestClock) -> Dispatch:
+    """The engine's dispatch room, over the engine's broker and store, as the order poll uses it."""
+    book = Book()
+    parts = EngineParts(
+        broker=broker,
+        store=store,
+        book=book,
+        ledger=OrderLedger(store, book, clock),
+        clock=clock,
+        facts=BrokerFacts(
+            broker=broker, market_data=broker, clock=clock, book=book, account_ttl=timedelta(0), clock_ttl=timedelta(0)
+        ),
+        in_flight=InFlight(),
+        trading=TradingStateKeeper(store, clock),
+        config=EngineConfig(limits=GENEROUS),
+    )
+
+    async def nothing_else(updates: Sequence[TradeUpdate]) -> None:
+        raise AssertionError(f"no other order's updates were expected: {updates}")
+
+    return Dispatch(parts, apply_others=nothing_else)
+
+
 async def test_refusing_as_unsent_an_order_the_broker_has_since_taken_changes_nothing(
-    engine: TradingEngine, gated: tuple[GatedExchange, GatedStore]
+    engine: TradingEngine, gated: tuple[GatedExchange, GatedStore], clock: TestClock
 ) -> None:
-    exchange, _ = gated
+    exchange, store = gated
     exchange.set_price("AAPL", Decimal("100.00"))
     resting = (await engine.submit(limit("AAPL", "buy", 1, "90.00"))).order
     seen_as_unsent = attrs.evolve(resting, broker_order_id=None, status=OrderStatus.PENDING_NEW)  # as the poll saw it
 
-    after = await engine.refuse_unsent(seen_as_unsent, "not received by the broker")
+    after = await _dispatch_over(exchange, store, clock).refuse_unsent(seen_as_unsent, "not received by the broker")
 
     assert (after.status, after.broker_order_id) == (OrderStatus.NEW, resting.broker_order_id)

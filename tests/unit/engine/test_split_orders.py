@@ -23,7 +23,6 @@ from trading_core.engine import TradingEngine
 from trading_core.errors import BrokerRejected, OrderInDoubt
 from trading_core.orders import Order
 from trading_core.ports import OrderFilter
-from trading_core.reconcile import reconcile_orders
 
 
 async def _orders_at_the_exchange(exchange: PaperExchange) -> int:
@@ -132,7 +131,7 @@ async def test_a_replacement_of_the_closing_half_proven_absent_leaves_the_openin
     lost = await engine.replace(flip.order.id, limit_price=Decimal("104.00"))
     assert lost.order.status is OrderStatus.PENDING_NEW  # in doubt; the opening half waits for it
     clock.advance(engine.config.in_doubt_window)
-    await reconcile_orders(engine)  # the broker's order list proves it absent
+    await engine.reconcile_orders()  # the broker's order list proves it absent
     assert (await engine.get_order(lost.order.id)).status is OrderStatus.REJECTED
     exchange.set_price("AAPL", Decimal("106.00"))  # the old closing order fills, then the opening half
     await engine.process_updates()

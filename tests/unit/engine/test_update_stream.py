@@ -22,7 +22,6 @@ from trading_core.engine import TradingEngine
 from trading_core.enums import OrderStatus
 from trading_core.errors import OrderNotFound, StoreError
 from trading_core.ports import UnitOfWork
-from trading_core.reconcile import reconcile_orders, reconcile_positions
 from trading_core.values import BrokerOrderId
 
 
@@ -102,7 +101,7 @@ async def test_a_position_adopted_from_the_broker_is_announced(
     exchange.drain_updates()
     events.clear()
 
-    assert await reconcile_positions(engine) == 3
+    assert await engine.reconcile_positions() == 3
 
     announced = sorted((e.TYPE, e.position.symbol, e.position.quantity) for e in events)  # type: ignore[attr-defined]
     assert announced == [
@@ -146,7 +145,7 @@ async def test_an_order_the_broker_no_longer_knows_is_closed_not_left_open(clock
     engine.subscribe(heard.append)
 
     if how == "poll":
-        assert await reconcile_orders(engine) == 1
+        assert await engine.reconcile_orders() == 1
     else:
         await engine.cancel(resting.id)
 
@@ -158,7 +157,7 @@ async def test_an_order_the_broker_no_longer_knows_is_closed_not_left_open(clock
         "canceled: the broker does not know this order",
     )
     assert engine.book.open_orders == {}
-    assert await reconcile_orders(engine) == 0  # and the poll leaves it be from then on
+    assert await engine.reconcile_orders() == 0  # and the poll leaves it be from then on
 
 
 async def test_quantities_a_broker_reports_at_its_own_scale_are_kept_at_four_places(

@@ -19,17 +19,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from trading_core import codes
 from trading_core.broker_models import BrokerOrder
+from trading_core.engine.dispatch import Dispatch
+from trading_core.engine.parts import EngineParts
+from trading_core.engine.updates import BrokerUpdates
 from trading_core.enums import OrderStatus
 from trading_core.orders import Order, doubt_since, in_doubt
 from trading_core.ports import OrderFilter
 from trading_core.values import ClientOrderId
-
-if TYPE_CHECKING:
-    from trading_core.engine import TradingEngine
 
 log = logging.getLogger("trading_core.doubt")
 
@@ -42,48 +42,71 @@ LISTING_LIMIT: Final = 5_000
 """Orders read from the broker's list at most for one group; a list that reaches it proves nothing."""
 
 
-def doubtful(engine: TradingEngine) -> list[Order]:
-    """The open orders in doubt that no sender of this process is settling right now."""
-    return [o for o in engine.book.open_orders.values() if in_doubt(o) and o.id not in engine.sending]
+class Doubts:
+    """Settles the orders in doubt from the broker's own order list.
 
-
-async def settle_doubts(engine: TradingEngine, orders: Sequence[Order]) -> int:
-    """Ask the broker about the orders in doubt; returns how many were settled either way.
-
-    One listing of the broker's orders around their submission times answers for a group of
-    them (one request, where a lookup each would spend the request budget): an order it shows
-    takes the broker's state; one it does not show stays in doubt within the window, and past it
-    is refused as never received, when the listing is complete.
+    Args:
+        parts: the engine's shared parts.
+        dispatch: refuses what the broker never received.
+        updates: takes an order the broker shows to the broker's copy.
     """
-    settled = 0
-    window = engine.config.in_doubt_window
-    for group in _groups(sorted(orders, key=doubt_since)):
+
+    def __init__(self, parts: EngineParts, dispatch: Dispatch, updates: BrokerUpdates) -> None:
+        self._parts = parts
+        self._dispatch = dispatch
+        self._updates = updates
+
+    def doubtful(self) -> list[Order]:
+        """The open orders in doubt that no sender of this process is settling right now."""
+        in_flight = self._parts.in_flight
+        return [o for o in self._parts.book.open_orders.values() if in_doubt(o) and o.id not in in_flight]
+
+    async def settle(self) -> int:
+        """Ask the broker about the orders in doubt; returns how many were settled either way.
+
+        One listing of the broker's orders around their submission times answers for a group of
+        them (one request, where a lookup each would spend the request budget): an order it shows
+        takes the broker's state; one it does not show stays in doubt within the window, and past
+        it is refused as never received, when the listing is complete.
+
+        Raises:
+            BrokerError: the broker's order list could not be read.
+        """
+        settled = 0
+        for group in _groups(sorted(self.doubtful(), key=doubt_since)):
+            settled += await self._settle_group(group)
+        return settled
+
+    async def _settle_group(self, group: Sequence[Order]) -> int:
+        window = self._parts.config.in_doubt_window
         since = doubt_since(group[0]) - CLOCK_SKEW
         until = doubt_since(group[-1]) + window + CLOCK_SKEW
-        listed = await engine.broker.list_orders(status=OrderFilter.ALL, after=since, until=until, limit=LISTING_LIMIT)
+        broker = self._parts.broker
+        listed = await broker.list_orders(status=OrderFilter.ALL, after=since, until=until, limit=LISTING_LIMIT)
         complete = len(listed) < LISTING_LIMIT
         by_client_id: dict[ClientOrderId, BrokerOrder] = {o.client_order_id: o for o in listed}
-        now = engine.now()
+        now = self._parts.clock.now()
+        settled = 0
         for order in group:
             remote = by_client_id.get(order.client_order_id)
             if remote is not None:
                 log.warning(
                     "order %s, in doubt, is at the broker as %s (%s)", order.id, remote.broker_order_id, remote.status
                 )
-                await engine.take_broker_copy(order, remote)
+                await self._updates.take_broker_copy(order, remote)
                 settled += 1
             elif now - doubt_since(order) >= window and complete:
                 reason = (
                     f"not received by the broker: it went unanswered and the broker's orders from {since.isoformat()}"
                     f" to {until.isoformat()} do not include it; {codes.RESEND_ADVICE}"
                 )
-                refused = await engine.refuse_unsent(order, reason)
+                refused = await self._dispatch.refuse_unsent(order, reason)
                 settled += refused.status is OrderStatus.REJECTED
         if not complete:
             log.warning(
                 "the broker lists %d orders or more around %s: %d stay in doubt", len(listed), since, len(group)
             )
-    return settled
+        return settled
 
 
 def _groups(orders: Sequence[Order]) -> list[list[Order]]:

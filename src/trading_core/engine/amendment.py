@@ -1,0 +1,189 @@
+"""Amendment: cancelling and replacing working orders.
+
+The broker cancels and replaces what it holds; an order held here (queued for the open, a split's
+waiting half) is cancelled or replaced here. An order on its way to the broker, or in doubt, may
+be there already: it is looked up first, and `OrderNotCancelable` answers while the broker does
+not show it yet. A replacement is checked for what it adds, and a split's opening half follows
+its closing half through a replace.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import attrs
+
+from trading_core import codes
+from trading_core.engine.checks import PreTradeChecks
+from trading_core.engine.dispatch import Dispatch, with_ids
+from trading_core.engine.parts import EngineParts
+from trading_core.engine.submission import build_order
+from trading_core.engine.updates import BrokerUpdates
+from trading_core.enums import OrderStatus, TimeInForce
+from trading_core.errors import BrokerError, BrokerRejected, OrderInDoubt, OrderNotCancelable, OrderNotFound, StoreError
+from trading_core.orders import Order, TradeEvent, ensure_cancelable, in_doubt
+from trading_core.requests import OrderRequest
+from trading_core.risk import PreTradeValidation
+from trading_core.values import ZERO, BrokerOrderId, OrderId
+from trading_core.views import SubmitResult
+
+
+class Amendment:
+    """Cancels and replaces orders.
+
+    Args:
+        parts: the engine's shared parts.
+        checks: checks what a replacement adds.
+        dispatch: records refusals and local cancels, and hands split halves over.
+        updates: applies what the broker shows of an order it was asked about.
+    """
+
+    def __init__(self, parts: EngineParts, checks: PreTradeChecks, dispatch: Dispatch, updates: BrokerUpdates) -> None:
+        self._parts = parts
+        self._checks = checks
+        self._dispatch = dispatch
+        self._updates = updates
+
+    async def cancel(self, order_id: OrderId | str) -> Order:
+        """Ask the broker to cancel; an order still held here is cancelled on the spot.
+
+        Raises:
+            OrderNotFound: no such order.
+            OrderNotCancelable: it has ended, or it is being placed and the broker does not show it yet.
+        """
+        parts = self._parts
+        order = await parts.order(order_id)
+        ensure_cancelable(order)
+        if order.broker_order_id is None:
+            if order.id not in parts.in_flight and not in_doubt(order):
+                with parts.in_flight.placing(order.id):  # held here: nothing may send it meanwhile
+                    return await self._dispatch.cancel_locally(order, "canceled")
+            order = await self._find_at_broker(order)
+            if order.broker_order_id is None or order.is_terminal:
+                return order
+        try:
+            await parts.broker.cancel_order(order.broker_order_id)
+        except OrderNotFound:
+            if await self._known_to_broker(order.broker_order_id):
+                raise
+            return await self._dispatch.close_unknown(order)
+        await self._updates.process()
+        return await parts.order(order.id)
+
+    async def _find_at_broker(self, order: Order) -> Order:
+        """The order as the broker shows it, for an order being sent or in doubt.
+
+        Raises:
+            OrderNotCancelable: the broker does not show it yet.
+        """
+        remote = await self._parts.broker.get_order_by_client_id(order.client_order_id)
+        if remote is None:
+            raise OrderNotCancelable(
+                f"order {order.id} is being placed and the broker does not show it yet: try again shortly",
+                details={"orderId": order.id, "clientOrderId": order.client_order_id},
+            )
+        return await self._updates.take_broker_copy(order, remote)
+
+    async def _known_to_broker(self, broker_order_id: BrokerOrderId) -> bool:
+        try:
+            await self._parts.broker.get_order(broker_order_id)
+        except OrderNotFound:
+            return False
+        return True
+
+    async def replace(
+        self,
+        order_id: OrderId | str,
+        *,
+        quantity: Decimal | None = None,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+        time_in_force: TimeInForce | None = None,
+    ) -> SubmitResult:
+        """Modify a working order: the broker replaces it with a new order that `replaces` it.
+
+        Raises:
+            OrderNotFound: no such order.
+            OrderNotCancelable: it has ended, or it is being placed and the broker does not show it yet.
+            BrokerError: the replacement was not sent; the old order works on unchanged.
+            StoreError: the store failed; after the replacement may have left, it names its ids.
+        """
+        parts = self._parts
+        old = await parts.order(order_id)
+        ensure_cancelable(old)
+        if old.broker_order_id is None and (old.id in parts.in_flight or in_doubt(old)):
+            old = await self._find_at_broker(old)
+            ensure_cancelable(old)
+        request = OrderRequest.create(
+            symbol=old.symbol,
+            side=old.side,
+            type=old.type,
+            quantity=quantity if quantity is not None else old.remaining_quantity,
+            time_in_force=time_in_force or old.time_in_force,
+            limit_price=limit_price if limit_price is not None else old.limit_price,
+            stop_price=stop_price if stop_price is not None else old.stop_price,
+            trail_price=old.trail_price,
+            trail_percent=old.trail_percent,
+            extended_hours=old.extended_hours,
+            strategy_id=old.strategy_id,
+            decision_id=old.decision_id,
+        )
+        validation = await self._validate_increase(old, request)
+        if validation is not None and not validation.approved:
+            return SubmitResult(old, validation)
+        status = old.status if old.broker_order_id is None else OrderStatus.PENDING_NEW
+        new = build_order(request, parts.clock.now(), status=status, replaces=old, parent_id=old.parent_id)
+        with parts.in_flight.placing(new.id):
+            await parts.ledger.insert([new])  # a failure here stored and sent nothing
+            try:
+                return await self._place_replacement(old, new, request, validation)
+            except StoreError as e:
+                raise with_ids(e, new) from e
+
+    async def _place_replacement(
+        self, old: Order, new: Order, request: OrderRequest, validation: PreTradeValidation | None
+    ) -> SubmitResult:
+        dispatch = self._dispatch
+        broker_id = old.broker_order_id
+        if broker_id is None:  # queued for the open: replace it here
+            await self._link_replacement(old, new)
+            await dispatch.cancel_locally(old, "replaced", TradeEvent.REPLACED)
+            return SubmitResult(await self._parts.order(new.id), validation)
+        try:
+            accepted = await self._parts.broker.replace_order(
+                broker_id,
+                client_order_id=new.client_order_id,
+                quantity=request.quantity,
+                limit_price=request.limit_price,
+                stop_price=request.stop_price,
+                time_in_force=request.time_in_force,
+            )
+        except BrokerRejected as e:
+            return SubmitResult(await dispatch.refuse(new, e.code, e.message), validation)
+        except (OrderNotCancelable, OrderNotFound) as e:
+            # The old order ended at the broker before the replace reached it (a fill we have not
+            # heard of yet): the replacement was never created there, so it must not wait as sent.
+            await dispatch.refuse(new, e.code, e.message)
+            raise
+        except OrderInDoubt as e:
+            await self._link_replacement(old, new)
+            return SubmitResult(await dispatch.hold_in_doubt(new, e), validation)
+        except BrokerError as e:  # not sent: the old order works on unchanged
+            await dispatch.refuse(new, codes.BROKER_ERROR, f"not sent to the broker: {e.message}")
+            raise
+        await self._link_replacement(old, new)
+        return SubmitResult(await dispatch.record_acceptance(new, accepted), validation)
+
+    async def _link_replacement(self, old: Order, new: Order) -> None:
+        """Record that `new` replaces `old`; the opening half of a split follows its closing half."""
+        await self._parts.ledger.change(old, lambda o, now: (attrs.evolve(o, replaced_by=new.id, updated_at=now), []))
+        await self._dispatch.hand_over(old, new)
+
+    async def _validate_increase(self, old: Order, request: OrderRequest) -> PreTradeValidation | None:
+        """A replacement is checked for what it adds: a larger quantity is new exposure."""
+        if request.quantity is None:
+            raise ValueError("a replacement is made with a quantity")
+        extra = request.quantity - old.remaining_quantity
+        if extra <= ZERO:
+            return None
+        return await self._checks.validate(attrs.evolve(request, quantity=extra))

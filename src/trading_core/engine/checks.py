@@ -1,0 +1,74 @@
+"""Pre-trade checks: what the risk rules see for an order, and their verdict."""
+
+from __future__ import annotations
+
+from decimal import ROUND_DOWN, Decimal
+
+import attrs
+
+from trading_core import codes
+from trading_core.engine.config import MarketClosedPolicy
+from trading_core.engine.parts import EngineParts
+from trading_core.errors import InvalidOrder
+from trading_core.requests import OrderRequest
+from trading_core.risk import PreTradeValidation, RiskContext, RiskEngine
+from trading_core.values import FOUR_PLACES, ZERO, Symbol
+
+
+class PreTradeChecks:
+    """Runs the risk rules on an order against the book and the broker's facts as of now.
+
+    Args:
+        parts: the engine's shared parts.
+        risk: the rules.
+    """
+
+    def __init__(self, parts: EngineParts, risk: RiskEngine) -> None:
+        self._parts = parts
+        self._risk = risk
+
+    async def validate(self, request: OrderRequest) -> PreTradeValidation:
+        """Run every pre-trade check on `request` without submitting anything."""
+        return self._risk.validate(request, await self.risk_context(request.symbol))
+
+    async def risk_context(self, symbol: Symbol) -> RiskContext:
+        """What the rules see for an order in `symbol`, as of now."""
+        facts, book = self._parts.facts, self._parts.book
+        await facts.mark(symbol)
+        await facts.asset(symbol)
+        return RiskContext.of(
+            account=await facts.account(),
+            clock=await facts.market_clock(),
+            positions=book.positions,
+            marks=book.marks,
+            assets=book.assets,
+            open_orders=tuple(book.open_orders_in(symbol)),
+            working=book.open_by_symbol,
+            day_trades=book.day_trades,
+            trading_state=self._parts.trading.state,
+        )
+
+    def queueable(self, validation: PreTradeValidation) -> bool:
+        """Whether a refused order may wait for the open instead: refused only as the market is
+        closed, under `MarketClosedPolicy.QUEUE`."""
+        only_session = all(r.code == codes.MARKET_CLOSED for r in validation.rejections)
+        return only_session and self._parts.config.market_closed_policy is MarketClosedPolicy.QUEUE
+
+    async def sized(self, request: OrderRequest) -> OrderRequest:
+        """A notional order as a quantity, rounded down to what the asset trades in.
+
+        Raises:
+            InvalidOrder: no price to size it at, or it buys less than one unit.
+        """
+        if request.notional is None:
+            return request
+        facts = self._parts.facts
+        mark = await facts.mark(request.symbol)
+        if not mark:
+            raise InvalidOrder(f"no current price for {request.symbol} to size a notional order", field="notional")
+        asset = await facts.asset(request.symbol)
+        step = FOUR_PLACES if asset is None or asset.fractionable else Decimal(1)
+        qty = (request.notional / mark).quantize(step, rounding=ROUND_DOWN)
+        if qty <= ZERO:
+            raise InvalidOrder(f"notional {request.notional} buys less than one unit at {mark}", field="notional")
+        return attrs.evolve(request, quantity=qty, notional=None)

@@ -1,0 +1,161 @@
+"""Submission: from a request to an order stored and sent.
+
+A repeated client order id is answered with the first order (a retry gets what became of it). A
+notional order is sized first; then the risk rules decide. A refused order is kept for the audit
+trail, or, refused only because the market is closed, held for the open under the queueing
+policy. An order that takes a position through zero is split at flat: its closing half goes now,
+its opening half once that has filled (see `dispatch`). Check and hold are one step: the book
+holds the order before anything else can run a check.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from trading_core import codes
+from trading_core.engine.checks import PreTradeChecks
+from trading_core.engine.dispatch import Dispatch, with_ids
+from trading_core.engine.parts import EngineParts
+from trading_core.enums import OrderStatus, TradingState
+from trading_core.errors import DuplicateClientOrderId, StoreError
+from trading_core.orders import Order, reject
+from trading_core.requests import OrderRequest, follow_up_client_order_id, split_at_flat
+from trading_core.risk import PreTradeValidation
+from trading_core.values import OrderId, evolve, new_client_order_id, new_order_id
+from trading_core.views import SubmitResult
+
+
+class Submission:
+    """Checks, stores and sends new orders.
+
+    Args:
+        parts: the engine's shared parts.
+        checks: the pre-trade checks.
+        dispatch: sends what passed.
+    """
+
+    def __init__(self, parts: EngineParts, checks: PreTradeChecks, dispatch: Dispatch) -> None:
+        self._parts = parts
+        self._checks = checks
+        self._dispatch = dispatch
+        self.last_order_at: datetime | None = None
+        """When the last order was checked (for the service's health)."""
+
+    async def submit(self, request: OrderRequest) -> SubmitResult:
+        """Check, store, then send an order; a repeated client order id returns the first order.
+
+        Raises:
+            DuplicateClientOrderId: a repeat asked for another order than the first.
+            InvalidOrder: a notional order could not be sized.
+            StoreError: the store failed; after the order may have left, it names the order's ids.
+        """
+        parts = self._parts
+        if request.client_order_id is not None:
+            existing = await parts.store.get_order_by_client_id(request.client_order_id)
+            if existing is not None:
+                return await self._replay(existing, request)
+        request = await self._checks.sized(request)
+        if parts.trading.state is not TradingState.ACTIVE:
+            await parts.trading.before_checks()
+        validation = await self._checks.validate(request)
+        now = parts.clock.now()
+        self.last_order_at = now
+        if not validation.approved:
+            return await self._refused(request, validation, now)
+        closing, opening = split_at_flat(request, parts.book.held(request.symbol))
+        order = build_order(closing, now)
+        follow_up = None if opening is None else build_order(opening, now, parent_id=order.id)
+        with parts.in_flight.placing(order.id):
+            try:  # both halves at once: a check made meanwhile must see the whole order
+                await parts.ledger.insert([order] if follow_up is None else [order, follow_up])
+            except DuplicateClientOrderId:
+                # A repeat that overlapped the first call, which stored its order meanwhile.
+                first = await self._first(request)
+                if first is None:
+                    raise
+                return await self._replay(first, request)
+            try:
+                sent = await self._dispatch.send(order)
+            except StoreError as e:
+                raise with_ids(e, order) from e
+            return SubmitResult(sent, validation, None if follow_up is None else await parts.current(follow_up))
+
+    async def _refused(self, request: OrderRequest, validation: PreTradeValidation, now: datetime) -> SubmitResult:
+        """A request the checks refused: held for the open when it may be, else kept as rejected."""
+        if self._checks.queueable(validation):
+            # Held here as `accepted` (taken, not routed) until `Sessions.opened` sends it.
+            queued = build_order(request, now, status=OrderStatus.ACCEPTED)
+            await self._parts.ledger.insert([queued])
+            return SubmitResult(queued, validation)
+        await self._parts.trading.after_checks(validation)
+        code = validation.rejection_code or codes.INVALID_ORDER
+        rejected = await self.record_rejection(request, code=code, reason=validation.rejection_reason or "")
+        return SubmitResult(rejected, validation)
+
+    async def _first(self, request: OrderRequest) -> Order | None:
+        if request.client_order_id is None:
+            return None
+        return await self._parts.store.get_order_by_client_id(request.client_order_id)
+
+    async def _replay(self, first: Order, request: OrderRequest) -> SubmitResult:
+        """The answer to a repeated client order id: the first order, if the repeat asks for the same.
+
+        Raises:
+            DuplicateClientOrderId: the repeat asks for another order.
+        """
+        asked = (
+            request.symbol,
+            request.side,
+            request.type,
+            request.time_in_force,
+            request.limit_price,
+            request.stop_price,
+        )
+        held = (first.symbol, first.side, first.type, first.time_in_force, first.limit_price, first.stop_price)
+        follow_up = None
+        quantity = first.quantity
+        if request.quantity is not None and quantity < request.quantity:  # perhaps split at flat
+            store = self._parts.store
+            found = await store.get_order_by_client_id(follow_up_client_order_id(first.client_order_id))
+            # Its id is derived from the first's; its parent may be the first's replacement by now.
+            if found is not None and found.parent_id is not None:
+                follow_up, quantity = found, quantity + found.quantity
+        same_quantity = request.quantity is None or quantity == request.quantity  # a notional: sized then
+        if asked != held or not same_quantity:
+            raise DuplicateClientOrderId(
+                f"client order id {first.client_order_id} was given to another order ({first.id}): "
+                "a repeat must ask for the same order",
+                details={"clientOrderId": first.client_order_id, "orderId": first.id},
+            )
+        return SubmitResult(first, follow_up=follow_up)
+
+    async def record_rejection(self, request: OrderRequest, *, code: str, reason: str) -> Order:
+        """Keep a refused order for the audit trail, announced as `trade.order.rejected`."""
+        existing = await self._first(request)
+        if existing is not None:
+            return existing
+        now = self._parts.clock.now()
+        order, events = reject(build_order(request, now), code=code, reason=reason, now=now)
+        await self._parts.ledger.insert([order], events)
+        return order
+
+
+def build_order(
+    request: OrderRequest,
+    now: datetime,
+    *,
+    parent_id: OrderId | None = None,
+    status: OrderStatus = OrderStatus.PENDING_NEW,
+    replaces: Order | None = None,
+) -> Order:
+    """A new order for `request`, with new ids (its client order id is the request's, if given)."""
+    client_order_id = request.client_order_id or new_client_order_id()
+    order = Order.from_request(request, order_id=new_order_id(), client_order_id=client_order_id, now=now)
+    if parent_id is not None or replaces is not None or status is not OrderStatus.PENDING_NEW:
+        order = evolve(
+            order,
+            status=status,
+            parent_id=parent_id,
+            replaces=replaces.id if replaces is not None else None,
+        )
+    return order
