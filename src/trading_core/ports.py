@@ -81,46 +81,80 @@ class EventMessage(Protocol):
     """An event as it leaves the outbox: id, type, time, and its JSON-ready payload."""
 
     @property
-    def event_id(self) -> EventId: ...
+    def event_id(self) -> EventId:
+        """The event's id: a bus drops a second message with the same id."""
+
     @property
-    def type(self) -> str: ...
+    def type(self) -> str:
+        """The event's type, as its subject names it (`trade.order.filled`)."""
+
     @property
-    def occurred_at(self) -> datetime: ...
+    def occurred_at(self) -> datetime:
+        """When the change it announces happened."""
+
     @property
-    def payload(self) -> Mapping[str, Any]: ...
+    def payload(self) -> Mapping[str, Any]:
+        """The event's data, ready for JSON."""
 
 
 class UnitOfWork(Protocol):
     """One transaction: everything written through it commits together or not at all."""
 
-    async def get_order(self, order_id: OrderId, *, for_update: bool = False) -> Order | None: ...
-    async def get_order_by_client_id(
-        self, client_order_id: ClientOrderId, *, for_update: bool = False
-    ) -> Order | None: ...
-    async def get_order_by_broker_id(
-        self, broker_order_id: BrokerOrderId, *, for_update: bool = False
-    ) -> Order | None: ...
-    async def add_order(self, order: Order) -> None:
-        """Insert a new order; raise `DuplicateClientOrderId` when its client order id is taken."""
+    async def get_order(self, order_id: OrderId, *, for_update: bool = False) -> Order | None:
+        """The order with `order_id`, as this transaction sees it; `for_update` locks its row until the end."""
 
-    async def update_order(self, order: Order) -> None: ...
-    async def add_fill(self, fill: Fill) -> None: ...
-    async def get_position(self, symbol: Symbol, *, for_update: bool = False) -> Position | None: ...
-    async def save_position(self, position: Position) -> None: ...
+    async def get_order_by_client_id(self, client_order_id: ClientOrderId, *, for_update: bool = False) -> Order | None:
+        """The order with `client_order_id`, as `get_order` finds one by id."""
+
+    async def get_order_by_broker_id(self, broker_order_id: BrokerOrderId, *, for_update: bool = False) -> Order | None:
+        """The order the broker knows as `broker_order_id`, as `get_order` finds one by id."""
+
+    async def add_order(self, order: Order) -> None:
+        """Insert a new order.
+
+        Raises:
+            DuplicateClientOrderId: its client order id is taken.
+        """
+
+    async def update_order(self, order: Order) -> None:
+        """Write a changed order over the stored one with the same id."""
+
+    async def add_fill(self, fill: Fill) -> None:
+        """Store an execution; one already stored (by order and execution id) is kept as it was."""
+
+    async def get_position(self, symbol: Symbol, *, for_update: bool = False) -> Position | None:
+        """The position in `symbol` (None if never held); `for_update` locks it until the end."""
+
+    async def save_position(self, position: Position) -> None:
+        """Write the position in its symbol, inserted or replaced."""
+
     async def add_events(self, events: Sequence[Event]) -> None:
         """Queue events in the outbox, in order, in this transaction."""
 
-    async def save_trading_state(self, record: TradingStateRecord) -> None: ...
-    async def commit(self) -> None: ...
-    async def rollback(self) -> None: ...
+    async def save_trading_state(self, record: TradingStateRecord) -> None:
+        """Write the trading state and who set it."""
+
+    async def commit(self) -> None:
+        """Make every write of this unit durable at once.
+
+        Raises:
+            ConcurrentUpdate: an optimistic unit found a row another writer changed; nothing was stored.
+            StoreError: the store failed; nothing was stored.
+        """
+
+    async def rollback(self) -> None:
+        """Drop every write of this unit."""
 
 
 class OutboxBatch(Protocol):
     """Outbox messages claimed by one relay; no other relay sees them until released."""
 
     @property
-    def messages(self) -> Sequence[EventMessage]: ...
-    async def mark_sent(self, event_ids: Sequence[EventId]) -> None: ...
+    def messages(self) -> Sequence[EventMessage]:
+        """The claimed messages, oldest first."""
+
+    async def mark_sent(self, event_ids: Sequence[EventId]) -> None:
+        """Record that the bus has these; the rest of the batch is released for the next claim."""
 
 
 class OrderStore(Protocol):
@@ -135,28 +169,50 @@ class OrderStore(Protocol):
         caller does the unit again without optimism. A store with one writer may ignore it.
         """
 
-    async def get_order(self, order_id: OrderId) -> Order | None: ...
-    async def get_order_by_client_id(self, client_order_id: ClientOrderId) -> Order | None: ...
-    async def get_order_by_broker_id(self, broker_order_id: BrokerOrderId) -> Order | None: ...
+    async def get_order(self, order_id: OrderId) -> Order | None:
+        """The order with `order_id`, as last committed."""
+
+    async def get_order_by_client_id(self, client_order_id: ClientOrderId) -> Order | None:
+        """The order with `client_order_id`, as last committed."""
+
+    async def get_order_by_broker_id(self, broker_order_id: BrokerOrderId) -> Order | None:
+        """The order the broker knows as `broker_order_id`, as last committed."""
+
     async def list_orders(
         self, *, status: OrderFilter = OrderFilter.OPEN, limit: int = 100, cursor: str | None = None
     ) -> OrderPage:
         """Newest first, by (created_at, id); a cursor the store did not issue raises `InvalidCursor`."""
 
-    async def list_fills(self, order_id: OrderId) -> list[Fill]: ...
-    async def fills_since(self, since: datetime) -> list[Fill]: ...
+    async def list_fills(self, order_id: OrderId) -> list[Fill]:
+        """The executions of one order, oldest first."""
+
+    async def fills_since(self, since: datetime) -> list[Fill]:
+        """Every execution at or after `since`, oldest first."""
+
     async def fill_totals(self) -> FillTotals:
         """Every stored fill added up, without reading them one by one (see `FillTotals`)."""
 
-    async def get_position(self, symbol: Symbol) -> Position | None: ...
-    async def list_positions(self) -> list[Position]: ...
-    async def last_order_at(self) -> datetime | None: ...
+    async def get_position(self, symbol: Symbol) -> Position | None:
+        """The position in `symbol`, open or flat; None if it was never held."""
+
+    async def list_positions(self) -> list[Position]:
+        """Every position stored, flat ones included."""
+
+    async def last_order_at(self) -> datetime | None:
+        """When the newest order was created; None before the first."""
+
     async def count_pending_orders(self) -> int:
         """Orders still open (not in a final status), for the health endpoint."""
 
-    async def count_open_positions(self) -> int: ...
-    async def get_trading_state(self) -> TradingStateRecord | None: ...
-    def claim_outbox(self, limit: int = 100) -> AbstractAsyncContextManager[OutboxBatch]: ...
+    async def count_open_positions(self) -> int:
+        """Positions that are not flat, for the health endpoint."""
+
+    async def get_trading_state(self) -> TradingStateRecord | None:
+        """The trading state last saved; None on a new store (the engine starts active)."""
+
+    def claim_outbox(self, limit: int = 100) -> AbstractAsyncContextManager[OutboxBatch]:
+        """Claim up to `limit` unsent events, oldest first, for one relay until the block ends."""
+
     async def prune_outbox(self, sent_before: datetime, limit: int = 10_000) -> int:
         """Forget up to `limit` events the bus acknowledged before `sent_before`, oldest first.
 
@@ -171,7 +227,8 @@ class OrderStore(Protocol):
         none of it is stored. The same as a unit of work doing it, in the fewest round trips.
         """
 
-    async def ping(self) -> bool: ...
+    async def ping(self) -> bool:
+        """Whether the store answers, for the health endpoint."""
 
     def symbol_lock(self, symbol: Symbol) -> AbstractAsyncContextManager[None]:
         """Hold `symbol` for one closing of its position at a time, across every engine on this store.
@@ -193,8 +250,21 @@ class Broker(Protocol):
             BrokerError: It was not sent.
         """
 
-    async def get_order(self, broker_order_id: BrokerOrderId) -> BrokerOrder: ...
-    async def get_order_by_client_id(self, client_order_id: ClientOrderId) -> BrokerOrder | None: ...
+    async def get_order(self, broker_order_id: BrokerOrderId) -> BrokerOrder:
+        """The broker's copy of an order.
+
+        Raises:
+            OrderNotFound: the broker does not know it.
+            BrokerError: the broker could not be asked.
+        """
+
+    async def get_order_by_client_id(self, client_order_id: ClientOrderId) -> BrokerOrder | None:
+        """The broker's copy of the order sent under `client_order_id`; None if it has none.
+
+        Raises:
+            BrokerError: the broker could not be asked (which says nothing about the order).
+        """
+
     async def list_orders(
         self,
         *,
@@ -205,7 +275,15 @@ class Broker(Protocol):
     ) -> list[BrokerOrder]:
         """Newest first; submitted after `after` and before `until` (both exclusive, as at Alpaca)."""
 
-    async def cancel_order(self, broker_order_id: BrokerOrderId) -> None: ...
+    async def cancel_order(self, broker_order_id: BrokerOrderId) -> None:
+        """Ask the broker to cancel an order; the outcome comes as a trade update.
+
+        Raises:
+            OrderNotFound: the broker does not know it.
+            OrderNotCancelable: it has ended, or is ending, at the broker.
+            BrokerError: the request failed.
+        """
+
     async def replace_order(
         self,
         broker_order_id: BrokerOrderId,
@@ -215,11 +293,28 @@ class Broker(Protocol):
         limit_price: Decimal | None = None,
         stop_price: Decimal | None = None,
         time_in_force: TimeInForce | None = None,
-    ) -> BrokerOrder: ...
-    async def list_positions(self) -> list[BrokerPosition]: ...
-    async def get_account(self) -> Account: ...
-    async def get_clock(self) -> MarketClock: ...
-    async def get_asset(self, symbol: Symbol) -> Asset | None: ...
+    ) -> BrokerOrder:
+        """Replace a working order with a new one under `client_order_id`; None keeps a field.
+
+        Raises:
+            BrokerRejected: the broker refused the replacement; the old order works on.
+            OrderNotFound, OrderNotCancelable: the old order has ended at the broker.
+            OrderInDoubt: it went unanswered and may be at the broker.
+            BrokerError: it was not sent.
+        """
+
+    async def list_positions(self) -> list[BrokerPosition]:
+        """The account's open positions, as the broker holds them."""
+
+    async def get_account(self) -> Account:
+        """The account: cash, buying power, equity, and whether it may trade."""
+
+    async def get_clock(self) -> MarketClock:
+        """Whether the market is open, and its next open and close."""
+
+    async def get_asset(self, symbol: Symbol) -> Asset | None:
+        """What the broker knows of `symbol` (tradable, shortable, fractionable...); None if nothing."""
+
     def drain_updates(self) -> list[TradeUpdate]:
         """Trade updates that have arrived and not been taken yet, oldest first; never blocks."""
 
@@ -247,7 +342,8 @@ class RecoversFills(Protocol):
 class MarketData(Protocol):
     """Current prices."""
 
-    async def latest_quote(self, symbol: Symbol) -> Quote | None: ...
+    async def latest_quote(self, symbol: Symbol) -> Quote | None:
+        """The latest quote for `symbol`; None when there is no price for it."""
 
 
 class EventBus(Protocol):
