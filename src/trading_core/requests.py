@@ -11,7 +11,7 @@ import attrs
 
 from trading_core.enums import OrderType, Side, TimeInForce
 from trading_core.errors import InvalidOrder
-from trading_core.values import ONE, ClientOrderId, Symbol, plain_dict_init, price, quantity
+from trading_core.values import ONE, ClientOrderId, Symbol, canonical_uuid, plain_dict_init, price, quantity
 
 MAX_CLIENT_ORDER_ID_LENGTH = 48
 """Alpaca's limit on client_order_id; our ids are UUIDs (36)."""
@@ -178,14 +178,12 @@ def _bool(value: object, field: str) -> bool:
     return value
 
 
-def _uuid_text(value: object, field: str) -> str | None:
+def _uuid_text(value: object, field: str) -> str:
     """Strategy and decision ids are UUIDs (the schema's columns are UUID)."""
-    if value is None:
-        return None
-    try:
-        return str(uuid.UUID(str(value)))
-    except ValueError as e:
-        raise InvalidOrder(f"{field} must be a UUID, was {value!r}", field=field) from e
+    canonical = canonical_uuid(value)
+    if canonical is None:
+        raise InvalidOrder(f"{field} must be a UUID, was {value!r}", field=field)
+    return canonical
 
 
 def _client_order_id(value: object) -> ClientOrderId | None:

@@ -30,14 +30,14 @@ from adapters.postgres.migrate import apply_migrations
 from adapters.postgres.outbox import PRUNE, claim, encode_events
 from adapters.postgres.remembered import RememberedRows
 from adapters.postgres.symbol_locks import SymbolLocks
-from adapters.postgres.unit_of_work import PostgresUnitOfWork, is_uuid
+from adapters.postgres.unit_of_work import PostgresUnitOfWork
 from trading_core.enums import TradingState
 from trading_core.events import Event
 from trading_core.fills import Fill
 from trading_core.orders import Order
 from trading_core.ports import FillTotals, OrderFilter, OrderPage, OutboxBatch, TradingStateRecord, UnitOfWork
 from trading_core.positions import Position
-from trading_core.values import BrokerOrderId, ClientOrderId, OrderId, Symbol
+from trading_core.values import BrokerOrderId, ClientOrderId, OrderId, Symbol, canonical_uuid
 
 __all__ = ["PostgresOrderStore"]
 
@@ -189,7 +189,7 @@ class PostgresOrderStore:
     # queries
 
     async def get_order(self, order_id: OrderId) -> Order | None:
-        if not is_uuid(order_id):
+        if canonical_uuid(order_id) is None:
             return None
         return await self._order(rows.SELECT_ORDERS + " WHERE o.id = %s", order_id)
 
@@ -218,7 +218,7 @@ class PostgresOrderStore:
 
     async def list_fills(self, order_id: OrderId) -> list[Fill]:
         """The order's fills by time, then execution id."""
-        if not is_uuid(order_id):
+        if canonical_uuid(order_id) is None:
             return []
         found = await self._fetchall(rows.SELECT_FILLS + " WHERE f.order_id = %s" + rows.FILL_ORDER, (order_id,))
         return [rows.fill_from_row(row) for row in found]

@@ -39,7 +39,6 @@ optimism. The connection is taken from the pool at the first statement, not at t
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager, suppress
 from types import TracebackType
@@ -63,7 +62,7 @@ from trading_core.fills import Fill
 from trading_core.orders import Order
 from trading_core.ports import TradingStateRecord
 from trading_core.positions import Position
-from trading_core.values import BrokerOrderId, ClientOrderId, OrderId, Symbol
+from trading_core.values import BrokerOrderId, ClientOrderId, OrderId, Symbol, canonical_uuid
 
 _LOCK_ORDER: Final = {
     column: f"SELECT id::text FROM trading.orders WHERE {column} = %s FOR UPDATE"  # noqa: S608  # constants
@@ -182,7 +181,7 @@ class PostgresUnitOfWork:
     # reads
 
     async def get_order(self, order_id: OrderId, *, for_update: bool = False) -> Order | None:
-        if not is_uuid(order_id):
+        if canonical_uuid(order_id) is None:
             return None
         if for_update and self._optimistic and order_id not in self._locked_orders:
             known = self._remembered.order(order_id)
@@ -494,12 +493,3 @@ class PostgresUnitOfWork:
         """Raise `error`; the transaction is aborted, so the unit refuses everything after it."""
         self._failed = True
         raise error from cause
-
-
-def is_uuid(value: str) -> bool:
-    """Whether `value` could be an order id; anything else cannot match a UUID column."""
-    try:
-        uuid.UUID(value)
-    except (ValueError, TypeError, AttributeError):
-        return False
-    return True
