@@ -207,15 +207,6 @@ class TradingEngine:
 
     async def _replay(self, first: Order, request: OrderRequest) -> SubmitResult:
         """The answer to a repeated client order id: the first order, if the repeat asks for the same."""
-        asked = (
-            request.symbol,
-            request.side,
-            request.type,
-            request.time_in_force,
-            request.limit_price,
-            request.stop_price,
-        )
-        held = (first.symbol, first.side, first.type, first.time_in_force, first.limit_price, first.stop_price)
         follow_up = None
         quantity = first.quantity
         if request.quantity is not None and quantity < request.quantity:  # perhaps split at flat
@@ -223,8 +214,11 @@ class TradingEngine:
             # Its id is derived from the first's; its parent may be the first's replacement by now.
             if found is not None and found.parent_id is not None:
                 follow_up, quantity = found, quantity + found.quantity
-        same_quantity = request.quantity is None or quantity == request.quantity  # a notional: sized then
-        if asked != held or not same_quantity:
+        try:
+            held: OrderRequest | None = OrderRequest.from_order(first, quantity=quantity)
+        except InvalidOrder:  # the record of a malformed request that was refused: no repeat asks for it
+            held = None
+        if held is None or not request.repeats(held):
             raise DuplicateClientOrderId(
                 f"client order id {first.client_order_id} was given to another order ({first.id}): "
                 "a repeat must ask for the same order",
@@ -496,19 +490,13 @@ class TradingEngine:
         if old.broker_order_id is None and (old.id in self.sending or in_doubt(old)):
             old = await self._find_at_broker(old)
             ensure_cancelable(old)
-        request = OrderRequest.create(
-            symbol=old.symbol,
-            side=old.side,
-            type=old.type,
+        request = OrderRequest.from_order(
+            old,
             quantity=quantity if quantity is not None else old.remaining_quantity,
             time_in_force=time_in_force or old.time_in_force,
             limit_price=limit_price if limit_price is not None else old.limit_price,
             stop_price=stop_price if stop_price is not None else old.stop_price,
-            trail_price=old.trail_price,
-            trail_percent=old.trail_percent,
-            extended_hours=old.extended_hours,
-            strategy_id=old.strategy_id,
-            decision_id=old.decision_id,
+            client_order_id=None,  # the replacement's own, made when it is built
         )
         validation = await self._validate_increase(old, request)
         if validation is not None and not validation.approved:

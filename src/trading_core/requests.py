@@ -5,13 +5,17 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 from enum import StrEnum
-from typing import TypeVar
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
 
 from trading_core.enums import OrderType, Side, TimeInForce
 from trading_core.errors import InvalidOrder
 from trading_core.values import ONE, ClientOrderId, Symbol, canonical_uuid, plain_dict_init, price, quantity
+
+if TYPE_CHECKING:
+    from trading_core.orders import Order
 
 MAX_CLIENT_ORDER_ID_LENGTH = 48
 """Alpaca's limit on client_order_id; our ids are UUIDs (36)."""
@@ -88,11 +92,40 @@ class OrderRequest:
         validate(request)
         return request
 
+    @classmethod
+    def from_order(cls, order: Order, **changes: Any) -> OrderRequest:
+        """The request that asks for `order` as it stands, with `changes`, checked as `create` checks.
+
+        Every field of the request but `notional` is the order's own, its client order id too (a
+        replacement, which needs one of its own, passes `client_order_id=None`).
+
+        Raises:
+            InvalidOrder: a change, or a field of `order`, breaks a rule; the field is named.
+        """
+        fields = {name: getattr(order, name) for name in _ORDER_FIELDS}
+        fields.update(changes)
+        return cls.create(**fields)
+
     @property
     def signed_quantity(self) -> Decimal:
         """The position change this order makes when it fills completely."""
         assert self.quantity is not None, "notional orders are resolved to a quantity first"
         return self.quantity if self.side is Side.BUY else -self.quantity
+
+    def repeats(self, first: OrderRequest) -> bool:
+        """Whether this request, sent again under `first`'s client order id, asks for the same order.
+
+        The symbol, side, type, time in force and prices must be the same, and so must the
+        quantity unless this request is notional (sized when it is placed: any size matches).
+        """
+        return _REPEATED(self) == _REPEATED(first) and (self.quantity is None or self.quantity == first.quantity)
+
+
+_ORDER_FIELDS: Final = tuple(a.name for a in attrs.fields(OrderRequest) if a.name != "notional")
+"""The request's fields that an `Order` keeps under the same names (a notional is kept as its quantity)."""
+
+_REPEATED: Final = attrgetter("symbol", "side", "type", "time_in_force", "limit_price", "stop_price")
+"""What a repeated submission must ask for as the first did, besides the quantity (`repeats`)."""
 
 
 def validate(request: OrderRequest) -> None:
