@@ -22,7 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 from adapters.cursor import decode_cursor, encode_cursor
 from adapters.outbox import PayloadOf
 from adapters.postgres import rows
-from adapters.postgres.batch import WriteBatch
+from adapters.postgres.batch import WriteBatch, WriteKind
 from adapters.postgres.connections import LivenessCheck, StoreConnection, Transaction, connection_options
 from adapters.postgres.errors import translated
 from adapters.postgres.group_commit import GroupCommit
@@ -147,7 +147,7 @@ class PostgresOrderStore:
             return
         batch = WriteBatch()
         for order in orders:
-            batch.write(("order", order.id), "new_order", rows.order_params(order))
+            batch.write(("order", order.id), WriteKind.NEW_ORDER, rows.order_params(order))
         if events:
             batch.add_events(encode_events(events, self._payload_of))
         version = await self._group.write(batch)

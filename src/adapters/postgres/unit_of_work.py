@@ -50,7 +50,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from adapters.outbox import PayloadOf
 from adapters.postgres import rows
-from adapters.postgres.batch import POSITION_LOCK_CLASS, WriteBatch
+from adapters.postgres.batch import POSITION_LOCK_CLASS, Key, WriteBatch, WriteKind
 from adapters.postgres.connections import run as _run
 from adapters.postgres.errors import translate
 from adapters.postgres.group_commit import GroupCommit
@@ -236,9 +236,9 @@ class PostgresUnitOfWork:
         params = (*rows.order_params(order), order.id)
         key = ("order", order.id)
         if order.id in self._expected_orders:
-            self._keep(key, "order_v", (*params, self._expected_orders[order.id]))
+            self._keep(key, WriteKind.ORDER_AT_VERSION, (*params, self._expected_orders[order.id]))
         elif order.id in self._locked_orders:
-            self._keep(key, "order", params)
+            self._keep(key, WriteKind.ORDER, params)
         else:
             self._remembered.forget(order_ids=(order.id,))
             if not await self._execute(_UPDATE_ORDER, params):
@@ -261,18 +261,18 @@ class PostgresUnitOfWork:
         if symbol in self._expected_positions:
             version = self._expected_positions[symbol]
             if version is None and position.quantity:
-                self._keep(key, "position_new", (*rows.position_params(position), POSITION_LOCK_CLASS, symbol))
+                self._keep(key, WriteKind.NEW_POSITION, (*rows.position_params(position), POSITION_LOCK_CLASS, symbol))
             elif version is None:
-                self._keep(key, "absent_check", (symbol,))  # flat it was, flat it stays
+                self._keep(key, WriteKind.STILL_FLAT, (symbol,))  # flat it was, flat it stays
             elif position.quantity:
-                self._keep(key, "position_v", (*rows.versioned_position_params(position), version))
+                self._keep(key, WriteKind.POSITION_AT_VERSION, (*rows.versioned_position_params(position), version))
             else:
-                self._keep(key, "flat_v", (symbol, version))
+                self._keep(key, WriteKind.FLAT_AT_VERSION, (symbol, version))
         elif symbol in self._locked_symbols:
             if position.quantity:
-                self._keep(key, "position", rows.position_params(position))
+                self._keep(key, WriteKind.POSITION, rows.position_params(position))
             else:
-                self._keep(key, "flat", (symbol,))
+                self._keep(key, WriteKind.FLAT, (symbol,))
         else:
             self._remembered.forget(symbols=(symbol,))
             if position.quantity:
@@ -335,7 +335,7 @@ class PostgresUnitOfWork:
 
     # helpers
 
-    def _keep(self, key: tuple[str, str], kind: str, params: tuple[Any, ...]) -> None:
+    def _keep(self, key: Key, kind: WriteKind, params: tuple[Any, ...]) -> None:
         self._usable()
         self._batch.write(key, kind, params)
 
@@ -343,11 +343,13 @@ class PostgresUnitOfWork:
         """Rows taken as remembered but not written must still be as remembered when this commits."""
         for order_id, version in self._expected_orders.items():
             if order_id not in self._written_orders:
-                self._batch.write(("order", order_id), "order_check", (order_id, version))
+                self._batch.write(("order", order_id), WriteKind.ORDER_UNCHANGED, (order_id, version))
         for symbol, expected in self._expected_positions.items():
             if symbol not in self._written_positions:
-                check = ("absent_check", (symbol,)) if expected is None else ("position_check", (symbol, expected))
-                self._batch.write(("position", symbol), *check)
+                if expected is None:
+                    self._batch.write(("position", symbol), WriteKind.STILL_FLAT, (symbol,))
+                else:
+                    self._batch.write(("position", symbol), WriteKind.POSITION_UNCHANGED, (symbol, expected))
 
     async def _commit_alone(self) -> None:
         """The kept writes as one statement in autocommit, merged with others' when they wait too."""
