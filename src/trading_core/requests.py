@@ -70,7 +70,11 @@ class OrderRequest:
         strategy_id: str | None = None,
         decision_id: str | None = None,
     ) -> OrderRequest:
-        """Parse and validate; raise `InvalidOrder` naming the field at fault."""
+        """Parse and validate every field, then the rules between them.
+
+        Raises:
+            InvalidOrder: a field or a rule is broken; the field at fault is named.
+        """
         request = cls(
             symbol=Symbol(symbol),
             side=_enum(Side, side, "side"),
@@ -129,7 +133,11 @@ _REPEATED: Final = attrgetter("symbol", "side", "type", "time_in_force", "limit_
 
 
 def validate(request: OrderRequest) -> None:
-    """Check the rules a broker applies to an order's shape; raise `InvalidOrder` on the first."""
+    """Check the rules a broker applies to an order's shape.
+
+    Raises:
+        InvalidOrder: the first rule broken, naming its field.
+    """
     _check_amount(request)
     _check_prices(request)
     _check_time_in_force(request)

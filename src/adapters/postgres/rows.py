@@ -134,6 +134,11 @@ LAST_FILL_PRICES: Final = (
 
 
 def fill_params(fill: Fill) -> tuple[Any, ...]:
+    """INSERT_FILL's parameters.
+
+    Raises:
+        StoreError: an amount has digits its column would lose, or its time has no time zone.
+    """
     return (
         fill.order_id,
         fill.execution_id,
@@ -145,6 +150,7 @@ def fill_params(fill: Fill) -> tuple[Any, ...]:
 
 
 def fill_from_row(row: tuple[Any, ...]) -> Fill:
+    """The fill a row of SELECT_FILLS holds."""
     order_id, execution_id, symbol, side, quantity, price, filled_at, commission = row
     return Fill(
         order_id=OrderId(order_id),
@@ -209,6 +215,7 @@ def versioned_position_params(position: Position) -> tuple[Any, ...]:
 
 
 def position_from_row(row: tuple[Any, ...]) -> Position:
+    """The position a row of SELECT_POSITIONS holds, signed again by its side."""
     symbol, quantity, side, cost_basis, realized_pnl, opened_at, updated_at = row
     return Position(
         symbol=Symbol(symbol),
