@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import uuid
 from datetime import UTC, datetime
 from typing import Final
 
 from trading_core.errors import InvalidCursor
-from trading_core.values import OrderId
+from trading_core.values import OrderId, canonical_uuid
 
 _PREFIX: Final = "o1|"
 
@@ -32,7 +31,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, OrderId]:
         raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
         prefix, moment, order_id = raw.decode().split("|")
         created_at = datetime.fromisoformat(moment)
-        canonical = str(uuid.UUID(order_id))
+        canonical = canonical_uuid(order_id)  # None, or the id as issued: checked below
     except (ValueError, UnicodeError, binascii.Error) as e:
         raise _not_ours(cursor) from e
     if f"{prefix}|" != _PREFIX or created_at.tzinfo is None or canonical != order_id:

@@ -8,7 +8,6 @@ order id returns the first order instead of placing a second.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -21,7 +20,7 @@ from trading_core.engine import TradingEngine
 from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce
 from trading_core.errors import DuplicateClientOrderId, InvalidOrder, TradingError
 from trading_core.requests import OrderRequest
-from trading_core.values import ZERO, ClientOrderId, Symbol, quantity
+from trading_core.values import ZERO, ClientOrderId, Symbol, canonical_uuid, quantity
 
 log = logging.getLogger("trading_core.commands")
 
@@ -97,7 +96,9 @@ def _lenient_request(raw: Mapping[str, Any] | None) -> OrderRequest | None:
     if raw is None:
         return None
     try:
-        decision_id = str(uuid.UUID(str(raw["decisionId"])))
+        decision_id = canonical_uuid(raw["decisionId"])
+        if decision_id is None:
+            return None
         return OrderRequest(
             symbol=Symbol(str(raw["symbol"])),
             side=Side(raw["side"]),

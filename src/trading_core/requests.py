@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 from enum import StrEnum
-from typing import TypeVar
+from operator import attrgetter
+from typing import Any, Final, TypeVar
 
 import attrs
 
 from trading_core.enums import OrderType, Side, TimeInForce
 from trading_core.errors import InvalidOrder
-from trading_core.values import ONE, ClientOrderId, Symbol, plain_dict_init, price, quantity
+from trading_core.values import ONE, ClientOrderId, Symbol, canonical_uuid, plain_dict_init, price, quantity
 
 MAX_CLIENT_ORDER_ID_LENGTH = 48
 """Alpaca's limit on client_order_id; our ids are UUIDs (36)."""
@@ -66,7 +67,11 @@ class OrderRequest:
         strategy_id: str | None = None,
         decision_id: str | None = None,
     ) -> OrderRequest:
-        """Parse and validate; raise `InvalidOrder` naming the field at fault."""
+        """Parse and validate every field, then the rules between them.
+
+        Raises:
+            InvalidOrder: a field or a rule is broken; the field at fault is named.
+        """
         request = cls(
             symbol=Symbol(symbol),
             side=_enum(Side, side, "side"),
@@ -88,15 +93,50 @@ class OrderRequest:
         validate(request)
         return request
 
+    @classmethod
+    def from_order(cls, order: object, **changes: Any) -> OrderRequest:
+        """The request that asks for `order` as it stands, with `changes`, checked as `create` checks.
+
+        `order` is an `Order` (typed loosely here, as orders are built from requests: a module
+        cycle otherwise), or anything with the request's fields under their names. Every field of
+        the request but `notional` is the order's own, its client order id too (a replacement,
+        which needs one of its own, passes `client_order_id=None`).
+
+        Raises:
+            InvalidOrder: a change, or a field of `order`, breaks a rule; the field is named.
+        """
+        fields = {name: getattr(order, name) for name in _ORDER_FIELDS}
+        fields.update(changes)
+        return cls.create(**fields)
+
     @property
     def signed_quantity(self) -> Decimal:
         """The position change this order makes when it fills completely."""
         assert self.quantity is not None, "notional orders are resolved to a quantity first"
         return self.quantity if self.side is Side.BUY else -self.quantity
 
+    def repeats(self, first: OrderRequest) -> bool:
+        """Whether this request, sent again under `first`'s client order id, asks for the same order.
+
+        The symbol, side, type, time in force and prices must be the same, and so must the
+        quantity unless this request is notional (sized when it is placed: any size matches).
+        """
+        return _REPEATED(self) == _REPEATED(first) and (self.quantity is None or self.quantity == first.quantity)
+
+
+_ORDER_FIELDS: Final = tuple(a.name for a in attrs.fields(OrderRequest) if a.name != "notional")
+"""The request's fields that an `Order` keeps under the same names (a notional is kept as its quantity)."""
+
+_REPEATED: Final = attrgetter("symbol", "side", "type", "time_in_force", "limit_price", "stop_price")
+"""What a repeated submission must ask for as the first did, besides the quantity (`repeats`)."""
+
 
 def validate(request: OrderRequest) -> None:
-    """Check the rules a broker applies to an order's shape; raise `InvalidOrder` on the first."""
+    """Check the rules a broker applies to an order's shape.
+
+    Raises:
+        InvalidOrder: the first rule broken, naming its field.
+    """
     _check_amount(request)
     _check_prices(request)
     _check_time_in_force(request)
@@ -178,14 +218,12 @@ def _bool(value: object, field: str) -> bool:
     return value
 
 
-def _uuid_text(value: object, field: str) -> str | None:
+def _uuid_text(value: object, field: str) -> str:
     """Strategy and decision ids are UUIDs (the schema's columns are UUID)."""
-    if value is None:
-        return None
-    try:
-        return str(uuid.UUID(str(value)))
-    except ValueError as e:
-        raise InvalidOrder(f"{field} must be a UUID, was {value!r}", field=field) from e
+    canonical = canonical_uuid(value)
+    if canonical is None:
+        raise InvalidOrder(f"{field} must be a UUID, was {value!r}", field=field)
+    return canonical
 
 
 def _client_order_id(value: object) -> ClientOrderId | None:

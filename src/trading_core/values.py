@@ -234,6 +234,23 @@ _KNOWN_SYMBOLS_MAX: Final = 10_000
 """Enough for any real universe; beyond it, arbitrary input is checked each time instead of kept."""
 
 
+def canonical_uuid(value: object) -> str | None:
+    """`value` as a UUID in its one canonical spelling (lower case, hyphenated), or None if it is none.
+
+    The one check of ids that are UUIDs (ours, the broker's, strategies' and decisions'): text that
+    is not one names nothing and must not reach a UUID column, and one id written two ways
+    (upper case, braces, no hyphens) is recognised as the same id.
+    """
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if not isinstance(value, str):
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
+
+
 class _Id(str):
     """A string identifier of one kind; the subclasses keep kinds from being mixed up."""
 

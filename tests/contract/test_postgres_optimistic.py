@@ -24,7 +24,7 @@ from adapters.codec.events import event_payload
 from adapters.paper import PaperConfig, PaperExchange
 from adapters.paper.config import Listing
 from adapters.postgres import PostgresOrderStore, rows
-from adapters.postgres.batch import WriteBatch
+from adapters.postgres.batch import WriteBatch, WriteKind
 from adapters.postgres.connections import NativeQuery
 from adapters.postgres.group_commit import GroupCommit
 from tests.contract.builders import fill_for, filled, moment, new_order, payload_of, position, submitted
@@ -306,7 +306,7 @@ class TestGroupCommit:
         first, second = WriteBatch(), WriteBatch()
         for batch, reason in ((first, "first"), (second, "second")):
             changed = attrs.evolve(order, rejection_reason=reason)
-            batch.write(("order", order.id), "order", (*rows.order_params(changed), order.id))
+            batch.write(("order", order.id), WriteKind.ORDER, (*rows.order_params(changed), order.id))
 
         await asyncio.gather(store._group.write(first), store._group.write(second))
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 import pytest
@@ -13,9 +14,12 @@ from hypothesis import strategies as st
 
 from trading_core.enums import OrderType, Side, TimeInForce
 from trading_core.errors import InvalidOrder
+from trading_core.orders import Order
 from trading_core.requests import OrderRequest, follow_up_client_order_id, split_at_flat, validate
 from trading_core.testing import order_requests, quantities
+from trading_core.values import ClientOrderId, new_order_id
 
+NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 BASE: dict[str, Any] = {"symbol": "AAPL", "side": "buy", "quantity": "10"}
 
 
@@ -307,3 +311,66 @@ class TestSplitAtFlat:
         if opening is not None:
             assert after_closing == 0
             assert attrs.evolve(request, quantity=None, client_order_id=None) == attrs.evolve(opening, quantity=None)
+
+
+class TestFromOrder:
+    @given(order_requests(types=tuple(OrderType)), st.uuids(), st.uuids())
+    def test_an_order_gives_back_the_request_it_was_made_from(
+        self, request: OrderRequest, strategy: uuid.UUID, decision: uuid.UUID
+    ) -> None:
+        asked = attrs.evolve(
+            request, client_order_id=ClientOrderId("mine-1"), strategy_id=str(strategy), decision_id=str(decision)
+        )
+        order = Order.from_request(asked, order_id=new_order_id(), client_order_id=ClientOrderId("mine-1"), now=NOW)
+
+        actual = OrderRequest.from_order(order)
+
+        assert asked == actual
+
+    def test_changes_replace_the_orders_fields_and_are_checked_as_create_checks_them(self) -> None:
+        request = create(type="limit", limit_price="187.25", client_order_id="mine-2")
+        order = Order.from_request(request, order_id=new_order_id(), client_order_id=ClientOrderId("mine-2"), now=NOW)
+
+        changed = OrderRequest.from_order(order, quantity=Decimal(3), limit_price="186.5", client_order_id=None)
+
+        assert attrs.evolve(request, quantity=Decimal(3), limit_price=Decimal("186.5"), client_order_id=None) == changed
+        with pytest.raises(InvalidOrder) as refused:
+            OrderRequest.from_order(order, limit_price=Decimal("186.555"))
+        assert refused.value.field == "limit_price"
+
+
+class TestRepeats:
+    FIRST: ClassVar[dict[str, Any]] = {"type": "limit", "limit_price": "187.25", "time_in_force": "gtc"}
+
+    def test_the_same_request_repeats_itself_whatever_its_ids(self) -> None:
+        first = create(**self.FIRST, client_order_id="mine-3")
+
+        again = create(**self.FIRST, client_order_id="mine-3", strategy_id=str(uuid.uuid4()))
+
+        assert again.repeats(first)
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {"symbol": "MSFT"},
+            {"side": "sell"},
+            {"type": "stop_limit", "stop_price": "190"},
+            {"time_in_force": "day"},
+            {"limit_price": "187.26"},
+            {"quantity": "11"},
+        ],
+    )
+    def test_a_request_for_another_order_does_not(self, change: dict[str, Any]) -> None:
+        first = create(**self.FIRST)
+
+        other = create(**{**self.FIRST, **change})
+
+        assert not other.repeats(first)
+
+    def test_a_notional_request_repeats_whatever_quantity_it_was_sized_to(self) -> None:
+        sized = create(type="market", quantity="3.2")
+
+        again = create(type="market", quantity=None, notional="600")
+
+        assert again.repeats(sized)
+        assert not sized.repeats(again)

@@ -19,6 +19,7 @@ from trading_core.values import (
     OrderId,
     Symbol,
     at_four_places,
+    canonical_uuid,
     money,
     new_client_order_id,
     new_event_id,
@@ -164,6 +165,28 @@ class TestIdentifiers:
 
     def test_new_client_order_id_fits_the_broker_limit(self) -> None:
         assert len(new_client_order_id()) <= 48
+
+
+class TestCanonicalUuid:
+    @given(st.uuids())
+    def test_every_spelling_of_a_uuid_reads_as_its_canonical_text(self, value: uuid.UUID) -> None:
+        canonical = str(value)
+        spellings = [canonical, canonical.upper(), value.hex, f"{{{canonical}}}", value.urn, value]
+
+        actual = [canonical_uuid(s) for s in spellings]
+
+        assert actual == [canonical] * len(spellings)
+
+    @given(st.text().filter(lambda t: len(t.replace("-", "").strip("{}")) != 32))
+    def test_text_of_any_other_length_is_no_uuid(self, text: str) -> None:
+        assert canonical_uuid(text) is None
+
+    @pytest.mark.parametrize(
+        "value",
+        ["", "not-a-uuid", "g" * 32, "12345678-1234-1234-1234-12345678901z", None, 42, b"\x00" * 16],
+    )
+    def test_what_is_not_a_uuid_is_none(self, value: object) -> None:
+        assert canonical_uuid(value) is None
 
 
 class TestPlainDictInit:

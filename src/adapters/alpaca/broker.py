@@ -19,7 +19,6 @@ import asyncio
 import logging
 import random
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -45,7 +44,7 @@ from trading_core.errors import BrokerError, NotFound, OrderInDoubt, OrderNotCan
 from trading_core.market import Account, Asset, MarketClock, Quote
 from trading_core.orders import Order
 from trading_core.ports import OrderFilter
-from trading_core.values import ZERO, BrokerOrderId, ClientOrderId, Symbol
+from trading_core.values import ZERO, BrokerOrderId, ClientOrderId, Symbol, canonical_uuid
 
 if TYPE_CHECKING:
     from trading_core.ports import Broker, MarketData
@@ -224,7 +223,7 @@ class AlpacaBroker:
 
     async def get_order(self, broker_order_id: BrokerOrderId) -> BrokerOrder:
         """Raises `OrderNotFound` when Alpaca has no such order (or the id cannot be one)."""
-        if not _is_uuid(broker_order_id):
+        if canonical_uuid(broker_order_id) is None:
             raise OrderNotFound(f"no order with id {broker_order_id}", details={"orderId": broker_order_id})
         data = await self._read(f"/v2/orders/{_order_path(broker_order_id)}")
         return _parsed(codec.broker_order, data)
@@ -318,7 +317,7 @@ class AlpacaBroker:
             OrderNotFound: No such order.
             OrderNotCancelable: It is already filled, canceled, expired, replaced or rejected.
         """
-        if not _is_uuid(broker_order_id):
+        if canonical_uuid(broker_order_id) is None:
             raise OrderNotFound(f"no order with id {broker_order_id}", details={"orderId": broker_order_id})
         path = f"/v2/orders/{_order_path(broker_order_id)}"
         try:
@@ -425,14 +424,6 @@ class AlpacaBroker:
             if update.position_quantity is not None:
                 self._positions[update.order.symbol] = update.position_quantity
         return updates
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _order_path(broker_order_id: BrokerOrderId) -> str:

@@ -17,12 +17,13 @@ checked the same way. The statement answers the id of the transaction that wrote
 is the version every row it wrote is at now.
 
 Batches of different callers merge (`merge`) when they touch different rows: that is how
-`group_commit.GroupCommit` writes many at once. Parts go in a fixed order of kinds, so that
-batches of the same make-up share one statement text (and one prepared statement).
+`group_commit.GroupCommit` writes many at once. Parts go in a fixed order of kinds (`WriteKind`),
+so that batches of the same make-up share one statement text (and one prepared statement).
 """
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any, Final
 
 from adapters.postgres import rows
@@ -32,35 +33,51 @@ from adapters.postgres.outbox import INSERT_EVENTS
 POSITION_LOCK_CLASS: Final = 0x7472_7073  # "trps": advisory locks of positions, keyed by symbol
 
 _AT_VERSION: Final = " AND xmin = %s::xid RETURNING 1"
-_STATEMENTS: Final = {
-    "new_order": rows.INSERT_NEW_ORDER,
-    "order": rows.UPDATE_ORDER,
-    "order_v": rows.UPDATE_ORDER + _AT_VERSION,
-    "fill": rows.INSERT_FILL,
-    "position": rows.UPSERT_POSITION,
-    "position_v": rows.UPDATE_POSITION + _AT_VERSION,
-    # Where no row was, a new one takes the advisory lock a locking writer takes before it looks,
-    # so that the two take turns; a row that appeared meanwhile makes it insert nothing.
-    "position_new": rows.INSERT_POSITION_SELECT
-    + " FROM (SELECT pg_advisory_xact_lock(%s, hashtext(%s))) AS lock ON CONFLICT (symbol) DO NOTHING RETURNING 1",
-    "flat": rows.DELETE_POSITION,
-    "flat_v": rows.DELETE_POSITION + _AT_VERSION,
-    "order_check": "SELECT 1 FROM trading.orders WHERE id = %s AND xmin = %s::xid",
-    "position_check": "SELECT 1 FROM trading.positions WHERE symbol = %s AND xmin = %s::xid",
-    "absent_check": "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM trading.positions WHERE symbol = %s)",
-}
-_RANK: Final = {kind: rank for rank, kind in enumerate(_STATEMENTS)}
-_COUNTED: Final = frozenset(
-    ("order_v", "position_v", "position_new", "flat_v", "order_check", "position_check", "absent_check")
-)
-"""Kinds that return one row when the row is as expected (at its version, or still absent)."""
 
+
+class WriteKind(Enum):
+    """What a kept write does: its statement, and whether it is checked (`counted`).
+
+    A checked kind returns one row when its row is as expected (at its version, or still absent),
+    and the statement counts them. Parts of a statement go in the order the kinds are declared.
+    """
+
+    NEW_ORDER = (rows.INSERT_NEW_ORDER, False)
+    ORDER = (rows.UPDATE_ORDER, False)
+    """The whole row of an order this unit holds locked."""
+    ORDER_AT_VERSION = (rows.UPDATE_ORDER + _AT_VERSION, True)
+    FILL = (rows.INSERT_FILL, False)
+    POSITION = (rows.UPSERT_POSITION, False)
+    POSITION_AT_VERSION = (rows.UPDATE_POSITION + _AT_VERSION, True)
+    NEW_POSITION = (
+        # Where no row was, a new one takes the advisory lock a locking writer takes before it
+        # looks, so that the two take turns; a row that appeared meanwhile makes it insert nothing.
+        rows.INSERT_POSITION_SELECT
+        + " FROM (SELECT pg_advisory_xact_lock(%s, hashtext(%s))) AS lock ON CONFLICT (symbol) DO NOTHING RETURNING 1",
+        True,
+    )
+    FLAT = (rows.DELETE_POSITION, False)
+    """A position this unit holds locked goes flat: its row is deleted."""
+    FLAT_AT_VERSION = (rows.DELETE_POSITION + _AT_VERSION, True)
+    ORDER_UNCHANGED = ("SELECT 1 FROM trading.orders WHERE id = %s AND xmin = %s::xid", True)
+    POSITION_UNCHANGED = ("SELECT 1 FROM trading.positions WHERE symbol = %s AND xmin = %s::xid", True)
+    STILL_FLAT = ("SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM trading.positions WHERE symbol = %s)", True)
+
+    def __init__(self, statement: str, counted: bool) -> None:
+        self.statement = statement
+        self.counted = counted
+
+
+_RANKS: Final = {kind: rank for rank, kind in enumerate(WriteKind)}
 _VERSION: Final = "SELECT pg_current_xact_id()::xid::text"
 
 Key = tuple[str, str]
 """("order", id), ("position", symbol) or ("fill", "order id/execution id"): one write per key."""
 
-_texts: dict[tuple[tuple[str, ...], bool], str] = {}
+Write = tuple[WriteKind, tuple[Any, ...]]
+"""A kept write: its kind and its parameters."""
+
+_texts: dict[tuple[tuple[WriteKind, ...], bool], str] = {}
 
 
 class WriteBatch:
@@ -69,25 +86,26 @@ class WriteBatch:
     __slots__ = ("_events", "_writes")
 
     def __init__(self) -> None:
-        self._writes: dict[Key, tuple[str, tuple[Any, ...]]] = {}
+        self._writes: dict[Key, Write] = {}
         self._events: list[str] = []
 
     def __bool__(self) -> bool:
         return bool(self._writes or self._events)
 
-    def write(self, key: Key, kind: str, params: tuple[Any, ...]) -> None:
+    def write(self, key: Key, kind: WriteKind, params: tuple[Any, ...]) -> None:
         """Keep a write (or check) of the row `key`, replacing one of the same row kept before."""
         self._writes[key] = (kind, params)
 
     def add_fill(self, params: tuple[Any, ...]) -> None:
         """`rows.fill_params`; a second fill with the same execution id is refused by the unique index."""
-        self._writes[("fill", f"{params[0]}/{params[1]}")] = ("fill", params)
+        self._writes[("fill", f"{params[0]}/{params[1]}")] = (WriteKind.FILL, params)
 
     def add_events(self, encoded: str) -> None:
         """`outbox.encode_events` of the events, which follow those added before."""
         self._events.append(encoded)
 
     def keys(self) -> set[Key]:
+        """The rows this batch writes or checks."""
         return set(self._writes)
 
     def merge(self, other: WriteBatch) -> None:
@@ -96,6 +114,7 @@ class WriteBatch:
         self._events.extend(other._events)
 
     def clear(self) -> None:
+        """Drop everything kept."""
         self._writes.clear()
         self._events.clear()
 
@@ -114,11 +133,11 @@ class WriteBatch:
         return text, tuple(params)
 
 
-def _rank(write: tuple[str, tuple[Any, ...]]) -> int:
-    return _RANK[write[0]]
+def _rank(write: Write) -> int:
+    return _RANKS[write[0]]
 
 
-def _text(kinds: tuple[str, ...], events: bool) -> str:
+def _text(kinds: tuple[WriteKind, ...], events: bool) -> str:
     """`_statement` of this shape, built once."""
     text = _texts.get((kinds, events))
     if text is None:
@@ -131,12 +150,12 @@ def _joined(arrays: list[str]) -> str:
     return "[" + ",".join(a[1:-1] for a in arrays if a != "[]") + "]"
 
 
-def _statement(kinds: tuple[str, ...], events: bool) -> str:
+def _statement(kinds: tuple[WriteKind, ...], events: bool) -> str:
     """`WITH w0 AS (...), w1 AS (...) SELECT <version>`, counting the rows of the checked parts."""
-    parts = [_STATEMENTS[kind] for kind in kinds]
+    parts = [kind.statement for kind in kinds]
     if events:
         parts.append(INSERT_EVENTS)
-    counted = [f"(SELECT count(*) FROM w{i})" for i, kind in enumerate(kinds) if kind in _COUNTED]  # noqa: S608  # constants, numbers
+    counted = [f"(SELECT count(*) FROM w{i})" for i, kind in enumerate(kinds) if kind.counted]  # noqa: S608  # constants, numbers
     final = f"SELECT trading.expect_rows({' + '.join(counted)}, {len(counted)})" if counted else _VERSION
     if not parts:
         return final

@@ -43,6 +43,7 @@ class Migration:
 
     @property
     def checksum(self) -> str:
+        """The SHA-256 of the migration's SQL, recorded when it is applied."""
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 

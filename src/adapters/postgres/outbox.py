@@ -61,6 +61,11 @@ def encode_payload(payload: Mapping[str, Any]) -> str:
 
 
 def decode_payload(text: str) -> Mapping[str, Any]:
+    """The stored payload of an outbox message.
+
+    Raises:
+        StoreError: it is not a JSON object.
+    """
     payload = _decoder.decode(text)
     if not isinstance(payload, dict):
         raise StoreError(f"outbox payload is not a JSON object, was {type(payload).__name__}")
@@ -112,6 +117,7 @@ class StoredOutboxMessage:
 
     @property
     def payload(self) -> Mapping[str, Any]:
+        """The event's payload, decoded when first read."""
         if self._payload is None:
             self._payload = decode_payload(self._text)
         return self._payload

@@ -37,6 +37,7 @@ class RememberedRows:
         self._positions: dict[str, tuple[Position | None, Version | None]] = {}
 
     def order(self, order_id: str) -> tuple[Order, Version] | None:
+        """(the open order, its version), or None when it is not known."""
         return self._orders.get(order_id)
 
     def position(self, symbol: str) -> tuple[Position | None, Version | None] | None:

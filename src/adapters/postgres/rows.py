@@ -1,18 +1,29 @@
 """Rows of the `trading` tables: the SQL that reads and writes them, and their domain values.
 
 Each statement and the function that builds its parameters (or reads its rows) sit together, so
-the column order cannot drift between them. Amounts go in and come out as Decimal; a value the
-schema could not hold exactly (more than four places in a DECIMAL(15, 4), a naive timestamp) is
-refused with `StoreError` instead of being rounded or shifted by the database.
+the column order cannot drift between them. An order's row is its fields, each its own column
+(`type` is `order_type`): the statements' column lists are made from that field map, and one
+cattrs converter (`_ROWS`) turns an order into its row's values and a row back into an order.
+Amounts go in and come out as Decimal; a value the schema could not hold exactly (more than four
+places in a DECIMAL(15, 4), a naive timestamp) is refused with `StoreError` instead of being
+rounded or shifted by the database.
 """
 
 from __future__ import annotations
 
+import types
+import typing
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-from trading_core.enums import OrderStatus, OrderType, PositionSide, Side, TimeInForce
+import attrs
+import cattrs
+from cattrs.fns import identity
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from trading_core.enums import OrderStatus, PositionSide, Side
 from trading_core.errors import StoreError
 from trading_core.fills import Fill
 from trading_core.orders import Order
@@ -20,8 +31,6 @@ from trading_core.positions import Position
 from trading_core.values import (
     FOUR_PLACES,
     ZERO,
-    BrokerOrderId,
-    ClientOrderId,
     ExecutionId,
     OrderId,
     Symbol,
@@ -36,15 +45,28 @@ OPEN_PREDICATE: Final = f"status NOT IN ({_CLOSED_SQL})"
 """Word for word the predicate of idx_orders_open_created, so the planner can use that index."""
 CLOSED_PREDICATE: Final = f"status IN ({_CLOSED_SQL})"
 
-# orders
+# orders: their one field map, both ways
 
-_ORDER_COLUMNS: Final = (
-    "id, client_order_id, broker_order_id, symbol, side, order_type, time_in_force, quantity, filled_quantity,"
-    " filled_notional, average_fill_price, limit_price, stop_price, trail_price, trail_percent, status,"
-    " extended_hours, strategy_id, decision_id, submitted_at, filled_at, cancelled_at, created_at, updated_at,"
-    " rejection_code, rejection_reason, replaces, replaced_by, parent_id"
+_ORDER_FIELDS: Final = tuple(a.name for a in attrs.fields(Order) if a.name != "execution_ids")
+"""The fields an order's row holds, in the order of its columns: every one but its execution ids,
+which are its fills' (`SELECT_ORDERS` reads them from there)."""
+_ORDER_COLUMN: Final = {"type": "order_type"}
+"""The fields whose column has another name; every other field is its own column."""
+_FOUR_PLACE_COLUMNS: Final = (
+    "quantity",
+    "filled_quantity",
+    "limit_price",
+    "stop_price",
+    "trail_price",
+    "trail_percent",
 )
-_ORDER_VALUES: Final = ", ".join(["%s"] * 29)
+"""The order's DECIMAL(15, 4) columns, which refuse what they would round (`filled_notional` is exact NUMERIC)."""
+_UUID_COLUMNS: Final = frozenset({"id", "strategy_id", "decision_id", "replaces", "replaced_by", "parent_id"})
+"""Read as text: the domain keeps ids as strings."""
+
+_ORDER_COLUMNS: Final = ", ".join([*(_ORDER_COLUMN.get(f, f) for f in _ORDER_FIELDS), "average_fill_price"])
+"""`average_fill_price` is kept for readers of the table: the domain works it out from the fills' total."""
+_ORDER_VALUES: Final = ", ".join(["%s"] * (len(_ORDER_FIELDS) + 1))
 
 INSERT_ORDER: Final = (
     f"INSERT INTO trading.orders ({_ORDER_COLUMNS}) VALUES ({_ORDER_VALUES})"  # noqa: S608  # constants only
@@ -58,116 +80,29 @@ INSERT_NEW_ORDER: Final = f"INSERT INTO trading.orders ({_ORDER_COLUMNS}) VALUES
 UPDATE_ORDER: Final = f"UPDATE trading.orders SET ({_ORDER_COLUMNS}) = ({_ORDER_VALUES}) WHERE id = %s"  # noqa: S608
 
 SELECT_ORDERS: Final = (
-    "SELECT o.id::text, o.client_order_id, o.broker_order_id, o.symbol, o.side, o.order_type, o.time_in_force,"
-    " o.quantity, o.filled_quantity, o.filled_notional, o.limit_price, o.stop_price, o.trail_price,"
-    " o.trail_percent, o.status, o.extended_hours, o.strategy_id::text, o.decision_id::text, o.submitted_at,"
-    " o.filled_at, o.cancelled_at, o.created_at, o.updated_at, o.rejection_code, o.rejection_reason,"
-    " o.replaces::text, o.replaced_by::text, o.parent_id::text,"
-    " ARRAY(SELECT f.broker_fill_id FROM trading.fills f"
+    "SELECT "  # noqa: S608  # constants only
+    + ", ".join(f"o.{_ORDER_COLUMN.get(f, f)}{'::text' if f in _UUID_COLUMNS else ''}" for f in _ORDER_FIELDS)
+    + ", ARRAY(SELECT f.broker_fill_id FROM trading.fills f"
     " WHERE f.order_id = o.id AND f.broker_fill_id IS NOT NULL) AS execution_ids"
     " FROM trading.orders o"
 )
 """Every column of an order; its execution ids come from its fills, which are the record of them."""
+_ORDER_READ: Final = (*_ORDER_FIELDS, "execution_ids")
 
 
 def order_params(order: Order) -> tuple[Any, ...]:
-    """The parameters of INSERT_ORDER (UPDATE_ORDER adds the id once more at the end)."""
-    return (
-        order.id,
-        order.client_order_id,
-        order.broker_order_id,
-        order.symbol,
-        order.side,
-        order.type,
-        order.time_in_force,
-        _four(order.quantity, "quantity"),
-        _four(order.filled_quantity, "filled_quantity"),
-        order.filled_notional,
-        order.average_fill_price,
-        _four_or_none(order.limit_price, "limit_price"),
-        _four_or_none(order.stop_price, "stop_price"),
-        _four_or_none(order.trail_price, "trail_price"),
-        _four_or_none(order.trail_percent, "trail_percent"),
-        order.status,
-        order.extended_hours,
-        order.strategy_id,
-        order.decision_id,
-        _aware_or_none(order.submitted_at, "submitted_at"),
-        _aware_or_none(order.filled_at, "filled_at"),
-        _aware_or_none(order.cancelled_at, "cancelled_at"),
-        _aware(order.created_at, "created_at"),
-        _aware(order.updated_at, "updated_at"),
-        order.rejection_code,
-        order.rejection_reason,
-        order.replaces,
-        order.replaced_by,
-        order.parent_id,
-    )
+    """The parameters of INSERT_ORDER (UPDATE_ORDER adds the id once more at the end).
+
+    Raises:
+        StoreError: an amount has digits its column would lose, or a moment has no time zone.
+    """
+    row = _ROWS.unstructure(order)
+    return (*[row[field] for field in _ORDER_FIELDS], order.average_fill_price)
 
 
-def order_from_row(row: tuple[Any, ...]) -> Order:
-    (
-        order_id,
-        client_order_id,
-        broker_order_id,
-        symbol,
-        side,
-        order_type,
-        time_in_force,
-        quantity,
-        filled_quantity,
-        filled_notional,
-        limit_price,
-        stop_price,
-        trail_price,
-        trail_percent,
-        status,
-        extended_hours,
-        strategy_id,
-        decision_id,
-        submitted_at,
-        filled_at,
-        cancelled_at,
-        created_at,
-        updated_at,
-        rejection_code,
-        rejection_reason,
-        replaces,
-        replaced_by,
-        parent_id,
-        execution_ids,
-    ) = row
-    return Order(
-        id=OrderId(order_id),
-        client_order_id=ClientOrderId(client_order_id),
-        broker_order_id=None if broker_order_id is None else BrokerOrderId(broker_order_id),
-        symbol=Symbol(symbol),
-        side=Side(side),
-        type=OrderType(order_type),
-        time_in_force=TimeInForce(time_in_force),
-        quantity=quantity,
-        filled_quantity=_amount_or_zero(filled_quantity),
-        filled_notional=filled_notional,
-        limit_price=limit_price,
-        stop_price=stop_price,
-        trail_price=trail_price,
-        trail_percent=trail_percent,
-        status=OrderStatus(status),
-        extended_hours=bool(extended_hours),
-        strategy_id=strategy_id,
-        decision_id=decision_id,
-        submitted_at=submitted_at,
-        filled_at=filled_at,
-        cancelled_at=cancelled_at,
-        created_at=created_at,
-        updated_at=updated_at,
-        rejection_code=rejection_code,
-        rejection_reason=rejection_reason,
-        replaces=None if replaces is None else OrderId(replaces),
-        replaced_by=None if replaced_by is None else OrderId(replaced_by),
-        parent_id=None if parent_id is None else OrderId(parent_id),
-        execution_ids=frozenset(ExecutionId(e) for e in execution_ids),
-    )
+def order_from_row(row: Sequence[Any]) -> Order:
+    """The order a row of SELECT_ORDERS holds."""
+    return _ROWS.structure(dict(zip(_ORDER_READ, row, strict=True)), Order)
 
 
 # fills
@@ -199,6 +134,11 @@ LAST_FILL_PRICES: Final = (
 
 
 def fill_params(fill: Fill) -> tuple[Any, ...]:
+    """INSERT_FILL's parameters.
+
+    Raises:
+        StoreError: an amount has digits its column would lose, or its time has no time zone.
+    """
     return (
         fill.order_id,
         fill.execution_id,
@@ -210,6 +150,7 @@ def fill_params(fill: Fill) -> tuple[Any, ...]:
 
 
 def fill_from_row(row: tuple[Any, ...]) -> Fill:
+    """The fill a row of SELECT_FILLS holds."""
     order_id, execution_id, symbol, side, quantity, price, filled_at, commission = row
     return Fill(
         order_id=OrderId(order_id),
@@ -274,6 +215,7 @@ def versioned_position_params(position: Position) -> tuple[Any, ...]:
 
 
 def position_from_row(row: tuple[Any, ...]) -> Position:
+    """The position a row of SELECT_POSITIONS holds, signed again by its side."""
     symbol, quantity, side, cost_basis, realized_pnl, opened_at, updated_at = row
     return Position(
         symbol=Symbol(symbol),
@@ -319,3 +261,58 @@ def _aware(value: datetime, column: str) -> datetime:
 
 def _aware_or_none(value: datetime | None, column: str) -> datetime | None:
     return None if value is None else _aware(value, column)
+
+
+# the converter
+
+
+def _as_read(value: Any, _: type) -> Any:
+    """psycopg reads amounts as Decimal and moments as aware datetimes: nothing is left to do."""
+    return value
+
+
+def _filled_quantity(value: Decimal | None, _: type) -> Decimal:
+    return _amount_or_zero(value)
+
+
+def _four_places(column: str) -> Callable[[Decimal | None], Decimal | None]:
+    return lambda value: _four_or_none(value, column)
+
+
+def _aware_moment(column: str) -> Callable[[datetime | None], datetime | None]:
+    return lambda value: _aware_or_none(value, column)
+
+
+def _is_optional(hint: Any) -> bool:
+    args = typing.get_args(hint)
+    return len(args) == 2 and type(None) in args and typing.get_origin(hint) in (typing.Union, types.UnionType)
+
+
+def _optional(hint: Any, converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    """`X | None` read as X, or None: `X`'s hook is looked up once here, where cattrs would look it up per value."""
+    (inner,) = (arg for arg in typing.get_args(hint) if arg is not type(None))
+    structure = converter.get_structure_hook(inner)
+    if structure is _as_read:
+        return _as_read
+    return lambda value, _: None if value is None else structure(value, inner)
+
+
+def _row_converter() -> cattrs.Converter:
+    """Orders to rows and back: each field is its column, with the checks its column needs on the way in."""
+    converter = cattrs.Converter(detailed_validation=False)  # a row the schema let in is well formed
+    converter.register_unstructure_hook_func(lambda _: True, identity)  # psycopg writes the values as they are
+    converter.register_structure_hook(Decimal, _as_read)
+    converter.register_structure_hook(datetime, _as_read)
+    converter.register_structure_hook_factory(_is_optional, _optional)
+    moments = [name for name, hint in typing.get_type_hints(Order).items() if hint in (datetime, datetime | None)]
+    fields: dict[str, Any] = {"execution_ids": override(omit=True)}
+    fields |= {name: override(unstruct_hook=_four_places(name)) for name in _FOUR_PLACE_COLUMNS}
+    fields |= {name: override(unstruct_hook=_aware_moment(name)) for name in moments}
+    unstructure = make_dict_unstructure_fn(Order, converter, **fields)
+    converter.register_unstructure_hook(Order, unstructure)
+    structure = make_dict_structure_fn(Order, converter, filled_quantity=override(struct_hook=_filled_quantity))
+    converter.register_structure_hook(Order, structure)
+    return converter
+
+
+_ROWS: Final = _row_converter()

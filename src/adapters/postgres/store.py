@@ -22,7 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 from adapters.cursor import decode_cursor, encode_cursor
 from adapters.outbox import PayloadOf
 from adapters.postgres import rows
-from adapters.postgres.batch import WriteBatch
+from adapters.postgres.batch import WriteBatch, WriteKind
 from adapters.postgres.connections import LivenessCheck, StoreConnection, Transaction, connection_options
 from adapters.postgres.errors import translated
 from adapters.postgres.group_commit import GroupCommit
@@ -30,14 +30,14 @@ from adapters.postgres.migrate import apply_migrations
 from adapters.postgres.outbox import PRUNE, claim, encode_events
 from adapters.postgres.remembered import RememberedRows
 from adapters.postgres.symbol_locks import SymbolLocks
-from adapters.postgres.unit_of_work import PostgresUnitOfWork, is_uuid
+from adapters.postgres.unit_of_work import PostgresUnitOfWork
 from trading_core.enums import TradingState
 from trading_core.events import Event
 from trading_core.fills import Fill
 from trading_core.orders import Order
 from trading_core.ports import FillTotals, OrderFilter, OrderPage, OutboxBatch, TradingStateRecord, UnitOfWork
 from trading_core.positions import Position
-from trading_core.values import BrokerOrderId, ClientOrderId, OrderId, Symbol
+from trading_core.values import BrokerOrderId, ClientOrderId, OrderId, Symbol, canonical_uuid
 
 __all__ = ["PostgresOrderStore"]
 
@@ -123,6 +123,7 @@ class PostgresOrderStore:
         return cls(pool, payload_of=payload_of, ping_timeout=ping_timeout)
 
     async def close(self) -> None:
+        """Close the pool and its connections."""
         await self._pool.close()
 
     async def __aenter__(self) -> PostgresOrderStore:
@@ -136,6 +137,7 @@ class PostgresOrderStore:
     # transactions
 
     def unit_of_work(self, *, optimistic: bool = False) -> AbstractAsyncContextManager[UnitOfWork]:
+        """One transaction (`PostgresUnitOfWork`); `optimistic`: rows read for update may be taken as remembered."""
         return PostgresUnitOfWork(
             self._pool, self._payload_of, remembered=self._remembered, group=self._group, optimistic=optimistic
         )
@@ -147,13 +149,19 @@ class PostgresOrderStore:
             return
         batch = WriteBatch()
         for order in orders:
-            batch.write(("order", order.id), "new_order", rows.order_params(order))
+            batch.write(("order", order.id), WriteKind.NEW_ORDER, rows.order_params(order))
         if events:
             batch.add_events(encode_events(events, self._payload_of))
         version = await self._group.write(batch)
         self._remembered.wrote(orders, (), version)
 
     async def prune_outbox(self, sent_before: datetime, limit: int = 10_000) -> int:
+        """Delete at most `limit` messages sent before `sent_before`; how many were deleted.
+
+        Raises:
+            ValueError: `limit` is below 1.
+            StoreError: the database refused or could not be reached.
+        """
         if limit < 1:
             raise ValueError(f"limit must be at least 1, was {limit}")
         with translated():
@@ -189,14 +197,17 @@ class PostgresOrderStore:
     # queries
 
     async def get_order(self, order_id: OrderId) -> Order | None:
-        if not is_uuid(order_id):
+        """The order, or None (also for an id that is no UUID)."""
+        if canonical_uuid(order_id) is None:
             return None
         return await self._order(rows.SELECT_ORDERS + " WHERE o.id = %s", order_id)
 
     async def get_order_by_client_id(self, client_order_id: ClientOrderId) -> Order | None:
+        """The order with this client order id, or None."""
         return await self._order(rows.SELECT_ORDERS + " WHERE o.client_order_id = %s", client_order_id)
 
     async def get_order_by_broker_id(self, broker_order_id: BrokerOrderId) -> Order | None:
+        """The order with this broker order id, or None."""
         return await self._order(rows.SELECT_ORDERS + " WHERE o.broker_order_id = %s", broker_order_id)
 
     async def list_orders(
@@ -218,7 +229,7 @@ class PostgresOrderStore:
 
     async def list_fills(self, order_id: OrderId) -> list[Fill]:
         """The order's fills by time, then execution id."""
-        if not is_uuid(order_id):
+        if canonical_uuid(order_id) is None:
             return []
         found = await self._fetchall(rows.SELECT_FILLS + " WHERE f.order_id = %s" + rows.FILL_ORDER, (order_id,))
         return [rows.fill_from_row(row) for row in found]
@@ -235,6 +246,7 @@ class PostgresOrderStore:
         return FillTotals(cash_flow=flow, last_prices={Symbol(symbol): price for symbol, price in last})
 
     async def get_position(self, symbol: Symbol) -> Position | None:
+        """The open position in `symbol`, or None."""
         found = await self._fetchall(rows.SELECT_POSITIONS + " WHERE symbol = %s", (symbol,))
         return rows.position_from_row(found[0]) if found else None
 
@@ -244,16 +256,20 @@ class PostgresOrderStore:
         return [rows.position_from_row(row) for row in found]
 
     async def last_order_at(self) -> datetime | None:
+        """When the newest order was created, or None before the first."""
         moment: datetime | None = await self._scalar("SELECT max(created_at) FROM trading.orders")
         return moment
 
     async def count_pending_orders(self) -> int:
+        """How many orders are open."""
         return int(await self._scalar(_COUNT_PENDING))
 
     async def count_open_positions(self) -> int:
+        """How many positions are open."""
         return int(await self._scalar("SELECT count(*) FROM trading.positions"))
 
     async def get_trading_state(self) -> TradingStateRecord | None:
+        """The last recorded trading state, or None when none was ever recorded."""
         found = await self._fetchall(_TRADING_STATE, ())
         if not found:
             return None

@@ -1,6 +1,22 @@
-"""Domain values -> API bodies (and API requests -> domain requests): the only place the two meet."""
+"""Domain values -> API bodies (and API requests -> domain requests): the only place the two meet.
+
+One field map: a body's field takes the value of the domain field of the same name, through one
+cattrs converter (`_API`), which writes enums as their words and leaves amounts, moments and ids
+as they are (the JSON encoder writes them exactly). Only what differs is written here: a field
+renamed (an order's `id` is the body's `orderId`) and a field worked out (its `status` is the
+spec's word, `api_status`). Building the converter checks that every field of every body is
+given one way or the other, so a field added to a body cannot silently go missing.
+"""
 
 from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Final
+
+import attrs
+import cattrs
+import msgspec
+from cattrs.gen import make_dict_unstructure_fn, override
 
 from apps.service.schemas import (
     AccountBody,
@@ -18,26 +34,21 @@ from apps.service.schemas import (
 from trading_core.orders import Order
 from trading_core.requests import OrderRequest
 from trading_core.risk import PreTradeValidation, RiskLimits
+from trading_core.risk.rules import Rejection
 from trading_core.views import AccountView, PortfolioView, PositionView, RiskStatus, SubmitResult
 
 
 def order_request(body: SubmitOrderRequest) -> OrderRequest:
-    """Validate a submission into the domain's request; raises `InvalidOrder` naming the field."""
-    return OrderRequest.create(
-        symbol=body.symbol,
-        side=body.side,
-        type=body.type,
-        quantity=body.quantity,
-        time_in_force=body.time_in_force,
-        limit_price=body.limit_price,
-        stop_price=body.stop_price,
-        extended_hours=body.extended_hours,
-        client_order_id=body.client_order_id,
-        strategy_id=body.strategy_id,
-    )
+    """Validate a submission into the domain's request (each body field is the argument of its name).
+
+    Raises:
+        InvalidOrder: a field breaks a rule; the field is named.
+    """
+    return OrderRequest.create(**msgspec.structs.asdict(body))
 
 
 def submit_response(result: SubmitResult) -> SubmitOrderResponse:
+    """What became of a submission: the order's ids and both of its statuses."""
     order = result.order
     return SubmitOrderResponse(
         order_id=order.id,
@@ -51,52 +62,17 @@ def submit_response(result: SubmitResult) -> SubmitOrderResponse:
 
 
 def order_body(order: Order) -> OrderBody:
-    return OrderBody(
-        order_id=order.id,
-        symbol=order.symbol,
-        side=order.side.value,
-        quantity=order.quantity,
-        filled_quantity=order.filled_quantity,
-        status=order.api_status.value,
-        broker_status=order.status.value,
-        type=order.type.value,
-        time_in_force=order.time_in_force.value,
-        extended_hours=order.extended_hours,
-        client_order_id=order.client_order_id,
-        created_at=order.created_at,
-        updated_at=order.updated_at,
-        average_price=order.average_fill_price,
-        limit_price=order.limit_price,
-        stop_price=order.stop_price,
-        broker_order_id=order.broker_order_id,
-        strategy_id=order.strategy_id,
-        decision_id=order.decision_id,
-        submitted_at=order.submitted_at,
-        filled_at=order.filled_at,
-        cancelled_at=order.cancelled_at,
-        rejection_code=order.rejection_code,
-        rejection_reason=order.rejection_reason,
-        replaces=order.replaces,
-        replaced_by=order.replaced_by,
-    )
+    """The order as the API shows it: the spec's status word beside the broker's."""
+    return OrderBody(**_API.unstructure(order), status=order.api_status.value, average_price=order.average_fill_price)
 
 
 def position_body(view: PositionView) -> PositionBody:
-    return PositionBody(
-        symbol=view.symbol,
-        quantity=view.quantity,
-        side=view.side.value,
-        average_entry_price=view.average_entry_price,
-        current_price=view.current_price,
-        market_value=view.market_value,
-        unrealized_pnl=view.unrealized_pnl,
-        unrealized_pnl_percent=view.unrealized_pnl_percent,
-        cost_basis=view.cost_basis,
-        realized_pnl=view.realized_pnl,
-    )
+    """A position valued at its mark."""
+    return PositionBody(**_API.unstructure(view))
 
 
 def portfolio_body(view: PortfolioView) -> PositionListBody:
+    """Every open position with the account's totals."""
     return PositionListBody(
         positions=[position_body(p) for p in view.positions],
         total_equity=view.total_equity,
@@ -105,72 +81,82 @@ def portfolio_body(view: PortfolioView) -> PositionListBody:
 
 
 def account_body(view: AccountView) -> AccountBody:
-    return AccountBody(
-        account_id=view.account_id,
-        equity=view.equity,
-        cash=view.cash,
-        buying_power=view.buying_power,
-        daytrade_count=view.daytrade_count,
-        pattern_day_trader=view.pattern_day_trader,
-        trading_blocked=view.trading_blocked,
-        account_blocked=view.account_blocked,
-        last_equity=view.last_equity,
-        daily_pnl=view.daily_pnl,
-        trading_state=view.trading_state.value,
-    )
-
-
-_CHECKS = (
-    "buyingPower",
-    "positionLimit",
-    "dailyLossLimit",
-    "marketSession",
-    "symbolTradable",
-    "washTrade",
-    "patternDayTrader",
-    "sectorExposure",
-    "maxOpenPositions",
-)
+    """The account, with today's P&L."""
+    return AccountBody(**_API.unstructure(view), daily_pnl=view.daily_pnl)
 
 
 def validation_body(validation: PreTradeValidation) -> PreTradeValidationBody:
-    checks = {name: validation.checks.get(name, True) for name in _CHECKS}
+    """Every check's outcome (one the rules did not run passed), the approval and each rejection."""
+    checks = validation.checks
     return PreTradeValidationBody(
-        checks=PreTradeChecks(
-            buying_power=checks["buyingPower"],
-            position_limit=checks["positionLimit"],
-            daily_loss_limit=checks["dailyLossLimit"],
-            market_session=checks["marketSession"],
-            symbol_tradable=checks["symbolTradable"],
-            wash_trade=checks["washTrade"],
-            pattern_day_trader=checks["patternDayTrader"],
-            sector_exposure=checks["sectorExposure"],
-            max_open_positions=checks["maxOpenPositions"],
-        ),
+        checks=PreTradeChecks(**{field: checks.get(name, True) for field, name in _CHECK_NAMES}),
         approved=validation.approved,
         rejection_reason=validation.rejection_reason,
         rejection_code=validation.rejection_code,
-        rejections=[RiskCheckRejection(check=r.check, code=r.code, reason=r.reason) for r in validation.rejections],
+        rejections=[RiskCheckRejection(**_API.unstructure(r)) for r in validation.rejections],
     )
 
 
 def risk_body(status: RiskStatus, limits: RiskLimits) -> RiskBody:
-    return RiskBody(
-        limits=RiskLimitsBody(
-            max_position_size_percent=limits.max_position_size_percent,
-            max_sector_exposure_percent=limits.max_sector_exposure_percent,
-            max_daily_loss_percent=limits.max_daily_loss_percent,
-            max_open_positions=limits.max_open_positions,
-            enable_wash_trade_protection=limits.enable_wash_trade_protection,
-            enable_day_trade_budget=limits.enable_day_trade_budget,
-            max_day_trades=limits.max_day_trades,
-            day_trade_window_days=limits.day_trade_window_days,
-            day_trade_equity_threshold=limits.day_trade_equity_threshold,
-        ),
-        trading_state=status.trading_state.value,
-        reason=status.reason,
-        daily_pnl=status.daily_pnl,
-        daytrade_count=status.daytrade_count,
-        changed_at=status.changed_at,
-        changed_by=status.changed_by,
+    """The limits in force, the trading state and today's P&L."""
+    return RiskBody(limits=RiskLimitsBody(**_API.unstructure(limits)), **_API.unstructure(status))
+
+
+_CHECK_NAMES: Final = tuple(zip(PreTradeChecks.__struct_fields__, PreTradeChecks.__struct_encode_fields__, strict=True))
+"""Each check's body field with its name as the rules report it, which is its camelCase key."""
+
+
+def _shape(
+    converter: cattrs.Converter,
+    source: type[attrs.AttrsInstance],
+    body: type[msgspec.Struct],
+    *,
+    renamed: dict[str, str] | None = None,
+    worked_out: tuple[str, ...] = (),
+    given: tuple[str, ...] = (),
+) -> None:
+    """Register `source`'s hook: a dict of its fields that `body` has, as `renamed` says.
+
+    Args:
+        converter: the converter to register the hook with.
+        source: the domain class.
+        body: the API shape it is shown as.
+        renamed: source field -> body field, where the names differ.
+        worked_out: body fields the caller works out from the value (its properties).
+        given: body fields the caller gives from elsewhere.
+
+    Raises:
+        TypeError: a field of `body` that no field of `source` gives and that is not
+            `worked_out` or `given` (checked when the converter is built, at import).
+    """
+    renamed = renamed or {}
+    wanted = set(body.__struct_fields__)
+    fields: dict[str, Any] = {}
+    for a in attrs.fields(source):
+        name = renamed.get(a.name, a.name)
+        fields[a.name] = override(rename=name) if name in wanted else override(omit=True)
+    missing = wanted - {renamed.get(a.name, a.name) for a in attrs.fields(source)} - {*worked_out, *given}
+    if missing:
+        raise TypeError(f"{body.__name__} has fields that {source.__name__} does not give: {sorted(missing)}")
+    converter.register_unstructure_hook(source, make_dict_unstructure_fn(source, converter, **fields))
+
+
+def _api_converter() -> cattrs.Converter:
+    converter = cattrs.Converter()
+    converter.register_unstructure_hook(StrEnum, lambda member: member.value)  # not str's hook: enums as words
+    _shape(
+        converter,
+        Order,
+        OrderBody,
+        renamed={"id": "order_id", "status": "broker_status"},
+        worked_out=("status", "average_price"),
     )
+    _shape(converter, PositionView, PositionBody)
+    _shape(converter, AccountView, AccountBody, worked_out=("daily_pnl",))
+    _shape(converter, Rejection, RiskCheckRejection)
+    _shape(converter, RiskLimits, RiskLimitsBody)
+    _shape(converter, RiskStatus, RiskBody, given=("limits",))
+    return converter
+
+
+_API: Final = _api_converter()

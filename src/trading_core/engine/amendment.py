@@ -114,19 +114,13 @@ class Amendment:
         if old.broker_order_id is None and (old.id in parts.in_flight or in_doubt(old)):
             old = await self._find_at_broker(old)
             ensure_cancelable(old)
-        request = OrderRequest.create(
-            symbol=old.symbol,
-            side=old.side,
-            type=old.type,
+        request = OrderRequest.from_order(
+            old,
             quantity=quantity if quantity is not None else old.remaining_quantity,
             time_in_force=time_in_force or old.time_in_force,
             limit_price=limit_price if limit_price is not None else old.limit_price,
             stop_price=stop_price if stop_price is not None else old.stop_price,
-            trail_price=old.trail_price,
-            trail_percent=old.trail_percent,
-            extended_hours=old.extended_hours,
-            strategy_id=old.strategy_id,
-            decision_id=old.decision_id,
+            client_order_id=None,  # the replacement's own, made when it is built
         )
         validation = await self._validate_increase(old, request)
         if validation is not None and not validation.approved:

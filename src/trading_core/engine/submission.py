@@ -17,7 +17,7 @@ from trading_core.engine.checks import PreTradeChecks
 from trading_core.engine.dispatch import Dispatch, with_ids
 from trading_core.engine.parts import EngineParts
 from trading_core.enums import OrderStatus, TradingState
-from trading_core.errors import DuplicateClientOrderId, StoreError
+from trading_core.errors import DuplicateClientOrderId, InvalidOrder, StoreError
 from trading_core.orders import Order, reject
 from trading_core.requests import OrderRequest, follow_up_client_order_id, split_at_flat
 from trading_core.risk import PreTradeValidation
@@ -103,15 +103,6 @@ class Submission:
         Raises:
             DuplicateClientOrderId: the repeat asks for another order.
         """
-        asked = (
-            request.symbol,
-            request.side,
-            request.type,
-            request.time_in_force,
-            request.limit_price,
-            request.stop_price,
-        )
-        held = (first.symbol, first.side, first.type, first.time_in_force, first.limit_price, first.stop_price)
         follow_up = None
         quantity = first.quantity
         if request.quantity is not None and quantity < request.quantity:  # perhaps split at flat
@@ -120,8 +111,11 @@ class Submission:
             # Its id is derived from the first's; its parent may be the first's replacement by now.
             if found is not None and found.parent_id is not None:
                 follow_up, quantity = found, quantity + found.quantity
-        same_quantity = request.quantity is None or quantity == request.quantity  # a notional: sized then
-        if asked != held or not same_quantity:
+        try:
+            held: OrderRequest | None = OrderRequest.from_order(first, quantity=quantity)
+        except InvalidOrder:  # the record of a malformed request that was refused: no repeat asks for it
+            held = None
+        if held is None or not request.repeats(held):
             raise DuplicateClientOrderId(
                 f"client order id {first.client_order_id} was given to another order ({first.id}): "
                 "a repeat must ask for the same order",

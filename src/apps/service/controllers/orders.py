@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Literal
 
 from litestar import Controller, Response, delete, get, patch, post
@@ -26,7 +25,7 @@ from apps.service.schemas import (
 from trading_core.enums import OrderStatus, SubmitStatus, TimeInForce
 from trading_core.errors import InvalidCursor, InvalidOrder, OrderNotFound, RiskRejected
 from trading_core.ports import OrderFilter
-from trading_core.values import OrderId
+from trading_core.values import OrderId, canonical_uuid
 
 _PENDING = ResponseSpec(
     data_container=SubmitOrderResponse,
@@ -39,10 +38,10 @@ OrderIdPath = Annotated[str, PathParameter(description="The order's id (a UUID).
 
 def checked_id(order_id: str) -> OrderId:
     """Our ids are UUIDs: anything else names no order (and must not reach a UUID column)."""
-    try:
-        return OrderId(str(uuid.UUID(order_id)))
-    except ValueError as e:
-        raise OrderNotFound(f"no order with id {order_id}", details={"orderId": order_id}) from e
+    canonical = canonical_uuid(order_id)
+    if canonical is None:
+        raise OrderNotFound(f"no order with id {order_id}", details={"orderId": order_id})
+    return OrderId(canonical)
 
 
 class OrdersController(Controller):
