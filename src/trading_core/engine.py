@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
-from typing import Final
 
 import attrs
 
@@ -53,7 +52,6 @@ from trading_core.values import (
     BrokerOrderId,
     OrderId,
     Symbol,
-    evolve,
     money,
     new_client_order_id,
     new_order_id,
@@ -61,13 +59,6 @@ from trading_core.values import (
 from trading_core.views import AccountView, PortfolioView, PositionView, RiskStatus, SubmitResult
 
 log = logging.getLogger("trading_core.engine")
-
-
-# Read on every order, so bound once: on Python 3.11 reading a member off its enum class goes
-# through EnumType.__getattr__'s slot hook, several hundred instructions a read.
-_ACTIVE: Final = TradingState.ACTIVE
-_PENDING_NEW: Final = OrderStatus.PENDING_NEW
-_REPLACE_REJECTED: Final = TradeEvent.ORDER_REPLACE_REJECTED
 
 
 class MarketClosedPolicy(StrEnum):
@@ -167,7 +158,7 @@ class TradingEngine:
                 return await self._replay(existing, request)
         if request.notional is not None:
             request = await self._resolve_notional(request)
-        if self._trading.state is not _ACTIVE:
+        if self._trading.state is not TradingState.ACTIVE:
             await self._trading.before_checks()
         validation = await self.validate(request)
         now = self._clock.now()
@@ -283,8 +274,8 @@ class TradingEngine:
         replaces: Order | None = None,
     ) -> Order:
         order = self._new_order(request, now)
-        if parent_id is not None or replaces is not None or status is not _PENDING_NEW:
-            order = evolve(
+        if parent_id is not None or replaces is not None or status is not OrderStatus.PENDING_NEW:
+            order = attrs.evolve(
                 order,
                 status=status,
                 parent_id=parent_id,
@@ -412,7 +403,7 @@ class TradingEngine:
 
     async def _refuse(self, order: Order, code: str, reason: str) -> Order:
         def refused(current: Order, now: datetime) -> tuple[Order, list[Event]]:
-            if current.broker_order_id is not None or current.status is not _PENDING_NEW:
+            if current.broker_order_id is not None or current.status is not OrderStatus.PENDING_NEW:
                 return current, []  # the broker has shown it meanwhile: its word is the later one
             return reject(current, code=code, reason=reason, now=now)
 
@@ -641,7 +632,7 @@ class TradingEngine:
                 order = await self._ledger.apply_updates(order_id, run[0].order.symbol, run)
                 if order is not None and order.is_terminal:
                     await self._release_follow_ups(order)
-                if any(u.event == _REPLACE_REJECTED for u in run):
+                if any(u.event == TradeEvent.ORDER_REPLACE_REJECTED for u in run):
                     await self._drop_refused_replacement(order_id)
             start = end
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import Final
 
 import attrs
 
@@ -22,14 +21,7 @@ from trading_core.events import (
 from trading_core.orders import Order
 from trading_core.positions import Position, PositionChange
 from trading_core.positions import apply_fill as apply_fill_to_position
-from trading_core.values import ZERO, ExecutionId, OrderId, Symbol, evolve, new_event_id, plain_dict_init
-
-# Read on every order, so bound once: on Python 3.11 reading a member off its enum class goes
-# through EnumType.__getattr__'s slot hook, several hundred instructions a read.
-_BUY: Final = Side.BUY
-_FILLED: Final = OrderStatus.FILLED
-_PARTIALLY_FILLED: Final = OrderStatus.PARTIALLY_FILLED
-_REJECTED: Final = OrderStatus.REJECTED
+from trading_core.values import ZERO, ExecutionId, OrderId, Symbol, new_event_id
 
 _WORKING_AFTER_FILL = frozenset(
     {
@@ -47,8 +39,7 @@ _WORKING_AFTER_FILL = frozenset(
 """Statuses a partial fill turns into `partially_filled`; the others keep their status."""
 
 
-@plain_dict_init
-@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
+@attrs.frozen(kw_only=True)
 class Fill:
     """One execution of (part of) an order."""
 
@@ -62,8 +53,7 @@ class Fill:
     commission: Decimal = ZERO
 
 
-@plain_dict_init
-@attrs.frozen(slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
+@attrs.frozen
 class Execution:
     """The outcome of applying a fill: the new order, the position change and their events."""
 
@@ -77,7 +67,7 @@ def cash_flow(fills: Iterable[Fill]) -> Decimal:
     total = ZERO
     for fill in fills:
         notional = fill.quantity * fill.price
-        total += (-notional if fill.side is _BUY else notional) - fill.commission
+        total += (-notional if fill.side is Side.BUY else notional) - fill.commission
     return total
 
 
@@ -98,7 +88,7 @@ def fill_order(order: Order, fill: Fill, *, cumulative_quantity: Decimal | None 
         return None
     if fill.quantity <= ZERO:
         raise InvalidTransition(f"fill of {fill.quantity}: a fill of order {order.id} must be of a positive quantity")
-    if order.status is _REJECTED:
+    if order.status is OrderStatus.REJECTED:
         raise InvalidTransition(f"rejected -> fill: order {order.id} was refused and cannot fill")
     filled = order.filled_quantity + fill.quantity
     if filled > order.quantity:
@@ -107,17 +97,17 @@ def fill_order(order: Order, fill: Fill, *, cumulative_quantity: Decimal | None 
             details={"orderId": order.id, "executionId": fill.execution_id},
         )
     if filled == order.quantity:
-        status = _FILLED
+        status = OrderStatus.FILLED
     elif order.status in _WORKING_AFTER_FILL:
-        status = _PARTIALLY_FILLED
+        status = OrderStatus.PARTIALLY_FILLED
     else:
         status = order.status  # pending_cancel stays pending; a cancelled order stays cancelled
-    return evolve(
+    return attrs.evolve(
         order,
         status=status,
         filled_quantity=filled,
         filled_notional=order.filled_notional + fill.quantity * fill.price,
-        filled_at=fill.timestamp if status is _FILLED else order.filled_at,
+        filled_at=fill.timestamp if status is OrderStatus.FILLED else order.filled_at,
         updated_at=now,
         execution_ids=order.execution_ids | {fill.execution_id},
     )
@@ -145,7 +135,7 @@ def _events(order: Order, fill: Fill, change: PositionChange, now: datetime) -> 
     ts = fill.timestamp
     realized = change.realized_pnl
     order_event: Event
-    if order.status is _FILLED:
+    if order.status is OrderStatus.FILLED:
         order_event = OrderFilled(
             event_id=new_event_id(),
             ts_event=ts,

@@ -17,7 +17,7 @@ import attrs
 
 from trading_core import codes
 from trading_core.enums import ApiStatus, OrderStatus, OrderType, Side, SubmitStatus, TimeInForce
-from trading_core.errors import InvalidTransition, OrderNotCancelable
+from trading_core.errors import InvalidOrder, InvalidTransition, OrderNotCancelable
 from trading_core.events import Event, OrderCancelled, OrderRejected, OrderSubmitted
 from trading_core.requests import OrderRequest
 from trading_core.values import (
@@ -28,11 +28,7 @@ from trading_core.values import (
     ExecutionId,
     OrderId,
     Symbol,
-    evolve,
-    field_defaults,
-    installed,
     new_event_id,
-    plain_dict_init,
 )
 
 
@@ -66,15 +62,7 @@ S = OrderStatus
 E = TradeEvent
 
 FILL_EVENTS: Final = frozenset({E.FILL, E.PARTIAL_FILL})
-"""The events that report an execution. A set built once, where a tuple written at each use reads two
-members through the enum class's `__getattr__` hook (Python 3.11), several hundred instructions each."""
-
-# Read on every order, so bound once: on Python 3.11 reading a member off its enum class goes
-# through EnumType.__getattr__'s slot hook, several hundred instructions a read.
-_PENDING_NEW: Final = OrderStatus.PENDING_NEW
-_NEW: Final = OrderStatus.NEW
-_PARTIALLY_FILLED: Final = OrderStatus.PARTIALLY_FILLED
-_REJECTED: Final = OrderStatus.REJECTED
+"""The events that report an execution."""
 
 WORKING: Final = "working"
 """Target meaning 'back to work': `new`, or `partially_filled` once something has filled."""
@@ -141,8 +129,7 @@ _CANCEL_REASONS: Final = {
 }
 
 
-@plain_dict_init
-@attrs.frozen(kw_only=True, slots=False)  # a __dict__ makes `evolve` a C-speed copy; see values.evolve
+@attrs.frozen(kw_only=True)
 class Order:
     """An order as we know it: what was asked, where it stands at the broker, what has filled."""
 
@@ -188,30 +175,29 @@ class Order:
         now: datetime,
     ) -> Order:
         """A new order, not yet sent: status `pending_new`."""
-        assert request.quantity is not None, "resolve a notional order to a quantity first"
-        # Written into a copy of the defaults and installed as the order's __dict__, as
-        # values.evolve copies one: Order has no validators or converters, so this is what
-        # __init__ builds, for half the cost of its 30-parameter keyword call (~15k instructions
-        # against ~29k, callgrind). tests/unit/test_orders.py checks the two agree.
-        fields = _DEFAULTS.copy()
-        fields["id"] = order_id
-        fields["client_order_id"] = client_order_id
-        fields["symbol"] = request.symbol
-        fields["side"] = request.side
-        fields["type"] = request.type
-        fields["time_in_force"] = request.time_in_force
-        fields["quantity"] = request.quantity
-        fields["limit_price"] = request.limit_price
-        fields["stop_price"] = request.stop_price
-        fields["trail_price"] = request.trail_price
-        fields["trail_percent"] = request.trail_percent
-        fields["extended_hours"] = request.extended_hours
-        fields["strategy_id"] = request.strategy_id
-        fields["decision_id"] = request.decision_id
-        fields["status"] = _PENDING_NEW
-        fields["created_at"] = now
-        fields["updated_at"] = now
-        return installed(cls, fields)
+        if request.quantity is None:
+            raise InvalidOrder(
+                "a notional order is resolved to a quantity before it becomes an order", field="notional"
+            )
+        return cls(
+            id=order_id,
+            client_order_id=client_order_id,
+            symbol=request.symbol,
+            side=request.side,
+            type=request.type,
+            time_in_force=request.time_in_force,
+            quantity=request.quantity,
+            limit_price=request.limit_price,
+            stop_price=request.stop_price,
+            trail_price=request.trail_price,
+            trail_percent=request.trail_percent,
+            extended_hours=request.extended_hours,
+            strategy_id=request.strategy_id,
+            decision_id=request.decision_id,
+            status=OrderStatus.PENDING_NEW,
+            created_at=now,
+            updated_at=now,
+        )
 
     @property
     def remaining_quantity(self) -> Decimal:
@@ -249,16 +235,11 @@ class Order:
     @property
     def submit_status(self) -> SubmitStatus:
         """What happened to the submission: refused, taken by the broker, or not yet answered."""
-        if self.status is _REJECTED:
+        if self.status is OrderStatus.REJECTED:
             return SubmitStatus.REJECTED
         if self.broker_order_id is None:
             return SubmitStatus.PENDING
         return SubmitStatus.ACCEPTED
-
-
-_DEFAULTS: Final = field_defaults(Order)
-"""Every Order field in declaration order, with its default (plain values, no factories) or None
-for the ones without, which `Order.from_request` always writes."""
 
 
 def reject(
@@ -267,7 +248,7 @@ def reject(
     """Refuse an order that has not been sent (risk) or that the broker refused on submission."""
     if order.status is not OrderStatus.PENDING_NEW:
         raise InvalidTransition(f"{order.status} -> rejected: only an unsent order can be refused here")
-    rejected = evolve(
+    rejected = attrs.evolve(
         order,
         status=OrderStatus.REJECTED,
         rejection_code=code,
@@ -293,7 +274,7 @@ def hold_in_doubt(order: Order, *, now: datetime) -> tuple[Order, list[Event]]:
     """
     if order.broker_order_id is not None or order.is_terminal:
         return order, []
-    return evolve(order, status=_PENDING_NEW, submitted_at=now, updated_at=now), []
+    return attrs.evolve(order, status=OrderStatus.PENDING_NEW, submitted_at=now, updated_at=now), []
 
 
 def in_doubt(order: Order) -> bool:
@@ -304,7 +285,7 @@ def in_doubt(order: Order) -> bool:
     """
     return (
         order.broker_order_id is None
-        and order.status is _PENDING_NEW
+        and order.status is OrderStatus.PENDING_NEW
         and (order.submitted_at is not None or order.parent_id is None)
     )
 
@@ -320,9 +301,15 @@ def reopened(order: Order, now: datetime) -> Order:
     The broker's word outweighs an earlier verdict of absence: the order is pending again, so
     that the broker's acceptance and fills apply to it (announced as they come).
     """
-    if order.status is not _REJECTED or order.broker_order_id is not None or order.rejection_code != codes.BROKER_ERROR:
+    if (
+        order.status is not OrderStatus.REJECTED
+        or order.broker_order_id is not None
+        or order.rejection_code != codes.BROKER_ERROR
+    ):
         return order
-    return evolve(order, status=_PENDING_NEW, rejection_code=None, rejection_reason=None, updated_at=now)
+    return attrs.evolve(
+        order, status=OrderStatus.PENDING_NEW, rejection_code=None, rejection_reason=None, updated_at=now
+    )
 
 
 def mark_submitted(
@@ -339,14 +326,14 @@ def mark_submitted(
             raise InvalidTransition(f"order {order.id} is already at the broker as {order.broker_order_id}")
         return order, []
     next_status: OrderStatus
-    if order.status is not _PENDING_NEW:
+    if order.status is not OrderStatus.PENDING_NEW:
         next_status = order.status  # the stream told us more than the REST answer did; keep it
     elif status in _ROUTING_STATUSES:
         next_status = status
     else:
         # A later status (filled, canceled...) comes with its own trade updates: apply those.
-        next_status = _PARTIALLY_FILLED if order.filled_quantity else _NEW
-    submitted = evolve(
+        next_status = OrderStatus.PARTIALLY_FILLED if order.filled_quantity else OrderStatus.NEW
+    submitted = attrs.evolve(
         order,
         broker_order_id=broker_order_id,
         status=next_status,
@@ -377,7 +364,7 @@ def apply_event(
         return order, []
     ends = next_status in _CANCEL_REASONS and next_status is not OrderStatus.DONE_FOR_DAY
     refused = next_status is OrderStatus.REJECTED
-    moved = evolve(
+    moved = attrs.evolve(
         order,
         status=next_status,
         updated_at=now,

@@ -9,20 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Final
 
 import attrs
 
 from trading_core.enums import PositionSide, Side
-from trading_core.values import EXACT, FOUR_PLACES, HUNDRED, ZERO, Symbol, evolve, plain_dict_init
-
-# Read on every order, so bound once: on Python 3.11 reading a member off its enum class goes
-# through EnumType.__getattr__'s slot hook, several hundred instructions a read.
-_BUY: Final = Side.BUY
+from trading_core.values import EXACT, FOUR_PLACES, HUNDRED, ZERO, Symbol
 
 
-@plain_dict_init
-@attrs.frozen(kw_only=True, slots=False)  # a __dict__ makes `evolve` a C-speed copy; see values.evolve
+@attrs.frozen(kw_only=True)
 class Position:
     """A position in one symbol: positive quantity long, negative short, zero flat."""
 
@@ -67,8 +61,7 @@ class Position:
         return (self.unrealized_pnl(mark) * HUNDRED / abs(self.cost_basis)).quantize(FOUR_PLACES)
 
 
-@plain_dict_init
-@attrs.frozen(slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
+@attrs.frozen
 class PositionChange:
     """What one fill did to a position."""
 
@@ -94,7 +87,7 @@ class PositionChange:
 
 def apply_fill(position: Position, *, side: Side, quantity: Decimal, price: Decimal, at: datetime) -> PositionChange:
     """Apply one execution of `quantity` at `price` to `position`."""
-    delta = quantity if side is _BUY else -quantity
+    delta = quantity if side is Side.BUY else -quantity
     held = position.quantity
     if not held or (held > 0) == (delta > 0):
         return _increase(position, delta, price, at)
@@ -115,9 +108,9 @@ def apply_fill(position: Position, *, side: Side, quantity: Decimal, price: Deci
             opened_at=at,
             updated_at=at,
         )
-        closed = evolve(position, quantity=ZERO, cost_basis=ZERO, realized_pnl=position.realized_pnl + realized)
+        closed = attrs.evolve(position, quantity=ZERO, cost_basis=ZERO, realized_pnl=position.realized_pnl + realized)
         return PositionChange(position, after, realized, closed)
-    after = evolve(
+    after = attrs.evolve(
         position,
         quantity=remaining,
         cost_basis=position.cost_basis - removed_cost,

@@ -11,7 +11,7 @@ import attrs
 
 from trading_core.enums import OrderType, Side, TimeInForce
 from trading_core.errors import InvalidOrder
-from trading_core.values import ONE, ClientOrderId, Symbol, plain_dict_init, price, quantity
+from trading_core.values import ONE, ClientOrderId, Symbol, price, quantity
 
 MAX_CLIENT_ORDER_ID_LENGTH = 48
 """Alpaca's limit on client_order_id; our ids are UUIDs (36)."""
@@ -23,8 +23,7 @@ _STOP_TYPES = frozenset({OrderType.STOP, OrderType.STOP_LIMIT})
 _AUCTION_TIFS = frozenset({TimeInForce.OPG, TimeInForce.CLS})
 
 
-@plain_dict_init
-@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
+@attrs.frozen(kw_only=True)
 class OrderRequest:
     """A validated order request; build one with `OrderRequest.create`, which checks every rule.
 

@@ -103,15 +103,6 @@ class TestContext:
             Decimal(101),
         )
 
-    def test_of_builds_what_the_class_builds_from_every_field(self) -> None:
-        ctx = context(positions=[position(AAPL, 5, 100)], open_orders=[order(sell("1"), status=OrderStatus.NEW)])
-        given = {a.name: getattr(ctx, a.name) for a in attrs.fields(RiskContext) if a.init}
-
-        built, expected = RiskContext.of(**given), RiskContext(**given)
-
-        assert list(vars(built).items()) == list(vars(expected).items())  # the last sizing's holder too, empty
-        assert built._sizing is not RiskContext.of(**given)._sizing
-
     def test_today_is_the_new_york_date(self) -> None:
         late_evening = datetime(2026, 3, 3, 3, 0, tzinfo=UTC)  # 22:00 on Monday in New York
 

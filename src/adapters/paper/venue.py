@@ -11,7 +11,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
-from typing import Final
+
+import attrs
 
 from adapters.paper import checks
 from adapters.paper.config import PaperConfig
@@ -25,33 +26,7 @@ from trading_core.clock import Clock
 from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce
 from trading_core.errors import OrderNotCancelable, OrderNotFound
 from trading_core.orders import Order, TradeEvent
-from trading_core.values import (
-    FOUR_PLACES,
-    ONE,
-    ZERO,
-    BrokerOrderId,
-    ClientOrderId,
-    ExecutionId,
-    Symbol,
-    field_defaults,
-    installed,
-)
-
-# Read on every order, so bound once: on Python 3.11 reading a member off its enum class goes
-# through EnumType.__getattr__'s slot hook, several hundred instructions a read.
-_DAY: Final = TimeInForce.DAY
-_MARKET: Final = OrderType.MARKET
-_FILLED: Final = OrderStatus.FILLED
-_NEW_EVENT: Final = TradeEvent.NEW
-_FILL_EVENT: Final = TradeEvent.FILL
-
-_MARKET_ORDER_ACCEPTED: Final = field_defaults(BrokerOrder) | {"type": _MARKET, "status": OrderStatus.NEW}
-"""Every BrokerOrder field in declaration order, with its default or None for those without
-(which `Venue._fill_at_once` always writes), and the type and status it accepts orders with."""
-
-_UPDATE_DEFAULTS: Final = field_defaults(TradeUpdate)
-"""Every TradeUpdate field with its default: copied and written into, as `_MARKET_ORDER_ACCEPTED` is.
-A keyword call into TradeUpdate costs ~9-11k instructions, the copy ~6k."""
+from trading_core.values import FOUR_PLACES, ONE, ZERO, BrokerOrderId, ClientOrderId, ExecutionId, Symbol
 
 _IMMEDIATE = frozenset({TimeInForce.IOC, TimeInForce.FOK, TimeInForce.OPG})
 """Orders that execute once, when routed, and are cancelled for whatever did not fill."""
@@ -117,7 +92,7 @@ class Venue:
         quantity = order.quantity
         checks.check_shape(order.type, quantity, order.limit_price, order.stop_price)
         inst = checks.check_asset(self.instruments.get(order.symbol), order.symbol, quantity)
-        if order.time_in_force is not _DAY:
+        if order.time_in_force is not TimeInForce.DAY:
             self._check_time_in_force(order.time_in_force)
             if quantity != quantity.to_integral_value():
                 checks.check_fractional(order.time_in_force)
@@ -126,7 +101,7 @@ class Venue:
         )
         now = self.clock.now()
         if (
-            order.type is _MARKET
+            order.type is OrderType.MARKET
             and self.is_open
             and self._fills_at_once
             and order.time_in_force in _AT_ONCE
@@ -361,38 +336,36 @@ class Venue:
             checks.check_buying_power(opening * fill_price, self.ledger.buying_power)
         broker_order_id = BrokerOrderId(self._ids.next())
         quantity = order.quantity
-        # BrokerOrder(...) as a copy of the defaults with these fields written in, as
-        # Order.from_request builds a new order: the keyword call into a 21-field class costs
-        # ~19k instructions, this ~6k. The snapshot is the same value (tests/unit/test_paper_orders.py).
-        fields = _MARKET_ORDER_ACCEPTED.copy()
-        fields["broker_order_id"] = broker_order_id
-        fields["client_order_id"] = order.client_order_id
-        fields["symbol"] = inst.asset.symbol
-        fields["side"] = order.side
-        fields["time_in_force"] = order.time_in_force
-        fields["quantity"] = quantity
-        fields["created_at"] = now
-        fields["updated_at"] = now
-        fields["submitted_at"] = now
-        fields["extended_hours"] = order.extended_hours
-        accepted = installed(BrokerOrder, fields)
+        accepted = BrokerOrder(
+            broker_order_id=broker_order_id,
+            client_order_id=order.client_order_id,
+            symbol=inst.asset.symbol,
+            side=order.side,
+            type=OrderType.MARKET,
+            time_in_force=order.time_in_force,
+            quantity=quantity,
+            status=OrderStatus.NEW,
+            created_at=now,
+            updated_at=now,
+            submitted_at=now,
+            extended_hours=order.extended_hours,
+        )
         self.by_client[order.client_order_id] = broker_order_id
-        self.emit(_order_update(_NEW_EVENT, accepted, now))
+        self.emit(_order_update(TradeEvent.NEW, accepted, now))
         change = self.ledger.settle(inst, order.side, quantity, fill_price, now)
-        # The filled snapshot is the accepted one with the fill written in, copied the same way
-        # rather than through evolve (~11k instructions for its keyword changes, ~2k this way).
-        fields = fields.copy()
-        fields["status"] = _FILLED
-        fields["filled_quantity"] = quantity
-        fields["filled_average_price"] = fill_price
-        fields["filled_at"] = now
-        filled = installed(BrokerOrder, fields)
+        filled = attrs.evolve(
+            accepted,
+            status=OrderStatus.FILLED,
+            filled_quantity=quantity,
+            filled_average_price=fill_price,
+            filled_at=now,
+        )
         self.orders[broker_order_id] = filled
         if self._retention is not None:
             self._retire(broker_order_id)
         self.emit(
             _fill_update(
-                _FILL_EVENT,
+                TradeEvent.FILL,
                 filled,
                 now,
                 execution_id=ExecutionId(self._ids.next()),
@@ -679,12 +652,8 @@ class Venue:
 
 
 def _order_update(event: TradeEvent, order: BrokerOrder, now: datetime) -> TradeUpdate:
-    """`TradeUpdate(event=event, order=order, timestamp=now)`, built as `Venue._fill_at_once` builds its snapshot."""
-    fields = _UPDATE_DEFAULTS.copy()
-    fields["event"] = event
-    fields["order"] = order
-    fields["timestamp"] = now
-    return installed(TradeUpdate, fields)
+    """The update announcing that `order` moved with `event` (no execution)."""
+    return TradeUpdate(event=event, order=order, timestamp=now)
 
 
 def _fill_update(
@@ -697,16 +666,16 @@ def _fill_update(
     quantity: Decimal,
     position_quantity: Decimal,
 ) -> TradeUpdate:
-    """The update of one execution (`fill` or `partial_fill`), built as `_order_update` builds its own."""
-    fields = _UPDATE_DEFAULTS.copy()
-    fields["event"] = event
-    fields["order"] = order
-    fields["timestamp"] = now
-    fields["execution_id"] = execution_id
-    fields["price"] = fill_price
-    fields["quantity"] = quantity
-    fields["position_quantity"] = position_quantity
-    return installed(TradeUpdate, fields)
+    """The update of one execution (`fill` or `partial_fill`)."""
+    return TradeUpdate(
+        event=event,
+        order=order,
+        timestamp=now,
+        execution_id=execution_id,
+        price=fill_price,
+        quantity=quantity,
+        position_quantity=position_quantity,
+    )
 
 
 def _split(quantity: Decimal, parts: int, *, whole: bool) -> Iterable[Decimal]:

@@ -13,7 +13,6 @@ from trading_core.risk import rules
 from trading_core.risk.context import RiskContext
 from trading_core.risk.limits import RiskLimits
 from trading_core.risk.rules import Rejection, Rule
-from trading_core.values import plain_dict_init
 
 log = logging.getLogger("trading_core.risk")
 
@@ -31,8 +30,7 @@ DEFAULT_RULES: tuple[tuple[str, Rule], ...] = (
 """The spec's seven checks, in its order, then its two sizing rules."""
 
 
-@plain_dict_init
-@attrs.frozen(slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
+@attrs.frozen
 class PreTradeValidation:
     """The spec's result shape: each check passed or not, approval, the first rejection."""
 

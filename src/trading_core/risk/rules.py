@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import time
 from decimal import Decimal
-from typing import Final
 
 import attrs
 
@@ -19,10 +18,6 @@ from trading_core.requests import OrderRequest
 from trading_core.risk.context import RiskContext, sizing
 from trading_core.risk.limits import RiskLimits
 from trading_core.values import HUNDRED, ZERO
-
-# Read on every order, so bound once: see the note on `_BUY` in trading_core.risk.context.
-_ACTIVE: Final = TradingState.ACTIVE
-_SELL: Final = Side.SELL
 
 
 @attrs.frozen
@@ -98,7 +93,7 @@ def sector_exposure(request: OrderRequest, ctx: RiskContext, limits: RiskLimits)
 def daily_loss_limit(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
     if sizing(request, ctx).reducing:
         return None
-    if ctx.trading_state is not _ACTIVE:
+    if ctx.trading_state is not TradingState.ACTIVE:
         return Rejection(
             "dailyLossLimit",
             codes.DAILY_LOSS_LIMIT,
@@ -175,7 +170,7 @@ def symbol_tradable(request: OrderRequest, ctx: RiskContext, limits: RiskLimits)
     qty = request.quantity
     if not asset.fractionable and (qty is None or qty != qty.to_integral_value()):  # a notional order buys a fraction
         return Rejection("symbolTradable", codes.SYMBOL_NOT_TRADABLE, f"{request.symbol} is not fractionable")
-    opens_short = request.side is _SELL and sizing(request, ctx).opening > ZERO
+    opens_short = request.side is Side.SELL and sizing(request, ctx).opening > ZERO
     if opens_short and not (asset.shortable and account.shorting_enabled):
         return Rejection("symbolTradable", codes.SYMBOL_NOT_TRADABLE, f"{request.symbol} cannot be sold short")
     return None
