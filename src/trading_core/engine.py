@@ -232,7 +232,7 @@ class TradingEngine:
         facts, book = self._facts, self.book
         await facts.mark(symbol)
         await facts.asset(symbol)
-        return RiskContext.of(
+        return RiskContext(
             account=await facts.account(),
             clock=await facts.market_clock(),
             positions=book.positions,
