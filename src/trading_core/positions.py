@@ -110,11 +110,12 @@ def apply_fill(position: Position, *, side: Side, quantity: Decimal, price: Deci
         )
         closed = attrs.evolve(position, quantity=ZERO, cost_basis=ZERO, realized_pnl=position.realized_pnl + realized)
         return PositionChange(position, after, realized, closed)
-    after = attrs.evolve(
-        position,
+    after = Position(
+        symbol=position.symbol,
         quantity=remaining,
         cost_basis=position.cost_basis - removed_cost,
         realized_pnl=position.realized_pnl + realized,
+        opened_at=position.opened_at,
         updated_at=at,
     )
     return PositionChange(position, after, realized)

@@ -12,8 +12,6 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 
-import attrs
-
 from adapters.paper import checks
 from adapters.paper.config import PaperConfig
 from adapters.paper.ids import IdFactory
@@ -336,30 +334,12 @@ class Venue:
             checks.check_buying_power(opening * fill_price, self.ledger.buying_power)
         broker_order_id = BrokerOrderId(self._ids.next())
         quantity = order.quantity
-        accepted = BrokerOrder(
-            broker_order_id=broker_order_id,
-            client_order_id=order.client_order_id,
-            symbol=inst.asset.symbol,
-            side=order.side,
-            type=OrderType.MARKET,
-            time_in_force=order.time_in_force,
-            quantity=quantity,
-            status=OrderStatus.NEW,
-            created_at=now,
-            updated_at=now,
-            submitted_at=now,
-            extended_hours=order.extended_hours,
-        )
+        symbol = inst.asset.symbol
+        accepted = _market_order(order, broker_order_id, symbol, now)
         self.by_client[order.client_order_id] = broker_order_id
         self.emit(_order_update(TradeEvent.NEW, accepted, now))
         change = self.ledger.settle(inst, order.side, quantity, fill_price, now)
-        filled = attrs.evolve(
-            accepted,
-            status=OrderStatus.FILLED,
-            filled_quantity=quantity,
-            filled_average_price=fill_price,
-            filled_at=now,
-        )
+        filled = _market_order(order, broker_order_id, symbol, now, fill_price=fill_price)
         self.orders[broker_order_id] = filled
         if self._retention is not None:
             self._retire(broker_order_id)
@@ -649,6 +629,30 @@ class Venue:
         while len(closed) > self._retention:
             forgotten = self.orders.pop(closed.popleft())
             del self.by_client[forgotten.client_order_id]
+
+
+def _market_order(
+    order: Order, broker_order_id: BrokerOrderId, symbol: Symbol, now: datetime, *, fill_price: Decimal | None = None
+) -> BrokerOrder:
+    """The snapshot of a market order taken at `now`: `new`, or with `fill_price` filled whole then."""
+    filled = fill_price is not None
+    return BrokerOrder(
+        broker_order_id=broker_order_id,
+        client_order_id=order.client_order_id,
+        symbol=symbol,
+        side=order.side,
+        type=OrderType.MARKET,
+        time_in_force=order.time_in_force,
+        quantity=order.quantity,
+        status=OrderStatus.FILLED if filled else OrderStatus.NEW,
+        created_at=now,
+        updated_at=now,
+        submitted_at=now,
+        filled_quantity=order.quantity if filled else ZERO,
+        filled_average_price=fill_price,
+        extended_hours=order.extended_hours,
+        filled_at=now if filled else None,
+    )
 
 
 def _order_update(event: TradeEvent, order: BrokerOrder, now: datetime) -> TradeUpdate:

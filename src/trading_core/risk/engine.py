@@ -93,33 +93,25 @@ class RiskEngine:
             sized = Sizing.of(request, context)
         except Exception as e:  # every rule reads it: each check fails closed
             log.exception("the order in %s could not be sized", request.symbol)
-            failed = [Rejection(name, codes.RISK_REJECTED, f"the {name} check failed: {e!r}") for name, _ in self.rules]
-            return PreTradeValidation(dict.fromkeys(self.checks(), False), tuple(failed))
+            failed = tuple(
+                Rejection(name, codes.RISK_REJECTED, f"the {name} check failed: {e!r}") for name, _ in self.rules
+            )
+            return PreTradeValidation({name: False for name, _ in self.rules}, failed)
         checks: dict[str, bool] = {}
         rejections: list[Rejection] = []
+        limits = self.limits
         for name, rule in self.rules:
-            rejection = self._check(name, rule, request, sized, context)
+            try:
+                rejection = rule(request, sized, context, limits)
+            except Exception as e:  # a rule that fails refuses: a risk check fails closed
+                log.exception("risk rule %s failed on %s", name, request.symbol)
+                rejection = Rejection(name, codes.RISK_REJECTED, f"the {name} check failed: {e!r}")
+            if rejection is not None and type(rejection) is not Rejection:
+                rejection = Rejection(name, codes.RISK_REJECTED, f"the {name} check returned {rejection!r}")
             checks[name] = rejection is None
             if rejection is not None:
                 rejections.append(rejection)
         return PreTradeValidation(checks, tuple(rejections))
-
-    def checks(self) -> list[str]:
-        """The names of the checks, in the order they run."""
-        return [name for name, _ in self.rules]
-
-    def _check(
-        self, name: str, rule: SizedRule, request: OrderRequest, sized: Sizing, context: RiskContext
-    ) -> Rejection | None:
-        """One rule's verdict; a rule that fails, or returns anything but a Rejection, refuses."""
-        try:
-            rejection = rule(request, sized, context, self.limits)
-        except Exception as e:  # a rule that fails refuses: a risk check fails closed
-            log.exception("risk rule %s failed on %s", name, request.symbol)
-            return Rejection(name, codes.RISK_REJECTED, f"the {name} check failed: {e!r}")
-        if rejection is not None and type(rejection) is not Rejection:
-            return Rejection(name, codes.RISK_REJECTED, f"the {name} check returned {rejection!r}")
-        return rejection
 
 
 @attrs.frozen
