@@ -18,6 +18,7 @@ from trading_core.events import (
     PositionOpened,
     PositionUpdated,
 )
+from trading_core.order_build import changed
 from trading_core.orders import Order
 from trading_core.positions import Position, PositionChange
 from trading_core.positions import apply_fill as apply_fill_to_position
@@ -102,7 +103,7 @@ def fill_order(order: Order, fill: Fill, *, cumulative_quantity: Decimal | None 
         status = OrderStatus.PARTIALLY_FILLED
     else:
         status = order.status  # pending_cancel stays pending; a cancelled order stays cancelled
-    return attrs.evolve(
+    return changed(
         order,
         status=status,
         filled_quantity=filled,

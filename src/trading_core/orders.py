@@ -19,6 +19,7 @@ from trading_core import codes
 from trading_core.enums import ApiStatus, OrderStatus, OrderType, Side, SubmitStatus, TimeInForce
 from trading_core.errors import InvalidOrder, InvalidTransition, OrderNotCancelable
 from trading_core.events import Event, OrderCancelled, OrderRejected, OrderSubmitted
+from trading_core.order_build import built, changed
 from trading_core.requests import OrderRequest
 from trading_core.values import (
     FOUR_PLACES,
@@ -129,7 +130,7 @@ _CANCEL_REASONS: Final = {
 }
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # a __dict__, for trading_core.order_build
 class Order:
     """An order as we know it: what was asked, where it stands at the broker, what has filled."""
 
@@ -179,25 +180,38 @@ class Order:
             raise InvalidOrder(
                 "a notional order is resolved to a quantity before it becomes an order", field="notional"
             )
-        return cls(
-            id=order_id,
-            client_order_id=client_order_id,
-            symbol=request.symbol,
-            side=request.side,
-            type=request.type,
-            time_in_force=request.time_in_force,
-            quantity=request.quantity,
-            limit_price=request.limit_price,
-            stop_price=request.stop_price,
-            trail_price=request.trail_price,
-            trail_percent=request.trail_percent,
-            extended_hours=request.extended_hours,
-            strategy_id=request.strategy_id,
-            decision_id=request.decision_id,
-            status=OrderStatus.PENDING_NEW,
-            created_at=now,
-            updated_at=now,
-        )
+        fields = {  # every field, in declaration order: see trading_core.order_build
+            "id": order_id,
+            "client_order_id": client_order_id,
+            "symbol": request.symbol,
+            "side": request.side,
+            "type": request.type,
+            "time_in_force": request.time_in_force,
+            "quantity": request.quantity,
+            "status": OrderStatus.PENDING_NEW,
+            "created_at": now,
+            "updated_at": now,
+            "limit_price": request.limit_price,
+            "stop_price": request.stop_price,
+            "trail_price": request.trail_price,
+            "trail_percent": request.trail_percent,
+            "extended_hours": request.extended_hours,
+            "filled_quantity": ZERO,
+            "filled_notional": ZERO,
+            "broker_order_id": None,
+            "strategy_id": request.strategy_id,
+            "decision_id": request.decision_id,
+            "submitted_at": None,
+            "filled_at": None,
+            "cancelled_at": None,
+            "rejection_code": None,
+            "rejection_reason": None,
+            "replaces": None,
+            "replaced_by": None,
+            "parent_id": None,
+            "execution_ids": frozenset(),
+        }
+        return built(cls, fields)
 
     @property
     def remaining_quantity(self) -> Decimal:
@@ -248,7 +262,7 @@ def reject(
     """Refuse an order that has not been sent (risk) or that the broker refused on submission."""
     if order.status is not OrderStatus.PENDING_NEW:
         raise InvalidTransition(f"{order.status} -> rejected: only an unsent order can be refused here")
-    rejected = attrs.evolve(
+    rejected = changed(
         order,
         status=OrderStatus.REJECTED,
         rejection_code=code,
@@ -274,7 +288,7 @@ def hold_in_doubt(order: Order, *, now: datetime) -> tuple[Order, list[Event]]:
     """
     if order.broker_order_id is not None or order.is_terminal:
         return order, []
-    return attrs.evolve(order, status=OrderStatus.PENDING_NEW, submitted_at=now, updated_at=now), []
+    return changed(order, status=OrderStatus.PENDING_NEW, submitted_at=now, updated_at=now), []
 
 
 def in_doubt(order: Order) -> bool:
@@ -307,9 +321,7 @@ def reopened(order: Order, now: datetime) -> Order:
         or order.rejection_code != codes.BROKER_ERROR
     ):
         return order
-    return attrs.evolve(
-        order, status=OrderStatus.PENDING_NEW, rejection_code=None, rejection_reason=None, updated_at=now
-    )
+    return changed(order, status=OrderStatus.PENDING_NEW, rejection_code=None, rejection_reason=None, updated_at=now)
 
 
 def mark_submitted(
@@ -333,7 +345,7 @@ def mark_submitted(
     else:
         # A later status (filled, canceled...) comes with its own trade updates: apply those.
         next_status = OrderStatus.PARTIALLY_FILLED if order.filled_quantity else OrderStatus.NEW
-    submitted = attrs.evolve(
+    submitted = changed(
         order,
         broker_order_id=broker_order_id,
         status=next_status,
@@ -364,7 +376,7 @@ def apply_event(
         return order, []
     ends = next_status in _CANCEL_REASONS and next_status is not OrderStatus.DONE_FOR_DAY
     refused = next_status is OrderStatus.REJECTED
-    moved = attrs.evolve(
+    moved = changed(
         order,
         status=next_status,
         updated_at=now,
