@@ -70,8 +70,8 @@ class EngineCommands:
         if request is None:
             log.error("malformed decision could not be read as an order: %s", reason, extra={"raw": raw})
             return
-        assert request.client_order_id is not None
-        taken = await self._engine.store.get_order_by_client_id(request.client_order_id)
+        given = request.client_order_id
+        taken = None if given is None else await self._engine.store.get_order_by_client_id(given)
         if taken is not None and taken.status is not OrderStatus.REJECTED:
             # Its client order id names an order placed before (the decision repeated with other
             # contents, or an id already used): the refusal is kept under an id of its own.

@@ -178,9 +178,10 @@ class TradingEngine:
             try:  # both halves at once: a check made meanwhile must see the whole order
                 await self._ledger.insert([order] if follow_up is None else [order, follow_up])
             except DuplicateClientOrderId:
-                # A repeat that overlapped the first call, which stored its order meanwhile.
-                assert request.client_order_id is not None
-                first = await self.store.get_order_by_client_id(request.client_order_id)
+                # A repeat that overlapped the first call, which stored its order meanwhile
+                # (only a caller's own client order id can repeat: ours are new every time).
+                given = request.client_order_id
+                first = None if given is None else await self.store.get_order_by_client_id(given)
                 if first is None:
                     raise
                 return await self._replay(first, request)
@@ -249,15 +250,18 @@ class TradingEngine:
         return only_session and self.config.market_closed_policy is MarketClosedPolicy.QUEUE
 
     async def _resolve_notional(self, request: OrderRequest) -> OrderRequest:
-        assert request.notional is not None
+        """The request with its notional turned into a quantity at the current price."""
+        notional = request.notional
+        if notional is None:
+            return request
         mark = await self._facts.mark(request.symbol)
         if not mark:
             raise InvalidOrder(f"no current price for {request.symbol} to size a notional order", field="notional")
         asset = await self._facts.asset(request.symbol)
         step = FOUR_PLACES if asset is None or asset.fractionable else Decimal(1)
-        qty = (request.notional / mark).quantize(step, rounding=ROUND_DOWN)
+        qty = (notional / mark).quantize(step, rounding=ROUND_DOWN)
         if qty <= ZERO:
-            raise InvalidOrder(f"notional {request.notional} buys less than one unit at {mark}", field="notional")
+            raise InvalidOrder(f"notional {notional} buys less than one unit at {mark}", field="notional")
         return attrs.evolve(request, quantity=qty, notional=None)
 
     def _new_order(self, request: OrderRequest, now: datetime) -> Order:
@@ -575,7 +579,8 @@ class TradingEngine:
 
     async def _validate_increase(self, old: Order, request: OrderRequest) -> PreTradeValidation | None:
         """A replacement is checked for what it adds: a larger quantity is new exposure."""
-        assert request.quantity is not None
+        if request.quantity is None:
+            raise InvalidOrder("a replacement names its quantity", field="quantity")
         extra = request.quantity - old.remaining_quantity
         if extra <= ZERO:
             return None
@@ -713,10 +718,6 @@ class TradingEngine:
         return count
 
     # ----------------------------------------------------------------- trading state
-
-    async def set_trading_state(self, state: TradingState, *, reason: str, by: str) -> TradingStateRecord:
-        """Change the trading state, recorded with who and why."""
-        return await self._trading.set(state, reason=reason, by=by)
 
     async def reset_trading_state(self, *, by: str, reason: str = "manual reset") -> TradingStateRecord:
         """End a reducing-only state by hand; refused while today's loss is over the limit (see `reset`)."""

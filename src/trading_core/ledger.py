@@ -108,14 +108,6 @@ class OrderLedger:
         self._book.account_stale = True
         self.announce(events)
 
-    async def apply_update(self, update: TradeUpdate) -> Order | None:
-        """Apply one broker trade update; returns the order as changed, None if nothing changed."""
-        order_id = await self.order_id_for(update.order)
-        if order_id is None:
-            log.warning("trade update for an order we did not place: %s", update.order.broker_order_id)
-            return None
-        return await self.apply_updates(order_id, update.order.symbol, [update])
-
     async def apply_updates(
         self,
         order_id: OrderId,

@@ -175,7 +175,11 @@ class Order:
         client_order_id: ClientOrderId,
         now: datetime,
     ) -> Order:
-        """A new order, not yet sent: status `pending_new`."""
+        """A new order, not yet sent: status `pending_new`.
+
+        Raises:
+            InvalidOrder: The request is notional: it is resolved to a quantity first.
+        """
         if request.quantity is None:
             raise InvalidOrder(
                 "a notional order is resolved to a quantity before it becomes an order", field="notional"

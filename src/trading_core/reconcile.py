@@ -27,7 +27,7 @@ from trading_core.market import EASTERN
 from trading_core.orders import EVENT_FOR_STATUS, Order, TradeEvent, in_doubt
 from trading_core.ports import OrderFilter, OrderStore, RecoversFills
 from trading_core.positions import Position, apply_fill
-from trading_core.values import FOUR_PLACES, ZERO, ExecutionId, Symbol, at_four_places, new_event_id
+from trading_core.values import FOUR_PLACES, ZERO, BrokerOrderId, ExecutionId, Symbol, at_four_places, new_event_id
 
 if TYPE_CHECKING:
     from trading_core.engine import TradingEngine
@@ -99,7 +99,7 @@ async def reconcile_orders(engine: TradingEngine) -> int:
         if order.broker_order_id is None:
             continue  # held here (queued, a split's waiting half), in doubt, or being sent
         try:
-            corrections += await _reconcile_order(engine, order)
+            corrections += await _reconcile_order(engine, order, order.broker_order_id)
         except (BrokerError, NotFound) as e:  # one order the broker cannot tell about must not stop the rest
             log.warning("could not reconcile order %s: %s", order.id, e)
     try:
@@ -110,10 +110,10 @@ async def reconcile_orders(engine: TradingEngine) -> int:
     return corrections
 
 
-async def _reconcile_order(engine: TradingEngine, order: Order) -> int:
-    assert order.broker_order_id is not None
+async def _reconcile_order(engine: TradingEngine, order: Order, broker_order_id: BrokerOrderId) -> int:
+    """Catch `order` up with the broker's copy of it, found under `broker_order_id`."""
     try:
-        remote = await engine.broker.get_order(order.broker_order_id)
+        remote = await engine.broker.get_order(broker_order_id)
     except OrderNotFound:
         await engine.close_unknown(order)
         return 1
@@ -254,7 +254,7 @@ async def _fills_caught_up(engine: TradingEngine, symbol: Symbol) -> bool:
         if order.broker_order_id is None:
             continue  # held here: nothing of it is at the broker
         try:
-            if await _reconcile_order(engine, order):
+            if await _reconcile_order(engine, order, order.broker_order_id):
                 return False
         except (BrokerError, NotFound) as e:
             log.warning("position in %s not compared: order %s cannot be read (%s)", symbol, order.id, e)

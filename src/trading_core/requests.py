@@ -89,8 +89,13 @@ class OrderRequest:
 
     @property
     def signed_quantity(self) -> Decimal:
-        """The position change this order makes when it fills completely."""
-        assert self.quantity is not None, "notional orders are resolved to a quantity first"
+        """The position change this order makes when it fills completely.
+
+        Raises:
+            InvalidOrder: The request is notional and not yet resolved to a quantity.
+        """
+        if self.quantity is None:
+            raise InvalidOrder("a notional order has no quantity until the engine resolves it", field="notional")
         return self.quantity if self.side is Side.BUY else -self.quantity
 
 

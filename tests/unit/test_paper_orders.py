@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.paper_support import D, events, fills, new_exchange, order
+from tests.unit.paper_support import MONDAY_10AM_ET, D, events, fills, new_exchange, order
+from trading_core.clock import TestClock
 from trading_core.enums import OrderStatus
 from trading_core.errors import OrderNotCancelable, OrderNotFound
 from trading_core.values import BrokerOrderId, ClientOrderId
@@ -58,13 +59,14 @@ class TestMarketOrders:
         assert [D("0.0002"), D("0.0003")] == [q for q, _ in fills(exchange.drain_updates())]
 
     async def test_every_fill_has_its_own_execution_id_and_the_clocks_time(self) -> None:
-        exchange = new_exchange(fill_parts=2)
+        clock = TestClock(MONDAY_10AM_ET)
+        exchange = new_exchange(clock, fill_parts=2)
 
         await exchange.submit_order(order())
         updates = exchange.drain_updates()
 
         assert len({u.execution_id for u in updates if u.is_fill}) == 2
-        assert {exchange._clock.now()} == {u.timestamp for u in updates}
+        assert {clock.now()} == {u.timestamp for u in updates}
 
     async def test_market_order_limited_by_liquidity_keeps_working_until_later_moves(self) -> None:
         exchange = new_exchange(max_fill_quantity=D(4))
@@ -240,7 +242,8 @@ class TestStopOrders:
 
 class TestTimeInForce:
     async def test_day_order_expires_at_the_close(self) -> None:
-        exchange = new_exchange()
+        clock = TestClock(MONDAY_10AM_ET)
+        exchange = new_exchange(clock)
         answer = await exchange.submit_order(order(type="limit", limit_price="150.00"))
         exchange.drain_updates()
 
@@ -248,7 +251,7 @@ class TestTimeInForce:
         updates = exchange.drain_updates()
 
         assert events(updates) == [("expired", OrderStatus.EXPIRED)]
-        assert exchange._clock.now() == updates[0].order.expired_at
+        assert clock.now() == updates[0].order.expired_at
         assert await exchange.list_orders() == []
         assert (await exchange.get_order(answer.broker_order_id)).status == OrderStatus.EXPIRED
 

@@ -627,6 +627,10 @@ class TestProperties:
         assert req.quantity is not None
         assert 0 < req.quantity <= abs(held.quantity)
 
+    def test_no_request_reduces_a_flat_position(self) -> None:
+        with pytest.raises(ValueError, match="flat"):
+            reducing_requests(Position.flat(AAPL))
+
 
 def test_rejection_is_a_plain_value() -> None:
     assert Rejection("buyingPower", codes.INSUFFICIENT_FUNDS, "x") == Rejection(

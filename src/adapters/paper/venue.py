@@ -341,8 +341,7 @@ class Venue:
         change = self.ledger.settle(inst, order.side, quantity, fill_price, now)
         filled = _market_order(order, broker_order_id, symbol, now, fill_price=fill_price)
         self.orders[broker_order_id] = filled
-        if self._retention is not None:
-            self._retire(broker_order_id)
+        self._retire(broker_order_id)
         self.emit(
             _fill_update(
                 TradeEvent.FILL,
@@ -504,9 +503,8 @@ class Venue:
 
     def _fillable(self, w: WorkingOrder, current: Decimal) -> Decimal:
         """How much of the order the current price lets execute now; a crossed stop triggers for good."""
-        if not w.triggered:
-            stop = w.stop_price
-            assert stop is not None
+        stop = w.stop_price
+        if not w.triggered and stop is not None:  # untriggered: a stop order, with its stop price
             if not (current >= stop if w.side is Side.BUY else current <= stop):
                 return ZERO
             w.triggered = True
@@ -557,7 +555,7 @@ class Venue:
             event = TradeEvent.PARTIAL_FILL
         snap = w.snapshot(now)
         self.orders[w.id] = snap
-        if self._retention is not None and event is TradeEvent.FILL:
+        if event is TradeEvent.FILL:
             self._retire(w.id)
         self.emit(
             _fill_update(
@@ -603,8 +601,7 @@ class Venue:
         inst.remove(w)
         del self.working[w.id]
         w.status = status
-        if self._retention is not None:
-            self._retire(w.id)
+        self._retire(w.id)
 
     def _publish(
         self,
@@ -622,11 +619,13 @@ class Venue:
         return snap
 
     def _retire(self, broker_order_id: BrokerOrderId) -> None:
-        """Forget the oldest closed orders beyond `closed_order_retention` (order and client id)."""
+        """Forget the oldest closed orders beyond `closed_order_retention` (order and client id), if it is set."""
+        retention = self._retention
+        if retention is None:
+            return
         closed = self._closed
         closed.append(broker_order_id)
-        assert self._retention is not None
-        while len(closed) > self._retention:
+        while len(closed) > retention:
             forgotten = self.orders.pop(closed.popleft())
             del self.by_client[forgotten.client_order_id]
 
@@ -693,7 +692,8 @@ def _split(quantity: Decimal, parts: int, *, whole: bool) -> Iterable[Decimal]:
 def _fraction_step(quantity: Decimal) -> Decimal:
     """Four places, or the quantity's own scale when it is finer (a simulator may take Alpaca's nine)."""
     exponent = quantity.as_tuple().exponent
-    assert isinstance(exponent, int)  # a finite quantity
+    if not isinstance(exponent, int):
+        raise ValueError(f"a quantity must be finite, was {quantity}")
     return FOUR_PLACES if exponent >= -4 else ONE.scaleb(exponent)
 
 
