@@ -69,4 +69,5 @@ class TradeUpdate:
 
     @property
     def is_fill(self) -> bool:
+        """The update reports an execution (`fill` or `partial_fill`)."""
         return self.event in FILL_EVENTS

@@ -40,6 +40,12 @@ class EngineCommands:
         self._engine = engine
 
     async def handle_decision(self, decision: Decision) -> None:
+        """Submit the order an approved decision asks for; an expired one is kept as a rejection.
+
+        Raises:
+            InvalidOrder: The decision's order is malformed, or its client order id names another
+                order: no delivery of it would ever succeed.
+        """
         extra = {"decision_id": decision.decision_id, "strategy_id": decision.strategy_id}
         if not decision.approved:
             log.info("decision %s was not approved: recorded, not executed", decision.decision_id, extra=extra)
@@ -79,12 +85,15 @@ class EngineCommands:
         await self._engine.record_rejection(request, code=codes.INVALID_ORDER, reason=reason)
 
     async def session_opened(self) -> None:
+        """The market opened: orders queued while it was closed go out."""
         await self._engine.session_opened()
 
     async def session_closed(self) -> None:
+        """The market closed: market orders are refused (or queued) until it opens."""
         await self._engine.session_closed()
 
     async def shutdown(self) -> None:
+        """Cancel every open order (`system.shutdown`)."""
         await self._engine.shutdown()
 
 

@@ -78,8 +78,11 @@ def fill_order(order: Order, fill: Fill, *, cumulative_quantity: Decimal | None 
     A fill counts once: its execution id must be new, and when the broker states the cumulative
     filled quantity after it, that must exceed what we already hold (a backfill from a poll may
     have counted it under another id). A late fill on a cancelled or replaced order is applied:
-    the shares did change hands. A fill of zero or less raises `InvalidTransition`, one beyond
-    the quantity `Overfill`: the filled quantity only ever grows, up to the quantity.
+    the shares did change hands. The filled quantity only ever grows, up to the quantity.
+
+    Raises:
+        InvalidTransition: The fill is of another order, of zero or less, or of a rejected order.
+        Overfill: The fill would take the filled quantity beyond the order's quantity.
     """
     if (fill.order_id, fill.symbol, fill.side) != (order.id, order.symbol, order.side):
         raise InvalidTransition(f"fill {fill.execution_id} is not an execution of order {order.id}")
@@ -133,60 +136,36 @@ def execute(
 
 
 def _events(order: Order, fill: Fill, change: PositionChange, now: datetime) -> list[Event]:
+    """The order's event (filled, or partially), then what the fill did to the position."""
+    kind = OrderFilled if order.status is OrderStatus.FILLED else OrderPartiallyFilled
     ts = fill.timestamp
-    realized = change.realized_pnl
-    order_event: Event
-    if order.status is OrderStatus.FILLED:
-        order_event = OrderFilled(
-            event_id=new_event_id(),
-            ts_event=ts,
-            ts_init=now,
-            order=order,
-            fill=fill,
-            realized_pnl=realized,
-        )
-    else:
-        order_event = OrderPartiallyFilled(
-            event_id=new_event_id(),
-            ts_event=ts,
-            ts_init=now,
-            order=order,
-            fill=fill,
-            realized_pnl=realized,
-        )
-    events: list[Event] = [order_event]
+    order_event = kind(
+        event_id=new_event_id(), ts_event=ts, ts_init=now, order=order, fill=fill, realized_pnl=change.realized_pnl
+    )
+    return [order_event, *_position_events(change, ts, now)]
+
+
+def _position_events(change: PositionChange, ts: datetime, now: datetime) -> list[Event]:
+    """Opened, closed (both, on a flip) or updated: the position's events for one fill."""
     after = change.after
     if change.closed_leg is not None:
-        events.append(
+        closed = change.closed_leg
+        return [
             PositionClosed(
-                event_id=new_event_id(),
-                ts_event=ts,
-                ts_init=now,
-                position=change.closed_leg,
-                realized_pnl=change.closed_leg.realized_pnl,
-            )
-        )
-        events.append(PositionOpened(event_id=new_event_id(), ts_event=ts, ts_init=now, position=after))
-    elif change.opened:
-        events.append(PositionOpened(event_id=new_event_id(), ts_event=ts, ts_init=now, position=after))
-    elif change.closed:
-        events.append(
+                event_id=new_event_id(), ts_event=ts, ts_init=now, position=closed, realized_pnl=closed.realized_pnl
+            ),
+            PositionOpened(event_id=new_event_id(), ts_event=ts, ts_init=now, position=after),
+        ]
+    if change.opened:
+        return [PositionOpened(event_id=new_event_id(), ts_event=ts, ts_init=now, position=after)]
+    if change.closed:
+        return [
             PositionClosed(
-                event_id=new_event_id(),
-                ts_event=ts,
-                ts_init=now,
-                position=after,
-                realized_pnl=after.realized_pnl,
+                event_id=new_event_id(), ts_event=ts, ts_init=now, position=after, realized_pnl=after.realized_pnl
             )
+        ]
+    return [
+        PositionUpdated(
+            event_id=new_event_id(), ts_event=ts, ts_init=now, position=after, realized_pnl=change.realized_pnl
         )
-    else:
-        events.append(
-            PositionUpdated(
-                event_id=new_event_id(),
-                ts_event=ts,
-                ts_init=now,
-                position=after,
-                realized_pnl=realized,
-            )
-        )
-    return events
+    ]

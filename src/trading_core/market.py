@@ -61,6 +61,7 @@ class Account:
 
     @property
     def daily_pnl(self) -> Decimal:
+        """Equity gained (or lost, negative) since the previous close."""
         return self.equity - self.last_equity
 
 
@@ -99,6 +100,7 @@ class MarketClock:
 
     @property
     def eastern_time(self) -> time:
+        """The clock's time of day in New York, where the sessions are defined."""
         return self.timestamp.astimezone(EASTERN).time()
 
 

@@ -31,18 +31,22 @@ class Position:
 
     @classmethod
     def flat(cls, symbol: Symbol) -> Position:
+        """No position in `symbol`: nothing held, no cost, no P&L."""
         return cls(symbol=symbol, quantity=ZERO, cost_basis=ZERO)
 
     @property
     def is_open(self) -> bool:
+        """Something is held, long or short."""
         return bool(self.quantity)
 
     @property
     def side(self) -> PositionSide:
+        """Short when the quantity is negative, else long."""
         return PositionSide.SHORT if self.quantity < ZERO else PositionSide.LONG
 
     @property
     def average_entry_price(self) -> Decimal:
+        """The cost basis per share held, at four places (zero when flat)."""
         if not self.quantity:
             return ZERO
         return (self.cost_basis / self.quantity).quantize(FOUR_PLACES, rounding=ROUND_HALF_EVEN)
@@ -52,6 +56,7 @@ class Position:
         return self.quantity * mark
 
     def unrealized_pnl(self, mark: Decimal) -> Decimal:
+        """What closing the position at `mark` would realise, exactly."""
         return self.quantity * mark - self.cost_basis
 
     def unrealized_pnl_percent(self, mark: Decimal) -> Decimal:
@@ -74,14 +79,17 @@ class PositionChange:
 
     @property
     def opened(self) -> bool:
+        """The fill opened a position from flat."""
         return not self.before.is_open and self.after.is_open
 
     @property
     def closed(self) -> bool:
+        """The fill took the position to flat."""
         return self.before.is_open and not self.after.is_open
 
     @property
     def flipped(self) -> bool:
+        """The fill went through flat to the other side."""
         return self.closed_leg is not None
 
 

@@ -30,7 +30,11 @@ _SYMBOL_RE: Final = re.compile(r"^[A-Z][A-Z0-9]{0,5}([./-][A-Z0-9]{1,3})?$")
 
 
 def to_decimal(value: object, *, field: str) -> Decimal:
-    """Turn an int, str or Decimal into a finite Decimal; floats are refused as inexact."""
+    """Turn an int, str or Decimal into a finite Decimal; floats are refused as inexact.
+
+    Raises:
+        InvalidOrder: The value is a float or a bool, not a number, or not finite (`field` named).
+    """
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, bool | float):
@@ -51,7 +55,11 @@ def to_decimal(value: object, *, field: str) -> Decimal:
 
 
 def quantize4(value: Decimal, *, field: str = "amount") -> Decimal:
-    """Quantise to DECIMAL(15,4), refusing values the schema could not hold or that lose digits."""
+    """Quantise to DECIMAL(15,4), refusing values the schema could not hold or that lose digits.
+
+    Raises:
+        InvalidOrder: The value is beyond DECIMAL(15,4) or has more than four decimal places.
+    """
     # The bound comes first: quantising a value of more than 28 digits would trap InvalidOperation.
     if abs(value) > _MAX_AMOUNT:
         raise InvalidOrder(f"{field} is beyond DECIMAL(15,4), was {value}", field=field)
@@ -71,7 +79,11 @@ def at_four_places(value: Decimal) -> Decimal:
 
 
 def quantity(value: object, *, field: str = "quantity") -> Decimal:
-    """Parse a strictly positive order quantity with at most four decimal places."""
+    """Parse a strictly positive order quantity with at most four decimal places.
+
+    Raises:
+        InvalidOrder: The value is not such a quantity (`field` named).
+    """
     result = quantize4(to_decimal(value, field=field), field=field)
     if result <= ZERO:
         raise InvalidOrder(f"{field} must be greater than 0, was {result}", field=field)
@@ -79,7 +91,11 @@ def quantity(value: object, *, field: str = "quantity") -> Decimal:
 
 
 def price(value: object, *, field: str = "price") -> Decimal:
-    """Parse a strictly positive price with at most four decimal places."""
+    """Parse a strictly positive price with at most four decimal places.
+
+    Raises:
+        InvalidOrder: The value is not such a price (`field` named).
+    """
     result = quantize4(to_decimal(value, field=field), field=field)
     if result <= ZERO:
         raise InvalidOrder(f"{field} must be greater than 0, was {result}", field=field)
@@ -92,7 +108,11 @@ def money(value: Decimal) -> Decimal:
 
 
 class Symbol(str):
-    """A ticker: upper case letters and digits, with an optional class suffix such as `BRK.B`."""
+    """A ticker: upper case letters and digits, with an optional class suffix such as `BRK.B`.
+
+    Raises:
+        InvalidOrder: The value is not a string, or not a valid ticker.
+    """
 
     __slots__ = ()
 
@@ -127,6 +147,7 @@ class _Id(str):
 
     @classmethod
     def new(cls) -> _Id:
+        """A new identifier of this kind: a random version 4 UUID string."""
         return cls(str(uuid.uuid4()))
 
 
@@ -196,12 +217,15 @@ _uuids = _UuidSequence()
 
 
 def new_order_id() -> OrderId:
+    """A new order id: a version 4 UUID string."""
     return OrderId(_uuids.next())
 
 
 def new_client_order_id() -> ClientOrderId:
+    """A new client order id: a version 4 UUID string, well within the broker's 48 characters."""
     return ClientOrderId(_uuids.next())
 
 
 def new_event_id() -> EventId:
+    """A new event id: a version 4 UUID string."""
     return EventId(_uuids.next())

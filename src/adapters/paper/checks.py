@@ -43,10 +43,16 @@ _STOP_TYPES = frozenset({OrderType.STOP, OrderType.STOP_LIMIT})
 
 
 def refuse(code: str, message: str, **details: Any) -> NoReturn:
+    """Refuse a request as the exchange does, with one of our codes and what it concerned.
+
+    Raises:
+        BrokerRejected: Always.
+    """
     raise BrokerRejected(code, message, details=details)
 
 
 def duplicate_client_order_id(client_order_id: str) -> NoReturn:
+    """Refuse an order under a client order id the account has used (`DUPLICATE_CLIENT_ORDER_ID`)."""
     refuse(
         DuplicateClientOrderId.code,
         "client_order_id must be unique",
@@ -179,6 +185,7 @@ def reference_price(side: Side, limit_price: Decimal | None, stop_price: Decimal
 
 
 def check_buying_power(cost: Decimal, buying_power: Decimal) -> None:
+    """Refuse an order whose added exposure costs more than the buying power (`INSUFFICIENT_FUNDS`)."""
     if cost > buying_power:
         refuse(
             codes.INSUFFICIENT_FUNDS,

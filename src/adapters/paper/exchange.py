@@ -76,12 +76,18 @@ class PaperExchange:
         return self._venue.submit(order)
 
     async def get_order(self, broker_order_id: BrokerOrderId) -> BrokerOrder:
+        """The order's latest snapshot, open or closed (while `closed_order_retention` keeps it).
+
+        Raises:
+            OrderNotFound: The exchange has no order under this id.
+        """
         snap = self._venue.orders.get(broker_order_id)
         if snap is None:
             raise OrderNotFound("order not found", details={"orderId": broker_order_id})
         return snap
 
     async def get_order_by_client_id(self, client_order_id: ClientOrderId) -> BrokerOrder | None:
+        """The order taken under our client order id, None when there is none."""
         broker_order_id = self._venue.by_client.get(client_order_id)
         return None if broker_order_id is None else self._venue.orders[broker_order_id]
 
@@ -195,7 +201,11 @@ class PaperExchange:
         time priority) is worked again under its broker order id, with what it filled
         (`Venue.resume_order`): in session, what the current price lets execute fills now,
         announced as trade updates. Only a fresh exchange (no order taken yet) can be resumed,
-        and only in listed symbols: anything else raises `ValueError` and changes nothing.
+        and only in listed symbols.
+
+        Raises:
+            ValueError: The exchange has taken orders already, or an order or position is in a
+                symbol it does not list; nothing is changed.
         """
         venue = self._venue
         if venue.orders:
@@ -245,6 +255,7 @@ class PaperExchange:
         venue.ledger.last_equity = last_equity
 
     async def get_clock(self) -> MarketClock:
+        """The market clock: open or closed as set here, the next open and close by the calendar."""
         now = self._clock.now()
         is_open = self._venue.is_open
         next_open, next_close = next_open_and_close(now, is_open=is_open)
@@ -257,10 +268,12 @@ class PaperExchange:
         )
 
     async def get_asset(self, symbol: Symbol) -> Asset | None:
+        """The listed asset, None for a symbol the exchange does not list."""
         inst = self._venue.instruments.get(symbol)
         return None if inst is None else inst.asset
 
     async def list_assets(self) -> list[Asset]:
+        """Every listed asset."""
         return [inst.asset for inst in self._venue.instruments.values()]
 
     async def latest_quote(self, symbol: Symbol) -> Quote | None:
@@ -272,6 +285,7 @@ class PaperExchange:
         return Quote(symbol=symbol, price=last, timestamp=inst.priced_at, bid=last, ask=last)
 
     async def health(self) -> Mapping[str, str]:
+        """Always connected: the exchange is in this process."""
         return {"broker": "connected"}
 
     # ---------------------------------------------------------------- the trade update stream
@@ -300,6 +314,7 @@ class PaperExchange:
 
     @property
     def is_open(self) -> bool:
+        """The market is open (see `open_market` and `close_market`)."""
         return self._venue.is_open
 
     @property

@@ -34,6 +34,7 @@ class Ledger:
 
     @property
     def equity(self) -> Decimal:
+        """Cash plus the market value of the positions."""
         return self.cash + self.market_value
 
     @property

@@ -146,6 +146,12 @@ class Venue:
         What is not given is copied from the old order; without `quantity` the new order takes
         the old one's unfilled remainder. Events: `pending_replace` and `replaced` for the old
         order, then `new` (or `accepted` while closed) for the new one, which executes at once.
+
+        Raises:
+            OrderNotFound: No order has this id.
+            OrderNotCancelable: The order is closed, or not in a status that can be replaced.
+            BrokerRejected: The new order is refused as a new order would be (its client order id
+                taken, its shape, its buying power).
         """
         old = self.open_order(broker_order_id)
         if old.status not in _REPLACEABLE:
@@ -178,7 +184,11 @@ class Venue:
         """Put an open order in `pending_replace` (a replace asked for and not yet confirmed).
 
         It keeps working (a price move may still fill it) but cannot be cancelled or replaced
-        again until `end_replace`. Refused as `replace` refuses an order that cannot be replaced.
+        again until `end_replace`.
+
+        Raises:
+            OrderNotFound: No order has this id.
+            OrderNotCancelable: The order is closed, or not in a status that can be replaced.
         """
         w = self.open_order(broker_order_id)
         if w.status not in _REPLACEABLE:
@@ -312,7 +322,12 @@ class Venue:
             inst.rest(w)  # the open matches it
 
     def open_order(self, broker_order_id: BrokerOrderId) -> WorkingOrder:
-        """The open order with this id; OrderNotFound or OrderNotCancelable when there is none."""
+        """The open order with this id, neither being cancelled nor replaced.
+
+        Raises:
+            OrderNotFound: No order has this id.
+            OrderNotCancelable: The order is closed, or a cancel or replace of it is pending.
+        """
         w = self.working.get(broker_order_id)
         if w is not None and w.status not in (OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE):
             return w
