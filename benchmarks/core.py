@@ -206,7 +206,7 @@ def core_floor(orders: int, symbols: int) -> dict[str, object]:
         request = cycle[n % len(cycle)]
         symbol = request.symbol
         price = marks[symbol] = Decimal(10_000 + (n * 7919) % 2_000 - 1_000).scaleb(-2)
-        context = RiskContext.of(
+        context = RiskContext(
             account=account,
             clock=market,
             positions=positions,

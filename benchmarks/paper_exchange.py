@@ -20,13 +20,15 @@ import tracemalloc
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import attrs
+
 from adapters.paper import PaperConfig, PaperExchange
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.clock import SystemClock
 from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce
 from trading_core.orders import Order
 from trading_core.positions import Position, apply_fill
-from trading_core.values import ClientOrderId, OrderId, Symbol, evolve
+from trading_core.values import ClientOrderId, OrderId, Symbol
 
 SYMBOLS = [Symbol(s) for s in ("AAPL", "MSFT", "NVDA", "GOOGL", "META", "AMZN", "TSLA", "JPM", "XOM", "JNJ")]
 ONE = Decimal(1)
@@ -99,7 +101,7 @@ def core_floor(n: int) -> float:
         side = Side.BUY if i % 2 == 0 else Side.SELL
         position = apply_fill(position, side=side, quantity=ONE, price=price, at=NOW).after
         # The same derivation the venue makes: the fill snapshot evolved from the acceptance.
-        filled = evolve(
+        filled = attrs.evolve(
             accepted, status=OrderStatus.FILLED, filled_quantity=ONE, filled_average_price=price, filled_at=NOW
         )
         TradeUpdate(

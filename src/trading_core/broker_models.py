@@ -9,11 +9,10 @@ import attrs
 
 from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce
 from trading_core.orders import FILL_EVENTS, TradeEvent
-from trading_core.values import ZERO, BrokerOrderId, ClientOrderId, ExecutionId, Symbol, plain_dict_init
+from trading_core.values import ZERO, BrokerOrderId, ClientOrderId, ExecutionId, Symbol
 
 
-@plain_dict_init
-@attrs.frozen(kw_only=True, slots=False)  # a __dict__ makes `evolve` a C-speed copy; see values.evolve
+@attrs.frozen(kw_only=True)
 class BrokerOrder:
     """An order as the broker reports it."""
 
@@ -51,8 +50,7 @@ class BrokerPosition:
     current_price: Decimal | None = None
 
 
-@plain_dict_init
-@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
+@attrs.frozen(kw_only=True)
 class TradeUpdate:
     """One message of the broker's trade update stream.
 
@@ -71,4 +69,5 @@ class TradeUpdate:
 
     @property
     def is_fill(self) -> bool:
+        """The update reports an execution (`fill` or `partial_fill`)."""
         return self.event in FILL_EVENTS

@@ -39,6 +39,12 @@ class EngineCommands:
         self._engine = engine
 
     async def handle_decision(self, decision: Decision) -> None:
+        """Submit the order an approved decision asks for; an expired one is kept as a rejection.
+
+        Raises:
+            InvalidOrder: The decision's order is malformed, or its client order id names another
+                order: no delivery of it would ever succeed.
+        """
         extra = {"decision_id": decision.decision_id, "strategy_id": decision.strategy_id}
         if not decision.approved:
             log.info("decision %s was not approved: recorded, not executed", decision.decision_id, extra=extra)
@@ -69,8 +75,8 @@ class EngineCommands:
         if request is None:
             log.error("malformed decision could not be read as an order: %s", reason, extra={"raw": raw})
             return
-        assert request.client_order_id is not None
-        taken = await self._engine.store.get_order_by_client_id(request.client_order_id)
+        given = request.client_order_id
+        taken = None if given is None else await self._engine.store.get_order_by_client_id(given)
         if taken is not None and taken.status is not OrderStatus.REJECTED:
             # Its client order id names an order placed before (the decision repeated with other
             # contents, or an id already used): the refusal is kept under an id of its own.
@@ -78,12 +84,15 @@ class EngineCommands:
         await self._engine.record_rejection(request, code=codes.INVALID_ORDER, reason=reason)
 
     async def session_opened(self) -> None:
+        """The market opened: orders queued while it was closed go out."""
         await self._engine.session_opened()
 
     async def session_closed(self) -> None:
+        """The market closed: market orders are refused (or queued) until it opens."""
         await self._engine.session_closed()
 
     async def shutdown(self) -> None:
+        """Cancel every open order (`system.shutdown`)."""
         await self._engine.shutdown()
 
 

@@ -83,12 +83,6 @@ class PositionNotFound(NotFound):
     code = "POSITION_NOT_FOUND"
 
 
-class SymbolNotFound(NotFound):
-    """The symbol is unknown to the broker."""
-
-    code = "SYMBOL_NOT_FOUND"
-
-
 class OrderNotCancelable(TradingError):
     """The order is already in a state that cannot be cancelled or replaced."""
 

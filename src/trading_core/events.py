@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import attrs
 
-from trading_core.values import EventId, plain_dict_init
+from trading_core.values import EventId
 
 if TYPE_CHECKING:
     from trading_core.fills import Fill
@@ -21,8 +21,7 @@ if TYPE_CHECKING:
     from trading_core.positions import Position
 
 
-@plain_dict_init
-@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
+@attrs.frozen(kw_only=True)
 class Event:
     """Base of every domain event; `TYPE` is the name it is published under."""
 
@@ -32,8 +31,7 @@ class Event:
     ts_init: datetime
 
 
-@plain_dict_init
-@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
+@attrs.frozen(kw_only=True)
 class OrderSubmitted(Event):
     """The broker accepted the order for execution."""
 
@@ -41,8 +39,7 @@ class OrderSubmitted(Event):
     order: Order
 
 
-@plain_dict_init
-@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
+@attrs.frozen(kw_only=True)
 class OrderPartiallyFilled(Event):
     """Part of the order filled; the rest still works."""
 
@@ -52,8 +49,7 @@ class OrderPartiallyFilled(Event):
     realized_pnl: Decimal
 
 
-@plain_dict_init
-@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
+@attrs.frozen(kw_only=True)
 class OrderFilled(Event):
     """The order filled completely; `realized_pnl` is what its last fill realised."""
 
@@ -63,8 +59,7 @@ class OrderFilled(Event):
     realized_pnl: Decimal
 
 
-@plain_dict_init
-@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
+@attrs.frozen(kw_only=True)
 class OrderRejected(Event):
     """The order was refused, by our risk checks or by the broker."""
 
@@ -74,8 +69,7 @@ class OrderRejected(Event):
     reason: str
 
 
-@plain_dict_init
-@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
+@attrs.frozen(kw_only=True)
 class OrderCancelled(Event):
     """The order stopped working: cancelled, expired, replaced or done for the day."""
 
@@ -84,8 +78,7 @@ class OrderCancelled(Event):
     reason: str
 
 
-@plain_dict_init
-@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
+@attrs.frozen(kw_only=True)
 class PositionOpened(Event):
     """A position opened from flat (or from the other side, after a flip)."""
 
@@ -93,8 +86,7 @@ class PositionOpened(Event):
     position: Position
 
 
-@plain_dict_init
-@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
+@attrs.frozen(kw_only=True)
 class PositionUpdated(Event):
     """A position's quantity changed and it is still open on the same side."""
 
@@ -103,8 +95,7 @@ class PositionUpdated(Event):
     realized_pnl: Decimal
 
 
-@plain_dict_init
-@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
+@attrs.frozen(kw_only=True)
 class PositionClosed(Event):
     """A position went flat; `realized_pnl` is the final P&L of the closing fill's position."""
 

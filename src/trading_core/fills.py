@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import Final
 
 import attrs
 
@@ -19,17 +18,11 @@ from trading_core.events import (
     PositionOpened,
     PositionUpdated,
 )
+from trading_core.order_build import changed
 from trading_core.orders import Order
 from trading_core.positions import Position, PositionChange
 from trading_core.positions import apply_fill as apply_fill_to_position
-from trading_core.values import ZERO, ExecutionId, OrderId, Symbol, evolve, new_event_id, plain_dict_init
-
-# Read on every order, so bound once: on Python 3.11 reading a member off its enum class goes
-# through EnumType.__getattr__'s slot hook, several hundred instructions a read.
-_BUY: Final = Side.BUY
-_FILLED: Final = OrderStatus.FILLED
-_PARTIALLY_FILLED: Final = OrderStatus.PARTIALLY_FILLED
-_REJECTED: Final = OrderStatus.REJECTED
+from trading_core.values import ZERO, ExecutionId, OrderId, Symbol, new_event_id
 
 _WORKING_AFTER_FILL = frozenset(
     {
@@ -47,8 +40,7 @@ _WORKING_AFTER_FILL = frozenset(
 """Statuses a partial fill turns into `partially_filled`; the others keep their status."""
 
 
-@plain_dict_init
-@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
+@attrs.frozen(kw_only=True)
 class Fill:
     """One execution of (part of) an order."""
 
@@ -62,8 +54,7 @@ class Fill:
     commission: Decimal = ZERO
 
 
-@plain_dict_init
-@attrs.frozen(slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
+@attrs.frozen
 class Execution:
     """The outcome of applying a fill: the new order, the position change and their events."""
 
@@ -77,7 +68,7 @@ def cash_flow(fills: Iterable[Fill]) -> Decimal:
     total = ZERO
     for fill in fills:
         notional = fill.quantity * fill.price
-        total += (-notional if fill.side is _BUY else notional) - fill.commission
+        total += (-notional if fill.side is Side.BUY else notional) - fill.commission
     return total
 
 
@@ -87,8 +78,11 @@ def fill_order(order: Order, fill: Fill, *, cumulative_quantity: Decimal | None 
     A fill counts once: its execution id must be new, and when the broker states the cumulative
     filled quantity after it, that must exceed what we already hold (a backfill from a poll may
     have counted it under another id). A late fill on a cancelled or replaced order is applied:
-    the shares did change hands. A fill of zero or less raises `InvalidTransition`, one beyond
-    the quantity `Overfill`: the filled quantity only ever grows, up to the quantity.
+    the shares did change hands. The filled quantity only ever grows, up to the quantity.
+
+    Raises:
+        InvalidTransition: The fill is of another order, of zero or less, or of a rejected order.
+        Overfill: The fill would take the filled quantity beyond the order's quantity.
     """
     if (fill.order_id, fill.symbol, fill.side) != (order.id, order.symbol, order.side):
         raise InvalidTransition(f"fill {fill.execution_id} is not an execution of order {order.id}")
@@ -98,7 +92,7 @@ def fill_order(order: Order, fill: Fill, *, cumulative_quantity: Decimal | None 
         return None
     if fill.quantity <= ZERO:
         raise InvalidTransition(f"fill of {fill.quantity}: a fill of order {order.id} must be of a positive quantity")
-    if order.status is _REJECTED:
+    if order.status is OrderStatus.REJECTED:
         raise InvalidTransition(f"rejected -> fill: order {order.id} was refused and cannot fill")
     filled = order.filled_quantity + fill.quantity
     if filled > order.quantity:
@@ -107,17 +101,17 @@ def fill_order(order: Order, fill: Fill, *, cumulative_quantity: Decimal | None 
             details={"orderId": order.id, "executionId": fill.execution_id},
         )
     if filled == order.quantity:
-        status = _FILLED
+        status = OrderStatus.FILLED
     elif order.status in _WORKING_AFTER_FILL:
-        status = _PARTIALLY_FILLED
+        status = OrderStatus.PARTIALLY_FILLED
     else:
         status = order.status  # pending_cancel stays pending; a cancelled order stays cancelled
-    return evolve(
+    return changed(
         order,
         status=status,
         filled_quantity=filled,
         filled_notional=order.filled_notional + fill.quantity * fill.price,
-        filled_at=fill.timestamp if status is _FILLED else order.filled_at,
+        filled_at=fill.timestamp if status is OrderStatus.FILLED else order.filled_at,
         updated_at=now,
         execution_ids=order.execution_ids | {fill.execution_id},
     )
@@ -142,60 +136,36 @@ def execute(
 
 
 def _events(order: Order, fill: Fill, change: PositionChange, now: datetime) -> list[Event]:
+    """The order's event (filled, or partially), then what the fill did to the position."""
+    kind = OrderFilled if order.status is OrderStatus.FILLED else OrderPartiallyFilled
     ts = fill.timestamp
-    realized = change.realized_pnl
-    order_event: Event
-    if order.status is _FILLED:
-        order_event = OrderFilled(
-            event_id=new_event_id(),
-            ts_event=ts,
-            ts_init=now,
-            order=order,
-            fill=fill,
-            realized_pnl=realized,
-        )
-    else:
-        order_event = OrderPartiallyFilled(
-            event_id=new_event_id(),
-            ts_event=ts,
-            ts_init=now,
-            order=order,
-            fill=fill,
-            realized_pnl=realized,
-        )
-    events: list[Event] = [order_event]
+    order_event = kind(
+        event_id=new_event_id(), ts_event=ts, ts_init=now, order=order, fill=fill, realized_pnl=change.realized_pnl
+    )
+    return [order_event, *_position_events(change, ts, now)]
+
+
+def _position_events(change: PositionChange, ts: datetime, now: datetime) -> list[Event]:
+    """Opened, closed (both, on a flip) or updated: the position's events for one fill."""
     after = change.after
     if change.closed_leg is not None:
-        events.append(
+        closed = change.closed_leg
+        return [
             PositionClosed(
-                event_id=new_event_id(),
-                ts_event=ts,
-                ts_init=now,
-                position=change.closed_leg,
-                realized_pnl=change.closed_leg.realized_pnl,
-            )
-        )
-        events.append(PositionOpened(event_id=new_event_id(), ts_event=ts, ts_init=now, position=after))
-    elif change.opened:
-        events.append(PositionOpened(event_id=new_event_id(), ts_event=ts, ts_init=now, position=after))
-    elif change.closed:
-        events.append(
+                event_id=new_event_id(), ts_event=ts, ts_init=now, position=closed, realized_pnl=closed.realized_pnl
+            ),
+            PositionOpened(event_id=new_event_id(), ts_event=ts, ts_init=now, position=after),
+        ]
+    if change.opened:
+        return [PositionOpened(event_id=new_event_id(), ts_event=ts, ts_init=now, position=after)]
+    if change.closed:
+        return [
             PositionClosed(
-                event_id=new_event_id(),
-                ts_event=ts,
-                ts_init=now,
-                position=after,
-                realized_pnl=after.realized_pnl,
+                event_id=new_event_id(), ts_event=ts, ts_init=now, position=after, realized_pnl=after.realized_pnl
             )
+        ]
+    return [
+        PositionUpdated(
+            event_id=new_event_id(), ts_event=ts, ts_init=now, position=after, realized_pnl=change.realized_pnl
         )
-    else:
-        events.append(
-            PositionUpdated(
-                event_id=new_event_id(),
-                ts_event=ts,
-                ts_init=now,
-                position=after,
-                realized_pnl=realized,
-            )
-        )
-    return events
+    ]

@@ -56,6 +56,10 @@ class OrderLedger:
         The book holds them from the start, before the store answers: a pre-trade check that runs
         while this waits (another submission) counts them as open orders. Called right after the
         check that passed them, with nothing awaited between, that makes check-and-hold one step.
+
+        Raises:
+            DuplicateClientOrderId: A client order id is taken already; nothing is stored.
+            StoreError: The store failed; nothing is held.
         """
         book = self._book
         for order in orders:
@@ -78,7 +82,12 @@ class OrderLedger:
         return lock
 
     async def change(self, order: Order, step: Step) -> Order:
-        """Apply `step` to the stored order under a row lock and commit what it returns."""
+        """Apply `step` to the stored order under a row lock and commit what it returns.
+
+        Raises:
+            OrderNotFound: The store has no such order.
+            StoreError: The store failed; nothing changed.
+        """
         async with self.lock(order.symbol), self._store.unit_of_work() as uow:
             current = await uow.get_order(order.id, for_update=True)
             if current is None:
@@ -107,14 +116,6 @@ class OrderLedger:
             self._book.positions.pop(position.symbol, None)
         self._book.account_stale = True
         self.announce(events)
-
-    async def apply_update(self, update: TradeUpdate) -> Order | None:
-        """Apply one broker trade update; returns the order as changed, None if nothing changed."""
-        order_id = await self.order_id_for(update.order)
-        if order_id is None:
-            log.warning("trade update for an order we did not place: %s", update.order.broker_order_id)
-            return None
-        return await self.apply_updates(order_id, update.order.symbol, [update])
 
     async def apply_updates(
         self,

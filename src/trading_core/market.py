@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from trading_core.values import ZERO, Symbol, plain_dict_init
+from trading_core.values import ZERO, Symbol
 
 EASTERN = ZoneInfo("America/New_York")
 """US equity sessions are defined in New York time."""
@@ -43,8 +43,7 @@ def eastern_date(moment: datetime) -> date:
     return local.date()
 
 
-@plain_dict_init
-@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
+@attrs.frozen(kw_only=True)
 class Account:
     """The broker account's balances and flags."""
 
@@ -62,6 +61,7 @@ class Account:
 
     @property
     def daily_pnl(self) -> Decimal:
+        """Equity gained (or lost, negative) since the previous close."""
         return self.equity - self.last_equity
 
 
@@ -100,11 +100,11 @@ class MarketClock:
 
     @property
     def eastern_time(self) -> time:
+        """The clock's time of day in New York, where the sessions are defined."""
         return self.timestamp.astimezone(EASTERN).time()
 
 
-@plain_dict_init
-@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
+@attrs.frozen(kw_only=True)
 class Quote:
     """The latest price of a symbol."""
 

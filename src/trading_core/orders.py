@@ -1,8 +1,8 @@
-"""The order aggregate and its state machine over the broker's full status set.
+"""The order aggregate and the changes the state machine makes to it.
 
-`TRANSITIONS` maps (status, broker event) to the next status. Fills are not in the table: they
-move `filled_quantity`, and the status follows from what has filled. Every function returns a new
-`Order` plus the events that announce the change; nothing is mutated.
+The state machine's table is `trading_core.transitions` (re-exported here): `apply_event` moves
+an order through it. Every function returns a new `Order` plus the events that announce the
+change; nothing is mutated.
 """
 
 from __future__ import annotations
@@ -10,16 +10,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Final
 
 import attrs
 
 from trading_core import codes
 from trading_core.enums import ApiStatus, OrderStatus, OrderType, Side, SubmitStatus, TimeInForce
-from trading_core.errors import InvalidTransition, OrderNotCancelable
+from trading_core.errors import InvalidOrder, InvalidTransition, OrderNotCancelable
 from trading_core.events import Event, OrderCancelled, OrderRejected, OrderSubmitted
+from trading_core.order_build import built, changed
 from trading_core.requests import OrderRequest
+from trading_core.transitions import (
+    EVENT_FOR_STATUS,
+    FILL_EVENTS,
+    ROUTING_STATUSES,
+    SAME,
+    TRANSITIONS,
+    WORKING,
+    TradeEvent,
+)
 from trading_core.values import (
     FOUR_PLACES,
     ZERO,
@@ -28,121 +37,36 @@ from trading_core.values import (
     ExecutionId,
     OrderId,
     Symbol,
-    evolve,
-    field_defaults,
-    installed,
     new_event_id,
-    plain_dict_init,
 )
 
-
-class TradeEvent(StrEnum):
-    """The event names of Alpaca's trade_updates stream that change an order's status."""
-
-    PENDING_NEW = "pending_new"
-    ACCEPTED = "accepted"
-    NEW = "new"
-    HELD = "held"
-    ACCEPTED_FOR_BIDDING = "accepted_for_bidding"
-    PENDING_REVIEW = "pending_review"
-    PARTIAL_FILL = "partial_fill"
-    FILL = "fill"
-    PENDING_CANCEL = "pending_cancel"
-    CANCELED = "canceled"
-    ORDER_CANCEL_REJECTED = "order_cancel_rejected"
-    PENDING_REPLACE = "pending_replace"
-    REPLACED = "replaced"
-    ORDER_REPLACE_REJECTED = "order_replace_rejected"
-    EXPIRED = "expired"
-    DONE_FOR_DAY = "done_for_day"
-    CALCULATED = "calculated"
-    STOPPED = "stopped"
-    SUSPENDED = "suspended"
-    REJECTED = "rejected"
-    RESTATED = "restated"
-
-
-S = OrderStatus
-E = TradeEvent
-
-FILL_EVENTS: Final = frozenset({E.FILL, E.PARTIAL_FILL})
-"""The events that report an execution. A set built once, where a tuple written at each use reads two
-members through the enum class's `__getattr__` hook (Python 3.11), several hundred instructions each."""
-
-# Read on every order, so bound once: on Python 3.11 reading a member off its enum class goes
-# through EnumType.__getattr__'s slot hook, several hundred instructions a read.
-_PENDING_NEW: Final = OrderStatus.PENDING_NEW
-_NEW: Final = OrderStatus.NEW
-_PARTIALLY_FILLED: Final = OrderStatus.PARTIALLY_FILLED
-_REJECTED: Final = OrderStatus.REJECTED
-
-WORKING: Final = "working"
-"""Target meaning 'back to work': `new`, or `partially_filled` once something has filled."""
-
-SAME: Final = "same"
-"""Target meaning 'no change of status' (a restatement)."""
-
-_OPEN = frozenset(s for s in OrderStatus if not s.is_terminal)
-_LIVE = _OPEN - {S.PENDING_CANCEL, S.PENDING_REPLACE}
-_BEFORE_ROUTING = frozenset({S.PENDING_NEW, S.ACCEPTED, S.HELD, S.PENDING_REVIEW, S.ACCEPTED_FOR_BIDDING})
-
-# (from statuses, event) -> to. Read top to bottom as the order's life.
-_RULES: tuple[tuple[frozenset[OrderStatus], TradeEvent, OrderStatus | str], ...] = (
-    (_BEFORE_ROUTING, E.PENDING_NEW, S.PENDING_NEW),
-    (_BEFORE_ROUTING, E.ACCEPTED, S.ACCEPTED),
-    (_BEFORE_ROUTING, E.HELD, S.HELD),  # a bracket child waiting for its parent
-    (_BEFORE_ROUTING, E.PENDING_REVIEW, S.PENDING_REVIEW),
-    (_BEFORE_ROUTING, E.ACCEPTED_FOR_BIDDING, S.ACCEPTED_FOR_BIDDING),
-    # Streams deliver out of order: a routing event after the order was routed is stale.
-    (_OPEN - _BEFORE_ROUTING, E.PENDING_NEW, SAME),
-    (_OPEN - _BEFORE_ROUTING, E.ACCEPTED, SAME),
-    (_OPEN - _BEFORE_ROUTING, E.HELD, SAME),
-    (_OPEN - _BEFORE_ROUTING, E.PENDING_REVIEW, SAME),
-    (_OPEN - _BEFORE_ROUTING, E.ACCEPTED_FOR_BIDDING, SAME),
-    # `new` may arrive late, after a fill or a pending request: it never moves an order backwards.
-    (_LIVE, E.NEW, WORKING),
-    (frozenset({S.PENDING_CANCEL, S.PENDING_REPLACE}), E.NEW, SAME),
-    (_LIVE, E.PENDING_CANCEL, S.PENDING_CANCEL),
-    (frozenset({S.PENDING_CANCEL}), E.PENDING_CANCEL, S.PENDING_CANCEL),  # repeated requests
-    (frozenset({S.PENDING_CANCEL}), E.ORDER_CANCEL_REJECTED, WORKING),  # too late: it filled
-    (_LIVE - {S.PENDING_CANCEL}, E.ORDER_CANCEL_REJECTED, SAME),
-    (_LIVE, E.PENDING_REPLACE, S.PENDING_REPLACE),
-    (frozenset({S.PENDING_REPLACE}), E.PENDING_REPLACE, S.PENDING_REPLACE),  # a redelivered event
-    (frozenset({S.PENDING_REPLACE}), E.ORDER_REPLACE_REJECTED, WORKING),
-    (_LIVE, E.ORDER_REPLACE_REJECTED, SAME),
-    (_OPEN, E.CANCELED, S.CANCELED),
-    (_OPEN, E.EXPIRED, S.EXPIRED),
-    (_OPEN, E.REPLACED, S.REPLACED),
-    (_OPEN, E.REJECTED, S.REJECTED),
-    (_OPEN, E.DONE_FOR_DAY, S.DONE_FOR_DAY),
-    (_OPEN, E.CALCULATED, S.CALCULATED),
-    (_OPEN, E.STOPPED, S.STOPPED),
-    (_OPEN, E.SUSPENDED, S.SUSPENDED),
-    (_OPEN, E.RESTATED, SAME),
-)
-
-TRANSITIONS: Final[dict[tuple[OrderStatus, TradeEvent], OrderStatus | str]] = {
-    (status, event): target for statuses, event, target in _RULES for status in statuses
-}
-"""(status, event) -> next status; `WORKING` and `SAME` are resolved against the order."""
-
-EVENT_FOR_STATUS: Final[dict[OrderStatus, TradeEvent]] = {
-    status: TradeEvent(status.value) for status in OrderStatus if status not in (S.FILLED, S.PARTIALLY_FILLED)
-}
-"""The trade update that moves an order to a status a broker snapshot shows (fill statuses come from fills)."""
-
-_ROUTING_STATUSES: Final = _BEFORE_ROUTING | {S.NEW}
+__all__ = [
+    "EVENT_FOR_STATUS",
+    "FILL_EVENTS",
+    "SAME",
+    "TRANSITIONS",
+    "WORKING",
+    "Order",
+    "TradeEvent",
+    "apply_event",
+    "doubt_since",
+    "ensure_cancelable",
+    "hold_in_doubt",
+    "in_doubt",
+    "mark_submitted",
+    "reject",
+    "reopened",
+]
 
 _CANCEL_REASONS: Final = {
-    S.CANCELED: "canceled",
-    S.EXPIRED: "expired",
-    S.REPLACED: "replaced",
-    S.DONE_FOR_DAY: "done_for_day",
+    OrderStatus.CANCELED: "canceled",
+    OrderStatus.EXPIRED: "expired",
+    OrderStatus.REPLACED: "replaced",
+    OrderStatus.DONE_FOR_DAY: "done_for_day",
 }
 
 
-@plain_dict_init
-@attrs.frozen(kw_only=True, slots=False)  # a __dict__ makes `evolve` a C-speed copy; see values.evolve
+@attrs.frozen(kw_only=True, slots=False)  # a __dict__, for trading_core.order_build
 class Order:
     """An order as we know it: what was asked, where it stands at the broker, what has filled."""
 
@@ -187,34 +111,51 @@ class Order:
         client_order_id: ClientOrderId,
         now: datetime,
     ) -> Order:
-        """A new order, not yet sent: status `pending_new`."""
-        assert request.quantity is not None, "resolve a notional order to a quantity first"
-        # Written into a copy of the defaults and installed as the order's __dict__, as
-        # values.evolve copies one: Order has no validators or converters, so this is what
-        # __init__ builds, for half the cost of its 30-parameter keyword call (~15k instructions
-        # against ~29k, callgrind). tests/unit/test_orders.py checks the two agree.
-        fields = _DEFAULTS.copy()
-        fields["id"] = order_id
-        fields["client_order_id"] = client_order_id
-        fields["symbol"] = request.symbol
-        fields["side"] = request.side
-        fields["type"] = request.type
-        fields["time_in_force"] = request.time_in_force
-        fields["quantity"] = request.quantity
-        fields["limit_price"] = request.limit_price
-        fields["stop_price"] = request.stop_price
-        fields["trail_price"] = request.trail_price
-        fields["trail_percent"] = request.trail_percent
-        fields["extended_hours"] = request.extended_hours
-        fields["strategy_id"] = request.strategy_id
-        fields["decision_id"] = request.decision_id
-        fields["status"] = _PENDING_NEW
-        fields["created_at"] = now
-        fields["updated_at"] = now
-        return installed(cls, fields)
+        """A new order, not yet sent: status `pending_new`.
+
+        Raises:
+            InvalidOrder: The request is notional: it is resolved to a quantity first.
+        """
+        if request.quantity is None:
+            raise InvalidOrder(
+                "a notional order is resolved to a quantity before it becomes an order", field="notional"
+            )
+        fields = {  # every field, in declaration order: see trading_core.order_build
+            "id": order_id,
+            "client_order_id": client_order_id,
+            "symbol": request.symbol,
+            "side": request.side,
+            "type": request.type,
+            "time_in_force": request.time_in_force,
+            "quantity": request.quantity,
+            "status": OrderStatus.PENDING_NEW,
+            "created_at": now,
+            "updated_at": now,
+            "limit_price": request.limit_price,
+            "stop_price": request.stop_price,
+            "trail_price": request.trail_price,
+            "trail_percent": request.trail_percent,
+            "extended_hours": request.extended_hours,
+            "filled_quantity": ZERO,
+            "filled_notional": ZERO,
+            "broker_order_id": None,
+            "strategy_id": request.strategy_id,
+            "decision_id": request.decision_id,
+            "submitted_at": None,
+            "filled_at": None,
+            "cancelled_at": None,
+            "rejection_code": None,
+            "rejection_reason": None,
+            "replaces": None,
+            "replaced_by": None,
+            "parent_id": None,
+            "execution_ids": frozenset(),
+        }
+        return built(cls, fields)
 
     @property
     def remaining_quantity(self) -> Decimal:
+        """What has not filled yet."""
         return self.quantity - self.filled_quantity
 
     @property
@@ -226,14 +167,17 @@ class Order:
 
     @property
     def signed_quantity(self) -> Decimal:
+        """The quantity, negative for a sell: the position change once it has filled."""
         return self.quantity if self.side is Side.BUY else -self.quantity
 
     @property
     def is_open(self) -> bool:
+        """Open as the broker's `status=open` filter counts it."""
         return self.status.is_open
 
     @property
     def is_terminal(self) -> bool:
+        """In a final status: nothing but a late fill changes it any more."""
         return self.status.is_terminal
 
     @property
@@ -249,25 +193,24 @@ class Order:
     @property
     def submit_status(self) -> SubmitStatus:
         """What happened to the submission: refused, taken by the broker, or not yet answered."""
-        if self.status is _REJECTED:
+        if self.status is OrderStatus.REJECTED:
             return SubmitStatus.REJECTED
         if self.broker_order_id is None:
             return SubmitStatus.PENDING
         return SubmitStatus.ACCEPTED
 
 
-_DEFAULTS: Final = field_defaults(Order)
-"""Every Order field in declaration order, with its default (plain values, no factories) or None
-for the ones without, which `Order.from_request` always writes."""
-
-
 def reject(
     order: Order, *, code: str, reason: str, now: datetime, ts_event: datetime | None = None
 ) -> tuple[Order, list[Event]]:
-    """Refuse an order that has not been sent (risk) or that the broker refused on submission."""
+    """Refuse an order that has not been sent (risk) or that the broker refused on submission.
+
+    Raises:
+        InvalidTransition: The order is no longer `pending_new`.
+    """
     if order.status is not OrderStatus.PENDING_NEW:
         raise InvalidTransition(f"{order.status} -> rejected: only an unsent order can be refused here")
-    rejected = evolve(
+    rejected = changed(
         order,
         status=OrderStatus.REJECTED,
         rejection_code=code,
@@ -293,7 +236,7 @@ def hold_in_doubt(order: Order, *, now: datetime) -> tuple[Order, list[Event]]:
     """
     if order.broker_order_id is not None or order.is_terminal:
         return order, []
-    return evolve(order, status=_PENDING_NEW, submitted_at=now, updated_at=now), []
+    return changed(order, status=OrderStatus.PENDING_NEW, submitted_at=now, updated_at=now), []
 
 
 def in_doubt(order: Order) -> bool:
@@ -304,7 +247,7 @@ def in_doubt(order: Order) -> bool:
     """
     return (
         order.broker_order_id is None
-        and order.status is _PENDING_NEW
+        and order.status is OrderStatus.PENDING_NEW
         and (order.submitted_at is not None or order.parent_id is None)
     )
 
@@ -320,9 +263,13 @@ def reopened(order: Order, now: datetime) -> Order:
     The broker's word outweighs an earlier verdict of absence: the order is pending again, so
     that the broker's acceptance and fills apply to it (announced as they come).
     """
-    if order.status is not _REJECTED or order.broker_order_id is not None or order.rejection_code != codes.BROKER_ERROR:
+    if (
+        order.status is not OrderStatus.REJECTED
+        or order.broker_order_id is not None
+        or order.rejection_code != codes.BROKER_ERROR
+    ):
         return order
-    return evolve(order, status=_PENDING_NEW, rejection_code=None, rejection_reason=None, updated_at=now)
+    return changed(order, status=OrderStatus.PENDING_NEW, rejection_code=None, rejection_reason=None, updated_at=now)
 
 
 def mark_submitted(
@@ -333,20 +280,24 @@ def mark_submitted(
     now: datetime,
     ts_event: datetime,
 ) -> tuple[Order, list[Event]]:
-    """Record the broker's acceptance of our submission."""
+    """Record the broker's acceptance of our submission.
+
+    Raises:
+        InvalidTransition: The order is already at the broker under another broker order id.
+    """
     if order.broker_order_id is not None:
         if order.broker_order_id != broker_order_id:
             raise InvalidTransition(f"order {order.id} is already at the broker as {order.broker_order_id}")
         return order, []
     next_status: OrderStatus
-    if order.status is not _PENDING_NEW:
+    if order.status is not OrderStatus.PENDING_NEW:
         next_status = order.status  # the stream told us more than the REST answer did; keep it
-    elif status in _ROUTING_STATUSES:
+    elif status in ROUTING_STATUSES:
         next_status = status
     else:
         # A later status (filled, canceled...) comes with its own trade updates: apply those.
-        next_status = _PARTIALLY_FILLED if order.filled_quantity else _NEW
-    submitted = evolve(
+        next_status = OrderStatus.PARTIALLY_FILLED if order.filled_quantity else OrderStatus.NEW
+    submitted = changed(
         order,
         broker_order_id=broker_order_id,
         status=next_status,
@@ -359,7 +310,12 @@ def mark_submitted(
 def apply_event(
     order: Order, event: TradeEvent, *, now: datetime, ts_event: datetime, reason: str | None = None
 ) -> tuple[Order, list[Event]]:
-    """Move the order through a broker status event; terminal orders absorb whatever comes later."""
+    """Move the order through a broker status event; terminal orders absorb whatever comes later.
+
+    Raises:
+        InvalidTransition: The event is a fill (see `fills.fill_order`), or the state machine has no
+            edge from the order's status for it.
+    """
     if event in FILL_EVENTS:
         raise InvalidTransition("fills go through fills.fill_order, which knows the quantity and price")
     target = TRANSITIONS.get((order.status, event))
@@ -377,7 +333,7 @@ def apply_event(
         return order, []
     ends = next_status in _CANCEL_REASONS and next_status is not OrderStatus.DONE_FOR_DAY
     refused = next_status is OrderStatus.REJECTED
-    moved = evolve(
+    moved = changed(
         order,
         status=next_status,
         updated_at=now,
@@ -411,7 +367,11 @@ def _status_events(
 
 
 def ensure_cancelable(order: Order) -> None:
-    """Refuse a cancel or replace request that the broker would refuse."""
+    """Refuse a cancel or replace request that the broker would refuse.
+
+    Raises:
+        OrderNotCancelable: The order is in a final status, or a replacement of it is pending.
+    """
     if order.status.is_terminal:
         raise OrderNotCancelable(f'order is already in "{order.status}" state', details={"orderId": order.id})
     if order.status is OrderStatus.PENDING_REPLACE:

@@ -9,20 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Final
 
 import attrs
 
 from trading_core.enums import PositionSide, Side
-from trading_core.values import EXACT, FOUR_PLACES, HUNDRED, ZERO, Symbol, evolve, plain_dict_init
-
-# Read on every order, so bound once: on Python 3.11 reading a member off its enum class goes
-# through EnumType.__getattr__'s slot hook, several hundred instructions a read.
-_BUY: Final = Side.BUY
+from trading_core.values import EXACT, FOUR_PLACES, HUNDRED, ZERO, Symbol
 
 
-@plain_dict_init
-@attrs.frozen(kw_only=True, slots=False)  # a __dict__ makes `evolve` a C-speed copy; see values.evolve
+@attrs.frozen(kw_only=True)
 class Position:
     """A position in one symbol: positive quantity long, negative short, zero flat."""
 
@@ -37,18 +31,22 @@ class Position:
 
     @classmethod
     def flat(cls, symbol: Symbol) -> Position:
+        """No position in `symbol`: nothing held, no cost, no P&L."""
         return cls(symbol=symbol, quantity=ZERO, cost_basis=ZERO)
 
     @property
     def is_open(self) -> bool:
+        """Something is held, long or short."""
         return bool(self.quantity)
 
     @property
     def side(self) -> PositionSide:
+        """Short when the quantity is negative, else long."""
         return PositionSide.SHORT if self.quantity < ZERO else PositionSide.LONG
 
     @property
     def average_entry_price(self) -> Decimal:
+        """The cost basis per share held, at four places (zero when flat)."""
         if not self.quantity:
             return ZERO
         return (self.cost_basis / self.quantity).quantize(FOUR_PLACES, rounding=ROUND_HALF_EVEN)
@@ -58,6 +56,7 @@ class Position:
         return self.quantity * mark
 
     def unrealized_pnl(self, mark: Decimal) -> Decimal:
+        """What closing the position at `mark` would realise, exactly."""
         return self.quantity * mark - self.cost_basis
 
     def unrealized_pnl_percent(self, mark: Decimal) -> Decimal:
@@ -67,8 +66,7 @@ class Position:
         return (self.unrealized_pnl(mark) * HUNDRED / abs(self.cost_basis)).quantize(FOUR_PLACES)
 
 
-@plain_dict_init
-@attrs.frozen(slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
+@attrs.frozen
 class PositionChange:
     """What one fill did to a position."""
 
@@ -81,20 +79,23 @@ class PositionChange:
 
     @property
     def opened(self) -> bool:
+        """The fill opened a position from flat."""
         return not self.before.is_open and self.after.is_open
 
     @property
     def closed(self) -> bool:
+        """The fill took the position to flat."""
         return self.before.is_open and not self.after.is_open
 
     @property
     def flipped(self) -> bool:
+        """The fill went through flat to the other side."""
         return self.closed_leg is not None
 
 
 def apply_fill(position: Position, *, side: Side, quantity: Decimal, price: Decimal, at: datetime) -> PositionChange:
     """Apply one execution of `quantity` at `price` to `position`."""
-    delta = quantity if side is _BUY else -quantity
+    delta = quantity if side is Side.BUY else -quantity
     held = position.quantity
     if not held or (held > 0) == (delta > 0):
         return _increase(position, delta, price, at)
@@ -115,13 +116,14 @@ def apply_fill(position: Position, *, side: Side, quantity: Decimal, price: Deci
             opened_at=at,
             updated_at=at,
         )
-        closed = evolve(position, quantity=ZERO, cost_basis=ZERO, realized_pnl=position.realized_pnl + realized)
+        closed = attrs.evolve(position, quantity=ZERO, cost_basis=ZERO, realized_pnl=position.realized_pnl + realized)
         return PositionChange(position, after, realized, closed)
-    after = evolve(
-        position,
+    after = Position(
+        symbol=position.symbol,
         quantity=remaining,
         cost_basis=position.cost_basis - removed_cost,
         realized_pnl=position.realized_pnl + realized,
+        opened_at=position.opened_at,
         updated_at=at,
     )
     return PositionChange(position, after, realized)

@@ -12,7 +12,7 @@ import attrs
 
 from trading_core.enums import OrderType, Side, TimeInForce
 from trading_core.errors import InvalidOrder
-from trading_core.values import ONE, ClientOrderId, Symbol, canonical_uuid, plain_dict_init, price, quantity
+from trading_core.values import ONE, ClientOrderId, Symbol, canonical_uuid, price, quantity
 
 MAX_CLIENT_ORDER_ID_LENGTH = 48
 """Alpaca's limit on client_order_id; our ids are UUIDs (36)."""
@@ -24,8 +24,7 @@ _STOP_TYPES = frozenset({OrderType.STOP, OrderType.STOP_LIMIT})
 _AUCTION_TIFS = frozenset({TimeInForce.OPG, TimeInForce.CLS})
 
 
-@plain_dict_init
-@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
+@attrs.frozen(kw_only=True)
 class OrderRequest:
     """A validated order request; build one with `OrderRequest.create`, which checks every rule.
 
@@ -111,8 +110,13 @@ class OrderRequest:
 
     @property
     def signed_quantity(self) -> Decimal:
-        """The position change this order makes when it fills completely."""
-        assert self.quantity is not None, "notional orders are resolved to a quantity first"
+        """The position change this order makes when it fills completely.
+
+        Raises:
+            InvalidOrder: The request is notional and not yet resolved to a quantity.
+        """
+        if self.quantity is None:
+            raise InvalidOrder("a notional order has no quantity until the engine resolves it", field="notional")
         return self.quantity if self.side is Side.BUY else -self.quantity
 
     def repeats(self, first: OrderRequest) -> bool:

@@ -12,9 +12,7 @@ import itertools
 import re
 import uuid
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from typing import Any, Final, TypeVar
-
-import attrs
+from typing import Final
 
 from trading_core.errors import InvalidOrder
 
@@ -32,7 +30,11 @@ _SYMBOL_RE: Final = re.compile(r"^[A-Z][A-Z0-9]{0,5}([./-][A-Z0-9]{1,3})?$")
 
 
 def to_decimal(value: object, *, field: str) -> Decimal:
-    """Turn an int, str or Decimal into a finite Decimal; floats are refused as inexact."""
+    """Turn an int, str or Decimal into a finite Decimal; floats are refused as inexact.
+
+    Raises:
+        InvalidOrder: The value is a float or a bool, not a number, or not finite (`field` named).
+    """
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, bool | float):
@@ -53,7 +55,11 @@ def to_decimal(value: object, *, field: str) -> Decimal:
 
 
 def quantize4(value: Decimal, *, field: str = "amount") -> Decimal:
-    """Quantise to DECIMAL(15,4), refusing values the schema could not hold or that lose digits."""
+    """Quantise to DECIMAL(15,4), refusing values the schema could not hold or that lose digits.
+
+    Raises:
+        InvalidOrder: The value is beyond DECIMAL(15,4) or has more than four decimal places.
+    """
     # The bound comes first: quantising a value of more than 28 digits would trap InvalidOperation.
     if abs(value) > _MAX_AMOUNT:
         raise InvalidOrder(f"{field} is beyond DECIMAL(15,4), was {value}", field=field)
@@ -73,7 +79,11 @@ def at_four_places(value: Decimal) -> Decimal:
 
 
 def quantity(value: object, *, field: str = "quantity") -> Decimal:
-    """Parse a strictly positive order quantity with at most four decimal places."""
+    """Parse a strictly positive order quantity with at most four decimal places.
+
+    Raises:
+        InvalidOrder: The value is not such a quantity (`field` named).
+    """
     result = quantize4(to_decimal(value, field=field), field=field)
     if result <= ZERO:
         raise InvalidOrder(f"{field} must be greater than 0, was {result}", field=field)
@@ -81,123 +91,15 @@ def quantity(value: object, *, field: str = "quantity") -> Decimal:
 
 
 def price(value: object, *, field: str = "price") -> Decimal:
-    """Parse a strictly positive price with at most four decimal places."""
+    """Parse a strictly positive price with at most four decimal places.
+
+    Raises:
+        InvalidOrder: The value is not such a price (`field` named).
+    """
     result = quantize4(to_decimal(value, field=field), field=field)
     if result <= ZERO:
         raise InvalidOrder(f"{field} must be greater than 0, was {result}", field=field)
     return result
-
-
-_T = TypeVar("_T", bound=attrs.AttrsInstance)
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-
-
-def evolve(inst: _T, **changes: Any) -> _T:
-    """`attrs.evolve` for the hot path.
-
-    A value class declared with `slots=False` (Order, Position) is copied at C speed through its
-    `__dict__`, without running `__init__` again: those classes have no validators or converters,
-    so the copy is exactly what `__init__` would build. Slotted classes take the general path.
-    """
-    state = getattr(inst, "__dict__", None)
-    cls = type(inst)
-    if state is not None:
-        # A copy of the whole dict, installed as the new instance's __dict__, costs about half of
-        # filling an empty one key by key (Order: ~8k instructions against ~15k).
-        fields = state.copy()
-        fields.update(changes)
-        if len(fields) != len(state):  # a change named a key the instance does not have
-            raise TypeError(f"{cls.__name__} has no field {sorted(changes.keys() - state.keys())}")
-        return installed(cls, fields)
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(a.alias for a in attrs.fields(cls))
-    values = {name: getattr(inst, name) for name in names}
-    values.update(changes)
-    return cls(**values)
-
-
-def installed(cls: type[_T], fields: dict[str, Any]) -> _T:
-    """An instance of a `__dict__` value class whose `__dict__` is `fields`, without `__init__`.
-
-    For classes with no validators or converters, given every field in declaration order (see
-    `field_defaults`): then this is the value `__init__` would build, at a fraction of the cost.
-    """
-    new = object.__new__(cls)
-    object.__setattr__(new, "__dict__", fields)  # frozen: the class's own __setattr__ refuses
-    return new
-
-
-def field_defaults(cls: type) -> dict[str, object]:
-    """Every field of an attrs class in declaration order with its default (None where it has none).
-
-    A copy with the fields that have no default written in is what `installed` takes.
-    """
-    return {a.name: None if a.default is attrs.NOTHING else a.default for a in attrs.fields(cls)}
-
-
-_C = TypeVar("_C", bound=type)
-
-
-def plain_dict_init(cls: _C) -> _C:
-    """Give a frozen attrs value class with a `__dict__` an `__init__` that builds it in one step.
-
-    attrs' `__init__` stores field by field into `self.__dict__`, which CPython 3.11 keeps as a
-    shared-key ("split") dict, and the interpreter does not specialise attribute reads on those:
-    every later read of such a value (an order is read dozens of times per submit) takes the
-    generic lookup, and so does every `evolve` copy of it. The `__init__` made here has the same
-    signature (names, defaults, keyword-only markers) and installs a plain dict built from a dict
-    display. The class stays the attrs class it is (eq, hash, repr, fields, evolve); classes with
-    anything else `__init__` would do (validators, converters, factories that take self, private
-    names given as arguments, hooks) are refused here. A field with a factory gets a fresh value
-    from it, as with attrs. About 2k fewer instructions per construction and ~150 fewer per read.
-    """
-    fields = attrs.fields(cls)
-    for a in fields:
-        factory = a.default if isinstance(a.default, attrs.Factory) else None  # type: ignore[arg-type]
-        if (
-            a.validator is not None
-            or a.converter is not None
-            or (factory is not None and factory.takes_self)
-            or (not a.init and factory is None)
-            or (a.init and a.alias != a.name)
-            or a.on_setattr not in (None, attrs.setters.NO_OP)
-        ):
-            raise TypeError(f"{cls.__name__}.{a.name}: plain_dict_init builds plain fields only")
-    if getattr(cls, "__dictoffset__", 0) == 0:
-        raise TypeError(f"{cls.__name__} has no __dict__ (declare it with slots=False)")
-    if hasattr(cls, "__attrs_pre_init__") or hasattr(cls, "__attrs_post_init__"):
-        raise TypeError(f"{cls.__name__} has an init hook, which plain_dict_init would skip")
-    namespace: dict[str, Any] = {"_install": object.__setattr__}
-    positional: list[str] = []
-    keywords: list[str] = []
-    values: list[str] = []
-    for a in fields:
-        if isinstance(a.default, attrs.Factory):  # type: ignore[arg-type]  # it is a class
-            namespace[f"_factory_{a.name}"] = a.default.factory
-            if not a.init:  # not a parameter: a new value each time
-                values.append(f"{a.name!r}: _factory_{a.name}()")
-                continue
-            param = f"{a.name}=_NOTHING"
-            namespace["_NOTHING"] = attrs.NOTHING
-            values.append(f"{a.name!r}: _factory_{a.name}() if {a.name} is _NOTHING else {a.name}")
-        else:
-            param = a.name
-            if a.default is not attrs.NOTHING:
-                namespace[f"_default_{a.name}"] = a.default
-                param = f"{a.name}=_default_{a.name}"
-            values.append(f"{a.name!r}: {a.name}")
-        (keywords if a.kw_only else positional).append(param)
-    params = ", ".join(["self", *positional, *(["*", *keywords] if keywords else [])])
-    display = ", ".join(values)
-    exec(f"def __init__({params}):\n    _install(self, '__dict__', {{{display}}})\n", namespace)  # noqa: S102
-    init = namespace["__init__"]
-    generated = vars(cls)["__init__"]  # attrs' own, for the annotations that inspect shows
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__module__ = cls.__module__
-    init.__annotations__ = dict(getattr(generated, "__annotations__", {}))
-    type.__setattr__(cls, "__init__", init)
-    return cls
 
 
 def money(value: Decimal) -> Decimal:
@@ -206,7 +108,11 @@ def money(value: Decimal) -> Decimal:
 
 
 class Symbol(str):
-    """A ticker: upper case letters and digits, with an optional class suffix such as `BRK.B`."""
+    """A ticker: upper case letters and digits, with an optional class suffix such as `BRK.B`.
+
+    Raises:
+        InvalidOrder: The value is not a string, or not a valid ticker.
+    """
 
     __slots__ = ()
 
@@ -258,6 +164,7 @@ class _Id(str):
 
     @classmethod
     def new(cls) -> _Id:
+        """A new identifier of this kind: a random version 4 UUID string."""
         return cls(str(uuid.uuid4()))
 
 
@@ -327,12 +234,15 @@ _uuids = _UuidSequence()
 
 
 def new_order_id() -> OrderId:
+    """A new order id: a version 4 UUID string."""
     return OrderId(_uuids.next())
 
 
 def new_client_order_id() -> ClientOrderId:
+    """A new client order id: a version 4 UUID string, well within the broker's 48 characters."""
     return ClientOrderId(_uuids.next())
 
 
 def new_event_id() -> EventId:
+    """A new event id: a version 4 UUID string."""
     return EventId(_uuids.next())

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import attrs
 import pytest
 
 from tests.unit.paper_support import D, events, fills, new_exchange, order
 from trading_core.enums import OrderStatus
 from trading_core.errors import OrderNotCancelable, OrderNotFound
-from trading_core.values import BrokerOrderId, evolve
+from trading_core.values import BrokerOrderId
 
 NEW = ("new", OrderStatus.NEW)
 FILL = ("fill", OrderStatus.FILLED)
@@ -206,6 +207,6 @@ async def test_a_quantity_finer_than_four_places_is_split_at_its_own_scale() -> 
     exchange = new_exchange(fill_parts=2)
 
     # Finer than the engine sends: as the Alpaca simulator passes on what Alpaca takes.
-    await exchange.submit_order(evolve(order(quantity=10), quantity=D("0.123456789")))
+    await exchange.submit_order(attrs.evolve(order(quantity=10), quantity=D("0.123456789")))
 
     assert [D("0.061728394"), D("0.061728395")] == [q for q, _ in fills(exchange.drain_updates())]

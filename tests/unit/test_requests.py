@@ -87,6 +87,14 @@ class TestValidRequests:
             create(type="market", side="sell").signed_quantity,
         )
 
+    def test_a_notional_request_has_no_signed_quantity_until_it_is_resolved(self) -> None:
+        notional = OrderRequest.create(symbol="AAPL", side="buy", type="market", notional="100")
+
+        with pytest.raises(InvalidOrder) as refused:
+            _ = notional.signed_quantity
+
+        assert refused.value.field == "notional"
+
 
 class TestAmounts:
     @pytest.mark.parametrize("quantity", ["0", "-1", "0.00001", 0, "-0.0001"])

@@ -4,16 +4,27 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trading_core import codes
 from trading_core.enums import OrderType
+from trading_core.positions import Position
 from trading_core.requests import OrderRequest
-from trading_core.risk import DEFAULT_RULES, PreTradeValidation, Rejection, RiskContext, RiskEngine, RiskLimits
+from trading_core.risk import (
+    DEFAULT_RULES,
+    PreTradeValidation,
+    Rejection,
+    RiskContext,
+    RiskEngine,
+    RiskLimits,
+    Sizing,
+    is_reducing,
+)
 from trading_core.testing import order_requests, risk_contexts, risk_limits, symbols
 
-from .builders import account, context, eastern, request
+from .builders import AAPL, account, context, eastern, position, request
 
 SPEC_CHECKS = [
     "buyingPower",
@@ -93,6 +104,52 @@ class TestRiskEngine:
 
         assert (validation.checks["noAapl"], validation.rejection_reason) == (False, "not today")
         assert len(RiskEngine().rules) + 1 == len(engine.rules)
+
+    def test_the_order_is_sized_once_and_every_rule_that_asks_is_given_that_sizing(self) -> None:
+        given: list[Sizing] = []
+
+        def seen(req: OrderRequest, sized: Sizing, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
+            given.append(sized)
+            return None
+
+        engine = RiskEngine().with_sized_rules([("first", seen), ("second", seen)])
+        req, ctx = request(side="sell", quantity="4"), context(positions=[position(AAPL, 10, 100)])
+
+        validation = engine.validate(req, ctx)
+
+        assert validation.approved
+        assert [Sizing.of(req, ctx)] * 2 == given
+        assert given[0] is given[1]
+        assert (given[0].reducing, given[0].opening) == (True, Decimal(0))
+
+    def test_a_users_rule_of_three_arguments_sees_what_the_sizing_says(self) -> None:
+        """The README's rule shape: (request, context, limits), asking `is_reducing` itself."""
+
+        def only_reductions(req: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
+            return None if is_reducing(req, ctx) else Rejection("onlyReductions", codes.RISK_REJECTED, "opens")
+
+        engine = RiskEngine().with_rules([("onlyReductions", only_reductions)])
+        ctx = context(positions=[position(AAPL, 10, 100)])
+
+        assert engine.validate(request(side="sell", quantity="4"), ctx).approved
+        assert engine.validate(request(side="buy", quantity="4"), ctx).rejection_code == codes.RISK_REJECTED
+
+    def test_an_order_that_cannot_be_sized_fails_every_check(self) -> None:
+        """Every rule reads the sizing: without one, each check fails closed rather than passing."""
+        broken = Position(symbol=AAPL, quantity=None, cost_basis=Decimal(0))  # type: ignore[arg-type]
+
+        validation = RiskEngine().validate(request(), context(positions=[broken]))
+
+        assert [name for name, _ in DEFAULT_RULES] == [r.check for r in validation.rejections]
+        assert not any(validation.checks.values())
+        assert {codes.RISK_REJECTED} == {r.code for r in validation.rejections}
+
+    def test_a_sized_rule_may_not_take_a_name_already_taken(self) -> None:
+        def anything(req: OrderRequest, sized: Sizing, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
+            return None
+
+        with pytest.raises(ValueError, match="buyingPower"):
+            RiskEngine().with_sized_rules([("buyingPower", anything)])
 
     def test_a_validation_without_rejections_is_approved(self) -> None:
         assert PreTradeValidation({"buyingPower": True}).approved

@@ -18,10 +18,11 @@ from trading_core.market import Asset, Session
 from trading_core.positions import Position
 from trading_core.requests import OrderRequest
 from trading_core.risk import rules
-from trading_core.risk.context import RiskContext, is_reducing, opening_quantity, reference_price
+from trading_core.risk.context import RiskContext
 from trading_core.risk.engine import DEFAULT_RULES
 from trading_core.risk.limits import RiskLimits
-from trading_core.risk.rules import Rejection, Rule
+from trading_core.risk.rules import Rejection, SizedRule
+from trading_core.risk.sizing import Sizing, is_reducing, opening_quantity, reference_price
 from trading_core.testing import order_requests, positions, reducing_requests, risk_contexts, risk_limits, symbols
 from trading_core.values import Symbol
 
@@ -38,9 +39,9 @@ EXPOSURE_RULES = {
 """The rules that guard exposure or losses: none may block an order that only reduces."""
 
 
-def check(rule: Rule, req: OrderRequest, ctx: RiskContext, limits: RiskLimits = LIMITS) -> str | None:
+def check(rule: SizedRule, req: OrderRequest, ctx: RiskContext, limits: RiskLimits = LIMITS) -> str | None:
     """The rule's code for `req` in `ctx`, or None when it passes."""
-    rejection = rule(req, ctx, limits)
+    rejection = rule(req, Sizing.of(req, ctx), ctx, limits)
     return None if rejection is None else rejection.code
 
 
@@ -85,8 +86,8 @@ class TestContext:
     def test_a_market_order_without_a_mark_has_no_value(self) -> None:
         assert reference_price(request(), context(marks={})) is None
 
-    def test_a_request_is_sized_again_once_its_position_or_mark_changes(self) -> None:
-        """The engine's context reads the book's live mappings: what was worked out must follow them."""
+    def test_the_context_shows_the_mappings_it_was_given_as_they_stand(self) -> None:
+        """The engine gives its book's own mappings: a request sized later is sized against what they hold then."""
         held: dict[Symbol, Position] = {}
         marks = {AAPL: Decimal(100)}
         ctx = attrs.evolve(context(), positions=held, marks=marks)
@@ -103,14 +104,29 @@ class TestContext:
             Decimal(101),
         )
 
-    def test_of_builds_what_the_class_builds_from_every_field(self) -> None:
-        ctx = context(positions=[position(AAPL, 5, 100)], open_orders=[order(sell("1"), status=OrderStatus.NEW)])
-        given = {a.name: getattr(ctx, a.name) for a in attrs.fields(RiskContext) if a.init}
+    def test_a_rule_cannot_change_what_the_context_shows(self) -> None:
+        """Read-only all the way down: the mappings, the open orders by symbol, the open orders in the symbol."""
+        resting = order(sell("1"), status=OrderStatus.NEW)
+        ctx = attrs.evolve(
+            context(positions=[position(AAPL, 5, 100)], open_orders=[resting]),
+            working={AAPL: {resting.id: resting}},
+        )
 
-        built, expected = RiskContext.of(**given), RiskContext(**given)
-
-        assert list(vars(built).items()) == list(vars(expected).items())  # the last sizing's holder too, empty
-        assert built._sizing is not RiskContext.of(**given)._sizing
+        with pytest.raises(TypeError):
+            ctx.positions[AAPL] = position(AAPL, 1, 1)  # type: ignore[index]
+        with pytest.raises(TypeError):
+            ctx.marks[AAPL] = Decimal(1)  # type: ignore[index]
+        with pytest.raises(TypeError):
+            del ctx.assets[AAPL]  # type: ignore[attr-defined]
+        with pytest.raises(TypeError):
+            del ctx.working[AAPL][resting.id]  # type: ignore[attr-defined]
+        with pytest.raises(AttributeError):
+            ctx.open_orders.append(resting)  # type: ignore[attr-defined]
+        assert (Decimal(5), (resting,), [resting]) == (
+            ctx.held(AAPL),
+            ctx.open_orders,
+            list(ctx.working[AAPL].values()),
+        )
 
     def test_today_is_the_new_york_date(self) -> None:
         late_evening = datetime(2026, 3, 3, 3, 0, tzinfo=UTC)  # 22:00 on Monday in New York
@@ -481,7 +497,8 @@ class TestWashTrade:
     def test_a_market_order_against_any_opposite_order_fails(self) -> None:
         ctx = self.ctx(sell("5", type="limit", limit_price="1000"))
 
-        rejection = rules.wash_trade(request(), ctx, LIMITS)
+        req = request()
+        rejection = rules.wash_trade(req, Sizing.of(req, ctx), ctx, LIMITS)
 
         assert rejection is not None
         assert (rejection.code, rejection.check) == (codes.WASH_TRADE, "washTrade")
@@ -564,7 +581,7 @@ class TestProperties:
         ctx = attrs.evolve(ctx, positions={**ctx.positions, symbol: held})
         req = data.draw(reducing_requests(held, types=tuple(OrderType)))
 
-        rejected = {name: rule(req, ctx, limits) for name, rule in EXPOSURE_RULES.items()}
+        rejected = {name: rule(req, Sizing.of(req, ctx), ctx, limits) for name, rule in EXPOSURE_RULES.items()}
 
         assert is_reducing(req, ctx)
         assert dict.fromkeys(EXPOSURE_RULES) == rejected
@@ -584,7 +601,7 @@ class TestProperties:
         ctx = attrs.evolve(ctx, day_trades=data.draw(st.sampled_from([ctx.day_trades, day_trades])))
 
         for name, rule in DEFAULT_RULES:
-            rejection = rule(req, ctx, limits)
+            rejection = rule(req, Sizing.of(req, ctx), ctx, limits)
 
             assert rejection is None or (rejection.code in codes.RISK_CODES and rejection.check == name)
 
@@ -593,9 +610,9 @@ class TestProperties:
     def test_the_rules_depend_on_nothing_but_their_inputs(self, case: tuple[OrderRequest, RiskContext]) -> None:
         req, ctx = case
 
-        first = [rule(req, ctx, LIMITS) for _, rule in DEFAULT_RULES]
+        first = [rule(req, Sizing.of(req, ctx), ctx, LIMITS) for _, rule in DEFAULT_RULES]
 
-        assert first == [rule(req, ctx, LIMITS) for _, rule in DEFAULT_RULES]
+        assert first == [rule(req, Sizing.of(req, ctx), ctx, LIMITS) for _, rule in DEFAULT_RULES]
 
     @settings(max_examples=50, deadline=None)
     @given(st.data())
@@ -609,6 +626,10 @@ class TestProperties:
         assert req.side is (Side.SELL if held.quantity > 0 else Side.BUY)
         assert req.quantity is not None
         assert 0 < req.quantity <= abs(held.quantity)
+
+    def test_no_request_reduces_a_flat_position(self) -> None:
+        with pytest.raises(ValueError, match="flat"):
+            reducing_requests(Position.flat(AAPL))
 
 
 def test_rejection_is_a_plain_value() -> None:

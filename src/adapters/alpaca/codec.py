@@ -31,7 +31,7 @@ from trading_core.broker_models import BrokerOrder, BrokerPosition, TradeUpdate
 from trading_core.enums import OrderStatus, TimeInForce
 from trading_core.market import EASTERN, Account, Asset, MarketClock, Quote, Session
 from trading_core.orders import Order, TradeEvent
-from trading_core.values import FOUR_PLACES, ZERO, BrokerOrderId, ClientOrderId, ExecutionId, Symbol, evolve
+from trading_core.values import FOUR_PLACES, ZERO, BrokerOrderId, ClientOrderId, ExecutionId, Symbol
 
 __all__ = [
     "FillActivity",
@@ -250,7 +250,7 @@ def broker_order(data: Any) -> BrokerOrder:
     order = _structure(fields, BrokerOrder, "order")
     quantity, filled = _shares(order.quantity), _shares(order.filled_quantity)
     if quantity is not order.quantity or filled is not order.filled_quantity:
-        order = evolve(order, quantity=quantity, filled_quantity=filled)
+        order = attrs.evolve(order, quantity=quantity, filled_quantity=filled)
     return order
 
 

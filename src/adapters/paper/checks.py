@@ -30,7 +30,7 @@ The 403 kinds are the refusals whose `details` carry `available` or `buying_powe
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Final, NoReturn
+from typing import Any, NoReturn
 
 from adapters.paper.instrument import Instrument
 from trading_core import codes
@@ -38,21 +38,21 @@ from trading_core.enums import OrderType, Side, TimeInForce
 from trading_core.errors import BrokerRejected, DuplicateClientOrderId
 from trading_core.values import ZERO
 
-# Read on every order, so bound once: on Python 3.11 reading a member off its enum class goes
-# through EnumType.__getattr__'s slot hook, several hundred instructions a read.
-_MARKET: Final = OrderType.MARKET
-_BUY: Final = Side.BUY
-_SELL: Final = Side.SELL
-
 _LIMIT_TYPES = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT})
 _STOP_TYPES = frozenset({OrderType.STOP, OrderType.STOP_LIMIT})
 
 
 def refuse(code: str, message: str, **details: Any) -> NoReturn:
+    """Refuse a request as the exchange does, with one of our codes and what it concerned.
+
+    Raises:
+        BrokerRejected: Always.
+    """
     raise BrokerRejected(code, message, details=details)
 
 
 def duplicate_client_order_id(client_order_id: str) -> NoReturn:
+    """Refuse an order under a client order id the account has used (`DUPLICATE_CLIENT_ORDER_ID`)."""
     refuse(
         DuplicateClientOrderId.code,
         "client_order_id must be unique",
@@ -65,7 +65,7 @@ def check_shape(
     order_type: OrderType, quantity: Decimal, limit_price: Decimal | None, stop_price: Decimal | None
 ) -> None:
     """Refuse what no exchange could work: missing or stray prices, a non-positive quantity."""
-    if order_type is _MARKET and limit_price is None and stop_price is None and quantity > ZERO:
+    if order_type is OrderType.MARKET and limit_price is None and stop_price is None and quantity > ZERO:
         return  # the common case, in three comparisons
     if order_type is OrderType.TRAILING_STOP:
         refuse(codes.INVALID_ORDER, "trailing_stop orders are not supported by the paper exchange", field="type")
@@ -116,7 +116,7 @@ def opening_quantity(
     `released` is the unfilled quantity of an order on the same side that this one replaces.
     """
     held = instrument.position.quantity
-    if side is _BUY:
+    if side is Side.BUY:
         same, other, against = instrument.open_buy, instrument.open_sell, -held
     else:
         same, other, against = instrument.open_sell, instrument.open_buy, held
@@ -129,7 +129,7 @@ def opening_quantity(
     else:  # nothing left to reduce: all of it opens or adds
         covered = ZERO
         opening = quantity
-    if opening and side is _SELL:
+    if opening and side is Side.SELL:
         why = None
         if not (can_short and instrument.asset.shortable):
             why = "account is not allowed to short" if not can_short else f"{instrument.asset.symbol} is not shortable"
@@ -185,6 +185,7 @@ def reference_price(side: Side, limit_price: Decimal | None, stop_price: Decimal
 
 
 def check_buying_power(cost: Decimal, buying_power: Decimal) -> None:
+    """Refuse an order whose added exposure costs more than the buying power (`INSUFFICIENT_FUNDS`)."""
     if cost > buying_power:
         refuse(
             codes.INSUFFICIENT_FUNDS,

@@ -37,7 +37,7 @@ from trading_core.market import Account, Asset, MarketClock, Quote, Session
 from trading_core.orders import Order
 from trading_core.ports import OrderFilter
 from trading_core.positions import Position
-from trading_core.values import BrokerOrderId, ClientOrderId, Symbol, field_defaults, installed, price
+from trading_core.values import BrokerOrderId, ClientOrderId, Symbol, price
 
 if TYPE_CHECKING:
     from trading_core.ports import Broker, MarketData
@@ -67,12 +67,7 @@ class PaperExchange:
         self.dropped_updates = 0
         """Trade updates dropped because nobody drained them (see `max_pending_updates`)."""
         self._venue = Venue(clock, cfg, self._emit)
-        self._account_fields = field_defaults(Account) | {
-            "account_id": cfg.account_id or str(uuid.uuid4()),
-            "multiplier": self._venue.ledger.multiplier,
-            "shorting_enabled": self._venue.can_short,
-        }
-        """Every Account field: the fixed ones written in, the balances written by `get_account`."""
+        self._account_id = cfg.account_id or str(uuid.uuid4())
 
     # ---------------------------------------------------------------- the Broker port: orders
 
@@ -81,12 +76,18 @@ class PaperExchange:
         return self._venue.submit(order)
 
     async def get_order(self, broker_order_id: BrokerOrderId) -> BrokerOrder:
+        """The order's latest snapshot, open or closed (while `closed_order_retention` keeps it).
+
+        Raises:
+            OrderNotFound: The exchange has no order under this id.
+        """
         snap = self._venue.orders.get(broker_order_id)
         if snap is None:
             raise OrderNotFound("order not found", details={"orderId": broker_order_id})
         return snap
 
     async def get_order_by_client_id(self, client_order_id: ClientOrderId) -> BrokerOrder | None:
+        """The order taken under our client order id, None when there is none."""
         broker_order_id = self._venue.by_client.get(client_order_id)
         return None if broker_order_id is None else self._venue.orders[broker_order_id]
 
@@ -180,18 +181,17 @@ class PaperExchange:
         ]
 
     async def get_account(self) -> Account:
-        """The account with its balances now.
-
-        The engine's risk checks read it before every order, so it is a copy of the fixed fields
-        with the balances written in: ~6k instructions less than the keyword call into Account.
-        """
+        """The account with its balances now."""
         ledger = self._venue.ledger
-        fields = self._account_fields.copy()
-        fields["cash"] = ledger.cash
-        fields["equity"] = ledger.equity
-        fields["buying_power"] = ledger.buying_power
-        fields["last_equity"] = ledger.last_equity
-        return installed(Account, fields)
+        return Account(
+            account_id=self._account_id,
+            cash=ledger.cash,
+            equity=ledger.equity,
+            buying_power=ledger.buying_power,
+            last_equity=ledger.last_equity,
+            multiplier=ledger.multiplier,
+            shorting_enabled=self._venue.can_short,
+        )
 
     def resume(self, positions: Iterable[Position], cash: Decimal, open_orders: Iterable[Order] = ()) -> None:
         """Carry on an account that outlived the process: its cash, its positions, its open orders.
@@ -201,7 +201,11 @@ class PaperExchange:
         time priority) is worked again under its broker order id, with what it filled
         (`Venue.resume_order`): in session, what the current price lets execute fills now,
         announced as trade updates. Only a fresh exchange (no order taken yet) can be resumed,
-        and only in listed symbols: anything else raises `ValueError` and changes nothing.
+        and only in listed symbols.
+
+        Raises:
+            ValueError: The exchange has taken orders already, or an order or position is in a
+                symbol it does not list; nothing is changed.
         """
         venue = self._venue
         if venue.orders:
@@ -251,6 +255,7 @@ class PaperExchange:
         venue.ledger.last_equity = last_equity
 
     async def get_clock(self) -> MarketClock:
+        """The market clock: open or closed as set here, the next open and close by the calendar."""
         now = self._clock.now()
         is_open = self._venue.is_open
         next_open, next_close = next_open_and_close(now, is_open=is_open)
@@ -263,26 +268,24 @@ class PaperExchange:
         )
 
     async def get_asset(self, symbol: Symbol) -> Asset | None:
+        """The listed asset, None for a symbol the exchange does not list."""
         inst = self._venue.instruments.get(symbol)
         return None if inst is None else inst.asset
 
     async def list_assets(self) -> list[Asset]:
+        """Every listed asset."""
         return [inst.asset for inst in self._venue.instruments.values()]
 
     async def latest_quote(self, symbol: Symbol) -> Quote | None:
-        """The current price, as a quote with no spread (bid = ask = price).
-
-        Read before every order (the engine's mark), so built as `installed` from its fields in
-        declaration order: ~1.6k instructions less than the keyword call into Quote.
-        """
+        """The current price, as a quote with no spread (bid = ask = price)."""
         inst = self._venue.instruments.get(symbol)
         if inst is None:
             return None
         last = inst.price
-        fields = {"symbol": symbol, "price": last, "timestamp": inst.priced_at, "bid": last, "ask": last}
-        return installed(Quote, fields)
+        return Quote(symbol=symbol, price=last, timestamp=inst.priced_at, bid=last, ask=last)
 
     async def health(self) -> Mapping[str, str]:
+        """Always connected: the exchange is in this process."""
         return {"broker": "connected"}
 
     # ---------------------------------------------------------------- the trade update stream
@@ -311,6 +314,7 @@ class PaperExchange:
 
     @property
     def is_open(self) -> bool:
+        """The market is open (see `open_market` and `close_market`)."""
         return self._venue.is_open
 
     @property

@@ -68,13 +68,10 @@ class Instrument:
         """Put an open order where the next price move will find it."""
         order.in_book = True
         buy = order.side is Side.BUY
-        if not order.triggered:
-            stop = order.stop_price
-            assert stop is not None
+        stop, limit = order.stop_price, order.limit_price
+        if not order.triggered and stop is not None:  # untriggered: a stop order, with its stop price
             heapq.heappush(self.buy_stops if buy else self.sell_stops, (stop if buy else -stop, order.seq, order))
-        elif order.has_limit:
-            limit = order.limit_price
-            assert limit is not None
+        elif order.has_limit and limit is not None:
             heapq.heappush(self.buy_limits if buy else self.sell_limits, (-limit if buy else limit, order.seq, order))
         else:
             self.waiting.append(order)

@@ -5,17 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import Final
 
 from adapters.paper.instrument import Instrument
 from trading_core.enums import Side
 from trading_core.fills import Fill, cash_flow
 from trading_core.positions import PositionChange, apply_fill
 from trading_core.values import ZERO
-
-# Read on every order, so bound once: on Python 3.11 reading a member off its enum class goes
-# through EnumType.__getattr__'s slot hook, several hundred instructions a read.
-_BUY: Final = Side.BUY
 
 
 class Ledger:
@@ -39,6 +34,7 @@ class Ledger:
 
     @property
     def equity(self) -> Decimal:
+        """Cash plus the market value of the positions."""
         return self.cash + self.market_value
 
     @property
@@ -62,7 +58,7 @@ class Ledger:
         """Book one execution: the position moves by the core's own rule, cash by the notional."""
         change = apply_fill(instrument.position, side=side, quantity=quantity, price=price, at=at)
         instrument.position = change.after
-        if side is _BUY:
+        if side is Side.BUY:
             self.cash -= quantity * price
         else:
             self.cash += quantity * price

@@ -11,7 +11,6 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
-from typing import Final
 
 from adapters.paper import checks
 from adapters.paper.config import PaperConfig
@@ -25,33 +24,7 @@ from trading_core.clock import Clock
 from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce
 from trading_core.errors import OrderNotCancelable, OrderNotFound
 from trading_core.orders import Order, TradeEvent
-from trading_core.values import (
-    FOUR_PLACES,
-    ONE,
-    ZERO,
-    BrokerOrderId,
-    ClientOrderId,
-    ExecutionId,
-    Symbol,
-    field_defaults,
-    installed,
-)
-
-# Read on every order, so bound once: on Python 3.11 reading a member off its enum class goes
-# through EnumType.__getattr__'s slot hook, several hundred instructions a read.
-_DAY: Final = TimeInForce.DAY
-_MARKET: Final = OrderType.MARKET
-_FILLED: Final = OrderStatus.FILLED
-_NEW_EVENT: Final = TradeEvent.NEW
-_FILL_EVENT: Final = TradeEvent.FILL
-
-_MARKET_ORDER_ACCEPTED: Final = field_defaults(BrokerOrder) | {"type": _MARKET, "status": OrderStatus.NEW}
-"""Every BrokerOrder field in declaration order, with its default or None for those without
-(which `Venue._fill_at_once` always writes), and the type and status it accepts orders with."""
-
-_UPDATE_DEFAULTS: Final = field_defaults(TradeUpdate)
-"""Every TradeUpdate field with its default: copied and written into, as `_MARKET_ORDER_ACCEPTED` is.
-A keyword call into TradeUpdate costs ~9-11k instructions, the copy ~6k."""
+from trading_core.values import FOUR_PLACES, ONE, ZERO, BrokerOrderId, ClientOrderId, ExecutionId, Symbol
 
 _IMMEDIATE = frozenset({TimeInForce.IOC, TimeInForce.FOK, TimeInForce.OPG})
 """Orders that execute once, when routed, and are cancelled for whatever did not fill."""
@@ -117,7 +90,7 @@ class Venue:
         quantity = order.quantity
         checks.check_shape(order.type, quantity, order.limit_price, order.stop_price)
         inst = checks.check_asset(self.instruments.get(order.symbol), order.symbol, quantity)
-        if order.time_in_force is not _DAY:
+        if order.time_in_force is not TimeInForce.DAY:
             self._check_time_in_force(order.time_in_force)
             if quantity != quantity.to_integral_value():
                 checks.check_fractional(order.time_in_force)
@@ -126,7 +99,7 @@ class Venue:
         )
         now = self.clock.now()
         if (
-            order.type is _MARKET
+            order.type is OrderType.MARKET
             and self.is_open
             and self._fills_at_once
             and order.time_in_force in _AT_ONCE
@@ -173,6 +146,12 @@ class Venue:
         What is not given is copied from the old order; without `quantity` the new order takes
         the old one's unfilled remainder. Events: `pending_replace` and `replaced` for the old
         order, then `new` (or `accepted` while closed) for the new one, which executes at once.
+
+        Raises:
+            OrderNotFound: No order has this id.
+            OrderNotCancelable: The order is closed, or not in a status that can be replaced.
+            BrokerRejected: The new order is refused as a new order would be (its client order id
+                taken, its shape, its buying power).
         """
         old = self.open_order(broker_order_id)
         if old.status not in _REPLACEABLE:
@@ -205,7 +184,11 @@ class Venue:
         """Put an open order in `pending_replace` (a replace asked for and not yet confirmed).
 
         It keeps working (a price move may still fill it) but cannot be cancelled or replaced
-        again until `end_replace`. Refused as `replace` refuses an order that cannot be replaced.
+        again until `end_replace`.
+
+        Raises:
+            OrderNotFound: No order has this id.
+            OrderNotCancelable: The order is closed, or not in a status that can be replaced.
         """
         w = self.open_order(broker_order_id)
         if w.status not in _REPLACEABLE:
@@ -339,7 +322,12 @@ class Venue:
             inst.rest(w)  # the open matches it
 
     def open_order(self, broker_order_id: BrokerOrderId) -> WorkingOrder:
-        """The open order with this id; OrderNotFound or OrderNotCancelable when there is none."""
+        """The open order with this id, neither being cancelled nor replaced.
+
+        Raises:
+            OrderNotFound: No order has this id.
+            OrderNotCancelable: The order is closed, or a cancel or replace of it is pending.
+        """
         w = self.working.get(broker_order_id)
         if w is not None and w.status not in (OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE):
             return w
@@ -361,38 +349,17 @@ class Venue:
             checks.check_buying_power(opening * fill_price, self.ledger.buying_power)
         broker_order_id = BrokerOrderId(self._ids.next())
         quantity = order.quantity
-        # BrokerOrder(...) as a copy of the defaults with these fields written in, as
-        # Order.from_request builds a new order: the keyword call into a 21-field class costs
-        # ~19k instructions, this ~6k. The snapshot is the same value (tests/unit/test_paper_orders.py).
-        fields = _MARKET_ORDER_ACCEPTED.copy()
-        fields["broker_order_id"] = broker_order_id
-        fields["client_order_id"] = order.client_order_id
-        fields["symbol"] = inst.asset.symbol
-        fields["side"] = order.side
-        fields["time_in_force"] = order.time_in_force
-        fields["quantity"] = quantity
-        fields["created_at"] = now
-        fields["updated_at"] = now
-        fields["submitted_at"] = now
-        fields["extended_hours"] = order.extended_hours
-        accepted = installed(BrokerOrder, fields)
+        symbol = inst.asset.symbol
+        accepted = _market_order(order, broker_order_id, symbol, now)
         self.by_client[order.client_order_id] = broker_order_id
-        self.emit(_order_update(_NEW_EVENT, accepted, now))
+        self.emit(_order_update(TradeEvent.NEW, accepted, now))
         change = self.ledger.settle(inst, order.side, quantity, fill_price, now)
-        # The filled snapshot is the accepted one with the fill written in, copied the same way
-        # rather than through evolve (~11k instructions for its keyword changes, ~2k this way).
-        fields = fields.copy()
-        fields["status"] = _FILLED
-        fields["filled_quantity"] = quantity
-        fields["filled_average_price"] = fill_price
-        fields["filled_at"] = now
-        filled = installed(BrokerOrder, fields)
+        filled = _market_order(order, broker_order_id, symbol, now, fill_price=fill_price)
         self.orders[broker_order_id] = filled
-        if self._retention is not None:
-            self._retire(broker_order_id)
+        self._retire(broker_order_id)
         self.emit(
             _fill_update(
-                _FILL_EVENT,
+                TradeEvent.FILL,
                 filled,
                 now,
                 execution_id=ExecutionId(self._ids.next()),
@@ -551,9 +518,8 @@ class Venue:
 
     def _fillable(self, w: WorkingOrder, current: Decimal) -> Decimal:
         """How much of the order the current price lets execute now; a crossed stop triggers for good."""
-        if not w.triggered:
-            stop = w.stop_price
-            assert stop is not None
+        stop = w.stop_price
+        if not w.triggered and stop is not None:  # untriggered: a stop order, with its stop price
             if not (current >= stop if w.side is Side.BUY else current <= stop):
                 return ZERO
             w.triggered = True
@@ -604,7 +570,7 @@ class Venue:
             event = TradeEvent.PARTIAL_FILL
         snap = w.snapshot(now)
         self.orders[w.id] = snap
-        if self._retention is not None and event is TradeEvent.FILL:
+        if event is TradeEvent.FILL:
             self._retire(w.id)
         self.emit(
             _fill_update(
@@ -650,8 +616,7 @@ class Venue:
         inst.remove(w)
         del self.working[w.id]
         w.status = status
-        if self._retention is not None:
-            self._retire(w.id)
+        self._retire(w.id)
 
     def _publish(
         self,
@@ -669,22 +634,44 @@ class Venue:
         return snap
 
     def _retire(self, broker_order_id: BrokerOrderId) -> None:
-        """Forget the oldest closed orders beyond `closed_order_retention` (order and client id)."""
+        """Forget the oldest closed orders beyond `closed_order_retention` (order and client id), if it is set."""
+        retention = self._retention
+        if retention is None:
+            return
         closed = self._closed
         closed.append(broker_order_id)
-        assert self._retention is not None
-        while len(closed) > self._retention:
+        while len(closed) > retention:
             forgotten = self.orders.pop(closed.popleft())
             del self.by_client[forgotten.client_order_id]
 
 
+def _market_order(
+    order: Order, broker_order_id: BrokerOrderId, symbol: Symbol, now: datetime, *, fill_price: Decimal | None = None
+) -> BrokerOrder:
+    """The snapshot of a market order taken at `now`: `new`, or with `fill_price` filled whole then."""
+    filled = fill_price is not None
+    return BrokerOrder(
+        broker_order_id=broker_order_id,
+        client_order_id=order.client_order_id,
+        symbol=symbol,
+        side=order.side,
+        type=OrderType.MARKET,
+        time_in_force=order.time_in_force,
+        quantity=order.quantity,
+        status=OrderStatus.FILLED if filled else OrderStatus.NEW,
+        created_at=now,
+        updated_at=now,
+        submitted_at=now,
+        filled_quantity=order.quantity if filled else ZERO,
+        filled_average_price=fill_price,
+        extended_hours=order.extended_hours,
+        filled_at=now if filled else None,
+    )
+
+
 def _order_update(event: TradeEvent, order: BrokerOrder, now: datetime) -> TradeUpdate:
-    """`TradeUpdate(event=event, order=order, timestamp=now)`, built as `Venue._fill_at_once` builds its snapshot."""
-    fields = _UPDATE_DEFAULTS.copy()
-    fields["event"] = event
-    fields["order"] = order
-    fields["timestamp"] = now
-    return installed(TradeUpdate, fields)
+    """The update announcing that `order` moved with `event` (no execution)."""
+    return TradeUpdate(event=event, order=order, timestamp=now)
 
 
 def _fill_update(
@@ -697,16 +684,16 @@ def _fill_update(
     quantity: Decimal,
     position_quantity: Decimal,
 ) -> TradeUpdate:
-    """The update of one execution (`fill` or `partial_fill`), built as `_order_update` builds its own."""
-    fields = _UPDATE_DEFAULTS.copy()
-    fields["event"] = event
-    fields["order"] = order
-    fields["timestamp"] = now
-    fields["execution_id"] = execution_id
-    fields["price"] = fill_price
-    fields["quantity"] = quantity
-    fields["position_quantity"] = position_quantity
-    return installed(TradeUpdate, fields)
+    """The update of one execution (`fill` or `partial_fill`)."""
+    return TradeUpdate(
+        event=event,
+        order=order,
+        timestamp=now,
+        execution_id=execution_id,
+        price=fill_price,
+        quantity=quantity,
+        position_quantity=position_quantity,
+    )
 
 
 def _split(quantity: Decimal, parts: int, *, whole: bool) -> Iterable[Decimal]:
@@ -720,7 +707,8 @@ def _split(quantity: Decimal, parts: int, *, whole: bool) -> Iterable[Decimal]:
 def _fraction_step(quantity: Decimal) -> Decimal:
     """Four places, or the quantity's own scale when it is finer (a simulator may take Alpaca's nine)."""
     exponent = quantity.as_tuple().exponent
-    assert isinstance(exponent, int)  # a finite quantity
+    if not isinstance(exponent, int):
+        raise ValueError(f"a quantity must be finite, was {quantity}")
     return FOUR_PLACES if exponent >= -4 else ONE.scaleb(exponent)
 
 

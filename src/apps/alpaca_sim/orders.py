@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+import attrs
+
 from apps.alpaca_sim import errors, order_requests, parse, wire
 from apps.alpaca_sim.asgi import Request, Response, json_response
 from apps.alpaca_sim.simulation import EVERYTHING, Simulation
@@ -13,7 +15,7 @@ from trading_core.enums import OrderStatus, Side
 from trading_core.errors import TradingError
 from trading_core.orders import Order, TradeEvent
 from trading_core.ports import OrderFilter
-from trading_core.values import ZERO, BrokerOrderId, ClientOrderId, Symbol, evolve, new_order_id
+from trading_core.values import ZERO, BrokerOrderId, ClientOrderId, Symbol, new_order_id
 
 _PENDING = frozenset({OrderStatus.PENDING_NEW, OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE})
 _REPLACEABLE = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
@@ -177,7 +179,7 @@ async def _lose_replace_race(
     else:
         await refuse()
     now = sim.clock.now()
-    proposed = evolve(
+    proposed = attrs.evolve(
         old,
         broker_order_id=BrokerOrderId(str(uuid.uuid4())),
         client_order_id=ClientOrderId(change.client_order_id or str(uuid.uuid4())),

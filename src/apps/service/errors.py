@@ -34,7 +34,6 @@ STATUS_BY_CODE: Final[Mapping[str, int]] = {
     "NOT_FOUND": 404,
     "ORDER_NOT_FOUND": 404,
     "POSITION_NOT_FOUND": 404,
-    "SYMBOL_NOT_FOUND": 404,
     "METHOD_NOT_ALLOWED": 405,
     # A state conflict the caller cannot fix by changing the request: 409, as a failed
     # precondition on the resource, not 422 (which we keep for risk and broker refusals).

@@ -20,7 +20,15 @@ from trading_core.engine.parts import EngineParts
 from trading_core.engine.submission import build_order
 from trading_core.engine.updates import BrokerUpdates
 from trading_core.enums import OrderStatus, TimeInForce
-from trading_core.errors import BrokerError, BrokerRejected, OrderInDoubt, OrderNotCancelable, OrderNotFound, StoreError
+from trading_core.errors import (
+    BrokerError,
+    BrokerRejected,
+    InvalidOrder,
+    OrderInDoubt,
+    OrderNotCancelable,
+    OrderNotFound,
+    StoreError,
+)
 from trading_core.orders import Order, TradeEvent, ensure_cancelable, in_doubt
 from trading_core.requests import OrderRequest
 from trading_core.risk import PreTradeValidation
@@ -176,7 +184,7 @@ class Amendment:
     async def _validate_increase(self, old: Order, request: OrderRequest) -> PreTradeValidation | None:
         """A replacement is checked for what it adds: a larger quantity is new exposure."""
         if request.quantity is None:
-            raise ValueError("a replacement is made with a quantity")
+            raise InvalidOrder("a replacement names its quantity", field="quantity")
         extra = request.quantity - old.remaining_quantity
         if extra <= ZERO:
             return None

@@ -36,7 +36,7 @@ class PreTradeChecks:
         facts, book = self._parts.facts, self._parts.book
         await facts.mark(symbol)
         await facts.asset(symbol)
-        return RiskContext.of(
+        return RiskContext(
             account=await facts.account(),
             clock=await facts.market_clock(),
             positions=book.positions,

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import attrs
+
 from trading_core import codes
 from trading_core.engine.checks import PreTradeChecks
 from trading_core.engine.dispatch import Dispatch, with_ids
@@ -21,7 +23,7 @@ from trading_core.errors import DuplicateClientOrderId, InvalidOrder, StoreError
 from trading_core.orders import Order, reject
 from trading_core.requests import OrderRequest, follow_up_client_order_id, split_at_flat
 from trading_core.risk import PreTradeValidation
-from trading_core.values import OrderId, evolve, new_client_order_id, new_order_id
+from trading_core.values import OrderId, new_client_order_id, new_order_id
 from trading_core.views import SubmitResult
 
 
@@ -146,7 +148,7 @@ def build_order(
     client_order_id = request.client_order_id or new_client_order_id()
     order = Order.from_request(request, order_id=new_order_id(), client_order_id=client_order_id, now=now)
     if parent_id is not None or replaces is not None or status is not OrderStatus.PENDING_NEW:
-        order = evolve(
+        order = attrs.evolve(
             order,
             status=status,
             parent_id=parent_id,

@@ -2,85 +2,86 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal
-from typing import Final
+from types import MappingProxyType
+from typing import Any
 
 import attrs
 
 from trading_core.daytrades import DayTrades
-from trading_core.enums import OrderType, Side, TradingState
+from trading_core.enums import Side, TradingState
 from trading_core.market import EASTERN, Account, Asset, MarketClock
 from trading_core.orders import Order
 from trading_core.positions import Position
-from trading_core.requests import OrderRequest
-from trading_core.values import ZERO, OrderId, Symbol, installed, plain_dict_init
-
-# Read on every order, so bound once: on Python 3.11 reading a member off its enum class goes
-# through EnumType.__getattr__'s slot hook, several hundred instructions a read.
-_BUY: Final = Side.BUY
-_STOP: Final = OrderType.STOP
+from trading_core.values import ZERO, OrderId, Symbol
 
 
-@plain_dict_init
-@attrs.frozen(kw_only=True, slots=False)  # built per order: a __dict__ class is cheaper to build than a slotted one
+def _positions(positions: Mapping[Symbol, Position]) -> Mapping[Symbol, Position]:
+    return _read_only(positions)
+
+
+def _marks(marks: Mapping[Symbol, Decimal]) -> Mapping[Symbol, Decimal]:
+    return _read_only(marks)
+
+
+def _assets(assets: Mapping[Symbol, Asset]) -> Mapping[Symbol, Asset]:
+    return _read_only(assets)
+
+
+def _working(working: Mapping[Symbol, Mapping[OrderId, Order]]) -> Mapping[Symbol, Mapping[OrderId, Order]]:
+    """Open orders by symbol, read-only at both levels."""
+    return MappingProxyType({symbol: _read_only(orders) for symbol, orders in working.items()})
+
+
+def _orders(orders: Iterable[Order]) -> tuple[Order, ...]:
+    return tuple(orders)
+
+
+def _read_only(mapping: Mapping[Any, Any]) -> Mapping[Any, Any]:
+    """`mapping` behind a read-only proxy (itself, when it is one already)."""
+    return mapping if isinstance(mapping, MappingProxyType) else MappingProxyType(mapping)
+
+
+@attrs.frozen(kw_only=True)
 class RiskContext:
-    """A snapshot of everything a pre-trade check may consult."""
+    """A read-only view of what the pre-trade checks may consult about the account and the market.
+
+    A rule cannot change the engine's state through it: the mappings are read-only proxies over
+    the ones given, and the open orders a tuple. The engine gives its book's own mappings rather
+    than copies per order, so a context shows the book as it stands; the engine builds it and
+    runs every check with nothing awaited in between, so the checks of one order see one state.
+
+    Attributes:
+        account: The broker account's balances and flags.
+        clock: The market clock and session.
+        positions: Our open positions, by symbol.
+        marks: The latest price of each symbol we know one for.
+        assets: The assets we know, by symbol.
+        open_orders: Our open orders in the symbol being checked, including those not yet sent.
+        working: All our open orders, by symbol: what they would add if they filled counts as exposure.
+        day_trades: The day trades made recently (the self-imposed budget's count).
+        trading_state: Whether new exposure may be taken (see `TradingState`).
+    """
 
     account: Account
     clock: MarketClock
-    positions: Mapping[Symbol, Position] = attrs.field(factory=dict)
-    marks: Mapping[Symbol, Decimal] = attrs.field(factory=dict)
-    assets: Mapping[Symbol, Asset] = attrs.field(factory=dict)
-    open_orders: Sequence[Order] = ()
-    """Our open orders in the request's symbol, including those not yet sent."""
-    working: Mapping[Symbol, Mapping[OrderId, Order]] = attrs.field(factory=dict)
-    """All our open orders, by symbol: what they would add if they filled counts as exposure."""
+    positions: Mapping[Symbol, Position] = attrs.field(factory=dict, converter=_positions)
+    marks: Mapping[Symbol, Decimal] = attrs.field(factory=dict, converter=_marks)
+    assets: Mapping[Symbol, Asset] = attrs.field(factory=dict, converter=_assets)
+    open_orders: tuple[Order, ...] = attrs.field(default=(), converter=_orders)
+    working: Mapping[Symbol, Mapping[OrderId, Order]] = attrs.field(factory=dict, converter=_working)
     day_trades: DayTrades = DayTrades()
     trading_state: TradingState = TradingState.ACTIVE
-    _sizing: list[Sizing] = attrs.field(factory=list, init=False, eq=False, repr=False)
-    """The last request sized (`sizing`), if any: every rule asks about the same one."""
-
-    @classmethod
-    def of(
-        cls,
-        *,
-        account: Account,
-        clock: MarketClock,
-        positions: Mapping[Symbol, Position],
-        marks: Mapping[Symbol, Decimal],
-        assets: Mapping[Symbol, Asset],
-        open_orders: Sequence[Order],
-        working: Mapping[Symbol, Mapping[OrderId, Order]],
-        day_trades: DayTrades,
-        trading_state: TradingState,
-    ) -> RiskContext:
-        """`RiskContext(...)` given every field, for the engine's context per order.
-
-        Calling a class with keywords packs them into a dict for `__init__` to unpack again; this
-        builds the same `__dict__` and installs it, ~2.5k instructions cheaper (callgrind).
-        tests/unit/test_risk_rules.py checks the two agree.
-        """
-        fields = {
-            "account": account,
-            "clock": clock,
-            "positions": positions,
-            "marks": marks,
-            "assets": assets,
-            "open_orders": open_orders,
-            "working": working,
-            "day_trades": day_trades,
-            "trading_state": trading_state,
-            "_sizing": [],
-        }
-        return installed(cls, fields)
 
     @property
     def today(self) -> date:
+        """The New York date of the clock's timestamp: the trading day."""
         return self.clock.timestamp.astimezone(EASTERN).date()
 
     def held(self, symbol: Symbol) -> Decimal:
+        """The signed quantity held in `symbol` (zero when flat)."""
         position = self.positions.get(symbol)
         return position.quantity if position is not None else ZERO
 
@@ -99,7 +100,7 @@ class RiskContext:
         if not orders:
             return ZERO if position is None else _held_value(position, self.marks.get(symbol))
         held = position.quantity if position is not None else ZERO
-        buys, sells = _pending(orders.values())
+        buys, sells = _unfilled(orders.values())
         worst = max(abs(held + buys), abs(held - sells))
         mark = self.marks.get(symbol)
         if mark is None:
@@ -107,6 +108,7 @@ class RiskContext:
         return worst * mark
 
     def sector_of(self, symbol: Symbol) -> str | None:
+        """The sector of `symbol`'s asset, None when the asset or its sector is unknown."""
         asset = self.assets.get(symbol)
         return asset.sector if asset is not None else None
 
@@ -131,11 +133,11 @@ def _held_value(position: Position, mark: Decimal | None) -> Decimal:
     return abs(position.quantity * mark)
 
 
-def _pending(orders: Iterable[Order]) -> tuple[Decimal, Decimal]:
+def _unfilled(orders: Iterable[Order]) -> tuple[Decimal, Decimal]:
     """The unfilled quantities of `orders` that buy and that sell."""
     buys = sells = ZERO
     for order in orders:
-        if order.side is _BUY:
+        if order.side is Side.BUY:
             buys += order.quantity - order.filled_quantity
         else:
             sells += order.quantity - order.filled_quantity
@@ -145,104 +147,3 @@ def _pending(orders: Iterable[Order]) -> tuple[Decimal, Decimal]:
 def _order_price(orders: Iterable[Order]) -> Decimal:
     """A price to value orders at when the symbol has no mark: the highest they name, else zero."""
     return max((o.limit_price or o.stop_price or ZERO for o in orders), default=ZERO)
-
-
-class Sizing:
-    """An order measured against the holding and the mark in its symbol: what the rules ask of it.
-
-    Worked out once per request and context (`sizing`), then read by every rule. A plain slotted
-    class rather than an attrs value: one is built for most orders, at a third of the cost.
-    """
-
-    __slots__ = ("cost", "mark", "opening", "position", "price", "quantity", "reducing", "request", "value")
-
-    request: OrderRequest
-    position: Position | None
-    mark: Decimal | None
-    """The holding and the mark it was sized against."""
-    quantity: Decimal
-    """The order's quantity; a notional order's at the mark (zero without one)."""
-    opening: Decimal
-    """The part of the order that adds exposure; zero for an order that only reduces."""
-    reducing: bool
-    """Only reduces a position. A notional order with no mark has no known size: it does not."""
-    price: Decimal | None
-    """What the order is valued at: its limit, else its stop (or the mark if higher), else the mark."""
-    cost: Decimal | None
-    """What the part that adds exposure costs at `price`; None when it only reduces or has no price."""
-    value: Decimal | None
-    """The absolute value at `price` of the position once the order has filled; None likewise."""
-
-    def __init__(
-        self, request: OrderRequest, position: Position | None, mark: Decimal | None, pending: Decimal = ZERO
-    ) -> None:
-        self.request, self.position, self.mark = request, position, mark
-        buys = request.side is _BUY
-        # The holding once our open orders on the same side have filled: each order is sized as
-        # if those went first, so orders sent together (or resting) cannot pass a limit that
-        # all of them filled would break, and sells only reduce what they have not already sold.
-        held = position.quantity if position is not None else ZERO
-        if pending:
-            held = held + pending if buys else held - pending
-        against = bool(held) and (held > 0) != buys  # it reduces the holding, or flips it
-        qty = request.quantity
-        notional = request.notional if qty is None else None
-        if qty is None:
-            qty = notional / mark if notional is not None and mark else ZERO
-        self.quantity = qty
-        self.opening = opening = max(ZERO, qty - abs(held)) if against else qty
-        self.reducing = reducing = qty > ZERO and not opening
-        price = request.limit_price
-        if price is None and request.stop_price is not None and request.type is _STOP:
-            price = max(request.stop_price, mark if mark is not None else ZERO)  # the mark once it is higher
-        elif price is None:
-            price = mark
-        self.price = price
-        if price is None or reducing:  # the exposure rules pass both without a cost or a value
-            self.cost = self.value = None
-        elif notional is None:
-            self.cost = opening * price
-            self.value = abs(held + (qty if buys else -qty)) * price
-        else:  # the notional itself: its quantity at the mark is a rounded quotient
-            self.cost = max(ZERO, notional - abs(held) * price) if against else notional
-            self.value = abs(held * price + (notional if buys else -notional))
-
-
-def sizing(request: OrderRequest, ctx: RiskContext) -> Sizing:
-    """The order sized against `ctx`: kept for the next rule while the holding and mark are the same."""
-    symbol = request.symbol
-    position = ctx.positions.get(symbol)
-    mark = ctx.marks.get(symbol)
-    last = ctx._sizing
-    if last and (kept := last[0]).request is request and kept.position is position and kept.mark is mark:
-        return kept  # the mappings may be live: a new position or mark is a new object, sized again
-    pending = ZERO
-    if ctx.open_orders:
-        buys, sells = _pending(o for o in ctx.open_orders if o.symbol == symbol)
-        pending = buys if request.side is _BUY else sells
-    sized = Sizing(request, position, mark, pending)
-    last[:] = (sized,)
-    return sized
-
-
-def order_quantity(request: OrderRequest, ctx: RiskContext) -> Decimal:
-    """The order's quantity; a notional order is valued at the current price."""
-    return sizing(request, ctx).quantity
-
-
-def opening_quantity(request: OrderRequest, ctx: RiskContext) -> Decimal:
-    """The part of the order that adds exposure; zero for an order that only reduces."""
-    return sizing(request, ctx).opening
-
-
-def is_reducing(request: OrderRequest, ctx: RiskContext) -> bool:
-    """True when the order only reduces an existing position.
-
-    A notional order with no current price has no known size, so it is not shown to reduce.
-    """
-    return sizing(request, ctx).reducing
-
-
-def reference_price(request: OrderRequest, ctx: RiskContext) -> Decimal | None:
-    """The price the order is valued at: its limit, else its stop, else the current mark."""
-    return sizing(request, ctx).price

@@ -1,6 +1,7 @@
 """The pre-trade rules: each a small pure function returning None (pass) or a `Rejection`.
 
-Rules that guard exposure or losses never block an order that only reduces a position.
+Each takes the request, its `Sizing` (worked out once by the risk engine), the context and the
+limits. Rules that guard exposure or losses never block an order that only reduces a position.
 """
 
 from __future__ import annotations
@@ -8,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import time
 from decimal import Decimal
-from typing import Final
 
 import attrs
 
@@ -16,13 +16,10 @@ from trading_core import codes
 from trading_core.enums import OrderType, Side, TimeInForce, TradingState
 from trading_core.market import Session
 from trading_core.requests import OrderRequest
-from trading_core.risk.context import RiskContext, sizing
+from trading_core.risk.context import RiskContext
 from trading_core.risk.limits import RiskLimits
+from trading_core.risk.sizing import Sizing
 from trading_core.values import HUNDRED, ZERO
-
-# Read on every order, so bound once: see the note on `_BUY` in trading_core.risk.context.
-_ACTIVE: Final = TradingState.ACTIVE
-_SELL: Final = Side.SELL
 
 
 @attrs.frozen
@@ -35,11 +32,17 @@ class Rejection:
 
 
 Rule = Callable[[OrderRequest, RiskContext, RiskLimits], "Rejection | None"]
-"""A pre-trade rule: (request, context, limits) -> None when it passes, else a Rejection."""
+"""A pre-trade rule as `RiskEngine.with_rules` takes one: (request, context, limits) -> None when it
+passes, else a Rejection."""
+
+SizedRule = Callable[[OrderRequest, Sizing, RiskContext, RiskLimits], "Rejection | None"]
+"""A pre-trade rule that also reads the order's sizing, which the risk engine works out once per
+order: (request, sizing, context, limits) -> None or a Rejection. The engine's own rules are these;
+`RiskEngine.with_sized_rules` takes yours."""
 
 
-def buying_power(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
-    sized = sizing(request, ctx)
+def buying_power(request: OrderRequest, sized: Sizing, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
+    """Refuse an order whose opening part costs more than the account's buying power (`INSUFFICIENT_FUNDS`)."""
     if sized.reducing:
         return None
     cost = sized.cost
@@ -61,8 +64,9 @@ def buying_power(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) ->
     return None
 
 
-def position_limit(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
-    after = sizing(request, ctx).value
+def position_limit(request: OrderRequest, sized: Sizing, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
+    """Refuse an order that would take the position past its share of equity (`POSITION_LIMIT`)."""
+    after = sized.value
     if after is None:
         return None  # a reduction, or an order buying_power refuses for want of a price
     cap = ctx.account.equity * limits.max_position_size_percent / HUNDRED
@@ -76,11 +80,12 @@ def position_limit(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) 
     return None
 
 
-def sector_exposure(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
+def sector_exposure(request: OrderRequest, sized: Sizing, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
+    """Refuse an order that would take its sector's exposure past its share of equity (`SECTOR_LIMIT`)."""
     sector = ctx.sector_of(request.symbol)
     if sector is None:
         return None
-    value = sizing(request, ctx).value
+    value = sized.value
     if value is None:
         return None  # a reduction, or an order it cannot value
     after = ctx.sector_exposure(sector, excluding=request.symbol) + value
@@ -95,10 +100,11 @@ def sector_exposure(request: OrderRequest, ctx: RiskContext, limits: RiskLimits)
     return None
 
 
-def daily_loss_limit(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
-    if sizing(request, ctx).reducing:
+def daily_loss_limit(request: OrderRequest, sized: Sizing, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
+    """Refuse new exposure once today's loss is over the limit or trading is halted (`DAILY_LOSS_LIMIT`)."""
+    if sized.reducing:
         return None
-    if ctx.trading_state is not _ACTIVE:
+    if ctx.trading_state is not TradingState.ACTIVE:
         return Rejection(
             "dailyLossLimit",
             codes.DAILY_LOSS_LIMIT,
@@ -116,7 +122,8 @@ def daily_loss_limit(request: OrderRequest, ctx: RiskContext, limits: RiskLimits
     return None
 
 
-def max_open_positions(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
+def max_open_positions(request: OrderRequest, sized: Sizing, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
+    """Refuse an order that would open a position beyond the limit's count (`MAX_OPEN_POSITIONS`)."""
     positions, working = ctx.positions, ctx.working
     if len(positions) + len(working) < limits.max_open_positions:
         return None  # fewer symbols held or worked than the limit: no need to count them
@@ -139,7 +146,8 @@ _NEEDS_OPEN_MARKET = frozenset({TimeInForce.IOC, TimeInForce.FOK})
 _AUCTIONS = frozenset({TimeInForce.OPG, TimeInForce.CLS})
 
 
-def market_session(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
+def market_session(request: OrderRequest, sized: Sizing, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
+    """Refuse what the session does not take: market orders while closed, auctions too late (`MARKET_CLOSED`)."""
     tif = request.time_in_force
     if tif in _AUCTIONS:
         start, end = _OPG_REFUSED if tif is TimeInForce.OPG else _CLS_REFUSED
@@ -163,7 +171,8 @@ def market_session(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) 
     return None
 
 
-def symbol_tradable(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
+def symbol_tradable(request: OrderRequest, sized: Sizing, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
+    """Refuse an asset the account may not trade so: unknown, halted, fractional, short (`SYMBOL_NOT_TRADABLE`)."""
     account = ctx.account
     if account.trading_blocked or account.account_blocked:
         return Rejection("symbolTradable", codes.SYMBOL_NOT_TRADABLE, "trading is blocked on the account")
@@ -175,13 +184,13 @@ def symbol_tradable(request: OrderRequest, ctx: RiskContext, limits: RiskLimits)
     qty = request.quantity
     if not asset.fractionable and (qty is None or qty != qty.to_integral_value()):  # a notional order buys a fraction
         return Rejection("symbolTradable", codes.SYMBOL_NOT_TRADABLE, f"{request.symbol} is not fractionable")
-    opens_short = request.side is _SELL and sizing(request, ctx).opening > ZERO
+    opens_short = request.side is Side.SELL and sized.opening > ZERO
     if opens_short and not (asset.shortable and account.shorting_enabled):
         return Rejection("symbolTradable", codes.SYMBOL_NOT_TRADABLE, f"{request.symbol} cannot be sold short")
     return None
 
 
-def wash_trade(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
+def wash_trade(request: OrderRequest, sized: Sizing, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
     """Refuse an order that could execute against one of our own opposite orders, as Alpaca does."""
     if not limits.enable_wash_trade_protection:
         return None
@@ -208,7 +217,8 @@ def _could_cross(request: OrderRequest, other_type: OrderType, other_limit: Deci
     return mine >= theirs if request.side is Side.BUY else mine <= theirs
 
 
-def pattern_day_trader(request: OrderRequest, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
+def pattern_day_trader(request: OrderRequest, sized: Sizing, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
+    """Refuse a day trade beyond the self-imposed budget while equity is under its threshold (`PDT_RESTRICTED`)."""
     if not limits.enable_day_trade_budget or ctx.account.equity >= limits.day_trade_equity_threshold:
         return None
     held = ctx.held(request.symbol)

@@ -82,8 +82,13 @@ def reducing_requests(
     *,
     types: tuple[OrderType, ...] = (OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.STOP_LIMIT),
 ) -> st.SearchStrategy[OrderRequest]:
-    """Requests that only reduce the open `position`: opposite side, at most its size."""
-    assert position.quantity, "a flat position cannot be reduced"
+    """Requests that only reduce the open `position`: opposite side, at most its size.
+
+    Raises:
+        ValueError: The position is flat: nothing reduces it.
+    """
+    if not position.quantity:
+        raise ValueError(f"a flat position cannot be reduced: {position.symbol} holds nothing")
     held = abs(position.quantity)
     ticks = st.integers(1, int(held * 10_000)).map(lambda n: Decimal(n).scaleb(-4))
     return order_requests(
