@@ -43,7 +43,8 @@ from adapters.postgres import rows as store_rows
 from adapters.postgres.outbox import INSERT_EVENT, event_params
 from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce
 from trading_core.events import Event, OrderFilled, PositionUpdated
-from trading_core.fills import Fill, fill_order
+from trading_core.fills import Fill
+from trading_core.lifecycle import fill_order
 from trading_core.orders import Order
 from trading_core.positions import Position
 from trading_core.values import ClientOrderId, ExecutionId, Symbol, new_event_id, new_order_id

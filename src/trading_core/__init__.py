@@ -34,9 +34,10 @@ from trading_core.events import (
     PositionOpened,
     PositionUpdated,
 )
-from trading_core.fills import Execution, Fill, execute, fill_order
+from trading_core.fills import Fill
+from trading_core.lifecycle import Execution, apply_event, execute, fill_order, mark_submitted, reject
 from trading_core.market import Account, Asset, MarketClock, Quote, Session
-from trading_core.orders import TRANSITIONS, Order, TradeEvent, apply_event, mark_submitted, reject
+from trading_core.orders import TRANSITIONS, Order, TradeEvent
 from trading_core.portfolio import Portfolio
 from trading_core.positions import Position, PositionChange, apply_fill
 from trading_core.requests import OrderRequest, split_at_flat

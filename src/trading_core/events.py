@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import attrs
 
+from trading_core.fills import Fill
+from trading_core.orders import Order
+from trading_core.positions import Position
 from trading_core.values import EventId
-
-if TYPE_CHECKING:
-    from trading_core.fills import Fill
-    from trading_core.orders import Order
-    from trading_core.positions import Position
 
 
 @attrs.frozen(kw_only=True)

@@ -26,9 +26,10 @@ from trading_core.clock import Clock
 from trading_core.enums import OrderStatus
 from trading_core.errors import ConcurrentUpdate, InvalidTransition, OrderNotFound, Overfill
 from trading_core.events import Event
-from trading_core.fills import Fill, execute
+from trading_core.fills import Fill
+from trading_core.lifecycle import apply_event, execute, mark_submitted, reopened
 from trading_core.market import eastern_date
-from trading_core.orders import Order, TradeEvent, apply_event, mark_submitted, reopened
+from trading_core.orders import Order, TradeEvent
 from trading_core.ports import OrderStore, UnitOfWork
 from trading_core.positions import Position, PositionChange
 from trading_core.values import FOUR_PLACES, ZERO, BrokerOrderId, ExecutionId, OrderId, Symbol, at_four_places

@@ -1,29 +1,23 @@
-"""The order aggregate and the changes the state machine makes to it.
+"""The order: what was asked, where it stands at the broker, what has filled.
 
-The state machine's table is `trading_core.transitions` (re-exported here): `apply_event` moves
-an order through it. Every function returns a new `Order` plus the events that announce the
-change; nothing is mutated.
+The state machine's table is `trading_core.transitions` (re-exported here); the changes that move
+an order through it, with their events, are `trading_core.lifecycle`'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import Final
 
 import attrs
 
-from trading_core import codes
 from trading_core.enums import ApiStatus, OrderStatus, OrderType, Side, SubmitStatus, TimeInForce
-from trading_core.errors import InvalidOrder, InvalidTransition, OrderNotCancelable
-from trading_core.events import Event, OrderCancelled, OrderRejected, OrderSubmitted
-from trading_core.order_build import built, changed
+from trading_core.errors import InvalidOrder, OrderNotCancelable
+from trading_core.order_build import built
 from trading_core.requests import OrderRequest
 from trading_core.transitions import (
     EVENT_FOR_STATUS,
     FILL_EVENTS,
-    ROUTING_STATUSES,
     SAME,
     TRANSITIONS,
     WORKING,
@@ -37,7 +31,6 @@ from trading_core.values import (
     ExecutionId,
     OrderId,
     Symbol,
-    new_event_id,
 )
 
 __all__ = [
@@ -48,22 +41,10 @@ __all__ = [
     "WORKING",
     "Order",
     "TradeEvent",
-    "apply_event",
     "doubt_since",
     "ensure_cancelable",
-    "hold_in_doubt",
     "in_doubt",
-    "mark_submitted",
-    "reject",
-    "reopened",
 ]
-
-_CANCEL_REASONS: Final = {
-    OrderStatus.CANCELED: "canceled",
-    OrderStatus.EXPIRED: "expired",
-    OrderStatus.REPLACED: "replaced",
-    OrderStatus.DONE_FOR_DAY: "done_for_day",
-}
 
 
 @attrs.frozen(kw_only=True, slots=False)  # a __dict__, for trading_core.order_build
@@ -200,45 +181,6 @@ class Order:
         return SubmitStatus.ACCEPTED
 
 
-def reject(
-    order: Order, *, code: str, reason: str, now: datetime, ts_event: datetime | None = None
-) -> tuple[Order, list[Event]]:
-    """Refuse an order that has not been sent (risk) or that the broker refused on submission.
-
-    Raises:
-        InvalidTransition: The order is no longer `pending_new`.
-    """
-    if order.status is not OrderStatus.PENDING_NEW:
-        raise InvalidTransition(f"{order.status} -> rejected: only an unsent order can be refused here")
-    rejected = changed(
-        order,
-        status=OrderStatus.REJECTED,
-        rejection_code=code,
-        rejection_reason=reason,
-        updated_at=now,
-    )
-    event = OrderRejected(
-        event_id=new_event_id(),
-        ts_event=ts_event or now,
-        ts_init=now,
-        order=rejected,
-        code=code,
-        reason=reason,
-    )
-    return rejected, [event]
-
-
-def hold_in_doubt(order: Order, *, now: datetime) -> tuple[Order, list[Event]]:
-    """A submission went unanswered: pending, marked as sent at `now`, until evidence settles it.
-
-    Nothing is announced: the broker may or may not have the order, and `trade.order.submitted`
-    comes when it shows it. An order the broker has answered for meanwhile is left as it is.
-    """
-    if order.broker_order_id is not None or order.is_terminal:
-        return order, []
-    return changed(order, status=OrderStatus.PENDING_NEW, submitted_at=now, updated_at=now), []
-
-
 def in_doubt(order: Order) -> bool:
     """Perhaps at the broker, and not known there: sent unanswered, or stored and then a crash.
 
@@ -255,115 +197,6 @@ def in_doubt(order: Order) -> bool:
 def doubt_since(order: Order) -> datetime:
     """When the order may have reached the broker: its unanswered submission, or its creation."""
     return order.submitted_at or order.created_at
-
-
-def reopened(order: Order, now: datetime) -> Order:
-    """An order refused because the broker had no record of it, which the broker now reports.
-
-    The broker's word outweighs an earlier verdict of absence: the order is pending again, so
-    that the broker's acceptance and fills apply to it (announced as they come).
-    """
-    if (
-        order.status is not OrderStatus.REJECTED
-        or order.broker_order_id is not None
-        or order.rejection_code != codes.BROKER_ERROR
-    ):
-        return order
-    return changed(order, status=OrderStatus.PENDING_NEW, rejection_code=None, rejection_reason=None, updated_at=now)
-
-
-def mark_submitted(
-    order: Order,
-    *,
-    broker_order_id: BrokerOrderId,
-    status: OrderStatus,
-    now: datetime,
-    ts_event: datetime,
-) -> tuple[Order, list[Event]]:
-    """Record the broker's acceptance of our submission.
-
-    Raises:
-        InvalidTransition: The order is already at the broker under another broker order id.
-    """
-    if order.broker_order_id is not None:
-        if order.broker_order_id != broker_order_id:
-            raise InvalidTransition(f"order {order.id} is already at the broker as {order.broker_order_id}")
-        return order, []
-    next_status: OrderStatus
-    if order.status is not OrderStatus.PENDING_NEW:
-        next_status = order.status  # the stream told us more than the REST answer did; keep it
-    elif status in ROUTING_STATUSES:
-        next_status = status
-    else:
-        # A later status (filled, canceled...) comes with its own trade updates: apply those.
-        next_status = OrderStatus.PARTIALLY_FILLED if order.filled_quantity else OrderStatus.NEW
-    submitted = changed(
-        order,
-        broker_order_id=broker_order_id,
-        status=next_status,
-        submitted_at=ts_event,
-        updated_at=now,
-    )
-    return submitted, [OrderSubmitted(event_id=new_event_id(), ts_event=ts_event, ts_init=now, order=submitted)]
-
-
-def apply_event(
-    order: Order, event: TradeEvent, *, now: datetime, ts_event: datetime, reason: str | None = None
-) -> tuple[Order, list[Event]]:
-    """Move the order through a broker status event; terminal orders absorb whatever comes later.
-
-    Raises:
-        InvalidTransition: The event is a fill (see `fills.fill_order`), or the state machine has no
-            edge from the order's status for it.
-    """
-    if event in FILL_EVENTS:
-        raise InvalidTransition("fills go through fills.fill_order, which knows the quantity and price")
-    target = TRANSITIONS.get((order.status, event))
-    if target is None:
-        if order.status.is_terminal:
-            return order, []
-        raise InvalidTransition(f"{order.status} -> {event}: not a transition of the order state machine")
-    if target == SAME:
-        return order, []
-    if target == WORKING:
-        next_status = OrderStatus.PARTIALLY_FILLED if order.filled_quantity else OrderStatus.NEW
-    else:
-        next_status = OrderStatus(target)
-    if next_status is order.status:
-        return order, []
-    ends = next_status in _CANCEL_REASONS and next_status is not OrderStatus.DONE_FOR_DAY
-    refused = next_status is OrderStatus.REJECTED
-    moved = changed(
-        order,
-        status=next_status,
-        updated_at=now,
-        cancelled_at=ts_event if ends else order.cancelled_at,
-        rejection_code="BROKER_REJECTED" if refused else order.rejection_code,
-        rejection_reason=(reason or "rejected by the broker") if refused else order.rejection_reason,
-    )
-    return moved, list(_status_events(moved, next_status, now=now, ts_event=ts_event, reason=reason))
-
-
-def _status_events(
-    order: Order, status: OrderStatus, *, now: datetime, ts_event: datetime, reason: str | None
-) -> Iterable[Event]:
-    if status in _CANCEL_REASONS:
-        yield OrderCancelled(
-            event_id=new_event_id(),
-            ts_event=ts_event,
-            ts_init=now,
-            order=order,
-            reason=reason or _CANCEL_REASONS[status],
-        )
-    elif status is OrderStatus.REJECTED:
-        yield OrderRejected(
-            event_id=new_event_id(),
-            ts_event=ts_event,
-            ts_init=now,
-            order=order,
-            code=order.rejection_code or "BROKER_REJECTED",
-            reason=order.rejection_reason or "rejected by the broker",
-        )
 
 
 def ensure_cancelable(order: Order) -> None:

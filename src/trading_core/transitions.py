@@ -2,7 +2,7 @@
 
 `TRANSITIONS` maps (status, broker event) to the next status, read top to bottom as an order's
 life in `_RULES`. Fills are not in the table: they move `filled_quantity`, and the status follows
-from what has filled (`fills.fill_order`). `orders.apply_event` is the one way through it.
+from what has filled (`lifecycle.fill_order`). `lifecycle.apply_event` is the one way through it.
 """
 
 from __future__ import annotations

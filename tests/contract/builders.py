@@ -13,7 +13,8 @@ import attrs
 
 from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce
 from trading_core.events import Event, OrderFilled, OrderSubmitted, PositionOpened
-from trading_core.fills import Fill, fill_order
+from trading_core.fills import Fill
+from trading_core.lifecycle import fill_order
 from trading_core.orders import Order
 from trading_core.positions import Position
 from trading_core.values import (

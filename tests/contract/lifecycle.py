@@ -12,8 +12,9 @@ from decimal import Decimal
 
 from trading_core.enums import OrderStatus
 from trading_core.events import Event
-from trading_core.fills import Fill, execute
-from trading_core.orders import Order, TradeEvent, apply_event, mark_submitted, reject
+from trading_core.fills import Fill
+from trading_core.lifecycle import apply_event, execute, mark_submitted, reject
+from trading_core.orders import Order, TradeEvent
 from trading_core.positions import Position
 from trading_core.requests import OrderRequest
 from trading_core.values import BrokerOrderId, ExecutionId, Symbol, new_client_order_id, new_order_id

@@ -19,7 +19,8 @@ from trading_core.events import (
     PositionOpened,
     PositionUpdated,
 )
-from trading_core.fills import Fill, execute, fill_order
+from trading_core.fills import Fill
+from trading_core.lifecycle import execute, fill_order
 from trading_core.orders import Order
 from trading_core.positions import Position
 from trading_core.requests import OrderRequest

@@ -14,16 +14,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from trading_core.enums import ApiStatus, OrderStatus, OrderType, Side, SubmitStatus, TimeInForce
 from trading_core.errors import InvalidOrder, InvalidTransition, OrderNotCancelable, Overfill
 from trading_core.events import OrderCancelled, OrderRejected, OrderSubmitted
-from trading_core.fills import Fill, fill_order
-from trading_core.orders import (
-    TRANSITIONS,
-    Order,
-    TradeEvent,
-    apply_event,
-    ensure_cancelable,
-    mark_submitted,
-    reject,
-)
+from trading_core.fills import Fill
+from trading_core.lifecycle import apply_event, fill_order, mark_submitted, reject
+from trading_core.orders import TRANSITIONS, Order, TradeEvent, ensure_cancelable
 from trading_core.requests import OrderRequest
 from trading_core.testing import order_requests, prices, quantities, trade_events
 from trading_core.values import BrokerOrderId, ExecutionId, OrderId

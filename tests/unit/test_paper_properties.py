@@ -29,8 +29,9 @@ from tests.unit.paper_support import MONDAY_10AM_ET, new_exchange
 from trading_core.broker_models import TradeUpdate
 from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce
 from trading_core.errors import BrokerRejected, OrderNotCancelable
-from trading_core.fills import Fill, fill_order
-from trading_core.orders import Order, TradeEvent, apply_event, mark_submitted
+from trading_core.fills import Fill
+from trading_core.lifecycle import apply_event, fill_order, mark_submitted
+from trading_core.orders import Order, TradeEvent
 from trading_core.ports import OrderFilter
 from trading_core.positions import Position, apply_fill
 from trading_core.values import ZERO, BrokerOrderId, ClientOrderId, ExecutionId, OrderId, Symbol

@@ -20,7 +20,8 @@ from trading_core.engine.parts import EngineParts
 from trading_core.enums import OrderStatus
 from trading_core.errors import BrokerError, BrokerRejected, DuplicateClientOrderId, OrderInDoubt, StoreError
 from trading_core.events import Event
-from trading_core.orders import Order, TradeEvent, apply_event, hold_in_doubt, reject
+from trading_core.lifecycle import apply_event, hold_in_doubt, reject
+from trading_core.orders import Order, TradeEvent
 
 log = logging.getLogger("trading_core.engine")
 

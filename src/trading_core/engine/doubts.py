@@ -11,7 +11,7 @@ answered 504. Such an order stays pending, and the risk checks count it, until e
   received (`BROKER_ERROR`).
 
 An order refused that way which the broker reports later is adopted all the same (see
-`orders.reopened`): the broker's word is the last one.
+`lifecycle.reopened`): the broker's word is the last one.
 """
 
 from __future__ import annotations

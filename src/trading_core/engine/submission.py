@@ -20,7 +20,8 @@ from trading_core.engine.dispatch import Dispatch, with_ids
 from trading_core.engine.parts import EngineParts
 from trading_core.enums import OrderStatus, TradingState
 from trading_core.errors import DuplicateClientOrderId, InvalidOrder, StoreError
-from trading_core.orders import Order, reject
+from trading_core.lifecycle import reject
+from trading_core.orders import Order
 from trading_core.requests import OrderRequest, follow_up_client_order_id, split_at_flat
 from trading_core.risk import PreTradeValidation
 from trading_core.values import OrderId, new_client_order_id, new_order_id
