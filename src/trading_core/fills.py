@@ -9,7 +9,7 @@ from decimal import Decimal
 import attrs
 
 from trading_core.enums import Side
-from trading_core.values import ZERO, ExecutionId, OrderId, Symbol
+from trading_core.values import ZERO, BrokerOrderId, ExecutionId, OrderId, Symbol
 
 
 @attrs.frozen(kw_only=True)
@@ -33,3 +33,31 @@ def cash_flow(fills: Iterable[Fill]) -> Decimal:
         notional = fill.quantity * fill.price
         total += (-notional if fill.side is Side.BUY else notional) - fill.commission
     return total
+
+
+def made_up_execution_id(broker_order_id: BrokerOrderId, cumulative: Decimal) -> ExecutionId:
+    """The id of a fill made up from a broker's cumulative quantity (no execution of its own was
+    heard): it stands for every execution up to `cumulative` that had not been applied."""
+    return ExecutionId(f"{broker_order_id}:{cumulative}")
+
+
+def is_made_up(execution_id: ExecutionId) -> bool:
+    """Whether `execution_id` is a made-up fill's (`made_up_execution_id`), not a broker's own."""
+    return _made_up_cumulative(execution_id) is not None
+
+
+def made_up_coverage(execution_ids: Iterable[ExecutionId]) -> Decimal:
+    """The cumulative quantity that made-up fills among `execution_ids` stand for: a broker's own
+    execution up to it is counted already."""
+    return max((c for c in map(_made_up_cumulative, execution_ids) if c is not None), default=ZERO)
+
+
+def _made_up_cumulative(execution_id: ExecutionId) -> Decimal | None:
+    head, colon, tail = execution_id.rpartition(":")
+    if not colon or not head:
+        return None
+    try:
+        cumulative = Decimal(tail)
+    except ArithmeticError:
+        return None
+    return cumulative if cumulative.is_finite() else None

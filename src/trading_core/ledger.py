@@ -26,13 +26,13 @@ from trading_core.clock import Clock
 from trading_core.enums import OrderStatus
 from trading_core.errors import ConcurrentUpdate, InvalidTransition, OrderNotFound, Overfill
 from trading_core.events import Event
-from trading_core.fills import Fill
+from trading_core.fills import Fill, is_made_up, made_up_execution_id
 from trading_core.lifecycle import apply_event, execute, mark_submitted, reopened
 from trading_core.market import eastern_date
 from trading_core.orders import Order, TradeEvent
 from trading_core.ports import OrderStore, UnitOfWork
 from trading_core.positions import Position, PositionChange
-from trading_core.values import FOUR_PLACES, ZERO, BrokerOrderId, ExecutionId, OrderId, Symbol, at_four_places
+from trading_core.values import FOUR_PLACES, ZERO, BrokerOrderId, OrderId, Symbol, at_four_places
 
 log = logging.getLogger("trading_core.ledger")
 
@@ -270,23 +270,27 @@ class _Change:
 
 
 def _fill_of(order: Order, update: TradeUpdate) -> Fill:
+    """The fill an update reports: the broker's own execution, under its id, as it is.
+
+    An update without an execution id (made up from the broker's cumulative quantity by the order
+    poll) stands for every execution ours lacks: it records what brings ours to the broker's
+    cumulative, priced so that our average is the broker's, under a made-up id that says so.
+    """
     qty = update.quantity
     price = update.price if update.price is not None else update.order.filled_average_price
     if qty is None or price is None:
         raise InvalidTransition(f"fill for {order.id} without quantity or price")
-    # The broker states the cumulative quantity after this fill: what we record is what brings
-    # ours to it. In order that is the fill's own quantity; applied out of order (two consumers of
-    # the stream, a reordered backfill) a later fill covers the executions not applied yet, priced
-    # so that our average is the broker's, and the earlier ones are then counted already.
-    missing = update.order.filled_quantity - order.filled_quantity
-    if ZERO < missing != qty:
-        average = update.order.filled_average_price
-        if average is not None:
-            gap = (average * update.order.filled_quantity - order.filled_notional) / missing
-            price = gap.quantize(FOUR_PLACES, rounding=ROUND_HALF_EVEN) if gap > ZERO else average
-        qty = missing
-    # Without an execution id the cumulative quantity identifies the execution.
-    execution_id = update.execution_id or ExecutionId(f"{update.order.broker_order_id}:{update.order.filled_quantity}")
+    execution_id = update.execution_id
+    if execution_id is None or is_made_up(execution_id):
+        cumulative = update.order.filled_quantity
+        execution_id = made_up_execution_id(update.order.broker_order_id, cumulative)
+        missing = cumulative - order.filled_quantity
+        if ZERO < missing != qty:
+            average = update.order.filled_average_price
+            if average is not None:
+                gap = (average * cumulative - order.filled_notional) / missing
+                price = gap.quantize(FOUR_PLACES, rounding=ROUND_HALF_EVEN) if gap > ZERO else average
+            qty = missing
     return Fill(
         order_id=order.id,
         execution_id=execution_id,

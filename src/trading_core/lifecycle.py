@@ -30,7 +30,7 @@ from trading_core.events import (
     PositionOpened,
     PositionUpdated,
 )
-from trading_core.fills import Fill
+from trading_core.fills import Fill, is_made_up, made_up_coverage
 from trading_core.order_build import changed
 from trading_core.orders import Order
 from trading_core.positions import Position, PositionChange
@@ -232,10 +232,12 @@ class Execution:
 def fill_order(order: Order, fill: Fill, *, cumulative_quantity: Decimal | None = None, now: datetime) -> Order | None:
     """Apply `fill` to `order`; None when it is a duplicate already counted.
 
-    A fill counts once: its execution id must be new, and when the broker states the cumulative
-    filled quantity after it, that must exceed what we already hold (a backfill from a poll may
-    have counted it under another id). A late fill on a cancelled or replaced order is applied:
-    the shares did change hands. The filled quantity only ever grows, up to the quantity.
+    A fill counts once, and each execution of the broker's is stored under its own id, whatever
+    order they arrive in: an execution is a duplicate when its id is known, or when a fill made up
+    from the broker's cumulative quantity (`fills.made_up_execution_id`, when no execution of its
+    own was heard) stands for it already. A made-up fill counts only what the cumulative quantity
+    it comes with adds to ours. A late fill on a cancelled or replaced order is applied: the shares
+    did change hands. The filled quantity only ever grows, up to the quantity.
 
     Raises:
         InvalidTransition: The fill is of another order, of zero or less, or of a rejected order.
@@ -245,8 +247,10 @@ def fill_order(order: Order, fill: Fill, *, cumulative_quantity: Decimal | None 
         raise InvalidTransition(f"fill {fill.execution_id} is not an execution of order {order.id}")
     if fill.execution_id in order.execution_ids:
         return None
-    if cumulative_quantity is not None and cumulative_quantity <= order.filled_quantity:
-        return None
+    if cumulative_quantity is not None:
+        counted = order.filled_quantity if is_made_up(fill.execution_id) else made_up_coverage(order.execution_ids)
+        if cumulative_quantity <= counted:
+            return None
     if fill.quantity <= ZERO:
         raise InvalidTransition(f"fill of {fill.quantity}: a fill of order {order.id} must be of a positive quantity")
     if order.status is OrderStatus.REJECTED:

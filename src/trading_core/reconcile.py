@@ -18,12 +18,12 @@ from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.daytrades import DayTrades
 from trading_core.enums import OrderStatus, Side
 from trading_core.events import Event, PositionClosed, PositionOpened, PositionUpdated
-from trading_core.fills import Fill
+from trading_core.fills import Fill, made_up_execution_id
 from trading_core.market import EASTERN
 from trading_core.orders import EVENT_FOR_STATUS, Order, TradeEvent
 from trading_core.ports import OrderFilter, OrderStore
 from trading_core.positions import Position, apply_fill
-from trading_core.values import FOUR_PLACES, ZERO, ExecutionId, Symbol, new_event_id
+from trading_core.values import FOUR_PLACES, ZERO, Symbol, new_event_id
 
 _DAY_TRADE_HISTORY = timedelta(days=14)
 
@@ -86,7 +86,7 @@ def updates_between(order: Order, remote: BrokerOrder) -> list[TradeUpdate]:
                 event=TradeEvent.FILL if complete else TradeEvent.PARTIAL_FILL,
                 order=remote,
                 timestamp=remote.filled_at or remote.updated_at,
-                execution_id=ExecutionId(f"{remote.broker_order_id}:{remote.filled_quantity}"),
+                execution_id=made_up_execution_id(remote.broker_order_id, remote.filled_quantity),
                 price=price,
                 quantity=missing,
             )

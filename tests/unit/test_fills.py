@@ -19,13 +19,13 @@ from trading_core.events import (
     PositionOpened,
     PositionUpdated,
 )
-from trading_core.fills import Fill
+from trading_core.fills import Fill, made_up_execution_id
 from trading_core.lifecycle import execute, fill_order
 from trading_core.orders import Order
 from trading_core.positions import Position
 from trading_core.requests import OrderRequest
 from trading_core.testing import fills_for, order_requests, quantities
-from trading_core.values import ExecutionId
+from trading_core.values import BrokerOrderId, ExecutionId
 
 from .builders import AAPL, NOW, fill, order, position, request
 
@@ -125,13 +125,31 @@ class TestFillOrder:
 
         assert fill_order(done, fill(done, "10", execution_id="x-1"), now=LATER) is None
 
-    def test_a_backfill_already_counted_is_a_duplicate(self) -> None:
-        """A poll reports a fill under another id; its cumulative quantity shows we have it."""
+    def test_a_made_up_fill_already_counted_is_a_duplicate(self) -> None:
+        """A poll makes a fill up from the broker's cumulative quantity; ours shows we have it."""
         o = filled(order(status=S.NEW), fill(order(), "4", execution_id="stream-1"))
+        made_up = made_up_execution_id(BrokerOrderId("b-1"), Decimal(4))
 
-        actual = fill_order(o, fill(o, "4", execution_id="poll-1"), cumulative_quantity=Decimal(4), now=LATER)
+        actual = fill_order(o, fill(o, "4", execution_id=made_up), cumulative_quantity=Decimal(4), now=LATER)
 
         assert actual is None
+
+    def test_an_execution_a_made_up_fill_stands_for_is_a_duplicate(self) -> None:
+        made_up = made_up_execution_id(BrokerOrderId("b-1"), Decimal(6))
+        o = filled(order(status=S.NEW), fill(order(), "6", execution_id=made_up))
+
+        actual = fill_order(o, fill(o, "2", execution_id="stream-1"), cumulative_quantity=Decimal(2), now=LATER)
+
+        assert actual is None
+
+    def test_an_earlier_execution_applied_after_a_later_one_counts_under_its_own_id(self) -> None:
+        """The stream's inbox has two readers: the later execution can be applied first."""
+        o = filled(order(status=S.NEW), fill(order(), "3", execution_id="stream-2"))
+
+        actual = fill_order(o, fill(o, "2", execution_id="stream-1"), cumulative_quantity=Decimal(2), now=LATER)
+
+        assert actual is not None
+        assert (actual.filled_quantity, actual.execution_ids) == (Decimal(5), frozenset({"stream-1", "stream-2"}))
 
     def test_a_fill_with_a_new_cumulative_quantity_counts(self) -> None:
         o = filled(order(status=S.NEW), fill(order(), "4", execution_id="stream-1"))

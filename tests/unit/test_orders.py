@@ -14,7 +14,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from trading_core.enums import ApiStatus, OrderStatus, OrderType, Side, SubmitStatus, TimeInForce
 from trading_core.errors import InvalidOrder, InvalidTransition, OrderNotCancelable, Overfill
 from trading_core.events import OrderCancelled, OrderRejected, OrderSubmitted
-from trading_core.fills import Fill
+from trading_core.fills import Fill, made_up_execution_id
 from trading_core.lifecycle import apply_event, fill_order, mark_submitted, reject
 from trading_core.orders import TRANSITIONS, Order, TradeEvent, ensure_cancelable
 from trading_core.requests import OrderRequest
@@ -423,10 +423,11 @@ class OrderLifecycle(RuleBasedStateMachine):
     @precondition(lambda self: self.order.filled_quantity > 0)
     @rule(price=prices())
     def backfill_already_counted(self, price: Decimal) -> None:
-        """A poll reports a fill under another id, with a cumulative quantity we already hold."""
+        """A poll makes a fill up from a cumulative quantity we already hold."""
         o = self.order
         self.step += 1
-        stale = fill(o, "0.0001", price, execution_id=f"poll-{self.step}")
+        made_up = made_up_execution_id(BrokerOrderId(f"b-{self.step}"), o.filled_quantity)
+        stale = fill(o, "0.0001", price, execution_id=made_up)
 
         assert fill_order(o, stale, cumulative_quantity=o.filled_quantity, now=NOW) is None
 

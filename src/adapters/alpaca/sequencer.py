@@ -40,6 +40,7 @@ import attrs
 from adapters.alpaca.codec import FillActivity
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.enums import OrderStatus
+from trading_core.fills import made_up_execution_id
 from trading_core.orders import EVENT_FOR_STATUS, TradeEvent
 from trading_core.values import FOUR_PLACES, ZERO, BrokerOrderId, ClientOrderId, ExecutionId
 
@@ -332,7 +333,7 @@ class UpdateSequencer:
             event=TradeEvent.FILL if complete else TradeEvent.PARTIAL_FILL,
             order=order,
             timestamp=order.filled_at or order.updated_at,
-            execution_id=ExecutionId(f"{order.broker_order_id}:{cumulative}"),
+            execution_id=made_up_execution_id(order.broker_order_id, cumulative),
             price=None,  # priced by `_deliver` so that the delivered average is Alpaca's
             quantity=cumulative - track.filled,
         )

@@ -15,6 +15,7 @@ from typing import Final
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.engine.dispatch import Dispatch
 from trading_core.engine.parts import EngineParts
+from trading_core.fills import made_up_coverage
 from trading_core.orders import Order, TradeEvent
 from trading_core.ports import RecoversFills
 from trading_core.reconcile import updates_between
@@ -130,13 +131,12 @@ class BrokerUpdates:
         broker = self._parts.broker
         if remote.filled_quantity <= order.filled_quantity or not isinstance(broker, RecoversFills):
             return []
-        lacking: list[TradeUpdate] = []
-        filled = order.filled_quantity
-        for update in await broker.recover_fills(remote) or ():
-            if update.execution_id not in order.execution_ids and update.order.filled_quantity > filled:
-                lacking.append(update)
-                filled = update.order.filled_quantity
-        return lacking
+        counted = made_up_coverage(order.execution_ids)  # what made-up fills stand for already
+        return [
+            update
+            for update in await broker.recover_fills(remote) or ()
+            if update.execution_id not in order.execution_ids and update.order.filled_quantity > counted
+        ]
 
     def _may_make_up(self, remote: BrokerOrder) -> bool:
         """Whether fills the broker shows and we lack may be made up as one averaged fill now."""

@@ -40,4 +40,7 @@ async def test_executions_applied_in_any_order_reach_the_brokers_cumulative(
     assert (order.status, order.filled_quantity) == (OrderStatus.FILLED, Decimal(10))
     assert order.filled_notional == expected
     assert engine.book.positions["AAPL"].quantity == Decimal(10)
-    assert sum(f.quantity for f in await engine.store.list_fills(order.id)) == Decimal(10)
+    stored = await engine.store.list_fills(order.id)
+    assert sum(f.quantity for f in stored) == Decimal(10)
+    # each execution under its own id and quantity: none merged into another's
+    assert {(f.execution_id, f.quantity) for f in stored} == {(u.execution_id, u.quantity) for u in fills}
