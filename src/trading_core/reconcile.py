@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("trading_core.reconcile")
 
 _DAY_TRADE_HISTORY = timedelta(days=14)
+_LISTING = 500
+"""Open orders asked for in one listing at least (one page at Alpaca)."""
 AVERAGED_AFTER = timedelta(seconds=30)
 """How long the order poll waits for a broker's own executions (`RecoversFills`) of fills it has not
 applied before it makes them up as one fill priced to the broker's average."""
@@ -95,13 +97,10 @@ async def reconcile_orders(engine: TradingEngine) -> int:
     Orders in doubt are asked about by client order id and settled by evidence (see `doubt`).
     """
     corrections = 0
-    for order in list(engine.book.open_orders.values()):
-        if order.broker_order_id is None:
-            continue  # held here (queued, a split's waiting half), in doubt, or being sent
-        try:
-            corrections += await _reconcile_order(engine, order)
-        except (BrokerError, NotFound) as e:  # one order the broker cannot tell about must not stop the rest
-            log.warning("could not reconcile order %s: %s", order.id, e)
+    # Not those held here (queued, a split's waiting half), in doubt, or being sent.
+    sent = [order for order in engine.book.open_orders.values() if order.broker_order_id is not None]
+    if sent:
+        corrections += await _catch_up_sent(engine, sent)
     try:
         corrections += await settle_doubts(engine, doubtful(engine))
         corrections += await engine.release_orphans()
@@ -110,13 +109,38 @@ async def reconcile_orders(engine: TradingEngine) -> int:
     return corrections
 
 
-async def _reconcile_order(engine: TradingEngine, order: Order) -> int:
-    assert order.broker_order_id is not None
+async def _catch_up_sent(engine: TradingEngine, sent: list[Order]) -> int:
+    """Take the orders the broker has to its copies of them; returns corrections made.
+
+    The broker's open orders are read in one listing, not one request each (Alpaca allows 200 a
+    minute); an order the listing does not show (closed since, or beyond it) is read on its own.
+    When the listing fails, the orders wait for the next round.
+    """
     try:
-        remote = await engine.broker.get_order(order.broker_order_id)
-    except OrderNotFound:
-        await engine.close_unknown(order)
-        return 1
+        listed = await engine.broker.list_orders(status=OrderFilter.OPEN, limit=max(_LISTING, 2 * len(sent)))
+    except BrokerError as e:
+        log.warning("could not list the broker's open orders; they wait for the next round: %s", e)
+        return 0
+    by_id = {remote.broker_order_id: remote for remote in listed}
+    corrections = 0
+    for order in sent:
+        assert order.broker_order_id is not None
+        try:
+            corrections += await _reconcile_order(engine, order, by_id.get(order.broker_order_id))
+        except (BrokerError, NotFound) as e:  # one order the broker cannot tell about must not stop the rest
+            log.warning("could not reconcile order %s: %s", order.id, e)
+    return corrections
+
+
+async def _reconcile_order(engine: TradingEngine, order: Order, remote: BrokerOrder | None = None) -> int:
+    """Take `order` to the broker's copy of it: `remote` when given (a listing's), else read now."""
+    assert order.broker_order_id is not None
+    if remote is None:
+        try:
+            remote = await engine.broker.get_order(order.broker_order_id)
+        except OrderNotFound:
+            await engine.close_unknown(order)
+            return 1
     return await catch_up(engine, order, remote)
 
 
