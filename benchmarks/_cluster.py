@@ -16,8 +16,9 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -190,6 +191,31 @@ class Cluster:
         for child in (self.service, self.sim, self.nats):
             child.kill()
         self.postgres.stop()
+
+    def __enter__(self) -> Cluster:
+        """Started (and stopped on the way out, whatever happened)."""
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def scratch_folder(name: str, *, keep: bool) -> Iterator[Path]:
+    """A temporary folder for a run, removed afterwards unless `keep` (then its path goes to stderr)."""
+    folder = Path(tempfile.mkdtemp(prefix=f"{name}-"))
+    try:
+        yield folder
+    finally:
+        if keep:
+            print(f"{name}: kept {folder}", file=sys.stderr)
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 # ------------------------------------------------------------------ reading the simulator, the processes, the results

@@ -39,19 +39,15 @@ import argparse
 import asyncio
 import json
 import random
-import shutil
-import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from _cluster import WIDE_RISK, Cluster, percentiles, sim_traffic
+from _cluster import WIDE_RISK, Cluster, percentiles, scratch_folder, sim_traffic
 
 SYMBOLS = ("AAPL", "MSFT", "NVDA", "JPM", "XOM", "KO")
 DATA_ROUTES = "GET /v2/stocks/"
@@ -322,18 +318,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the folder (every process's log)")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="broker-requests-"))
     sim_options = ["--rate-limit", str(args.rate_limit), "--cash", "100000000", "--seed", str(args.seed)]
-    cluster = Cluster(folder, sim_options=sim_options, service_env=WIDE_RISK)
-    try:
-        cluster.start()
+    with (
+        scratch_folder("broker_requests", keep=args.keep) as folder,
+        Cluster(folder, sim_options=sim_options, service_env=WIDE_RISK) as cluster,
+    ):
         asyncio.run(measure(cluster, args.quiet_seconds, args.phase_seconds, args.clients, args.seed))
-    finally:
-        cluster.stop()
-        if args.keep:
-            print(f"broker_requests: kept {folder}", file=sys.stderr)
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

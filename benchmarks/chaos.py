@@ -56,8 +56,6 @@ import contextlib
 import json
 import random
 import shutil
-import sys
-import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -69,7 +67,7 @@ from typing import Any
 
 import httpx
 
-from _cluster import AUTH, WIDE_RISK, Cluster
+from _cluster import AUTH, WIDE_RISK, Cluster, scratch_folder
 
 SYMBOLS = ("AAPL", "MSFT", "NVDA", "JPM", "XOM", "KO")
 READ_TIMEOUT_MS = 2000
@@ -950,12 +948,8 @@ async def chaos(cluster: Cluster, orders: int, rate: float, seed: int, clients: 
 
 
 def run(orders: int, rate: float, seed: int, clients: int, folder: Path) -> dict[str, Any]:
-    cluster = cluster_for(folder, seed)
-    try:
-        cluster.start()
+    with cluster_for(folder, seed) as cluster:
         return asyncio.run(chaos(cluster, orders, rate, seed, clients))
-    finally:
-        cluster.stop()
 
 
 def main() -> None:
@@ -966,15 +960,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--keep", action="store_true", help="keep the folder (logs, journal, findings)")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="chaos-"))
-    try:
+    with scratch_folder("chaos", keep=args.keep) as folder:
         result = run(args.orders, args.fault_rate, args.seed, args.clients, folder)
-        print(json.dumps(result), flush=True)
-    finally:
-        if args.keep:
-            print(f"chaos: kept {folder}", file=sys.stderr)
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
+    print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

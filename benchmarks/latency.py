@@ -25,18 +25,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
-import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from _cluster import WIDE_RISK, Cluster, cpu_seconds, database_processes, percentiles, sim_traffic
+from _cluster import WIDE_RISK, Cluster, cpu_seconds, database_processes, percentiles, scratch_folder, sim_traffic
 
 SYMBOLS = ("AAPL", "MSFT", "NVDA", "JPM", "XOM", "KO")
 DECISIONS = "ai-trader.ai.decision.generated"
@@ -179,19 +175,13 @@ def main() -> None:
     parser.add_argument("--warmup-seconds", type=float, default=5.0, help="decisions at the same rate, not counted")
     parser.add_argument("--keep", action="store_true", help="keep the folder (every process's log)")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="latency-"))
     sim_options = ["--rate-limit", "1000000", "--cash", "1000000000"]
-    cluster = Cluster(folder, sim_options=sim_options, service_env=WIDE_RISK)
-    try:
-        cluster.start()
+    with (
+        scratch_folder("latency", keep=args.keep) as folder,
+        Cluster(folder, sim_options=sim_options, service_env=WIDE_RISK) as cluster,
+    ):
         result = asyncio.run(measure(cluster, args.rate, args.seconds, args.warmup_seconds))
-        print(json.dumps(result), flush=True)
-    finally:
-        cluster.stop()
-        if args.keep:
-            print(f"latency: kept {folder}", file=sys.stderr)
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
+    print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":
