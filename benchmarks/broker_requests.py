@@ -31,6 +31,25 @@ the requests under way have been answered (a submission may wait for the next ra
 
     python benchmarks/broker_requests.py [--quiet-seconds 60] [--phase-seconds 180] [--clients 1]
         [--rate-limit 200] [--seed 1] [--keep]
+
+Where the requests went (2026-12-07, before part 1 of #16, the local account, is merged):
+
+- background: 2 a minute, the position sync's `GET /v2/positions` every 30 s. The order poll asks
+  nothing while no order is open, and (since this benchmark) one `GET /v2/orders` listing a round
+  when some are, where it read each open order on its own (twenty resting orders cost 240 a minute).
+- market: 1.84 trading requests per order (target 1.02): each order but a few reads
+  `GET /v2/account` first (0.84 per order: the engine trusts a fetched account only while nothing
+  has filled, and a market order fills at once), and `GET /v2/clock` every 30 s. Quotes cost
+  nothing (the market-data stream keeps them). So 95-101 orders a minute (target 180): the
+  window's 200 go in its first seconds, the account reads stop at the budget's sync reserve (20),
+  and a submission then waits for the next window; after `retry.deadline` (20 s) it is refused
+  502 `BROKER_ERROR` ("the request budget had no token in time"), about two a window, which is
+  `submit_p99_ms` of 20 s. Without the account reads (part 1) a window would take about 190
+  orders, and the clock's two reads a minute are 0.01 per order.
+- mix: 0.33 requests per order beyond the clients' (target 0.05; 0.35 when the poll read each
+  order), nearly all `GET /v2/account` again (68 of the 75 beyond the clients' for 206 orders);
+  the rest the clock, the poll's listings and the sync. The poll and the sync run only when a
+  window has tokens left over the sync reserve, so at the limit they mostly wait.
 """
 
 from __future__ import annotations
