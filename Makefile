@@ -30,8 +30,9 @@ test: lint
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
 
+# every benchmark; benchmarks/_*.py are their shared parts, not benchmarks
 bench: $(STAMP)
-	@for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
+	@for b in benchmarks/[!_]*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

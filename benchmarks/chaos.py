@@ -57,14 +57,9 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import random
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -76,9 +71,9 @@ from typing import Any
 
 import httpx
 
-SRC = Path(__file__).parents[1] / "src"
+from _cluster import AUTH, WIDE_RISK, Cluster, scratch_folder
+
 SYMBOLS = ("AAPL", "MSFT", "NVDA", "JPM", "XOM", "KO")
-KEY = "test"
 READ_TIMEOUT_MS = 2000
 """The adapter's read timeout in the run: latency faults go beyond it."""
 PHASE_SECONDS = 4.0
@@ -109,183 +104,23 @@ QUIET_SECONDS = 6.0
 """Settled: open orders and positions unchanged for this long, and equal to the broker's."""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def decimal_json(text: str) -> Any:
     return json.loads(text, parse_float=Decimal)
 
 
-# ------------------------------------------------------------------ processes
-
-
-class Child:
-    """A child process we start, kill by its pid and start again with the same command."""
-
-    def __init__(self, name: str, command: list[str], env: dict[str, str], folder: Path, ready: Callable[[], bool]):
-        self.name, self.command, self.env, self.ready = name, command, env, ready
-        self.log = folder / f"{name}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 90.0) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(self.command, env=self.env, stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}: {self.tail()}")
-            with contextlib.suppress(Exception):
-                if self.ready():
-                    return
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.name} was not ready within {timeout:g}s: {self.tail()}")
-
-    def kill(self) -> None:
-        process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-            process.wait(30)
-
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:]
-
-
-def http_ready(url: str) -> Callable[[], bool]:
-    return lambda: httpx.get(url, timeout=1).status_code < 500
-
-
-def port_ready(port: int) -> Callable[[], bool]:
-    def check() -> bool:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-
-    return check
-
-
-class Postgres:
-    """The `pgserver` wheel's PostgreSQL on a data folder of ours: killed by its postmaster's pid."""
-
-    def __init__(self, folder: Path) -> None:
-        import pgserver
-
-        self.folder = folder
-        self.server = pgserver.get_server(str(folder), cleanup_mode="stop")
-        self.url = str(self.server.get_uri())
-
-    def pid(self) -> int:
-        return int((self.folder / "postmaster.pid").read_text().split()[0])
-
-    def kill(self) -> None:
-        os.kill(self.pid(), signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and Path(f"/proc/{self.pid()}").exists():
-            time.sleep(0.05)
-
-    def start(self) -> None:
-        # A killed postmaster's backends notice and exit; until then its shared memory is in use.
-        error: Exception | None = None
-        for _ in range(60):
-            self._let_its_user_in()
-            try:
-                self.server.ensure_postgres_running()
-                return
-            except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
-                error = e
-                time.sleep(0.5)
-        log = (self.folder / "log").read_text(errors="replace")[-2000:] if (self.folder / "log").exists() else ""
-        raise RuntimeError(f"PostgreSQL did not start again: {error!r}\n{log}")
-
-    def _let_its_user_in(self) -> None:
-        """As root, pgserver runs PostgreSQL as its own user, which must traverse the folders above
-        the data folder: pgserver opens them once, and another pytest session starting meanwhile
-        closes /tmp/pytest-of-root again (0700)."""
-        if os.geteuid() == 0:
-            from pgserver.utils import ensure_prefix_permissions
-
-            ensure_prefix_permissions(self.folder)
-
-    def stop(self) -> None:
-        with contextlib.suppress(Exception):
-            self.server.cleanup()
-
-
-@dataclass
-class Cluster:
-    """The four processes of a run and how to reach them."""
-
-    folder: Path
-    seed: int
-    postgres: Postgres = field(init=False)
-    nats: Child = field(init=False)
-    sim: Child = field(init=False)
-    service: Child = field(init=False)
-
-    def __post_init__(self) -> None:
-        python = sys.executable
-        base_env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(SRC), "HOME": str(self.folder)}
-        self.postgres = Postgres(self.folder / "pg")
-        nats_port, sim_port, service_port = free_port(), free_port(), free_port()
-        self.nats_url = f"nats://127.0.0.1:{nats_port}"
-        self.nats_store = self.folder / "nats"
-        binary = Path(python).parent / "nats-server"
-        nats_binary = str(binary) if binary.exists() else shutil.which("nats-server") or "nats-server"
-        self.nats = Child(
-            "nats",
-            [nats_binary, "-a", "127.0.0.1", "-p", str(nats_port), "-js", "-sd", str(self.nats_store)],
-            base_env,
-            self.folder,
-            port_ready(nats_port),
-        )
-        self.sim_url = f"http://127.0.0.1:{sim_port}"
-        sim_command = [python, "-m", "apps.cli", "alpaca-sim", "--port", str(sim_port), "--state"]
-        sim_command += [str(self.folder / "sim.journal"), "--rate-limit", "1000000", "--cash", "100000000"]
-        sim_command += ["--seed", str(self.seed), "--log-level", "warning"]
-        self.sim = Child("sim", sim_command, base_env, self.folder, http_ready(f"{self.sim_url}/_sim/state"))
-        self.service_url = f"http://127.0.0.1:{service_port}"
-        service_env = {
-            **base_env,
-            "PORT": str(service_port),
-            "DATABASE_URL": self.postgres.url,
-            "NATS_URL": self.nats_url,
-            "TRADING_ENGINE_BROKER_TYPE": "alpaca",
-            "ALPACA_BASE_URL": self.sim_url,
-            "ALPACA_DATA_URL": self.sim_url,
-            "ALPACA_API_KEY": KEY,
-            "ALPACA_SECRET_KEY": KEY,
-            "TRADING_ENGINE_ALPACA_READ_TIMEOUT": str(READ_TIMEOUT_MS),
-            "TRADING_ENGINE_SYNC_ORDER_STATUS_POLL_INTERVAL": "1000",
-            "TRADING_ENGINE_SYNC_POSITION_SYNC_INTERVAL": "3000",
-            "TRADING_ENGINE_SYNC_IN_DOUBT_WINDOW": "5000",
-            "TRADING_ENGINE_RISK_MAX_POSITION_SIZE_PERCENT": "100",
-            "TRADING_ENGINE_RISK_MAX_SECTOR_EXPOSURE_PERCENT": "100",
-            "TRADING_ENGINE_RISK_MAX_DAILY_LOSS_PERCENT": "100",
-            "TRADING_ENGINE_RISK_ENABLE_WASH_TRADE_PROTECTION": "false",
-            "TRADING_ENGINE_EMBEDDED_NATS": "false",
-            "TRADING_ENGINE_EMBEDDED_DATA_DIR": str(self.folder / "data"),
-            "TRADING_ENGINE_ORDERS_CANCEL_ON_SHUTDOWN": "false",
-            "LOG_FORMAT": "json",
-            "LOG_LEVEL": "warning",
-        }
-        self.service = Child(
-            "service",
-            [python, "-m", "apps.cli", "serve", "--port", str(service_port)],
-            service_env,
-            self.folder,
-            lambda: httpx.get(f"{self.service_url}/health", timeout=2).status_code == 200,
-        )
-
-    def start(self) -> None:
-        self.nats.start()
-        self.sim.start()
-        self.service.start(timeout=120)
-
-    def stop(self) -> None:
-        for child in (self.service, self.sim, self.nats):
-            child.kill()
-        self.postgres.stop()
+def cluster_for(folder: Path, seed: int) -> Cluster:
+    """The run's processes: a simulator that keeps its account across kills and sets no real rate limit,
+    a service that polls and syncs often, reads with a short timeout and leaves its orders at a stop."""
+    sim_options = ["--state", str(folder / "sim.journal"), "--rate-limit", "1000000", "--cash", "100000000"]
+    service_env = {
+        "TRADING_ENGINE_ALPACA_READ_TIMEOUT": str(READ_TIMEOUT_MS),
+        "TRADING_ENGINE_SYNC_ORDER_STATUS_POLL_INTERVAL": "1000",
+        "TRADING_ENGINE_SYNC_POSITION_SYNC_INTERVAL": "3000",
+        "TRADING_ENGINE_SYNC_IN_DOUBT_WINDOW": "5000",
+        **WIDE_RISK,
+        "TRADING_ENGINE_ORDERS_CANCEL_ON_SHUTDOWN": "false",
+    }
+    return Cluster(folder, sim_options=[*sim_options, "--seed", str(seed)], service_env=service_env)
 
 
 # ------------------------------------------------------------------ the fault schedule
@@ -744,7 +579,7 @@ class EventTap:
 
 async def broker_records(sim_url: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Decimal]]:
     """Every order (paged back with `until`), every FILL activity (paged), every position."""
-    headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": KEY}
+    headers = AUTH
     async with httpx.AsyncClient(base_url=sim_url, headers=headers, timeout=30) as http:
         orders: dict[str, dict[str, Any]] = {}
         until: str | None = None
@@ -1044,7 +879,7 @@ async def decisions_consumed(cluster: Cluster, record: Record) -> bool:
 
 async def settle(cluster: Cluster) -> bool:
     """Wait until the service's open orders and positions stop changing and agree with the broker's."""
-    headers = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": KEY}
+    headers = AUTH
     deadline = time.monotonic() + SETTLE_TIMEOUT
     last: Any = None
     quiet_since = time.monotonic()
@@ -1172,12 +1007,8 @@ async def chaos(cluster: Cluster, orders: int, rate: float, seed: int, clients: 
 
 
 def run(orders: int, rate: float, seed: int, clients: int, folder: Path) -> dict[str, Any]:
-    cluster = Cluster(folder, seed)
-    try:
-        cluster.start()
+    with cluster_for(folder, seed) as cluster:
         return asyncio.run(chaos(cluster, orders, rate, seed, clients))
-    finally:
-        cluster.stop()
 
 
 def main() -> None:
@@ -1188,15 +1019,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--keep", action="store_true", help="keep the folder (logs, journal, findings)")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="chaos-"))
-    try:
+    with scratch_folder("chaos", keep=args.keep) as folder:
         result = run(args.orders, args.fault_rate, args.seed, args.clients, folder)
-        print(json.dumps(result), flush=True)
-    finally:
-        if args.keep:
-            print(f"chaos: kept {folder}", file=sys.stderr)
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
+    print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

@@ -51,17 +51,13 @@ from typing import Any
 
 import httpx
 
+from _cluster import cpu_seconds, database_processes, free_port
+
 SYMBOLS = ("AAPL", "MSFT", "NVDA", "GOOGL", "META", "AMZN", "TSLA", "JPM", "XOM", "JNJ")
 SRC = Path(__file__).parents[1] / "src"
 WARMUP = 500
 """Submits before each measured run, so that what is measured is a server in its steady state:
 psycopg prepares a statement on a connection at its fifth run, and the pool has 32 connections."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def floor_app(database_url: str) -> Any:
@@ -115,35 +111,6 @@ def start(command: list[str], env: dict[str, str], port: int, log: Path) -> subp
         except httpx.TransportError:
             time.sleep(0.1)
     raise SystemExit(f"{command} did not start")
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User and system CPU the processes have used so far (Linux /proc); 0 for one that is gone."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def database_processes(data_dir: str) -> list[int]:
-    """The postmaster and its children (backends, writers): what PostgreSQL spends CPU in."""
-    try:
-        postmaster = int(Path(data_dir, "postmaster.pid").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return []
-    pids = [postmaster]
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if parent == postmaster:
-            pids.append(int(stat.parent.name))
-    return pids
 
 
 class RawClient:

@@ -119,8 +119,9 @@ class Container:
             engine.subscribe(listener)
         await engine.start()
         self._engine = engine
-        self.relay = OutboxRelay(store, bus)
-        self._start_background(engine, self.relay)
+        relay = self.relay = OutboxRelay(store, bus)
+        engine.subscribe(lambda _: relay.wake())  # what the engine committed goes out at once
+        self._start_background(engine, relay)
         self.consumer = await make.consumer(s, engine, bus, self._stack, self.notes)
         self.health_checks = make.health_checks(store, broker, bus, self._stream_check, self.consumer)
 

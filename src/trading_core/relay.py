@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import datetime
 
@@ -19,14 +20,21 @@ class OutboxRelay:
     A batch is published in order and stops at the first failure, so a later event never
     overtakes an earlier one; what was acknowledged is marked sent, the rest stays for the next
     round. The bus deduplicates on event id, so a crash between publish and mark costs nothing.
+    `wake()` says events were committed: a waiting `run` relays them at once rather than at its
+    next look.
     """
 
     def __init__(self, store: OrderStore, bus: EventBus, *, batch_size: int = 200) -> None:
         self._store = store
         self._bus = bus
         self._batch_size = batch_size
+        self._woken = asyncio.Event()
         self.published = 0
         self.last_error: str | None = None
+
+    def wake(self) -> None:
+        """Events were committed to the outbox: relay them now (a plain call, for `engine.subscribe`)."""
+        self._woken.set()
 
     async def relay_once(self) -> int:
         """Publish one batch; returns how many events went out."""
@@ -65,14 +73,21 @@ class OutboxRelay:
                 return total
 
     async def run(self, *, idle_seconds: float = 0.1, max_backoff_seconds: float = 10.0) -> None:
-        """Relay until cancelled, backing off while the bus is down."""
+        """Relay until cancelled, backing off while the bus is down.
+
+        With nothing to relay it looks again after `idle_seconds`, or as soon as `wake()` is called
+        (events another process wrote wait for the look); while the bus is down, only the backoff.
+        """
         backoff = idle_seconds
         while True:
+            self._woken.clear()  # what is committed from here on wakes the wait below
             count = await self.flush()
             if self.last_error is None:
                 backoff = idle_seconds
                 if count:
                     continue
-            else:
-                backoff = min(backoff * 2, max_backoff_seconds)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._woken.wait(), idle_seconds)
+                continue
+            backoff = min(backoff * 2, max_backoff_seconds)
             await asyncio.sleep(backoff)

@@ -15,6 +15,7 @@ from adapters.codec import encode_json
 from adapters.nats import NatsCommandConsumer, NatsSettings, connect
 from adapters.nats.connection import server_at_least
 from tests.contract.recording_handler import RecordingHandler
+from trading_core.decisions import Decision
 from trading_core.errors import BrokerError, EventBusError, InvalidOrder
 
 pytestmark = pytest.mark.nats
@@ -237,6 +238,108 @@ async def test_commands_are_handled_in_the_order_they_were_sent(rig: Rig) -> Non
     await rig.handler.wait_for(4)
 
     assert rig.handler.names() == ["session_opened", "decision", "session_closed", "shutdown"]
+
+
+class HeldHandler(RecordingHandler):
+    """Records each call as it starts; a decision in `held` symbols then waits until `release()`."""
+
+    def __init__(self, *held: str) -> None:
+        super().__init__()
+        self.held = set(held)
+        self._released = asyncio.Event()
+
+    def release(self) -> None:
+        self._released.set()
+
+    async def handle_decision(self, decision: Decision) -> None:
+        await super().handle_decision(decision)
+        if decision.symbol in self.held:
+            await self._released.wait()
+
+
+@pytest.fixture
+async def held(client: Client, nats_settings: NatsSettings) -> AsyncIterator[Rig]:
+    """A rig whose handler holds MSFT's decisions until released (and releases them at the end)."""
+    handler = HeldHandler("MSFT")
+    consumer = NatsCommandConsumer(client, handler, nats_settings)
+    await consumer.start()
+    yield Rig(client, handler, nats_settings)
+    handler.release()
+    await consumer.stop()
+
+
+def symbols(handler: RecordingHandler) -> list[str | None]:
+    return [d.symbol for d in handler.decisions]
+
+
+async def test_a_decision_is_handled_while_another_symbols_is_in_hand(held: Rig) -> None:
+    """Its round trips to the database and the broker do not hold up the next symbol's decisions."""
+    await held.send(DECISION, encode_json(decision(symbol="MSFT")))
+    await held.send(DECISION, encode_json(decision(symbol="AAPL")))
+    await held.send(DECISION, encode_json(decision(symbol="NVDA")))
+
+    await held.handler.wait_for(3)
+
+    assert symbols(held.handler) == ["MSFT", "AAPL", "NVDA"]  # MSFT is still in hand
+
+
+async def test_the_decisions_of_one_symbol_are_handled_in_turn(held: Rig) -> None:
+    first, second = decision(symbol="MSFT"), decision(symbol="MSFT")
+    await held.send(DECISION, encode_json(first))
+    await held.send(DECISION, encode_json(second))
+    await held.send(DECISION, encode_json(decision(symbol="AAPL")))
+
+    before = await held.handler.wait_for(2)  # the second MSFT waits for the first; AAPL does not
+    assert isinstance(held.handler, HeldHandler)
+    held.handler.release()
+    await held.handler.wait_for(3)
+    await held.settled()
+
+    assert [d.symbol for name, d in before] == ["MSFT", "AAPL"]
+    assert [d.decision_id for d in held.handler.decisions if d.symbol == "MSFT"] == [
+        first["decisionId"],
+        second["decisionId"],
+    ]
+
+
+async def test_a_session_change_waits_for_the_decisions_in_hand_and_is_handled_alone(held: Rig) -> None:
+    await held.send(DECISION, encode_json(decision(symbol="MSFT")))
+    await held.send("market.session.closed", b"")
+    await held.send(DECISION, encode_json(decision(symbol="AAPL")))  # sent after the session change
+
+    await held.handler.wait_for(1)
+    await asyncio.sleep(0.5)  # a consumer that did not wait would have gone on by now
+    waiting = held.handler.names()
+    assert isinstance(held.handler, HeldHandler)
+    held.handler.release()
+    await held.handler.wait_for(3)
+    await held.settled()
+
+    assert waiting == ["decision"]
+    assert held.handler.names() == ["decision", "session_closed", "decision"]
+
+
+async def test_stopping_lets_the_decisions_in_hand_finish_and_settles_them(
+    client: Client, nats_settings: NatsSettings
+) -> None:
+    handler = HeldHandler("MSFT")
+    consumer = NatsCommandConsumer(client, handler, nats_settings)
+    await consumer.start()
+    rig = Rig(client, handler, nats_settings)
+    await rig.send(DECISION, encode_json(decision(symbol="MSFT")))
+    await rig.send(DECISION, encode_json(decision(symbol="AAPL")))
+    await handler.wait_for(2)
+
+    stopping = asyncio.create_task(consumer.stop())
+    await asyncio.sleep(0.2)
+    stopped_early = stopping.done()
+    handler.release()
+    await asyncio.wait_for(stopping, 10)
+    info = await rig.settled()
+
+    assert not stopped_early
+    assert info.num_ack_pending == 0
+    assert symbols(handler) == ["MSFT", "AAPL"]
 
 
 async def test_an_unreadable_session_message_is_terminated_without_a_call(rig: Rig) -> None:

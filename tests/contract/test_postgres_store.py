@@ -146,6 +146,24 @@ class TestClaims:
         assert first == payload_of(submitted(order)) | {"eventId": first["eventId"]}
         assert str(first["order"]["quantity"]) == "10.5000"
 
+    async def test_marks_commit_without_waiting_for_the_disk_and_only_they(self, store: PostgresOrderStore) -> None:
+        """A mark a crash loses only sends its events again, which the bus drops by id: not worth a flush."""
+        async with store.unit_of_work() as uow:
+            await uow.add_events([submitted(new_order()) for _ in range(2)])
+            await uow.commit()
+
+        async with store.claim_outbox(limit=1) as batch:
+            default = await (await batch._conn.execute("SHOW synchronous_commit")).fetchone()  # type: ignore[attr-defined]
+            await batch.mark_sent([batch.messages[0].event_id])
+            marking = await (await batch._conn.execute("SHOW synchronous_commit")).fetchone()  # type: ignore[attr-defined]
+        async with store.claim_outbox() as batch:
+            after = await (await batch._conn.execute("SHOW synchronous_commit")).fetchone()  # type: ignore[attr-defined]
+            left = len(batch.messages)
+
+        assert marking == ("off",)
+        assert after == default  # for that transaction only
+        assert left == 1
+
 
 class TestConnections:
     async def test_a_connection_the_server_dropped_is_replaced(

@@ -18,9 +18,10 @@ ORDERS = 150
 SEED = 14
 
 
-def _chaos() -> ModuleType:
-    path = Path(__file__).parents[2] / "benchmarks" / "chaos.py"
-    spec = importlib.util.spec_from_file_location("benchmarks_chaos", path)
+def _chaos(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    benchmarks = Path(__file__).parents[2] / "benchmarks"
+    monkeypatch.syspath_prepend(benchmarks)  # for its shared parts (`_cluster`), as when run as a script
+    spec = importlib.util.spec_from_file_location("benchmarks_chaos", benchmarks / "chaos.py")
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -29,8 +30,10 @@ def _chaos() -> ModuleType:
     return module
 
 
-def test_a_seeded_chaos_run_doubles_loses_and_misreports_nothing(tmp_path: Path) -> None:
-    chaos = _chaos()
+def test_a_seeded_chaos_run_doubles_loses_and_misreports_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chaos = _chaos(monkeypatch)
     result = chaos.run(ORDERS, 0.2, SEED, 8, tmp_path)
 
     findings = (tmp_path / "findings.txt").read_text()
@@ -53,8 +56,10 @@ def _fill(n: int, symbol: str, side: str, qty: int, order_id: str) -> dict[str, 
     }
 
 
-def test_a_close_past_flat_is_doubled_after_a_close_and_overtaken_after_a_clients_order() -> None:
-    chaos = _chaos()
+def test_a_close_past_flat_is_doubled_after_a_close_and_overtaken_after_a_clients_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    chaos = _chaos(monkeypatch)
     closes = {"c1", "c2", "c3"}
     doubled, overtaken = chaos.closes_past_flat(
         [
@@ -71,8 +76,10 @@ def test_a_close_past_flat_is_doubled_after_a_close_and_overtaken_after_a_client
     assert [n.split()[1] for n in overtaken] == ["c3"]
 
 
-async def test_a_restart_that_fails_stops_the_run_with_its_error_instead_of_leaving_the_clients_waiting() -> None:
-    chaos = _chaos()
+async def test_a_restart_that_fails_stops_the_run_with_its_error_instead_of_leaving_the_clients_waiting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    chaos = _chaos(monkeypatch)
     running = asyncio.Event()
     running.set()
 

@@ -1,4 +1,5 @@
-"""The simulator's pure parts: decimal and time formats, query values, the rate limit window, the rule book."""
+"""The simulator's pure parts: decimal and time formats, query values, the rate limit window, the rule book,
+route names."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from apps.alpaca_sim import errors
+from apps.alpaca_sim.app import api_router
 from apps.alpaca_sim.faults import FaultBook, parse_rule
 from apps.alpaca_sim.minute_bars import MinuteBars
 from apps.alpaca_sim.parse import Query
@@ -85,6 +87,37 @@ class TestRateLimiter:
 
     def test_zero_turns_it_off(self) -> None:
         assert RateLimiter(0).hit("a") is None
+
+    def test_it_tells_when_each_window_of_a_key_opened_until_cleared(self) -> None:
+        now = [1000.0]
+        limiter = RateLimiter(2, clock=lambda: now[0])
+
+        for at in (1000.0, 1030.0, 1059.9, 1075.0, 1200.0):
+            now[0] = at
+            limiter.hit("a")
+        limiter.hit("b")
+        opened = limiter.opened("a")
+        limiter.clear()
+
+        assert opened == [1000.0, 1075.0, 1200.0]
+        assert limiter.opened("b") == limiter.opened("a") == []
+
+
+class TestRouteNames:
+    @pytest.mark.parametrize(
+        ("method", "path", "name"),
+        [
+            ("POST", "/v2/orders", "POST /v2/orders"),
+            ("PATCH", "/v2/orders/61e69015", "PATCH /v2/orders/{order_id}"),
+            ("GET", "/v2/orders:by_client_order_id", "GET /v2/orders:by_client_order_id"),
+            ("GET", "/v2/account/activities/FILL", "GET /v2/account/activities/{activity_type}"),
+            ("GET", "/v2/stocks/AAPL/quotes/latest", "GET /v2/stocks/{symbol}/quotes/latest"),
+            ("PUT", "/v2/orders", None),
+            ("GET", "/v2/nothing", None),
+        ],
+    )
+    def test_a_route_is_named_by_its_method_and_pattern(self, method: str, path: str, name: str | None) -> None:
+        assert api_router().name(method, path) == name
 
 
 class TestFaultBook:

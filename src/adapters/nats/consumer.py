@@ -1,7 +1,11 @@
 """Commands from NATS into the engine: a durable JetStream consumer shared by the replicas' queue group.
 
 Each replica subscribes to the same durable push consumer with the same deliver group, so a command
-goes to one replica. A replica handles its commands one at a time, in order, and settles each:
+goes to one replica. A replica handles the decisions of one symbol one at a time, in order, and
+those of different symbols at once (as many as the server has out, `max_ack_pending`): one
+decision's round trips to the database and the broker do not hold up the next symbol's. A session
+change or a shutdown waits for the decisions in hand and is handled alone, so each command still
+meets the ones sent before it done. Each is settled:
 
 - handled: `ack`;
 - unreadable or invalid (bad JSON or nested too deeply, fails its schema, or the handler raised `InvalidOrder`):
@@ -40,7 +44,7 @@ from adapters.nats.config import Command, NatsSettings, command_for
 from adapters.nats.connection import NATS_ERRORS, ensure_stream, server_at_least
 from adapters.nats.probe import CachedHealth, connection_state, consumer_state, probe_context
 from adapters.nats.reconnect import Redeclaration
-from trading_core.decisions import CommandHandler
+from trading_core.decisions import CommandHandler, Decision
 from trading_core.errors import EventBusError, InvalidOrder
 
 __all__ = ["NatsCommandConsumer"]
@@ -83,6 +87,10 @@ class NatsCommandConsumer:
         self._redeclaration = Redeclaration(client, self.declare, what=f"consumer {settings.consumer}")
         self._watch: asyncio.Task[None] | None = None
         self._health = CachedHealth(self._probe)
+        self._in_hand: set[asyncio.Task[None]] = set()
+        """Decisions being handled."""
+        self._last: dict[str | None, asyncio.Task[None]] = {}
+        """The last decision taken in hand for each symbol: the next one of that symbol waits for it."""
 
     async def start(self) -> None:
         """Set up the stream and the durable consumer, and start handling commands.
@@ -215,7 +223,7 @@ class NatsCommandConsumer:
         return {"filter_subjects": subjects}
 
     async def stop(self) -> None:
-        """Stop taking commands; the one being handled finishes and is settled."""
+        """Stop taking commands; those being handled finish and are settled."""
         watch, self._watch = self._watch, None
         if watch is not None:
             watch.cancel()
@@ -224,6 +232,7 @@ class NatsCommandConsumer:
         sub, self._sub = self._sub, None
         if sub is not None:
             await _drain(sub)
+        await self._decisions_done()
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -235,25 +244,57 @@ class NatsCommandConsumer:
         await self.stop()
 
     async def _on_message(self, msg: Msg) -> None:
-        try:
-            await self._dispatch(msg)
-        except NATS_ERRORS as e:
-            # Settling failed (the connection dropped): the server redelivers after ack_wait.
-            log.warning("could not settle a command on %s: %r", msg.subject, e)
+        """Take a decision in hand in its symbol's turn; handle anything else once no decision is in hand.
 
-    async def _dispatch(self, msg: Msg) -> None:
+        Called for one message at a time (the client's delivery loop), so commands are taken in hand
+        in the order they arrive.
+        """
         command = command_for(msg.subject)
-        if command is None:
-            await self._invalid(msg, None, f"no command is carried on {msg.subject}", None)
-            return
         if command is Command.DECISION:
             try:
                 body = _decode(msg.data, DECISION_SCHEMA)
                 decision = structure_decision(body)
             except InvalidCommand as e:
-                await self._invalid(msg, command, e.reason, e.raw)
+                await _settling(msg, self._invalid(msg, command, e.reason, e.raw))
                 return
-            await self._handle(msg, command, lambda: self._handler.handle_decision(decision), raw=body)
+            self._in_turn(msg, decision.symbol, lambda: self._decide(msg, decision, body))
+            return
+        await self._decisions_done()
+        await _settling(msg, self._dispatch(msg, command))
+
+    def _in_turn(self, msg: Msg, symbol: str | None, handle: Callable[[], Awaitable[None]]) -> None:
+        """Handle a decision once the one before it of the same symbol is done."""
+        before = self._last.get(symbol)
+
+        async def when_its_turn_comes() -> None:
+            if before is not None:
+                await asyncio.wait({before})
+            await _settling(msg, handle())
+
+        task = asyncio.get_running_loop().create_task(when_its_turn_comes(), name=f"decision {symbol}")
+        self._last[symbol] = task
+        self._in_hand.add(task)
+        task.add_done_callback(lambda done: self._done(symbol, done))
+
+    async def _decide(self, msg: Msg, decision: Decision, body: Mapping[str, Any]) -> None:
+        await self._handle(msg, Command.DECISION, lambda: self._handler.handle_decision(decision), raw=body)
+
+    def _done(self, symbol: str | None, task: asyncio.Task[None]) -> None:
+        self._in_hand.discard(task)
+        if self._last.get(symbol) is task:
+            del self._last[symbol]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("handling a decision failed unexpectedly", exc_info=task.exception())
+
+    async def _decisions_done(self) -> None:
+        """Wait until no decision is in hand."""
+        while self._in_hand:
+            await asyncio.wait(set(self._in_hand))
+
+    async def _dispatch(self, msg: Msg, command: Command | None) -> None:
+        """Handle a command that is not a decision."""
+        if command is None:
+            await self._invalid(msg, None, f"no command is carried on {msg.subject}", None)
             return
         schema = SHUTDOWN_SCHEMA if command is Command.SHUTDOWN else SESSION_SCHEMA
         try:
@@ -334,6 +375,15 @@ class NatsCommandConsumer:
         # `+TERM <reason>` (NATS 2.10+) puts the reason in the server's MSG_TERMINATED advisory.
         text = " ".join(reason.split())[:_MAX_REASON]
         await self._nc.publish(msg.reply, _TERM + b" " + text.encode("utf-8", "replace"))
+
+
+async def _settling(msg: Msg, handling: Awaitable[None]) -> None:
+    """Handle and settle a command; a settlement that fails is left to the server's redelivery."""
+    try:
+        await handling
+    except NATS_ERRORS as e:
+        # Settling failed (the connection dropped): the server redelivers after ack_wait.
+        log.warning("could not settle a command on %s: %r", msg.subject, e)
 
 
 def _decode(data: bytes, schema: str, *, allow_empty: bool = False) -> dict[str, Any]:

@@ -113,7 +113,7 @@ class SimulatorApp:
 
     async def _api_call(self, request: Request, send: Send) -> None:
         sim = self.sim
-        sim.requests += 1
+        sim.traffic.request(self._api.name(request.method, request.path))
         limiter = sim.limiter
         if request.path.startswith(_DATA_API):  # the data API has its own limit, as at Alpaca
             sim.market.requests += 1
@@ -122,6 +122,7 @@ class SimulatorApp:
         extra = verdict.headers() if verdict is not None else ()
         faults = RequestFaults()
         if verdict is not None and not verdict.allowed:
+            sim.traffic.rate_limited += 1
             response = error_response(errors.rate_limited())
         elif not self._authorized(request.headers):
             response = error_response(errors.unauthorized())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
@@ -76,6 +77,8 @@ class Request:
     headers: Mapping[str, str]
     """Lower-case names."""
     body: bytes
+    received_at: float
+    """Unix time (`time.time()`) when the whole request had been read."""
 
 
 @attrs.frozen
@@ -115,6 +118,7 @@ async def read_request(scope: Scope, receive: Receive) -> Request:
         query=Query(query),
         headers=headers,
         body=b"".join(chunks),
+        received_at=time.time(),
     )
 
 
@@ -129,19 +133,31 @@ async def send_response(send: Send, response: Response, extra: tuple[tuple[str, 
 Handler = Callable[..., Awaitable[Response]]
 
 
+_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
+
+
 class Router:
     """Routes by method and a path pattern with named groups (passed to the handler by name)."""
 
     def __init__(self) -> None:
-        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self._routes: list[tuple[str, re.Pattern[str], Handler, str]] = []
 
     def add(self, method: str, pattern: str, handler: Handler) -> None:
-        self._routes.append((method, re.compile(pattern + r"\Z"), handler))
+        name = method + " " + _GROUP.sub(r"{\1}", pattern)
+        self._routes.append((method, re.compile(pattern + r"\Z"), handler, name))
+
+    def name(self, method: str, path: str) -> str | None:
+        """The route's name: its method and pattern, each group as `{name}` (`GET /v2/orders/{order_id}`);
+        None when no route has this method and path."""
+        for route_method, pattern, _, name in self._routes:
+            if route_method == method and pattern.match(path):
+                return name
+        return None
 
     def find(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
         """The handler and its path parameters; 404 or 405 in Alpaca's error shape."""
         path_known = False
-        for route_method, pattern, handler in self._routes:
+        for route_method, pattern, handler, _ in self._routes:
             found = pattern.match(path)
             if found is None:
                 continue

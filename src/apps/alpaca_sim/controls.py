@@ -100,10 +100,21 @@ async def state(sim: Simulation, request: Request) -> Response:
         market_open=exchange.is_open,
         stream_connections=sim.hub.authenticated,
         stream_listening=sim.hub.listening,
-        requests=sim.requests,
+        requests=sim.traffic.total,
         data_requests=sim.market.requests,
         data_connections=sim.market.authenticated,
         data_subscribed=sim.market.subscribed(),
+    )
+
+
+async def traffic(sim: Simulation, request: Request) -> Response:
+    """`GET /_sim/traffic`: requests per route, when each submission arrived and each fill was sent."""
+    return json_response(
+        {
+            "ok": True,
+            **sim.traffic.describe(),
+            "rate_limit_windows": sim.limiter.opened(sim.settings.key_id),
+        }
     )
 
 
@@ -139,6 +150,7 @@ def router() -> Router:
     routes.add("POST", "/_sim/step", step)
     routes.add("POST", "/_sim/market", market)
     routes.add("GET", "/_sim/state", state)
+    routes.add("GET", "/_sim/traffic", traffic)
     routes.add("POST", "/_sim/faults", set_faults)
     routes.add("GET", "/_sim/faults", get_faults)
     routes.add("POST", "/_sim/stream/drop", drop_stream)

@@ -30,9 +30,11 @@ async def submit(sim: Simulation, request: Request) -> Response:
     if asset is None:
         raise errors.invalid(f'asset "{sub.symbol}" not found')
     now = sim.clock.now()
+    client_order_id = ClientOrderId(sub.client_order_id or str(uuid.uuid4()))
+    sim.traffic.submitted(client_order_id, request.received_at)
     order = Order(
         id=new_order_id(),
-        client_order_id=ClientOrderId(sub.client_order_id or str(uuid.uuid4())),
+        client_order_id=client_order_id,
         symbol=Symbol(asset.symbol),
         side=sub.side,
         type=sub.type,

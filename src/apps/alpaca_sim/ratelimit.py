@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 
 import attrs
@@ -11,6 +12,7 @@ import attrs
 WINDOW_SECONDS = 60.0
 DEFAULT_RATE_LIMIT = 200
 """Alpaca's limit on the trading API: 200 requests a minute per key."""
+_WINDOWS_KEPT = 1000
 
 
 @attrs.frozen
@@ -45,19 +47,26 @@ class RateLimiter:
         self._window = window
         self._clock = clock
         self._windows: dict[str, tuple[float, int]] = {}
+        self._opened: dict[str, deque[float]] = {}
 
     def hit(self, key: str) -> Verdict | None:
         """Count one request of `key`; None when the limit is off."""
         if not self.limit:
             return None
         now = self._clock()
-        start, used = self._windows.get(key, (now, 0))
-        if now >= start + self._window:
-            start, used = now, 0
-        used += 1
+        window = self._windows.get(key)
+        if window is None or now >= window[0] + self._window:
+            window = (now, 0)
+            self._opened.setdefault(key, deque(maxlen=_WINDOWS_KEPT)).append(now)
+        start, used = window[0], window[1] + 1
         self._windows[key] = (start, used)
         reset = math.ceil(start + self._window)
         return Verdict(used <= self.limit, self.limit, max(self.limit - used, 0), reset)
 
+    def opened(self, key: str) -> list[float]:
+        """When the key's windows opened (Unix seconds, oldest first; the last thousand)."""
+        return list(self._opened.get(key, ()))
+
     def clear(self) -> None:
         self._windows.clear()
+        self._opened.clear()

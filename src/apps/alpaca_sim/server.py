@@ -138,6 +138,10 @@ class SimServer:
     def state(self) -> dict[str, Any]:
         return self.control("GET", "state")
 
+    def traffic(self) -> dict[str, Any]:
+        """Requests per route, submission arrivals and fill sends since the reset (`/_sim/traffic`)."""
+        return self.control("GET", "traffic")
+
     def drop_stream(self) -> dict[str, Any]:
         return self.control("POST", "stream/drop")
 

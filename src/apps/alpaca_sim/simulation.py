@@ -30,6 +30,7 @@ from apps.alpaca_sim.order_requests import PositionIntent
 from apps.alpaca_sim.ratelimit import DEFAULT_RATE_LIMIT, RateLimiter
 from apps.alpaca_sim.state import Commit, Header, Journal, Replayed
 from apps.alpaca_sim.stream import StreamHub
+from apps.alpaca_sim.traffic import Traffic
 from trading_core.broker_models import BrokerOrder, BrokerPosition, TradeUpdate
 from trading_core.clock import Clock, SystemClock
 from trading_core.enums import Side
@@ -75,7 +76,8 @@ class Simulation:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.faults = FaultBook(settings.paper.seed)
-        self.hub = StreamHub(settings.key_id, settings.secret_key, self.faults)
+        self.traffic = Traffic()
+        self.hub = StreamHub(settings.key_id, settings.secret_key, self.faults, on_fill_sent=self.traffic.fill_sent)
         self.limiter = RateLimiter(settings.rate_limit)
         self.market = MarketDataHub(settings.key_id, settings.secret_key, rate_limit=settings.rate_limit)
         self._later: set[asyncio.Task[None]] = set()
@@ -124,7 +126,7 @@ class Simulation:
         self.intents: dict[BrokerOrderId, str] = {}
         self.history: dict[BrokerOrderId, list[tuple[float, BrokerOrder]]] = {}
         self._recording = False
-        self.requests = 0
+        self.traffic.clear()
         self.created_at: datetime = self.clock.now()
         self.account_number = "PA" + uuid.uuid4().hex[:10].upper()
         self.activities.clear()

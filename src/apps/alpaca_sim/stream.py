@@ -20,9 +20,10 @@ import contextlib
 import hmac
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import attrs
 import msgspec
 
 from apps.alpaca_sim.asgi import Receive, Scope, Send, Socket, encoder
@@ -40,13 +41,21 @@ _QUIET_POLL = 0.05
 _log = logging.getLogger(__name__)
 
 
+@attrs.frozen
+class Update:
+    """One trade update on its way: the frame, and the execution it reports (fills only)."""
+
+    frame: bytes
+    execution_id: str | None
+
+
 class Connection(Socket):
     """One trade_updates client and where its updates stand."""
 
     def __init__(self, send: Send) -> None:
         super().__init__(send)
-        self.queue: asyncio.Queue[bytes] = asyncio.Queue()
-        """Update frames waiting to be sent."""
+        self.queue: asyncio.Queue[Update] = asyncio.Queue()
+        """Updates waiting to be sent."""
         self.authorized = False
         self.listening = False
         self.drop_rule: Rule | None = None
@@ -69,15 +78,19 @@ class StreamHub:
         key_id: The API key a client must authenticate with.
         secret_key: Its secret.
         faults: The fault rules, read as updates are published and sent.
+        on_fill_sent: Told the execution id each time a fill's update has been sent on a connection.
     """
 
-    def __init__(self, key_id: str, secret_key: str, faults: FaultBook) -> None:
+    def __init__(
+        self, key_id: str, secret_key: str, faults: FaultBook, *, on_fill_sent: Callable[[str], None] | None = None
+    ) -> None:
         self._key = key_id
         self._secret = secret_key
         self._faults = faults
+        self._on_fill_sent = on_fill_sent
         self._connections: set[Connection] = set()
         """Every open connection, authenticated or not, in no particular order."""
-        self._held: list[bytes] = []
+        self._held: list[Update] = []
         """Updates held by a `reorder_updates` rule until its window is full."""
 
     @property
@@ -95,10 +108,10 @@ class StreamHub:
         for message in messages:
             if self._lost(message):
                 continue
-            frame = _ENCODER.encode(message)
+            update = Update(_ENCODER.encode(message), message["data"].get("execution_id"))
             copies = 2 if self._faults.take("duplicate_updates") else 1
             for _ in range(copies):
-                self._reorder(frame)
+                self._reorder(update)
 
     def _lost(self, message: Any) -> bool:
         """Whether a `drop_updates` rule loses this update (for every connection, for good)."""
@@ -114,41 +127,43 @@ class StreamHub:
     def flush(self) -> None:
         """Send what a reorder rule holds, in order (when the rules change)."""
         held, self._held = self._held, []
-        for frame in held:
-            self._deliver(frame)
+        for update in held:
+            self._deliver(update)
 
     def reset(self) -> None:
         self._held = []
 
-    def _reorder(self, frame: bytes) -> None:
+    def _reorder(self, update: Update) -> None:
         rule = self._faults.active("reorder_updates")
         if rule is None:
             if self._held:
                 self.flush()
-            self._deliver(frame)
+            self._deliver(update)
             return
-        self._held.append(frame)
+        self._held.append(update)
         if len(self._held) >= rule.window:
             held, self._held = self._held, []
             if self._faults.fire(rule):
                 held.reverse()
-            for held_frame in held:
-                self._deliver(held_frame)
+            for held_update in held:
+                self._deliver(held_update)
 
-    def _deliver(self, frame: bytes) -> None:
+    def _deliver(self, update: Update) -> None:
         for conn in self._connections:
             if conn.authorized and conn.listening and not conn.closed:
-                conn.queue.put_nowait(frame)
+                conn.queue.put_nowait(update)
 
     async def _pump(self, conn: Connection) -> None:
         """Send a connection's updates as they come, unless a stream rule holds or drops them."""
         while True:
-            frame = await conn.queue.get()
+            update = await conn.queue.get()
             # Polled, not awaited on an Event: new rules may end the silence at any moment.
             while (wait := self._faults.silent_until - time.monotonic()) > 0:  # noqa: ASYNC110
                 await asyncio.sleep(min(wait, _QUIET_POLL))
-            if not await conn.send_frame(frame):
+            if not await conn.send_frame(update.frame):
                 return
+            if update.execution_id is not None and self._on_fill_sent is not None:
+                self._on_fill_sent(update.execution_id)
             rule = self._faults.active("stream_drop_after")
             if rule is None:
                 continue

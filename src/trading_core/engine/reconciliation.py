@@ -13,18 +13,22 @@ from decimal import Decimal
 
 import attrs
 
-from trading_core.broker_models import BrokerPosition
+from trading_core.broker_models import BrokerOrder, BrokerPosition
 from trading_core.engine.dispatch import Dispatch
 from trading_core.engine.doubts import Doubts
 from trading_core.engine.parts import EngineParts
 from trading_core.engine.updates import BrokerUpdates
 from trading_core.errors import BrokerError, NotFound, OrderNotFound
 from trading_core.orders import Order, in_doubt
+from trading_core.ports import OrderFilter
 from trading_core.positions import Position
 from trading_core.reconcile import adoption_events
 from trading_core.values import ZERO, Symbol, at_four_places
 
 log = logging.getLogger("trading_core.reconcile")
+
+_LISTING = 500
+"""Open orders asked for in one listing at least (one page at Alpaca)."""
 
 
 class Reconciliation:
@@ -54,13 +58,10 @@ class Reconciliation:
         are released.
         """
         corrections = 0
-        for order in list(self._parts.book.open_orders.values()):
-            if order.broker_order_id is None:
-                continue  # held here (queued, a split's waiting half), in doubt, or being sent
-            try:
-                corrections += await self._order(order)
-            except (BrokerError, NotFound) as e:  # one order the broker cannot tell about must not stop the rest
-                log.warning("could not reconcile order %s: %s", order.id, e)
+        # Not those held here (queued, a split's waiting half), in doubt, or being sent.
+        sent = [order for order in self._parts.book.open_orders.values() if order.broker_order_id is not None]
+        if sent:
+            corrections += await self._catch_up_sent(sent)
         try:
             corrections += await self._doubts.settle()
             corrections += await self._dispatch.release_orphans()
@@ -68,14 +69,38 @@ class Reconciliation:
             log.warning("could not settle the orders in doubt this round: %s", e)
         return corrections
 
-    async def _order(self, order: Order) -> int:
+    async def _catch_up_sent(self, sent: list[Order]) -> int:
+        """Take the orders the broker has to its copies of them; returns corrections made.
+
+        The broker's open orders are read in one listing, not one request each (Alpaca allows 200
+        a minute); an order the listing does not show (closed since, or beyond it) is read on its
+        own. When the listing fails, the orders wait for the next round.
+        """
+        try:
+            listed = await self._parts.broker.list_orders(status=OrderFilter.OPEN, limit=max(_LISTING, 2 * len(sent)))
+        except BrokerError as e:
+            log.warning("could not list the broker's open orders; they wait for the next round: %s", e)
+            return 0
+        by_id = {remote.broker_order_id: remote for remote in listed}
+        corrections = 0
+        for order in sent:
+            remote = by_id.get(order.broker_order_id) if order.broker_order_id is not None else None
+            try:
+                corrections += await self._order(order, remote)
+            except (BrokerError, NotFound) as e:  # one order the broker cannot tell about must not stop the rest
+                log.warning("could not reconcile order %s: %s", order.id, e)
+        return corrections
+
+    async def _order(self, order: Order, remote: BrokerOrder | None = None) -> int:
+        """Take `order` to the broker's copy of it: `remote` when given (a listing's), else read now."""
         if order.broker_order_id is None:
             return 0
-        try:
-            remote = await self._parts.broker.get_order(order.broker_order_id)
-        except OrderNotFound:
-            await self._dispatch.close_unknown(order)
-            return 1
+        if remote is None:
+            try:
+                remote = await self._parts.broker.get_order(order.broker_order_id)
+            except OrderNotFound:
+                await self._dispatch.close_unknown(order)
+                return 1
         return await self._updates.catch_up(order, remote)
 
     async def positions(self) -> int:

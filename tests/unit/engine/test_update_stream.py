@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from decimal import Decimal
 
 import attrs
@@ -21,7 +22,7 @@ from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.engine import TradingEngine
 from trading_core.enums import OrderStatus
 from trading_core.errors import OrderNotFound, StoreError
-from trading_core.ports import UnitOfWork
+from trading_core.ports import OrderFilter, UnitOfWork
 from trading_core.values import BrokerOrderId
 
 
@@ -128,6 +129,17 @@ class ForgetfulExchange(PaperExchange):
         if broker_order_id in self.forgotten:
             raise OrderNotFound("order not found", details={"orderId": broker_order_id})
         await super().cancel_order(broker_order_id)
+
+    async def list_orders(
+        self,
+        *,
+        status: OrderFilter = OrderFilter.OPEN,
+        after: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 500,
+    ) -> list[BrokerOrder]:
+        listed = await super().list_orders(status=status, after=after, until=until, limit=limit)
+        return [o for o in listed if o.broker_order_id not in self.forgotten]
 
 
 @pytest.mark.parametrize("how", ["poll", "cancel"])
