@@ -9,13 +9,15 @@ from typing import Protocol
 class Clock(Protocol):
     """Tells the current time, timezone-aware, in UTC."""
 
-    def now(self) -> datetime: ...
+    def now(self) -> datetime:
+        """The current time, timezone-aware (UTC)."""
 
 
 class SystemClock:
     """The wall clock."""
 
     def now(self) -> datetime:
+        """The wall clock's time, in UTC."""
         return datetime.now(UTC)
 
 
@@ -30,11 +32,14 @@ class TestClock:
         self._now = start
 
     def now(self) -> datetime:
+        """The time the test set."""
         return self._now
 
     def advance(self, delta: timedelta) -> datetime:
+        """Move the clock on by `delta`; returns the new time."""
         self._now += delta
         return self._now
 
     def set(self, moment: datetime) -> None:
+        """Set the clock to `moment`."""
         self._now = moment

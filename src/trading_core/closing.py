@@ -49,9 +49,14 @@ _LONGEST_PAUSE: Final = 1.0
 class OrderDesk(Protocol):
     """What a close asks of the engine: send an order, cancel one, apply what the broker reports."""
 
-    async def submit(self, request: OrderRequest) -> SubmitResult: ...
-    async def cancel(self, order_id: OrderId | str) -> Order: ...
-    async def take_broker_copy(self, order: Order, remote: BrokerOrder) -> Order: ...
+    async def submit(self, request: OrderRequest) -> SubmitResult:
+        """Check, store and send an order (`TradingEngine.submit`)."""
+
+    async def cancel(self, order_id: OrderId | str) -> Order:
+        """Ask for an order's cancel (`TradingEngine.cancel`)."""
+
+    async def take_broker_copy(self, order: Order, remote: BrokerOrder) -> Order:
+        """Bring an order to the broker's copy of it (`TradingEngine.take_broker_copy`)."""
 
 
 class PositionCloser:

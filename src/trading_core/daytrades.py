@@ -54,6 +54,7 @@ class DayTrades:
         return tuple(d for d, n in self.counts for _ in range(n))
 
     def count(self, today: date, window_days: int = 5) -> int:
+        """Day trades made in the `window_days` business days up to `today`."""
         start = business_days_back(today, window_days)
         return sum(n for d, n in self.counts if start <= d <= today)
 

@@ -51,6 +51,7 @@ class Decision:
     """After this moment the decision is stale and should not be executed."""
 
     def is_expired(self, now: datetime) -> bool:
+        """Whether the decision's `expires_at` has passed at `now`."""
         return self.expires_at is not None and now >= self.expires_at
 
     def to_request(self) -> OrderRequest:

@@ -6,6 +6,8 @@ from enum import StrEnum
 
 
 class Side(StrEnum):
+    """An order's side."""
+
     BUY = "buy"
     SELL = "sell"
 
@@ -16,10 +18,13 @@ class Side(StrEnum):
 
     @property
     def opposite(self) -> Side:
+        """The other side."""
         return Side.SELL if self is Side.BUY else Side.BUY
 
 
 class OrderType(StrEnum):
+    """How an order is priced: at the market, a limit, a stop, both, or a trailing stop."""
+
     MARKET = "market"
     LIMIT = "limit"
     STOP = "stop"
@@ -28,6 +33,8 @@ class OrderType(StrEnum):
 
 
 class TimeInForce(StrEnum):
+    """How long an order works: the day, until cancelled, at once or never (IOC, FOK), at the open or close."""
+
     DAY = "day"
     GTC = "gtc"
     IOC = "ioc"
@@ -37,6 +44,8 @@ class TimeInForce(StrEnum):
 
 
 class PositionSide(StrEnum):
+    """Which way a position faces."""
+
     LONG = "long"
     SHORT = "short"
 
@@ -65,6 +74,7 @@ class OrderStatus(StrEnum):
 
     @property
     def is_terminal(self) -> bool:
+        """Whether the order has ended: nothing more can fill or change it."""
         return self in _TERMINAL
 
     @property

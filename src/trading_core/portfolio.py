@@ -36,14 +36,17 @@ class Portfolio:
 
     @property
     def equity(self) -> Decimal:
+        """Cash plus the market value of every position."""
         return self.cash + self.market_value
 
     @property
     def open_positions(self) -> int:
+        """How many positions are not flat."""
         return sum(1 for p in self.positions.values() if p.is_open)
 
     @property
     def daily_pnl(self) -> Decimal:
+        """Equity now less equity at the last close."""
         return self.equity - self.last_equity
 
     def exposure(self, symbol: Symbol) -> Decimal:
@@ -60,4 +63,5 @@ class Portfolio:
 
     @property
     def unrealized_pnl(self) -> Decimal:
+        """What the open positions would realise at their marks."""
         return sum((p.unrealized_pnl(self.mark(s)) for s, p in self.positions.items()), ZERO)

@@ -31,6 +31,7 @@ class TradingStateKeeper:
 
     @property
     def state(self) -> TradingState:
+        """The trading state now: active, reducing-only or halted."""
         return self.record.state
 
     async def load(self) -> None:

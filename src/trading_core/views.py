@@ -26,6 +26,7 @@ class SubmitResult:
 
     @property
     def status(self) -> SubmitStatus:
+        """The submission's outcome for the API: pending, accepted or rejected."""
         return self.order.submit_status
 
 
@@ -47,6 +48,7 @@ class PositionView:
 
     @classmethod
     def of(cls, position: Position, mark: Decimal | None) -> PositionView:
+        """The position valued at `mark` (at its average entry price when there is no mark)."""
         price = mark if mark is not None else position.average_entry_price
         return cls(
             symbol=position.symbol,
@@ -80,6 +82,7 @@ class AccountView:
 
     @property
     def daily_pnl(self) -> Decimal:
+        """Equity now less equity at the last close."""
         return self.equity - self.last_equity
 
 
@@ -93,6 +96,7 @@ class PortfolioView:
 
     @property
     def unrealized_pnl(self) -> Decimal:
+        """The positions' unrealized P&L, added up."""
         return sum((p.unrealized_pnl for p in self.positions), ZERO)
 
 

@@ -26,6 +26,7 @@ class Backoff:
         self.attempt = 0
 
     def ceiling(self, attempt: int) -> float:
+        """The longest wait before retry number `attempt`: the base doubled each time, up to the cap."""
         return min(self.cap, self.base * (1 << min(attempt, 60)))
 
     def delay(self, attempt: int) -> float:
@@ -40,4 +41,5 @@ class Backoff:
         return wait
 
     def reset(self) -> None:
+        """Start again from the first retry's wait (the connection held)."""
         self.attempt = 0

@@ -84,6 +84,7 @@ class RequestBudget:
         """Requests that had to wait for a token."""
 
     def reserve_for(self, priority: Priority) -> float:
+        """How many tokens requests of `priority` must leave for the ones above it."""
         if priority is Priority.SYNC:
             return math.ceil(self._limit.sync_reserve * self.capacity)
         if priority is Priority.ORDER:

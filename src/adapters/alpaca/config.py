@@ -148,6 +148,7 @@ class AlpacaSettings:
 
     @property
     def trade_stream_url(self) -> str:
+        """The trade_updates WebSocket's URL: the configured one, else the REST base's with `wss://` and `/stream`."""
         if self.stream_url is not None:
             return self.stream_url
         base = self.base_url.rstrip("/")
@@ -167,4 +168,5 @@ class AlpacaSettings:
 
     @property
     def auth_headers(self) -> dict[str, str]:
+        """The key headers every request to Alpaca carries."""
         return {"APCA-API-KEY-ID": self.key_id, "APCA-API-SECRET-KEY": self.secret_key}

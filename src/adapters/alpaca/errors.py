@@ -110,6 +110,7 @@ class AlpacaAnswer:
         self.details = {k: v for k, v in body.items() if k not in ("code", "message")}
 
     def says(self, *words: str) -> bool:
+        """Whether Alpaca's message contains any of `words` (case aside)."""
         text = self.message.lower()
         return any(word in text for word in words)
 
@@ -172,6 +173,7 @@ _UNSENT: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, h
 
 
 def is_unsent(exc: httpx.HTTPError) -> bool:
+    """Whether the transport error proves the request never left (a refused connection, say): safe to send again."""
     return isinstance(exc, _UNSENT)
 
 

@@ -53,6 +53,8 @@ class Retry(Enum):
 
 
 class Host(Enum):
+    """Which of Alpaca's APIs a request goes to; each has its own request budget."""
+
     TRADING = "trading"
     DATA = "data"
 
@@ -72,6 +74,7 @@ class Request:
 
     @property
     def what(self) -> str:
+        """The request as a log names it: method and path."""
         return f"{self.method} {self.path}"
 
 

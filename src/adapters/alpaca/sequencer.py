@@ -116,6 +116,7 @@ class UpdateSequencer:
         self._closed.pop(broker_order_id, None)
 
     def knows(self, broker_order_id: BrokerOrderId) -> bool:
+        """Whether updates of the order `broker_order_id` have been delivered."""
         return broker_order_id in self._tracks
 
     def owes_fills(self, order: BrokerOrder) -> bool:

@@ -72,7 +72,8 @@ class OrderReader(Protocol):
 
     async def get_order(self, broker_order_id: BrokerOrderId) -> BrokerOrder: ...
 
-    async def list_fill_activities(self, *, after: datetime) -> list[FillActivity]: ...
+    async def list_fill_activities(self, *, after: datetime) -> list[FillActivity]:
+        """The account's FILL activities after `after`, oldest first."""
 
 
 class StreamSilent(Exception):
@@ -92,6 +93,7 @@ class UpdateInbox:
         self.delivered = 0
 
     def put(self, updates: Iterable[TradeUpdate]) -> None:
+        """Queue updates for the engine, oldest first, and wake a reader."""
         before = len(self._items)
         self._items.extend(updates)
         if len(self._items) > before:
@@ -99,12 +101,14 @@ class UpdateInbox:
             self._arrived.set()
 
     def drain(self) -> list[TradeUpdate]:
+        """Take every queued update; never waits."""
         taken = list(self._items)
         self._items.clear()
         self._arrived.clear()
         return taken
 
     async def next(self) -> list[TradeUpdate]:
+        """Wait for at least one update, then take all that are queued."""
         while not self._items:
             self._arrived.clear()
             await self._arrived.wait()
@@ -157,6 +161,7 @@ class TradeUpdatesStream:
 
     @property
     def connected(self) -> bool:
+        """Whether the stream is connected and authorised now."""
         return self.state == "connected"
 
     async def run(self) -> None:

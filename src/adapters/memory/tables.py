@@ -78,6 +78,7 @@ class Tables:
         self.trading_state: TradingStateRecord | None = None
 
     def order_by_client(self, client_order_id: str) -> Order | None:
+        """The order stored under `client_order_id`, if any."""
         order_id = self.by_client.get(client_order_id)
         return None if order_id is None else self.orders[order_id]
 
@@ -131,6 +132,7 @@ class Tables:
             self.open_orders.pop(order_id, None)
 
     def put_fill(self, fill: Fill) -> None:
+        """Store a fill under its order; its (order id, execution id) is kept as its key."""
         self.fill_keys.add((fill.order_id, fill.execution_id))
         listed = self.fills.get(fill.order_id)
         if listed is None:
@@ -140,6 +142,7 @@ class Tables:
         _insert_sorted(self.fills_by_time, (fill.timestamp, fill.execution_id, fill.order_id, fill))
 
     def put_position(self, position: Position) -> None:
+        """Store a position; a flat one is dropped."""
         if position.quantity:
             self.positions[position.symbol] = position
         else:
@@ -160,12 +163,14 @@ class Tables:
 
 
 def client_order_id_taken(client_order_id: str) -> DuplicateClientOrderId:
+    """The error a second order under `client_order_id` gets."""
     return DuplicateClientOrderId(
         f"client order id {client_order_id} is already taken", details={"clientOrderId": client_order_id}
     )
 
 
 def broker_order_id_taken(broker_order_id: str) -> StoreError:
+    """The error a second order under `broker_order_id` gets."""
     return StoreError(f"broker order id {broker_order_id} is already stored")
 
 

@@ -47,6 +47,7 @@ class KeyLocks:
         return True
 
     async def acquire(self, key: str) -> None:
+        """Wait until `key` is free, then hold it."""
         held = self._held
         if key not in held:
             held[key] = None
@@ -66,6 +67,7 @@ class KeyLocks:
             raise
 
     def release(self, key: str) -> None:
+        """Free `key`, handing it to the first waiter that is still waiting."""
         waiters = self._held[key]
         while waiters:
             waiter = waiters.popleft()

@@ -69,6 +69,7 @@ class NatsEventBus:
 
     @property
     def client(self) -> Client:
+        """The NATS connection events are published on."""
         return self._nc
 
     async def ensure_stream(self) -> None:

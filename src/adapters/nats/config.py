@@ -139,7 +139,9 @@ class NatsSettings:
 
     @property
     def events_subjects(self) -> list[str]:
+        """The subjects the events stream holds."""
         return [f"{self.publish_prefix}.>"]
 
     def subject_for(self, event_type: str) -> str:
+        """The subject an event of `event_type` is published on."""
         return event_subject(event_type, self.publish_prefix)

@@ -27,6 +27,7 @@ _STREAM_NOT_FOUND: Final = 10059
 
 
 def probe_context(client: Client) -> JetStreamContext:
+    """A JetStream context whose requests give up after the probe's timeout."""
     return client.jetstream(timeout=PROBE_TIMEOUT_SECONDS)
 
 

@@ -41,6 +41,7 @@ class Redeclaration:
         self._detach: Callable[[], None] | None = None
 
     def attach(self) -> None:
+        """Redeclare on every reconnection from now on (once attached, a second call does nothing)."""
         if self._detach is None:
             self._detach = when_reconnected(self._nc, self.trigger)
 

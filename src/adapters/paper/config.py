@@ -165,10 +165,12 @@ class PaperConfig:
 
     @property
     def effective_multiplier(self) -> Decimal:
+        """The buying-power multiplier: the configured one, else the account type's (Alpaca's rule)."""
         return self.multiplier if self.multiplier is not None else _DEFAULT_MULTIPLIER[self.account_type]
 
     @property
     def can_short(self) -> bool:
+        """Whether the account may sell short (a margin account with shorting enabled)."""
         if self.shorting_enabled is not None:
             return self.shorting_enabled
         return self.account_type is AccountType.MARGIN

@@ -20,5 +20,6 @@ class IdFactory:
         """2^48 plus the ids made: hex() of it is "0x1" then twelve zero-padded digits, cheaper than a format spec."""
 
     def next(self) -> str:
+        """A new id, unique in this exchange."""
         self._count += 1
         return self._prefix + hex(self._count)[3:]

@@ -93,14 +93,17 @@ class WorkingOrder:
 
     @property
     def remaining(self) -> Decimal:
+        """What is left to fill."""
         return self.quantity - self.filled_quantity
 
     @property
     def is_open(self) -> bool:
+        """Whether the order can still fill."""
         return self.status.is_open
 
     @property
     def has_limit(self) -> bool:
+        """Whether the order has a limit price (limit and stop-limit orders)."""
         return self.type in _LIMIT_TYPES
 
     def record_fill(self, quantity: Decimal, price: Decimal, at: datetime) -> None:
