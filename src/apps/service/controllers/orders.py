@@ -12,7 +12,7 @@ from apps.logs import order_context
 from apps.service.codec import ExactResponse
 from apps.service.controllers.docs import Engine, errors, rejection
 from apps.service.convert import order_body, order_request, submit_response, validation_body
-from apps.service.errors import OrderRefused
+from apps.service.errors import OrderRefused, clip
 from apps.service.schemas import (
     CancelOrderResponse,
     ModifyOrderRequest,
@@ -40,7 +40,7 @@ def checked_id(order_id: str) -> OrderId:
     """Our ids are UUIDs: anything else names no order (and must not reach a UUID column)."""
     canonical = canonical_uuid(order_id)
     if canonical is None:
-        raise OrderNotFound(f"no order with id {order_id}", details={"orderId": order_id})
+        raise OrderNotFound(f"no order with id {clip(order_id)!r}", details={"orderId": order_id})
     return OrderId(canonical)
 
 
@@ -48,7 +48,7 @@ class OrdersController(Controller):
     path = "/api/v1/orders"
     tags = ["orders"]  # noqa: RUF012  # Litestar's declared class attribute
 
-    @post("/", status_code=201, responses={**rejection(502), 202: _PENDING}, summary="Submit an order")
+    @post("/", status_code=201, responses={**rejection(409, 413, 502), 202: _PENDING}, summary="Submit an order")
     async def submit(self, data: JSONBody[SubmitOrderRequest], engine: Engine) -> Response[SubmitOrderResponse]:
         """Check, store and send an order. A risk or broker refusal answers 422 with the kept order's id.
 
@@ -62,7 +62,7 @@ class OrdersController(Controller):
             status = 202 if result.status is SubmitStatus.PENDING else 201
             return ExactResponse(submit_response(result), status_code=status)
 
-    @post("/validate", status_code=200, responses=errors(), summary="Run the pre-trade checks only")
+    @post("/validate", status_code=200, responses=errors(404, 413), summary="Run the pre-trade checks only")
     async def validate(self, data: JSONBody[SubmitOrderRequest], engine: Engine) -> PreTradeValidationBody:
         """Run every pre-trade check on an order without submitting it (the spec's PreTradeValidation)."""
         return validation_body(await engine.validate(order_request(data)))
@@ -97,7 +97,7 @@ class OrdersController(Controller):
                 return CancelOrderResponse(success=False, message=f"order {order.id} ended {order.status} first")
             return CancelOrderResponse(success=True, message=f"cancel of {order.id} requested ({order.status})")
 
-    @patch("/{orderId:str}", responses=rejection(404, 409, 502), summary="Modify an order")
+    @patch("/{orderId:str}", responses=rejection(404, 409, 413, 502), summary="Modify an order")
     async def modify(
         self,
         orderId: OrderIdPath,  # noqa: N803
