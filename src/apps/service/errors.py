@@ -15,6 +15,7 @@ from typing import Any, Final
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 
+from apps.redact import mask
 from apps.service import schemas
 from apps.service.codec import ExactResponse
 from apps.service.schemas import ErrorBody, RejectedOrderBody
@@ -74,7 +75,8 @@ def status_for(code: str) -> int:
 
 
 def clip(text: str, limit: int = ECHO_LIMIT) -> str:
-    """At most `limit` characters of `text` (input echoed back), marked when cut."""
+    """At most `limit` characters of `text` (input echoed back), marked when cut; masked before it is cut."""
+    text = mask(text)
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
@@ -128,12 +130,12 @@ def api_spelling(message: str) -> str:
 def error_response(
     code: str, message: str, details: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None
 ) -> Response[Any]:
-    body = ErrorBody(code=code, message=message, details=_bounded(details or {}))
+    body = ErrorBody(code=code, message=mask(message), details=_bounded(details or {}))
     return ExactResponse(body, status_code=status_for(code), headers={**_headers(code), **(headers or {})})
 
 
 def _bounded(details: Mapping[str, Any]) -> dict[str, Any]:
-    """Details with every string clipped: they often repeat what the caller sent."""
+    """Details with every string clipped (they often repeat what the caller sent) and masked."""
     return {k: clip(v) if isinstance(v, str) else v for k, v in details.items()}
 
 
@@ -145,7 +147,7 @@ def _trading_error(error: TradingError) -> Response[Any]:
     details = dict(error.details)
     if isinstance(details.get("field"), str):
         details["field"] = camel(details["field"])
-    message = api_spelling(error.message)
+    message = mask(api_spelling(error.message))
     if isinstance(error, OrderRefused):
         order = error.order
         body = RejectedOrderBody(
@@ -178,7 +180,7 @@ def clip_quoted(message: str) -> str:
         quote = m.group(0)[0]
         return f"{quote}{clip(m.group(0)[1:-1])}{quote}"
 
-    return clip(_QUOTED.sub(bound, message), 300)
+    return clip(_QUOTED.sub(bound, mask(message)), 300)
 
 
 def _validation_error(request: Request[Any, Any, Any], error: ValidationException) -> Response[Any]:

@@ -10,6 +10,7 @@ holds the order before anything else can run a check.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 import attrs
@@ -26,6 +27,35 @@ from trading_core.requests import OrderRequest, follow_up_client_order_id, split
 from trading_core.risk import PreTradeValidation
 from trading_core.values import OrderId, new_client_order_id, new_order_id
 from trading_core.views import SubmitResult
+
+orders_log = logging.getLogger("trading.orders")
+"""One line per change in an order's life; `apps.logs` logs the changes that are events."""
+
+
+def order_fields(order: Order) -> dict[str, str]:
+    """What a line about an order carries, as structured fields."""
+    return {
+        "order_id": str(order.id),
+        "client_order_id": str(order.client_order_id),
+        "symbol": str(order.symbol),
+        "side": order.side.value,
+        "quantity": str(order.quantity),
+        "status": order.api_status.value,
+        "broker_status": order.status.value,
+    }
+
+
+def log_accepted(order: Order) -> None:
+    """The order is taken and stored, before anything is sent (the one change that is not an event)."""
+    if orders_log.isEnabledFor(logging.INFO):
+        orders_log.info(
+            "order accepted: %s %s %s (%s)",
+            order.side.value,
+            order.quantity,
+            order.symbol,
+            order.type.value,
+            extra=order_fields(order),
+        )
 
 
 class Submission:
@@ -77,6 +107,7 @@ class Submission:
                 if first is None:
                     raise
                 return await self._replay(first, request)
+            log_accepted(order)
             try:
                 sent = await self._dispatch.send(order)
             except StoreError as e:
@@ -89,6 +120,7 @@ class Submission:
             # Held here as `accepted` (taken, not routed) until `Sessions.opened` sends it.
             queued = build_order(request, now, status=OrderStatus.ACCEPTED)
             await self._parts.ledger.insert([queued])
+            log_accepted(queued)
             return SubmitResult(queued, validation)
         await self._parts.trading.after_checks(validation)
         code = validation.rejection_code or codes.INVALID_ORDER
