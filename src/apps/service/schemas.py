@@ -198,7 +198,13 @@ class OrderListBody(_Out):
 
 class CancelOrderResponse(_Out):
     success: bool
+    """The cancel was taken (done, or requested at the broker); false when the order ended first."""
     message: str
+    cancelled: bool
+    """The order is cancelled now. False with `success` true: only requested, and it may still fill."""
+    order_status: OrderStatusName
+    """The order's status as the answer is given."""
+    broker_status: str
 
 
 class RiskCheckRejection(_Out):

@@ -20,7 +20,14 @@ from trading_core.engine.checks import PreTradeChecks
 from trading_core.engine.dispatch import Dispatch, with_ids
 from trading_core.engine.parts import EngineParts
 from trading_core.enums import OrderStatus, TradingState
-from trading_core.errors import DuplicateClientOrderId, InvalidOrder, StoreError
+from trading_core.errors import (
+    BrokerError,
+    BrokerRejected,
+    DuplicateClientOrderId,
+    InvalidOrder,
+    OrderInDoubt,
+    StoreError,
+)
 from trading_core.lifecycle import reject
 from trading_core.orders import Order
 from trading_core.requests import OrderRequest, follow_up_client_order_id, split_at_flat
@@ -30,6 +37,16 @@ from trading_core.views import SubmitResult
 
 orders_log = logging.getLogger("trading.orders")
 """One line per change in an order's life; `apps.logs` logs the changes that are events."""
+
+
+def nothing_placed(error: BrokerError) -> BrokerError:
+    """`error`, saying that no order was stored or sent, so that the same request may be sent again."""
+    return BrokerError(
+        f"{error.message}; nothing was placed: sending the same request again is safe",
+        retryable=True,
+        status=error.status,
+        details={**error.details, "placed": False},
+    )
 
 
 def order_fields(order: Order) -> dict[str, str]:
@@ -79,6 +96,8 @@ class Submission:
 
         Raises:
             DuplicateClientOrderId: a repeat asked for another order than the first.
+            BrokerError: the checks could not read the broker (a quote, the account): nothing was
+                stored or sent (`details["placed"]` is False), and the request may be sent again.
             InvalidOrder: a notional order could not be sized.
             StoreError: the store failed; after the order may have left, it names the order's ids.
         """
@@ -87,10 +106,15 @@ class Submission:
             existing = await parts.store.get_order_by_client_id(request.client_order_id)
             if existing is not None:
                 return await self._replay(existing, request)
-        request = await self._checks.sized(request)
-        if parts.trading.state is not TradingState.ACTIVE:
-            await parts.trading.before_checks()
-        validation = await self._checks.validate(request)
+        try:  # nothing is stored before the checks have passed: a broker failure here placed nothing
+            request = await self._checks.sized(request)
+            if parts.trading.state is not TradingState.ACTIVE:
+                await parts.trading.before_checks()
+            validation = await self._checks.validate(request)
+        except BrokerError as e:
+            if isinstance(e, BrokerRejected | OrderInDoubt):
+                raise
+            raise nothing_placed(e) from e
         now = parts.clock.now()
         self.last_order_at = now
         if not validation.approved:

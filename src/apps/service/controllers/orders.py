@@ -24,6 +24,7 @@ from apps.service.schemas import (
 )
 from trading_core.enums import OrderStatus, SubmitStatus, TimeInForce
 from trading_core.errors import InvalidCursor, InvalidOrder, OrderNotFound, RiskRejected
+from trading_core.orders import Order
 from trading_core.ports import OrderFilter
 from trading_core.values import OrderId, canonical_uuid
 
@@ -42,6 +43,16 @@ def checked_id(order_id: str) -> OrderId:
     if canonical is None:
         raise OrderNotFound(f"no order with id {clip(order_id)!r}", details={"orderId": order_id})
     return OrderId(canonical)
+
+
+def _cancel_answer(order: Order, *, success: bool, message: str) -> CancelOrderResponse:
+    return CancelOrderResponse(
+        success=success,
+        message=message,
+        cancelled=order.status is OrderStatus.CANCELED,
+        order_status=order.api_status.value,
+        broker_status=order.status.value,
+    )
 
 
 class OrdersController(Controller):
@@ -89,13 +100,22 @@ class OrdersController(Controller):
 
     @delete("/{orderId:str}", status_code=200, responses=errors(404, 409, 502), summary="Cancel an order")
     async def cancel(self, orderId: OrderIdPath, engine: Engine) -> CancelOrderResponse:  # noqa: N803
+        """Cancel an order: `cancelled` says whether it is cancelled now, or the cancel only requested.
+
+        A broker takes a cancel and carries it out later (Alpaca answers 204): until it confirms,
+        the answer is `success: true, cancelled: false`, and the order may still fill first.
+        """
         with order_context(orderId):
             order = await engine.cancel(checked_id(orderId))
             if order.status is OrderStatus.CANCELED:
-                return CancelOrderResponse(success=True, message=f"order {order.id} cancelled")
+                return _cancel_answer(order, success=True, message=f"order {order.id} cancelled")
             if order.is_terminal:
-                return CancelOrderResponse(success=False, message=f"order {order.id} ended {order.status} first")
-            return CancelOrderResponse(success=True, message=f"cancel of {order.id} requested ({order.status})")
+                return _cancel_answer(order, success=False, message=f"order {order.id} ended {order.status} first")
+            message = (
+                f"cancel of {order.id} requested, not yet done ({order.status}): the broker may still fill it "
+                "first; its record says which (GET /api/v1/orders/{orderId})"
+            )
+            return _cancel_answer(order, success=True, message=message)
 
     @patch("/{orderId:str}", responses=rejection(404, 409, 413, 502), summary="Modify an order")
     async def modify(
