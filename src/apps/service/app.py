@@ -11,14 +11,13 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.routes import HTTPRoute
 from litestar.types import Message, Send
 
 from apps.config import Settings
 from apps.container import Container
-from apps.service import openapi
+from apps.service import docs_page, openapi
 from apps.service.auth import PUBLIC, BearerTokenGuard
 from apps.service.codec import DecimalSchemaPlugin, ExactRequest, ExactResponse, decode_number, is_number_type
 from apps.service.controllers import (
@@ -48,7 +47,7 @@ def _openapi(secured: bool) -> OpenAPIConfig:
         version=API_VERSION,
         description="Orders, positions, account and pre-trade risk over the broker. Amounts are exact JSON numbers.",
         path="/schema",
-        render_plugins=[ScalarRenderPlugin()],
+        render_plugins=[docs_page.render_plugin()],
         components=Components(
             security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")} if secured else None
         ),
@@ -130,7 +129,14 @@ def create_app(target: Settings | Container) -> Litestar:
 
     guards: list[Any] = [BearerTokenGuard(token.reveal())] if token is not None else []
     app = TradingApp(
-        route_handlers=[OrdersController, PositionsController, AccountController, RiskController, OperationsController],
+        route_handlers=[
+            OrdersController,
+            PositionsController,
+            AccountController,
+            RiskController,
+            OperationsController,
+            docs_page.assets_router(),
+        ],
         dependencies={"engine": Provide(_engine, sync_to_thread=False)},
         exception_handlers={Exception: handle_exception},
         request_class=ExactRequest,
