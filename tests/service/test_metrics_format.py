@@ -57,9 +57,15 @@ async def test_the_official_parser_reads_every_metric_with_its_type_and_values(a
     filled = [s for s in families["trading_orders"].samples if s.labels == {"status": "filled"}]
     assert [(s.name, s.value) for s in filled] == [("trading_orders_total", 1.0)]
     assert [s.value for s in families["trading_positions_count"].samples] == [1.0]
-    buckets = [s for s in families["trading_order_latency_ms"].samples if s.name.endswith("_bucket")]
-    assert buckets[-1].labels["le"] == "+Inf"
-    assert [s.value for s in buckets] == sorted(s.value for s in buckets)  # cumulative
+    for stage in ("submitted", "filled"):
+        buckets = [
+            s
+            for s in families["trading_order_latency_ms"].samples
+            if s.name.endswith("_bucket") and s.labels["stage"] == stage
+        ]
+        assert buckets[-1].labels["le"] == "+Inf"
+        assert [s.value for s in buckets] == sorted(s.value for s in buckets)  # cumulative
+        assert buckets[-1].value == 1.0
 
 
 def _free_port() -> int:
