@@ -18,6 +18,7 @@ import attrs
 from apps import embedded
 from apps.config import BrokerKind, Settings
 from apps.container import Container, Notes, Overrides, Stoppable
+from apps.redact import mask
 from apps.service.health import CONNECTED, HealthCheck
 from trading_core.clock import Clock
 from trading_core.engine import TradingEngine
@@ -52,16 +53,6 @@ def paper_account_id(settings: Settings) -> str:
     return str(uuid.uuid5(PAPER_ACCOUNTS, where))
 
 
-def redact(url: str) -> str:
-    """A URL without its password, for the console and the log."""
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at or ":" not in credentials:
-        return url
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}{sep}{user}:***@{host}"
-
-
 STARTUP_READY_TIMEOUT: Final = 90.0
 """Seconds the service waits at start for Alpaca's trade_updates stream to connect and backfill."""
 
@@ -76,7 +67,7 @@ class AdapterWiring:
         db = settings.database
         if db.url is not None:
             url = db.url.reveal()
-            notes["database"] = f"PostgreSQL at {redact(url)}"
+            notes["database"] = f"PostgreSQL at {mask(url)}"
         else:
             folder = settings.embedded.data_dir / "postgres"
             url = await embedded.start_postgres(folder)
@@ -165,7 +156,7 @@ class AdapterWiring:
         # window (a minute) is better than failing to start.
         await broker.open(within=STARTUP_READY_TIMEOUT)
         stack.push_async_callback(broker.close)
-        notes["broker"] = f"Alpaca at {alpaca.base_url} (trade_updates stream connected)"
+        notes["broker"] = f"Alpaca at {mask(alpaca.base_url)} (trade_updates stream connected)"
         return broker
 
     def market_data(self, broker: Broker) -> MarketData | None:
@@ -189,7 +180,7 @@ class AdapterWiring:
                 reason = f"NATS did not answer: {e.message}"
             else:
                 stack.push_async_callback(bus.close)
-                notes.setdefault("events", f"NATS at {redact(url)}")
+                notes.setdefault("events", f"NATS at {mask(url)}")
                 return bus
         notes["events"] = f"in-process bus, events are not published outside ({reason})"
         return InMemoryEventBus(maxlen=10_000)

@@ -4,28 +4,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
+import importlib.util
 import ipaddress
 import json
-import signal
 import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import attrs
-import uvicorn
 
 from apps import embedded
 from apps.alpaca_sim.cli import add_arguments as add_simulator_arguments
 from apps.config import SECTIONS, ConfigError, Secret, Settings, load_settings
 from apps.config_parse import env_name
-
-EXIT_CONFIG = 2
-EXIT_INTERRUPTED = 130
-"""Stopped by Ctrl-C (SIGINT) after a graceful stop, as a shell reports an interrupted command."""
+from apps.exits import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_MISSING_EXTRA
+from apps.redact import mask
 
 
 def is_loopback(host: str) -> bool:
@@ -60,28 +55,9 @@ def refuse_exposed_without_token(settings: Settings) -> None:
         )
 
 
-GC_YOUNG_THRESHOLD = 20_000
-"""Allocations (net of frees) between collections of the youngest generation; Python's default is 700."""
-
-
-def quiet_collector(young_threshold: int = GC_YOUNG_THRESHOLD) -> None:
-    """Fewer and shorter pauses of the cyclic garbage collector in a long-running server.
-
-    What start-up made (modules, the app and its schemas) lives as long as the process: frozen,
-    it is no longer walked by every full collection, one of which paused the service for up to
-    39 ms under load. Nearly everything a request makes is freed by reference counting, so the
-    young generation need not be collected every 700 allocations. In the service benchmark (32
-    clients, 3000 submits) the collector's pauses went from 221 ms in all to 10 ms, the longest
-    from 39 ms to 5 ms, and the service's CPU per submit fell by about 8%.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(young_threshold, *gc.get_threshold()[1:])
-
-
 def serve(args: argparse.Namespace) -> int:
     from apps.logs import configure_logging
-    from apps.service.app import create_app
+    from apps.serving import run
 
     settings = _settings(args)
     refuse_exposed_without_token(settings)
@@ -89,35 +65,7 @@ def serve(args: argparse.Namespace) -> int:
     listening = listen(server.host, server.port)
     hold_data_folder(settings)  # the descriptor is never closed: the lock lasts as long as the process
     configure_logging(settings.logging)
-    print(f"trading-engine: http://{server.host}:{server.port} (config: {settings.source})", file=sys.stderr)
-    app = create_app(settings)
-    quiet_collector()
-    config = uvicorn.Config(
-        app,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=max(1, server.shutdown_timeout_ms // 1000),
-    )
-    uvicorn_server = _Server(config)
-    uvicorn_server.run(sockets=[listening])
-    return EXIT_INTERRUPTED if uvicorn_server.interrupted else 0
-
-
-class _Server(uvicorn.Server):
-    """Uvicorn's server, remembering a Ctrl-C itself.
-
-    Uvicorn raises a signal it caught again once its graceful stop is done, which `main` sees as
-    KeyboardInterrupt; that goes through asyncio's own SIGINT handler and was seen, once, to end
-    in a plain return. The exit code says the interruption either way.
-    """
-
-    interrupted = False
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        if sig == signal.SIGINT:
-            self.interrupted = True
-        super().handle_exit(sig, frame)
+    return run(settings, listening)
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -201,7 +149,10 @@ def _shown(settings: Settings) -> dict[str, Any]:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Secret):
-        return "***"
+        revealed = value.reveal()
+        return mask(revealed) if "://" in revealed or "=" in revealed else "***"  # a URL: shown without its password
+    if isinstance(value, str):
+        return mask(value)
     if isinstance(value, tuple):
         return list(value)
     if isinstance(value, Path):
@@ -256,12 +207,37 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+NEEDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "serve": ("service", ("litestar", "uvicorn", "yaml", "psycopg", "psycopg_pool", "nats", "httpx", "msgspec")),
+    "migrate": ("service", ("yaml", "psycopg", "psycopg_pool")),
+    "alpaca-sim": ("service", ("uvicorn", "httpx", "msgspec")),
+    "config": ("service", ("yaml",)),
+}
+"""Each command's extra, and the modules it needs from it."""
+
+
+def missing_extra(command: str) -> str | None:
+    """The one line saying what to install when a module `command` needs is missing, else None."""
+    extra, modules = NEEDS[command]
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if not missing:
+        return None
+    return (
+        f"trading-engine {command} needs the {extra} extra ({', '.join(missing)} missing): "
+        f"pip install 'trading-engine[{extra}]'"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    missing = missing_extra(args.command)
+    if missing is not None:
+        print(missing, file=sys.stderr)
+        return EXIT_MISSING_EXTRA
     try:
         return int(args.handler(args))
     except ConfigError as e:
-        print(f"configuration error: {e}", file=sys.stderr)
+        print(f"configuration error: {mask(str(e))}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:  # Ctrl-C: uvicorn re-raises it once the graceful stop is done
         return EXIT_INTERRUPTED

@@ -17,10 +17,12 @@ from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import attrs
 
 from apps.config_parse import ConfigError, Secret, build_section, check, env_name, read_yaml, setting, substitute
+from apps.redact import mask
 from trading_core.engine import EngineConfig, MarketClosedPolicy
 from trading_core.risk import RiskLimits
 
@@ -329,9 +331,26 @@ def _check_together(settings: Settings) -> None:
     url = database.reveal() if database is not None else ""
     if "://" in url and not url.startswith(("postgresql://", "postgres://")):  # else libpq's key=value form
         raise ConfigError(f"{ROOT}.database.url", "must be a postgresql:// (or postgres://) URL")
+    if "://" in url:
+        _check_port(f"{ROOT}.database.url", url)
     bus = settings.event_bus.url
     if bus is not None and not all(u.strip().startswith(_NATS_SCHEMES) for u in bus.split(",")):
-        raise ConfigError(f"{ROOT}.eventBus.url", f"must be a NATS URL ({', '.join(_NATS_SCHEMES)}), was {bus!r}")
+        raise ConfigError(f"{ROOT}.eventBus.url", f"must be a NATS URL ({', '.join(_NATS_SCHEMES)}), was {mask(bus)!r}")
+    for each in (bus or "").split(","):
+        if each.strip():
+            _check_port(f"{ROOT}.eventBus.url", each.strip())
+    _check_port(f"{ROOT}.alpaca.baseUrl", settings.alpaca.base_url)
+    _check_port(f"{ROOT}.alpaca.dataUrl", settings.alpaca.data_url)
+
+
+def _check_port(key: str, url: str) -> None:
+    """A URL's port must be a number from 1 to 65535 (`host:abc` would fail only at connection time)."""
+    try:
+        port = urlsplit(url).port
+    except ValueError as e:
+        raise ConfigError(key, f"has a malformed port ({e}), was {mask(url)!r}") from e
+    if port == 0:
+        raise ConfigError(key, f"has port 0, was {mask(url)!r}")
 
 
 _NATS_SCHEMES: Final = ("nats://", "tls://", "ws://", "wss://")

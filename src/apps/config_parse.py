@@ -7,16 +7,19 @@ reader of `os.environ`. Every failure raises `ConfigError` naming the key at fau
 from __future__ import annotations
 
 import enum
+import functools
 import re
 import types
 import typing
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Final, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 import attrs
-import yaml
+
+if TYPE_CHECKING:
+    import yaml
 
 T = TypeVar("T")
 
@@ -82,28 +85,38 @@ def _snake(name: str) -> str:
     return _CAMEL_BOUNDARY.sub("_", name).replace("-", "_").lower()
 
 
-class _ExactLoader(yaml.SafeLoader):
-    """A YAML loader that reads decimal literals as `Decimal`, never through float."""
+@functools.cache
+def _exact_loader() -> type[yaml.SafeLoader]:
+    """A YAML loader that reads decimal literals as `Decimal`, never through float.
 
+    Built on first use: PyYAML comes with the `service` extra, and `trading-engine` must be able
+    to say so (see `apps.cli`) rather than fail importing this module.
+    """
+    import yaml
 
-def _exact_float(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
-    text = str(loader.construct_scalar(node)).replace("_", "")  # type: ignore[arg-type]
-    try:
-        value = Decimal(text)
-    except InvalidOperation as e:
-        raise yaml.constructor.ConstructorError(None, None, f"not a finite number: {text}", node.start_mark) from e
-    if not value.is_finite():
-        raise yaml.constructor.ConstructorError(None, None, f"not a finite number: {text}", node.start_mark)
-    return value
+    def exact_float(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
+        text = str(loader.construct_scalar(node)).replace("_", "")  # type: ignore[arg-type]
+        try:
+            value = Decimal(text)
+        except InvalidOperation as e:
+            raise yaml.constructor.ConstructorError(None, None, f"not a finite number: {text}", node.start_mark) from e
+        if not value.is_finite():
+            raise yaml.constructor.ConstructorError(None, None, f"not a finite number: {text}", node.start_mark)
+        return value
 
+    class ExactLoader(yaml.SafeLoader):
+        pass
 
-_ExactLoader.add_constructor("tag:yaml.org,2002:float", _exact_float)
+    ExactLoader.add_constructor("tag:yaml.org,2002:float", exact_float)
+    return ExactLoader
 
 
 def read_yaml(text: str, *, source: str) -> Any:
     """Parse YAML text; a syntax error names the file and line."""
+    import yaml
+
     try:
-        return yaml.load(text, Loader=_ExactLoader)  # noqa: S506  # a SafeLoader subclass
+        return yaml.load(text, Loader=_exact_loader())  # noqa: S506  # a SafeLoader subclass
     except yaml.YAMLError as e:
         raise ConfigError(source, f"not valid YAML: {e}") from e
 

@@ -13,12 +13,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import attrs
 
 from apps.background import Background
 from apps.config import Settings
+from apps.logs import log_order_change
+from apps.redact import mask
 from apps.service.health import CONNECTED, HealthCheck
 from trading_core.clock import Clock, SystemClock
 from trading_core.engine import TradingEngine
@@ -28,6 +30,8 @@ from trading_core.ports import Broker, EventBus, MarketData, OrderStore
 from trading_core.relay import OutboxRelay
 
 log = logging.getLogger("apps.container")
+
+T = TypeVar("T")
 
 UPDATES: str = "trade-updates"
 OUTBOX_PRUNE: str = "outbox-prune"
@@ -83,7 +87,7 @@ class Container:
         self._stack = AsyncExitStack()
         self._engine: TradingEngine | None = None
         self.background = Background()
-        self.listeners: list[Callable[[Event], None]] = []
+        self.listeners: list[Callable[[Event], None]] = [log_order_change]
         self.notes: Notes = {}
         self.health_checks: dict[str, HealthCheck] = {}
         self.relay: OutboxRelay | None = None
@@ -95,17 +99,33 @@ class Container:
             raise RuntimeError("the container is not open: call `await container.open()` first")
         return self._engine
 
+    @property
+    def is_open(self) -> bool:
+        return self._engine is not None
+
     async def open(self) -> None:
-        """Start everything; the engine has reconciled with the broker before this returns."""
+        """Start everything; the engine has reconciled with the broker before this returns.
+
+        Opening an open container does nothing (`serve` opens it before the server starts).
+
+        Raises:
+            StartupFailed: a component could not start; it names which, and the cause.
+        """
+        if self._engine is not None:
+            return
         make = self._wiring
         s = self.settings
         o = self._overrides
-        store = o.store or await make.store(s, self._stack, self.notes)
-        broker = o.broker or await make.broker(s, self.clock, self._stack, self.notes)
+        store = o.store if o.store is not None else await _starting("database", make.store(s, self._stack, self.notes))
+        broker = (
+            o.broker
+            if o.broker is not None
+            else await _starting("broker", make.broker(s, self.clock, self._stack, self.notes))
+        )
         if o.broker is None:
-            await make.resume(broker, store, s, self.notes)
+            await _starting("broker", make.resume(broker, store, s, self.notes))
         market_data = o.market_data or make.market_data(broker)
-        bus = o.bus or await make.bus(s, self._stack, self.notes)
+        bus = o.bus if o.bus is not None else await _starting("eventBus", make.bus(s, self._stack, self.notes))
         if o.store is not None:
             self.notes.setdefault("database", type(store).__name__)
         if o.broker is not None:
@@ -117,12 +137,12 @@ class Container:
         )
         for listener in self.listeners:
             engine.subscribe(listener)
-        await engine.start()
+        await _starting("reconciliation", engine.start())
         self._engine = engine
         relay = self.relay = OutboxRelay(store, bus)
         engine.subscribe(lambda _: relay.wake())  # what the engine committed goes out at once
         self._start_background(engine, relay)
-        self.consumer = await make.consumer(s, engine, bus, self._stack, self.notes)
+        self.consumer = await _starting("eventBus", make.consumer(s, engine, bus, self._stack, self.notes))
         self.health_checks = make.health_checks(store, broker, bus, self._stream_check, self.consumer)
 
     async def _stream_check(self) -> str:
@@ -169,6 +189,35 @@ class Container:
 
     def describe(self) -> str:
         return ", ".join(f"{k}: {v}" for k, v in self.notes.items())
+
+
+class StartupFailed(Exception):
+    """A component of the service could not start: `component` names it (as `/health` does), `cause` says why."""
+
+    def __init__(self, component: str, error: BaseException) -> None:
+        self.component = component
+        self.cause = cause_of(error)
+        super().__init__(f"{component}: {self.cause}")
+
+
+def cause_of(error: BaseException) -> str:
+    """One line saying why: the innermost error's message (an exception group's first), masked and bounded."""
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]
+    while error.__cause__ is not None and not str(error).strip():
+        error = error.__cause__
+    text = " ".join(str(error).split()) or type(error).__name__
+    text = mask(text)
+    return text if len(text) <= 300 else f"{text[:297]}..."
+
+
+async def _starting(component: str, step: Awaitable[T]) -> T:
+    try:
+        return await step
+    except StartupFailed:
+        raise
+    except Exception as e:
+        raise StartupFailed(component, e) from e
 
 
 async def _quietly(what: str, step: Awaitable[object]) -> None:

@@ -17,6 +17,9 @@ from datetime import UTC, datetime
 from typing import Any, Final, TextIO
 
 from apps.config import LogFormat, LoggingConfig
+from apps.redact import mask
+from trading_core.engine.submission import order_fields, orders_log
+from trading_core.events import Event, OrderCancelled, OrderFilled, OrderPartiallyFilled, OrderRejected, OrderSubmitted
 from trading_core.values import OrderId
 
 _current_order: contextvars.ContextVar[str | None] = contextvars.ContextVar("order_id", default=None)
@@ -48,29 +51,36 @@ def _order_in(args: Any) -> str | None:
     return next((str(a) for a in values if isinstance(a, OrderId)), None)
 
 
+_DROPPED: Final = frozenset({"color_message"})
+"""Extras not worth a field: uvicorn's copy of its message with terminal colour codes."""
+
+
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, order_id when known, and any extra."""
+    """One JSON object per line: time, level, logger, message, order_id when known, and any extra.
+
+    Every string is masked (`apps.redact`): no URL's password or token reaches a log line.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": mask(record.getMessage()),
         }
         order_id = getattr(record, "order_id", None)
         if order_id:
             line["order_id"] = order_id
         for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
-                line[key] = value
+            if key not in _STANDARD and key not in _DROPPED and not key.startswith("_"):
+                line[key] = mask(value) if isinstance(value, str) else value
         if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+            line["exception"] = mask(self.formatException(record.exc_info))
+        return mask(json.dumps(line, default=str))
 
 
 class TextFormatter(logging.Formatter):
-    """`12:00:00.123 INFO  engine  message  [order=...]` for people at a terminal."""
+    """`12:00:00.123 INFO  engine  message  [order=...]` for people at a terminal (masked as the JSON is)."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s.%(msecs)03d %(levelname)-7s %(name)s  %(message)s", datefmt="%H:%M:%S")
@@ -78,7 +88,21 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
         order_id = getattr(record, "order_id", None)
-        return f"{text}  [order={order_id}]" if order_id else text
+        return mask(f"{text}  [order={order_id}]" if order_id else text)
+
+
+class _AtDebug(logging.Filter):
+    """A library's routine info lines (httpx logs every request) shown only at debug."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True
+
+
+QUIET_LIBRARIES: Final = ("httpx",)
+"""Libraries whose info lines are per request: demoted to debug."""
 
 
 def configure_logging(config: LoggingConfig, *, stream: TextIO | None = None) -> None:
@@ -99,3 +123,47 @@ def configure_logging(config: LoggingConfig, *, stream: TextIO | None = None) ->
         logger.propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)  # our own request metrics replace it
     logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every command it runs at info
+    for name in QUIET_LIBRARIES:
+        library = logging.getLogger(name)
+        library.filters = [f for f in library.filters if not isinstance(f, _AtDebug)]
+        library.addFilter(_AtDebug())
+    logging.captureWarnings(True)  # a library's warning (platformdirs' RuntimeDirWarning) is a JSON line too
+
+
+_CHANGES: Final[dict[type[Event], str]] = {
+    OrderSubmitted: "sent",
+    OrderPartiallyFilled: "partially filled",
+    OrderFilled: "filled",
+    OrderRejected: "rejected",
+    OrderCancelled: "cancelled",
+}
+
+
+def log_order_change(event: Event) -> None:
+    """An engine listener: one structured line for each change in an order's life.
+
+    With the engine's own "order accepted" line (taken, before anything is sent), an order's life
+    reads accepted, sent, (partially) filled, rejected or cancelled, each line carrying the order
+    id, client order id, symbol, side, quantity and status (at info: `LOG_LEVEL=warning` drops them).
+    """
+    change = _CHANGES.get(type(event))
+    if change is None or not orders_log.isEnabledFor(logging.INFO):
+        return
+    order = event.order  # type: ignore[attr-defined]  # every event in _CHANGES carries its order
+    fields = order_fields(order)
+    fields["filled_quantity"] = str(order.filled_quantity)
+    if isinstance(event, OrderFilled | OrderPartiallyFilled):
+        fields["fill_quantity"], fields["fill_price"] = str(event.fill.quantity), str(event.fill.price)
+    elif isinstance(event, OrderRejected):
+        fields["code"], fields["reason"] = event.code, event.reason
+    elif isinstance(event, OrderCancelled):
+        fields["reason"] = event.reason
+    orders_log.info(
+        "order %s: %s %s %s (%s filled)",
+        change,
+        order.side.value,
+        order.quantity,
+        order.symbol,
+        order.filled_quantity,
+        extra=fields,
+    )

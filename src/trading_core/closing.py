@@ -28,7 +28,13 @@ from typing import Final, Protocol
 from trading_core.book import Book
 from trading_core.broker_models import BrokerOrder
 from trading_core.enums import OrderStatus, OrderType, Side
-from trading_core.errors import BrokerError, InvalidOrder, OrderNotCancelable, OrderNotFound, PositionNotFound
+from trading_core.errors import (
+    BrokerError,
+    InsufficientQuantity,
+    OrderNotCancelable,
+    OrderNotFound,
+    PositionNotFound,
+)
 from trading_core.orders import Order
 from trading_core.ports import Broker, OrderStore
 from trading_core.reconcile import open_orders
@@ -93,14 +99,17 @@ class PositionCloser:
 
         Raises:
             PositionNotFound: no position is open in `symbol` (perhaps closed by the close before).
-            InvalidOrder: `quantity` is more than is held.
+            InsufficientQuantity: `quantity` is more than is held.
             BrokerError: a cancel was not confirmed within `cancel_wait`, or the broker's position
                 could not be read; nothing was sent.
         """
         async with self._store.symbol_lock(symbol):
             side, held = await self._clear_the_way(symbol)
             if quantity is not None and quantity > held:
-                raise InvalidOrder(f"quantity {quantity} is more than the {held} held in {symbol}", field="quantity")
+                raise InsufficientQuantity(
+                    f"quantity {quantity} is more than the {held} held in {symbol}",
+                    details={"field": "quantity", "held": held, "symbol": symbol},
+                )
             closing = [o for o in await self._working(symbol) if _closes(o, side)]
             claimed = sum((o.remaining_quantity for o in closing), ZERO)
             at_broker = await self._held_at_broker(symbol, side)

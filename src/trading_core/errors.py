@@ -12,6 +12,7 @@
     ├── InvalidCursor           INVALID_CURSOR     a listing cursor we did not issue
     ├── DuplicateClientOrderId  DUPLICATE_CLIENT_ORDER_ID
     ├── DailyLossLimitStands    DAILY_LOSS_LIMIT_STANDS a reset refused while today's loss is over the limit
+    ├── InsufficientQuantity    INSUFFICIENT_QUANTITY more to sell or close than is held
     ├── BrokerError             BROKER_ERROR       the broker failed or refused for a technical reason
     │   ├── BrokerRejected      (the mapped code)  the broker refused the order for a business reason
     │   └── OrderInDoubt        BROKER_ERROR       a submission went unanswered: it may be at the broker
@@ -105,6 +106,12 @@ class DailyLossLimitStands(TradingError):
     """A reset of the trading state refused: today's loss is still over the daily-loss limit."""
 
     code = "DAILY_LOSS_LIMIT_STANDS"
+
+
+class InsufficientQuantity(TradingError):
+    """More shares asked to be sold or closed than are held (and not held for other orders)."""
+
+    code = "INSUFFICIENT_QUANTITY"
 
 
 class RiskRejected(TradingError):

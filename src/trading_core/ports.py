@@ -181,7 +181,7 @@ class OrderStore(Protocol):
     async def list_orders(
         self, *, status: OrderFilter = OrderFilter.OPEN, limit: int = 100, cursor: str | None = None
     ) -> OrderPage:
-        """Newest first, by (created_at, id); a cursor the store did not issue raises `InvalidCursor`."""
+        """Newest first, by (created_at, id); a cursor not of the shape the store issues raises `InvalidCursor`."""
 
     async def list_fills(self, order_id: OrderId) -> list[Fill]:
         """The executions of one order, oldest first."""

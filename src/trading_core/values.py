@@ -9,8 +9,11 @@ inside Decimal's 28 significant digits, and is rounded only where a report shows
 from __future__ import annotations
 
 import itertools
+import os
 import re
+import time
 import uuid
+from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Final
 
@@ -233,9 +236,43 @@ class _UuidSequence:
 _uuids = _UuidSequence()
 
 
-def new_order_id() -> OrderId:
-    """A new order id: a version 4 UUID string."""
-    return OrderId(_uuids.next())
+def new_order_id(now: datetime | None = None) -> OrderId:
+    """A version 7 UUID: the creation time (`now`, else the system's) to the millisecond, then 74 random bits.
+
+    Ids sort as the orders were created, and the random bits keep anyone from guessing another
+    order's id from one they hold (sequential ids could be enumerated through the API).
+    """
+    return OrderId(_uuid7s.next(int(now.timestamp() * 1000) if now is not None else time.time_ns() // 1_000_000))
+
+
+class _Uuid7Sequence:
+    """Version 7 UUID strings (RFC 9562) that keep the order they were made in.
+
+    An id made in the same millisecond as the one before takes that one's random bits plus a
+    random step of 1 to 2^48 (the RFC's "monotonic random"): it sorts after it, and is still
+    one of 2^48 values to anyone guessing it.
+    """
+
+    __slots__ = ("_last_ms", "_last_random")
+
+    def __init__(self) -> None:
+        self._last_ms = -1
+        self._last_random = 0
+
+    def next(self, ms: int) -> str:
+        ms &= (1 << 48) - 1
+        rand = -1
+        if ms == self._last_ms:
+            rand = self._last_random + int.from_bytes(os.urandom(6)) + 1
+        if not 0 <= rand < 1 << 74:  # a new millisecond, or past the 74 bits (one chance in 2^26)
+            rand = int.from_bytes(os.urandom(10)) >> 6
+        self._last_ms, self._last_random = ms, rand
+        value = ms << 80 | 0x7 << 76 | (rand >> 62) << 64 | 0b10 << 62 | rand & ((1 << 62) - 1)
+        h = f"{value:032x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_uuid7s = _Uuid7Sequence()
 
 
 def new_client_order_id() -> ClientOrderId:

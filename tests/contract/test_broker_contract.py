@@ -223,4 +223,4 @@ class TestRefusals:
         with pytest.raises(BrokerRejected) as refused:
             await venue.broker.submit_order(order("AAPL", "sell", "8"))
 
-        assert refused.value.code == "INVALID_ORDER"
+        assert refused.value.code == "INSUFFICIENT_QUANTITY"  # Alpaca's "insufficient qty available"

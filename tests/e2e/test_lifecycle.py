@@ -179,7 +179,7 @@ def test_sigterm_cancels_open_orders_and_exits_in_time(
     code = service.stop(signal.SIGTERM)
     took = time.monotonic() - started
 
-    assert code in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it has shut down cleanly
+    assert code == 0  # a stop asked for, done: not a death by the signal (which `make run` reported as Terminated)
     assert took < 15
     assert '"message": "stopped"' in service.log()
     events = asyncio.run(published(nats_url, names["events_stream"]))

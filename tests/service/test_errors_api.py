@@ -29,7 +29,10 @@ async def test_a_risk_rejection_is_422_with_the_kept_order(api: Client) -> None:
     assert kept["rejectionCode"] == "INSUFFICIENT_FUNDS"
 
 
-async def test_a_broker_refusal_is_422_with_the_kept_order_whatever_its_code(api: Client) -> None:
+async def test_a_brokers_insufficient_qty_refusal_is_422_insufficient_quantity_with_the_kept_order(
+    api: Client,
+) -> None:
+    """Alpaca's "insufficient qty available" has a code of its own: INVALID_ORDER is a malformed request's (400)."""
     order = {"symbol": "AAPL", "type": "market"}
     await api.post("/api/v1/orders", json={**order, "side": "sell", "quantity": 10})  # short 10
     resting = {"symbol": "AAPL", "side": "buy", "quantity": 10, "type": "limit", "limitPrice": 1}
@@ -40,8 +43,9 @@ async def test_a_broker_refusal_is_422_with_the_kept_order_whatever_its_code(api
 
     rejected = conforms(response.json(), spec.REJECTION)
     assert response.status_code == 422
-    assert (rejected["code"], rejected["status"]) == ("INVALID_ORDER", "rejected")
+    assert (rejected["code"], rejected["status"]) == ("INSUFFICIENT_QUANTITY", "rejected")
     assert "through zero" in rejected["reason"]
+    assert STATUS_BY_CODE["INSUFFICIENT_QUANTITY"] == 422
 
 
 @pytest.mark.parametrize(
@@ -87,11 +91,13 @@ async def test_closing_a_quantity_that_is_not_a_number_names_the_quantity(api: C
 
 
 async def test_closing_with_two_different_quantities_is_refused(api: Client) -> None:
+    """Each is well formed, so it is 422 (the schema cannot tie the query to the body), not 400."""
     await api.post("/api/v1/orders", json={"symbol": "AAPL", "side": "buy", "quantity": 10, "type": "market"})
 
     response = await api.request("DELETE", "/api/v1/positions/AAPL?quantity=1", json={"quantity": 2})
 
-    assert (response.status_code, response.json()["details"]["field"]) == (400, "quantity")
+    error = conforms(response.json(), spec.ERROR)
+    assert (response.status_code, error["code"], error["details"]["field"]) == (422, "QUANTITY_MISMATCH", "quantity")
     assert (await api.get("/api/v1/positions/AAPL")).json()["quantity"] == 10
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
 
+from adapters.memory import InMemoryEventBus
+from adapters.paper import PaperExchange
+from apps.service.app import create_app
 from tests.service import api_spec as spec
+from tests.service.conftest import container_for, settings_with
 
 Client = AsyncTestClient[Any]
 
@@ -35,6 +40,16 @@ def _types(doc: dict[str, Any], schema: dict[str, Any]) -> set[str]:
 
 def _assert_declares(doc: dict[str, Any], declared: dict[str, Any], wanted: dict[str, Any], where: str) -> None:
     declared = _resolve(doc, declared)
+    if "anyOf" in declared and "properties" not in declared:  # a 422: a refused order, or a plain error
+        failures = []
+        for branch in declared["anyOf"]:
+            try:
+                _assert_declares(doc, branch, wanted, where)
+            except AssertionError as e:
+                failures.append(str(e))
+            else:
+                return
+        raise AssertionError(f"{where}: no branch of anyOf declares it: {failures}")
     for name, field in wanted.get("properties", {}).items():
         assert name in declared.get("properties", {}), f"{where}: {name} is not declared"
         actual = declared["properties"][name]
@@ -106,3 +121,63 @@ def test_the_extra_endpoints_are_documented(document: dict[str, Any]) -> None:
 def test_optional_bodies_are_not_required(document: dict[str, Any]) -> None:
     assert document["paths"]["/api/v1/positions/{symbol}"]["delete"]["requestBody"]["required"] is False
     assert document["paths"]["/api/v1/risk/reset"]["post"]["requestBody"]["required"] is False
+
+
+def _component(document: dict[str, Any], name: str) -> dict[str, Any]:
+    return dict(document["components"]["schemas"][name])
+
+
+def test_the_request_bodies_refuse_fields_they_do_not_name(document: dict[str, Any]) -> None:
+    closed = ("SubmitOrderRequest", "ModifyOrderRequest", "ClosePositionRequest", "RiskResetRequest")
+
+    assert {name: _component(document, name).get("additionalProperties") for name in closed} == dict.fromkeys(
+        closed, False
+    )
+
+
+def test_the_submit_request_states_the_rules_the_engine_enforces(document: dict[str, Any]) -> None:
+    body = _component(document, "SubmitOrderRequest")
+    fields = body["properties"]
+
+    assert fields["quantity"] | {"description": ""} == {
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "multipleOf": 0.0001,
+        "maximum": 99999999999.9999,
+        "description": "",
+    }
+    assert fields["symbol"]["pattern"].startswith("^[A-Z][A-Z0-9]{0,5}([./-][A-Z0-9]{1,3})?$")
+    assert (fields["clientOrderId"]["minLength"], fields["clientOrderId"]["maxLength"]) == (1, 48)
+    assert "48" in fields["clientOrderId"]["description"]
+    assert fields["strategyId"]["pattern"].startswith("^[0-9a-fA-F]{8}-")
+    rules = json.dumps(body["allOf"])
+    assert '"limitPrice"' in rules
+    assert '"stopPrice"' in rules
+    assert '"extendedHours"' in rules
+
+
+def test_a_patch_must_name_something_to_change(document: dict[str, Any]) -> None:
+    body = _component(document, "ModifyOrderRequest")
+
+    assert sorted(option["required"][0] for option in body["anyOf"]) == sorted(
+        ["quantity", "limitPrice", "stopPrice", "timeInForce"]
+    )
+
+
+def test_submit_lists_the_conflict_and_the_body_limit(document: dict[str, Any]) -> None:
+    responses = document["paths"]["/api/v1/orders"]["post"]["responses"]
+
+    assert {"409", "413"} <= set(responses)
+
+
+async def test_with_a_token_health_and_metrics_are_documented_open(
+    exchange: PaperExchange, bus: InMemoryEventBus
+) -> None:
+    app = create_app(container_for(settings_with(TRADING_API_TOKEN="t"), exchange, bus))
+    async with AsyncTestClient(app) as client:
+        document = (await client.get("/schema/openapi.json", headers={"Authorization": "Bearer t"})).json()
+
+    paths = document["paths"]
+    assert document["security"] == [{"bearer": []}]
+    assert (paths["/health"]["get"]["security"], paths["/metrics"]["get"]["security"]) == ([], [])
+    assert "security" not in paths["/api/v1/orders"]["post"]  # the document's bearer applies

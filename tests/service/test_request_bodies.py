@@ -21,13 +21,14 @@ Client = AsyncTestClient[Any]
 
 JSON = {"content-type": "application/json"}
 UNKNOWN = "5f0c6a52-3d1e-4c7a-9b1f-2a7e8d9c0b11"
+RESET = "/api/v1/risk/reset"
 
 JSON_ENDPOINTS = [
     ("POST", "/api/v1/orders"),
     ("POST", "/api/v1/orders/validate"),
     ("PATCH", f"/api/v1/orders/{UNKNOWN}"),
     ("DELETE", "/api/v1/positions/AAPL"),
-    ("POST", "/api/v1/risk/reset"),
+    ("POST", RESET),
 ]
 
 ORDER: dict[str, Any] = {"symbol": "AAPL", "side": "buy", "quantity": 1, "type": "market"}
@@ -37,11 +38,15 @@ async def send(api: Client, method: str, path: str, body: bytes) -> Any:
     return await api.request(method, path, content=body, headers=JSON)
 
 
-def refused(response: Any, field: str) -> dict[str, Any]:
-    """The error body of a 400 INVALID_ORDER naming `field`."""
+def refused(response: Any, field: str, code: str = "INVALID_ORDER") -> dict[str, Any]:
+    """The error body of a 400 naming `field`: INVALID_ORDER for an order's body, INVALID_REQUEST for a reset's."""
     error = conforms(response.json(), spec.ERROR)
-    assert (response.status_code, error["code"], error["details"]["field"]) == (400, "INVALID_ORDER", field)
+    assert (response.status_code, error["code"], error["details"]["field"]) == (400, code, field)
     return error
+
+
+def body_code(path: str) -> str:
+    return "INVALID_REQUEST" if path == RESET else "INVALID_ORDER"
 
 
 async def stored_orders(api: Client) -> list[Any]:
@@ -61,7 +66,7 @@ async def stored_orders(api: Client) -> list[Any]:
 async def test_a_body_that_is_not_utf8_or_nests_too_deep_is_400_on_every_json_endpoint(
     api: Client, method: str, path: str, body: bytes
 ) -> None:
-    refused(await send(api, method, path, body), "body")
+    refused(await send(api, method, path, body), "body", body_code(path))
 
 
 async def test_a_repeated_key_is_refused_naming_it_and_nothing_is_ordered(api: Client) -> None:
@@ -82,13 +87,13 @@ async def test_a_repeated_key_is_refused_naming_it_and_nothing_is_ordered(api: C
     ],
 )
 async def test_a_repeated_key_is_found_however_it_is_written(api: Client, body: bytes) -> None:
-    refused(await send(api, "POST", "/api/v1/risk/reset", body), "body")
+    refused(await send(api, "POST", RESET, body), "body", "INVALID_REQUEST")
 
 
 async def test_colons_braces_and_keys_inside_strings_are_not_taken_for_keys(api: Client) -> None:
     body = json.dumps({"by": 'ops: night desk {"by": 1}', "reason": "reset at 10:30:00"}).encode()
 
-    assert (await send(api, "POST", "/api/v1/risk/reset", body)).status_code == 200
+    assert (await send(api, "POST", RESET, body)).status_code == 200
     assert (await api.get("/api/v1/risk")).json()["changedBy"] == 'ops: night desk {"by": 1}'
 
 
@@ -120,14 +125,14 @@ async def test_a_nul_character_in_an_order_is_refused_naming_the_field_and_nothi
 async def test_a_nul_character_in_a_risk_reset_is_refused_and_nothing_is_recorded(api: Client, field: str) -> None:
     before = (await api.get("/api/v1/risk")).json()
 
-    response = await send(api, "POST", "/api/v1/risk/reset", json.dumps({field: "ops\u0000"}).encode())
+    response = await send(api, "POST", RESET, json.dumps({field: "ops\u0000"}).encode())
 
-    refused(response, field)
+    refused(response, field, "INVALID_REQUEST")
     assert (await api.get("/api/v1/risk")).json() == before
 
 
 async def test_an_escaped_backslash_before_u0000_is_text_not_a_nul(api: Client) -> None:
     body = b'{"by": "ops", "reason": "C:\\\\u0000"}'
 
-    assert (await send(api, "POST", "/api/v1/risk/reset", body)).status_code == 200
+    assert (await send(api, "POST", RESET, body)).status_code == 200
     assert (await api.get("/api/v1/risk")).json()["changedBy"] == "ops"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from decimal import Decimal
 
 import cattrs
 import msgspec
 import pytest
 
-from apps.service.codec import encode_exact
+from apps.service.codec import decode_number, encode_exact
 from apps.service.convert import _shape, order_body, order_request
 from apps.service.schemas import SubmitOrderRequest
 from tests.contract.builders import full_order
@@ -65,8 +66,10 @@ class TestOrderBody:
 
 
 def test_a_submission_is_the_request_of_the_same_fields() -> None:
-    body = msgspec.convert(
-        {"symbol": "AAPL", "side": "buy", "quantity": 10, "type": "limit", "limitPrice": "187.255"}, SubmitOrderRequest
+    body = msgspec.convert(  # as the service decodes a body: amounts are JSON numbers (codec.decode_number)
+        {"symbol": "AAPL", "side": "buy", "quantity": 10, "type": "limit", "limitPrice": Decimal("187.255")},
+        SubmitOrderRequest,
+        dec_hook=decode_number,
     )
 
     with pytest.raises(InvalidOrder) as refused:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import attrs as attrs_module
 import pytest
 
 from apps.cli import hold_data_folder, is_loopback, main
@@ -187,7 +188,7 @@ def test_loopback_hosts(host: str, loopback: bool) -> None:
 def test_the_server_freezes_what_start_up_made_and_collects_the_young_less_often() -> None:
     """In a process of its own: the collector's settings are the whole process's."""
     script = (
-        "import gc; from apps.cli import GC_YOUNG_THRESHOLD, quiet_collector; quiet_collector();"
+        "import gc; from apps.serving import GC_YOUNG_THRESHOLD, quiet_collector; quiet_collector();"
         " print(gc.get_freeze_count() > 1000, gc.get_threshold()[0] == GC_YOUNG_THRESHOLD)"
     )
     out = subprocess.run(
@@ -195,3 +196,54 @@ def test_the_server_freezes_what_start_up_made_and_collects_the_young_less_often
     )
 
     assert out.stdout.split() == ["True", "True"]
+
+
+@pytest.fixture(scope="module")
+def bare_python(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """A Python with only the core's dependencies (attrs, cattrs): `pip install trading-engine`, no extra."""
+    import venv
+
+    root = tmp_path_factory.mktemp("bare")
+    venv.create(root / "venv", with_pip=False)
+    lib = root / "lib"
+    lib.mkdir()
+    here = Path(attrs_module.__file__).parents[1]  # the site-packages the core's dependencies are in
+    for name in ("attr", "attrs", "cattr", "cattrs", "typing_extensions.py"):
+        (lib / name).symlink_to(here / name)
+    return [str(root / "venv" / "bin" / "python"), f"{SRC}{os.pathsep}{lib}"]
+
+
+@pytest.mark.parametrize(
+    ("command", "missing"),
+    [
+        (["serve"], "litestar, uvicorn, yaml"),
+        (["migrate"], "yaml, psycopg"),
+        (["alpaca-sim"], "uvicorn, httpx, msgspec"),
+        (["config", "check"], "yaml"),
+        (["config", "reference"], "yaml"),
+    ],
+)
+def test_without_its_extra_a_command_says_in_one_line_what_to_install(
+    bare_python: list[str], command: list[str], missing: str
+) -> None:
+    python, path = bare_python
+
+    run = subprocess.run(
+        [python, "-m", "apps.cli", *command], capture_output=True, text=True, env={"PYTHONPATH": path}, check=False
+    )
+
+    assert run.returncode == 4, run.stderr
+    assert run.stderr.count("\n") == 1
+    assert run.stderr.startswith(f"trading-engine {command[0]} needs the service extra ({missing}")
+    assert run.stderr.rstrip().endswith("pip install 'trading-engine[service]'")
+    assert "Traceback" not in run.stderr
+
+
+def test_without_extras_the_help_still_answers(bare_python: list[str]) -> None:
+    python, path = bare_python
+
+    run = subprocess.run(
+        [python, "-m", "apps.cli", "--help"], capture_output=True, text=True, env={"PYTHONPATH": path}, check=False
+    )
+
+    assert (run.returncode, "usage: trading-engine" in run.stdout) == (0, True), run.stderr

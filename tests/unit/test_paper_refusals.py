@@ -148,7 +148,7 @@ class TestFlips:
 
         refused = await refusal(exchange, order(side="sell", quantity=15))
 
-        assert refused.code == codes.INVALID_ORDER
+        assert refused.code == codes.INSUFFICIENT_QUANTITY
         assert "through zero" in refused.message
 
     async def test_buy_beyond_a_short_position_is_refused(self) -> None:
@@ -157,7 +157,7 @@ class TestFlips:
 
         refused = await refusal(exchange, order(side="buy", quantity=11))
 
-        assert refused.code == codes.INVALID_ORDER
+        assert refused.code == codes.INSUFFICIENT_QUANTITY
 
     async def test_opening_a_short_while_a_buy_is_open_is_refused(self) -> None:
         exchange = new_exchange()

@@ -11,7 +11,8 @@ what was asked, so the caller names the `Operation`:
     403     40310000  "wash trade"                        submit/replace   BrokerRejected WASH_TRADE
     403     40310000  "not allowed to short",             submit/replace   BrokerRejected SYMBOL_NOT_TRADABLE
                       "not shortable", "sold short"
-    403     40310000  "insufficient qty" (and others)     submit/replace   BrokerRejected INVALID_ORDER
+    403     40310000  "insufficient qty"                  submit/replace   BrokerRejected INSUFFICIENT_QUANTITY
+    403     40310000  anything else                       submit/replace   BrokerRejected INVALID_ORDER
     403     no code   (an edge/HTML page: auth)           any              BrokerError (not retryable)
     404     any       -                                   read, cancel     OrderNotFound (lookups: None)
     404     any       -                                   submit/replace   BrokerRejected SYMBOL_NOT_TRADABLE
@@ -36,9 +37,9 @@ what was asked, so the caller names the `Operation`:
 answers too. A read is simply asked again; a submission is looked up by its client order id.
 
 A 403 "insufficient qty available" is Alpaca refusing to take a position through zero or to sell
-shares that open orders hold: the order is malformed for the account's state, not the symbol's
-fault, so it is INVALID_ORDER; only a refusal that names shorting is SYMBOL_NOT_TRADABLE (the
-paper exchange refuses both the same way). Every raised error carries Alpaca's members
+shares that open orders hold: a refusal for the account's state, not the symbol's fault, so it is
+INSUFFICIENT_QUANTITY; only a refusal that names shorting is SYMBOL_NOT_TRADABLE (the paper
+exchange refuses both the same way). Every raised error carries Alpaca's members
 (`alpacaCode`, `buying_power`, `available`, ...) in `details` and is chained to its cause.
 """
 
@@ -157,6 +158,8 @@ def _refusal_code(answer: AlpacaAnswer) -> str:  # noqa: PLR0911  # a table, row
             return codes.INSUFFICIENT_FUNDS
         if answer.says("not allowed to short", "not shortable", "sold short", "cannot be shorted"):
             return codes.SYMBOL_NOT_TRADABLE
+        if answer.says("insufficient qty"):
+            return codes.INSUFFICIENT_QUANTITY
         return codes.INVALID_ORDER
     if answer.status == 422:
         if answer.says("unique") or (answer.says("client_order_id") and answer.says("dup", "exist", "taken")):

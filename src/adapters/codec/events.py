@@ -34,6 +34,7 @@ from trading_core.fills import Fill
 from trading_core.orders import Order
 from trading_core.ports import EventMessage
 from trading_core.positions import Position
+from trading_core.values import at_four_places
 
 __all__ = [
     "CONTENT_TYPE",
@@ -79,8 +80,8 @@ def _order(order: Order) -> dict[str, Any]:
         "side": order.side.value,
         "type": order.type.value,
         "timeInForce": order.time_in_force.value,
-        "quantity": order.quantity,
-        "filledQuantity": order.filled_quantity,
+        "quantity": at_four_places(order.quantity),
+        "filledQuantity": at_four_places(order.filled_quantity),  # 0.0000 before a fill, not 0
         "limitPrice": order.limit_price,
         "stopPrice": order.stop_price,
         "trailPrice": order.trail_price,
@@ -116,7 +117,7 @@ def _position(position: Position) -> dict[str, Any]:
     flat = not position.is_open
     return {
         "symbol": str(position.symbol),
-        "quantity": abs(position.quantity),
+        "quantity": at_four_places(abs(position.quantity)),
         "side": None if flat else position.side.value,
         "averageEntryPrice": None if flat else position.average_entry_price,
         "costBasis": abs(position.cost_basis),

@@ -10,11 +10,12 @@ nothing: no order, no event, no hold. With the answer Alpaca gives for each (for
                                <= 0, trailing_stop (not simulated), replacing
                                a fractional order, a fraction in an order
                                for longer than the day
-    INVALID_ORDER              an order that could take a position through     403 40310000
-                               zero (`reject_flips`), or open one side while
-                               the other has open orders; `details` has
-                               Alpaca's available / existing_qty /
-                               held_for_orders / symbol
+    INSUFFICIENT_QUANTITY      an order that could take a position through     403 40310000
+                               zero (`reject_flips`): "insufficient qty
+                               available"; `details` has Alpaca's available /
+                               existing_qty / held_for_orders / symbol
+    INVALID_ORDER              an order that would open one side while the     403 40310000
+                               other has open orders (`details` as above)
     SYMBOL_NOT_TRADABLE        unknown symbol, asset not tradable, fraction    422 40010001
                                of a non-fractionable asset
     SYMBOL_NOT_TRADABLE        a short sale the asset or the account does not  403 40310000
@@ -141,7 +142,9 @@ def opening_quantity(
     if reject_flips:
         if against > ZERO and opening:
             why = "it would take the position through zero"
-            _refuse_quantity(codes.INVALID_ORDER, why, instrument, quantity=quantity, available=covered, held=same)
+            _refuse_quantity(
+                codes.INSUFFICIENT_QUANTITY, why, instrument, quantity=quantity, available=covered, held=same
+            )
         if not against and other:
             opposite = "a long buy" if side is Side.SELL else "a short sell"
             mine = "a short sell" if side is Side.SELL else "a long buy"

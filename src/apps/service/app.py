@@ -11,13 +11,15 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.openapi.spec import Components, OpenAPIType, SecurityScheme
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.routes import HTTPRoute
+from litestar.types import Message, Send
 
 from apps.config import Settings
 from apps.container import Container
-from apps.service.auth import BearerTokenGuard
-from apps.service.codec import DecimalSchemaPlugin, ExactRequest, ExactResponse
+from apps.service import docs_page, openapi
+from apps.service.auth import PUBLIC, BearerTokenGuard
+from apps.service.codec import DecimalSchemaPlugin, ExactRequest, ExactResponse, decode_number, is_number_type
 from apps.service.controllers import (
     AccountController,
     OperationsController,
@@ -25,7 +27,7 @@ from apps.service.controllers import (
     PositionsController,
     RiskController,
 )
-from apps.service.errors import handle_exception
+from apps.service.errors import allow_header, handle_exception
 from apps.service.metrics import TradingMetrics
 from trading_core.engine import TradingEngine
 
@@ -45,7 +47,7 @@ def _openapi(secured: bool) -> OpenAPIConfig:
         version=API_VERSION,
         description="Orders, positions, account and pre-trade risk over the broker. Amounts are exact JSON numbers.",
         path="/schema",
-        render_plugins=[ScalarRenderPlugin()],
+        render_plugins=[docs_page.render_plugin()],
         components=Components(
             security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")} if secured else None
         ),
@@ -56,6 +58,50 @@ def _openapi(secured: bool) -> OpenAPIConfig:
 MAX_BODY_BYTES: Final = 64 * 1024
 """The largest request body taken (413 beyond): every request of this API fits in a kilobyte, and
 reading a large one costs CPU time that other orders wait for."""
+
+
+class TradingApp(Litestar):
+    """Litestar, answering HEAD wherever GET is, and OPTIONS with every method of the path.
+
+    HEAD runs the GET handler and sends its status and headers without the body (RFC 9110 asks a
+    server to answer HEAD wherever it answers GET; a probe of `/health` often uses it). Litestar's
+    own OPTIONS answer lists only the methods declared before it on the route; the `Allow` header
+    is written here from the whole route.
+    """
+
+    allowed: dict[str, str]
+    """Path template -> the `Allow` header of that path."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        method = scope.get("method") if scope["type"] == "http" else None
+        if method == "HEAD":
+            as_get: Any = {**scope, "method": "GET"}
+            await super().__call__(as_get, receive, _without_body(send))
+        elif method == "OPTIONS":
+            await super().__call__(scope, receive, self._with_allow(scope, send))
+        else:
+            await super().__call__(scope, receive, send)
+
+    def _with_allow(self, scope: Any, send: Send) -> Send:
+        async def allow(message: Message) -> None:
+            allowed = self.allowed.get(scope.get("path_template", ""))
+            if message["type"] == "http.response.start" and allowed is not None:
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+                message = {**message, "headers": [*headers, (b"allow", allowed.encode())]}
+            await send(message)
+
+        return allow
+
+
+def _without_body(send: Send) -> Send:
+    async def head(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            if message.get("more_body", False):
+                return
+            message = {"type": "http.response.body", "body": b"", "more_body": False}
+        await send(message)
+
+    return head
 
 
 def create_app(target: Settings | Container) -> Litestar:
@@ -82,8 +128,15 @@ def create_app(target: Settings | Container) -> Litestar:
             log.info("stopped")
 
     guards: list[Any] = [BearerTokenGuard(token.reveal())] if token is not None else []
-    app = Litestar(
-        route_handlers=[OrdersController, PositionsController, AccountController, RiskController, OperationsController],
+    app = TradingApp(
+        route_handlers=[
+            OrdersController,
+            PositionsController,
+            AccountController,
+            RiskController,
+            OperationsController,
+            docs_page.assets_router(),
+        ],
         dependencies={"engine": Provide(_engine, sync_to_thread=False)},
         exception_handlers={Exception: handle_exception},
         request_class=ExactRequest,
@@ -94,22 +147,21 @@ def create_app(target: Settings | Container) -> Litestar:
         lifespan=[lifespan],
         openapi_config=_openapi(secured=token is not None),
         plugins=[DecimalSchemaPlugin()],
+        type_decoders=[(is_number_type, decode_number)],
         state=State({"container": container, "metrics": metrics, "health_checks": {}}),
         logging_config=None,  # `apps.logs` configures logging once, for every library
         debug=False,
     )
-    _mark_optional_bodies(app)
+    public = {
+        (str(method), route.path)
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+        for handler in route.route_handlers
+        if handler.opt.get(PUBLIC)
+        for method in handler.http_methods
+    }
+    openapi.finish(app.openapi_schema, public=public)
+    app.allowed = {
+        route.path_format: allow_header(route.methods) for route in app.routes if isinstance(route, HTTPRoute)
+    }
     return app
-
-
-def _mark_optional_bodies(app: Litestar) -> None:
-    """A body typed `X | None` may be left out; Litestar documents every body as required."""
-    for item in (app.openapi_schema.paths or {}).values():
-        for operation in (item.delete, item.post, item.patch, item.put):
-            body = getattr(operation, "request_body", None)
-            if body is None or not body.content:
-                continue
-            schema = next(iter(body.content.values())).schema
-            options = getattr(schema, "one_of", None) or []
-            if any(getattr(o, "type", None) == OpenAPIType.NULL for o in options):
-                body.required = False

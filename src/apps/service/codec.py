@@ -23,6 +23,7 @@ from litestar.types import Empty
 from litestar.typing import FieldDefinition
 
 from adapters.codec import encode_positional
+from apps.service.schemas import JsonNumber, OrderPrice, OrderQuantity, QueryQuantity
 
 _decoder: Final = msgspec.json.Decoder(float_hook=Decimal)
 _encoder: Final = msgspec.json.Encoder(enc_hook=default_serializer, decimal_format="number")
@@ -129,14 +130,43 @@ def _decode_body(body: bytes) -> Any:
 
 
 class ExactRequest(Request[Any, Any, State]):
-    """A request whose JSON body keeps decimal numbers exact."""
+    """A request whose JSON body keeps decimal numbers exact, and is held strictly to its type.
+
+    Litestar converts a body to the handler's type in msgspec's lax mode (meant for query
+    strings), which takes `0` for `false`; the body is first checked against its type in strict
+    mode, so that a JSON value of the wrong type is refused as the schema says.
+    """
 
     async def json(self) -> Any:
         if self._json is Empty:
             cached = self._connection_state.json
-            self._json = cached if cached is not Empty else _decode_body(await self.body())
+            if cached is Empty:
+                cached = _decode_body(await self.body())
+                _check_strictly(cached, self.route_handler.parsed_data_field)
+            self._json = cached
             self._connection_state.json = self._json
         return self._json
+
+
+_PATH: Final = re.compile(r"^(.*) - at `\$\.?(.*)`$")
+
+
+def _check_strictly(value: Any, data: FieldDefinition | None) -> None:
+    """Raise `ValidationException` (400) where `value` is not of the body's type without coercion."""
+    if data is None or value is None:
+        return
+    try:
+        msgspec.convert(value, data.annotation, strict=True, dec_hook=_strict_hook, str_keys=True)
+    except msgspec.ValidationError as e:
+        matched = _PATH.match(str(e))
+        message, key = (matched.group(1), matched.group(2)) if matched else (str(e), "")
+        raise ValidationException(message, extra=[{"key": key or "data", "message": message, "source": "body"}]) from e
+
+
+def _strict_hook(kind: Any, value: Any) -> Any:
+    if is_number_type(kind):
+        return decode_number(kind, value)
+    raise TypeError(f"no strict decoding for {kind!r}")  # a programming error in the request types
 
 
 class ExactResponse(Response[Any]):
@@ -148,15 +178,69 @@ class ExactResponse(Response[Any]):
         return super().render(content, media_type, enc_hook)
 
 
+_QUERY_NUMBER: Final = re.compile(r"\d{1,20}(\.\d{1,20})?")
+
+
+def is_number_type(kind: Any) -> bool:
+    return isinstance(kind, type) and issubclass(kind, JsonNumber | QueryQuantity)
+
+
+def decode_number(kind: type[Decimal], value: Any) -> Decimal:
+    """A request amount: a JSON number in a body (`"10"` is refused), decimal digits in a query.
+
+    Raises ValueError, which Litestar answers with 400 naming the field.
+    """
+    if issubclass(kind, QueryQuantity):
+        if isinstance(value, str) and _QUERY_NUMBER.fullmatch(value):
+            return kind(value)
+        raise ValueError("must be a decimal number such as 2 or 0.5")
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return kind(value)
+    raise ValueError(f"must be a JSON number, was {_json_type(value)}")
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "an object" if isinstance(value, dict) else "an array" if isinstance(value, list) else type(value).__name__
+
+
+_MAX_QUANTITY: Final = 99999999999.9999  # DECIMAL(15,4), as values.quantize4 bounds it
+_QUANTITY: Final = Schema(
+    type=OpenAPIType.NUMBER,
+    exclusive_minimum=0,
+    maximum=_MAX_QUANTITY,
+    multiple_of=0.0001,
+    description="Greater than 0, at most 4 decimal places.",
+)
+_AMOUNT_SCHEMAS: Final[dict[type, Schema]] = {
+    OrderQuantity: _QUANTITY,
+    QueryQuantity: _QUANTITY,
+    OrderPrice: Schema(
+        type=OpenAPIType.NUMBER,
+        any_of=[
+            Schema(type=OpenAPIType.NUMBER, exclusive_minimum=0, exclusive_maximum=1, multiple_of=0.0001),
+            Schema(type=OpenAPIType.NUMBER, minimum=1, maximum=99999999999.99, multiple_of=0.01),
+        ],
+        description="Greater than 0: at most 4 decimal places below $1, at most 2 from $1 up (the sub-penny rule).",
+    ),
+}
+
+
 class DecimalSchemaPlugin(OpenAPISchemaPlugin):
-    """Amounts are documented as JSON numbers (Litestar's default says string)."""
+    """Amounts are documented as JSON numbers (Litestar's default says string), with their bounds."""
 
     def is_plugin_supported_field(self, field_definition: FieldDefinition) -> bool:
-        return field_definition.annotation is Decimal
+        return self.is_plugin_supported_type(field_definition.annotation)
 
     @staticmethod
     def is_plugin_supported_type(value: Any) -> bool:
-        return value is Decimal
+        return value is Decimal or is_number_type(value)
 
     def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: Any) -> Schema:
+        known = _AMOUNT_SCHEMAS.get(field_definition.annotation)
+        if known is not None:
+            return known
         return Schema(type=OpenAPIType.NUMBER, description="An exact decimal number, never rounded through float.")

@@ -6,10 +6,16 @@ as they are (the JSON encoder writes them exactly). Only what differs is written
 renamed (an order's `id` is the body's `orderId`) and a field worked out (its `status` is the
 spec's word, `api_status`). Building the converter checks that every field of every body is
 given one way or the other, so a field added to a body cannot silently go missing.
+
+Amounts are written at one scale per kind (`SCALES`, by body field): quantities, prices and
+percentages with four decimal places (`0.0000`, never `0`), money in cents rounded half to even;
+a position's cost basis is absolute, as its quantity is and the events show it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
 
@@ -35,7 +41,54 @@ from trading_core.orders import Order
 from trading_core.requests import OrderRequest
 from trading_core.risk import PreTradeValidation, RiskLimits
 from trading_core.risk.rules import Rejection
+from trading_core.values import at_four_places, money
 from trading_core.views import AccountView, PortfolioView, PositionView, RiskStatus, SubmitResult
+
+
+def _four(value: Decimal | None) -> Decimal | None:
+    return None if value is None else at_four_places(value)
+
+
+def _cents(value: Decimal | None) -> Decimal | None:
+    return None if value is None else money(value)
+
+
+def _absolute_cents(value: Decimal) -> Decimal:
+    return money(abs(value))
+
+
+SCALES: Final[dict[str, Callable[[Any], Any]]] = {
+    **dict.fromkeys(
+        (
+            "quantity",
+            "filled_quantity",
+            "average_price",
+            "limit_price",
+            "stop_price",
+            "average_entry_price",
+            "current_price",
+            "unrealized_pnl_percent",
+        ),
+        _four,
+    ),
+    **dict.fromkeys(
+        (
+            "market_value",
+            "unrealized_pnl",
+            "realized_pnl",
+            "total_equity",
+            "buying_power",
+            "equity",
+            "cash",
+            "last_equity",
+            "daily_pnl",
+            "day_trade_equity_threshold",
+        ),
+        _cents,
+    ),
+    "cost_basis": _absolute_cents,
+}
+"""Body field -> how its amount is written."""
 
 
 def order_request(body: SubmitOrderRequest) -> OrderRequest:
@@ -63,7 +116,9 @@ def submit_response(result: SubmitResult) -> SubmitOrderResponse:
 
 def order_body(order: Order) -> OrderBody:
     """The order as the API shows it: the spec's status word beside the broker's."""
-    return OrderBody(**_API.unstructure(order), status=order.api_status.value, average_price=order.average_fill_price)
+    return OrderBody(
+        **_API.unstructure(order), status=order.api_status.value, average_price=_four(order.average_fill_price)
+    )
 
 
 def position_body(view: PositionView) -> PositionBody:
@@ -75,14 +130,14 @@ def portfolio_body(view: PortfolioView) -> PositionListBody:
     """Every open position with the account's totals."""
     return PositionListBody(
         positions=[position_body(p) for p in view.positions],
-        total_equity=view.total_equity,
-        buying_power=view.buying_power,
+        total_equity=money(view.total_equity),
+        buying_power=money(view.buying_power),
     )
 
 
 def account_body(view: AccountView) -> AccountBody:
     """The account, with today's P&L."""
-    return AccountBody(**_API.unstructure(view), daily_pnl=view.daily_pnl)
+    return AccountBody(**_API.unstructure(view), daily_pnl=money(view.daily_pnl))
 
 
 def validation_body(validation: PreTradeValidation) -> PreTradeValidationBody:
@@ -134,7 +189,9 @@ def _shape(
     fields: dict[str, Any] = {}
     for a in attrs.fields(source):
         name = renamed.get(a.name, a.name)
-        fields[a.name] = override(rename=name) if name in wanted else override(omit=True)
+        fields[a.name] = (
+            override(rename=name, unstruct_hook=SCALES.get(name)) if name in wanted else override(omit=True)
+        )
     missing = wanted - {renamed.get(a.name, a.name) for a in attrs.fields(source)} - {*worked_out, *given}
     if missing:
         raise TypeError(f"{body.__name__} has fields that {source.__name__} does not give: {sorted(missing)}")

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
 
+from apps.redact import mask
 from apps.service.schemas import HealthBody, HealthChecks
 from trading_core.engine import TradingEngine
 
@@ -18,7 +19,7 @@ HealthCheck = Callable[[], Awaitable[str]]
 
 async def _run(check: HealthCheck) -> str:
     try:
-        return await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
+        return mask(await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS))  # a reason may quote a URL
     except TimeoutError:
         return f"timeout after {CHECK_TIMEOUT_SECONDS:g}s"
     except Exception as e:  # a failing check is the answer, not an error of /health

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
@@ -23,6 +23,75 @@ TradingStateName = Literal["active", "reducing_only", "halted"]
 HealthStatusName = Literal["healthy", "unhealthy"]
 
 Amount = Annotated[Decimal, msgspec.Meta(description="An exact decimal number.")]
+"""An amount in an answer."""
+
+
+class JsonNumber(Decimal):
+    """An amount in a request: a JSON number only.
+
+    Decimal alone would take a string too (`"10"`, `" 2 "`, `"1_0"`), which the API does not
+    promise; `codec.decode_number` refuses anything but a number. Each subclass is documented
+    in the OpenAPI schema with the bounds the engine enforces (`codec.DecimalSchemaPlugin`).
+    """
+
+
+class OrderQuantity(JsonNumber):
+    """Greater than 0, at most 4 decimal places, within DECIMAL(15,4)."""
+
+
+class OrderPrice(JsonNumber):
+    """Greater than 0 with at most 4 decimal places below $1, at most 2 from $1 up (sub-penny rule)."""
+
+
+class QueryQuantity(Decimal):
+    """A quantity in a query string: decimal digits only (`2`, `0.5`), as `codec.decode_number` reads them."""
+
+
+def whole(body: str) -> str:
+    """A pattern matching the whole string only, in Python and in the schema's ECMAScript alike.
+
+    msgspec searches with Python's `re`, where `$` also matches before a final newline
+    (`"AAPL\\n"` would pass `^[A-Z]+$`); the lookahead leaves only the true end.
+    """
+    return f"^{body}$(?!\\n)"
+
+
+TICKER_PATTERN: Final = whole(r"[A-Z][A-Z0-9]{0,5}([./-][A-Z0-9]{1,3})?")
+"""A ticker as the engine takes it (`values.Symbol`), in upper case: AAPL, BRK.B."""
+
+UUID_PATTERN: Final = whole(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+CLIENT_ORDER_ID_PATTERN: Final = whole(r"[!-~]{1,48}")
+"""Visible ASCII (letters, digits, punctuation), no spaces, 1 to 48 characters: Alpaca's limit on
+`client_order_id`, to which the id is sent as it is (the database column would hold 64)."""
+
+NO_NUL_PATTERN: Final = whole(r"[^\x00]*")
+"""Free text: anything but NUL, which PostgreSQL's text cannot hold (the body is refused before)."""
+
+Ticker = Annotated[str, msgspec.Meta(pattern=TICKER_PATTERN, max_length=10, description="A ticker: AAPL, BRK.B.")]
+ClientOrderIdText = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=CLIENT_ORDER_ID_PATTERN,
+        min_length=1,
+        max_length=48,
+        description="Your id for the order, 1 to 48 visible ASCII characters (Alpaca's limit; it is sent there).",
+    ),
+]
+UuidText = Annotated[str, msgspec.Meta(pattern=UUID_PATTERN, description="A UUID.")]
+
+
+ResetBy = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=NO_NUL_PATTERN,
+        max_length=200,
+        description="Who ends the reducing-only state (recorded); default: the caller's address.",
+    ),
+]
+ResetReason = Annotated[
+    str, msgspec.Meta(pattern=NO_NUL_PATTERN, max_length=1000, description="Why (recorded); default: manual reset.")
+]
 
 
 class _Body(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=True):
@@ -60,16 +129,16 @@ class RejectedOrderBody(_Out):
 
 
 class SubmitOrderRequest(_Body):
-    symbol: str
+    symbol: Ticker
     side: Side
-    quantity: Amount
+    quantity: OrderQuantity
     type: OrderTypeName
     time_in_force: TimeInForceName = "day"
-    limit_price: Amount | None = None
-    stop_price: Amount | None = None
+    limit_price: OrderPrice | None = None
+    stop_price: OrderPrice | None = None
     extended_hours: bool = False
-    client_order_id: str | None = None
-    strategy_id: str | None = None
+    client_order_id: ClientOrderIdText | None = None
+    strategy_id: UuidText | None = None
 
 
 class SubmitOrderResponse(_Out):
@@ -86,9 +155,9 @@ class SubmitOrderResponse(_Out):
 
 
 class ModifyOrderRequest(_Body):
-    quantity: Amount | None = None
-    limit_price: Amount | None = None
-    stop_price: Amount | None = None
+    quantity: OrderQuantity | None = None
+    limit_price: OrderPrice | None = None
+    stop_price: OrderPrice | None = None
     time_in_force: TimeInForceName | None = None
 
 
@@ -129,7 +198,13 @@ class OrderListBody(_Out):
 
 class CancelOrderResponse(_Out):
     success: bool
+    """The cancel was taken (done, or requested at the broker); false when the order ended first."""
     message: str
+    cancelled: bool
+    """The order is cancelled now. False with `success` true: only requested, and it may still fill."""
+    order_status: OrderStatusName
+    """The order's status as the answer is given."""
+    broker_status: str
 
 
 class RiskCheckRejection(_Out):
@@ -185,7 +260,7 @@ class PositionListBody(_Out):
 
 
 class ClosePositionRequest(_Body):
-    quantity: Amount | None = None
+    quantity: OrderQuantity | None = None
 
 
 class ClosePositionResponse(_Out):
@@ -247,9 +322,8 @@ class RiskBody(_Out):
 
 class RiskResetRequest(_Body):
     # Bounded: both are stored with the trading state and shown by GET /api/v1/risk.
-    by: Annotated[str, msgspec.Meta(max_length=200)] | None = None
-    """Who ends the reducing-only state (recorded); defaults to the caller's address."""
-    reason: Annotated[str, msgspec.Meta(max_length=1000)] | None = None
+    by: ResetBy | None = None
+    reason: ResetReason | None = None
 
 
 # ---------------------------------------------------------------------------- operations

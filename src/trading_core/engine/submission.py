@@ -10,6 +10,7 @@ holds the order before anything else can run a check.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 import attrs
@@ -19,13 +20,59 @@ from trading_core.engine.checks import PreTradeChecks
 from trading_core.engine.dispatch import Dispatch, with_ids
 from trading_core.engine.parts import EngineParts
 from trading_core.enums import OrderStatus, TradingState
-from trading_core.errors import DuplicateClientOrderId, InvalidOrder, StoreError
+from trading_core.errors import (
+    BrokerError,
+    BrokerRejected,
+    DuplicateClientOrderId,
+    InvalidOrder,
+    OrderInDoubt,
+    StoreError,
+)
 from trading_core.lifecycle import reject
 from trading_core.orders import Order
 from trading_core.requests import OrderRequest, follow_up_client_order_id, split_at_flat
 from trading_core.risk import PreTradeValidation
 from trading_core.values import OrderId, new_client_order_id, new_order_id
 from trading_core.views import SubmitResult
+
+orders_log = logging.getLogger("trading.orders")
+"""One line per change in an order's life; `apps.logs` logs the changes that are events."""
+
+
+def nothing_placed(error: BrokerError) -> BrokerError:
+    """`error`, saying that no order was stored or sent, so that the same request may be sent again."""
+    return BrokerError(
+        f"{error.message}; nothing was placed: sending the same request again is safe",
+        retryable=True,
+        status=error.status,
+        details={**error.details, "placed": False},
+    )
+
+
+def order_fields(order: Order) -> dict[str, str]:
+    """What a line about an order carries, as structured fields."""
+    return {
+        "order_id": str(order.id),
+        "client_order_id": str(order.client_order_id),
+        "symbol": str(order.symbol),
+        "side": order.side.value,
+        "quantity": str(order.quantity),
+        "status": order.api_status.value,
+        "broker_status": order.status.value,
+    }
+
+
+def log_accepted(order: Order) -> None:
+    """The order is taken and stored, before anything is sent (the one change that is not an event)."""
+    if orders_log.isEnabledFor(logging.INFO):
+        orders_log.info(
+            "order accepted: %s %s %s (%s)",
+            order.side.value,
+            order.quantity,
+            order.symbol,
+            order.type.value,
+            extra=order_fields(order),
+        )
 
 
 class Submission:
@@ -49,6 +96,8 @@ class Submission:
 
         Raises:
             DuplicateClientOrderId: a repeat asked for another order than the first.
+            BrokerError: the checks could not read the broker (a quote, the account): nothing was
+                stored or sent (`details["placed"]` is False), and the request may be sent again.
             InvalidOrder: a notional order could not be sized.
             StoreError: the store failed; after the order may have left, it names the order's ids.
         """
@@ -57,10 +106,15 @@ class Submission:
             existing = await parts.store.get_order_by_client_id(request.client_order_id)
             if existing is not None:
                 return await self._replay(existing, request)
-        request = await self._checks.sized(request)
-        if parts.trading.state is not TradingState.ACTIVE:
-            await parts.trading.before_checks()
-        validation = await self._checks.validate(request)
+        try:  # nothing is stored before the checks have passed: a broker failure here placed nothing
+            request = await self._checks.sized(request)
+            if parts.trading.state is not TradingState.ACTIVE:
+                await parts.trading.before_checks()
+            validation = await self._checks.validate(request)
+        except BrokerError as e:
+            if isinstance(e, BrokerRejected | OrderInDoubt):
+                raise
+            raise nothing_placed(e) from e
         now = parts.clock.now()
         self.last_order_at = now
         if not validation.approved:
@@ -77,6 +131,7 @@ class Submission:
                 if first is None:
                     raise
                 return await self._replay(first, request)
+            log_accepted(order)
             try:
                 sent = await self._dispatch.send(order)
             except StoreError as e:
@@ -89,6 +144,7 @@ class Submission:
             # Held here as `accepted` (taken, not routed) until `Sessions.opened` sends it.
             queued = build_order(request, now, status=OrderStatus.ACCEPTED)
             await self._parts.ledger.insert([queued])
+            log_accepted(queued)
             return SubmitResult(queued, validation)
         await self._parts.trading.after_checks(validation)
         code = validation.rejection_code or codes.INVALID_ORDER
@@ -147,7 +203,7 @@ def build_order(
 ) -> Order:
     """A new order for `request`, with new ids (its client order id is the request's, if given)."""
     client_order_id = request.client_order_id or new_client_order_id()
-    order = Order.from_request(request, order_id=new_order_id(), client_order_id=client_order_id, now=now)
+    order = Order.from_request(request, order_id=new_order_id(now), client_order_id=client_order_id, now=now)
     if parent_id is not None or replaces is not None or status is not OrderStatus.PENDING_NEW:
         order = attrs.evolve(
             order,

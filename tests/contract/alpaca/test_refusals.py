@@ -51,13 +51,14 @@ async def test_insufficient_funds_keeps_alpacas_context(broker: AlpacaBroker) ->
     assert "buying_power" in refusal.details
 
 
-async def test_a_sale_through_zero_is_an_invalid_order(broker: AlpacaBroker) -> None:
+async def test_a_sale_through_zero_is_insufficient_quantity(broker: AlpacaBroker) -> None:
+    """Alpaca's 403 "insufficient qty available": not a malformed order (INVALID_ORDER is 400)."""
     await broker.submit_order(order("AAPL", "buy", "5"))
     await collect_updates(broker, lambda us: any(u.event is TradeEvent.FILL for u in us))
 
     refusal = await _refused(broker, order("AAPL", "sell", "8"))
 
-    assert refusal.code == "INVALID_ORDER"
+    assert refusal.code == "INSUFFICIENT_QUANTITY"
     assert (refusal.details["available"], refusal.details["existing_qty"]) == ("5", "5")
 
 

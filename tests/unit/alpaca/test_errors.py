@@ -33,7 +33,7 @@ REFUSALS = [
         "insufficient qty available for order (requested: 10, available: 0): GME is not shortable",
         "SYMBOL_NOT_TRADABLE",
     ),
-    (S, 403, 40310000, "insufficient qty available for order (requested: 10, available: 0)", "INVALID_ORDER"),
+    (S, 403, 40310000, "insufficient qty available for order (requested: 10, available: 0)", "INSUFFICIENT_QUANTITY"),
     (S, 403, 40310000, "cannot open a short sell while a long buy order is open", "INVALID_ORDER"),
     (S, 422, 40010001, "limit price must be > 0", "INVALID_ORDER"),
     (S, 422, 40010001, "could not find us_equity 'XYZ'", "SYMBOL_NOT_TRADABLE"),

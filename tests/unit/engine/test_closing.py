@@ -17,7 +17,7 @@ from trading_core import RiskLimits, TestClock
 from trading_core.broker_models import BrokerOrder
 from trading_core.engine import EngineConfig, MarketClosedPolicy, TradingEngine
 from trading_core.enums import OrderStatus, Side
-from trading_core.errors import InvalidOrder, PositionNotFound
+from trading_core.errors import InsufficientQuantity, PositionNotFound
 from trading_core.events import Event
 from trading_core.orders import Order
 from trading_core.ports import OrderFilter
@@ -102,8 +102,10 @@ async def test_a_close_cancels_our_orders_on_both_sides_and_keeps_nothing_reject
 async def test_more_than_is_held_is_refused(engine: TradingEngine) -> None:
     await engine.submit(market("AAPL", "buy", 2))
 
-    with pytest.raises(InvalidOrder, match="more than the 2"):
+    with pytest.raises(InsufficientQuantity, match="more than the 2") as raised:
         await engine.close_position("AAPL", Decimal(3))
+
+    assert raised.value.code == "INSUFFICIENT_QUANTITY"  # a refusal for the account's state, not a malformed order
 
 
 async def test_the_memory_store_holds_a_symbol_for_one_holder_at_a_time() -> None:

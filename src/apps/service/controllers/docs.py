@@ -11,16 +11,27 @@ from apps.service.schemas import ErrorBody, RejectedOrderBody
 from trading_core.engine import TradingEngine
 
 _MEANING: Final = {
-    400: "Malformed request (INVALID_ORDER, with details.field naming the field at fault).",
+    400: (
+        "Malformed request, details.field naming the field at fault: INVALID_ORDER (an order's body), "
+        "INVALID_REQUEST (another body), INVALID_PARAMETER (a query or path parameter), INVALID_CURSOR."
+    ),
     401: "Missing or wrong bearer token (UNAUTHORIZED).",
     404: "No such order, position or symbol.",
     409: (
-        "The order's state does not allow it (ORDER_NOT_CANCELABLE), the id is taken, or a risk reset "
-        "meets a daily-loss limit that still stands (DAILY_LOSS_LIMIT_STANDS)."
+        "The order's state does not allow it (ORDER_NOT_CANCELABLE), the clientOrderId is taken by another "
+        "order (DUPLICATE_CLIENT_ORDER_ID), or a risk reset meets a daily-loss limit that still stands "
+        "(DAILY_LOSS_LIMIT_STANDS)."
     ),
-    422: "Refused by a risk check or the broker: code and reason.",
+    413: "The request body is over 64 KiB (BODY_TOO_LARGE).",
+    422: (
+        "Refused by a risk check or the broker: code and reason (INSUFFICIENT_QUANTITY: more than is held; "
+        "QUANTITY_MISMATCH: a close's query and body quantities differ)."
+    ),
     500: "Unexpected failure (INTERNAL_ERROR).",
-    502: "The broker failed after retries (BROKER_ERROR).",
+    502: (
+        "The broker failed after retries (BROKER_ERROR). details.placed says whether an order was placed; "
+        "when false, nothing was stored and the request can be sent again."
+    ),
     503: "The database or event bus is unavailable (STORE_ERROR, EVENT_BUS_ERROR).",
 }
 

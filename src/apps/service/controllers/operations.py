@@ -14,7 +14,9 @@ from apps.service.metrics import TradingMetrics
 from apps.service.schemas import HealthBody
 from trading_core.errors import TradingError
 
-PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+PROMETHEUS_TEXT = "text/plain; version=0.0.4"
+"""Prometheus' text exposition format; Litestar adds `; charset=utf-8` to every text/ type itself
+(given here too, the header said `charset` twice)."""
 
 
 class OperationsController(Controller):

@@ -12,7 +12,7 @@ from apps.logs import order_context
 from apps.service.codec import ExactResponse
 from apps.service.controllers.docs import Engine, errors, rejection
 from apps.service.convert import order_body, order_request, submit_response, validation_body
-from apps.service.errors import OrderRefused
+from apps.service.errors import OrderRefused, clip
 from apps.service.schemas import (
     CancelOrderResponse,
     ModifyOrderRequest,
@@ -24,6 +24,7 @@ from apps.service.schemas import (
 )
 from trading_core.enums import OrderStatus, SubmitStatus, TimeInForce
 from trading_core.errors import InvalidCursor, InvalidOrder, OrderNotFound, RiskRejected
+from trading_core.orders import Order
 from trading_core.ports import OrderFilter
 from trading_core.values import OrderId, canonical_uuid
 
@@ -40,15 +41,25 @@ def checked_id(order_id: str) -> OrderId:
     """Our ids are UUIDs: anything else names no order (and must not reach a UUID column)."""
     canonical = canonical_uuid(order_id)
     if canonical is None:
-        raise OrderNotFound(f"no order with id {order_id}", details={"orderId": order_id})
+        raise OrderNotFound(f"no order with id {clip(order_id)!r}", details={"orderId": order_id})
     return OrderId(canonical)
+
+
+def _cancel_answer(order: Order, *, success: bool, message: str) -> CancelOrderResponse:
+    return CancelOrderResponse(
+        success=success,
+        message=message,
+        cancelled=order.status is OrderStatus.CANCELED,
+        order_status=order.api_status.value,
+        broker_status=order.status.value,
+    )
 
 
 class OrdersController(Controller):
     path = "/api/v1/orders"
     tags = ["orders"]  # noqa: RUF012  # Litestar's declared class attribute
 
-    @post("/", status_code=201, responses={**rejection(502), 202: _PENDING}, summary="Submit an order")
+    @post("/", status_code=201, responses={**rejection(409, 413, 502), 202: _PENDING}, summary="Submit an order")
     async def submit(self, data: JSONBody[SubmitOrderRequest], engine: Engine) -> Response[SubmitOrderResponse]:
         """Check, store and send an order. A risk or broker refusal answers 422 with the kept order's id.
 
@@ -62,7 +73,7 @@ class OrdersController(Controller):
             status = 202 if result.status is SubmitStatus.PENDING else 201
             return ExactResponse(submit_response(result), status_code=status)
 
-    @post("/validate", status_code=200, responses=errors(), summary="Run the pre-trade checks only")
+    @post("/validate", status_code=200, responses=errors(404, 413), summary="Run the pre-trade checks only")
     async def validate(self, data: JSONBody[SubmitOrderRequest], engine: Engine) -> PreTradeValidationBody:
         """Run every pre-trade check on an order without submitting it (the spec's PreTradeValidation)."""
         return validation_body(await engine.validate(order_request(data)))
@@ -89,15 +100,24 @@ class OrdersController(Controller):
 
     @delete("/{orderId:str}", status_code=200, responses=errors(404, 409, 502), summary="Cancel an order")
     async def cancel(self, orderId: OrderIdPath, engine: Engine) -> CancelOrderResponse:  # noqa: N803
+        """Cancel an order: `cancelled` says whether it is cancelled now, or the cancel only requested.
+
+        A broker takes a cancel and carries it out later (Alpaca answers 204): until it confirms,
+        the answer is `success: true, cancelled: false`, and the order may still fill first.
+        """
         with order_context(orderId):
             order = await engine.cancel(checked_id(orderId))
             if order.status is OrderStatus.CANCELED:
-                return CancelOrderResponse(success=True, message=f"order {order.id} cancelled")
+                return _cancel_answer(order, success=True, message=f"order {order.id} cancelled")
             if order.is_terminal:
-                return CancelOrderResponse(success=False, message=f"order {order.id} ended {order.status} first")
-            return CancelOrderResponse(success=True, message=f"cancel of {order.id} requested ({order.status})")
+                return _cancel_answer(order, success=False, message=f"order {order.id} ended {order.status} first")
+            message = (
+                f"cancel of {order.id} requested, not yet done ({order.status}): the broker may still fill it "
+                "first; its record says which (GET /api/v1/orders/{orderId})"
+            )
+            return _cancel_answer(order, success=True, message=message)
 
-    @patch("/{orderId:str}", responses=rejection(404, 409, 502), summary="Modify an order")
+    @patch("/{orderId:str}", responses=rejection(404, 409, 413, 502), summary="Modify an order")
     async def modify(
         self,
         orderId: OrderIdPath,  # noqa: N803

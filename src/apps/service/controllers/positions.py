@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated
 
 from litestar import Controller, delete, get
@@ -10,7 +9,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from apps.service.controllers.docs import Engine, errors, rejection
 from apps.service.convert import portfolio_body, position_body
-from apps.service.errors import OrderRefused
+from apps.service.errors import OrderRefused, QuantityMismatch, clip
 from apps.service.schemas import (
     CloseAllRejection,
     CloseAllResponse,
@@ -18,6 +17,7 @@ from apps.service.schemas import (
     ClosePositionResponse,
     PositionBody,
     PositionListBody,
+    QueryQuantity,
 )
 from trading_core import values
 from trading_core.enums import SubmitStatus
@@ -32,7 +32,7 @@ def checked_symbol(symbol: str) -> Symbol:
     try:
         return Symbol(symbol)
     except InvalidOrder as e:
-        raise PositionNotFound(f"no open position in {symbol!r}", details={"symbol": symbol}) from e
+        raise PositionNotFound(f"no open position in {clip(symbol)!r}", details={"symbol": symbol}) from e
 
 
 class PositionsController(Controller):
@@ -47,25 +47,30 @@ class PositionsController(Controller):
     async def get_position(self, symbol: SymbolPath, engine: Engine) -> PositionBody:
         return position_body(await engine.get_position(checked_symbol(symbol)))
 
-    @delete("/{symbol:str}", status_code=200, responses=rejection(404, 502), summary="Close a position")
+    @delete("/{symbol:str}", status_code=200, responses=rejection(404, 413, 502), summary="Close a position")
     async def close_position(
         self,
         symbol: SymbolPath,
         engine: Engine,
         data: JSONBody[ClosePositionRequest | None] = None,
-        quantity: Annotated[Decimal | None, QueryParameter(description="Shares to close; default: all.")] = None,
+        quantity: Annotated[QueryQuantity | None, QueryParameter(description="Shares to close; default: all.")] = None,
     ) -> ClosePositionResponse:
         """Send a market order reducing the position by `quantity` (query or body), all of it by default.
+
+        Given in both, the two must be equal (422 QUANTITY_MISMATCH); more than is held is 422
+        INSUFFICIENT_QUANTITY.
 
         Closes of one symbol take turns (across replicas). What our working market orders already
         close is counted: only the rest is sent, and when nothing is left the answer names the
         newest working close, sending nothing. A position flat by this close's turn answers 404.
         """
-        in_body = data.quantity if data is not None else None
-        if quantity is not None and in_body is not None and quantity != in_body:
-            raise InvalidOrder(f"quantity is {quantity} in the query and {in_body} in the body", field="quantity")
-        wanted = quantity if quantity is not None else in_body
-        amount = values.quantity(wanted) if wanted is not None else None
+        in_query = values.quantity(quantity) if quantity is not None else None
+        in_body = values.quantity(data.quantity) if data is not None and data.quantity is not None else None
+        if in_query is not None and in_body is not None and in_query != in_body:
+            raise QuantityMismatch(
+                f"quantity is {in_query} in the query and {in_body} in the body", details={"field": "quantity"}
+            )
+        amount = in_query if in_query is not None else in_body
         result = await engine.close_position(checked_symbol(symbol), amount)
         if result.status is SubmitStatus.REJECTED:
             raise OrderRefused(result.order)

@@ -9,7 +9,9 @@ from litestar.params import JSONBody
 
 from apps.service.controllers.docs import Engine, errors
 from apps.service.convert import risk_body
+from apps.service.errors import BODY_CODE
 from apps.service.schemas import RiskBody, RiskResetRequest
+from trading_core import codes
 
 
 class RiskController(Controller):
@@ -20,7 +22,13 @@ class RiskController(Controller):
     async def status(self, engine: Engine) -> RiskBody:
         return risk_body(await engine.risk_status(), engine.config.limits)
 
-    @post("/reset", status_code=200, responses=errors(409, 502), summary="End a reducing-only state")
+    @post(
+        "/reset",
+        status_code=200,
+        responses=errors(409, 413, 502),
+        summary="End a reducing-only state",
+        opt={BODY_CODE: codes.INVALID_REQUEST},
+    )
     async def reset(
         self, request: Request[Any, Any, Any], engine: Engine, data: JSONBody[RiskResetRequest | None] = None
     ) -> RiskBody:

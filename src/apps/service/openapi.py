@@ -1,0 +1,135 @@
+"""The OpenAPI document says exactly what the server enforces.
+
+Litestar documents each field's type, bounds and pattern from the request types; what it cannot
+see is added here, once the document is generated: unknown fields are refused (the bodies'
+`forbid_unknown_fields`), the rules between fields that `OrderRequest.create` applies (a limit
+order needs a limit price, a market order takes none, extended hours are for limit orders of the
+day), a PATCH names something to change, a body typed `X | None` may be left out, and `/health`
+and `/metrics` take no token. A schemathesis run (tests/service/test_schemathesis.py) holds the
+server to this document in both directions.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from litestar.openapi.spec import Link, OpenAPI, OpenAPIType, Operation, Parameter, Reference, Schema
+
+from adapters.cursor import CURSOR_PATTERN
+
+_NUMBER: Final = Schema(type=OpenAPIType.NUMBER)
+_NULL: Final = Schema(type=OpenAPIType.NULL)
+
+
+def _needs_price_for(types: list[str], price: str) -> Schema:
+    """`price` is required (a number) for `types`, and absent or null for every other type."""
+    return Schema(
+        schema_if=Schema(properties={"type": Schema(enum=types)}, required=["type"]),
+        then=Schema(required=[price], properties={price: _NUMBER}),
+        schema_else=Schema(properties={price: _NULL}),
+    )
+
+
+_SUBMIT_RULES: Final = [
+    _needs_price_for(["limit", "stop_limit"], "limitPrice"),
+    _needs_price_for(["stop", "stop_limit"], "stopPrice"),
+    Schema(
+        description="extendedHours is for limit orders with time in force day.",
+        schema_if=Schema(properties={"extendedHours": Schema(const=True)}, required=["extendedHours"]),
+        then=Schema(properties={"type": Schema(const="limit"), "timeInForce": Schema(const="day")}),
+    ),
+]
+
+_MODIFY_FIELDS: Final = ("quantity", "limitPrice", "stopPrice", "timeInForce")
+
+RULES: Final[dict[str, dict[str, Any]]] = {
+    "SubmitOrderRequest": {"all_of": _SUBMIT_RULES},
+    "ModifyOrderRequest": {
+        "any_of": [
+            Schema(required=[f], properties={f: Schema(schema_not=_NULL)}, description=f"{f} is given")
+            for f in _MODIFY_FIELDS
+        ],
+        "description": "At least one of quantity, limitPrice, stopPrice and timeInForce, not null.",
+    },
+}
+"""Component name -> what its schema gains beyond its fields."""
+
+PARAMETER_PATTERNS: Final = {("/api/v1/orders", "get", "after"): CURSOR_PATTERN}
+"""Parameters the server checks itself (to answer with a code of their own, `INVALID_CURSOR`)."""
+
+_ORDER_ID: Final = {"orderId": "$response.body#/orderId"}
+LINKS: Final = {
+    ("/api/v1/orders", "post", status): {
+        "GetOrder": Link(operation_id="ApiV1OrdersOrderidGetOrder", parameters=_ORDER_ID),
+        "ModifyOrder": Link(operation_id="ApiV1OrdersOrderidModify", parameters=_ORDER_ID),
+        "CancelOrder": Link(operation_id="ApiV1OrdersOrderidCancel", parameters=_ORDER_ID),
+    }
+    for status in ("201", "202")
+}
+"""The order an answer names, and what can be done with it next (schemathesis follows these)."""
+
+EXAMPLES: Final[dict[str, list[dict[str, Any]]]] = {
+    "SubmitOrderRequest": [
+        {"symbol": "AAPL", "side": "buy", "quantity": 10, "type": "market"},
+        {"symbol": "MSFT", "side": "buy", "quantity": 5, "type": "limit", "limitPrice": 300.5, "timeInForce": "gtc"},
+        {"symbol": "AAPL", "side": "sell", "quantity": 2, "type": "stop", "stopPrice": 150, "clientOrderId": "s7-001"},
+    ],
+    "ModifyOrderRequest": [{"quantity": 8}, {"limitPrice": 301.25}],
+    "ClosePositionRequest": [{"quantity": 2}],
+    "RiskResetRequest": [{"by": "ops@desk", "reason": "loss recovered"}],
+}
+"""Requests as a client would send them: shown on the documentation page and sent first by schemathesis."""
+
+CLOSED_BODIES: Final = ("SubmitOrderRequest", "ModifyOrderRequest", "ClosePositionRequest", "RiskResetRequest")
+"""Request bodies that refuse a field they do not name (msgspec's `forbid_unknown_fields`)."""
+
+
+def finish(document: OpenAPI, *, public: set[tuple[str, str]]) -> None:
+    """Add to Litestar's generated `document` what it cannot know; `public` is (method, path) open without a token."""
+    schemas = (document.components.schemas if document.components else None) or {}
+    for name in CLOSED_BODIES:
+        schemas[name].additional_properties = False
+    for name, examples in EXAMPLES.items():
+        schemas[name].examples = [dict(e) for e in examples]
+    for name, rules in RULES.items():
+        for key, value in rules.items():
+            setattr(schemas[name], key, value)
+    for path, item in (document.paths or {}).items():
+        for method in ("get", "put", "post", "delete", "patch", "head"):
+            operation = getattr(item, method, None)
+            if operation is not None:
+                _finish_operation(operation, path, method, public=(method.upper(), path) in public)
+
+
+def _finish_operation(operation: Operation, path: str, method: str, *, public: bool) -> None:
+    if public:
+        operation.security = []  # an empty list lifts the document's bearer requirement
+    for parameter in operation.parameters or []:
+        pattern = PARAMETER_PATTERNS.get((path, method, getattr(parameter, "name", "")))
+        if pattern is not None and isinstance(parameter, Parameter) and isinstance(parameter.schema, Schema):
+            parameter.schema = Schema(type=OpenAPIType.STRING, pattern=pattern, description=parameter.description)
+    responses = operation.responses or {}
+    _refusal_or_error(responses)
+    for status, response in responses.items():
+        links = LINKS.get((path, method, status))
+        if links is not None and not isinstance(response, Reference):
+            response.links = dict(links)
+    body = operation.request_body
+    if body is not None and not isinstance(body, Reference) and body.content and _nullable(body):
+        body.required = False
+
+
+def _refusal_or_error(responses: dict[str, Any]) -> None:
+    """A 422 is a refused order kept for audit, or an error with no order (more than is held, say)."""
+    response = responses.get("422")
+    content = getattr(response, "content", None) or {}
+    for media in content.values():
+        if isinstance(media.schema, Reference) and media.schema.ref.endswith("/RejectedOrderBody"):
+            media.schema = Schema(any_of=[media.schema, Reference(ref="#/components/schemas/ErrorBody")])
+
+
+def _nullable(body: Any) -> bool:
+    """A body typed `X | None` may be left out; Litestar documents every body as required."""
+    schema = next(iter(body.content.values())).schema
+    options = getattr(schema, "one_of", None) or []
+    return any(getattr(o, "type", None) == OpenAPIType.NULL for o in options)
