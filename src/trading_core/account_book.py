@@ -197,8 +197,19 @@ class AccountBook:
             power = equity * self.multiplier - self.gross_value
             if self._adjustment:
                 power += self._adjustment
-            built = self._built = attrs.evolve(
-                read, cash=cash, equity=equity, buying_power=power if power > ZERO else ZERO
+            # Written out rather than `attrs.evolve(read, ...)`: that looks the class's fields up
+            # on every call, twice the cost of this.
+            built = self._built = Account(
+                account_id=read.account_id,
+                cash=cash,
+                equity=equity,
+                buying_power=power if power > ZERO else ZERO,
+                last_equity=read.last_equity,
+                multiplier=read.multiplier,
+                shorting_enabled=read.shorting_enabled,
+                trading_blocked=read.trading_blocked,
+                account_blocked=read.account_blocked,
+                currency=read.currency,
             )
         return built
 
