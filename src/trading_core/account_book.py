@@ -35,9 +35,6 @@ from trading_core.market import Account
 from trading_core.positions import Position
 from trading_core.values import CENTS, ONE, ZERO, OrderId, Symbol
 
-# Read on every order, so bound once: see the note on `_BUY` in trading_core.risk.context.
-_BUY: Final = Side.BUY
-
 FIGURES: Final = ("cash", "equity", "buying_power")
 """The figures a read compares, as `AccountDrift.figure` names them."""
 
@@ -63,7 +60,7 @@ def opening_quantity(side: Side, quantity: Decimal, held: Decimal, same_side: De
     `held` is the position (negative when short); `same_side` the unfilled quantity of the other
     open orders on the order's side, which reduce the position first.
     """
-    against = -held if side is _BUY else held
+    against = -held if side is Side.BUY else held
     if against <= same_side:
         return quantity  # nothing left to reduce: all of it opens or adds
     covered = against - same_side
@@ -79,7 +76,7 @@ def reference_price(
     exposure): its limit when above the mark, else the mark. Without a mark, the order's own price.
     """
     current = mark if mark is not None else limit_price or stop_price or ZERO
-    if side is _BUY:
+    if side is Side.BUY:
         if limit_price is not None:
             return limit_price
         if stop_price is not None and stop_price > current:
@@ -250,7 +247,7 @@ class AccountBook:
 
     def fill(self, symbol: Symbol, side: Side, quantity: Decimal, price: Decimal) -> None:
         """A fill moves the cash by its notional, and the position it changed."""
-        if side is _BUY:
+        if side is Side.BUY:
             self.cash -= quantity * price
         else:
             self.cash += quantity * price

@@ -82,8 +82,6 @@ class AccountSync:
         self._confirming = False
         self._reading = asyncio.Lock()
         self.listeners: list[DriftListener] = []
-        self.reads = 0
-        """Reads made (requests answered)."""
 
     def fresh(self) -> Account | None:
         """The account as kept here while no read is due; None when one may be (`account()` says).
@@ -130,12 +128,15 @@ class AccountSync:
 
     async def _read(self) -> Account:
         kept = self._book.account
-        kept.reread = False  # what asks for a read from now on asks for the next one
+        wanted, kept.reread = kept.reread, False  # what asks for a read from now on asks for the next one
         stream = self._stream
         reconnections = stream.reconnections if stream is not None else 0
-        await self._refresh_marks()
-        theirs = await self._broker.get_account()
-        self.reads += 1
+        try:
+            await self._refresh_marks()
+            theirs = await self._broker.get_account()
+        except BaseException:
+            kept.reread = kept.reread or wanted  # still wanted
+            raise
         now = self._clock.now()
         self._reconnections = reconnections
         drifts = kept.differences(theirs) if kept.known else []

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
-from typing import Final
 
 from trading_core.account_book import AccountBook, opening_quantity, reference_price
 from trading_core.daytrades import DayTrades
@@ -20,10 +19,6 @@ from trading_core.market import Asset, MarketClock
 from trading_core.orders import Order
 from trading_core.positions import Position, PositionChange
 from trading_core.values import ZERO, BrokerOrderId, ClientOrderId, OrderId, Symbol
-
-# Read on every order, so bound once: see the note on `_BUY` in trading_core.risk.context.
-_PENDING_NEW: Final = OrderStatus.PENDING_NEW
-_ACCEPTED: Final = OrderStatus.ACCEPTED
 
 
 class Book:
@@ -52,7 +47,7 @@ class Book:
             if order.broker_order_id is not None:
                 self.by_broker_id[order.broker_order_id] = order.id
                 self._hold(order, previous)
-            elif order.submitted_at is not None and order.status is _PENDING_NEW:
+            elif order.submitted_at is not None and order.status is OrderStatus.PENDING_NEW:
                 self._hold_in_doubt(order)
             return
         if previous is None:
@@ -67,23 +62,21 @@ class Book:
         """An order the broker has holds what it would add at its price, from when the broker took it."""
         account = self.account
         hold = account.holds.get(order.id)
+        if hold is not None and hold.acknowledged:
+            price = None
+            if _routed_at_open(previous, order):  # taken while the market was closed: priced again
+                price = reference_price(order.side, order.limit_price, order.stop_price, self.marks.get(order.symbol))
+            account.resize(order.id, order.remaining_quantity, price)
+            return
         if hold is None:
             opening, price = self._hold_terms(order)
             account.place(order.id, opening, price, order.remaining_quantity, acknowledged=True)
-            if previous is None:  # one refused as never received that the broker reports after all
-                account.reread = True  # (the last read may have counted it)
-        elif not hold.acknowledged:  # it was in doubt: the same hold, now the broker's too
+            if previous is None:  # one refused as never received that the broker reports after all:
+                account.reread = True  # the last read may have counted it
+        else:  # it was in doubt: the same hold, now the broker's too
             if account.acknowledge(order.id):
                 account.reread = True
             account.resize(order.id, order.remaining_quantity)
-        elif previous is not None and previous.status is _ACCEPTED and order.status is not _ACCEPTED:
-            # Taken while the market was closed and routed at the open: priced again then.
-            price = reference_price(order.side, order.limit_price, order.stop_price, self.marks.get(order.symbol))
-            account.resize(order.id, order.remaining_quantity, price)
-            return
-        else:
-            account.resize(order.id, order.remaining_quantity)
-            return
         if order.replaces is not None:
             account.supersede(order.replaces, superseded=True)  # the broker took the replacement
 
@@ -179,3 +172,8 @@ class Book:
             self.positions.pop(symbol, None)
         self.account.moved(symbol)
         self.account.reread = True
+
+
+def _routed_at_open(previous: Order | None, order: Order) -> bool:
+    """The broker took the order while the market was closed (`accepted`) and has routed it now."""
+    return previous is not None and previous.status is OrderStatus.ACCEPTED and order.status is not OrderStatus.ACCEPTED

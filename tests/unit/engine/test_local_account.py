@@ -371,6 +371,25 @@ class TestOrdersInDoubt:
         assert kept(engine)[2] == (await gateway.figures())[2] - 3 * Decimal(950)
 
 
+async def test_an_order_taken_while_closed_is_held_again_at_the_price_of_the_open(clock: TestClock) -> None:
+    """The broker queues it with its hold at the price of the moment, and prices it again when it routes it."""
+    exchange = CountingExchange(clock, config=PaperConfig(starting_cash=Decimal(100_000), max_fill_quantity=Decimal(2)))
+    exchange.set_price("AAPL", Decimal("100.00"))
+    engine = await started_engine(exchange, clock, CONFIG)
+    exchange.close_market()
+    await engine.session_closed()
+    stop = OrderRequest.create(symbol="AAPL", side="buy", type="stop", quantity=5, stop_price=Decimal("105.00"))
+    assert (await engine.submit(stop)).order.status is OrderStatus.ACCEPTED
+    exchange.set_price("AAPL", Decimal("108.00"))
+
+    exchange.open_market()  # routed, held at 108, triggered: 2 of 5 fill
+    await engine.session_opened()
+    await engine.process_updates()
+
+    assert kept(engine) == await exchange.figures()
+    assert kept(engine)[2] == 2 * kept(engine)[1] - 2 * Decimal("108.00") - 3 * Decimal("108.00")
+
+
 # ---------------------------------------------------------------------------- marks
 
 
