@@ -31,6 +31,8 @@ class Book:
         self.by_client_id: dict[ClientOrderId, OrderId] = {}
         self.positions: dict[Symbol, Position] = {}
         self.marks: dict[Symbol, Decimal] = {}
+        self._pushed: set[Symbol] = set()
+        """Symbols whose mark is the last price their market data pushed (not a fill's, not one asked for)."""
         self.assets: dict[Symbol, Asset] = {}
         self.account = AccountBook(self.positions, self.marks)
         self.clock: MarketClock | None = None
@@ -150,17 +152,28 @@ class Book:
         else:
             self.positions.pop(symbol, None)
         self.marks[symbol] = fill.price
+        self._pushed.discard(symbol)
         self.day_trades = self.day_trades.record(symbol, change, day)
         self.account.fill(symbol, fill.side, fill.quantity, fill.price)
 
     def set_mark(self, symbol: Symbol, price: Decimal) -> None:
-        """A new price for `symbol`: what we hold of it is valued at it."""
+        """A price asked for: the mark of `symbol`, at which what we hold of it is valued."""
         marks = self.marks
-        if marks.get(symbol) is price:  # told twice (pushed, then read): valued once
+        if marks.get(symbol) is price:  # the one pushed last
             return
         marks[symbol] = price
+        self._pushed.discard(symbol)
         if symbol in self.positions:
             self.account.moved(symbol)
+
+    def push_mark(self, symbol: Symbol, price: Decimal) -> None:
+        """A price the market data pushed (`PushesMarks`): the mark until another comes, or a fill."""
+        self.set_mark(symbol, price)
+        self._pushed.add(symbol)
+
+    def pushed_mark(self, symbol: Symbol) -> Decimal | None:
+        """The mark of `symbol` when it is the last price pushed, else None."""
+        return self.marks.get(symbol) if symbol in self._pushed else None
 
     def adopt_position(self, position: Position) -> None:
         """Take a position from elsewhere (the broker's, at reconciliation): the account is read again,

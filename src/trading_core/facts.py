@@ -14,7 +14,7 @@ import attrs
 from trading_core.book import Book
 from trading_core.clock import Clock
 from trading_core.market import Asset, MarketClock
-from trading_core.ports import Broker, MarketData
+from trading_core.ports import Broker, MarketData, PushesMarks
 from trading_core.values import Symbol
 
 
@@ -35,6 +35,7 @@ class BrokerFacts:
     ) -> None:
         self._broker = broker
         self._market_data = market_data
+        self._pushes = market_data if isinstance(market_data, PushesMarks) else None
         self._clock = clock
         self._book = book
         self._clock_ttl = clock_ttl
@@ -79,7 +80,13 @@ class BrokerFacts:
         return asset
 
     async def mark(self, symbol: Symbol) -> Decimal | None:
-        """The latest price: from market data when there is a source, else the last fill."""
+        """The latest price: the one pushed while the market data pushes every change of it, else
+        asked of the market data when there is a source, else the last fill's."""
+        pushes = self._pushes
+        if pushes is not None:
+            pushed = self._book.pushed_mark(symbol)
+            if pushed is not None and pushes.pushing(symbol):
+                return pushed
         if self._market_data is not None:
             quote = await self._market_data.latest_quote(symbol)
             if quote is not None:

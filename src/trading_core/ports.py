@@ -371,11 +371,16 @@ class PushesMarks(Protocol):
     """Market data that tells whenever a price changes (the paper exchange, Alpaca's quote stream).
 
     The engine values what it holds at these prices as they come, so that the account's equity
-    follows every symbol's price without a request (or a loop over the symbols) per order.
+    follows every symbol's price without a request (or a loop over the symbols) per order; and
+    takes a pushed price as the mark of a symbol while `pushing` says it is current.
     """
 
     def watch_marks(self, listener: MarkListener) -> None:
         """Call `listener(symbol, price)` with every price change from now on."""
+
+    def pushing(self, symbol: Symbol) -> bool:
+        """Whether every change of `symbol`'s price is pushed now: then the last one pushed is its
+        latest price, and the engine does not ask `latest_quote` for it."""
 
 
 class EventBus(Protocol):

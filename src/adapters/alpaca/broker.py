@@ -356,6 +356,10 @@ class AlpacaBroker:
         """Call `listener(symbol, price)` with each quote the market-data stream delivers (the mid)."""
         self.quotes.listeners.append(listener)
 
+    def pushing(self, symbol: Symbol) -> bool:
+        """While the stream keeps the symbol's quote live (subscribed, connected): `quotes.py`."""
+        return self.quotes.live(symbol)
+
     @property
     def reconnections(self) -> int:
         """How many times the trade_updates stream has connected and been backfilled."""

@@ -120,6 +120,11 @@ class QuoteStream:
         if entry.received <= asked_at:
             entry.quote, entry.received, entry.known_at = quote, asked_at, asked_at
 
+    def live(self, symbol: Symbol) -> bool:
+        """Whether the cached quote of `symbol` is live: every change since it came would have come too."""
+        entry = self._entries.get(symbol)
+        return entry is not None and entry.quote is not None and self._live(symbol, entry)
+
     def _live(self, symbol: Symbol, entry: _Entry) -> bool:
         confirmed = self._confirmed.get(symbol)
         return confirmed is not None and entry.received >= confirmed

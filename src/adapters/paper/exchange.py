@@ -289,6 +289,10 @@ class PaperExchange:
         """Call `listener(symbol, price)` whenever a price moves (`set_price`, `step_prices`)."""
         self._mark_listeners.append(listener)
 
+    def pushing(self, symbol: Symbol) -> bool:
+        """Every listed symbol's: each move is told to the listeners as it is made, in this process."""
+        return symbol in self._venue.instruments
+
     async def health(self) -> Mapping[str, str]:
         """Always connected: the exchange is in this process."""
         return {"broker": "connected"}

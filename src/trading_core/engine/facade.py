@@ -128,7 +128,7 @@ class TradingEngine:
         self._sessions = Sessions(parts, self._dispatch, self._amendment)
         self._closer = PositionCloser(store=store, broker=broker, desk=self, book=book)
         if isinstance(market_data, PushesMarks):
-            market_data.watch_marks(book.set_mark)
+            market_data.watch_marks(book.push_mark)
 
     async def _apply_in_order(self, updates: Sequence[TradeUpdate]) -> None:
         await self._updates.apply_in_order(updates)

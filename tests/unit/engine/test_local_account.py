@@ -40,6 +40,7 @@ class CountingExchange(PaperExchange):
     def __init__(self, clock: Clock, *, config: PaperConfig | None = None) -> None:
         super().__init__(clock, config=config)
         self.account_reads = 0
+        self.quotes_asked = 0
         self.unreachable = False
 
     async def get_account(self) -> Account:
@@ -47,6 +48,10 @@ class CountingExchange(PaperExchange):
             raise BrokerError("503 from the gateway", retryable=True)
         self.account_reads += 1
         return await super().get_account()
+
+    async def latest_quote(self, symbol: Symbol) -> Quote | None:
+        self.quotes_asked += 1
+        return await super().latest_quote(symbol)
 
     async def figures(self) -> tuple[Decimal, Decimal, Decimal]:
         """Cash, equity and buying power as the exchange has them (not counted as a read)."""
@@ -406,6 +411,31 @@ async def test_a_price_move_in_a_held_symbol_moves_equity_without_a_read(
     assert kept(engine)[1] == equity - 1000 + 500 == (await exchange.figures())[1]
     assert kept(engine) == await exchange.figures()
     assert exchange.account_reads == 1
+
+
+async def test_a_pushed_price_is_the_mark_until_a_fill_sets_another(
+    engine: TradingEngine, exchange: CountingExchange
+) -> None:
+    """A price the market data pushed is current while it pushes every change: no quote is asked.
+
+    A fill's price is the mark after it (the position is valued at it, as before); the next check
+    asks for the quote again.
+    """
+    resting = await engine.submit(limit("AAPL", "buy", 10, "95.00"))
+    exchange.set_price("AAPL", Decimal("101.00"))
+    asked = exchange.quotes_asked
+
+    await engine.validate(market("AAPL", "buy", 1))
+    assert (exchange.quotes_asked, engine.book.marks["AAPL"]) == (asked, Decimal("101.00"))
+
+    assert resting.order.broker_order_id is not None
+    exchange.fill_now(resting.order.broker_order_id)  # at its limit, 95, the price staying at 101
+    await engine.process_updates()
+    assert engine.book.marks["AAPL"] == Decimal("95.00")
+    await engine.validate(market("AAPL", "buy", 1))
+
+    assert (exchange.quotes_asked, engine.book.marks["AAPL"]) == (asked + 1, Decimal("101.00"))
+    assert kept(engine) == await exchange.figures()
 
 
 # ---------------------------------------------------------------------------- reads
