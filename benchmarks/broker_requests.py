@@ -50,6 +50,19 @@ Where the requests went (2026-12-07, before part 1 of #16, the local account, is
   order), nearly all `GET /v2/account` again (68 of the 75 beyond the clients' for 206 orders);
   the rest the clock, the poll's listings and the sync. The poll and the sync run only when a
   window has tokens left over the sync reserve, so at the limit they mostly wait.
+
+With part 1 (the account kept between reads; 2026-12-07, two runs of `--phase-seconds 120`, quiet
+phases of 60 and 20 s, on the loaded two-core machine):
+
+- market: 1.009 and 1.011 trading requests per order: the submissions, then 2-3 `GET /v2/account`
+  and 2-3 `GET /v2/clock` in the phase's two minutes. 187.9 and 188.8 orders a minute sustained.
+  The window's 200 now last until its last seconds, and a few submissions still meet an empty
+  budget at its end: after 20 s without a token, 2 in doubt (202 `pending`: the lookup of a
+  submission that never left found no token either, 20 s more) in one run's phase, 2 in doubt
+  and 1 refused 502 in the other's, which is `submit_max_ms` of 40 s.
+- mix: 0.032 and 0.071 requests per order beyond the clients' (one `GET /v2/account` in each
+  phase; the rest the clock, the poll's listings, the sync, and in the second run the lookups of
+  the submissions above).
 """
 
 from __future__ import annotations

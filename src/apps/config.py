@@ -179,6 +179,13 @@ class SyncConfig:
         unit="ms",
         validator=_positive,
     )
+    account_sync_interval_ms: int = setting(
+        60_000,
+        key="accountSyncInterval",
+        doc="Longest time between two reads of the broker's account; between them our fills, holds and marks move it.",
+        unit="ms",
+        validator=_positive,
+    )
 
 
 _DEFAULT_SUBSCRIPTIONS: Final = (
@@ -290,6 +297,7 @@ class Settings:
             limits=self.risk.limits(),
             market_closed_policy=self.orders.market_closed_policy,
             in_doubt_window=timedelta(milliseconds=self.sync.in_doubt_window_ms),
+            account_sync_interval=timedelta(milliseconds=self.sync.account_sync_interval_ms),
         )
 
     def with_server(self, **changes: Any) -> Settings:

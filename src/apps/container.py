@@ -22,6 +22,7 @@ from apps.config import Settings
 from apps.logs import log_order_change
 from apps.redact import mask
 from apps.service.health import CONNECTED, HealthCheck
+from trading_core.account_book import AccountDrift
 from trading_core.clock import Clock, SystemClock
 from trading_core.engine import TradingEngine
 from trading_core.errors import TradingError
@@ -88,6 +89,8 @@ class Container:
         self._engine: TradingEngine | None = None
         self.background = Background()
         self.listeners: list[Callable[[Event], None]] = [log_order_change]
+        self.drift_listeners: list[Callable[[AccountDrift], None]] = []
+        """Given to the engine (`watch_account_drift`) when it is built, as `listeners` are."""
         self.notes: Notes = {}
         self.health_checks: dict[str, HealthCheck] = {}
         self.relay: OutboxRelay | None = None
@@ -137,6 +140,8 @@ class Container:
         )
         for listener in self.listeners:
             engine.subscribe(listener)
+        for drift_listener in self.drift_listeners:
+            engine.watch_account_drift(drift_listener)
         await _starting("reconciliation", engine.start())
         self._engine = engine
         relay = self.relay = OutboxRelay(store, bus)

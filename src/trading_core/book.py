@@ -1,7 +1,8 @@
-"""The engine's working memory: open orders, open positions, marks, assets, the day-trade count.
+"""The engine's working memory: open orders, open positions, marks, the account, assets, day trades.
 
 The store and the broker stay the sources of truth; the book is rebuilt from them at start and
-kept current as changes commit, so that a pre-trade check reads memory, not the database.
+kept current as changes commit, so that a pre-trade check reads memory, not the database, and
+the account as last read from the broker moved on by what happened since (`account_book`).
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 
+from trading_core.account_book import AccountBook, opening_quantity, reference_price
 from trading_core.daytrades import DayTrades
-from trading_core.market import Account, Asset, MarketClock
+from trading_core.enums import OrderStatus
+from trading_core.fills import Fill
+from trading_core.market import Asset, MarketClock
 from trading_core.orders import Order
 from trading_core.positions import Position, PositionChange
 from trading_core.values import ZERO, BrokerOrderId, ClientOrderId, OrderId, Symbol
@@ -27,9 +31,10 @@ class Book:
         self.by_client_id: dict[ClientOrderId, OrderId] = {}
         self.positions: dict[Symbol, Position] = {}
         self.marks: dict[Symbol, Decimal] = {}
+        self._pushed: set[Symbol] = set()
+        """Symbols whose mark is the last price their market data pushed (not a fill's, not one asked for)."""
         self.assets: dict[Symbol, Asset] = {}
-        self.account: Account | None = None
-        self.account_stale = True
+        self.account = AccountBook(self.positions, self.marks)
         self.clock: MarketClock | None = None
         self.day_trades = DayTrades()
 
@@ -43,12 +48,69 @@ class Book:
             self.by_client_id[order.client_order_id] = order.id
             if order.broker_order_id is not None:
                 self.by_broker_id[order.broker_order_id] = order.id
+                self._hold(order, previous)
+            elif order.submitted_at is not None and order.status is OrderStatus.PENDING_NEW:
+                self._hold_in_doubt(order)
             return
         if previous is None:
             return
         del self.open_orders[order.id]
         self.by_client_id.pop(order.client_order_id, None)
         self._drop_from_symbol(order)
+        if self.account.holds:
+            self._release_hold(order)
+
+    def _hold(self, order: Order, previous: Order | None) -> None:
+        """An order the broker has holds what it would add at its price, from when the broker took it."""
+        account = self.account
+        hold = account.holds.get(order.id)
+        if hold is not None and hold.acknowledged:
+            price = None
+            if _routed_at_open(previous, order):  # taken while the market was closed: priced again
+                price = reference_price(order.side, order.limit_price, order.stop_price, self.marks.get(order.symbol))
+            account.resize(order.id, order.remaining_quantity, price)
+            return
+        if hold is None:
+            opening, price = self._hold_terms(order)
+            account.place(order.id, opening, price, order.remaining_quantity, acknowledged=True)
+            if previous is None:  # one refused as never received that the broker reports after all:
+                account.reread = True  # the last read may have counted it
+        else:  # it was in doubt: the same hold, now the broker's too
+            if account.acknowledge(order.id):
+                account.reread = True
+            account.resize(order.id, order.remaining_quantity)
+        if order.replaces is not None:
+            account.supersede(order.replaces, superseded=True)  # the broker took the replacement
+
+    def _hold_in_doubt(self, order: Order) -> None:
+        """An order sent and unanswered may be at the broker: it holds, apart, and the account is read again."""
+        account = self.account
+        if order.id not in account.holds:
+            opening, price = self._hold_terms(order)
+            account.place(order.id, opening, price, order.remaining_quantity, acknowledged=False)
+            account.reread = True
+
+    def _hold_terms(self, order: Order) -> tuple[Decimal, Decimal]:
+        """What an order adds to the position (and its price) as the broker counts it when it takes it.
+
+        Our other orders on its side that the broker has reduce the position first; the order it
+        replaces does not (the broker closes it as it takes this one).
+        """
+        same_side = ZERO
+        skipped = (order.id, order.replaces)
+        for other in self.open_orders_in(order.symbol):
+            if other.side is order.side and other.broker_order_id is not None and other.id not in skipped:
+                same_side += other.remaining_quantity
+        opening = opening_quantity(order.side, order.quantity, self.held(order.symbol), same_side)
+        price = reference_price(order.side, order.limit_price, order.stop_price, self.marks.get(order.symbol))
+        return opening, price
+
+    def _release_hold(self, order: Order) -> None:
+        account = self.account
+        account.release(order.id)
+        replaced = order.replaces
+        if replaced is not None and not order.filled_quantity and replaced in self.open_orders:
+            account.supersede(replaced, superseded=False)  # a replacement that never took over
 
     def _drop_from_symbol(self, order: Order) -> None:
         same_symbol = self.open_by_symbol.get(order.symbol)
@@ -82,12 +144,49 @@ class Book:
         position = self.positions.get(symbol)
         return position.quantity if position is not None else ZERO
 
-    def apply_position(self, change: PositionChange, day: date, price: Decimal) -> None:
+    def apply_position(self, change: PositionChange, fill: Fill, day: date) -> None:
         after = change.after
+        symbol = after.symbol
         if after.is_open:
-            self.positions[after.symbol] = after
+            self.positions[symbol] = after
         else:
-            self.positions.pop(after.symbol, None)
-        self.marks[after.symbol] = price
-        self.day_trades = self.day_trades.record(after.symbol, change, day)
-        self.account_stale = True
+            self.positions.pop(symbol, None)
+        self.marks[symbol] = fill.price
+        self._pushed.discard(symbol)
+        self.day_trades = self.day_trades.record(symbol, change, day)
+        self.account.fill(symbol, fill.side, fill.quantity, fill.price)
+
+    def set_mark(self, symbol: Symbol, price: Decimal) -> None:
+        """A price asked for: the mark of `symbol`, at which what we hold of it is valued."""
+        marks = self.marks
+        if marks.get(symbol) is price:  # the one pushed last
+            return
+        marks[symbol] = price
+        self._pushed.discard(symbol)
+        if symbol in self.positions:
+            self.account.moved(symbol)
+
+    def push_mark(self, symbol: Symbol, price: Decimal) -> None:
+        """A price the market data pushed (`PushesMarks`): the mark until another comes, or a fill."""
+        self.set_mark(symbol, price)
+        self._pushed.add(symbol)
+
+    def pushed_mark(self, symbol: Symbol) -> Decimal | None:
+        """The mark of `symbol` when it is the last price pushed, else None."""
+        return self.marks.get(symbol) if symbol in self._pushed else None
+
+    def adopt_position(self, position: Position) -> None:
+        """Take a position from elsewhere (the broker's, at reconciliation): the account is read again,
+        as the trades that made the difference moved the broker's cash too."""
+        symbol = position.symbol
+        if position.is_open:
+            self.positions[symbol] = position
+        else:
+            self.positions.pop(symbol, None)
+        self.account.moved(symbol)
+        self.account.reread = True
+
+
+def _routed_at_open(previous: Order | None, order: Order) -> bool:
+    """The broker took the order while the market was closed (`accepted`) and has routed it now."""
+    return previous is not None and previous.status is OrderStatus.ACCEPTED and order.status is not OrderStatus.ACCEPTED

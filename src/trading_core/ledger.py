@@ -111,11 +111,7 @@ class OrderLedger:
             if events:
                 await uow.add_events(events)
             await uow.commit()
-        if position.is_open:
-            self._book.positions[position.symbol] = position
-        else:
-            self._book.positions.pop(position.symbol, None)
-        self._book.account_stale = True
+        self._book.adopt_position(position)
         self.announce(events)
 
     async def apply_updates(
@@ -147,7 +143,7 @@ class OrderLedger:
             return None
         self._book.track(change.order)
         for position, fill in change.executions:
-            self._book.apply_position(position, eastern_date(fill.timestamp), fill.price)
+            self._book.apply_position(position, fill, eastern_date(fill.timestamp))
         self.announce(change.events)
         return change.order
 

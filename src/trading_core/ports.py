@@ -6,7 +6,7 @@ ever talks to these.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from decimal import Decimal
@@ -30,12 +30,15 @@ __all__ = [
     "Clock",
     "EventBus",
     "EventMessage",
+    "MarkListener",
     "MarketData",
     "OrderFilter",
     "OrderPage",
     "OrderStore",
     "OutboxBatch",
+    "PushesMarks",
     "RecoversFills",
+    "ReportsReconnects",
     "TradingStateRecord",
     "UnitOfWork",
 ]
@@ -339,11 +342,45 @@ class RecoversFills(Protocol):
         execution ids (none when the stream has delivered them already); None when they cannot be read."""
 
 
+@runtime_checkable
+class ReportsReconnects(Protocol):
+    """A broker whose trade update stream can be lost and connected again (Alpaca's).
+
+    Fills the stream delivered while it was away reach us late, or (if it missed them) by a
+    backfill: the engine reads the account again after each reconnection.
+    """
+
+    @property
+    def reconnections(self) -> int:
+        """How many times the stream has connected and caught up; it grows with each reconnection."""
+
+
 class MarketData(Protocol):
     """Current prices."""
 
     async def latest_quote(self, symbol: Symbol) -> Quote | None:
         """The latest quote for `symbol`; None when there is no price for it."""
+
+
+MarkListener = Callable[[Symbol, Decimal], None]
+"""Called with a symbol and its new price; a plain function that must not block."""
+
+
+@runtime_checkable
+class PushesMarks(Protocol):
+    """Market data that tells whenever a price changes (the paper exchange, Alpaca's quote stream).
+
+    The engine values what it holds at these prices as they come, so that the account's equity
+    follows every symbol's price without a request (or a loop over the symbols) per order; and
+    takes a pushed price as the mark of a symbol while `pushing` says it is current.
+    """
+
+    def watch_marks(self, listener: MarkListener) -> None:
+        """Call `listener(symbol, price)` with every price change from now on."""
+
+    def pushing(self, symbol: Symbol) -> bool:
+        """Whether every change of `symbol`'s price is pushed now: then the last one pushed is its
+        latest price, and the engine does not ask `latest_quote` for it."""
 
 
 class EventBus(Protocol):

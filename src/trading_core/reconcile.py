@@ -30,14 +30,15 @@ _DAY_TRADE_HISTORY = timedelta(days=14)
 
 async def load_book(book: Book, store: OrderStore, now: datetime) -> None:
     """Fill `book` from the store: open orders, open positions, recent day trades."""
-    for order in await open_orders(store):
-        book.track(order)
     for position in await store.list_positions():
         if position.is_open:
             book.positions[position.symbol] = position
             book.marks.setdefault(position.symbol, position.average_entry_price)
+    # Oldest first, after the positions: each order at the broker holds buying power as the broker
+    # counted it when it took the order, against the position and the orders before it.
+    for order in reversed(await open_orders(store)):
+        book.track(order)
     book.day_trades = replay_day_trades(await store.fills_since(now - _DAY_TRADE_HISTORY), book.positions)
-    book.account_stale = True
 
 
 async def open_orders(store: OrderStore) -> list[Order]:

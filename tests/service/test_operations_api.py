@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
 
-from adapters.memory import InMemoryEventBus
+from adapters.codec import event_payload
+from adapters.memory import InMemoryEventBus, InMemoryOrderStore
 from adapters.paper import PaperExchange
+from apps.bootstrap import build
 from apps.service.app import create_app
 from tests.service import api_spec as spec
 from tests.service.conftest import conforms, container_for, settings_with
+from trading_core import OrderRequest, TestClock
+from trading_core.orders import Order
+from trading_core.values import new_client_order_id, new_order_id
 
 Client = AsyncTestClient[Any]
 TOKEN = "s3cret-token-for-tests"
@@ -62,6 +69,42 @@ async def test_metrics_are_prometheus_text(api: Client) -> None:
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
     for name in ("trading_orders_total", "trading_order_latency_ms", "trading_positions_count"):
         assert f"# TYPE {name} " in response.text
+
+
+async def test_the_drift_metric_moves_when_the_brokers_account_differs_from_ours() -> None:
+    """Someone else trades on the account: the broker's cash and buying power move, ours do not.
+
+    The scrape reads the account when a read is due; the first read that differs is confirmed
+    by a second one before the difference is counted and the broker's figures are taken.
+    """
+    clock = TestClock(datetime(2026, 3, 2, 15, 0, tzinfo=UTC))
+    exchange = PaperExchange(clock)
+    settings = settings_with(TRADING_ENGINE_SYNC_ACCOUNT_SYNC_INTERVAL="10000")
+    container = build(
+        settings,
+        store=InMemoryOrderStore(payload_of=event_payload),
+        broker=exchange,
+        bus=InMemoryEventBus(),
+        clock=clock,
+    )
+    async with AsyncTestClient(create_app(container)) as api:
+        before = (await api.get("/metrics")).text
+        foreign = OrderRequest.create(symbol="MSFT", side="buy", type="market", quantity=10)
+        await exchange.submit_order(
+            Order.from_request(foreign, order_id=new_order_id(), client_order_id=new_client_order_id(), now=clock.now())
+        )
+
+        clock.advance(timedelta(seconds=10))
+        first = (await api.get("/metrics")).text  # a read: it differs, so it is read again before it counts
+        clock.advance(timedelta(seconds=2))
+        second = (await api.get("/metrics")).text
+        account = (await api.get("/api/v1/account")).json(parse_float=Decimal)
+
+    assert "trading_account_drift_total{" not in before + first
+    assert 'trading_account_drift_total{figure="cash"} 1' in second
+    assert 'trading_account_drift_total{figure="buying_power"} 1' in second
+    assert 'figure="equity"' not in second  # cash went into shares at their price
+    assert _sample(second, "trading_buying_power") == float(account["buyingPower"])
 
 
 @pytest.fixture

@@ -43,11 +43,11 @@ from trading_core.enums import OrderStatus, Side, TimeInForce
 from trading_core.errors import BrokerError, NotFound, OrderInDoubt, OrderNotCancelable, OrderNotFound
 from trading_core.market import Account, Asset, MarketClock, Quote
 from trading_core.orders import Order
-from trading_core.ports import OrderFilter
+from trading_core.ports import MarkListener, OrderFilter
 from trading_core.values import ZERO, BrokerOrderId, ClientOrderId, Symbol, canonical_uuid
 
 if TYPE_CHECKING:
-    from trading_core.ports import Broker, MarketData
+    from trading_core.ports import Broker, MarketData, PushesMarks, RecoversFills, ReportsReconnects
 
 __all__ = ["AlpacaBroker"]
 
@@ -352,6 +352,19 @@ class AlpacaBroker:
             raise
         return _parsed(codec.asset, data)
 
+    def watch_marks(self, listener: MarkListener) -> None:
+        """Call `listener(symbol, price)` with each quote the market-data stream delivers (the mid)."""
+        self.quotes.listeners.append(listener)
+
+    def pushing(self, symbol: Symbol) -> bool:
+        """While the stream keeps the symbol's quote live (subscribed, connected): `quotes.py`."""
+        return self.quotes.live(symbol)
+
+    @property
+    def reconnections(self) -> int:
+        """How many times the trade_updates stream has connected and been backfilled."""
+        return self.stream.backfills
+
     async def latest_quote(self, symbol: Symbol) -> Quote | None:
         """The market-data stream's quote while it is current (see `quotes.py`), else REST's.
 
@@ -452,6 +465,8 @@ def _each(read: Callable[[Any], T], data: Any, what: str) -> list[T]:
 
 if TYPE_CHECKING:
 
-    def _implements_the_ports(broker: AlpacaBroker) -> tuple[Broker, MarketData]:
-        """mypy checks here that the adapter has every method of both ports, exactly typed."""
-        return broker, broker
+    def _implements_the_ports(
+        broker: AlpacaBroker,
+    ) -> tuple[Broker, MarketData, PushesMarks, RecoversFills, ReportsReconnects]:
+        """mypy checks here that the adapter has every method of the ports, exactly typed."""
+        return broker, broker, broker, broker, broker

@@ -29,6 +29,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Generator, Iterable
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -91,6 +92,8 @@ class QuoteStream:
         self.state = "not started"
         self.connections = 0
         self.quotes_received = 0
+        self.listeners: list[Callable[[Symbol, Decimal], None]] = []
+        """Called with each quote's price as the stream delivers it (`AlpacaBroker.watch_marks`)."""
 
     # ---------------------------------------------------------------- the cache
 
@@ -116,6 +119,11 @@ class QuoteStream:
         entry = self._entries.setdefault(quote.symbol, _Entry())
         if entry.received <= asked_at:
             entry.quote, entry.received, entry.known_at = quote, asked_at, asked_at
+
+    def live(self, symbol: Symbol) -> bool:
+        """Whether the cached quote of `symbol` is live: every change since it came would have come too."""
+        entry = self._entries.get(symbol)
+        return entry is not None and entry.quote is not None and self._live(symbol, entry)
 
     def _live(self, symbol: Symbol, entry: _Entry) -> bool:
         confirmed = self._confirmed.get(symbol)
@@ -241,6 +249,11 @@ class QuoteStream:
         entry = self._entries.setdefault(symbol, _Entry())
         entry.quote, entry.received, entry.known_at = quote, now, now
         self.quotes_received += 1
+        for listener in self.listeners:
+            try:
+                listener(symbol, quote.price)
+            except Exception:  # a listener's failure must not end the stream
+                log.exception("market data: quote listener %r failed on %s", listener, symbol)
 
     def _on_trade(self, message: dict[str, Any]) -> None:
         symbol = Symbol(str(message.get("S")))

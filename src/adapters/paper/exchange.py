@@ -35,12 +35,12 @@ from trading_core.enums import TimeInForce
 from trading_core.errors import OrderNotFound
 from trading_core.market import Account, Asset, MarketClock, Quote, Session
 from trading_core.orders import Order
-from trading_core.ports import OrderFilter
+from trading_core.ports import MarkListener, OrderFilter
 from trading_core.positions import Position
 from trading_core.values import BrokerOrderId, ClientOrderId, Symbol, price
 
 if TYPE_CHECKING:
-    from trading_core.ports import Broker, MarketData
+    from trading_core.ports import Broker, MarketData, PushesMarks
 
 _HUNDRED = Decimal(100)
 _BASIS_POINTS = 10_000
@@ -68,6 +68,7 @@ class PaperExchange:
         """Trade updates dropped because nobody drained them (see `max_pending_updates`)."""
         self._venue = Venue(clock, cfg, self._emit)
         self._account_id = cfg.account_id or str(uuid.uuid4())
+        self._mark_listeners: list[MarkListener] = []
 
     # ---------------------------------------------------------------- the Broker port: orders
 
@@ -284,6 +285,14 @@ class PaperExchange:
         last = inst.price
         return Quote(symbol=symbol, price=last, timestamp=inst.priced_at, bid=last, ask=last)
 
+    def watch_marks(self, listener: MarkListener) -> None:
+        """Call `listener(symbol, price)` whenever a price moves (`set_price`, `step_prices`)."""
+        self._mark_listeners.append(listener)
+
+    def pushing(self, symbol: Symbol) -> bool:
+        """Every listed symbol's: each move is told to the listeners as it is made, in this process."""
+        return symbol in self._venue.instruments
+
     async def health(self) -> Mapping[str, str]:
         """Always connected: the exchange is in this process."""
         return {"broker": "connected"}
@@ -330,6 +339,8 @@ class PaperExchange:
         """Move a symbol's price; in session, the resting orders it crosses execute."""
         inst = self._instrument(symbol)
         self._venue.move(inst, price(new_price, field="price"), self._clock.now())
+        for listener in self._mark_listeners:
+            listener(inst.asset.symbol, inst.price)
 
     def step_prices(self, n: int = 1) -> None:
         """Advance every price `n` steps of the seeded random walk, in whole cents.
@@ -345,6 +356,8 @@ class PaperExchange:
                 width = max(1, cents * bp // _BASIS_POINTS)
                 moved = max(1, cents + self._rng.randint(-width, width))
                 self._venue.move(inst, Decimal(moved).scaleb(-2), now)
+                for listener in self._mark_listeners:
+                    listener(inst.asset.symbol, inst.price)
 
     def plan_fills(self, plan: FillPlan | None) -> None:
         """Let `plan(quantity)` choose the sizes of each order's first execution.
@@ -406,6 +419,6 @@ class PaperExchange:
 
 if TYPE_CHECKING:
 
-    def _implements_the_ports(exchange: PaperExchange) -> tuple[Broker, MarketData]:
-        """mypy checks here that the exchange has every method of both ports, exactly typed."""
-        return exchange, exchange
+    def _implements_the_ports(exchange: PaperExchange) -> tuple[Broker, MarketData, PushesMarks]:
+        """mypy checks here that the exchange has every method of the ports, exactly typed."""
+        return exchange, exchange, exchange

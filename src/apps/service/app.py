@@ -114,6 +114,7 @@ def create_app(target: Settings | Container) -> Litestar:
         container = target
     metrics = TradingMetrics()
     container.listeners.append(metrics.on_event)
+    container.drift_listeners.append(metrics.on_account_drift)
     token = container.settings.api.token
 
     @asynccontextmanager

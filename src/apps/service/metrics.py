@@ -1,4 +1,4 @@
-"""Prometheus metrics in the text exposition format: the spec's five, plus HTTP request metrics.
+"""Prometheus metrics in the text exposition format: the spec's five, account drift, and HTTP requests.
 
 A small registry of our own (counters, gauges, histograms with labels): values are Decimal so
 money is shown with its digits, and nothing here needs a third-party client.
@@ -14,6 +14,7 @@ from typing import Any, Final
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from trading_core.account_book import AccountDrift
 from trading_core.events import Event, OrderCancelled, OrderFilled, OrderPartiallyFilled, OrderRejected, OrderSubmitted
 
 LATENCY_BUCKETS_MS: Final = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
@@ -112,7 +113,7 @@ def _ms(seconds: float) -> Decimal:
 
 
 class TradingMetrics:
-    """The spec's five metrics and the HTTP ones; orders are counted from the engine's events."""
+    """The spec's five metrics, account drift and the HTTP ones; orders are counted from the engine's events."""
 
     def __init__(self) -> None:
         self.registry = r = Registry()
@@ -123,6 +124,13 @@ class TradingMetrics:
         self.positions_count: Gauge = r.add(Gauge("trading_positions_count", "Open positions."))
         self.buying_power: Gauge = r.add(Gauge("trading_buying_power", "Available buying power, USD."))
         self.daily_pnl: Gauge = r.add(Gauge("trading_daily_pnl", "Today's P&L (equity less last close), USD."))
+        self.account_drift: Counter = r.add(
+            Counter(
+                "trading_account_drift_total",
+                "Reads of the broker's account whose figure (cash, equity, buying_power) differed from ours "
+                "by more than a cent.",
+            )
+        )
         self.http_requests: Counter = r.add(Counter("http_requests_total", "HTTP requests by route and status."))
         self.http_latency: Histogram = r.add(Histogram("http_request_duration_ms", "HTTP request duration by route."))
 
@@ -139,6 +147,10 @@ class TradingMetrics:
             stage = "submitted" if isinstance(event, OrderSubmitted) else "filled"
             elapsed = (event.ts_init - order.created_at).total_seconds()
             self.order_latency.observe(_ms(max(elapsed, 0.0)), stage=stage)
+
+    def on_account_drift(self, drift: AccountDrift) -> None:
+        """An engine drift listener: count each figure a read of the account found off."""
+        self.account_drift.inc(figure=drift.figure)
 
     def middleware(self, app: ASGIApp) -> ASGIApp:
         """ASGI middleware recording each request's route template, status and duration."""

@@ -33,19 +33,22 @@ class PreTradeChecks:
 
     async def risk_context(self, symbol: Symbol) -> RiskContext:
         """What the rules see for an order in `symbol`, as of now."""
-        facts, book = self._parts.facts, self._parts.book
+        parts = self._parts
+        facts, book, account = parts.facts, parts.book, parts.account
         await facts.mark(symbol)
-        await facts.asset(symbol)
+        if symbol not in book.assets:
+            await facts.asset(symbol)
+        # The account and the clock are usually kept and fresh: taken without a coroutine then.
         return RiskContext(
-            account=await facts.account(),
-            clock=await facts.market_clock(),
+            account=account.fresh() or await account.account(),
+            clock=facts.fresh_clock() or await facts.market_clock(),
             positions=book.positions,
             marks=book.marks,
             assets=book.assets,
             open_orders=tuple(book.open_orders_in(symbol)),
             working=book.open_by_symbol,
             day_trades=book.day_trades,
-            trading_state=self._parts.trading.state,
+            trading_state=parts.trading.state,
         )
 
     def queueable(self, validation: PreTradeValidation) -> bool:

@@ -23,8 +23,13 @@ class EngineConfig:
 
     limits: RiskLimits = RiskLimits()
     market_closed_policy: MarketClosedPolicy = MarketClosedPolicy.REJECT
-    account_ttl: timedelta = timedelta(seconds=5)
-    """How long a fetched account is trusted when nothing has filled since."""
+    account_sync_interval: timedelta = timedelta(seconds=60)
+    """The longest time between two reads of the account; in between, our fills, holds and marks
+    move it (see `trading_core.account_sync`)."""
+    account_read_gap: timedelta = timedelta(seconds=2)
+    """The shortest time between two reads of the account asked for (orders going in doubt, a
+    reconnection...): those within it make one. A read that differs from ours is confirmed by a
+    second read this much later (the first may have met a fill on its way) before it is taken."""
     clock_ttl: timedelta = timedelta(seconds=30)
     in_doubt_window: timedelta = timedelta(seconds=60)
     """How long an unanswered submission the broker does not show stays in doubt before the

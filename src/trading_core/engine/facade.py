@@ -19,10 +19,12 @@ looking the client order id up, never by sending again. Each use case has a room
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
+from trading_core.account_sync import AccountSync, DriftListener
 from trading_core.book import Book
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.clock import Clock
@@ -39,18 +41,28 @@ from trading_core.engine.sessions import Sessions
 from trading_core.engine.submission import Submission
 from trading_core.engine.updates import BrokerUpdates
 from trading_core.enums import TimeInForce, TradingState
-from trading_core.errors import PositionNotFound
+from trading_core.errors import BrokerError, PositionNotFound
 from trading_core.facts import BrokerFacts
 from trading_core.ledger import EventListener, OrderLedger
 from trading_core.market import EASTERN
 from trading_core.orders import Order
-from trading_core.ports import Broker, MarketData, OrderFilter, OrderPage, OrderStore, TradingStateRecord
+from trading_core.ports import (
+    Broker,
+    MarketData,
+    OrderFilter,
+    OrderPage,
+    OrderStore,
+    PushesMarks,
+    TradingStateRecord,
+)
 from trading_core.reconcile import load_book
 from trading_core.requests import OrderRequest
 from trading_core.risk import PreTradeValidation, RiskContext, RiskEngine, RiskLimits
 from trading_core.trading_state import TradingStateKeeper
 from trading_core.values import OrderId, Symbol, money
 from trading_core.views import AccountView, PortfolioView, PositionView, RiskStatus, SubmitResult
+
+log = logging.getLogger("trading_core.engine")
 
 
 class TradingEngine:
@@ -85,19 +97,21 @@ class TradingEngine:
             )
         config = config or EngineConfig(limits=risk.limits if risk is not None else RiskLimits())
         book = Book()
+        facts = BrokerFacts(broker=broker, market_data=market_data, clock=clock, book=book, clock_ttl=config.clock_ttl)
         parts = self._parts = EngineParts(
             broker=broker,
             store=store,
             book=book,
             ledger=OrderLedger(store, book, clock),
             clock=clock,
-            facts=BrokerFacts(
+            facts=facts,
+            account=AccountSync(
                 broker=broker,
-                market_data=market_data,
-                clock=clock,
                 book=book,
-                account_ttl=config.account_ttl,
-                clock_ttl=config.clock_ttl,
+                clock=clock,
+                interval=config.account_sync_interval,
+                read_gap=config.account_read_gap,
+                refresh_marks=facts.refresh_marks,
             ),
             in_flight=InFlight(),
             trading=TradingStateKeeper(store, clock),
@@ -113,6 +127,8 @@ class TradingEngine:
         self._reconciliation = Reconciliation(parts, self._dispatch, self._updates, doubts)
         self._sessions = Sessions(parts, self._dispatch, self._amendment)
         self._closer = PositionCloser(store=store, broker=broker, desk=self, book=book)
+        if isinstance(market_data, PushesMarks):
+            market_data.watch_marks(book.push_mark)
 
     async def _apply_in_order(self, updates: Sequence[TradeUpdate]) -> None:
         await self._updates.apply_in_order(updates)
@@ -154,11 +170,15 @@ class TradingEngine:
         return self._parts.clock.now()
 
     async def start(self) -> None:
-        """Load the book from the store, then reconcile it with the broker."""
+        """Load the book from the store, reconcile it with the broker, then read the account."""
         parts = self._parts
         await parts.trading.load()
         await load_book(parts.book, parts.store, parts.clock.now())
         await self.reconcile()
+        try:
+            await parts.account.read()
+        except BrokerError as e:  # the first check that needs it reads it (or fails, as it would have)
+            log.warning("the account could not be read at start (%s); it is read when first needed", e)
 
     def subscribe(self, listener: EventListener) -> None:
         """Call `listener` with every event once its change has committed.
@@ -173,6 +193,14 @@ class TradingEngine:
         if inspect.iscoroutinefunction(listener) or inspect.iscoroutinefunction(type(listener).__call__):
             raise TypeError(f"{listener!r} is a coroutine function: a listener is called, not awaited")
         self._parts.ledger.listeners.append(listener)
+
+    def watch_account_drift(self, listener: DriftListener) -> None:
+        """Call `listener` with each figure of the account that a read found off by more than a cent.
+
+        A plain function, called in the engine's task (see `subscribe`); the broker's figure is
+        taken after it returns.
+        """
+        self._parts.account.listeners.append(listener)
 
     # ----------------------------------------------------------------- submission and amendment
 
@@ -272,13 +300,13 @@ class TradingEngine:
         Raises:
             DailyLossLimitStands: today's loss is still over the limit.
         """
-        account = await self._parts.facts.account(fresh=True)
+        account = await self._parts.account.read()
         return await self._parts.trading.reset(account, self.config.limits, by=by, reason=reason)
 
     async def risk_status(self) -> RiskStatus:
         """The trading state, today's P&L and the day trades counted."""
         trading = self._parts.trading
-        account = await self._parts.facts.account()
+        account = await self._parts.account.account()
         return RiskStatus(
             trading_state=trading.state,
             reason=trading.record.reason,
@@ -324,14 +352,15 @@ class TradingEngine:
         """Every open position, with equity and buying power."""
         facts = self._parts.facts
         views = [PositionView.of(p, await facts.mark(s)) for s, p in sorted(self.book.positions.items())]
-        account = await facts.account()
+        account = await self._parts.account.account()
         return PortfolioView(
             positions=tuple(views), total_equity=money(account.equity), buying_power=money(account.buying_power)
         )
 
     async def get_account(self) -> AccountView:
-        """The broker's account, read fresh, with the day-trade count and the trading state."""
-        account = await self._parts.facts.account(fresh=True)
+        """The broker's account, read fresh (which also checks the figures kept here), with the
+        day-trade count and the trading state."""
+        account = await self._parts.account.read()
         limits = self.config.limits
         count = self._day_trade_count()
         restricted = (

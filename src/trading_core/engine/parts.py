@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 
+from trading_core.account_sync import AccountSync
 from trading_core.book import Book
 from trading_core.clock import Clock
 from trading_core.engine.config import EngineConfig
@@ -27,7 +28,8 @@ class EngineParts:
         book: this process's open orders, positions and marks.
         ledger: the one writer of order changes, each with its events.
         clock: the engine's time.
-        facts: the broker's account, clock, assets and prices, cached.
+        facts: the broker's clock, assets and prices, cached.
+        account: the account kept between reads of the broker's (see `trading_core.account_sync`).
         in_flight: the orders on their way to the broker.
         trading: the trading state (active, reducing-only, halted).
         config: how the engine behaves.
@@ -39,6 +41,7 @@ class EngineParts:
     ledger: OrderLedger
     clock: Clock
     facts: BrokerFacts
+    account: AccountSync
     in_flight: InFlight
     trading: TradingStateKeeper
     config: EngineConfig

@@ -124,3 +124,22 @@ async def test_a_quote_read_over_rest_spends_the_data_budget_not_the_trading_one
 
     assert (broker.rest.budget.granted - trading, broker.rest.data_budget.granted - data) == (0, 1)
     assert broker.rest.budget is not broker.rest.data_budget
+
+
+async def test_the_streams_quotes_are_pushed_as_marks_and_said_current_only_while_live(
+    broker: AlpacaBroker, alpaca_sim: SimServer
+) -> None:
+    """`watch_marks` hears each quote; `pushing` says the last one is current while the stream keeps
+    the symbol live, and no longer once it is lost (the engine then asks `latest_quote` again)."""
+    pushed: list[tuple[Symbol, Decimal]] = []
+    broker.watch_marks(lambda symbol, price: pushed.append((symbol, price)))
+    await broker.latest_quote(AAPL)
+    await subscribed(alpaca_sim, "AAPL")
+
+    alpaca_sim.set_price("AAPL", "201.50")
+    await eventually(lambda: (AAPL, Decimal("201.50")) in pushed, what="the quote pushed")
+    assert broker.pushing(AAPL)
+    assert not broker.pushing(MSFT)  # never wanted: not on the stream
+
+    alpaca_sim.drop_data_stream(refuse=30)
+    await eventually(lambda: not broker.pushing(AAPL), what="the symbol no longer live")

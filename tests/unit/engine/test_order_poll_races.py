@@ -21,6 +21,7 @@ from adapters.memory.store import InMemoryOrderStore
 from adapters.paper import PaperExchange
 from tests.unit.engine.conftest import GENEROUS, limit, market
 from trading_core import Event, OrderStatus, TestClock
+from trading_core.account_sync import AccountSync
 from trading_core.book import Book
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.engine import EngineConfig, TradingEngine
@@ -165,14 +166,21 @@ async def test_a_replacement_being_sent(engine: TradingEngine, gated: tuple[Gate
 def _dispatch_over(broker: GatedExchange, store: GatedStore, clock: TestClock) -> Dispatch:
     """The engine's dispatch room, over the engine's broker and store, as the order poll uses it."""
     book = Book()
+    facts = BrokerFacts(broker=broker, market_data=broker, clock=clock, book=book, clock_ttl=timedelta(0))
     parts = EngineParts(
         broker=broker,
         store=store,
         book=book,
         ledger=OrderLedger(store, book, clock),
         clock=clock,
-        facts=BrokerFacts(
-            broker=broker, market_data=broker, clock=clock, book=book, account_ttl=timedelta(0), clock_ttl=timedelta(0)
+        facts=facts,
+        account=AccountSync(
+            broker=broker,
+            book=book,
+            clock=clock,
+            interval=timedelta(0),
+            read_gap=timedelta(0),
+            refresh_marks=facts.refresh_marks,
         ),
         in_flight=InFlight(),
         trading=TradingStateKeeper(store, clock),
