@@ -122,6 +122,8 @@ class Amendment:
         if old.broker_order_id is None and (old.id in parts.in_flight or in_doubt(old)):
             old = await self._find_at_broker(old)
             ensure_cancelable(old)
+        if quantity is not None and quantity > old.remaining_quantity:
+            self._refuse_growing_a_closing_half(old)
         request = OrderRequest.from_order(
             old,
             quantity=quantity if quantity is not None else old.remaining_quantity,
@@ -141,6 +143,24 @@ class Amendment:
                 return await self._place_replacement(old, new, request, validation)
             except StoreError as e:
                 raise with_ids(e, new) from e
+
+    def _refuse_growing_a_closing_half(self, old: Order) -> None:
+        """A split order's closing half closes the position exactly; its opening half follows it.
+
+        Grown, it would take the position past flat itself while the opening half still goes out
+        after it: more than was asked, in all. The opening half is the one to change.
+
+        Raises:
+            InvalidOrder: `old` is a closing half with an opening half waiting for it.
+        """
+        waiting = [o for o in self._parts.book.open_orders_in(old.symbol) if o.parent_id == old.id]
+        if waiting:
+            raise InvalidOrder(
+                f"order {old.id} closes the position and order {waiting[0].id} opens the rest after it: "
+                "a larger quantity would sell or buy past flat twice; change the opening order instead",
+                field="quantity",
+                details={"orderId": old.id, "openingOrderId": waiting[0].id},
+            )
 
     async def _place_replacement(
         self, old: Order, new: Order, request: OrderRequest, validation: PreTradeValidation | None

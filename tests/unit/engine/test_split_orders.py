@@ -20,7 +20,7 @@ from tests.unit.engine.conftest import limit, market, started_engine
 from trading_core import OrderStatus, TestClock
 from trading_core.broker_models import BrokerOrder
 from trading_core.engine import TradingEngine
-from trading_core.errors import BrokerRejected, OrderInDoubt
+from trading_core.errors import BrokerRejected, InvalidOrder, OrderInDoubt
 from trading_core.orders import Order
 from trading_core.ports import OrderFilter
 
@@ -49,6 +49,25 @@ async def test_replacing_the_closing_half_keeps_the_opening_half(
     assert (opening.parent_id, opening.status) == (closing.id, OrderStatus.FILLED)
     position = await engine.get_position("AAPL")
     assert (position.side, position.quantity) == ("short", 3)
+
+
+async def test_a_closing_half_cannot_be_replaced_with_more_than_it_closes(
+    engine: TradingEngine, exchange: PaperExchange
+) -> None:
+    """Grown, it would go past flat itself while its opening half still went out after it."""
+    exchange.set_price("AAPL", Decimal("100.00"))
+    await engine.submit(market("AAPL", "buy", 5))
+    flip = await engine.submit(limit("AAPL", "sell", 8, "105.00", time_in_force="gtc"))
+    assert flip.follow_up is not None
+    before = await _orders_at_the_exchange(exchange)
+
+    with pytest.raises(InvalidOrder, match="past flat"):
+        await engine.replace(flip.order.id, quantity=Decimal(8))
+
+    assert await _orders_at_the_exchange(exchange) == before
+    assert (await engine.get_order(flip.order.id)).quantity == Decimal(5)
+    smaller = await engine.replace(flip.order.id, quantity=Decimal(4))  # less stays allowed
+    assert smaller.order.quantity == Decimal(4)
 
 
 async def test_a_retried_flip_whose_closing_half_was_replaced_gets_the_same_orders(
