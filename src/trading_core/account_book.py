@@ -160,6 +160,7 @@ class AccountBook:
 
     @property
     def equity(self) -> Decimal:
+        """Cash plus the positions' value at their marks, as the broker would show it."""
         if self._moved:
             self._value_moved()
         return self.cash + self.market_value + self.equity_offset

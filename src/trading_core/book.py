@@ -135,16 +135,20 @@ class Book:
             self._drop_from_symbol(order)
 
     def open_orders_in(self, symbol: Symbol) -> Iterable[Order]:
+        """Our open orders in `symbol`, including those not yet stored."""
         return self.open_by_symbol.get(symbol, {}).values()
 
     def find_open(self, broker_order_id: BrokerOrderId, client_order_id: ClientOrderId) -> OrderId | None:
+        """The open order the broker knows by `broker_order_id`, or we sent under `client_order_id`."""
         return self.by_broker_id.get(broker_order_id) or self.by_client_id.get(client_order_id)
 
     def held(self, symbol: Symbol) -> Decimal:
+        """The position's signed quantity in `symbol` (0 when flat)."""
         position = self.positions.get(symbol)
         return position.quantity if position is not None else ZERO
 
     def apply_position(self, change: PositionChange, fill: Fill, day: date) -> None:
+        """Take a fill's position change: the position, its mark and the day's trades."""
         after = change.after
         symbol = after.symbol
         if after.is_open:

@@ -55,6 +55,7 @@ class BrokerFacts:
         return clock
 
     async def market_clock(self) -> MarketClock:
+        """The broker's market clock, read again every `clock_ttl` or after a session signal."""
         now = self._clock.now()
         book = self._book
         if book.clock is None or now >= self._clock_due_at:
@@ -72,6 +73,7 @@ class BrokerFacts:
         self._book.account.reread = True
 
     async def asset(self, symbol: Symbol) -> Asset | None:
+        """What the broker knows of `symbol`, read once and kept."""
         asset = self._book.assets.get(symbol)
         if asset is None:
             asset = await self._broker.get_asset(symbol)

@@ -98,6 +98,7 @@ class QuoteStream:
     # ---------------------------------------------------------------- the cache
 
     def now(self) -> float:
+        """The stream's monotonic clock, in seconds."""
         return self._monotonic()
 
     def current(self, symbol: Symbol, max_age: float) -> Quote | None:
@@ -133,6 +134,7 @@ class QuoteStream:
 
     @property
     def wanted(self) -> list[Symbol]:
+        """The symbols subscribed to, or to be at the next connection."""
         return list(self._wanted)
 
     async def want(self, symbols: Iterable[Symbol]) -> None:

@@ -1,0 +1,53 @@
+"""Every public function and class of `trading_core` and of the adapters says what it is for.
+
+A method that implements a port (`trading_core.ports`) may take the port's docstring as its own.
+"""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+SRC = pathlib.Path(__file__).parents[2] / "src"
+
+
+def _port_methods() -> set[str]:
+    tree = ast.parse((SRC / "trading_core" / "ports.py").read_text())
+    return {
+        member.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef)
+        for member in node.body
+        if isinstance(member, ast.FunctionDef | ast.AsyncFunctionDef) and ast.get_docstring(member)
+    }
+
+
+def _undocumented(path: pathlib.Path, documented_by_ports: set[str]) -> list[str]:
+    missing: list[str] = []
+
+    def walk(body: list[ast.stmt], owner: str | None) -> None:
+        for node in body:
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                continue
+            if node.name.startswith("_"):
+                continue
+            implements_a_port = owner is not None and node.name in documented_by_ports
+            if ast.get_docstring(node) is None and (isinstance(node, ast.ClassDef) or not implements_a_port):
+                missing.append(f"{path.relative_to(SRC)}:{node.lineno} {owner + '.' if owner else ''}{node.name}")
+            if isinstance(node, ast.ClassDef):
+                walk(node.body, node.name)
+
+    walk(ast.parse(path.read_text()).body, None)
+    return missing
+
+
+def test_every_public_function_and_class_of_the_core_and_the_adapters_has_a_docstring() -> None:
+    ports = _port_methods()
+    missing = [
+        entry
+        for package in ("trading_core", "adapters")
+        for path in sorted((SRC / package).rglob("*.py"))
+        for entry in _undocumented(path, ports)
+    ]
+
+    assert missing == []
