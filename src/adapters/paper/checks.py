@@ -174,19 +174,6 @@ def _refuse_quantity(
     )
 
 
-def reference_price(side: Side, limit_price: Decimal | None, stop_price: Decimal | None, current: Decimal) -> Decimal:
-    """The price an order's added exposure is valued at: the most it could cost, as far as is known."""
-    if side is Side.BUY:
-        if limit_price is not None:
-            return limit_price
-        if stop_price is not None and stop_price > current:
-            return stop_price
-        return current
-    if limit_price is not None and limit_price > current:
-        return limit_price
-    return current
-
-
 def check_buying_power(cost: Decimal, buying_power: Decimal) -> None:
     """Refuse an order whose added exposure costs more than the buying power (`INSUFFICIENT_FUNDS`)."""
     if cost > buying_power:

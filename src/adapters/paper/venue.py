@@ -19,6 +19,7 @@ from adapters.paper.instrument import Instrument
 from adapters.paper.ledger import Ledger
 from adapters.paper.working import WorkingOrder
 from trading_core import codes
+from trading_core.account_book import reference_price
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.clock import Clock
 from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce
@@ -290,7 +291,7 @@ class Venue:
         held = inst.position.quantity
         adds = not held or (held > 0) == (order.side is Side.BUY)
         w.reserve_quantity = w.remaining if adds else max(ZERO, w.remaining - abs(held))
-        w.reserve_price = checks.reference_price(w.side, w.limit_price, w.stop_price, inst.price)
+        w.reserve_price = reference_price(w.side, w.limit_price, w.stop_price, inst.price)
         self._register(w, inst)
         now = self.clock.now()
         self.orders[w.id] = w.snapshot(now)
@@ -445,7 +446,7 @@ class Venue:
 
     def _hold(self, w: WorkingOrder, inst: Instrument, opening: Decimal, *, available: Decimal) -> None:
         """Check and hold buying power for the exposure the order adds (refusing it if short)."""
-        reference = checks.reference_price(w.side, w.limit_price, w.stop_price, inst.price)
+        reference = reference_price(w.side, w.limit_price, w.stop_price, inst.price)
         cost = opening * reference
         checks.check_buying_power(cost, available)
         w.reserve_price = reference
@@ -483,7 +484,7 @@ class Venue:
         inst = self.instruments[w.symbol]
         if w.reserve_quantity:
             held = w.reserve_quantity * w.reserve_price
-            reference = checks.reference_price(w.side, w.limit_price, w.stop_price, inst.price)
+            reference = reference_price(w.side, w.limit_price, w.stop_price, inst.price)
             if w.reserve_quantity * reference > self.ledger.buying_power + held:
                 self._close(w, OrderStatus.REJECTED)
                 self._publish(TradeEvent.REJECTED, w, now)
