@@ -104,6 +104,11 @@ QUIET_SECONDS = 6.0
 """Settled: open orders and positions unchanged for this long, and equal to the broker's."""
 
 
+def progress(line: str) -> None:
+    """Where the run is, on stderr: a run stopped from outside (a test's timeout) shows its phase."""
+    print(f"chaos: {line}", file=sys.stderr, flush=True)
+
+
 def decimal_json(text: str) -> Any:
     return json.loads(text, parse_float=Decimal)
 
@@ -483,7 +488,7 @@ class Restarts:
                 await asyncio.sleep(0.1)  # a count, not an event: clients only add to it
             if not running.is_set():
                 return
-            print(f"chaos: {name} killed and started again at {self.clients.submitted} orders", file=sys.stderr)
+            progress(f"{name} killed and started again at {self.clients.submitted} orders")
             try:
                 await asyncio.wait_for(action(), RESTART_TIMEOUT)
             except Exception as e:  # the run cannot go on as planned: stop it, loudly
@@ -993,8 +998,14 @@ async def chaos(cluster: Cluster, orders: int, rate: float, seed: int, clients: 
     ]
     await until_done_or_failed(asyncio.create_task(load.run(running)), background, running)
     await faults.clear()
+    progress(f"clients done after {time.monotonic() - started:.0f}s: waiting for the decisions' orders")
     unconsumed = await decisions_consumed(cluster, load.record)
-    unsettled = f"unsettled: decisions without an order {sorted(unconsumed)}" if unconsumed else await settle(cluster)
+    if unconsumed:
+        unsettled: str | None = f"unsettled: decisions without an order {sorted(unconsumed)}"
+    else:
+        progress(f"decisions consumed after {time.monotonic() - started:.0f}s: settling")
+        unsettled = await settle(cluster)
+    progress(f"{unsettled or 'settled'} after {time.monotonic() - started:.0f}s: comparing")
     await tap.snapshot()
     # the outbox is flushed: give the live subscription a moment for the last ones
     await asyncio.sleep(1)
