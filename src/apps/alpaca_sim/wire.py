@@ -90,15 +90,25 @@ def order(o: BrokerOrder, *, asset_id: str, position_intent: str | None) -> JSON
     }
 
 
+def fill_terms(u: TradeUpdate) -> tuple[Decimal, Decimal]:
+    """A fill's price and quantity.
+
+    Raises:
+        ValueError: The update lacks either (a journal edited by hand, say): a fill cannot be told without them.
+    """
+    if u.price is None or u.quantity is None:
+        raise ValueError(f"a {u.event} of order {u.order.broker_order_id} without a price or a quantity")
+    return u.price, u.quantity
+
+
 def trade_update(u: TradeUpdate, order_json: JSON) -> JSON:
     """One trade_updates message (6.4): `timestamp` always, the execution's members on fills."""
     data: JSON = {"event": str(u.event), "timestamp": ts(u.timestamp), "order": order_json}
     if u.is_fill:
-        assert u.price is not None
-        assert u.quantity is not None
+        price, quantity = fill_terms(u)
         data["execution_id"] = u.execution_id
-        data["price"] = dec(u.price)
-        data["qty"] = dec(u.quantity)
+        data["price"] = dec(price)
+        data["qty"] = dec(quantity)
         data["position_qty"] = dec(u.position_quantity or ZERO)
     if u.reason is not None:
         data["reason"] = u.reason
