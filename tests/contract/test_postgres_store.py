@@ -4,15 +4,19 @@ columns for SQL readers, keep payloads exact in JSONB, survive dropped connectio
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import attrs
 import psycopg
 import pytest
+from psycopg_pool import AsyncConnectionPool
 
-from adapters.postgres import PostgresOrderStore
+from adapters.postgres import PostgresOrderStore, outbox
+from adapters.postgres.connections import LivenessCheck, StoreConnection, connection_options
+from adapters.postgres.outbox import decode_payload
 from tests.contract.builders import fill_for, filled, new_order, payload_of, position, submitted
 from trading_core.enums import OrderStatus
 from trading_core.errors import StoreError
@@ -129,7 +133,16 @@ class TestColumnsForSqlReaders:
 
 
 class TestClaims:
-    async def test_a_claimed_payload_is_decoded_when_first_read_then_kept(self, store: PostgresOrderStore) -> None:
+    async def test_a_claimed_payload_is_decoded_when_first_read_then_kept(
+        self, store: PostgresOrderStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        decoded: list[str] = []
+
+        def counted(text: str) -> Mapping[str, Any]:
+            decoded.append(text)
+            return decode_payload(text)
+
+        monkeypatch.setattr(outbox, "decode_payload", counted)
         order = new_order(quantity="10.5000")
         async with store.unit_of_work() as uow:
             await uow.add_order(order)
@@ -138,9 +151,10 @@ class TestClaims:
 
         async with store.claim_outbox() as batch:
             (message,) = batch.messages
-            assert message._payload is None  # type: ignore[attr-defined]  # not decoded by the claim
+            assert decoded == []  # not decoded by the claim
             first = message.payload
             assert message.payload is first
+            assert len(decoded) == 1
             await batch.mark_sent([message.event_id])
 
         assert first == payload_of(submitted(order)) | {"eventId": first["eventId"]}
@@ -242,7 +256,17 @@ class TestStatements:
     async def test_a_change_under_locks_sends_five_statements_on_cursors_kept_for_them(
         self, postgres_url: str, sent: list[str]
     ) -> None:
-        store = await PostgresOrderStore.open(postgres_url, payload_of=payload_of, max_size=1)
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            postgres_url,
+            open=False,
+            min_size=1,
+            max_size=1,
+            kwargs=connection_options(postgres_url),
+            connection_class=StoreConnection,
+            check=LivenessCheck(),
+        )
+        await pool.open(wait=True)
+        store = PostgresOrderStore(pool, payload_of=payload_of)  # as `open` makes it, on a pool we can look into
         orders = [new_order(status=OrderStatus.NEW, quantity="1.0000") for _ in range(2)]
         try:
             for order in orders:
@@ -263,7 +287,7 @@ class TestStatements:
                     await uow.save_position(after)
                     await uow.add_events([submitted(order)])
                     await uow.commit()
-            async with store._pool.connection() as conn:
+            async with pool.connection() as conn:
                 kept = dict(conn.statement_cursors)
         finally:
             await store.close()
