@@ -235,31 +235,16 @@ class FillActivity:
     symbol: Symbol
 
 
-@attrs.frozen(kw_only=True)
-class _ActivityFields:
-    id: str
-    activity_type: str
-    order_id: BrokerOrderId
-    transaction_time: datetime
-    price: Decimal
-    qty: Decimal
-    cum_qty: Decimal
-    symbol: Symbol
-
-
 def fill_activity(data: Any) -> FillActivity:
     """One entry of `/v2/account/activities/FILL` (a non-FILL entry is a `WireError`)."""
-    raw = structure(data, _ActivityFields, "activity")
-    if raw.activity_type != "FILL":
-        raise WireError(f"not a FILL activity: {raw.activity_type!r}")
-    _, separator, uuid_part = raw.id.partition("::")
-    return FillActivity(
-        id=raw.id,
-        execution_id=ExecutionId(uuid_part if separator else raw.id),
-        order_id=raw.order_id,
-        transaction_time=raw.transaction_time,
-        price=raw.price,
-        qty=raw.qty,
-        cum_qty=raw.cum_qty,
-        symbol=raw.symbol,
-    )
+    if not isinstance(data, Mapping):
+        raise WireError(f"an activity must be a JSON object, was {type(data).__name__}")
+    fields = dict(data)
+    given = fields.get("id")
+    if isinstance(given, str):
+        _, separator, uuid_part = given.partition("::")
+        fields["execution_id"] = uuid_part if separator else given
+    activity = structure(fields, FillActivity, "activity")
+    if data.get("activity_type") != "FILL":
+        raise WireError(f"not a FILL activity: {data.get('activity_type')!r}")
+    return activity

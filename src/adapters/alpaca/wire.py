@@ -146,28 +146,25 @@ for _cls in (BrokerOrderId, ClientOrderId, ExecutionId, Symbol):
     _conv.register_structure_hook(_cls, _str_as(_cls))
 _conv.register_unstructure_hook(Decimal, _plain_decimal)
 
-_conv.register_structure_hook(
+
+def _read_renamed(cls: type, **alpaca_names: str) -> None:
+    """Read `cls` from Alpaca's object, whose members for these fields have Alpaca's names."""
+    renames = {field: override(rename=name) for field, name in alpaca_names.items()}
+    # Typed loosely: cattrs types the overrides (**kwargs) like its boolean options.
+    make: Callable[..., Callable[[Any, Any], Any]] = make_dict_structure_fn
+    _conv.register_structure_hook(cls, make(cls, _conv, **renames))
+
+
+_read_renamed(
     BrokerOrder,
-    make_dict_structure_fn(
-        BrokerOrder,
-        _conv,
-        broker_order_id=override(rename="id"),
-        quantity=override(rename="qty"),
-        filled_quantity=override(rename="filled_qty"),
-        filled_average_price=override(rename="filled_avg_price"),
-    ),
+    broker_order_id="id",
+    quantity="qty",
+    filled_quantity="filled_qty",
+    filled_average_price="filled_avg_price",
 )
-_conv.register_structure_hook(
-    BrokerPosition,
-    make_dict_structure_fn(
-        BrokerPosition,
-        _conv,
-        quantity=override(rename="qty"),
-        average_entry_price=override(rename="avg_entry_price"),
-    ),
-)
-_conv.register_structure_hook(Account, make_dict_structure_fn(Account, _conv, account_id=override(rename="id")))
-_conv.register_structure_hook(Asset, make_dict_structure_fn(Asset, _conv, asset_id=override(rename="id")))
+_read_renamed(BrokerPosition, quantity="qty", average_entry_price="avg_entry_price")
+_read_renamed(Account, account_id="id")
+_read_renamed(Asset, asset_id="id")
 
 
 def structure(data: Any, cls: type[T], what: str) -> T:
