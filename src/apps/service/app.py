@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Final
 
 from litestar import Litestar
@@ -116,18 +116,6 @@ def create_app(target: Settings | Container) -> Litestar:
     container.listeners.append(metrics.on_event)
     container.drift_listeners.append(metrics.on_account_drift)
     token = container.settings.api.token
-
-    @asynccontextmanager
-    async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        await container.open()
-        app.state.health_checks = container.health_checks
-        log.info("ready: %s", container.describe())
-        try:
-            yield
-        finally:
-            await container.close()
-            log.info("stopped")
-
     guards: list[Any] = [BearerTokenGuard(token.reveal())] if token is not None else []
     app = TradingApp(
         route_handlers=[
@@ -145,7 +133,7 @@ def create_app(target: Settings | Container) -> Litestar:
         response_class=ExactResponse,
         guards=guards,
         middleware=[metrics.middleware],
-        lifespan=[lifespan],
+        lifespan=[_lifespan(container)],
         openapi_config=_openapi(secured=token is not None),
         plugins=[DecimalSchemaPlugin()],
         type_decoders=[(is_number_type, decode_number)],
@@ -153,7 +141,33 @@ def create_app(target: Settings | Container) -> Litestar:
         logging_config=None,  # `apps.logs` configures logging once, for every library
         debug=False,
     )
-    public = {
+    openapi.finish(app.openapi_schema, public=_public_routes(app))
+    app.allowed = {
+        route.path_format: allow_header(route.methods) for route in app.routes if isinstance(route, HTTPRoute)
+    }
+    return app
+
+
+def _lifespan(container: Container) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    """Open the container before the app serves, close it after."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await container.open()
+        app.state.health_checks = container.health_checks
+        log.info("ready: %s", container.describe())
+        try:
+            yield
+        finally:
+            await container.close()
+            log.info("stopped")
+
+    return lifespan
+
+
+def _public_routes(app: Litestar) -> set[tuple[str, str]]:
+    """The (method, path) pairs open without the token."""
+    return {
         (str(method), route.path)
         for route in app.routes
         if isinstance(route, HTTPRoute)
@@ -161,8 +175,3 @@ def create_app(target: Settings | Container) -> Litestar:
         if handler.opt.get(PUBLIC)
         for method in handler.http_methods
     }
-    openapi.finish(app.openapi_schema, public=public)
-    app.allowed = {
-        route.path_format: allow_header(route.methods) for route in app.routes if isinstance(route, HTTPRoute)
-    }
-    return app
