@@ -18,7 +18,6 @@ from apps.container import Container
 from apps.service.app import create_app
 from trading_core.clock import SystemClock
 
-
 STILL_MARKET = {
     "TRADING_ENGINE_BROKER_PAPER_PRICE_WALK": "false",
     "TRADING_ENGINE_BROKER_PAPER_CALENDAR": "always-open",
