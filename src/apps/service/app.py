@@ -15,7 +15,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.routes import HTTPRoute
 from litestar.types import Message, Send
 
-from apps.config import Settings
+from apps.config import BrokerKind, Settings
 from apps.container import Container
 from apps.service import docs_page, openapi
 from apps.service.auth import PUBLIC, BearerTokenGuard
@@ -27,6 +27,7 @@ from apps.service.controllers import (
     PositionsController,
     RiskController,
 )
+from apps.service.controllers.paper import PaperController
 from apps.service.errors import allow_header, handle_exception
 from apps.service.metrics import TradingMetrics
 from trading_core.engine import TradingEngine
@@ -125,6 +126,7 @@ def create_app(target: Settings | Container) -> Litestar:
             RiskController,
             OperationsController,
             docs_page.assets_router(),
+            *([PaperController] if _on_paper(container) else []),
         ],
         dependencies={"engine": Provide(_engine, sync_to_thread=False)},
         exception_handlers={Exception: handle_exception},
@@ -137,7 +139,7 @@ def create_app(target: Settings | Container) -> Litestar:
         openapi_config=_openapi(secured=token is not None),
         plugins=[DecimalSchemaPlugin()],
         type_decoders=[(is_number_type, decode_number)],
-        state=State({"container": container, "metrics": metrics, "health_checks": {}}),
+        state=State({"container": container, "metrics": metrics, "health_checks": {}, "market_hours": "broker"}),
         logging_config=None,  # `apps.logs` configures logging once, for every library
         debug=False,
     )
@@ -155,6 +157,7 @@ def _lifespan(container: Container) -> Callable[[Litestar], AbstractAsyncContext
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await container.open()
         app.state.health_checks = container.health_checks
+        app.state.market_hours = container.market_hours
         log.info("ready: %s", container.describe())
         try:
             yield
@@ -175,3 +178,13 @@ def _public_routes(app: Litestar) -> set[tuple[str, str]]:
         if handler.opt.get(PUBLIC)
         for method in handler.http_methods
     }
+
+
+def _on_paper(container: Container) -> bool:
+    """Whether the broker is the paper exchange: the operator's price endpoint exists only then."""
+    from adapters.paper import PaperExchange
+
+    given = container.given_broker
+    if given is not None:
+        return isinstance(given, PaperExchange)
+    return container.settings.broker_kind is BrokerKind.PAPER
