@@ -17,11 +17,19 @@ MAX_BACKOFF_SECONDS: Final = 30.0
 Job = Callable[[], Awaitable[object]]
 
 
+class JobCannotContinue(Exception):  # a verdict on the job, not an error of the caller's
+    """Raised by a job that no restart can help (say, a calendar with no session left): it ends for good.
+
+    `Background` logs its message once, at error, and does not start the job again.
+    """
+
+
 class Background:
     """Runs long-lived jobs (the trade update stream, polls, the relay) until stopped.
 
     A job that raises is logged and started again after a backoff, so one bad moment of a
-    dependency does not silently end, say, the position sync.
+    dependency does not silently end, say, the position sync. A job that raises
+    `JobCannotContinue` is logged once and left stopped: starting it again would only fail again.
     """
 
     def __init__(self) -> None:
@@ -59,6 +67,9 @@ class Background:
                 log.warning("background job %s returned; starting it again", name)
             except asyncio.CancelledError:
                 raise
+            except JobCannotContinue as e:  # the reason is its message: no traceback helps
+                log.error("background job %s stopped and will not be started again: %s", name, e)
+                return
             except Exception:
                 log.exception("background job %s failed; starting it again in %.1fs", name, backoff)
             self.restarts[name] += 1

@@ -17,7 +17,7 @@ from typing import Any, Final, cast
 import attrs
 
 from apps import embedded
-from apps.background import Job
+from apps.background import Job, JobCannotContinue
 from apps.config import BrokerKind, PaperCalendar, Settings
 from apps.container import Container, Notes, Overrides, Stoppable
 from apps.redact import mask
@@ -25,6 +25,7 @@ from apps.service.health import CONNECTED, HealthCheck
 from trading_core.clock import Clock
 from trading_core.engine import TradingEngine
 from trading_core.errors import EventBusError
+from trading_core.market_hours import NoSession
 from trading_core.ports import Broker, EventBus, MarketData, OrderStore
 from trading_core.reconcile import open_orders
 
@@ -137,8 +138,14 @@ class AdapterWiring:
             else:
                 await engine.session_closed()
 
+        async def sessions() -> None:
+            try:
+                await run_sessions(broker, clock, on_change=tell_engine)
+            except NoSession as e:  # past the calendar's range: a restart would only fail again
+                raise JobCannotContinue(f"the paper exchange's sessions stop: {e}") from e
+
         if broker.calendar_name is not None:
-            jobs["paper-sessions"] = lambda: run_sessions(broker, clock, on_change=tell_engine)
+            jobs["paper-sessions"] = sessions
         return jobs
 
     async def resume(self, broker: Broker, store: OrderStore, settings: Settings, notes: Notes) -> None:

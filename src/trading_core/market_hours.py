@@ -22,6 +22,10 @@ _LOOK_AHEAD_DAYS = 14
 _MAX_LOOK_AHEAD_DAYS = 366
 
 
+class NoSession(ValueError):  # named for what is missing, as LookupError's kin are
+    """The calendar has no regular session within a year of the instant asked about (past its range)."""
+
+
 @attrs.frozen(kw_only=True)
 class TradingDay:
     """One day the exchange trades, its instants timezone-aware (UTC).
@@ -69,7 +73,7 @@ def market_clock(calendar: MarketCalendar, now: datetime) -> MarketClock:
     is open, else of the next one (Alpaca's meaning).
 
     Raises:
-        ValueError: The calendar has no session within a year after `now`.
+        NoSession: The calendar has no session within a year after `now` (a ValueError).
     """
     today, days = _days_around(calendar, now)
     session = Session.CLOSED
@@ -94,7 +98,7 @@ def next_change(calendar: MarketCalendar, now: datetime) -> tuple[datetime, bool
     """When the regular session next opens or closes after `now`, and whether that is an open.
 
     Raises:
-        ValueError: The calendar has no session within a year after `now`.
+        NoSession: The calendar has no session within a year after `now` (a ValueError).
     """
     clock = market_clock(calendar, now)
     if clock.is_open:
@@ -111,5 +115,5 @@ def _days_around(calendar: MarketCalendar, now: datetime) -> tuple[date, Sequenc
         if any(day.open > now for day in days):
             return today, days
         if ahead >= _MAX_LOOK_AHEAD_DAYS:
-            raise ValueError(f"the {calendar.name} calendar has no session in the year after {now.isoformat()}")
+            raise NoSession(f"the {calendar.name} calendar has no session in the year after {now.isoformat()}")
         ahead = _MAX_LOOK_AHEAD_DAYS

@@ -3,13 +3,19 @@ filling when the price crosses it, and /health saying what opens the market."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from litestar.testing import AsyncTestClient
 
+from adapters.codec import event_payload
 from adapters.memory import InMemoryEventBus
 from adapters.paper import PaperExchange
 from apps.bootstrap import build
+from apps.container import UPDATES
 from apps.service.app import create_app
 from tests.service.conftest import settings_with
 
@@ -42,10 +48,14 @@ async def test_a_price_for_an_unlisted_symbol_or_in_a_string_is_refused_and_chan
     unknown = await api.put("/api/v1/paper/prices/ZZZZ", json={"price": 10})
     stringly = await api.put("/api/v1/paper/prices/AAPL", json={"price": "10"})
     negative = await api.put("/api/v1/paper/prices/AAPL", json={"price": -1})
+    zero = await api.put("/api/v1/paper/prices/AAPL", json={"price": 0})
 
     assert (unknown.status_code, unknown.json()["code"]) == (404, "NOT_FOUND")
     assert (stringly.status_code, stringly.json()["code"]) == (400, "INVALID_REQUEST")
-    assert negative.status_code == 400  # the amount's own rule answers (INVALID_ORDER, as for an order's price)
+    for refused in (negative, zero):  # the amount's own rule, said as this body's error, not an order's
+        assert (refused.status_code, refused.json()["code"]) == (400, "INVALID_REQUEST"), refused.text
+        assert refused.json()["details"] == {"field": "price"}
+        assert "price must be greater than 0" in refused.json()["message"]
     assert exchange.price("AAPL") == 190
 
 
@@ -93,3 +103,41 @@ async def test_health_names_the_nyse_calendar_when_the_exchange_follows_it() -> 
         body = (await client.get("/health")).json()
 
     assert body["marketHours"] == "XNYS"
+
+
+async def test_the_session_job_past_the_calendars_end_stops_with_one_error_instead_of_restarting(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The NYSE calendar ends with 2100: the job that follows it cannot go on, and says so once."""
+    from adapters.calendar import NyseCalendar
+    from adapters.memory import InMemoryOrderStore
+    from adapters.paper import PaperConfig
+    from trading_core.clock import TestClock
+
+    clock = TestClock(datetime(2100, 12, 30, 15, tzinfo=UTC))
+    exchange = PaperExchange(clock, config=PaperConfig(calendar=NyseCalendar()))
+    clock.advance(timedelta(days=1, hours=7))  # 2100-12-31 after the close: no session is left
+    container = build(
+        settings_with(),
+        store=InMemoryOrderStore(payload_of=event_payload),
+        broker=exchange,
+        bus=InMemoryEventBus(),
+        clock=clock,
+    )
+    caplog.set_level(logging.INFO, logger="apps.background")
+    await container.open()
+    try:
+        for _ in range(100):
+            if not container.background.is_running("paper-sessions"):
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.6)  # past the first restart's backoff (0.5 s), had there been one
+
+        stopped = [r for r in caplog.records if "paper-sessions" in r.getMessage()]
+        assert not container.background.is_running("paper-sessions")
+        assert container.background.restarts["paper-sessions"] == 0
+        assert [(r.levelno, r.exc_info) for r in stopped] == [(logging.ERROR, None)]
+        assert "no session in the year after 2100-12-31" in stopped[0].getMessage()
+        assert container.background.is_running(UPDATES)  # the rest of the service goes on
+    finally:
+        await container.close()

@@ -39,6 +39,7 @@ async def run_sessions(
 
     Raises:
         ValueError: The exchange has no calendar (it is in the always-open mode).
+        NoSession: The calendar has no session within a year (past its range): nothing is left to follow.
     """
     calendar = exchange.config.calendar
     if calendar is None:

@@ -96,6 +96,12 @@ class QuantityMismatch(TradingError):
     code = codes.QUANTITY_MISMATCH
 
 
+class RequestRefused(TradingError):
+    """A body that is not an order's (an operator's price, a risk reset) with a value its rule refuses."""
+
+    code = codes.INVALID_REQUEST
+
+
 _API_NAMES: Final = {
     name: re.sub(r"_([a-z])", lambda m: m.group(1).upper(), name)
     for name in (

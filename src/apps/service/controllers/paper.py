@@ -9,11 +9,11 @@ from litestar.params import JSONBody
 
 from apps.service.controllers.docs import Engine, errors
 from apps.service.controllers.positions import SymbolPath
-from apps.service.errors import BODY_CODE
+from apps.service.errors import BODY_CODE, RequestRefused
 from apps.service.schemas import PaperPriceBody, PaperPriceRequest
 from trading_core import codes
 from trading_core.errors import InvalidOrder, NotFound
-from trading_core.values import at_four_places
+from trading_core.values import at_four_places, price
 
 
 class PaperController(Controller):
@@ -38,13 +38,17 @@ class PaperController(Controller):
         from adapters.paper import PaperExchange
 
         exchange = cast(PaperExchange, engine.broker)
+        try:  # the amount's own rule, said as this body's error (an order's would be INVALID_ORDER)
+            new_price = price(data.price, field="price")
+        except InvalidOrder as e:
+            raise RequestRefused(e.message, details=e.details) from e
         try:
             previous = exchange.price(symbol)
         except (KeyError, InvalidOrder) as e:  # not a ticker names no listing either
             raise NotFound(
                 f"{symbol[:80]!r} is not listed on the paper exchange", details={"symbol": symbol[:80]}
             ) from e
-        exchange.set_price(symbol, data.price)
+        exchange.set_price(symbol, new_price)
         await engine.process_updates()  # what the move filled is booked before the answer
         return PaperPriceBody(
             symbol=symbol, price=at_four_places(exchange.price(symbol)), previous_price=at_four_places(previous)
