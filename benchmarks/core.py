@@ -52,7 +52,7 @@ from adapters.codec.events import event_payload
 from adapters.memory.bus import InMemoryEventBus
 from adapters.memory.store import InMemoryOrderStore
 from adapters.paper import PaperConfig, PaperExchange
-from adapters.paper.config import Listing
+from adapters.paper.listings import Listing
 from trading_core import (
     Account,
     Asset,

@@ -18,7 +18,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from adapters.paper.config import DEFAULT_LISTINGS
+from adapters.paper.listings import DEFAULT_LISTINGS
 from apps.alpaca_sim import SimServer
 from tests.contract.alpaca_sim_support import TIMESTAMP, WAIT, api, nothing_within
 

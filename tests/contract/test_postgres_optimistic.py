@@ -24,7 +24,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from adapters.codec.events import event_payload
 from adapters.paper import PaperConfig, PaperExchange
-from adapters.paper.config import Listing
+from adapters.paper.listings import Listing
 from adapters.postgres import PostgresOrderStore, rows
 from adapters.postgres.batch import WriteBatch, WriteKind
 from adapters.postgres.connections import NativeQuery, StoreConnection, connection_options

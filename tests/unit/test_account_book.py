@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.paper import checks
-from adapters.paper.config import Listing
 from adapters.paper.instrument import Instrument
+from adapters.paper.listings import Listing
 from trading_core.account_book import AccountBook, AccountDrift, opening_quantity, reference_price
 from trading_core.enums import Side
 from trading_core.market import Account

@@ -198,7 +198,7 @@ class TestAssetsAndPrices:
             assets[Symbol("AAPL")].tradable,
             assets[Symbol("AAPL")].shortable,
             assets[Symbol("AAPL")].fractionable,
-        ) == ("Technology", True, True, True)
+        ) == ("Information Technology", True, True, True)
         assert (
             assets[Symbol("SIVB")].tradable,
             assets[Symbol("GME")].shortable,

@@ -1,19 +1,15 @@
-"""The paper exchange's configuration: the account, the listed assets, prices and fill behaviour."""
+"""The paper exchange's configuration: the account, the listed assets (`listings`), prices and fill behaviour."""
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 import attrs
 
-from trading_core.market import Asset
+from adapters.paper.listings import DEFAULT_LISTINGS, Listing
 from trading_core.market_hours import MarketCalendar
-from trading_core.values import Symbol
-
-_ASSET_NAMESPACE = uuid.UUID("6f1c3c0e-8a55-4b0e-9d7e-5a1d2c3b4a59")
 
 
 class AccountType(StrEnum):
@@ -22,77 +18,6 @@ class AccountType(StrEnum):
     CASH = "cash"
     MARGIN = "margin"
 
-
-@attrs.frozen(kw_only=True)
-class Listing:
-    """An asset the exchange lists, with its starting price.
-
-    Attributes:
-        symbol: The ticker.
-        price: The starting price (Decimal, at most four places).
-        name: The company's name.
-        sector: Its sector, as the risk engine's sector limit groups symbols.
-        exchange: The listing venue, from Alpaca's list (NASDAQ, NYSE, NYSEARCA, OTC, ...).
-        tradable: False refuses every order in it.
-        shortable: False refuses a sale that would open or extend a short position.
-        fractionable: False refuses quantities that are not whole shares.
-    """
-
-    symbol: str = attrs.field(converter=Symbol)
-    price: Decimal = attrs.field()
-    name: str = ""
-    sector: str | None = None
-    exchange: str = "NASDAQ"
-    tradable: bool = True
-    shortable: bool = True
-    fractionable: bool = True
-
-    @price.validator
-    def _positive(self, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
-        if not isinstance(value, Decimal) or value <= 0:
-            raise ValueError(f"{self.symbol}: price must be a positive Decimal, was {value!r}")
-
-    def to_asset(self) -> Asset:
-        """The core's view of this listing; its id is a UUID derived from the symbol, stable across runs."""
-        return Asset(
-            symbol=Symbol(self.symbol),
-            tradable=self.tradable,
-            shortable=self.shortable,
-            fractionable=self.fractionable,
-            sector=self.sector,
-            name=self.name,
-            asset_id=str(uuid.uuid5(_ASSET_NAMESPACE, self.symbol)),
-            exchange=self.exchange,
-        )
-
-
-def _listing(symbol: str, price: str, name: str, sector: str, exchange: str, **flags: bool) -> Listing:
-    return Listing(symbol=symbol, price=Decimal(price), name=name, sector=sector, exchange=exchange, **flags)
-
-
-DEFAULT_LISTINGS: tuple[Listing, ...] = (
-    _listing("AAPL", "190.00", "Apple Inc.", "Technology", "NASDAQ"),
-    _listing("MSFT", "415.00", "Microsoft Corporation", "Technology", "NASDAQ"),
-    _listing("NVDA", "120.00", "NVIDIA Corporation", "Technology", "NASDAQ"),
-    _listing("GOOGL", "170.00", "Alphabet Inc. Class A", "Communication Services", "NASDAQ"),
-    _listing("META", "500.00", "Meta Platforms, Inc.", "Communication Services", "NASDAQ"),
-    _listing("AMZN", "185.00", "Amazon.com, Inc.", "Consumer Discretionary", "NASDAQ"),
-    _listing("TSLA", "250.00", "Tesla, Inc.", "Consumer Discretionary", "NASDAQ"),
-    _listing("JPM", "200.00", "JPMorgan Chase & Co.", "Financials", "NYSE"),
-    _listing("BAC", "40.00", "Bank of America Corporation", "Financials", "NYSE"),
-    _listing("XOM", "115.00", "Exxon Mobil Corporation", "Energy", "NYSE"),
-    _listing("CVX", "155.00", "Chevron Corporation", "Energy", "NYSE"),
-    _listing("JNJ", "155.00", "Johnson & Johnson", "Health Care", "NYSE"),
-    _listing("UNH", "520.00", "UnitedHealth Group Incorporated", "Health Care", "NYSE"),
-    _listing("PG", "165.00", "The Procter & Gamble Company", "Consumer Staples", "NYSE"),
-    _listing("KO", "62.00", "The Coca-Cola Company", "Consumer Staples", "NYSE"),
-    # Three assets with a flag off, so that each refusal has something to refuse.
-    _listing("GME", "25.00", "GameStop Corp.", "Consumer Discretionary", "NYSE", shortable=False),
-    _listing("AMC", "5.00", "AMC Entertainment Holdings, Inc.", "Communication Services", "NYSE", fractionable=False),
-    _listing("SIVB", "1.00", "SVB Financial Group", "Financials", "OTC", tradable=False, shortable=False),
-)
-"""A small liquid US universe with sectors, plus one non-shortable (GME), one non-fractionable
-(AMC) and one non-tradable (SIVB) asset."""
 
 _DEFAULT_MULTIPLIER = {AccountType.CASH: Decimal(1), AccountType.MARGIN: Decimal(2)}
 

@@ -159,7 +159,7 @@ def assets(symbol: Symbol) -> st.SearchStrategy[Asset]:
         tradable=st.booleans(),
         shortable=st.booleans(),
         fractionable=st.booleans(),
-        sector=st.sampled_from([None, "Technology", "Energy", "Health Care"]),
+        sector=st.sampled_from([None, "Information Technology", "Energy", "Health Care"]),
     )
 
 
