@@ -4,7 +4,8 @@ The core knows no holiday: a `MarketCalendar` adapter (the NYSE's, from `exchang
 in `adapters.calendar`) says which days trade and when. From it `market_clock` tells whether the
 regular session is open, the next open and close and which session (pre-market, regular,
 after-hours) an instant falls in, as Alpaca's `/v2/clock` does; `next_change` says when the
-regular session next opens or closes, for a timer that acts at those instants.
+regular session next opens or closes, and `next_session_change` when any session (the extended
+ones included) starts or ends, for a timer that acts at those instants.
 """
 
 from __future__ import annotations
@@ -104,6 +105,22 @@ def next_change(calendar: MarketCalendar, now: datetime) -> tuple[datetime, bool
     if clock.is_open:
         return clock.next_close, False
     return clock.next_open, True
+
+
+def next_session_change(calendar: MarketCalendar, now: datetime) -> datetime:
+    """The next instant after `now` at which the session changes: the pre-market's start, the regular
+    open or close, or the after-hours' end.
+
+    Raises:
+        NoSession: The calendar has no session within a year after `now` (a ValueError).
+    """
+    _, days = _days_around(calendar, now)
+    return min(
+        instant
+        for day in days
+        for instant in (day.session_open, day.open, day.close, day.session_close)
+        if instant > now
+    )
 
 
 def _days_around(calendar: MarketCalendar, now: datetime) -> tuple[date, Sequence[TradingDay]]:

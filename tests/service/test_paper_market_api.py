@@ -141,3 +141,34 @@ async def test_the_session_job_past_the_calendars_end_stops_with_one_error_inste
         assert container.background.is_running(UPDATES)  # the rest of the service goes on
     finally:
         await container.close()
+
+
+async def test_in_the_pre_market_an_extended_hours_order_fills_and_a_regular_one_waits() -> None:
+    from adapters.calendar import NyseCalendar
+    from adapters.memory import InMemoryOrderStore
+    from adapters.paper import PaperConfig
+    from trading_core.clock import TestClock
+
+    clock = TestClock(datetime(2025, 12, 1, 13, tzinfo=UTC))  # Monday, 08:00 in New York
+    exchange = PaperExchange(clock, config=PaperConfig(calendar=NyseCalendar()))
+    container = build(
+        settings_with(),
+        store=InMemoryOrderStore(payload_of=event_payload),
+        broker=exchange,
+        bus=InMemoryEventBus(),
+        clock=clock,
+    )
+    body = {"symbol": "AAPL", "side": "buy", "quantity": 2, "type": "limit", "limitPrice": 191}
+    async with AsyncTestClient(create_app(container)) as api:
+        extended = (await api.post("/api/v1/orders", json={**body, "extendedHours": True})).json()
+        regular = (await api.post("/api/v1/orders", json=body)).json()
+        market = await api.post("/api/v1/orders", json={**body, "type": "market", "limitPrice": None})
+        await container.engine.process_updates()
+        extended_now = (await api.get(f"/api/v1/orders/{extended['orderId']}")).json()
+        regular_now = (await api.get(f"/api/v1/orders/{regular['orderId']}")).json()
+        position = (await api.get("/api/v1/positions/AAPL")).json()
+
+    assert (extended_now["status"], extended_now["filledQuantity"]) == ("filled", 2)
+    assert (regular_now["status"], regular_now["filledQuantity"]) == ("new", 0)  # at the broker, for 09:30
+    assert position["quantity"] == 2
+    assert (market.status_code, market.json()["code"]) == (422, "MARKET_CLOSED")

@@ -156,11 +156,12 @@ class TestThePaperExchangeOnTheCalendar:
         waiting = await exchange.submit_order(order("AAPL", quantity=1))
         exchange.drain_updates()
 
-        asked, sleep = fake_sleep(clock, waits=1)
+        asked, sleep = fake_sleep(clock, waits=2)
         with pytest.raises(_Stop):
             await run_sessions(exchange, clock, sleep=sleep)
 
-        assert (clock.now(), asked) == (et(DAY_AFTER, 9, 30), [13.5 * 3600])
+        # it wakes at the pre-market's start (04:00), where a regular order keeps waiting, then at 09:30
+        assert (clock.now(), asked) == (et(DAY_AFTER, 9, 30), [8 * 3600, 5.5 * 3600])
         assert exchange.is_open
         assert [u.event for u in exchange.drain_updates()] == [TradeEvent.NEW, TradeEvent.FILL]
         assert (await exchange.get_order(waiting.broker_order_id)).status is OrderStatus.FILLED

@@ -32,13 +32,17 @@ class Acceptance(Execution):
             raise ValueError(f"{order.symbol} is not listed on the paper exchange")
         return inst
 
+    def _trades_now(self, w: WorkingOrder) -> bool:
+        """Whether the order may execute now: in the regular session, or an extended-hours one in the extended."""
+        return self.is_open or (self.extended and w.extended_hours)
+
     def _route_resumed(self, w: WorkingOrder, inst: Instrument, now: datetime) -> None:
         if w.status is OrderStatus.ACCEPTED:
-            if self.is_open:
+            if self._trades_now(w):
                 self._open_queued(w, now)
             else:
                 self._queued.append(w)
-        elif self.is_open:
+        elif self._trades_now(w):
             self._work(w, inst, now)
         elif w.time_in_force is TimeInForce.CLS:
             self._at_close.append(w)
@@ -149,6 +153,7 @@ class Acceptance(Execution):
     def _check_replacement(self, old: WorkingOrder, new: WorkingOrder, inst: Instrument) -> None:
         """Refuse a replacement as a submission would be, counting the old order as gone."""
         checks.check_shape(new.type, new.quantity, new.limit_price, new.stop_price)
+        checks.check_extended_hours(new.type, new.time_in_force, new.extended_hours)
         if not (old.whole and new.whole):
             checks.refuse(codes.INVALID_ORDER, "fractional orders cannot be replaced", field="quantity")
         self._check_time_in_force(new.time_in_force)
@@ -181,8 +186,8 @@ class Acceptance(Execution):
         return self._announce(w, inst, now)
 
     def _announce(self, w: WorkingOrder, inst: Instrument, now: datetime) -> BrokerOrder:
-        """Announce a registered order `new` and work it, or `accepted` and queue it while closed."""
-        if self.is_open:
+        """Announce a registered order `new` and work it, or `accepted` and queue it while it may not trade."""
+        if self._trades_now(w):
             w.status = OrderStatus.NEW
             accepted = self._publish(TradeEvent.NEW, w, now)
             self._work(w, inst, now)

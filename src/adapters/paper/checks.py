@@ -9,7 +9,8 @@ nothing: no order, no event, no hold. With the answer Alpaca gives for each (for
     INVALID_ORDER              a price the type lacks or does not take, qty    422 40010001
                                <= 0, trailing_stop (not simulated), replacing
                                a fractional order, a fraction in an order
-                               for longer than the day
+                               for longer than the day, extended_hours on
+                               anything but a day limit order
     INSUFFICIENT_QUANTITY      an order that could take a position through     403 40310000
                                zero (`reject_flips`): "insufficient qty
                                available"; `details` has Alpaca's available /
@@ -60,6 +61,12 @@ def duplicate_client_order_id(client_order_id: str) -> NoReturn:
         field="client_order_id",
         client_order_id=client_order_id,
     )
+
+
+def check_extended_hours(order_type: OrderType, time_in_force: TimeInForce, extended_hours: bool) -> None:
+    """Refuse `extended_hours` on anything but a day limit order, as Alpaca does (`INVALID_ORDER`)."""
+    if extended_hours and (order_type is not OrderType.LIMIT or time_in_force is not TimeInForce.DAY):
+        refuse(codes.INVALID_ORDER, "extended hours order must be DAY limit orders", field="extended_hours")
 
 
 def check_shape(

@@ -13,8 +13,8 @@ stream). An order sent while the market is closed is `accepted` and routed (`new
 Time comes from the injected clock; prices move by `set_price` and `step_prices` (the seeded walk
 of `adapters.paper.walk`; `adapters.paper.timers` runs it on an interval and opens and closes the
 session by the calendar). Not simulated: trailing stops (refused), bracket/oco/oto classes,
-notional orders, trading in the extended session (the clock reports it; extended_hours orders
-act as regular day orders).
+notional orders. With a calendar, orders with `extended_hours` (day limit orders only, as at
+Alpaca) also trade in the pre-market and after-hours sessions; the others wait for the regular one.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ class PaperExchange(ScriptControls):
         """Trade updates dropped because nobody drained them (see `max_pending_updates`)."""
         self._venue = Venue(clock, cfg, self._emit)
         if cfg.calendar is not None:
-            self._venue.is_open = market_clock(cfg.calendar, clock.now()).is_open
+            self._venue.enter(market_clock(cfg.calendar, clock.now()).session)
         self._account_id = cfg.account_id or str(uuid.uuid4())
         self._mark_listeners: list[MarkListener] = []
 
@@ -348,22 +348,23 @@ class PaperExchange(ScriptControls):
         return None if calendar is None else calendar.name
 
     def follow_calendar(self) -> bool | None:
-        """Open or close the session as the calendar says at the clock's time.
+        """Move to the session the calendar says at the clock's time: pre-market, regular, after-hours, closed.
 
-        Returns True when this opened it, False when it closed it (`cls` orders executed, day
-        orders expired), None when nothing changed or there is no calendar.
+        In the pre-market (04:00-09:30 ET) and after-hours (to 20:00 ET) sessions only orders with
+        `extended_hours` (day limit orders) execute; the others wait for the regular session. A
+        day order expires at the regular close, one with `extended_hours` at the after-hours' end.
+
+        Returns True when this opened the regular session, False when it closed it (`cls` orders
+        executed, day orders expired), None when the regular session did not change (an extended
+        one may have) or there is no calendar.
         """
         calendar = self.config.calendar
         if calendar is None:
             return None
-        should_be_open = market_clock(calendar, self._clock.now()).is_open
-        if should_be_open == self._venue.is_open:
-            return None
-        if should_be_open:
-            self._venue.open()
-        else:
-            self._venue.close()
-        return should_be_open
+        clock = market_clock(calendar, self._clock.now())
+        was_open = self._venue.is_open
+        self._venue.enter(clock.session)
+        return None if clock.is_open == was_open else clock.is_open
 
     def _manual_session(self) -> None:
         if self.config.calendar is not None:

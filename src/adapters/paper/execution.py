@@ -51,6 +51,9 @@ class Execution:
         self.ledger = Ledger(config.starting_cash, config.effective_multiplier)
         self.can_short = config.can_short
         self.is_open = config.market_open
+        """The regular session is open."""
+        self.extended = False
+        """The pre-market or after-hours session is on (by the calendar): only extended-hours orders trade."""
         self.orders: dict[BrokerOrderId, BrokerOrder] = {}
         """The latest snapshot of every order, open or closed, in submission order."""
         self.by_client: dict[ClientOrderId, BrokerOrderId] = {}

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from adapters.paper.exchange import PaperExchange
 from trading_core.clock import Clock
-from trading_core.market_hours import next_change
+from trading_core.market_hours import next_session_change
 
 Sleep = Callable[[float], Awaitable[object]]
 SessionListener = Callable[[bool], Awaitable[object]]
@@ -32,10 +32,12 @@ async def run_walk(exchange: PaperExchange, interval: timedelta, *, sleep: Sleep
 async def run_sessions(
     exchange: PaperExchange, clock: Clock, *, on_change: SessionListener | None = None, sleep: Sleep = asyncio.sleep
 ) -> None:
-    """Open and close the exchange's session at the calendar's instants, by the clock, until cancelled.
+    """Move the exchange's sessions at the calendar's instants, by the clock, until cancelled.
 
-    At a close the day orders expire then and there, whether or not anything asks the exchange
-    anything. `on_change` hears each change (the service tells its engine).
+    It wakes at each start and end of the pre-market, regular and after-hours sessions. At a close
+    the day orders expire then and there (extended-hours ones at the after-hours' end), whether or
+    not anything asks the exchange anything. `on_change` hears each open and close of the regular
+    session (the service tells its engine).
 
     Raises:
         ValueError: The exchange has no calendar (it is in the always-open mode).
@@ -49,5 +51,5 @@ async def run_sessions(
         if changed is not None and on_change is not None:
             await on_change(changed)
         now = clock.now()
-        at, _ = next_change(calendar, now)
+        at = next_session_change(calendar, now)
         await sleep(max(0.0, (at - now).total_seconds()))

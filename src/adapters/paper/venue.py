@@ -17,10 +17,12 @@ from adapters.paper.acceptance import Acceptance
 from adapters.paper.execution import FillPlan
 from adapters.paper.instrument import Instrument
 from adapters.paper.updates import order_update
+from adapters.paper.working import WorkingOrder
 from trading_core.account_book import reference_price
 from trading_core.broker_models import BrokerOrder
 from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce
 from trading_core.errors import OrderNotCancelable
+from trading_core.market import Session
 from trading_core.orders import Order, TradeEvent
 from trading_core.values import ZERO, BrokerOrderId, ClientOrderId
 
@@ -30,6 +32,7 @@ _AT_ONCE = frozenset({TimeInForce.DAY, TimeInForce.GTC, TimeInForce.IOC, TimeInF
 """Market orders of these fill at once in session (when nothing limits the fill): `_fill_at_once`."""
 
 _REPLACEABLE = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
+_EXTENDED_SESSIONS = frozenset({Session.PRE_MARKET, Session.AFTER_HOURS})
 
 
 class Venue(Acceptance):
@@ -53,6 +56,7 @@ class Venue(Acceptance):
             checks.duplicate_client_order_id(order.client_order_id)
         quantity = order.quantity
         checks.check_shape(order.type, quantity, order.limit_price, order.stop_price)
+        checks.check_extended_hours(order.type, order.time_in_force, order.extended_hours)
         inst = checks.check_asset(self.instruments.get(order.symbol), order.symbol, quantity)
         if order.time_in_force is not TimeInForce.DAY:
             self._check_time_in_force(order.time_in_force)
@@ -204,6 +208,8 @@ class Venue(Acceptance):
         self.ledger.revalue(inst)
         if self.is_open:
             self._match(inst, now)
+        elif self.extended:
+            self._match_extended(inst, now)
 
     def open(self) -> None:
         """Open the session: route the orders accepted while closed, then match every book."""
@@ -218,8 +224,11 @@ class Venue(Acceptance):
         for inst in self.instruments.values():
             self._match(inst, now)
 
-    def close(self) -> None:
-        """Close the session: execute `cls` orders, expire day orders, roll `last_equity`."""
+    def close(self, *, keep_extended: bool = False) -> None:
+        """Close the session: execute `cls` orders, expire day orders, roll `last_equity`.
+
+        `keep_extended`: the after-hours session follows, so extended-hours day orders go on working.
+        """
         if not self.is_open:
             return
         now = self.clock.now()
@@ -229,10 +238,51 @@ class Venue(Acceptance):
                 self._execute_once(w, self.instruments[w.symbol], now)
         self.is_open = False
         for w in list(self.working.values()):
-            if w.time_in_force is TimeInForce.DAY and w.status is not OrderStatus.ACCEPTED:
-                self._close(w, OrderStatus.EXPIRED)
-                self._publish(TradeEvent.EXPIRED, w, now, expired_at=now)
+            kept = keep_extended and w.extended_hours  # it trades on after the close
+            if w.time_in_force is TimeInForce.DAY and w.status is not OrderStatus.ACCEPTED and not kept:
+                self._expire(w, now)
         self.ledger.last_equity = self.ledger.equity
+
+    def enter(self, session: Session) -> None:
+        """Move to the session the calendar says: the regular one opens as `open` does, its close
+        closes as `close` does (keeping extended-hours orders when after-hours follows); the start of
+        an extended session routes the extended-hours orders that waited, its end expires those of the day.
+        """
+        if session is Session.REGULAR:
+            self.extended = False
+            self.open()
+            return
+        extended = session in _EXTENDED_SESSIONS
+        if self.is_open:
+            self.close(keep_extended=extended)
+        if extended and not self.extended:
+            self.extended = True
+            now = self.clock.now()
+            waiting = [w for w in self._queued if w.extended_hours]
+            self._queued = [w for w in self._queued if not w.extended_hours]
+            for w in waiting:
+                if w.status is OrderStatus.ACCEPTED:
+                    self._open_queued(w, now)
+        elif not extended and self.extended:
+            self.extended = False
+            now = self.clock.now()
+            for w in list(self.working.values()):
+                if w.extended_hours and w.time_in_force is TimeInForce.DAY and w.status is not OrderStatus.ACCEPTED:
+                    self._expire(w, now)
+
+    def _expire(self, w: WorkingOrder, now: datetime) -> None:
+        self._close(w, OrderStatus.EXPIRED)
+        self._publish(TradeEvent.EXPIRED, w, now, expired_at=now)
+
+    def _match_extended(self, inst: Instrument, now: datetime) -> None:
+        """In an extended session, execute the extended-hours orders the price crosses; the rest wait."""
+        if inst.idle:
+            return
+        for w in inst.crossed(inst.price):
+            if w.extended_hours:
+                self._execute(w, inst, now)
+            if w.is_open:
+                inst.rest(w)
 
     def resume_order(self, order: Order) -> None:
         """Work again an order this account had taken before a restart, under its own broker id.
