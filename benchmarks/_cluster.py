@@ -167,6 +167,7 @@ class Cluster:
         )
         self.sim_url = f"http://127.0.0.1:{sim_port}"
         sim_command = [python, "-m", "apps.cli", "alpaca-sim", "--port", str(sim_port), "--log-level", "warning"]
+        sim_command.append("--always-open")  # the runs trade whatever the day and hour
         self.sim = Child(
             "sim", [*sim_command, *sim_options], base_env, folder, http_ready(f"{self.sim_url}/_sim/state")
         )

@@ -7,13 +7,15 @@ import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
 import pytest
 
-from apps.alpaca_sim import SimServer
+from apps.alpaca_sim import SimServer, SimSettings
+from trading_core.clock import TestClock
+from trading_core.market import EASTERN
 
 with warnings.catch_warnings():
     # alpaca-py imports websockets.legacy, deprecated since websockets 14
@@ -73,6 +75,23 @@ class TestAccountClockCalendarAssets:
         assert all(isinstance(d, Calendar) for d in days)
         assert [date(2026, 3, d) for d in range(2, 7)] == [d.date for d in days]
         assert (days[0].open.hour, days[0].open.minute, days[0].close.hour) == (9, 30, 16)
+
+    def test_on_the_nyse_calendar_the_clock_and_a_holiday_week_parse_unchanged(self) -> None:
+        """The simulator's default: Thanksgiving 2025 is absent, the day after closes at 13:00."""
+        thanksgiving_noon = datetime(2025, 11, 27, 12, tzinfo=EASTERN)
+        with SimServer(SimSettings(rate_limit=0), clock=TestClock(thanksgiving_noon.astimezone(UTC))) as sim:
+            nyse = TradingClient("test", "test", paper=True, url_override=sim.url)
+            clock = nyse.get_clock()
+            days = nyse.get_calendar(GetCalendarRequest(start=date(2025, 11, 24), end=date(2025, 11, 30)))
+
+        assert isinstance(clock, Clock)
+        assert (clock.is_open, clock.timestamp) == (False, thanksgiving_noon)
+        assert (clock.next_open, clock.next_close) == (
+            datetime(2025, 11, 28, 9, 30, tzinfo=EASTERN),
+            datetime(2025, 11, 28, 13, tzinfo=EASTERN),
+        )
+        assert [d.date.day for d in days] == [24, 25, 26, 28]
+        assert [(d.close.hour, d.close.minute) for d in days] == [(16, 0), (16, 0), (16, 0), (13, 0)]
 
     def test_assets_parse_listed_and_one_by_symbol_or_id(self, client: TradingClient) -> None:
         assets = client.get_all_assets()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from apps.alpaca_sim import errors, wire
 from apps.alpaca_sim.asgi import Request, Response, json_response
@@ -11,6 +11,8 @@ from apps.alpaca_sim.simulation import Simulation
 FIRST_DAY = date(1970, 1, 1)
 LAST_DAY = date(2029, 12, 31)
 """The calendar Alpaca serves covers 1970 to 2029."""
+_SETTLEMENT_REACH = timedelta(days=14)
+"""Past the last day asked for, far enough to find its settlement date (T+5 at most, and the longest closure)."""
 
 
 async def get_account(sim: Simulation, request: Request) -> Response:
@@ -32,10 +34,14 @@ async def get_clock(sim: Simulation, request: Request) -> Response:
 
 
 async def get_calendar(sim: Simulation, request: Request) -> Response:
-    """Trading days from `start` to `end` (inclusive dates; the whole calendar without them)."""
+    """The exchange's trading days from `start` to `end` (inclusive dates; the whole calendar without
+    them): holidays absent, early closes at 13:00, each with its settlement date."""
     start = max(request.query.day("start") or FIRST_DAY, FIRST_DAY)
     end = min(request.query.day("end") or LAST_DAY, LAST_DAY)
-    return json_response(wire.trading_days(start, end))
+    if start > end:
+        return json_response([])
+    days = sim.dates.trading_days(start, end + _SETTLEMENT_REACH)
+    return json_response(wire.calendar_days(days, start, end))
 
 
 async def list_assets(sim: Simulation, request: Request) -> Response:

@@ -15,7 +15,17 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from apps.alpaca_sim import account, activities, controls, data_stream, errors, market_data, orders, positions
+from apps.alpaca_sim import (
+    account,
+    activities,
+    controls,
+    data_stream,
+    errors,
+    market_data,
+    orders,
+    positions,
+    sessions,
+)
 from apps.alpaca_sim.asgi import (
     Receive,
     Request,
@@ -77,6 +87,7 @@ class SimulatorApp:
         self.sim = Simulation(settings, clock=clock)
         self._api = api_router()
         self._controls = controls.router()
+        self._sessions: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -94,8 +105,11 @@ class SimulatorApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                self._sessions = asyncio.get_running_loop().create_task(sessions.run(self.sim))
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self._sessions is not None:
+                    self._sessions.cancel()
                 await self.sim.hub.drop_all(1001)
                 await self.sim.market.drop_all()
                 await send({"type": "lifespan.shutdown.complete"})
@@ -155,6 +169,7 @@ class SimulatorApp:
     async def _dispatch(self, routes: Router, request: Request) -> Response:
         """Run the route's handler; map every refusal to Alpaca's error answer; publish trade updates."""
         try:
+            self.sim.follow_calendar()  # an open or close whose instant has come happens first
             handler, params = routes.find(request.method, request.path)
             return await handler(self.sim, request, **params)
         except errors.AlpacaError as e:

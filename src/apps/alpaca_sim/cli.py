@@ -51,6 +51,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         metavar="FILE",
         help="journal that keeps orders, fills, positions and cash across restarts (created if missing)",
     )
+    parser.add_argument(
+        "--always-open",
+        action="store_true",
+        help="open the session from the start and only by /_sim/market (tests, demos); "
+        "without it the session follows the NYSE calendar by the clock",
+    )
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     return parser
 
@@ -74,6 +80,7 @@ def settings_from(args: argparse.Namespace, keys: tuple[str, str]) -> SimSetting
         rate_limit=getattr(args, "rate_limit", DEFAULT_RATE_LIMIT),
         paper=PaperConfig(starting_cash=getattr(args, "cash", Decimal(100_000)), seed=getattr(args, "seed", 0)),
         state=getattr(args, "state", None),
+        always_open=getattr(args, "always_open", False),
     )
 
 

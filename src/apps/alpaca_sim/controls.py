@@ -75,10 +75,16 @@ async def step(sim: Simulation, request: Request) -> Response:
 
 
 async def market(sim: Simulation, request: Request) -> Response:
-    """`POST /_sim/market {"open": true}`: open, or close (day orders expire)."""
+    """`POST /_sim/market {"open": true}`: open, or close (day orders expire). Always-open mode only:
+    while the session follows the calendar, 409 says so and nothing changes."""
     is_open = _body(request).get("open")
     if not isinstance(is_open, bool):
         raise errors.invalid("open must be true or false")
+    if sim.sessions is not None:
+        raise errors.conflict(
+            f"the session follows the {sim.sessions.calendar.name} calendar and cannot be set by hand: "
+            "start the simulator with --always-open (SimSettings(always_open=True)) to open and close it",
+        )
     if is_open:
         sim.exchange.open_market()
     else:

@@ -73,6 +73,11 @@ def method_not_allowed() -> AlpacaError:
     return AlpacaError(405, 40510000, "method not allowed")
 
 
+def conflict(message: str) -> AlpacaError:
+    """A control that the simulator's mode does not allow (the session set by hand while it follows the calendar)."""
+    return AlpacaError(409, 40910000, message)
+
+
 def invalid(message: str) -> AlpacaError:
     return AlpacaError(422, 40010001, message)
 

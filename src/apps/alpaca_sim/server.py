@@ -13,6 +13,7 @@ import uvicorn
 
 from apps.alpaca_sim.app import SimulatorApp, create_app
 from apps.alpaca_sim.simulation import SimSettings
+from trading_core.clock import Clock
 
 
 def serve(settings: SimSettings, *, host: str = "127.0.0.1", port: int = 8765, log_level: str = "info") -> None:
@@ -38,11 +39,15 @@ class SimServer:
         settings: Keys, rate limit and exchange; by default keys `test`/`test` and no rate limit.
         host: The loopback address to listen on.
         port: 0 picks a free port.
+        clock: Where the exchange's time comes from (the wall clock by default; a test's clock
+            moves the calendar's sessions when it is moved).
     """
 
-    def __init__(self, settings: SimSettings | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, settings: SimSettings | None = None, *, host: str = "127.0.0.1", port: int = 0, clock: Clock | None = None
+    ) -> None:
         self.settings = settings or SimSettings(rate_limit=0)
-        self.app: SimulatorApp = create_app(self.settings)
+        self.app: SimulatorApp = create_app(self.settings, clock=clock)
         self._host = host
         self._requested_port = port
         self.port = 0

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import attrs
 
+from adapters.calendar import NyseCalendar
 from adapters.paper import PaperConfig, PaperExchange
 from apps.alpaca_sim import wire
 from apps.alpaca_sim.activities import ActivityLog
@@ -28,6 +29,7 @@ from apps.alpaca_sim.data_stream import MarketDataHub
 from apps.alpaca_sim.faults import FaultBook, Rule
 from apps.alpaca_sim.order_requests import PositionIntent
 from apps.alpaca_sim.ratelimit import DEFAULT_RATE_LIMIT, RateLimiter
+from apps.alpaca_sim.sessions import SessionFollower
 from apps.alpaca_sim.state import Commit, Header, Journal, Replayed
 from apps.alpaca_sim.stream import StreamHub
 from apps.alpaca_sim.traffic import Traffic
@@ -35,6 +37,7 @@ from trading_core.broker_models import BrokerOrder, BrokerPosition, TradeUpdate
 from trading_core.clock import Clock, SystemClock
 from trading_core.enums import Side
 from trading_core.market import Asset
+from trading_core.market_hours import MarketCalendar
 from trading_core.orders import Order
 from trading_core.ports import OrderFilter
 from trading_core.positions import Position, apply_fill
@@ -60,6 +63,10 @@ class SimSettings:
         state: The journal that keeps the account across restarts (`--state`); None keeps it in
             memory only. A simulator started on an existing journal carries on its account (its
             cash and seed, not `paper`'s).
+        always_open: The session is opened and closed only by hand (`/_sim/market`), open from the
+            start unless `paper.market_open` says not (`--always-open`; tests and demos). False: it
+            follows the calendar (`paper.calendar`, else the NYSE's) by the clock, and `/_sim/market`
+            is refused. `/v2/calendar` answers from that calendar either way.
     """
 
     key_id: str = "test"
@@ -67,6 +74,7 @@ class SimSettings:
     rate_limit: int = DEFAULT_RATE_LIMIT
     paper: PaperConfig = PaperConfig()
     state: Path | None = None
+    always_open: bool = False
 
 
 class Simulation:
@@ -83,6 +91,10 @@ class Simulation:
         self._later: set[asyncio.Task[None]] = set()
         """What fault rules scheduled for later (accept_later, pending_new, the replace race)."""
         self.activities = ActivityLog()
+        self.dates: MarketCalendar = settings.paper.calendar or NyseCalendar()
+        """The calendar `/v2/calendar` answers from."""
+        self.sessions = None if settings.always_open else SessionFollower(self.dates, self.clock)
+        """What opens and closes the session; None in the always-open mode."""
         self.journal = Journal(settings.state) if settings.state is not None else None
         replayed = self.journal.read() if self.journal is not None else None
         if replayed is None:
@@ -113,6 +125,10 @@ class Simulation:
         self._note_journaled()
 
     def _fresh(self, config: PaperConfig) -> None:
+        sessions = self.sessions
+        config = attrs.evolve(config, calendar=None if sessions is None else sessions.calendar)
+        if sessions is not None:
+            sessions.forget()
         self.config = config
         self.exchange = PaperExchange(self.clock, config=config)
         self.faults.reset(config.seed)
@@ -319,11 +335,23 @@ class Simulation:
     # ---------------------------------------------------------------- session
 
     def close_market(self) -> None:
-        """Close the session; today's last prices become tomorrow's `lastday_price`."""
+        """Close the session; today's last prices become tomorrow's `lastday_price`.
+
+        Raises:
+            RuntimeError: The session follows the calendar (it is not the always-open mode).
+        """
         was_open = self.exchange.is_open
         self.exchange.close_market()
         if was_open:
-            self.lastday = {symbol: self.exchange.price(symbol) for symbol in self.lastday}
+            self._roll_lastday()
+
+    def follow_calendar(self) -> None:
+        """Open or close the session if the calendar's instant has come (a close as `close_market` does)."""
+        if self.sessions is not None and self.sessions.follow(self.exchange) is False:
+            self._roll_lastday()
+
+    def _roll_lastday(self) -> None:
+        self.lastday = {symbol: self.exchange.price(symbol) for symbol in self.lastday}
 
 
 def _replay_fills(

@@ -7,18 +7,18 @@ present and `null` where Alpaca sends null (alpaca-protocol.md, sections 2.3, 3.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.enums import OrderStatus
 from trading_core.market import EASTERN, Account, Asset, MarketClock
+from trading_core.market_hours import TradingDay
 from trading_core.values import ZERO
 
 _RATIO = Decimal("1e-16")
-_SATURDAY = 5
 MAINTENANCE_MARGIN_PERCENT = Decimal(30)
 
 JSON = dict[str, Any]
@@ -243,28 +243,40 @@ def clock(c: MarketClock) -> JSON:
     }
 
 
-def trading_days(start: date, end: date) -> list[JSON]:
-    """Calendar days (5.2) from `start` to `end` inclusive: weekdays, 09:30 to 16:00 (no holidays)."""
-    days: list[JSON] = []
-    day = start
-    while day <= end:
-        if day.weekday() < _SATURDAY:
-            days.append(
-                {
-                    "date": day.isoformat(),
-                    "open": "09:30",
-                    "close": "16:00",
-                    "session_open": "0400",
-                    "session_close": "2000",
-                    "settlement_date": _next_weekday(day).isoformat(),
-                }
-            )
-        day += timedelta(days=1)
-    return days
+def calendar_days(days: Sequence[TradingDay], start: date, end: date) -> list[JSON]:
+    """Calendar days (5.2) from `start` to `end` inclusive, from `days`: the exchange's trading days from
+    `start` on, reaching far enough past `end` to settle the last (two weeks is enough)."""
+    answer: list[JSON] = []
+    for i, day in enumerate(days):
+        if day.date > end:
+            break
+        if day.date < start:
+            continue
+        settles = i + settlement_cycle(day.date)
+        answer.append(
+            {
+                "date": day.date.isoformat(),
+                "open": day.open.astimezone(EASTERN).strftime("%H:%M"),
+                "close": day.close.astimezone(EASTERN).strftime("%H:%M"),
+                "session_open": day.session_open.astimezone(EASTERN).strftime("%H%M"),
+                "session_close": day.session_close.astimezone(EASTERN).strftime("%H%M"),
+                "settlement_date": days[settles].date.isoformat() if settles < len(days) else None,
+            }
+        )
+    return answer
 
 
-def _next_weekday(day: date) -> date:
-    day += timedelta(days=1)
-    while day.weekday() >= _SATURDAY:
-        day += timedelta(days=1)
-    return day
+_SETTLEMENT_CYCLES: tuple[tuple[date, int], ...] = (
+    (date(2024, 5, 28), 1),
+    (date(2017, 9, 5), 2),
+    (date(1995, 6, 7), 3),
+)
+
+
+def settlement_cycle(trade_date: date) -> int:
+    """Trading days from a US equity trade to its settlement: T+1 since 2024-05-28, T+2 from 2017-09-05,
+    T+3 from 1995-06-07, T+5 before (the SEC's rules of those dates)."""
+    for since, days in _SETTLEMENT_CYCLES:
+        if trade_date >= since:
+            return days
+    return 5
