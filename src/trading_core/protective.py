@@ -1,0 +1,65 @@
+"""An order class's exits against its entry: what they may fill, when they work, what a fill ends.
+
+Pure rules over `Order` values, the same for every venue that executes them (the paper exchange)
+and for the engine that tracks them (Alpaca's semantics):
+
+- the legs of a bracket or an OTO are `held` until the entry fills, then work for what it has
+  filled: together they may fill no more than the entry has (`exit_cap`);
+- an OCO's two exits (the order itself and its leg) may fill its quantity once between them;
+- a fill of one exit reduces what the other may fill (`executable`), and once the exits have
+  filled all they may, with the entry done filling, the others are cancelled (`exits_to_cancel`);
+- an entry that ends with nothing filled ends its legs, and a cancelled parent cancels its legs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+
+from trading_core.enums import OrderClass
+from trading_core.orders import Order
+from trading_core.values import ZERO
+
+__all__ = ["exit_cap", "exits", "executable", "exits_to_cancel", "legs_held"]
+
+
+def exits(parent: Order, legs: Iterable[Order]) -> list[Order]:
+    """The group's exits: an OCO's order and its leg, else the legs alone."""
+    found = list(legs)
+    return [parent, *found] if parent.order_class is OrderClass.OCO else found
+
+
+def exit_cap(parent: Order) -> Decimal:
+    """What the exits may fill between them: an OCO's quantity, else what the entry has filled."""
+    return parent.quantity if parent.order_class is OrderClass.OCO else parent.filled_quantity
+
+
+def legs_held(parent: Order) -> bool:
+    """Whether the legs wait for the entry: a bracket's or OTO's until its first fill."""
+    return parent.order_class in (OrderClass.BRACKET, OrderClass.OTO) and not parent.filled_quantity
+
+
+def executable(parent: Order, group: Sequence[Order], exit_order: Order) -> Decimal:
+    """What `exit_order` (one of `group`, the exits) may fill now: its rest, within what the group may still fill."""
+    if exit_order.is_terminal or (exit_order is not parent and legs_held(parent)):
+        return ZERO
+    room = exit_cap(parent) - sum((o.filled_quantity for o in group), ZERO)
+    return max(ZERO, min(exit_order.remaining_quantity, room))
+
+
+def exits_to_cancel(parent: Order, group: Sequence[Order]) -> list[Order]:
+    """The open exits whose time is over.
+
+    When the entry ended with nothing filled, all of its legs; when the exits have filled all the
+    entry will give them (the entry filled, or ended), or all of an OCO's quantity, the rest.
+    """
+    open_exits = [o for o in group if not o.is_terminal and o is not parent]
+    if parent.order_class is OrderClass.OCO:
+        done = sum((o.filled_quantity for o in group), ZERO) >= parent.quantity
+        return [o for o in group if not o.is_terminal] if done else []
+    if parent.is_terminal and not parent.filled_quantity:
+        return open_exits
+    entry_done = parent.is_terminal or parent.filled_quantity >= parent.quantity
+    if entry_done and sum((o.filled_quantity for o in group), ZERO) >= parent.filled_quantity:
+        return open_exits
+    return []
