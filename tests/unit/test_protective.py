@@ -15,7 +15,7 @@ from trading_core.enums import OrderClass, OrderStatus, OrderType, Side
 from trading_core.errors import InvalidOrder
 from trading_core.order_classes import LegRole, leg_requests
 from trading_core.orders import Order
-from trading_core.protective import exit_cap, executable, exits, exits_to_cancel, legs_held
+from trading_core.protective import executable, exit_cap, exits, exits_to_cancel, legs_held
 from trading_core.requests import OrderRequest
 from trading_core.trailing import next_hwm, trail_stop_price, trailing_triggered
 from trading_core.values import ClientOrderId, OrderId
