@@ -207,12 +207,14 @@ def in_doubt(order: Order) -> bool:
     """Perhaps at the broker, and not known there: sent unanswered, or stored and then a crash.
 
     The opening half of a split waits here for its closing half until it is sent (`submitted_at`),
-    and an order queued for the open is `accepted`: neither has been sent.
+    and an order queued for the open is `accepted`: neither has been sent. A leg is never sent
+    alone: the broker's answer to its parent gives it its broker id.
     """
     return (
         order.broker_order_id is None
         and order.status is OrderStatus.PENDING_NEW
         and (order.submitted_at is not None or order.parent_id is None)
+        and order.leg_of is None  # a leg goes with its parent: it is in doubt as its parent is
     )
 
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
-from trading_core.enums import OrderClass
+from trading_core.enums import OrderClass, OrderStatus
 from trading_core.orders import Order
-from trading_core.values import ZERO
+from trading_core.values import ZERO, OrderId
 
-__all__ = ["exit_cap", "exits", "executable", "exits_to_cancel", "legs_held"]
+__all__ = ["executable", "exit_cap", "exits", "exits_to_cancel", "legs_held", "unfilled_once"]
 
 
 def exits(parent: Order, legs: Iterable[Order]) -> list[Order]:
@@ -63,3 +63,24 @@ def exits_to_cancel(parent: Order, group: Sequence[Order]) -> list[Order]:
     if entry_done and sum((o.filled_quantity for o in group), ZERO) >= parent.filled_quantity:
         return open_exits
     return []
+
+
+def unfilled_once(orders: Iterable[Order]) -> Decimal:
+    """The unfilled quantity of `orders` (all on one side), each exit group's counted once.
+
+    An OCO's two exits, or a bracket's, sell the same shares: the group holds the larger of
+    their rests, not their sum. A leg still held for its entry holds nothing: it can only ever
+    sell what the entry buys, and the entry is counted on its own side.
+    """
+    total = ZERO
+    groups: dict[OrderId, Decimal] = {}
+    for order in orders:
+        rest = order.quantity - order.filled_quantity
+        if order.leg_of is None and not order.legs:
+            total += rest  # a simple order, the usual case
+            continue
+        if order.status is OrderStatus.HELD:
+            continue
+        key = order.leg_of or order.id
+        groups[key] = max(groups.get(key, ZERO), rest)
+    return total + sum(groups.values(), ZERO)

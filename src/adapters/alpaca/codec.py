@@ -28,7 +28,7 @@ import msgspec
 from cattrs.gen import make_dict_structure_fn, override
 
 from trading_core.broker_models import BrokerOrder, BrokerPosition, TradeUpdate
-from trading_core.enums import OrderStatus, TimeInForce
+from trading_core.enums import OrderClass, OrderStatus, TimeInForce
 from trading_core.market import EASTERN, Account, Asset, MarketClock, Quote, Session
 from trading_core.orders import Order, TradeEvent
 from trading_core.values import FOUR_PLACES, ZERO, BrokerOrderId, ClientOrderId, ExecutionId, Symbol
@@ -139,6 +139,17 @@ def _timestamp(value: object, _: type) -> datetime:
 _warned_statuses: set[str] = set()
 
 
+_ORDER_CLASSES: Final = {c.value: c for c in OrderClass}
+"""Alpaca's `order_class` words; `""` (and a class we do not trade, `mleg`) read as simple."""
+
+
+def _legs(value: object, _: type) -> tuple[BrokerOrder, ...]:
+    """A parent's `legs` (null unless asked for `nested`, and on a leg itself)."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(_conv.structure(leg, BrokerOrder) for leg in value)
+
+
 def _status(value: object, _: type) -> OrderStatus:
     try:
         return OrderStatus(str(value))
@@ -174,6 +185,7 @@ _conv = cattrs.Converter(forbid_extra_keys=False)
 _conv.register_structure_hook(Decimal, _decimal)
 _conv.register_structure_hook(datetime, _timestamp)
 _conv.register_structure_hook(OrderStatus, _status)
+_conv.register_structure_hook(OrderClass, lambda value, _: _ORDER_CLASSES.get(value, OrderClass.SIMPLE))
 _conv.register_structure_hook_func(lambda t: t == (TradeEvent | str), _event)
 for _cls in (BrokerOrderId, ClientOrderId, ExecutionId, Symbol):
     _conv.register_structure_hook(_cls, _str_as(_cls))
@@ -188,6 +200,7 @@ _conv.register_structure_hook(
         quantity=override(rename="qty"),
         filled_quantity=override(rename="filled_qty"),
         filled_average_price=override(rename="filled_avg_price"),
+        legs=override(struct_hook=_legs),
     ),
 )
 _conv.register_structure_hook(

@@ -13,7 +13,7 @@ from decimal import Decimal
 import attrs
 
 from trading_core import codes
-from trading_core.enums import OrderType, Side, TimeInForce, TradingState
+from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce, TradingState
 from trading_core.market import Session
 from trading_core.requests import OrderRequest
 from trading_core.risk.context import RiskContext
@@ -191,12 +191,18 @@ def symbol_tradable(request: OrderRequest, sized: Sizing, ctx: RiskContext, limi
 
 
 def wash_trade(request: OrderRequest, sized: Sizing, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
-    """Refuse an order that could execute against one of our own opposite orders, as Alpaca does."""
+    """Refuse an order that could execute against one of our own opposite orders, as Alpaca does.
+
+    An exit pair sent as one OCO or bracket passes (Alpaca's advice, "use complex orders"): its
+    exits are on one side, and a bracket's legs are held until its entry has filled.
+    """
     if not limits.enable_wash_trade_protection:
         return None
     for other in ctx.open_orders:
         if other.symbol != request.symbol or other.side is request.side or other.is_terminal:
             continue
+        if other.status is OrderStatus.HELD:
+            continue  # a leg waiting for its entry is not at the market: nothing can execute against it
         if _could_cross(request, other.type, other.limit_price):
             if request.type is OrderType.MARKET:
                 reason = f"potential wash trade: market order against open {other.side} order {other.id} (42210000)"
