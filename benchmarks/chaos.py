@@ -104,6 +104,11 @@ QUIET_SECONDS = 6.0
 """Settled: open orders and positions unchanged for this long, and equal to the broker's."""
 
 
+def progress(line: str) -> None:
+    """Where the run is, on stderr: a run stopped from outside (a test's timeout) shows its phase."""
+    print(f"chaos: {line}", file=sys.stderr, flush=True)
+
+
 def decimal_json(text: str) -> Any:
     return json.loads(text, parse_float=Decimal)
 
@@ -483,7 +488,7 @@ class Restarts:
                 await asyncio.sleep(0.1)  # a count, not an event: clients only add to it
             if not running.is_set():
                 return
-            print(f"chaos: {name} killed and started again at {self.clients.submitted} orders", file=sys.stderr)
+            progress(f"{name} killed and started again at {self.clients.submitted} orders")
             try:
                 await asyncio.wait_for(action(), RESTART_TIMEOUT)
             except Exception as e:  # the run cannot go on as planned: stop it, loudly
@@ -618,16 +623,20 @@ def database_records(
     from psycopg.rows import dict_row
 
     with psycopg.connect(url, row_factory=dict_row) as conn:
-        orders = conn.execute(
-            "SELECT id::text, broker_order_id, client_order_id, symbol, side, quantity, filled_quantity, status,"
-            " decision_id::text, replaces::text, parent_id::text, rejection_code FROM trading.orders"
-        ).fetchall()
+        orders = _orders(conn)
         fills = conn.execute("SELECT order_id::text, broker_fill_id, quantity FROM trading.fills").fetchall()
         outbox = conn.execute("SELECT event_id::text, type, payload, sent_at FROM trading.outbox").fetchall()
         positions = conn.execute(
             "SELECT symbol, CASE side WHEN 'short' THEN -quantity ELSE quantity END AS q FROM trading.positions"
         ).fetchall()
     return orders, fills, outbox, {p["symbol"]: Decimal(p["q"]) for p in positions if p["q"] != 0}
+
+
+def _orders(conn: Any) -> list[dict[str, Any]]:
+    return conn.execute(  # type: ignore[no-any-return]
+        "SELECT id::text, broker_order_id, client_order_id, symbol, side, quantity, filled_quantity, status,"
+        " decision_id::text, replaces::text, parent_id::text, rejection_code FROM trading.orders"
+    ).fetchall()
 
 
 def never_sent(ours: dict[str, Any]) -> bool:
@@ -639,6 +648,21 @@ def _held_for_its_close(ours: dict[str, Any], by_id: dict[str, dict[str, Any]]) 
     """The opening half of a split order, rightly held here while its closing half still works."""
     parent = by_id.get(ours["parent_id"] or "")
     return ours["status"] == "pending_new" and parent is not None and parent["status"] not in _FINAL
+
+
+def database_orders(url: str) -> list[dict[str, Any]]:
+    import psycopg
+    from psycopg.rows import dict_row
+
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        return _orders(conn)
+
+
+def held_for_their_closes(orders: list[dict[str, Any]]) -> set[str]:
+    """The client order ids of the opening halves held here while their closing halves work: open
+    in the service, rightly unknown to the broker until their closes fill."""
+    by_id = {o["id"]: o for o in orders}
+    return {o["client_order_id"] for o in orders if _held_for_its_close(o, by_id)}
 
 
 _FINAL = frozenset({"filled", "canceled", "expired", "rejected", "replaced", "done_for_day", "calculated"})
@@ -856,8 +880,9 @@ def compare_fills_and_events(
 # ------------------------------------------------------------------ settling
 
 
-async def decisions_consumed(cluster: Cluster, record: Record) -> bool:
-    """Wait until every decision JetStream acknowledged has its order, but those its wiped store lost.
+async def decisions_consumed(cluster: Cluster, record: Record) -> set[str]:
+    """Wait until every decision JetStream acknowledged has its order, but those its wiped store lost;
+    answer the client order ids still without one when the wait ran out (none: consumed).
 
     One delivered to a service that was then killed comes back after the consumer's ack wait (30 s).
     """
@@ -869,16 +894,17 @@ async def decisions_consumed(cluster: Cluster, record: Record) -> bool:
         if i.via == "nats" and i.acknowledged and not _lost_with_the_store(i, record)
     }
     deadline = time.monotonic() + SETTLE_TIMEOUT
-    while time.monotonic() < deadline:
-        orders, _, _, _ = await asyncio.to_thread(database_records, cluster.postgres.url)
-        if wanted <= {o["client_order_id"] for o in orders}:
-            return True
+    while True:
+        orders = await asyncio.to_thread(database_orders, cluster.postgres.url)
+        missing = wanted - {o["client_order_id"] for o in orders}
+        if not missing or time.monotonic() > deadline:
+            return missing
         await asyncio.sleep(1)
-    return False
 
 
-async def settle(cluster: Cluster) -> bool:
-    """Wait until the service's open orders and positions stop changing and agree with the broker's."""
+async def settle(cluster: Cluster) -> str | None:
+    """Wait until the service's open orders and positions stop changing and agree with the broker's;
+    answer what still differed when the wait ran out (None: settled)."""
     headers = AUTH
     deadline = time.monotonic() + SETTLE_TIMEOUT
     last: Any = None
@@ -900,6 +926,8 @@ async def settle(cluster: Cluster) -> bool:
             except (httpx.HTTPError, ValueError, KeyError):
                 await asyncio.sleep(1)
                 continue
+            held = held_for_their_closes(await asyncio.to_thread(database_orders, cluster.postgres.url))
+            ours = (sorted(set(ours[0]) - held), ours[1])
             now = (ours, theirs)
             if now != last:
                 last, quiet_since = now, time.monotonic()
@@ -908,9 +936,10 @@ async def settle(cluster: Cluster) -> bool:
                 and len(ours[0]) == len(theirs[0])
                 and time.monotonic() - quiet_since > QUIET_SECONDS
             ):
-                return True
+                return None
             await asyncio.sleep(1)
-    return False
+    ours, theirs = last if last else (None, None)
+    return f"unsettled: ours (open orders, positions) {ours}; the broker's {theirs}"
 
 
 async def service_view(http: httpx.AsyncClient, url: str) -> tuple[list[str], dict[str, Decimal]]:
@@ -969,7 +998,14 @@ async def chaos(cluster: Cluster, orders: int, rate: float, seed: int, clients: 
     ]
     await until_done_or_failed(asyncio.create_task(load.run(running)), background, running)
     await faults.clear()
-    settled = await decisions_consumed(cluster, load.record) and await settle(cluster)
+    progress(f"clients done after {time.monotonic() - started:.0f}s: waiting for the decisions' orders")
+    unconsumed = await decisions_consumed(cluster, load.record)
+    if unconsumed:
+        unsettled: str | None = f"unsettled: decisions without an order {sorted(unconsumed)}"
+    else:
+        progress(f"decisions consumed after {time.monotonic() - started:.0f}s: settling")
+        unsettled = await settle(cluster)
+    progress(f"{unsettled or 'settled'} after {time.monotonic() - started:.0f}s: comparing")
     await tap.snapshot()
     # the outbox is flushed: give the live subscription a moment for the last ones
     await asyncio.sleep(1)
@@ -980,7 +1016,8 @@ async def chaos(cluster: Cluster, orders: int, rate: float, seed: int, clients: 
     events = tap.stored + [e for e in tap.live.values() if e["id"] not in {s["id"] for s in tap.stored}]
     await tap.stop()
     counts, notes = compare(load.record, broker, database, api_positions, events)
-    (cluster.folder / "findings.txt").write_text("\n".join(notes + load.record.anomalies) + "\n")
+    unsettled_notes = [unsettled] if unsettled else []
+    (cluster.folder / "findings.txt").write_text("\n".join(unsettled_notes + notes + load.record.anomalies) + "\n")
     answers = json.dumps(dict(load.record.answers.most_common()), indent=1)
     (cluster.folder / "answers.json").write_text(answers)
     return {
@@ -993,7 +1030,7 @@ async def chaos(cluster: Cluster, orders: int, rate: float, seed: int, clients: 
         "seed": seed,
         "fault_rate": rate,
         "clients": clients,
-        "unsettled": not settled,
+        "unsettled": unsettled is not None,
         "closes_doubled": counts.get("closes_doubled", 0),  # after the issue's counts and the run's facts
         "closes_overtaken": counts.get("closes_overtaken", 0),
         "broker_orders": len(broker[0]),

@@ -40,7 +40,7 @@ def test_a_seeded_chaos_run_doubles_loses_and_misreports_nothing(
     assert result["orders"] == ORDERS
     assert result["restarts"] >= 5, result  # service, NATS, simulator, PostgreSQL, NATS wiped
     assert result["faults"] > 0
-    assert not result["unsettled"], result
+    assert not result["unsettled"], findings
     counts = chaos.COUNTS  # the issue's, and closes sent twice
     assert {k: result[k] for k in counts} == dict.fromkeys(counts, 0), findings
 
@@ -95,3 +95,23 @@ async def test_a_restart_that_fails_stops_the_run_with_its_error_instead_of_leav
             5,
         )
     assert not running.is_set()
+
+
+def test_settling_leaves_out_an_opening_half_held_while_its_closing_half_works(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A flip's opening half is open here and unknown to the broker until its closing half fills: a
+    settled run must not wait for the broker to list it (a resting close once left a run unsettled)."""
+    chaos = _chaos(monkeypatch)
+
+    def order(id_: str, status: str, parent: str | None = None) -> dict[str, object]:
+        return {"id": id_, "client_order_id": f"c-{id_}", "status": status, "parent_id": parent}
+
+    orders = [
+        order("close-resting", "new"),
+        order("open-held", "pending_new", parent="close-resting"),
+        order("close-filled", "filled"),
+        order("open-due", "pending_new", parent="close-filled"),  # its close filled: the broker must have it
+        order("plain", "pending_new"),
+    ]
+    assert chaos.held_for_their_closes(orders) == {"c-open-held"}

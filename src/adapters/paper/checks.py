@@ -131,33 +131,59 @@ def opening_quantity(
         covered = ZERO
         opening = quantity
     if opening and side is Side.SELL:
-        why = None
-        if not (can_short and instrument.asset.shortable):
-            why = "account is not allowed to short" if not can_short else f"{instrument.asset.symbol} is not shortable"
-        elif quantity != quantity.to_integral_value():
-            why = "fractional orders cannot be sold short"
-        if why is not None:
-            code = codes.SYMBOL_NOT_TRADABLE
-            _refuse_quantity(code, why, instrument, quantity=quantity, available=covered, held=same)
+        _check_short(instrument, quantity, can_short=can_short, available=covered, held=same)
     if reject_flips:
-        if against > ZERO and opening:
-            why = "it would take the position through zero"
-            _refuse_quantity(
-                codes.INSUFFICIENT_QUANTITY, why, instrument, quantity=quantity, available=covered, held=same
-            )
-        if not against and other:
-            opposite = "a long buy" if side is Side.SELL else "a short sell"
-            mine = "a short sell" if side is Side.SELL else "a long buy"
-            refuse(
-                codes.INVALID_ORDER,
-                f"cannot open {mine} while {opposite} order is open",
-                field="side",
-                available=ZERO,
-                existing_qty=held,
-                held_for_orders=other,
-                symbol=str(instrument.asset.symbol),
-            )
+        _check_flip(
+            instrument, side, quantity, opening=opening, covered=covered, against=against, other=other, held=same
+        )
     return opening
+
+
+def _check_short(
+    instrument: Instrument, quantity: Decimal, *, can_short: bool, available: Decimal, held: Decimal
+) -> None:
+    """Refuse a sale that opens or adds to a short the account or the asset does not allow."""
+    why = None
+    if not (can_short and instrument.asset.shortable):
+        why = "account is not allowed to short" if not can_short else f"{instrument.asset.symbol} is not shortable"
+    elif quantity != quantity.to_integral_value():
+        why = "fractional orders cannot be sold short"
+    if why is not None:
+        _refuse_quantity(codes.SYMBOL_NOT_TRADABLE, why, instrument, quantity=quantity, available=available, held=held)
+
+
+def _check_flip(
+    instrument: Instrument,
+    side: Side,
+    quantity: Decimal,
+    *,
+    opening: Decimal,
+    covered: Decimal,
+    against: Decimal,
+    other: Decimal,
+    held: Decimal,
+) -> None:
+    """Refuse, as Alpaca does, an order through zero or one opposite an open order of the other side.
+
+    `against` > 0 is a position the order reduces (`covered` of it not reduced by open orders yet);
+    `other` is the open quantity on the other side.
+    """
+    if against > ZERO and opening:
+        why = "it would take the position through zero"
+        code = codes.INSUFFICIENT_QUANTITY
+        _refuse_quantity(code, why, instrument, quantity=quantity, available=covered, held=held)
+    if not against and other:
+        opposite = "a long buy" if side is Side.SELL else "a short sell"
+        mine = "a short sell" if side is Side.SELL else "a long buy"
+        refuse(
+            codes.INVALID_ORDER,
+            f"cannot open {mine} while {opposite} order is open",
+            field="side",
+            available=ZERO,
+            existing_qty=instrument.position.quantity,
+            held_for_orders=other,
+            symbol=str(instrument.asset.symbol),
+        )
 
 
 def _refuse_quantity(

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from adapters.paper.calendar import next_open_and_close
 from adapters.paper.config import PaperConfig
 from adapters.paper.instrument import Instrument
+from adapters.paper.restart import restore_history, resume_account
 from adapters.paper.venue import FillPlan, Venue
 from trading_core.broker_models import BrokerOrder, BrokerPosition, TradeUpdate
 from trading_core.clock import Clock
@@ -197,63 +198,20 @@ class PaperExchange:
     def resume(self, positions: Iterable[Position], cash: Decimal, open_orders: Iterable[Order] = ()) -> None:
         """Carry on an account that outlived the process: its cash, its positions, its open orders.
 
-        Each position keeps its own quantity, cost basis and realised P&L, valued at the current
-        price; the day's P&L starts from here. Each open order (oldest first, which keeps their
-        time priority) is worked again under its broker order id, with what it filled
-        (`Venue.resume_order`): in session, what the current price lets execute fills now,
-        announced as trade updates. Only a fresh exchange (no order taken yet) can be resumed,
-        and only in listed symbols.
+        See `adapters.paper.restart.resume_account`.
 
         Raises:
             ValueError: The exchange has taken orders already, or an order or position is in a
                 symbol it does not list; nothing is changed.
         """
-        venue = self._venue
-        if venue.orders:
-            raise ValueError("only a fresh paper account can be resumed: this one has taken orders")
-        held, working = list(positions), list(open_orders)
-        symbols = {p.symbol for p in held} | {o.symbol for o in working}
-        unlisted = sorted(s for s in symbols if s not in venue.instruments)
-        if unlisted:
-            raise ValueError(f"not listed on the paper exchange: {', '.join(unlisted)}")
-        unsent = [o.id for o in working if o.broker_order_id is None or not o.status.is_open]
-        if unsent:
-            raise ValueError(f"not open at the broker, so not resumable: {', '.join(unsent)}")
-        ledger = venue.ledger
-        ledger.cash = cash
-        for position in held:
-            inst = venue.instruments[position.symbol]
-            inst.position = position
-            ledger.revalue(inst)
-        ledger.last_equity = ledger.equity
-        for order in working:
-            venue.resume_order(order)
+        resume_account(self._venue, positions, cash, open_orders)
 
     def restore_history(self, orders: Iterable[BrokerOrder], *, last_equity: Decimal) -> None:
         """After `resume`: the account's record of orders as it stood before the restart, and `last_equity`.
 
-        `orders` is every order the account still remembers, as last reported, oldest first; the
-        open ones must have been resumed. Each is answered as it was (ids, client order ids,
-        timestamps, fills), except an open order that resuming moved on (it executed or was
-        cancelled), which shows what it is now.
+        See `adapters.paper.restart.restore_history`.
         """
-        venue = self._venue
-        resumed = venue.orders
-        venue.orders, venue.by_client = {}, {}
-        for kept in orders:
-            working = venue.working.get(kept.broker_order_id)
-            now = resumed.get(kept.broker_order_id)
-            moved = now is not None and (now.status, now.filled_quantity) != (kept.status, kept.filled_quantity)
-            snap = now if now is not None and moved else kept
-            if working is not None and not moved:
-                working.snap = kept
-            venue.orders[snap.broker_order_id] = snap
-            venue.by_client[snap.client_order_id] = snap.broker_order_id
-        for broker_order_id, snap in resumed.items():
-            if broker_order_id not in venue.orders:
-                venue.orders[broker_order_id] = snap
-                venue.by_client[snap.client_order_id] = broker_order_id
-        venue.ledger.last_equity = last_equity
+        restore_history(self._venue, orders, last_equity=last_equity)
 
     async def get_clock(self) -> MarketClock:
         """The market clock: open or closed as set here, the next open and close by the calendar."""

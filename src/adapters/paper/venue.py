@@ -1,82 +1,45 @@
-"""The paper exchange's matching venue: the account, the books, and what happens to orders.
+"""The paper exchange's matching venue: the requests one paper account takes.
 
 Synchronous and free of I/O: `PaperExchange` puts the Broker port in front of it. Every change is
 announced as a `TradeUpdate` handed to `emit`, in Alpaca's order of events; a refused request
-raises before it changes anything.
+raises before it changes anything. The venue is built in layers: `Execution` (the books and how
+orders fill, `adapters.paper.execution`), `Acceptance` (holds, routing, resumed orders,
+`adapters.paper.acceptance`) and here the requests themselves.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
 from adapters.paper import checks
-from adapters.paper.config import PaperConfig
-from adapters.paper.ids import IdFactory
+from adapters.paper.acceptance import Acceptance
+from adapters.paper.execution import FillPlan
 from adapters.paper.instrument import Instrument
-from adapters.paper.ledger import Ledger
-from adapters.paper.working import WorkingOrder
-from trading_core import codes
+from adapters.paper.updates import order_update
 from trading_core.account_book import reference_price
-from trading_core.broker_models import BrokerOrder, TradeUpdate
-from trading_core.clock import Clock
+from trading_core.broker_models import BrokerOrder
 from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce
-from trading_core.errors import OrderNotCancelable, OrderNotFound
+from trading_core.errors import OrderNotCancelable
 from trading_core.orders import Order, TradeEvent
-from trading_core.values import FOUR_PLACES, ONE, ZERO, BrokerOrderId, ClientOrderId, ExecutionId, Symbol
+from trading_core.values import ZERO, BrokerOrderId, ClientOrderId
 
-_IMMEDIATE = frozenset({TimeInForce.IOC, TimeInForce.FOK, TimeInForce.OPG})
-"""Orders that execute once, when routed, and are cancelled for whatever did not fill."""
+__all__ = ["FillPlan", "Venue"]
 
 _AT_ONCE = frozenset({TimeInForce.DAY, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK})
 """Market orders of these fill at once in session (when nothing limits the fill): `_fill_at_once`."""
 
 _REPLACEABLE = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
 
-FillPlan = Callable[[Decimal], Sequence[Decimal] | None]
-"""Chooses the fill sizes of an order's first execution from the quantity about to execute."""
 
-
-class Venue:
-    """Orders, books, positions and cash of one paper account.
+class Venue(Acceptance):
+    """Orders, books, positions and cash of one paper account: the requests it takes.
 
     Args:
         clock: Where every timestamp comes from.
         config: The account, the listings and how orders fill.
         emit: Called with each trade update, in order, as it happens.
     """
-
-    def __init__(self, clock: Clock, config: PaperConfig, emit: Callable[[TradeUpdate], None]) -> None:
-        self.clock = clock
-        self.emit = emit
-        now = clock.now()
-        self.instruments = {
-            Symbol(listing.symbol): Instrument(listing.to_asset(), listing.price, now) for listing in config.listings
-        }
-        self.ledger = Ledger(config.starting_cash, config.effective_multiplier)
-        self.can_short = config.can_short
-        self.is_open = config.market_open
-        self.orders: dict[BrokerOrderId, BrokerOrder] = {}
-        """The latest snapshot of every order, open or closed, in submission order."""
-        self.by_client: dict[ClientOrderId, BrokerOrderId] = {}
-        self.working: dict[BrokerOrderId, WorkingOrder] = {}
-        """Open orders only: their records are dropped when they close."""
-        self._ids = IdFactory()
-        self._reject_flips = config.reject_flips
-        self._fill_parts = config.fill_parts
-        self._max_fill = config.max_fill_quantity
-        self._fills_at_once = config.fill_parts == 1 and config.max_fill_quantity is None
-        self._fill_plan: FillPlan | None = None
-        self._retention = config.closed_order_retention
-        self._closed: deque[BrokerOrderId] = deque()
-        """Closed orders oldest first, kept only when `closed_order_retention` bounds them."""
-        self._queued: list[WorkingOrder] = []
-        """Orders accepted while the market was closed, routed at the next open."""
-        self._at_close: list[WorkingOrder] = []
-        """`cls` orders, executed at the close."""
-        self._seq = 0
 
     # ---------------------------------------------------------------- requests: orders, prices, sessions
 
@@ -218,7 +181,7 @@ class Venue:
                 return
         snap = self.orders.get(broker_order_id)
         if snap is not None:
-            self.emit(_order_update(TradeEvent.ORDER_REPLACE_REJECTED, snap, now))
+            self.emit(order_update(TradeEvent.ORDER_REPLACE_REJECTED, snap, now))
 
     def plan_fills(self, plan: FillPlan | None) -> None:
         """Let `plan` choose the sizes of each order's first execution (None: back to `fill_parts`)."""
@@ -298,430 +261,3 @@ class Venue:
         self._route_resumed(w, inst, now)
         if order.status is OrderStatus.PENDING_CANCEL and w.is_open:  # asked to cancel before the stop
             self.cancel(w.id)
-
-    def _resumable(self, order: Order) -> Instrument:
-        if order.broker_order_id is None or not order.status.is_open:
-            raise ValueError(f"order {order.id} is not an open order at the broker")
-        if order.broker_order_id in self.orders or order.client_order_id in self.by_client:
-            raise ValueError(f"order {order.id} is already on the paper exchange")
-        inst = self.instruments.get(order.symbol)
-        if inst is None:
-            raise ValueError(f"{order.symbol} is not listed on the paper exchange")
-        return inst
-
-    def _route_resumed(self, w: WorkingOrder, inst: Instrument, now: datetime) -> None:
-        if w.status is OrderStatus.ACCEPTED:
-            if self.is_open:
-                self._open_queued(w, now)
-            else:
-                self._queued.append(w)
-        elif self.is_open:
-            self._work(w, inst, now)
-        elif w.time_in_force is TimeInForce.CLS:
-            self._at_close.append(w)
-        else:
-            inst.rest(w)  # the open matches it
-
-    def open_order(self, broker_order_id: BrokerOrderId) -> WorkingOrder:
-        """The open order with this id, neither being cancelled nor replaced.
-
-        Raises:
-            OrderNotFound: No order has this id.
-            OrderNotCancelable: The order is closed, or a cancel or replace of it is pending.
-        """
-        w = self.working.get(broker_order_id)
-        if w is not None and w.status not in (OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE):
-            return w
-        snap = self.orders.get(broker_order_id)
-        if snap is None:
-            raise OrderNotFound("order not found", details={"orderId": broker_order_id})
-        raise OrderNotCancelable(f'order is already in "{snap.status}" state', details={"orderId": broker_order_id})
-
-    # ---------------------------------------------------------------- acceptance
-
-    def _fill_at_once(self, order: Order, inst: Instrument, opening: Decimal, now: datetime) -> BrokerOrder:
-        """The hot path: a market order in session, filled whole at once: `new`, then `fill`.
-
-        It does what `_route` and `_work` would do for it, without the working record, the holds
-        and the open quantities that would be taken and given back within this call.
-        """
-        fill_price = inst.price
-        if opening:
-            checks.check_buying_power(opening * fill_price, self.ledger.buying_power)
-        broker_order_id = BrokerOrderId(self._ids.next())
-        quantity = order.quantity
-        symbol = inst.asset.symbol
-        accepted = _market_order(order, broker_order_id, symbol, now)
-        self.by_client[order.client_order_id] = broker_order_id
-        self.emit(_order_update(TradeEvent.NEW, accepted, now))
-        change = self.ledger.settle(inst, order.side, quantity, fill_price, now)
-        filled = _market_order(order, broker_order_id, symbol, now, fill_price=fill_price)
-        self.orders[broker_order_id] = filled
-        self._retire(broker_order_id)
-        self.emit(
-            _fill_update(
-                TradeEvent.FILL,
-                filled,
-                now,
-                execution_id=ExecutionId(self._ids.next()),
-                fill_price=fill_price,
-                quantity=quantity,
-                position_quantity=change.after.quantity,
-            )
-        )
-        return accepted
-
-    def _working(
-        self, order: Order, inst: Instrument, now: datetime, *, broker_order_id: BrokerOrderId | None = None
-    ) -> WorkingOrder:
-        """The working order for `order` as sent to us (or resumed under its broker id)."""
-        return self._new_order(
-            client_order_id=order.client_order_id,
-            symbol=inst.asset.symbol,
-            side=order.side,
-            order_type=order.type,
-            time_in_force=order.time_in_force,
-            quantity=order.quantity,
-            limit_price=order.limit_price,
-            stop_price=order.stop_price,
-            extended_hours=order.extended_hours,
-            now=now,
-            broker_order_id=broker_order_id,
-        )
-
-    def _new_order(
-        self,
-        *,
-        client_order_id: ClientOrderId,
-        symbol: Symbol,
-        side: Side,
-        order_type: OrderType,
-        time_in_force: TimeInForce,
-        quantity: Decimal,
-        limit_price: Decimal | None,
-        stop_price: Decimal | None,
-        extended_hours: bool,
-        now: datetime,
-        replaces: BrokerOrderId | None = None,
-        broker_order_id: BrokerOrderId | None = None,
-    ) -> WorkingOrder:
-        """A working order under a new broker id (or the one it had, when it is resumed)."""
-        self._seq += 1
-        return WorkingOrder(
-            id=broker_order_id or BrokerOrderId(self._ids.next()),
-            client_order_id=client_order_id,
-            symbol=symbol,
-            side=side,
-            type=order_type,
-            time_in_force=time_in_force,
-            quantity=quantity,
-            limit_price=limit_price,
-            stop_price=stop_price,
-            extended_hours=extended_hours,
-            created_at=now,
-            seq=self._seq,
-            replaces=replaces,
-        )
-
-    def _check_replacement(self, old: WorkingOrder, new: WorkingOrder, inst: Instrument) -> None:
-        """Refuse a replacement as a submission would be, counting the old order as gone."""
-        checks.check_shape(new.type, new.quantity, new.limit_price, new.stop_price)
-        if not (old.whole and new.whole):
-            checks.refuse(codes.INVALID_ORDER, "fractional orders cannot be replaced", field="quantity")
-        self._check_time_in_force(new.time_in_force)
-        opening = checks.opening_quantity(
-            inst,
-            new.side,
-            new.quantity,
-            can_short=self.can_short,
-            reject_flips=self._reject_flips,
-            released=old.remaining,
-        )
-        held = old.reserve_quantity * old.reserve_price
-        self._hold(new, inst, opening, available=self.ledger.buying_power + held)
-
-    def _check_time_in_force(self, tif: TimeInForce) -> None:
-        if tif is TimeInForce.OPG and self.is_open:
-            checks.refuse(codes.MARKET_CLOSED, "opg orders are not accepted while the session is open")
-
-    def _hold(self, w: WorkingOrder, inst: Instrument, opening: Decimal, *, available: Decimal) -> None:
-        """Check and hold buying power for the exposure the order adds (refusing it if short)."""
-        reference = reference_price(w.side, w.limit_price, w.stop_price, inst.price)
-        cost = opening * reference
-        checks.check_buying_power(cost, available)
-        w.reserve_price = reference
-        w.reserve_quantity = opening
-
-    def _route(self, w: WorkingOrder, inst: Instrument, now: datetime) -> BrokerOrder:
-        """Register an accepted order, announce it, and let it execute if the session is open."""
-        self._register(w, inst)
-        return self._announce(w, inst, now)
-
-    def _announce(self, w: WorkingOrder, inst: Instrument, now: datetime) -> BrokerOrder:
-        """Announce a registered order `new` and work it, or `accepted` and queue it while closed."""
-        if self.is_open:
-            w.status = OrderStatus.NEW
-            accepted = self._publish(TradeEvent.NEW, w, now)
-            self._work(w, inst, now)
-        else:
-            w.status = OrderStatus.ACCEPTED
-            accepted = self._publish(TradeEvent.ACCEPTED, w, now)
-            self._queued.append(w)
-        return accepted
-
-    def _register(self, w: WorkingOrder, inst: Instrument) -> None:
-        """Count an open order in: by its client id, as working, its unfilled side, its hold."""
-        self.by_client[w.client_order_id] = w.id
-        self.working[w.id] = w
-        if w.side is Side.BUY:
-            inst.open_buy += w.remaining
-        else:
-            inst.open_sell += w.remaining
-        self.ledger.reserved += w.reserve_quantity * w.reserve_price
-
-    def _open_queued(self, w: WorkingOrder, now: datetime) -> None:
-        """Route an order accepted while closed; refuse it if the open price left it unaffordable."""
-        inst = self.instruments[w.symbol]
-        if w.reserve_quantity:
-            held = w.reserve_quantity * w.reserve_price
-            reference = reference_price(w.side, w.limit_price, w.stop_price, inst.price)
-            if w.reserve_quantity * reference > self.ledger.buying_power + held:
-                self._close(w, OrderStatus.REJECTED)
-                self._publish(TradeEvent.REJECTED, w, now)
-                return
-            self.ledger.reserved += w.reserve_quantity * reference - held
-            w.reserve_price = reference
-        w.status = OrderStatus.NEW
-        self._publish(TradeEvent.NEW, w, now)
-        self._work(w, inst, now)
-
-    # ---------------------------------------------------------------- execution
-
-    def _work(self, w: WorkingOrder, inst: Instrument, now: datetime) -> None:
-        """Execute a routed order as far as the current price allows; rest or cancel the rest."""
-        if w.time_in_force is TimeInForce.CLS:
-            self._at_close.append(w)
-        elif w.time_in_force in _IMMEDIATE:
-            self._execute_once(w, inst, now)
-        else:
-            self._execute(w, inst, now)
-            if w.is_open:
-                inst.rest(w)
-
-    def _execute_once(self, w: WorkingOrder, inst: Instrument, now: datetime) -> None:
-        """ioc, opg and cls: fill what the price allows now (fok: all of it or nothing), cancel the rest."""
-        if w.time_in_force is TimeInForce.FOK and self._fillable(w, inst.price) < w.remaining:
-            self._cancel(w, now)
-            return
-        self._execute(w, inst, now)
-        if w.is_open:
-            self._cancel(w, now)
-
-    def _fillable(self, w: WorkingOrder, current: Decimal) -> Decimal:
-        """How much of the order the current price lets execute now; a crossed stop triggers for good."""
-        stop = w.stop_price
-        if not w.triggered and stop is not None:  # untriggered: a stop order, with its stop price
-            if not (current >= stop if w.side is Side.BUY else current <= stop):
-                return ZERO
-            w.triggered = True
-        limit = w.limit_price
-        if limit is not None and not (current <= limit if w.side is Side.BUY else current >= limit):
-            return ZERO
-        remaining = w.quantity - w.filled_quantity
-        cap = self._max_fill
-        return remaining if cap is None or remaining <= cap else cap
-
-    def _execute(self, w: WorkingOrder, inst: Instrument, now: datetime) -> None:
-        """Fill what the current price allows, at the current price, in `fill_parts` parts."""
-        current = inst.price
-        quantity = self._fillable(w, current)
-        if not quantity:
-            return
-        plan = self._fill_plan
-        if plan is not None and not w.filled_quantity:
-            sizes = plan(quantity)
-            if sizes:
-                for part in _planned(quantity, sizes):
-                    self._fill(w, inst, part, current, now)
-                return
-        if self._fill_parts == 1:
-            self._fill(w, inst, quantity, current, now)
-            return
-        for part in _split(quantity, self._fill_parts, whole=w.whole):
-            self._fill(w, inst, part, current, now)
-
-    def _fill(self, w: WorkingOrder, inst: Instrument, quantity: Decimal, fill_price: Decimal, now: datetime) -> None:
-        unfilled = w.quantity - w.filled_quantity
-        change = self.ledger.settle(inst, w.side, quantity, fill_price, now)
-        w.record_fill(quantity, fill_price, now)
-        if w.reserve_quantity:
-            # The order's adding part comes after its reducing part: release what of it filled.
-            opened = quantity - (unfilled - w.reserve_quantity)
-            if opened > ZERO:
-                w.reserve_quantity -= opened
-                self.ledger.reserved -= opened * w.reserve_price
-        if w.side is Side.BUY:
-            inst.open_buy -= quantity
-        else:
-            inst.open_sell -= quantity
-        if w.status is OrderStatus.FILLED:
-            event = TradeEvent.FILL
-            del self.working[w.id]
-        else:
-            event = TradeEvent.PARTIAL_FILL
-        snap = w.snapshot(now)
-        self.orders[w.id] = snap
-        if event is TradeEvent.FILL:
-            self._retire(w.id)
-        self.emit(
-            _fill_update(
-                event,
-                snap,
-                now,
-                execution_id=ExecutionId(self._ids.next()),
-                fill_price=fill_price,
-                quantity=quantity,
-                position_quantity=change.after.quantity,
-            )
-        )
-
-    def _match(self, inst: Instrument, now: datetime) -> None:
-        """Execute the resting orders of one instrument that its current price crosses."""
-        if inst.idle:  # the usual case with market orders only: skip four heap walks
-            return
-        current = inst.price
-        for w in inst.triggered(current):
-            w.triggered = True
-            inst.rest(w)
-        for w in inst.crossed(current):
-            self._execute(w, inst, now)
-            if w.is_open:
-                inst.rest(w)
-
-    # ---------------------------------------------------------------- closing and publishing
-
-    def _cancel(self, w: WorkingOrder, now: datetime) -> None:
-        self._close(w, OrderStatus.CANCELED)
-        self._publish(TradeEvent.CANCELED, w, now, canceled_at=now)
-
-    def _close(self, w: WorkingOrder, status: OrderStatus) -> None:
-        """Take an open order off the books without a fill, releasing what it held."""
-        inst = self.instruments[w.symbol]
-        unfilled = w.quantity - w.filled_quantity
-        if w.side is Side.BUY:
-            inst.open_buy -= unfilled
-        else:
-            inst.open_sell -= unfilled
-        self.ledger.reserved -= w.reserve_quantity * w.reserve_price
-        w.reserve_quantity = ZERO
-        inst.remove(w)
-        del self.working[w.id]
-        w.status = status
-        self._retire(w.id)
-
-    def _publish(
-        self,
-        event: TradeEvent,
-        w: WorkingOrder,
-        now: datetime,
-        *,
-        canceled_at: datetime | None = None,
-        expired_at: datetime | None = None,
-        replaced_by: BrokerOrderId | None = None,
-    ) -> BrokerOrder:
-        snap = w.snapshot(now, canceled_at=canceled_at, expired_at=expired_at, replaced_by=replaced_by)
-        self.orders[w.id] = snap
-        self.emit(_order_update(event, snap, now))
-        return snap
-
-    def _retire(self, broker_order_id: BrokerOrderId) -> None:
-        """Forget the oldest closed orders beyond `closed_order_retention` (order and client id), if it is set."""
-        retention = self._retention
-        if retention is None:
-            return
-        closed = self._closed
-        closed.append(broker_order_id)
-        while len(closed) > retention:
-            forgotten = self.orders.pop(closed.popleft())
-            del self.by_client[forgotten.client_order_id]
-
-
-def _market_order(
-    order: Order, broker_order_id: BrokerOrderId, symbol: Symbol, now: datetime, *, fill_price: Decimal | None = None
-) -> BrokerOrder:
-    """The snapshot of a market order taken at `now`: `new`, or with `fill_price` filled whole then."""
-    filled = fill_price is not None
-    return BrokerOrder(
-        broker_order_id=broker_order_id,
-        client_order_id=order.client_order_id,
-        symbol=symbol,
-        side=order.side,
-        type=OrderType.MARKET,
-        time_in_force=order.time_in_force,
-        quantity=order.quantity,
-        status=OrderStatus.FILLED if filled else OrderStatus.NEW,
-        created_at=now,
-        updated_at=now,
-        submitted_at=now,
-        filled_quantity=order.quantity if filled else ZERO,
-        filled_average_price=fill_price,
-        extended_hours=order.extended_hours,
-        filled_at=now if filled else None,
-    )
-
-
-def _order_update(event: TradeEvent, order: BrokerOrder, now: datetime) -> TradeUpdate:
-    """The update announcing that `order` moved with `event` (no execution)."""
-    return TradeUpdate(event=event, order=order, timestamp=now)
-
-
-def _fill_update(
-    event: TradeEvent,
-    order: BrokerOrder,
-    now: datetime,
-    *,
-    execution_id: ExecutionId,
-    fill_price: Decimal,
-    quantity: Decimal,
-    position_quantity: Decimal,
-) -> TradeUpdate:
-    """The update of one execution (`fill` or `partial_fill`)."""
-    return TradeUpdate(
-        event=event,
-        order=order,
-        timestamp=now,
-        execution_id=execution_id,
-        price=fill_price,
-        quantity=quantity,
-        position_quantity=position_quantity,
-    )
-
-
-def _split(quantity: Decimal, parts: int, *, whole: bool) -> Iterable[Decimal]:
-    """`parts` fill sizes adding up to `quantity`: equal, in whole shares when it is whole."""
-    size = (quantity / parts).quantize(ONE if whole else _fraction_step(quantity), rounding=ROUND_DOWN)
-    if not size:
-        return (quantity,)
-    return [size] * (parts - 1) + [quantity - size * (parts - 1)]
-
-
-def _fraction_step(quantity: Decimal) -> Decimal:
-    """Four places, or the quantity's own scale when it is finer (a simulator may take Alpaca's nine)."""
-    exponent = quantity.as_tuple().exponent
-    if not isinstance(exponent, int):
-        raise ValueError(f"a quantity must be finite, was {quantity}")
-    return FOUR_PLACES if exponent >= -4 else ONE.scaleb(exponent)
-
-
-def _planned(quantity: Decimal, sizes: Sequence[Decimal]) -> list[Decimal]:
-    """The given sizes while they leave something to fill, then the rest (sizes <= 0 are skipped)."""
-    parts: list[Decimal] = []
-    left = quantity
-    for size in sizes:
-        if size >= left:
-            break
-        if size > ZERO:
-            parts.append(size)
-            left -= size
-    parts.append(left)
-    return parts

@@ -33,23 +33,39 @@ async def test_a_burst_of_polls_waits_for_the_budget_and_a_cancel_still_goes_fir
     async with opened_broker(sim, rate_limit=RateLimit()) as broker:
         resting = await broker.submit_order(order("AAPL", "buy", "1", type="limit", limit_price="100"))
         polls = await _burst(broker, 45)
-        await asyncio.sleep(0.3)  # the burst has taken what it may
+        await _until_the_burst_has_taken_what_it_may(broker)
 
         started = time.monotonic()
         await broker.cancel_order(resting.broker_order_id)
-        cancel_latency = time.monotonic() - started
-        done = sum(p.done() for p in polls)
+        cancel_seconds = time.monotonic() - started
+        done = sum(p.done() for p in polls)  # when the cancel was answered: it did not wait behind them
         sent, throttled = broker.rest.sent, broker.rest.throttled
         for poll in polls:
             poll.cancel()
         await asyncio.gather(*polls, return_exceptions=True)
 
-    print(f"burst: {done} of 45 polls answered, {sent} requests sent, cancel in {cancel_latency * 1000:.0f} ms")
+    print(f"burst: {done} of 45 polls answered, {sent} requests sent, cancel in {cancel_seconds * 1000:.0f} ms")
     assert throttled == 0
     assert sent <= LIMIT
     assert 0 < done < 45
-    assert cancel_latency < 0.5
-    assert sim.state()["requests"] == sent
+    # the held polls wait for the next window (about 60 s); a cancel behind them would too
+    assert cancel_seconds < WINDOW_SECONDS / 4
+    # a poll cancelled on its way out is counted sent here and may never reach the server
+    assert sim.state()["requests"] <= sent
+
+
+WINDOW_SECONDS = 60.0
+
+
+async def _until_the_burst_has_taken_what_it_may(broker: AlpacaBroker) -> None:
+    """Wait until the requests sent stop growing: the budget holds the rest for the next window.
+    (A fixed pause was too short on a loaded machine.)"""
+    last, still_since = -1, time.monotonic()
+    async with asyncio.timeout(20):
+        while time.monotonic() - still_since < 0.3:
+            if broker.rest.sent != last:
+                last, still_since = broker.rest.sent, time.monotonic()
+            await asyncio.sleep(0.02)
 
 
 @pytest.mark.slow
