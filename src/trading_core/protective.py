@@ -15,52 +15,76 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from typing import Protocol, TypeVar
 
 from trading_core.enums import OrderClass, OrderStatus
 from trading_core.orders import Order
 from trading_core.values import ZERO, OrderId
 
-__all__ = ["executable", "exit_cap", "exits", "exits_to_cancel", "legs_held", "unfilled_once"]
+__all__ = ["GroupMember", "executable", "exit_cap", "exits", "exits_to_cancel", "legs_held", "unfilled_once"]
 
 
-def exits(parent: Order, legs: Iterable[Order]) -> list[Order]:
+class GroupMember(Protocol):
+    """What these rules read of an order: ours (`Order`) or a venue's own record of one."""
+
+    @property
+    def order_class(self) -> OrderClass:
+        """The group's class (a leg's is its own, simple: only the parent's is read)."""
+
+    @property
+    def quantity(self) -> Decimal:
+        """What the order is for."""
+
+    @property
+    def filled_quantity(self) -> Decimal:
+        """What has filled."""
+
+    @property
+    def status(self) -> OrderStatus:
+        """Where it stands."""
+
+
+_M = TypeVar("_M", bound=GroupMember)
+
+
+def exits(parent: _M, legs: Iterable[_M]) -> list[_M]:
     """The group's exits: an OCO's order and its leg, else the legs alone."""
     found = list(legs)
     return [parent, *found] if parent.order_class is OrderClass.OCO else found
 
 
-def exit_cap(parent: Order) -> Decimal:
+def exit_cap(parent: GroupMember) -> Decimal:
     """What the exits may fill between them: an OCO's quantity, else what the entry has filled."""
     return parent.quantity if parent.order_class is OrderClass.OCO else parent.filled_quantity
 
 
-def legs_held(parent: Order) -> bool:
+def legs_held(parent: GroupMember) -> bool:
     """Whether the legs wait for the entry: a bracket's or OTO's until its first fill."""
     return parent.order_class in (OrderClass.BRACKET, OrderClass.OTO) and not parent.filled_quantity
 
 
-def executable(parent: Order, group: Sequence[Order], exit_order: Order) -> Decimal:
+def executable(parent: _M, group: Sequence[_M], exit_order: _M) -> Decimal:
     """What `exit_order` (one of `group`, the exits) may fill now: its rest, within what the group may still fill."""
-    if exit_order.is_terminal or (exit_order is not parent and legs_held(parent)):
+    if exit_order.status.is_terminal or (exit_order is not parent and legs_held(parent)):
         return ZERO
     room = exit_cap(parent) - sum((o.filled_quantity for o in group), ZERO)
-    return max(ZERO, min(exit_order.remaining_quantity, room))
+    return max(ZERO, min(exit_order.quantity - exit_order.filled_quantity, room))
 
 
-def exits_to_cancel(parent: Order, group: Sequence[Order]) -> list[Order]:
+def exits_to_cancel(parent: _M, group: Sequence[_M]) -> list[_M]:
     """The open exits whose time is over.
 
     When the entry ended with nothing filled, all of its legs; when the exits have filled all the
     entry will give them (the entry filled, or ended), or all of an OCO's quantity, the rest.
     """
-    open_exits = [o for o in group if not o.is_terminal and o is not parent]
+    open_exits = [o for o in group if not o.status.is_terminal and o is not parent]
+    filled = sum((o.filled_quantity for o in group), ZERO)
     if parent.order_class is OrderClass.OCO:
-        done = sum((o.filled_quantity for o in group), ZERO) >= parent.quantity
-        return [o for o in group if not o.is_terminal] if done else []
-    if parent.is_terminal and not parent.filled_quantity:
+        return [o for o in group if not o.status.is_terminal] if filled >= parent.quantity else []
+    ended = parent.status.is_terminal
+    if ended and not parent.filled_quantity:
         return open_exits
-    entry_done = parent.is_terminal or parent.filled_quantity >= parent.quantity
-    if entry_done and sum((o.filled_quantity for o in group), ZERO) >= parent.filled_quantity:
+    if (ended or parent.filled_quantity >= parent.quantity) and filled >= parent.filled_quantity:
         return open_exits
     return []
 

@@ -13,13 +13,13 @@ from datetime import datetime
 from decimal import Decimal
 
 from adapters.paper import checks
-from adapters.paper.acceptance import Acceptance
 from adapters.paper.execution import FillPlan
+from adapters.paper.groups import Groups
 from adapters.paper.instrument import Instrument
 from adapters.paper.updates import order_update
 from trading_core.account_book import reference_price
 from trading_core.broker_models import BrokerOrder
-from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce
+from trading_core.enums import OrderClass, OrderStatus, OrderType, Side, TimeInForce
 from trading_core.errors import OrderNotCancelable
 from trading_core.orders import Order, TradeEvent
 from trading_core.values import ZERO, BrokerOrderId, ClientOrderId
@@ -32,7 +32,7 @@ _AT_ONCE = frozenset({TimeInForce.DAY, TimeInForce.GTC, TimeInForce.IOC, TimeInF
 _REPLACEABLE = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
 
 
-class Venue(Acceptance):
+class Venue(Groups):
     """Orders, books, positions and cash of one paper account: the requests it takes.
 
     Args:
@@ -51,6 +51,8 @@ class Venue(Acceptance):
         """
         if order.client_order_id in self.by_client:
             checks.duplicate_client_order_id(order.client_order_id)
+        if order.order_class is not OrderClass.SIMPLE:
+            return self._submit_group(order, pending=pending)
         quantity = order.quantity
         checks.check_shape(order.type, quantity, order.limit_price, order.stop_price)
         inst = checks.check_asset(self.instruments.get(order.symbol), order.symbol, quantity)
@@ -94,6 +96,8 @@ class Venue(Acceptance):
         w.status = OrderStatus.PENDING_CANCEL
         self._publish(TradeEvent.PENDING_CANCEL, w, now)
         self._cancel(w, now)
+        if w.legs or w.parent is not None:
+            self._cancel_group(w, now)
 
     def replace(
         self,
@@ -137,7 +141,13 @@ class Venue(Acceptance):
             now=now,
             replaces=old.id,
         )
-        self._check_replacement(old, new, inst)
+        if old.parent is not None:  # a leg's new price: it holds nothing, as the leg did not
+            checks.check_shape(new.type, new.quantity, new.limit_price, new.stop_price)
+            self._take_over_leg(old, new)
+        else:
+            if old.legs:
+                self._take_over_parent(old, new)
+            self._check_replacement(old, new, inst)
         old.status = OrderStatus.PENDING_REPLACE
         self._publish(TradeEvent.PENDING_REPLACE, old, now)
         self._close(old, OrderStatus.REPLACED)

@@ -137,6 +137,8 @@ class Amendment:
             return SubmitResult(old, validation)
         status = old.status if old.broker_order_id is None else OrderStatus.PENDING_NEW
         new = build_order(request, parts.clock.now(), status=status, replaces=old, parent_id=old.parent_id)
+        if old.leg_of is not None or old.legs:  # a leg's new price, or an OCO's: it stays in its group
+            new = attrs.evolve(new, leg_of=old.leg_of, legs=old.legs)
         with parts.in_flight.placing(new.id):
             await parts.ledger.insert([new])  # a failure here stored and sent nothing
             try:
