@@ -88,6 +88,7 @@ class Groups(Acceptance):
         for leg in w.legs:
             if leg.status is OrderStatus.PENDING_NEW:
                 leg.status = OrderStatus.NEW
+                leg.snapshot(now)  # the parent's answer shows its legs as they now stand
         accepted = self._publish(TradeEvent.NEW, w, now)
         for leg in w.legs:
             if leg.status is OrderStatus.NEW:
