@@ -398,6 +398,7 @@ def replace_body(
     limit_price: Decimal | None,
     stop_price: Decimal | None,
     time_in_force: TimeInForce | None,
+    trail: Decimal | None = None,
 ) -> dict[str, Any]:
     """The `PATCH /v2/orders/{id}` body: only what changes, plus the new order's client id."""
     body = {
@@ -406,6 +407,7 @@ def replace_body(
         "limit_price": limit_price,
         "stop_price": stop_price,
         "time_in_force": time_in_force.value if time_in_force is not None else None,
+        "trail": trail,
     }
     return _without_none(body)
 

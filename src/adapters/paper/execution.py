@@ -21,9 +21,10 @@ from adapters.paper.updates import fill_update, order_update
 from adapters.paper.working import WorkingOrder
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.clock import Clock
-from trading_core.enums import OrderClass, OrderStatus, Side, TimeInForce
+from trading_core.enums import OrderClass, OrderStatus, OrderType, Side, TimeInForce
 from trading_core.orders import TradeEvent
 from trading_core.protective import executable, exits, exits_to_cancel, legs_held
+from trading_core.trailing import next_hwm, trail_stop_price, trailing_triggered
 from trading_core.values import FOUR_PLACES, ONE, ZERO, BrokerOrderId, ClientOrderId, ExecutionId, Symbol
 
 _IMMEDIATE = frozenset({TimeInForce.IOC, TimeInForce.FOK, TimeInForce.OPG})
@@ -71,6 +72,8 @@ class Execution:
         self._at_close: list[WorkingOrder] = []
         """`cls` orders, executed at the close."""
         self._seq = 0
+        self.trailing: dict[BrokerOrderId, WorkingOrder] = {}
+        """Trailing stops not yet triggered, whose stop follows the price (`follow_trails`)."""
         self._ended: list[WorkingOrder] = []
         """Orders of a group closed and not yet followed by what their end ends (`settle_groups`)."""
 
@@ -78,7 +81,10 @@ class Execution:
 
     def _work(self, w: WorkingOrder, inst: Instrument, now: datetime) -> None:
         """Execute a routed order as far as the current price allows; rest or cancel the rest."""
-        if w.time_in_force is TimeInForce.CLS:
+        if not w.triggered and w.type is OrderType.TRAILING_STOP:
+            self.trailing[w.id] = w  # its stop moves with the price: followed apart from the books
+            self._trail(w, inst, now)
+        elif w.time_in_force is TimeInForce.CLS:
             self._at_close.append(w)
         elif w.time_in_force in _IMMEDIATE:
             self._execute_once(w, inst, now)
@@ -201,6 +207,30 @@ class Execution:
         self._publish(TradeEvent.NEW, leg, now)
         self._work(leg, inst, now)
 
+    def _trail(self, w: WorkingOrder, inst: Instrument, now: datetime) -> None:
+        """Move a trailing stop's mark with the price and derive its stop; once the price has come
+        back by the trail, it triggers and executes as a market order (`trading_core.trailing`)."""
+        current = inst.price
+        w.hwm = next_hwm(w.side, w.hwm, current)
+        stop = trail_stop_price(w.side, w.hwm, trail_price=w.trail_price, trail_percent=w.trail_percent)
+        shown = stop.quantize(FOUR_PLACES)  # the trigger is the exact rule
+        if not trailing_triggered(w.side, w.hwm, current, trail_price=w.trail_price, trail_percent=w.trail_percent):
+            if shown != w.stop_price or w.snap is None or w.snap.hwm != w.hwm:
+                w.stop_price = shown
+                self.orders[w.id] = w.snapshot(now)  # what a read shows; moving the mark is no event
+            return
+        w.stop_price = shown
+        del self.trailing[w.id]
+        w.triggered = True
+        self._execute(w, inst, now)
+        if w.is_open:
+            inst.rest(w)
+
+    def follow_trails(self, inst: Instrument, now: datetime) -> None:
+        """After a price move: every trailing stop in the symbol follows it (or triggers)."""
+        for w in [t for t in self.trailing.values() if t.symbol == inst.asset.symbol]:
+            self._trail(w, inst, now)
+
     def _match(self, inst: Instrument, now: datetime) -> None:
         """Execute the resting orders of one instrument that its current price crosses."""
         if inst.idle:  # the usual case with market orders only: skip four heap walks
@@ -240,6 +270,7 @@ class Execution:
         w.reserve_quantity = ZERO
         inst.remove(w)
         del self.working[w.id]
+        self.trailing.pop(w.id, None)
         w.status = status
         self._retire(w.id)
         if w.legs or w.parent is not None:  # once the caller has published its end (`_publish`)

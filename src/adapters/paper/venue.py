@@ -17,12 +17,15 @@ from adapters.paper.execution import FillPlan
 from adapters.paper.groups import Groups
 from adapters.paper.instrument import Instrument
 from adapters.paper.updates import order_update
+from adapters.paper.working import WorkingOrder
+from trading_core import codes
 from trading_core.account_book import reference_price
 from trading_core.broker_models import BrokerOrder
 from trading_core.enums import OrderClass, OrderStatus, OrderType, Side, TimeInForce
 from trading_core.errors import OrderNotCancelable
 from trading_core.orders import Order, TradeEvent
-from trading_core.values import ZERO, BrokerOrderId, ClientOrderId
+from trading_core.trailing import trail_stop_price
+from trading_core.values import FOUR_PLACES, ZERO, BrokerOrderId, ClientOrderId
 
 __all__ = ["FillPlan", "Venue"]
 
@@ -55,6 +58,8 @@ class Venue(Groups):
             return self._submit_group(order, pending=pending)
         quantity = order.quantity
         checks.check_shape(order.type, quantity, order.limit_price, order.stop_price)
+        if order.type is OrderType.TRAILING_STOP or order.trail_price is not None or order.trail_percent is not None:
+            checks.check_trail(order.type, order.trail_price, order.trail_percent)
         inst = checks.check_asset(self.instruments.get(order.symbol), order.symbol, quantity)
         if order.time_in_force is not TimeInForce.DAY:
             self._check_time_in_force(order.time_in_force)
@@ -108,11 +113,13 @@ class Venue(Groups):
         limit_price: Decimal | None = None,
         stop_price: Decimal | None = None,
         time_in_force: TimeInForce | None = None,
+        trail: Decimal | None = None,
     ) -> BrokerOrder:
         """Replace an open order by a new one; return the new order.
 
         What is not given is copied from the old order; without `quantity` the new order takes
-        the old one's unfilled remainder. Events: `pending_replace` and `replaced` for the old
+        the old one's unfilled remainder. A trailing stop's `trail` replaces its trail of the same
+        kind, from the mark as it stands. Events: `pending_replace` and `replaced` for the old
         order, then `new` (or `accepted` while closed) for the new one, which executes at once.
 
         Raises:
@@ -141,6 +148,10 @@ class Venue(Groups):
             now=now,
             replaces=old.id,
         )
+        if old.type is OrderType.TRAILING_STOP:
+            self._trail_over(old, new, trail)
+        elif trail is not None:
+            checks.refuse(codes.INVALID_ORDER, f"{old.type} orders take no trail", field="trail")
         if old.parent is not None:  # a leg's new price: it holds nothing, as the leg did not
             checks.check_shape(new.type, new.quantity, new.limit_price, new.stop_price)
             self._take_over_leg(old, new)
@@ -153,6 +164,20 @@ class Venue(Groups):
         self._close(old, OrderStatus.REPLACED)
         self._publish(TradeEvent.REPLACED, old, now, replaced_by=new.id)
         return self._route(new, inst, now)
+
+    def _trail_over(self, old: WorkingOrder, new: WorkingOrder, trail: Decimal | None) -> None:
+        """A trailing stop's replacement: its trail (the new one, in the old one's kind) from the old mark."""
+        new.trail_price, new.trail_percent = old.trail_price, old.trail_percent
+        if trail is not None:
+            if old.trail_price is not None:
+                new.trail_price = trail
+            else:
+                new.trail_percent = trail
+            checks.check_trail(new.type, new.trail_price, new.trail_percent)
+        new.triggered, new.hwm = old.triggered, old.hwm
+        if old.hwm is not None:
+            stop = trail_stop_price(new.side, old.hwm, trail_price=new.trail_price, trail_percent=new.trail_percent)
+            new.stop_price = stop.quantize(FOUR_PLACES)
 
     def begin_replace(self, broker_order_id: BrokerOrderId) -> BrokerOrder:
         """Put an open order in `pending_replace` (a replace asked for and not yet confirmed).
@@ -213,6 +238,8 @@ class Venue(Groups):
         inst.priced_at = now
         self.ledger.revalue(inst)
         if self.is_open:
+            if self.trailing:
+                self.follow_trails(inst, now)
             self._match(inst, now)
 
     def open(self) -> None:

@@ -171,7 +171,7 @@ class WorkingOrder:
             replaced_by=replaced_by,
             replaces=self.replaces,
         )
-        if self.legs or self.order_class is not OrderClass.SIMPLE or self.hwm is not None:
+        if self.legs or self.order_class is not OrderClass.SIMPLE or self.type is OrderType.TRAILING_STOP:
             snap = attrs.evolve(
                 snap,
                 order_class=self.order_class,

@@ -107,8 +107,11 @@ class Amendment:
         limit_price: Decimal | None = None,
         stop_price: Decimal | None = None,
         time_in_force: TimeInForce | None = None,
+        trail: Decimal | None = None,
     ) -> SubmitResult:
         """Modify a working order: the broker replaces it with a new order that `replaces` it.
+
+        `trail` is a trailing stop's new trail, of the kind it has (price or percent).
 
         Raises:
             OrderNotFound: no such order.
@@ -131,6 +134,7 @@ class Amendment:
             limit_price=limit_price if limit_price is not None else old.limit_price,
             stop_price=stop_price if stop_price is not None else old.stop_price,
             client_order_id=None,  # the replacement's own, made when it is built
+            **_trail_change(old, trail),
         )
         validation = await self._validate_increase(old, request)
         if validation is not None and not validation.approved:
@@ -181,6 +185,7 @@ class Amendment:
                 limit_price=request.limit_price,
                 stop_price=request.stop_price,
                 time_in_force=request.time_in_force,
+                trail=_new_trail(old, request),
             )
         except BrokerRejected as e:
             return SubmitResult(await dispatch.refuse(new, e.code, e.message), validation)
@@ -211,3 +216,25 @@ class Amendment:
         if extra <= ZERO:
             return None
         return await self._checks.validate(attrs.evolve(request, quantity=extra))
+
+
+def _trail_change(old: Order, trail: Decimal | None) -> dict[str, Decimal | None]:
+    """The request fields a new `trail` sets: the old order's kind of trail (Alpaca's `trail` cannot switch).
+
+    Raises:
+        InvalidOrder: a trail for an order that is no trailing stop.
+    """
+    if trail is None:
+        return {}
+    if old.trail_price is None and old.trail_percent is None:
+        raise InvalidOrder(f"{old.type} orders take no trail", field="trail")
+    return {"trail_price": trail} if old.trail_price is not None else {"trail_percent": trail}
+
+
+def _new_trail(old: Order, request: OrderRequest) -> Decimal | None:
+    """The trail to send with a replacement: the request's, when it differs from the old order's."""
+    if request.trail_price != old.trail_price:
+        return request.trail_price
+    if request.trail_percent != old.trail_percent:
+        return request.trail_percent
+    return None

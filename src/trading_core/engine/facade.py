@@ -236,10 +236,17 @@ class TradingEngine:
         limit_price: Decimal | None = None,
         stop_price: Decimal | None = None,
         time_in_force: TimeInForce | None = None,
+        trail: Decimal | None = None,
     ) -> SubmitResult:
-        """Modify a working order: the broker replaces it with a new order (see `amendment`)."""
+        """Modify a working order: the broker replaces it with a new order (see `amendment`);
+        `trail` is a trailing stop's new trail, of the kind it has."""
         return await self._amendment.replace(
-            order_id, quantity=quantity, limit_price=limit_price, stop_price=stop_price, time_in_force=time_in_force
+            order_id,
+            quantity=quantity,
+            limit_price=limit_price,
+            stop_price=stop_price,
+            time_in_force=time_in_force,
+            trail=trail,
         )
 
     async def close_position(self, symbol: str, quantity: Decimal | None = None) -> SubmitResult:

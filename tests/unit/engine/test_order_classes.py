@@ -240,3 +240,34 @@ async def test_with_a_stop_loss_percent_every_opening_order_goes_protected(
         OrderRequest.create(symbol="AAPL", side="sell", type="limit", quantity="5", limit_price="120")
     )
     assert closing.order.order_class is OrderClass.SIMPLE  # it reduces: nothing attached
+
+
+async def test_a_trailing_stop_keeps_its_mark_and_its_trail_can_be_replaced(
+    engine: TradingEngine, exchange: PaperExchange
+) -> None:
+    exchange.set_price("AAPL", D(100))
+    await engine.submit(OrderRequest.create(symbol="AAPL", side="buy", type="market", quantity="10"))
+    trailing = OrderRequest.create(
+        symbol="AAPL", side="sell", type="trailing_stop", quantity="10", trail_percent="5", time_in_force="gtc"
+    )
+    result = await engine.submit(trailing)
+    assert (await engine.get_order(result.order.id)).hwm == D(100)
+    await move(engine, exchange, "110")
+
+    replaced = await engine.replace(result.order.id, trail=D(2))
+    new = await engine.get_order(replaced.order.id)
+    assert (new.trail_percent, new.hwm, new.status) == (D(2), D(110), OrderStatus.NEW)
+    await move(engine, exchange, "107.81")
+    assert (await engine.get_order(new.id)).status is OrderStatus.NEW
+    await move(engine, exchange, "107.80")  # 2% under the mark of 110
+    assert (await engine.get_order(new.id)).status is OrderStatus.FILLED
+
+
+async def test_a_trail_for_another_order_is_refused(engine: TradingEngine, exchange: PaperExchange) -> None:
+    exchange.set_price("AAPL", D(100))
+    result = await engine.submit(
+        OrderRequest.create(symbol="AAPL", side="buy", type="limit", quantity="10", limit_price="90")
+    )
+    with pytest.raises(InvalidOrder) as e:
+        await engine.replace(result.order.id, trail=D(2))
+    assert e.value.field == "trail"
