@@ -99,13 +99,13 @@ class Dispatch:
         if sent is None:  # the stream had already told us all of it
             sent = await self._parts.order(order.id)
         if order.legs:  # before the updates that came with it: some may be the legs'
-            await self._record_legs(order, accepted)
+            await self.record_legs(order, accepted)
         if others:
             await self._apply_others(others)
         await self.release_follow_ups(sent)
         return sent
 
-    async def _record_legs(self, parent: Order, accepted: BrokerOrder) -> None:
+    async def record_legs(self, parent: Order, accepted: BrokerOrder) -> None:
         """Give each of our legs the broker's id of its own, from the broker's answer to their parent.
 
         Matched by client order id (ours are derived from the parent's, `leg_client_order_id`),

@@ -20,6 +20,7 @@ from trading_core.engine import EngineConfig, TradingEngine
 from trading_core.enums import OrderClass, OrderType
 from trading_core.errors import InvalidOrder
 from trading_core.events import Event, PositionClosed
+from trading_core.order_classes import TakeProfit
 from trading_core.orders import Order
 from trading_core.values import Symbol
 
@@ -202,6 +203,7 @@ async def test_a_legs_price_can_be_replaced(engine: TradingEngine, exchange: Pap
     await engine.process_updates()
     new_stop = await engine.get_order(replaced.order.id)
     assert (new_stop.stop_price, new_stop.leg_of, new_stop.replaces) == (D(98), result.order.id, stop_loss.id)
+    assert (await engine.get_order(result.order.id)).legs == (take_profit.id, new_stop.id)
 
     await move(engine, exchange, "97.50")
     assert (await engine.get_order(new_stop.id)).status is OrderStatus.FILLED
@@ -271,3 +273,32 @@ async def test_a_trail_for_another_order_is_refused(engine: TradingEngine, excha
     with pytest.raises(InvalidOrder) as e:
         await engine.replace(result.order.id, trail=D(2))
     assert e.value.field == "trail"
+
+
+async def test_an_ocos_take_profit_price_is_replaced_with_its_leg_kept(
+    engine: TradingEngine, exchange: PaperExchange
+) -> None:
+    exchange.set_price("AAPL", D(100))
+    await engine.submit(OrderRequest.create(symbol="AAPL", side="buy", type="market", quantity="10"))
+    oco = OrderRequest.create(
+        symbol="AAPL",
+        side="sell",
+        type="limit",
+        quantity="10",
+        order_class="oco",
+        take_profit={"limit_price": "110"},
+        stop_loss={"stop_price": "95"},
+        time_in_force="gtc",
+    )
+    result = await engine.submit(oco)
+    (stop_loss,) = result.order.legs
+
+    replaced = await engine.replace(result.order.id, limit_price=D(105))
+    await engine.process_updates()
+    new = await engine.get_order(replaced.order.id)
+    assert (new.limit_price, new.take_profit, new.legs) == (D(105), TakeProfit(D(105)), (stop_loss,))
+    assert (await engine.get_order(stop_loss)).leg_of == new.id
+
+    await move(engine, exchange, "105")
+    assert (await engine.get_order(new.id)).status is OrderStatus.FILLED
+    assert (await engine.get_order(stop_loss)).status is OrderStatus.CANCELED
