@@ -207,7 +207,9 @@ class Acceptance(Execution):
         """Count an open order in: by its client id, as working, its unfilled side, its hold."""
         self.by_client[w.client_order_id] = w.id
         self.working[w.id] = w
-        if w.side is Side.BUY:
+        if not w.counted:  # an exit its group counts once
+            pass
+        elif w.side is Side.BUY:
             inst.open_buy += w.remaining
         else:
             inst.open_sell += w.remaining

@@ -26,7 +26,7 @@ from trading_core.orders import Order, TradeEvent
 from trading_core.requests import OrderRequest
 from trading_core.values import ZERO
 
-__all__ = ["Groups"]
+__all__ = ["Groups", "relink"]
 
 
 class Groups(Acceptance):
@@ -133,3 +133,34 @@ class Groups(Acceptance):
         new.legs, old.legs = old.legs, []
         for leg in new.legs:
             leg.parent = new
+
+
+def relink(records: list[tuple[Order, WorkingOrder]]) -> None:
+    """Link the working records of resumed orders into their exit groups again, by our ids.
+
+    A leg whose parent is resumed with it joins it; the legs of a parent no longer open (its
+    entry filled) are linked among themselves as an OCO: the first is the parent of the others,
+    their quantity filled once between them. A leg counts in its side's open quantity only as
+    the first of its group, as when it was released.
+    """
+    by_id = {order.id: w for order, w in records}
+    orphans: dict[str, list[WorkingOrder]] = {}
+    for order, w in records:
+        if order.legs:
+            w.order_class = order.order_class
+        if order.leg_of is None:
+            continue
+        parent = by_id.get(order.leg_of)
+        if parent is not None:
+            w.parent = parent
+            parent.legs.append(w)
+            w.counted = len(parent.legs) == 1 and w.status is not OrderStatus.HELD
+        else:
+            orphans.setdefault(order.leg_of, []).append(w)
+    for group in orphans.values():
+        first, *rest = group
+        if rest:
+            first.order_class = OrderClass.OCO
+            first.legs = rest
+            for leg in rest:
+                leg.parent, leg.counted = first, False

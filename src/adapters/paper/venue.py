@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from adapters.paper import checks
 from adapters.paper.execution import FillPlan
-from adapters.paper.groups import Groups
+from adapters.paper.groups import Groups, relink
 from adapters.paper.instrument import Instrument
 from adapters.paper.updates import order_update
 from adapters.paper.working import WorkingOrder
@@ -279,22 +279,40 @@ class Venue(Groups):
         executes as far as the current price allows and rests; out of session it waits for the open.
         One whose cancel was asked for (`pending_cancel`) is cancelled.
         """
+        self.resume_group([order])
+
+    def resume_group(self, orders: list[Order]) -> None:
+        """`resume_order` for orders resumed together: those of one exit group are linked again first
+        (`groups.relink`), so that a leg held for its entry stays held and two exits never both fill."""
+        records = [(order, self._resumed(order)) for order in orders]
+        relink(records)
+        now = self.clock.now()
+        for _, w in records:
+            inst = self.instruments[w.symbol]
+            self._register(w, inst)
+            self.orders[w.id] = w.snapshot(now)
+        for order, w in records:
+            if w.status is OrderStatus.HELD or not w.is_open:
+                continue
+            self._route_resumed(w, self.instruments[w.symbol], now)
+            if order.status is OrderStatus.PENDING_CANCEL and w.is_open:  # asked to cancel before the stop
+                self.cancel(w.id)
+
+    def _resumed(self, order: Order) -> WorkingOrder:
+        """The working record of an order resumed: its fills, its status, its hold."""
         inst = self._resumable(order)
         w = self._working(order, inst, order.submitted_at or order.created_at, broker_order_id=order.broker_order_id)
         w.filled_quantity, w.filled_notional = order.filled_quantity, order.filled_notional
         w.filled_average_price = order.average_fill_price
         w.triggered = w.triggered or order.filled_quantity > ZERO  # a stop that filled had triggered
-        if order.status is OrderStatus.ACCEPTED:  # taken while closed and not routed yet
-            w.status = OrderStatus.ACCEPTED
+        if order.status in (OrderStatus.ACCEPTED, OrderStatus.HELD):  # taken while closed, or a leg held
+            w.status = order.status
         else:
             w.status = OrderStatus.PARTIALLY_FILLED if order.filled_quantity else OrderStatus.NEW
         held = inst.position.quantity
         adds = not held or (held > 0) == (order.side is Side.BUY)
         w.reserve_quantity = w.remaining if adds else max(ZERO, w.remaining - abs(held))
+        if order.leg_of is not None:
+            w.reserve_quantity = ZERO  # a leg holds nothing: it sells what its entry buys
         w.reserve_price = reference_price(w.side, w.limit_price, w.stop_price, inst.price)
-        self._register(w, inst)
-        now = self.clock.now()
-        self.orders[w.id] = w.snapshot(now)
-        self._route_resumed(w, inst, now)
-        if order.status is OrderStatus.PENDING_CANCEL and w.is_open:  # asked to cancel before the stop
-            self.cancel(w.id)
+        return w
