@@ -13,6 +13,7 @@ from tests.unit.builders import AAPL, D, context, order, position, request
 from trading_core.enums import OrderClass, OrderStatus, Side
 from trading_core.order_classes import StopLoss, TakeProfit, leg_requests
 from trading_core.orders import Order
+from trading_core.requests import OrderRequest
 from trading_core.risk import RiskLimits, Sizing
 from trading_core.risk.protection import with_protection
 from trading_core.risk.rules import wash_trade
@@ -78,23 +79,42 @@ class TestExposureCountedOnce:
 
 
 class TestWashTrade:
+    """Alpaca's rule, with its exceptions: complex orders and trailing stops."""
+
     STOP = request(side="sell", type="stop", stop_price="95")
 
-    def test_a_market_buy_against_a_resting_stop_is_refused(self) -> None:
-        ctx = context(open_orders=[order(self.STOP, status=OrderStatus.NEW)])
-        rejection = wash_trade(request(), Sizing.of(request(), ctx), ctx, RiskLimits())
-        assert rejection is not None
-        assert rejection.code == "WASH_TRADE"
+    @staticmethod
+    def verdict(new: OrderRequest, *resting: Order) -> str | None:
+        ctx = context(open_orders=resting)
+        rejection = wash_trade(new, Sizing.of(new, ctx), ctx, RiskLimits())
+        return None if rejection is None else rejection.code
 
-    def test_a_leg_held_for_its_entry_is_not_at_the_market(self) -> None:
-        held = attrs.evolve(order(self.STOP, status=OrderStatus.HELD), leg_of=OrderId("parent"))
-        ctx = context(open_orders=[held])
-        assert wash_trade(request(), Sizing.of(request(), ctx), ctx, RiskLimits()) is None
+    def test_a_market_buy_against_a_resting_simple_stop_is_refused(self) -> None:
+        assert self.verdict(request(), order(self.STOP, status=OrderStatus.NEW)) == "WASH_TRADE"
 
-    def test_a_bracket_entry_with_its_own_exits_passes(self) -> None:
+    def test_a_leg_resting_or_held_is_no_wash_trade(self) -> None:
+        for status in (OrderStatus.HELD, OrderStatus.NEW):
+            leg = attrs.evolve(order(self.STOP, status=status), leg_of=OrderId("parent"))
+            assert self.verdict(request(), leg) is None
+
+    def test_a_resting_oco_or_trailing_stop_is_no_wash_trade(self) -> None:
+        oco = request(
+            side="sell",
+            type="limit",
+            order_class="oco",
+            take_profit={"limit_price": "110"},
+            stop_loss={"stop_price": "95"},
+        )
+        trailing = request(side="sell", type="trailing_stop", trail_percent="2")
+        assert self.verdict(request(), order(oco, status=OrderStatus.NEW)) is None
+        assert self.verdict(request(), order(trailing, status=OrderStatus.NEW)) is None
+
+    def test_a_complex_order_or_a_trailing_stop_passes_against_a_resting_limit(self) -> None:
+        resting = order(request(side="sell", type="limit", limit_price="101"), status=OrderStatus.NEW)
         bracket = request(order_class="bracket", take_profit={"limit_price": "110"}, stop_loss={"stop_price": "95"})
-        ctx = context()
-        assert wash_trade(bracket, Sizing.of(bracket, ctx), ctx, RiskLimits()) is None
+        assert self.verdict(request(), resting) == "WASH_TRADE"
+        assert self.verdict(bracket, resting) is None
+        assert self.verdict(request(type="trailing_stop", trail_price="1"), resting) is None
 
 
 class TestStopLossPercent:
