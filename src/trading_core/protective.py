@@ -15,13 +15,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import Protocol, TypeVar
+from typing import Final, Protocol, TypeVar
 
-from trading_core.enums import OrderClass, OrderStatus
+from trading_core.enums import OrderClass, OrderStatus, OrderType, Side
 from trading_core.orders import Order
 from trading_core.values import ZERO, OrderId
 
-__all__ = ["GroupMember", "executable", "exit_cap", "exits", "exits_to_cancel", "legs_held", "unfilled_once"]
+__all__ = [
+    "GroupMember",
+    "executable",
+    "protecting",
+    "exit_cap",
+    "exits",
+    "exits_to_cancel",
+    "legs_held",
+    "unfilled_once",
+]
 
 
 class GroupMember(Protocol):
@@ -108,3 +117,21 @@ def unfilled_once(orders: Iterable[Order]) -> Decimal:
         key = order.leg_of or order.id
         groups[key] = max(groups.get(key, ZERO), rest)
     return total + sum(groups.values(), ZERO)
+
+
+_STOPS: Final = frozenset({OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP})
+
+
+def protecting(held: Decimal, orders: Iterable[Order]) -> list[Order]:
+    """The open orders that protect a position of `held` (signed): on its closing side, exits of a
+    group (legs, an OCO) or stops and trailing stops of their own. None for a flat position."""
+    if not held:
+        return []
+    closing = Side.SELL if held > 0 else Side.BUY
+    return [
+        o
+        for o in orders
+        if o.side is closing
+        and not o.is_terminal
+        and (o.leg_of is not None or o.order_class is OrderClass.OCO or o.type in _STOPS)
+    ]

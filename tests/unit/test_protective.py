@@ -15,7 +15,7 @@ from trading_core.enums import OrderClass, OrderStatus, OrderType, Side
 from trading_core.errors import InvalidOrder
 from trading_core.order_classes import LegRole, leg_requests
 from trading_core.orders import Order
-from trading_core.protective import executable, exit_cap, exits, exits_to_cancel, legs_held
+from trading_core.protective import executable, exit_cap, exits, exits_to_cancel, legs_held, protecting
 from trading_core.requests import OrderRequest
 from trading_core.trailing import next_hwm, trail_stop_price, trailing_triggered
 from trading_core.values import ClientOrderId, OrderId
@@ -204,3 +204,14 @@ class TestTrailing:
 def test_leg_roles_name_alpacas_objects() -> None:
     assert [r.value for r in LegRole] == ["take_profit", "stop_loss"]
     assert OrderClass.OCO.value == "oco"
+
+
+def test_the_orders_protecting_a_position_are_its_closing_sides_exits_and_stops() -> None:
+    short_cover = built(OrderRequest.create(symbol="AAPL", side="buy", type="stop", stop_price="105", quantity=5), "s")
+    target = built(OrderRequest.create(symbol="AAPL", side="buy", type="limit", limit_price="90", quantity=5), "t")
+    adding = built(OrderRequest.create(symbol="AAPL", side="sell", type="stop", stop_price="95", quantity=5), "a")
+    oco, legs = group("oco")
+    assert protecting(D(-5), [short_cover, target, adding]) == [short_cover]
+    assert protecting(D(10), [oco, *legs, target]) == [oco, *legs]
+    assert protecting(D(0), [short_cover, oco]) == []
+    assert protecting(D(-5), [attrs.evolve(short_cover, status=OrderStatus.CANCELED)]) == []

@@ -71,6 +71,7 @@ async def test_a_brackets_stop_fills_when_the_price_falls_and_the_take_profit_is
 
     assert parent.status is OrderStatus.FILLED
     assert (take_profit.leg_of, stop_loss.leg_of) == (parent.id, parent.id)
+    assert engine.protective_orders("AAPL") == [take_profit, stop_loss]
     assert (take_profit.type, take_profit.limit_price) == (OrderType.LIMIT, D(110))
     assert (stop_loss.type, stop_loss.stop_price) == (OrderType.STOP, D(95))
     assert take_profit.broker_order_id is not None
@@ -84,6 +85,7 @@ async def test_a_brackets_stop_fills_when_the_price_falls_and_the_take_profit_is
     assert stop_loss.status is OrderStatus.FILLED
     assert take_profit.status is OrderStatus.CANCELED
     assert await is_flat(store)
+    assert engine.protective_orders("AAPL") == []
     assert closed_pnl(events) == [D(-55)]  # 10 bought at 100.00, sold at 94.50
 
 
