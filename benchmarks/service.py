@@ -202,6 +202,9 @@ def main() -> None:
             "TRADING_ENGINE_EMBEDDED_NATS": "false",
             "TRADING_ENGINE_EMBEDDED_DATA_DIR": tmp,
             "TRADING_ENGINE_BROKER_PAPER_STARTING_CASH": "1000000000",
+            # fixed prices and an open market at any hour, so that runs compare
+            "TRADING_ENGINE_BROKER_PAPER_PRICE_WALK": "false",
+            "TRADING_ENGINE_BROKER_PAPER_CALENDAR": "always-open",
             "TRADING_ENGINE_RISK_MAX_POSITION_SIZE_PERCENT": "100",
             "TRADING_ENGINE_RISK_MAX_SECTOR_EXPOSURE_PERCENT": "100",
             "LOG_LEVEL": "warning",

@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 import uuid
 from contextlib import AsyncExitStack
+from datetime import timedelta
 from typing import Any, Final, cast
 
 import attrs
 
 from apps import embedded
-from apps.config import BrokerKind, Settings
+from apps.background import Job
+from apps.config import BrokerKind, PaperCalendar, Settings
 from apps.container import Container, Notes, Overrides, Stoppable
 from apps.redact import mask
 from apps.service.health import CONNECTED, HealthCheck
@@ -87,13 +89,57 @@ class AdapterWiring:
             return await self._alpaca(settings, clock, stack, notes)
         from adapters.paper import PaperConfig, PaperExchange
 
-        notes["broker"] = "paper exchange (in-process)"
+        broker = settings.broker
+        calendar = None
+        if broker.paper_calendar is PaperCalendar.NYSE:
+            from adapters.calendar import NyseCalendar
+
+            calendar = NyseCalendar()
+        walk = f"prices walk every {broker.paper_price_interval_ms} ms" if broker.paper_price_walk else "prices still"
+        notes["broker"] = f"paper exchange (in-process; {broker.paper_calendar} calendar, {walk})"
         paper = PaperConfig(
-            starting_cash=settings.broker.paper_starting_cash,
-            fill_parts=settings.broker.paper_fill_parts,
+            starting_cash=broker.paper_starting_cash,
+            fill_parts=broker.paper_fill_parts,
             account_id=paper_account_id(settings),
+            calendar=calendar,
+            seed=broker.paper_seed,
+            volatility_bp=broker.paper_volatility_bp,
         )
         return PaperExchange(clock, config=paper)
+
+    def market_hours(self, broker: Broker) -> str:
+        """The paper exchange's calendar (XNYS) or always-open; any other broker keeps its own clock."""
+        from adapters.paper import PaperExchange
+
+        if not isinstance(broker, PaperExchange):
+            return "broker"
+        return broker.calendar_name or "always-open"
+
+    def market_jobs(self, settings: Settings, broker: Broker, engine: TradingEngine, clock: Clock) -> dict[str, Job]:
+        """The paper exchange's clockwork: its price walk (unless held still) and its sessions by its calendar.
+
+        The engine hears each open and close as it would hear a session command.
+        """
+        from adapters.paper import PaperExchange
+        from adapters.paper.timers import run_sessions, run_walk
+
+        if not isinstance(broker, PaperExchange):
+            return {}
+        jobs: dict[str, Job] = {}
+        paper = settings.broker
+        if paper.paper_price_walk:
+            interval = timedelta(milliseconds=paper.paper_price_interval_ms)
+            jobs["paper-prices"] = lambda: run_walk(broker, interval)
+
+        async def tell_engine(is_open: bool) -> None:
+            if is_open:
+                await engine.session_opened()
+            else:
+                await engine.session_closed()
+
+        if broker.calendar_name is not None:
+            jobs["paper-sessions"] = lambda: run_sessions(broker, clock, on_change=tell_engine)
+        return jobs
 
     async def resume(self, broker: Broker, store: OrderStore, settings: Settings, notes: Notes) -> None:
         """A paper account carries on from the store's record, so a restart keeps what it held.

@@ -49,6 +49,11 @@ class BrokerKind(StrEnum):
     ALPACA = "alpaca"
 
 
+class PaperCalendar(StrEnum):
+    NYSE = "nyse"
+    ALWAYS_OPEN = "always-open"
+
+
 @attrs.frozen(kw_only=True)
 class ServerConfig:
     port: int = setting(3001, key="port", env=("PORT",), doc="TCP port of the HTTP API.")
@@ -82,6 +87,31 @@ class BrokerConfig:
     paper_fill_parts: int = setting(
         1, key="paperFillParts", doc="Paper exchange: fill each order in this many parts.", validator=_positive
     )
+    paper_calendar: PaperCalendar = setting(
+        PaperCalendar.NYSE,
+        key="paperCalendar",
+        doc="Paper exchange: nyse opens and closes by the NYSE calendar (holidays, early closes); always-open: demos.",
+    )
+    paper_price_walk: bool = setting(
+        True,
+        key="paperPriceWalk",
+        doc="Paper exchange: prices take a seeded random walk; false holds them still (set by PUT /paper/prices).",
+    )
+    paper_volatility_bp: int = setting(
+        10,
+        key="paperVolatility",
+        unit="bp",
+        doc="Paper exchange: the largest move of one step of the walk, in basis points of the price (at least a cent).",
+        validator=_non_negative,
+    )
+    paper_price_interval_ms: int = setting(
+        1_000,
+        key="paperPriceInterval",
+        unit="ms",
+        doc="Paper exchange: time between two steps of the walk.",
+        validator=_positive,
+    )
+    paper_seed: int = setting(0, key="paperSeed", doc="Paper exchange: seed of the price walk, to replay a run.")
 
 
 @attrs.frozen(kw_only=True)

@@ -17,7 +17,7 @@ from typing import Protocol, TypeVar
 
 import attrs
 
-from apps.background import Background
+from apps.background import Background, Job
 from apps.config import Settings
 from apps.logs import log_order_change
 from apps.redact import mask
@@ -75,6 +75,11 @@ class Wiring(Protocol):
     async def consumer(
         self, settings: Settings, engine: TradingEngine, bus: EventBus, stack: AsyncExitStack, notes: Notes
     ) -> Stoppable | None: ...
+    def market_hours(self, broker: Broker) -> str:
+        """What opens and closes the market, for /health: XNYS, always-open, or broker (its own clock)."""
+
+    def market_jobs(self, settings: Settings, broker: Broker, engine: TradingEngine, clock: Clock) -> dict[str, Job]:
+        """Background jobs that move a simulated market with time (the paper exchange's walk and sessions)."""
 
 
 class Container:
@@ -95,12 +100,19 @@ class Container:
         self.health_checks: dict[str, HealthCheck] = {}
         self.relay: OutboxRelay | None = None
         self.consumer: Stoppable | None = None
+        self.market_hours = "broker"
+        """What opens and closes the market (`/health`'s `marketHours`), known once open."""
 
     @property
     def engine(self) -> TradingEngine:
         if self._engine is None:
             raise RuntimeError("the container is not open: call `await container.open()` first")
         return self._engine
+
+    @property
+    def given_broker(self) -> Broker | None:
+        """The broker given ready-made (tests, embedding), None when the settings choose it."""
+        return self._overrides.broker
 
     @property
     def is_open(self) -> bool:
@@ -147,6 +159,9 @@ class Container:
         relay = self.relay = OutboxRelay(store, bus)
         engine.subscribe(lambda _: relay.wake())  # what the engine committed goes out at once
         self._start_background(engine, relay)
+        self.market_hours = make.market_hours(broker)
+        for name, job in make.market_jobs(s, broker, engine, self.clock).items():
+            self.background.start(name, job)
         self.consumer = await _starting("eventBus", make.consumer(s, engine, bus, self._stack, self.notes))
         self.health_checks = make.health_checks(store, broker, bus, self._stream_check, self.consumer)
 

@@ -33,14 +33,13 @@ def trail_stop_price(
     Raises:
         InvalidOrder: neither or both trails are given (`trail_price` named).
     """
-    if (trail_price is None) == (trail_percent is None):
-        raise InvalidOrder("a trailing stop takes exactly one of trail_price and trail_percent", field="trail_price")
     sells = side is Side.SELL
-    if trail_price is not None:
+    if trail_price is not None and trail_percent is None:
         return hwm - trail_price if sells else hwm + trail_price
-    assert trail_percent is not None  # for mypy: one of the two is given
-    factor = ONE - trail_percent / HUNDRED if sells else ONE + trail_percent / HUNDRED
-    return hwm * factor
+    if trail_percent is not None and trail_price is None:
+        factor = ONE - trail_percent / HUNDRED if sells else ONE + trail_percent / HUNDRED
+        return hwm * factor
+    raise InvalidOrder("a trailing stop takes exactly one of trail_price and trail_percent", field="trail_price")
 
 
 def trailing_triggered(

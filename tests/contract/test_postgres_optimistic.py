@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -19,13 +20,14 @@ from typing import Any
 import attrs
 import psycopg
 import pytest
+from psycopg_pool import AsyncConnectionPool
 
 from adapters.codec.events import event_payload
 from adapters.paper import PaperConfig, PaperExchange
 from adapters.paper.config import Listing
 from adapters.postgres import PostgresOrderStore, rows
 from adapters.postgres.batch import WriteBatch, WriteKind
-from adapters.postgres.connections import NativeQuery
+from adapters.postgres.connections import NativeQuery, StoreConnection, connection_options
 from adapters.postgres.group_commit import GroupCommit
 from tests.contract.builders import fill_for, filled, moment, new_order, payload_of, position, submitted
 from trading_core import OrderRequest, RiskLimits, TestClock
@@ -277,41 +279,73 @@ class TestGroupCommit:
         assert {r[0] for r in stored} == {o.id for i, o in enumerate([*orders, later]) if i != 2}
 
     async def test_when_the_database_cannot_be_reached_a_merged_write_is_not_sent_again_one_by_one(
-        self, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+        self, postgres_url: str
     ) -> None:
-        store = await PostgresOrderStore.open(postgres_url, payload_of=payload_of, max_size=2)
-        await store.close()  # every connection it asks for is refused now
-        attempts: list[int] = []
-        outcome = GroupCommit._outcome
-
-        async def counted(self: GroupCommit, batch: WriteBatch) -> object:
-            attempts.append(1)
-            await asyncio.sleep(0.01)  # as a round trip would: the others queue up meanwhile
-            return await outcome(self, batch)
-
-        monkeypatch.setattr(GroupCommit, "_outcome", counted)
+        pool = CountingPool(postgres_url)  # never opened: every connection asked of it is refused
+        store = PostgresOrderStore(pool, payload_of=payload_of)
         orders = [new_order(status=OrderStatus.NEW) for _ in range(5)]
 
         outcomes = await asyncio.gather(*(store.add_orders([o]) for o in orders), return_exceptions=True)
 
         assert all(isinstance(o, StoreError) for o in outcomes)
-        assert len(attempts) == 2  # the first alone, then the other four merged: no retries one by one
+        assert pool.asked == 2  # the first alone, then the other four merged: no retries one by one
 
-    async def test_writes_of_the_same_row_are_not_merged(self, store: PostgresOrderStore, sent: list[str]) -> None:
-        order = new_order(status=OrderStatus.NEW)
-        await store.add_orders([order])
+    async def test_writes_of_the_same_row_are_not_merged(
+        self, store: PostgresOrderStore, postgres_url: str, sent: list[str]
+    ) -> None:
+        flying, twice, other = (new_order(status=OrderStatus.NEW) for _ in range(3))
+        await store.add_orders([flying, twice, other])
         sent.clear()
-        first, second = WriteBatch(), WriteBatch()
-        for batch, reason in ((first, "first"), (second, "second")):
-            changed = attrs.evolve(order, rejection_reason=reason)
-            batch.write(("order", order.id), WriteKind.ORDER, (*rows.order_params(changed), order.id))
+        async with opened_pool(postgres_url) as pool:
+            group = GroupCommit(pool)
+            writes = [
+                rejected(flying, "in flight"),  # sent alone; the others wait for it
+                rejected(twice, "first"),
+                rejected(twice, "second"),  # the same row as the one before: waits for it
+                rejected(other, "merged"),  # another row: goes with "first"
+            ]
 
-        await asyncio.gather(store._group.write(first), store._group.write(second))
+            await asyncio.gather(*(group.write(batch) for batch in writes))
 
-        assert len(sent) == 2
-        stored = await store.get_order(order.id)
-        assert stored is not None
-        assert stored.rejection_reason == "second"
+        assert len(sent) == 3
+        reasons = [await store.get_order(o.id) for o in (flying, twice, other)]
+        assert [o.rejection_reason if o else None for o in reasons] == ["in flight", "second", "merged"]
+
+
+class CountingPool(AsyncConnectionPool[Any]):
+    """A real pool, never opened, that counts the connections asked of it: one per statement tried."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(
+            url, open=False, min_size=1, max_size=2, kwargs=connection_options(url), connection_class=StoreConnection
+        )
+        self.asked = 0
+
+    async def getconn(self, timeout: float | None = None) -> Any:  # noqa: ASYNC109  # the pool's own signature
+        self.asked += 1
+        await asyncio.sleep(0.01)  # as a round trip would: the other writes queue up meanwhile
+        return await super().getconn(timeout)
+
+
+@asynccontextmanager
+async def opened_pool(url: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
+    """A pool of the store's connections, as `PostgresOrderStore.open` makes it."""
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        url, open=False, min_size=1, max_size=4, kwargs=connection_options(url), connection_class=StoreConnection
+    )
+    await pool.open(wait=True)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+def rejected(order: Order, reason: str) -> WriteBatch:
+    """One write of `order`'s row, with `reason` as its rejection reason."""
+    batch = WriteBatch()
+    changed = attrs.evolve(order, rejection_reason=reason)
+    batch.write(("order", order.id), WriteKind.ORDER, (*rows.order_params(changed), order.id))
+    return batch
 
 
 class TestEngineRedoesWithLocks:

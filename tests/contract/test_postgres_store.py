@@ -4,15 +4,20 @@ columns for SQL readers, keep payloads exact in JSONB, survive dropped connectio
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import attrs
 import psycopg
 import pytest
+from psycopg_pool import AsyncConnectionPool
 
-from adapters.postgres import PostgresOrderStore
+from adapters.postgres import PostgresOrderStore, outbox
+from adapters.postgres.connections import LivenessCheck, StoreConnection, connection_options
+from adapters.postgres.outbox import decode_payload
 from tests.contract.builders import fill_for, filled, new_order, payload_of, position, submitted
 from trading_core.enums import OrderStatus
 from trading_core.errors import StoreError
@@ -129,7 +134,16 @@ class TestColumnsForSqlReaders:
 
 
 class TestClaims:
-    async def test_a_claimed_payload_is_decoded_when_first_read_then_kept(self, store: PostgresOrderStore) -> None:
+    async def test_a_claimed_payload_is_decoded_when_first_read_then_kept(
+        self, store: PostgresOrderStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        decoded: list[str] = []
+
+        def counted(text: str) -> Mapping[str, Any]:
+            decoded.append(text)
+            return decode_payload(text)
+
+        monkeypatch.setattr(outbox, "decode_payload", counted)
         order = new_order(quantity="10.5000")
         async with store.unit_of_work() as uow:
             await uow.add_order(order)
@@ -138,27 +152,38 @@ class TestClaims:
 
         async with store.claim_outbox() as batch:
             (message,) = batch.messages
-            assert message._payload is None  # type: ignore[attr-defined]  # not decoded by the claim
+            assert decoded == []  # not decoded by the claim
             first = message.payload
             assert message.payload is first
+            assert len(decoded) == 1
             await batch.mark_sent([message.event_id])
 
         assert first == payload_of(submitted(order)) | {"eventId": first["eventId"]}
         assert str(first["order"]["quantity"]) == "10.5000"
 
-    async def test_marks_commit_without_waiting_for_the_disk_and_only_they(self, store: PostgresOrderStore) -> None:
+    async def test_marks_commit_without_waiting_for_the_disk_and_only_they(self, postgres_url: str) -> None:
         """A mark a crash loses only sends its events again, which the bus drops by id: not worth a flush."""
-        async with store.unit_of_work() as uow:
-            await uow.add_events([submitted(new_order()) for _ in range(2)])
-            await uow.commit()
+        made: list[psycopg.AsyncConnection[Any]] = []
 
-        async with store.claim_outbox(limit=1) as batch:
-            default = await (await batch._conn.execute("SHOW synchronous_commit")).fetchone()  # type: ignore[attr-defined]
-            await batch.mark_sent([batch.messages[0].event_id])
-            marking = await (await batch._conn.execute("SHOW synchronous_commit")).fetchone()  # type: ignore[attr-defined]
-        async with store.claim_outbox() as batch:
-            after = await (await batch._conn.execute("SHOW synchronous_commit")).fetchone()  # type: ignore[attr-defined]
-            left = len(batch.messages)
+        async def remember(conn: psycopg.AsyncConnection[Any]) -> None:
+            made.append(conn)
+
+        async with store_on_one_connection(postgres_url, configure=remember) as store:
+            async with store.unit_of_work() as uow:
+                await uow.add_events([submitted(new_order()) for _ in range(2)])
+                await uow.commit()
+            (conn,) = made  # the pool's only connection: each claim below holds it
+
+            async def setting() -> tuple[Any, ...] | None:
+                return await (await conn.execute("SHOW synchronous_commit")).fetchone()
+
+            async with store.claim_outbox(limit=1) as batch:
+                default = await setting()
+                await batch.mark_sent([batch.messages[0].event_id])
+                marking = await setting()
+            async with store.claim_outbox() as batch:
+                after = await setting()
+                left = len(batch.messages)
 
         assert marking == ("off",)
         assert after == default  # for that transaction only
@@ -242,7 +267,8 @@ class TestStatements:
     async def test_a_change_under_locks_sends_five_statements_on_cursors_kept_for_them(
         self, postgres_url: str, sent: list[str]
     ) -> None:
-        store = await PostgresOrderStore.open(postgres_url, payload_of=payload_of, max_size=1)
+        pool = await one_connection_pool(postgres_url)
+        store = PostgresOrderStore(pool, payload_of=payload_of)  # as `open` makes it, on a pool we can look into
         orders = [new_order(status=OrderStatus.NEW, quantity="1.0000") for _ in range(2)]
         try:
             for order in orders:
@@ -263,7 +289,7 @@ class TestStatements:
                     await uow.save_position(after)
                     await uow.add_events([submitted(order)])
                     await uow.commit()
-            async with store._pool.connection() as conn:
+            async with pool.connection() as conn:
                 kept = dict(conn.statement_cursors)
         finally:
             await store.close()
@@ -312,3 +338,29 @@ class TestStatements:
         assert current is not None
         assert current.status is OrderStatus.FILLED
         assert current.execution_ids == {"x-1"}
+
+
+async def one_connection_pool(url: str, **options: Any) -> AsyncConnectionPool[Any]:
+    """An open pool of one of the store's connections, as `PostgresOrderStore.open` makes them."""
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        url,
+        open=False,
+        min_size=1,
+        max_size=1,
+        kwargs=connection_options(url),
+        connection_class=StoreConnection,
+        check=LivenessCheck(),
+        **options,
+    )
+    await pool.open(wait=True)
+    return pool
+
+
+@asynccontextmanager
+async def store_on_one_connection(url: str, **options: Any) -> AsyncIterator[PostgresOrderStore]:
+    """The store on `one_connection_pool` (its options: a `configure` callback, say), closed after."""
+    store = PostgresOrderStore(await one_connection_pool(url, **options), payload_of=payload_of)
+    try:
+        yield store
+    finally:
+        await store.close()

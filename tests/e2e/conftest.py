@@ -124,6 +124,8 @@ def service_env(postgres_url: str, nats_url: str, names: dict[str, str], tmp_pat
         "TRADING_ENGINE_EMBEDDED_DATA_DIR": str(tmp_path / "data"),
         "TRADING_ENGINE_SYNC_ORDER_STATUS_POLL_INTERVAL": "500",
         "TRADING_ENGINE_BROKER_PAPER_FILL_PARTS": "2",
+        "TRADING_ENGINE_BROKER_PAPER_PRICE_WALK": "false",  # the tests count on fixed prices
+        "TRADING_ENGINE_BROKER_PAPER_CALENDAR": "always-open",  # and on an open market at any hour
         "LOG_FORMAT": "json",
     }
 

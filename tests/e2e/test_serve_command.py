@@ -32,6 +32,8 @@ def _base_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(SRC),
         "TRADING_ENGINE_EMBEDDED_DATA_DIR": str(tmp_path / "data"),
+        "TRADING_ENGINE_BROKER_PAPER_PRICE_WALK": "false",
+        "TRADING_ENGINE_BROKER_PAPER_CALENDAR": "always-open",
         "LOG_FORMAT": "json",
         **extra,
     }

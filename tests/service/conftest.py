@@ -18,10 +18,17 @@ from apps.container import Container
 from apps.service.app import create_app
 from trading_core.clock import SystemClock
 
+STILL_MARKET = {
+    "TRADING_ENGINE_BROKER_PAPER_PRICE_WALK": "false",
+    "TRADING_ENGINE_BROKER_PAPER_CALENDAR": "always-open",
+}
+"""Tests count on fixed prices and an open market: the paper exchange's walk and calendar turned off."""
+
 
 def settings_with(**env: str) -> Settings:
-    """Defaults plus environment overrides, read from `env` only (never the test runner's)."""
-    return parse_settings(None, env)
+    """Defaults, prices held still and the market always open, plus environment overrides, read from
+    `env` only (never the test runner's)."""
+    return parse_settings(None, {**STILL_MARKET, **env})
 
 
 @pytest.fixture

@@ -3,19 +3,28 @@ route names."""
 
 from __future__ import annotations
 
+import ast
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from apps.alpaca_sim import errors
+from apps.alpaca_sim.activities import fill_activity
 from apps.alpaca_sim.app import api_router
 from apps.alpaca_sim.faults import FaultBook, parse_rule
 from apps.alpaca_sim.minute_bars import MinuteBars
 from apps.alpaca_sim.parse import Query
 from apps.alpaca_sim.ratelimit import RateLimiter
-from apps.alpaca_sim.wire import dec, ratio, ts
+from apps.alpaca_sim.wire import dec, ratio, trade_update, ts
 from apps.config import simulator_keys
+from trading_core.broker_models import BrokerOrder, TradeUpdate
+from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce
+from trading_core.orders import TradeEvent
+from trading_core.values import BrokerOrderId, ClientOrderId, ExecutionId, Symbol
+
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 class TestFormats:
@@ -231,3 +240,54 @@ class TestMinuteBars:
         bars.clear()
 
         assert bars.record("AAPL", Decimal(11), 100, minute.replace(minute=5)) is None
+
+
+class TestIncompleteFills:
+    """A fill without its price, quantity or execution id (a journal edited by hand) is refused by name,
+    with or without `python -O`: it used to be an `assert`."""
+
+    @staticmethod
+    def _fill(**missing: None) -> TradeUpdate:
+        at = datetime(2026, 3, 2, 15, tzinfo=UTC)
+        order = BrokerOrder(
+            broker_order_id=BrokerOrderId("8d1d1b8a-0000-4000-8000-000000000001"),
+            client_order_id=ClientOrderId("ours-1"),
+            symbol=Symbol("AAPL"),
+            side=Side.BUY,
+            type=OrderType.MARKET,
+            time_in_force=TimeInForce.DAY,
+            quantity=Decimal(5),
+            status=OrderStatus.FILLED,
+            created_at=at,
+            updated_at=at,
+            submitted_at=at,
+            filled_quantity=Decimal(5),
+            filled_average_price=Decimal(100),
+        )
+        complete = {"execution_id": ExecutionId("e-1"), "price": Decimal(100), "quantity": Decimal(5)}
+        return TradeUpdate(event=TradeEvent.FILL, order=order, timestamp=at, **{**complete, **missing})
+
+    def test_a_complete_fill_is_written_and_listed(self) -> None:
+        fill = self._fill()
+        assert trade_update(fill, {})["data"]["qty"] == "5"
+        assert fill_activity(fill).price == Decimal(100)
+
+    @pytest.mark.parametrize("member", ["price", "quantity"])
+    def test_a_fill_without_price_or_quantity_is_not_written(self, member: str) -> None:
+        with pytest.raises(ValueError, match="without a price or a quantity"):
+            trade_update(self._fill(**{member: None}), {})
+
+    def test_a_fill_without_an_execution_id_is_not_listed_as_an_activity(self) -> None:
+        with pytest.raises(ValueError, match="without an execution id"):
+            fill_activity(self._fill(execution_id=None))
+
+
+def test_no_production_code_asserts() -> None:
+    """An `assert` vanishes under `python -O`: checks that guard behaviour raise instead."""
+    found = [
+        f"{path.relative_to(SRC)}:{node.lineno}"
+        for path in sorted(SRC.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Assert)
+    ]
+    assert found == []

@@ -19,6 +19,9 @@ FORBIDDEN = (
     "requests",
     "adapters",
     "apps",
+    "exchange_calendars",
+    "pandas",
+    "numpy",
 )
 
 

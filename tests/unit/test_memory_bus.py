@@ -70,7 +70,12 @@ async def test_maxlen_bounds_what_is_kept() -> None:
         await bus.publish(message)
 
     assert list(bus.messages) == EVENTS[-3:]
-    assert len(bus._seen) == 3
+    # Only the ids kept are remembered: one that left is new again, one kept is a duplicate.
+    await bus.publish(EVENTS[-1])
+    assert bus.duplicates == 1
+    await bus.publish(EVENTS[0])
+    assert bus.duplicates == 1
+    assert list(bus.messages) == [*EVENTS[-2:], EVENTS[0]]
 
 
 async def test_an_id_is_remembered_as_long_as_its_message_is_kept() -> None:

@@ -81,4 +81,4 @@ async def test_a_free_key_leaves_no_entry_behind() -> None:
 
     locks.release("k")
 
-    assert locks._held == {}
+    assert len(locks) == 0

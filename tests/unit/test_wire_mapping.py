@@ -10,12 +10,14 @@ import pytest
 
 from adapters.codec import EncodedEvent, EventRecord, decode_json, encode_envelope, encode_json, rfc3339
 from adapters.codec.commands import InvalidCommand, decode_command, decode_decision
+from adapters.codec.events import event_payload
 from adapters.nats.config import Command, NatsSettings, command_for, event_subject
 from adapters.nats.connection import covers
+from adapters.outbox import LazyOutboxMessage
 from tests.contract.lifecycle import lifecycle_events
 from trading_core.decisions import Decision
 from trading_core.errors import InvalidOrder
-from trading_core.events import EVENT_TYPES
+from trading_core.events import EVENT_TYPES, Event
 from trading_core.values import EventId
 
 DECISION_ID = "0b8f3f7e-7d3c-4b7e-9a59-1f4f0b6b2c11"
@@ -123,11 +125,20 @@ class TestJson:
 class TestMessages:
     def test_encoded_event_builds_its_payload_once_and_lazily(self) -> None:
         event = lifecycle_events()[0]
-        message = EncodedEvent(event)
+        built: list[Event] = []
 
-        assert message._payload is None
+        def payload_of(e: Event) -> dict[str, object]:
+            built.append(e)
+            return event_payload(e)
+
+        lazy = LazyOutboxMessage(event, payload_of)  # what EncodedEvent is, with `event_payload`
+        assert built == []
+        assert lazy.payload is lazy.payload
+        assert built == [event]
+        message = EncodedEvent(event)
         first = message.payload
         assert message.payload is first
+        assert first == lazy.payload
         assert (message.event_id, message.type, message.occurred_at) == (event.event_id, event.TYPE, event.ts_event)
 
     def test_a_stored_record_encodes_like_the_event_it_came_from(self) -> None:

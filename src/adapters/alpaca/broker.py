@@ -19,11 +19,11 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Self
 from urllib.parse import quote as quote_path
 
 import httpx
@@ -33,14 +33,16 @@ from adapters.alpaca.backoff import Backoff
 from adapters.alpaca.budget import Priority, RequestBudget
 from adapters.alpaca.config import AlpacaSettings
 from adapters.alpaca.errors import Operation, Unanswered
+from adapters.alpaca.lookup import find_unanswered
 from adapters.alpaca.quotes import QuoteStream
+from adapters.alpaca.reading import each, order_path, parsed, read_fill_activities, read_orders
 from adapters.alpaca.rest import AlpacaRestClient, Host, Request, Retry
 from adapters.alpaca.sequencer import UpdateSequencer
 from adapters.alpaca.stream import TradeUpdatesStream, UpdateInbox
 from trading_core.broker_models import BrokerOrder, BrokerPosition, TradeUpdate
 from trading_core.clock import Clock
 from trading_core.enums import OrderStatus, Side, TimeInForce
-from trading_core.errors import BrokerError, NotFound, OrderInDoubt, OrderNotCancelable, OrderNotFound
+from trading_core.errors import BrokerError, NotFound, OrderNotCancelable, OrderNotFound
 from trading_core.market import Account, Asset, MarketClock, Quote
 from trading_core.orders import Order
 from trading_core.ports import MarkListener, OrderFilter
@@ -53,14 +55,6 @@ __all__ = ["AlpacaBroker"]
 
 log = logging.getLogger("adapters.alpaca.broker")
 
-T = TypeVar("T")
-
-_PAGE: Final = 500
-"""Alpaca's largest page of orders."""
-_ACTIVITY_PAGE: Final = 100
-"""Alpaca's largest page of account activities (without `date`)."""
-_MAX_ACTIVITY_PAGES: Final = 200
-"""A recovery reads at most this many pages (20,000 executions) before giving up on activities."""
 _HEALTHY_FOR: Final = 5.0
 """Seconds an answer from Alpaca counts as proof that REST answers."""
 _CANCELING: Final = frozenset({OrderStatus.PENDING_CANCEL, OrderStatus.CANCELED})
@@ -182,7 +176,7 @@ class AlpacaBroker:
             time_in_force=time_in_force,
             trail=trail,
         )
-        path = f"/v2/orders/{_order_path(broker_order_id)}"
+        path = f"/v2/orders/{order_path(broker_order_id)}"
         request = Request("PATCH", path, Operation.REPLACE, Priority.ORDER, Retry.ONCE, body=body)
         return await self._create(request, client_order_id)
 
@@ -197,38 +191,21 @@ class AlpacaBroker:
         return created
 
     async def _resolve(self, client_order_id: ClientOrderId, cause: Unanswered) -> BrokerOrder:
-        """The order an unanswered request may have created, found by its client order id.
-
-        Any unanswered request may have reached Alpaca's order system, a 5xx too: a gateway or a
-        load balancer answers 502/504 for a request that goes on behind it. So a miss is asked
-        again, with backoff, for `lookup_window` seconds; after that the order is in doubt, and
-        the engine keeps it pending until the stream, a later lookup or the order list settles it.
-        """
-        log.warning("%s went unanswered (%s): looking it up by client order id", client_order_id, cause.message)
-        give_up = time.monotonic() + self.settings.lookup_window
-        backoff = Backoff(self.settings.retry.base_delay, self.settings.retry.max_delay, self._rng)
-        why = f"it went unanswered ({cause.message}) and Alpaca does not show it yet"
-        while True:
-            try:
-                found = await self.get_order_by_client_id(client_order_id, priority=Priority.ORDER)
-            except BrokerError as e:
-                found, why = None, f"it went unanswered ({cause.message}) and cannot be looked up ({e.message})"
-            if found is not None:
-                log.warning("%s was received by Alpaca as %s", client_order_id, found.broker_order_id)
-                return found
-            delay = backoff.next()
-            if time.monotonic() + delay > give_up:
-                raise OrderInDoubt(
-                    f"order {client_order_id} is in doubt: {why}", details={"clientOrderId": client_order_id}
-                ) from cause
-            await asyncio.sleep(delay)
+        """The order an unanswered request may have created, or OrderInDoubt (`lookup.py`)."""
+        return await find_unanswered(
+            client_order_id,
+            cause,
+            find=lambda: self.get_order_by_client_id(client_order_id, priority=Priority.ORDER),
+            window=self.settings.lookup_window,
+            backoff=Backoff(self.settings.retry.base_delay, self.settings.retry.max_delay, self._rng),
+        )
 
     async def get_order(self, broker_order_id: BrokerOrderId) -> BrokerOrder:
         """Raises `OrderNotFound` when Alpaca has no such order (or the id cannot be one)."""
         if canonical_uuid(broker_order_id) is None:
             raise OrderNotFound(f"no order with id {broker_order_id}", details={"orderId": broker_order_id})
-        data = await self._read(f"/v2/orders/{_order_path(broker_order_id)}")
-        return _parsed(codec.broker_order, data)
+        data = await self._read(f"/v2/orders/{order_path(broker_order_id)}")
+        return parsed(codec.broker_order, data)
 
     async def get_order_by_client_id(
         self, client_order_id: ClientOrderId, *, priority: Priority = Priority.SYNC
@@ -239,7 +216,7 @@ class AlpacaBroker:
             )
         except NotFound:
             return None
-        return _parsed(codec.broker_order, data)
+        return parsed(codec.broker_order, data)
 
     async def list_orders(
         self,
@@ -254,23 +231,9 @@ class AlpacaBroker:
         Pages of Alpaca's 500 are joined up to `limit`; an order that does not parse is logged
         and left out rather than failing the listing.
         """
-        found: dict[BrokerOrderId, BrokerOrder] = {}
-        while len(found) < limit:
-            size = min(_PAGE, limit - len(found))
-            params = {"status": status.value, "limit": str(size), "direction": "desc"}
-            if after is not None:
-                params["after"] = after.isoformat()
-            if until is not None:
-                params["until"] = until.isoformat()
-            page = await self._read("/v2/orders", params)
-            orders = _each(codec.broker_order, page, "order")
-            for order in orders:
-                found.setdefault(order.broker_order_id, order)
-            if len(page if isinstance(page, list) else []) < size or not orders:
-                break
-            until = min(o.submitted_at for o in orders)
-        await self.quotes.want(o.symbol for o in found.values() if o.status.is_open)
-        return list(found.values())[:limit]
+        found = await read_orders(self._read, status=status, after=after, until=until, limit=limit)
+        await self.quotes.want(o.symbol for o in found if o.status.is_open)
+        return found
 
     async def list_fill_activities(self, *, after: datetime) -> list[codec.FillActivity]:
         """Every execution since `after` (exclusive), oldest first, from `/v2/account/activities/FILL`.
@@ -281,18 +244,7 @@ class AlpacaBroker:
         Raises:
             BrokerError: A page could not be read, or there were more than 200 pages.
         """
-        found: list[codec.FillActivity] = []
-        params = {"direction": "asc", "page_size": str(_ACTIVITY_PAGE), "after": after.isoformat()}
-        for _ in range(_MAX_ACTIVITY_PAGES):
-            page = await self._read("/v2/account/activities/FILL", params)
-            found.extend(_each(codec.fill_activity, page, "fill activity"))
-            if len(page) < _ACTIVITY_PAGE:
-                return found
-            last = page[-1].get("id") if isinstance(page[-1], dict) else None
-            if not isinstance(last, str):
-                raise BrokerError("Alpaca answered a page of activities whose last entry has no id")
-            params = {**params, "page_token": last}
-        raise BrokerError(f"more than {_MAX_ACTIVITY_PAGES * _ACTIVITY_PAGE} executions since {after.isoformat()}")
+        return await read_fill_activities(self._read, after=after)
 
     async def recover_fills(self, remote: BrokerOrder) -> list[TradeUpdate] | None:
         """The executions of `remote`, oldest first, each with its own id, from the account's activities.
@@ -321,7 +273,7 @@ class AlpacaBroker:
         """
         if canonical_uuid(broker_order_id) is None:
             raise OrderNotFound(f"no order with id {broker_order_id}", details={"orderId": broker_order_id})
-        path = f"/v2/orders/{_order_path(broker_order_id)}"
+        path = f"/v2/orders/{order_path(broker_order_id)}"
         try:
             await self.rest.call(Request("DELETE", path, Operation.CANCEL, Priority.CANCEL))
         except OrderNotCancelable as e:
@@ -332,16 +284,16 @@ class AlpacaBroker:
     # ---------------------------------------------------------------- account, positions, assets, clock
 
     async def list_positions(self) -> list[BrokerPosition]:
-        positions = _each(codec.position, await self._read("/v2/positions"), "position")
+        positions = each(codec.position, await self._read("/v2/positions"), "position")
         self._positions = {p.symbol: p.quantity for p in positions}
         await self.quotes.want(p.symbol for p in positions if p.quantity)
         return positions
 
     async def get_account(self) -> Account:
-        return _parsed(codec.account, await self._read("/v2/account"))
+        return parsed(codec.account, await self._read("/v2/account"))
 
     async def get_clock(self) -> MarketClock:
-        return _parsed(codec.clock, await self._read("/v2/clock"))
+        return parsed(codec.clock, await self._read("/v2/clock"))
 
     async def get_asset(self, symbol: Symbol) -> Asset | None:
         try:
@@ -352,7 +304,7 @@ class AlpacaBroker:
             if e.status == 422:  # not a symbol Alpaca can look up
                 return None
             raise
-        return _parsed(codec.asset, data)
+        return parsed(codec.asset, data)
 
     def watch_marks(self, listener: MarkListener) -> None:
         """Call `listener(symbol, price)` with each quote the market-data stream delivers (the mid)."""
@@ -391,7 +343,7 @@ class AlpacaBroker:
             )
         except NotFound:
             return None
-        return _parsed(lambda d: codec.quote(symbol, d), data)
+        return parsed(lambda d: codec.quote(symbol, d), data)
 
     # ---------------------------------------------------------------- trade updates and health
 
@@ -439,30 +391,6 @@ class AlpacaBroker:
             if update.position_quantity is not None:
                 self._positions[update.order.symbol] = update.position_quantity
         return updates
-
-
-def _order_path(broker_order_id: BrokerOrderId) -> str:
-    return quote_path(str(broker_order_id), safe="")
-
-
-def _parsed(read: Callable[[Any], T], data: Any) -> T:
-    try:
-        return read(data)
-    except codec.WireError as e:
-        raise BrokerError(f"Alpaca answered something we cannot read: {e}") from e
-
-
-def _each(read: Callable[[Any], T], data: Any, what: str) -> list[T]:
-    """Every element of a listing that parses; the others are logged and left out."""
-    if not isinstance(data, list):
-        raise BrokerError(f"Alpaca answered a {type(data).__name__} where a list of {what}s belongs")
-    items: list[T] = []
-    for element in data:
-        try:
-            items.append(read(element))
-        except codec.WireError as e:
-            log.warning("left out a %s that does not parse: %s", what, e)
-    return items
 
 
 if TYPE_CHECKING:

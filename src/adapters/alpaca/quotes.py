@@ -4,8 +4,9 @@ One task runs `QuoteStream.run()` while the broker is open: once a symbol is wan
 to `settings.market_stream_url` (`wss://stream.data.alpaca.markets/v2/{feed}`), expects
 `[{"T": "success", "msg": "connected"}]`, sends `auth`, requires `authenticated`, subscribes to
 the quotes and trades of every wanted symbol, and reads. A symbol wanted later is added to the
-subscription on the open connection (no reconnection). A lost connection is reconnected with
-the trade_updates stream's jittered, growing delays, and everything wanted is subscribed again.
+subscription on the open connection (no reconnection). A lost connection is reconnected by the
+`WebSocketConnector` the trade_updates stream uses too (`connector.py`: jittered, growing
+delays), and everything wanted is subscribed again.
 Alpaca allows one market-data connection per key: a second one (another replica on the same key)
 is refused with error 406, and this stream then keeps trying, with backoff, while `latest_quote`
 reads REST.
@@ -28,28 +29,24 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
 import attrs
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidURI, WebSocketException
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 from adapters.alpaca import codec
-from adapters.alpaca.backoff import Backoff
 from adapters.alpaca.codec import LastTrade
 from adapters.alpaca.config import AlpacaSettings
+from adapters.alpaca.connector import StreamRefused, WebSocketConnector
 from trading_core.market import Quote
 from trading_core.values import Symbol
 
 __all__ = ["QuoteStream"]
 
 log = logging.getLogger("adapters.alpaca.quotes")
-
-
-class StreamRefused(Exception):
-    """The server did not greet, or did not authenticate, the connection."""
 
 
 @attrs.define
@@ -80,7 +77,9 @@ class QuoteStream:
     ) -> None:
         self._settings = settings
         self._timing = settings.stream
-        self._backoff = Backoff(self._timing.reconnect_min_delay, self._timing.reconnect_max_delay, rng)
+        self._connector = WebSocketConnector(
+            settings.market_stream_url, self._timing, name="market data", log=log, rng=rng, monotonic=monotonic
+        )
         self._monotonic = monotonic
         self._entries: dict[Symbol, _Entry] = {}
         self._wanted: dict[Symbol, None] = {}
@@ -89,8 +88,6 @@ class QuoteStream:
         self._confirmed: dict[Symbol, float] = {}
         """On the open connection: when the subscription to each symbol's quotes was confirmed."""
         self._ws: ClientConnection | None = None
-        self.state = "not started"
-        self.connections = 0
         self.quotes_received = 0
         self.listeners: list[Callable[[Symbol, Decimal], None]] = []
         """Called with each quote's price as the stream delivers it (`AlpacaBroker.watch_marks`)."""
@@ -152,68 +149,45 @@ class QuoteStream:
 
     # ---------------------------------------------------------------- the connection
 
+    @property
+    def state(self) -> str:
+        """What the stream is doing, or why its last connection ended."""
+        return self._connector.state
+
+    @property
+    def connections(self) -> int:
+        """Connections opened so far."""
+        return self._connector.connections
+
     async def run(self) -> None:
         """Keep the stream connected (once a symbol is wanted) until cancelled."""
-        self.state = "idle: no symbol wanted yet"
+        self._connector.state = "idle: no symbol wanted yet"
         await self._some_wanted.wait()
-        connector = connect(
-            self._settings.market_stream_url,
-            open_timeout=self._timing.open_timeout,
-            ping_interval=self._timing.ping_interval,
-            ping_timeout=self._timing.ping_timeout,
-            close_timeout=1,
-            user_agent_header="trading-engine",
-            reconnect_delays=self._delays,
-            process_exception=_retryable,
-        )
-        try:
-            async for ws in connector:
-                started = self._monotonic()
-                await self._serve(ws)
-                if self._monotonic() - started >= self._timing.stable_after:
-                    self._backoff.reset()
-                delay = self._backoff.next()
-                log.info("market data: reconnecting in %.2fs (%s)", delay, self.state)
-                await asyncio.sleep(delay)
-        finally:
-            self.state = "closed"
+        await self._connector.run(self)
 
-    def _delays(self) -> Generator[float]:
-        while True:
-            self.state = "reconnecting: cannot connect"
-            yield self._backoff.next()
+    async def authenticate(self, ws: ClientConnection) -> None:
+        """Require the greeting, send `auth`, require `authenticated`."""
+        _expect(await ws.recv(), "connected")
+        key, secret = self._settings.key_id, self._settings.secret_key
+        await ws.send(codec.encode({"action": "auth", "key": key, "secret": secret}).decode())
+        _expect(await ws.recv(), "authenticated")
 
-    async def _serve(self, ws: ClientConnection) -> None:
-        """One connection, from the greeting to its end; records why it ended."""
-        self.connections += 1
-        try:
-            await self._handshake(ws)
-            self._ws = ws
-            self.state = "connected"
-            await ws.send(_subscribe(list(self._wanted)))  # nothing awaited since `_ws` was set
-            async for frame in ws:
-                self._handle(frame)
-            self.state = "reconnecting: connection closed"
-        except ConnectionClosed as e:
-            self.state = f"reconnecting: connection closed ({e.rcvd.code if e.rcvd else 'no close frame'})"
-        except StreamRefused as e:
-            self.state = f"reconnecting: {e}"
-        except (TimeoutError, OSError, WebSocketException) as e:
-            self.state = f"reconnecting: {type(e).__name__}"
-        except Exception as e:  # a bug must not end the stream for good: log it, reconnect
-            log.exception("market data: unexpected failure; reconnecting")
-            self.state = f"reconnecting: internal error ({type(e).__name__})"
-        finally:
-            self._lost()
-            await ws.close()
-        log.warning("market data: %s", self.state)
+    async def serve(self, ws: ClientConnection) -> None:
+        """Subscribe to every wanted symbol and read until the connection closes."""
+        self._ws = ws
+        self._connector.state = "connected"
+        await ws.send(_subscribe(list(self._wanted)))  # nothing awaited since `_ws` was set
+        async for frame in ws:
+            self._handle(frame)
+        self._connector.state = "reconnecting: connection closed"
 
-    async def _handshake(self, ws: ClientConnection) -> None:
-        async with asyncio.timeout(self._timing.open_timeout):
-            _expect(await ws.recv(), "connected")
-            key, secret = self._settings.key_id, self._settings.secret_key
-            await ws.send(codec.encode({"action": "auth", "key": key, "secret": secret}).decode())
-            _expect(await ws.recv(), "authenticated")
+    async def release(self) -> None:
+        """The connection is gone: live quotes were current until now, and no subscription holds."""
+        self._lost()
+
+    def held(self, now: float) -> bool:
+        """Only lasting `stable_after` proves a market-data connection."""
+        return False
 
     def _lost(self) -> None:
         """The connection is gone: live quotes were current until now, and no subscription holds."""
@@ -288,11 +262,3 @@ def _expect(frame: str | bytes, msg: str) -> None:
     first = messages[0] if messages else {}
     if first.get("T") != "success" or first.get("msg") != msg:
         raise StreamRefused(f"expected {msg!r}, was {first.get('code', '')} {first.get('msg', frame)!r}"[:200])
-
-
-def _retryable(exc: Exception) -> Exception | None:
-    """Every connection failure is retried (with backoff) except a URL that cannot work."""
-    if isinstance(exc, InvalidURI):
-        return exc
-    log.warning("market data: cannot connect (%s: %s)", type(exc).__name__, exc)
-    return None

@@ -2,8 +2,8 @@
 
 One task runs `run()` for the adapter's lifetime:
 
-1. connect (`async for ws in websockets.connect(...)`), send `authenticate`, require the
-   `authorized` reply, send `listen` for `trade_updates`;
+1. connect (the `WebSocketConnector` of `connector.py`, shared with the market-data stream), send
+   `authenticate`, require the `authorized` reply, send `listen` for `trade_updates`;
 2. start the backfill (REST: open orders, orders closed since shortly before the stream was
    lost, and every order the stream still owes news of) while already reading the socket; an
    order that shows more filled than was delivered has its missing executions read from the
@@ -26,9 +26,6 @@ stream said. After `silence_window` seconds without a message, if the stream owe
 orders (open, or with fills not yet delivered), the watchdog reads them over REST; if REST shows
 fills or a newer status the stream has not delivered, and `lag_tolerance` seconds later it
 still has not, the socket is closed and the stream reconnects (and backfills).
-websockets' own reconnection backoff is replaced by ours: its delays are set by environment
-variables read at import, start at up to 5 s, and restart at zero after every connection that
-opened, even one that is dropped at once.
 """
 
 from __future__ import annotations
@@ -37,20 +34,18 @@ import asyncio
 import logging
 import random
 import time
-from collections import deque
-from collections.abc import Generator, Iterable
 from datetime import datetime
 from typing import Any, Protocol
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidURI, WebSocketException
+from websockets.asyncio.client import ClientConnection
 
 from adapters.alpaca import codec
-from adapters.alpaca.backoff import Backoff
 from adapters.alpaca.codec import FillActivity
 from adapters.alpaca.config import AlpacaSettings
+from adapters.alpaca.connector import StreamEnded, StreamRefused, WebSocketConnector
+from adapters.alpaca.inbox import UpdateInbox
 from adapters.alpaca.sequencer import UpdateSequencer
-from trading_core.broker_models import BrokerOrder, TradeUpdate
+from trading_core.broker_models import BrokerOrder
 from trading_core.clock import Clock, SystemClock
 from trading_core.errors import BrokerError, OrderNotFound, TradingError
 from trading_core.ports import OrderFilter
@@ -76,43 +71,14 @@ class OrderReader(Protocol):
         """The account's FILL activities after `after`, oldest first."""
 
 
-class StreamSilent(Exception):
+class StreamSilent(StreamEnded):
     """The socket stayed open but the updates REST shows never came."""
 
 
-class StreamRefused(Exception):
-    """The server did not authorise the stream."""
+class StreamUnauthorized(StreamRefused):
+    """The server did not authorise the stream, or withdrew it."""
 
-
-class UpdateInbox:
-    """Trade updates ready for the engine, oldest first."""
-
-    def __init__(self) -> None:
-        self._items: deque[TradeUpdate] = deque()
-        self._arrived = asyncio.Event()
-        self.delivered = 0
-
-    def put(self, updates: Iterable[TradeUpdate]) -> None:
-        """Queue updates for the engine, oldest first, and wake a reader."""
-        before = len(self._items)
-        self._items.extend(updates)
-        if len(self._items) > before:
-            self.delivered += len(self._items) - before
-            self._arrived.set()
-
-    def drain(self) -> list[TradeUpdate]:
-        """Take every queued update; never waits."""
-        taken = list(self._items)
-        self._items.clear()
-        self._arrived.clear()
-        return taken
-
-    async def next(self) -> list[TradeUpdate]:
-        """Wait for at least one update, then take all that are queued."""
-        while not self._items:
-            self._arrived.clear()
-            await self._arrived.wait()
-        return self.drain()
+    status = "unauthorized"
 
 
 class TradeUpdatesStream:
@@ -143,12 +109,12 @@ class TradeUpdatesStream:
         self._inbox = inbox
         self._sequencer = sequencer
         self._clock = clock or SystemClock()
-        self._backoff = Backoff(self._timing.reconnect_min_delay, self._timing.reconnect_max_delay, rng)
+        self._connector = WebSocketConnector(
+            settings.trade_stream_url, self._timing, name="trade_updates", log=log, rng=rng
+        )
         self._ready_at: float | None = None
         self.ready = asyncio.Event()
         """Set while connected and backfilled: submissions wait for it."""
-        self.state = "not started"
-        self.connections = 0
         self.backfills = 0
         self.skipped_messages = 0
         self.silences = 0
@@ -164,83 +130,61 @@ class TradeUpdatesStream:
         """Whether the stream is connected and authorised now."""
         return self.state == "connected"
 
+    @property
+    def state(self) -> str:
+        """What the stream is doing, or why its last connection ended (the health check's `websocket`)."""
+        return self._connector.state
+
+    @state.setter
+    def state(self, value: str) -> None:
+        """The stream's own stages (backfilling, connected) are the connector's state too."""
+        self._connector.state = value
+
+    @property
+    def connections(self) -> int:
+        """Connections opened so far."""
+        return self._connector.connections
+
     async def run(self) -> None:
         """Keep the stream connected until cancelled."""
-        connector = connect(
-            self._settings.trade_stream_url,
-            open_timeout=self._timing.open_timeout,
-            ping_interval=self._timing.ping_interval,
-            ping_timeout=self._timing.ping_timeout,
-            close_timeout=1,
-            user_agent_header="trading-engine",
-            reconnect_delays=self._delays,
-            process_exception=_retryable,
-        )
         try:
-            async for ws in connector:
-                started = time.monotonic()
-                self._ready_at = None
-                await self._serve(ws)
-                now = time.monotonic()
-                ready_for = 0.0 if self._ready_at is None else now - self._ready_at
-                if now - started >= self._timing.stable_after or ready_for >= self._timing.ready_stable_after:
-                    self._backoff.reset()
-                delay = self._backoff.next()
-                log.info("trade_updates: reconnecting in %.2fs (%s)", delay, self.state)
-                await asyncio.sleep(delay)
+            await self._connector.run(self)
         finally:
             self.ready.clear()
-            self.state = "closed"
 
-    def _delays(self) -> Generator[float]:
-        """Delays between failed handshakes: the same growing series as after a dropped connection."""
-        while True:
-            self.state = "reconnecting: cannot connect"
-            yield self._backoff.next()
-
-    async def _serve(self, ws: ClientConnection) -> None:
-        """One connection, from `authenticate` to its end; records why it ended."""
+    async def authenticate(self, ws: ClientConnection) -> None:
+        """`authenticate` with the keys, require `authorized`, then `listen` to trade_updates."""
+        self._ready_at = None
         self._ws = ws
-        self.connections += 1
-        backfill: asyncio.Task[None] | None = None
-        try:
-            await self._handshake(ws)
-            self.state = "backfilling"
-            backfill = asyncio.create_task(self._backfill(), name="alpaca-backfill")
-            await self._receive(ws)
-        except ConnectionClosed as e:
-            self.state = f"reconnecting: connection closed ({e.rcvd.code if e.rcvd else 'no close frame'})"
-        except StreamSilent as e:
-            self.silences += 1
-            self.state = f"reconnecting: {e}"
-        except StreamRefused as e:
-            self.state = f"unauthorized: {e}"
-        except (TimeoutError, OSError, WebSocketException) as e:
-            self.state = f"reconnecting: {type(e).__name__}"
-        except Exception as e:  # a bug must not end the stream for good: log it, reconnect, backfill
-            log.exception("trade_updates: unexpected failure; reconnecting")
-            self.state = f"reconnecting: internal error ({type(e).__name__})"
-        finally:
-            if self.ready.is_set() or self._lost_at is None:
-                self._lost_at = self._clock.now()  # else the earlier loss was never backfilled
-            self.ready.clear()
-            self._ws = None
-            if backfill is not None:
-                backfill.cancel()
-                await asyncio.gather(backfill, return_exceptions=True)
-            await ws.close()
-        log.warning("trade_updates: %s", self.state)
-
-    async def _handshake(self, ws: ClientConnection) -> None:
         key = {"key_id": self._settings.key_id, "secret_key": self._settings.secret_key}
-        async with asyncio.timeout(self._timing.open_timeout):
-            await ws.send(codec.encode({"action": "authenticate", "data": key}).decode())
-            reply = _message(await ws.recv())
-            data = reply.get("data") if reply is not None else None
-            status = data.get("status") if isinstance(data, dict) else None
-            if reply is None or reply.get("stream") != "authorization" or status != "authorized":
-                raise StreamRefused(f"authenticate was answered {status or reply!r}")
-            await ws.send(codec.encode({"action": "listen", "data": {"streams": ["trade_updates"]}}).decode())
+        await ws.send(codec.encode({"action": "authenticate", "data": key}).decode())
+        reply = _message(await ws.recv())
+        data = reply.get("data") if reply is not None else None
+        status = data.get("status") if isinstance(data, dict) else None
+        if reply is None or reply.get("stream") != "authorization" or status != "authorized":
+            raise StreamUnauthorized(f"authenticate was answered {status or reply!r}")
+        await ws.send(codec.encode({"action": "listen", "data": {"streams": ["trade_updates"]}}).decode())
+
+    async def serve(self, ws: ClientConnection) -> None:
+        """Backfill while reading the connection, until it ends or the watchdog finds it silent."""
+        self.state = "backfilling"
+        backfill = asyncio.create_task(self._backfill(), name="alpaca-backfill")
+        try:
+            await self._receive(ws)
+        finally:
+            backfill.cancel()
+            await asyncio.gather(backfill, return_exceptions=True)
+
+    async def release(self) -> None:
+        """The connection ended: not ready until the next one is backfilled from when this one was lost."""
+        if self.ready.is_set() or self._lost_at is None:
+            self._lost_at = self._clock.now()  # else the earlier loss was never backfilled
+        self.ready.clear()
+        self._ws = None
+
+    def held(self, now: float) -> bool:
+        """Whether the connection was ready for `ready_stable_after` seconds."""
+        return self._ready_at is not None and now - self._ready_at >= self._timing.ready_stable_after
 
     async def _receive(self, ws: ClientConnection) -> None:
         """Read frames until the socket ends or the watchdog finds it silent."""
@@ -270,6 +214,7 @@ class TradeUpdatesStream:
         if self._verdict_at is not None and now >= self._verdict_at:
             late = [o.broker_order_id for o in self._suspects if self._sequencer.behind(o)]
             if late:
+                self.silences += 1
                 raise StreamSilent(f"silent: REST shows news of {len(late)} order(s) the stream never sent")
             self._suspects, self._verdict_at = [], None
         if now >= self._audit_at:
@@ -314,7 +259,7 @@ class TradeUpdatesStream:
         stream = message.get("stream")
         if stream == "authorization" and isinstance(message.get("data"), dict):
             if message["data"].get("status") != "authorized":
-                raise StreamRefused(f"the server withdrew authorisation: {message['data']!r}")
+                raise StreamUnauthorized(f"the server withdrew authorisation: {message['data']!r}")
             return
         if stream != "trade_updates":
             return  # `listening` replies (our probes' answers) and anything new
@@ -337,7 +282,7 @@ class TradeUpdatesStream:
                 break
             except Exception as e:  # REST down (BrokerError), or a bug: submissions wait either way
                 attempt += 1
-                delay = self._backoff.delay(attempt)
+                delay = self._connector.backoff.delay(attempt)
                 why = e.message if isinstance(e, BrokerError) else f"internal error ({type(e).__name__})"
                 self.state = f"backfilling: {why}"[:200]
                 log.warning(
@@ -430,11 +375,3 @@ def _message(frame: str | bytes) -> dict[str, Any] | None:
     except codec.WireError:
         return None
     return message if isinstance(message, dict) else None
-
-
-def _retryable(exc: Exception) -> Exception | None:
-    """Every connection failure is retried (with backoff) except a URL that cannot work."""
-    if isinstance(exc, InvalidURI):
-        return exc
-    log.warning("trade_updates: cannot connect (%s: %s)", type(exc).__name__, exc)
-    return None

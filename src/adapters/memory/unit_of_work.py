@@ -38,6 +38,10 @@ class KeyLocks:
     def __init__(self) -> None:
         self._held: dict[str, deque[asyncio.Future[None]] | None] = {}
 
+    def __len__(self) -> int:
+        """How many keys are held now: a free key keeps no entry, so this is what the locks hold in memory."""
+        return len(self._held)
+
     def try_acquire(self, key: str) -> bool:
         """Take a free key at once (no coroutine to create and await); False if it is held."""
         held = self._held

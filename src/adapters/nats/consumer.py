@@ -14,6 +14,7 @@ meets the ones sent before it done. Each is settled:
   deliveries; the last failure is terminated and, for a decision, announced as malformed too.
 
 A handler that runs long sends progress beats so the server does not redeliver it meanwhile.
+How a command is handled and settled is `settlement.py`; this module takes them in hand.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final, Self
 
-import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -37,22 +37,19 @@ from adapters.codec.commands import (
     SESSION_SCHEMA,
     SHUTDOWN_SCHEMA,
     InvalidCommand,
-    decode_command,
     structure_decision,
 )
 from adapters.nats.config import Command, NatsSettings, command_for
 from adapters.nats.connection import NATS_ERRORS, ensure_stream, server_at_least
 from adapters.nats.probe import CachedHealth, connection_state, consumer_state, probe_context
 from adapters.nats.reconnect import Redeclaration
+from adapters.nats.settlement import Settlement, decode_body, settling
 from trading_core.decisions import CommandHandler, Decision
-from trading_core.errors import EventBusError, InvalidOrder
+from trading_core.errors import EventBusError
 
 __all__ = ["NatsCommandConsumer"]
 
 log: Final = logging.getLogger(__name__)
-
-_TERM: Final = b"+TERM"
-_MAX_REASON: Final = 256
 
 
 class NatsCommandConsumer:
@@ -79,7 +76,7 @@ class NatsCommandConsumer:
         self._handler = handler
         self._settings = settings
         self._sub: Subscription | None = None
-        self._term_reasons = False
+        self._settlement = Settlement(client, handler, settings)
         self._seen_at: datetime | None = None
         """When the server last showed our consumer with nothing left to deliver or acknowledge (or
         when it was first set up): a consumer made again delivers what was stored since."""
@@ -101,7 +98,7 @@ class NatsCommandConsumer:
         if self._sub is not None:
             return
         await self.declare()
-        self._term_reasons = server_at_least(self._nc, 2, 10)
+        self._settlement.term_reasons = server_at_least(self._nc, 2, 10)
         self._redeclaration.attach()
         self._watch = asyncio.get_running_loop().create_task(self._keep_declared(), name="watch command consumer")
         log.info("consuming %s as %s", ", ".join(self._settings.subscriptions), self._settings.consumer)
@@ -252,15 +249,15 @@ class NatsCommandConsumer:
         command = command_for(msg.subject)
         if command is Command.DECISION:
             try:
-                body = _decode(msg.data, DECISION_SCHEMA)
+                body = decode_body(msg.data, DECISION_SCHEMA)
                 decision = structure_decision(body)
             except InvalidCommand as e:
-                await _settling(msg, self._invalid(msg, command, e.reason, e.raw))
+                await settling(msg, self._settlement.invalid(msg, command, e.reason, e.raw))
                 return
             self._in_turn(msg, decision.symbol, lambda: self._decide(msg, decision, body))
             return
         await self._decisions_done()
-        await _settling(msg, self._dispatch(msg, command))
+        await settling(msg, self._dispatch(msg, command))
 
     def _in_turn(self, msg: Msg, symbol: str | None, handle: Callable[[], Awaitable[None]]) -> None:
         """Handle a decision once the one before it of the same symbol is done."""
@@ -269,7 +266,7 @@ class NatsCommandConsumer:
         async def when_its_turn_comes() -> None:
             if before is not None:
                 await asyncio.wait({before})
-            await _settling(msg, handle())
+            await settling(msg, handle())
 
         task = asyncio.get_running_loop().create_task(when_its_turn_comes(), name=f"decision {symbol}")
         self._last[symbol] = task
@@ -277,7 +274,7 @@ class NatsCommandConsumer:
         task.add_done_callback(lambda done: self._done(symbol, done))
 
     async def _decide(self, msg: Msg, decision: Decision, body: Mapping[str, Any]) -> None:
-        await self._handle(msg, Command.DECISION, lambda: self._handler.handle_decision(decision), raw=body)
+        await self._settlement.handle(msg, Command.DECISION, lambda: self._handler.handle_decision(decision), raw=body)
 
     def _done(self, symbol: str | None, task: asyncio.Task[None]) -> None:
         self._in_hand.discard(task)
@@ -294,108 +291,20 @@ class NatsCommandConsumer:
     async def _dispatch(self, msg: Msg, command: Command | None) -> None:
         """Handle a command that is not a decision."""
         if command is None:
-            await self._invalid(msg, None, f"no command is carried on {msg.subject}", None)
+            await self._settlement.invalid(msg, None, f"no command is carried on {msg.subject}", None)
             return
         schema = SHUTDOWN_SCHEMA if command is Command.SHUTDOWN else SESSION_SCHEMA
         try:
-            _decode(msg.data, schema, allow_empty=True)
+            decode_body(msg.data, schema, allow_empty=True)
         except InvalidCommand as e:
-            await self._invalid(msg, command, e.reason, e.raw)
+            await self._settlement.invalid(msg, command, e.reason, e.raw)
             return
         call = {
             Command.SESSION_OPENED: self._handler.session_opened,
             Command.SESSION_CLOSED: self._handler.session_closed,
             Command.SHUTDOWN: self._handler.shutdown,
         }[command]
-        await self._handle(msg, command, call, raw=None)
-
-    async def _handle(
-        self, msg: Msg, command: Command, call: Callable[[], Awaitable[None]], raw: Mapping[str, Any] | None
-    ) -> None:
-        try:
-            await self._with_progress(msg, call())
-        except InvalidOrder as e:
-            await self._invalid(msg, command, str(e), raw)
-        except Exception as e:
-            await self._failed(msg, command, e, raw)
-        else:
-            await msg.ack()
-
-    async def _with_progress(self, msg: Msg, work: Awaitable[None]) -> None:
-        """Await `work`, telling the server now and then that it is in progress."""
-        task = asyncio.ensure_future(work)
-        beat = self._settings.ack_wait.total_seconds() / 3
-        try:
-            while True:
-                done, _ = await asyncio.wait({task}, timeout=beat)
-                if done:
-                    return task.result()
-                try:
-                    await msg.in_progress()
-                except NATS_ERRORS as e:
-                    log.debug("progress beat failed: %r", e)
-        finally:
-            if not task.done():
-                task.cancel()
-
-    async def _failed(self, msg: Msg, command: Command, error: Exception, raw: Mapping[str, Any] | None) -> None:
-        deliveries = _deliveries(msg)
-        if deliveries < self._settings.max_deliver:
-            log.warning("%s failed on delivery %d, retrying: %r", command, deliveries, error, exc_info=error)
-            await msg.nak(delay=self._settings.retry_delay.total_seconds())
-            return
-        reason = f"not handled after {deliveries} deliveries: {error}"
-        log.error("%s given up: %s", command, reason, exc_info=error)
-        if command is Command.DECISION and not await self._announce(msg, reason, raw):
-            return
-        await self._term(msg, reason)
-
-    async def _invalid(self, msg: Msg, command: Command | None, reason: str, raw: Mapping[str, Any] | None) -> None:
-        log.warning("invalid command on %s (stream seq %s): %s", msg.subject, _seq(msg), reason)
-        if command is Command.DECISION and not await self._announce(msg, reason, raw):
-            return
-        await self._term(msg, reason)
-
-    async def _announce(self, msg: Msg, reason: str, raw: Mapping[str, Any] | None) -> bool:
-        """Tell the handler a decision was dropped; False (and nak'd) when that failed and may be retried."""
-        try:
-            await self._handler.decision_malformed(reason, raw)
-        except Exception as e:
-            if _deliveries(msg) < self._settings.max_deliver:
-                log.warning("announcing a malformed decision failed, retrying: %r", e, exc_info=e)
-                await msg.nak(delay=self._settings.retry_delay.total_seconds())
-                return False
-            log.error("announcing a malformed decision failed, giving up: %r", e, exc_info=e)
-        return True
-
-    async def _term(self, msg: Msg, reason: str) -> None:
-        if not self._term_reasons:
-            await msg.term()
-            return
-        # `+TERM <reason>` (NATS 2.10+) puts the reason in the server's MSG_TERMINATED advisory.
-        text = " ".join(reason.split())[:_MAX_REASON]
-        await self._nc.publish(msg.reply, _TERM + b" " + text.encode("utf-8", "replace"))
-
-
-async def _settling(msg: Msg, handling: Awaitable[None]) -> None:
-    """Handle and settle a command; a settlement that fails is left to the server's redelivery."""
-    try:
-        await handling
-    except NATS_ERRORS as e:
-        # Settling failed (the connection dropped): the server redelivers after ack_wait.
-        log.warning("could not settle a command on %s: %r", msg.subject, e)
-
-
-def _decode(data: bytes, schema: str, *, allow_empty: bool = False) -> dict[str, Any]:
-    """`decode_command`, with a body nested too deeply to decode refused like any unreadable one.
-
-    The decoder raises RecursionError past Python's recursion limit (`[` * 5000): left to the
-    client, such a message was neither acknowledged nor terminated and came back every ack_wait.
-    """
-    try:
-        return decode_command(data, schema, allow_empty=allow_empty)
-    except RecursionError:
-        raise InvalidCommand("the message body is nested too deeply to be read") from None
+        await self._settlement.handle(msg, command, call, raw=None)
 
 
 async def _drain(sub: Subscription) -> None:
@@ -403,17 +312,3 @@ async def _drain(sub: Subscription) -> None:
         await sub.drain()  # type: ignore[no-untyped-call]
     except NATS_ERRORS as e:
         log.warning("leaving a command subscription: %r", e)
-
-
-def _deliveries(msg: Msg) -> int:
-    try:
-        return int(msg.metadata.num_delivered or 1)
-    except (ValueError, AttributeError, nats.errors.Error):
-        return 1
-
-
-def _seq(msg: Msg) -> int | None:
-    try:
-        return msg.metadata.sequence.stream
-    except (ValueError, AttributeError, nats.errors.Error):
-        return None

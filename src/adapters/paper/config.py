@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 
 from trading_core.market import Asset
+from trading_core.market_hours import MarketCalendar
 from trading_core.values import Symbol
 
 _ASSET_NAMESPACE = uuid.UUID("6f1c3c0e-8a55-4b0e-9d7e-5a1d2c3b4a59")
@@ -124,7 +125,11 @@ class PaperConfig:
         reject_flips: Refuse an order that could take a position through zero in one fill, as
             Alpaca does (code INVALID_ORDER): a sale beyond the long position, a buy beyond the
             short one, or opening one side while orders of the other side are open when flat.
-        market_open: Whether the market is open when the exchange starts.
+        market_open: Whether the market is open when the exchange starts, without a `calendar`.
+        calendar: The exchange's calendar (`adapters.calendar.NyseCalendar`): the session opens and
+            closes by it, at the clock's time (`follow_calendar`, `adapters.paper.timers.run_sessions`),
+            and `open_market`/`close_market` are refused. None: the always-open mode, where the
+            session is opened and closed only by those two calls (demos and tests).
         max_pending_updates: Trade updates kept for a consumer that does not drain them; beyond
             it the oldest are dropped (counted in `dropped_updates`). None: unbounded.
         account_id: The account's id; None: a new random UUID. The service derives it from its
@@ -146,6 +151,7 @@ class PaperConfig:
     max_fill_quantity: Decimal | None = attrs.field(default=None, validator=_positive_or_none)
     reject_flips: bool = True
     market_open: bool = True
+    calendar: MarketCalendar | None = attrs.field(default=None, eq=False)
     max_pending_updates: int | None = attrs.field(default=100_000, validator=_positive_or_none)
     closed_order_retention: int | None = attrs.field(default=100_000, validator=_positive_or_none)
     account_id: str | None = None

@@ -9,15 +9,17 @@ Everything happens synchronously inside the call that causes it: `submit_order` 
 order in session has emitted `new` and `fill` by the time it returns; the returned order is the
 one of the `new` event (Alpaca's REST answer reports the order as accepted; fills follow on the
 stream). An order sent while the market is closed is `accepted` and routed (`new`) at the next
-`open_market()`. Time comes from the injected clock; prices move only by `set_price` and
-`step_prices`. Not simulated: trailing stops (refused), bracket/oco/oto classes, notional
-orders, an extended-hours session (extended_hours orders act as regular day orders), holidays.
+`open_market()`, or, with a calendar (`PaperConfig.calendar`), at the calendar's next open.
+Time comes from the injected clock; prices move by `set_price` and `step_prices` (the seeded walk
+of `adapters.paper.walk`; `adapters.paper.timers` runs it on an interval and opens and closes the
+session by the calendar). Not simulated: trailing stops (refused), bracket/oco/oto classes,
+notional orders, trading in the extended session (the clock reports it; extended_hours orders
+act as regular day orders).
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 import uuid
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
@@ -29,12 +31,15 @@ from adapters.paper.calendar import next_open_and_close
 from adapters.paper.config import PaperConfig
 from adapters.paper.instrument import Instrument
 from adapters.paper.restart import restore_history, resume_account
-from adapters.paper.venue import FillPlan, Venue
+from adapters.paper.scripting import ScriptControls
+from adapters.paper.venue import Venue
+from adapters.paper.walk import PriceWalk
 from trading_core.broker_models import BrokerOrder, BrokerPosition, TradeUpdate
 from trading_core.clock import Clock
 from trading_core.enums import TimeInForce
 from trading_core.errors import OrderNotFound
 from trading_core.market import Account, Asset, MarketClock, Quote, Session
+from trading_core.market_hours import market_clock
 from trading_core.orders import Order
 from trading_core.ports import MarkListener, OrderFilter
 from trading_core.positions import Position
@@ -43,11 +48,8 @@ from trading_core.values import BrokerOrderId, ClientOrderId, Symbol, price
 if TYPE_CHECKING:
     from trading_core.ports import Broker, MarketData, PushesMarks
 
-_HUNDRED = Decimal(100)
-_BASIS_POINTS = 10_000
 
-
-class PaperExchange:
+class PaperExchange(ScriptControls):
     """A simulated brokerage account with a market of listed assets.
 
     Controls for tests and simulations: `set_price`, `step_prices` (a seeded random walk in
@@ -62,12 +64,14 @@ class PaperExchange:
     def __init__(self, clock: Clock, *, config: PaperConfig | None = None) -> None:
         self.config = cfg = config or PaperConfig()
         self._clock = clock
-        self._rng = random.Random(cfg.seed)  # noqa: S311  # a reproducible price walk, not a secret
+        self._walk = PriceWalk(cfg.seed, cfg.volatility_bp)
         self._updates: deque[TradeUpdate] = deque(maxlen=cfg.max_pending_updates)
         self._arrived = asyncio.Event()
         self.dropped_updates = 0
         """Trade updates dropped because nobody drained them (see `max_pending_updates`)."""
         self._venue = Venue(clock, cfg, self._emit)
+        if cfg.calendar is not None:
+            self._venue.is_open = market_clock(cfg.calendar, clock.now()).is_open
         self._account_id = cfg.account_id or str(uuid.uuid4())
         self._mark_listeners: list[MarkListener] = []
 
@@ -216,8 +220,13 @@ class PaperExchange:
         restore_history(self._venue, orders, last_equity=last_equity)
 
     async def get_clock(self) -> MarketClock:
-        """The market clock: open or closed as set here, the next open and close by the calendar."""
+        """The market clock: by the calendar when there is one, else open or closed as set here
+        (the next open and close then fall on weekdays at 9:30 and 16:00 New York time)."""
         now = self._clock.now()
+        calendar = self.config.calendar
+        if calendar is not None:
+            self.follow_calendar()
+            return market_clock(calendar, now)
         is_open = self._venue.is_open
         next_open, next_close = next_open_and_close(now, is_open=is_open)
         return MarketClock(
@@ -303,69 +312,64 @@ class PaperExchange:
             listener(inst.asset.symbol, inst.price)
 
     def step_prices(self, n: int = 1) -> None:
-        """Advance every price `n` steps of the seeded random walk, in whole cents.
+        """Advance every price `n` steps of the seeded random walk (`adapters.paper.walk`), in whole cents.
 
         One step moves a price by a uniform whole number of cents within `volatility_bp` basis
         points of it (at least one cent either way), never below one cent.
         """
-        bp = self.config.volatility_bp
+        walk = self._walk
         for _ in range(n):
             now = self._clock.now()
             for inst in self._venue.instruments.values():
-                cents = int(inst.price * _HUNDRED)
-                width = max(1, cents * bp // _BASIS_POINTS)
-                moved = max(1, cents + self._rng.randint(-width, width))
-                self._venue.move(inst, Decimal(moved).scaleb(-2), now)
+                self._venue.move(inst, walk.step(inst.price), now)
                 for listener in self._mark_listeners:
                     listener(inst.asset.symbol, inst.price)
 
-    def plan_fills(self, plan: FillPlan | None) -> None:
-        """Let `plan(quantity)` choose the sizes of each order's first execution.
-
-        It returns the sizes of the first fills (the rest of the quantity fills last), or None to
-        fill as configured (`fill_parts`). None as the plan removes it. For simulators that script
-        partial fills.
-        """
-        self._venue.plan_fills(plan)
-
-    def fill_now(self, broker_order_id: BrokerOrderId) -> None:
-        """Fill what remains of an open order at once, at its limit price if it has one, else the current price.
-
-        For simulators that script a fill racing a cancel. Raises `OrderNotFound` or
-        `OrderNotCancelable` (closed, or a cancel or replace pending) like `cancel_order`.
-        """
-        self._venue.fill_now(broker_order_id)
-
-    def submit_pending(self, order: Order) -> BrokerOrder:
-        """Take a new order as `submit_order` does, but hold it `pending_new` until `acknowledge`.
-
-        For simulators that script a venue slow to acknowledge: it holds buying power and can be
-        cancelled, but does not execute (nor can it be replaced) while pending.
-        """
-        return self._venue.submit(order, pending=True)
-
-    def acknowledge(self, broker_order_id: BrokerOrderId) -> None:
-        """Route an order held `pending_new`: `new` (`accepted` while closed), then it executes."""
-        self._venue.acknowledge(broker_order_id)
-
-    def begin_replace(self, broker_order_id: BrokerOrderId) -> BrokerOrder:
-        """Put an open order in `pending_replace` until `end_replace`; for simulators that script a replace race.
-
-        Raises `OrderNotFound` or `OrderNotCancelable` as `replace_order` does.
-        """
-        return self._venue.begin_replace(broker_order_id)
-
-    def end_replace(self, broker_order_id: BrokerOrderId, *, fill_first: bool) -> None:
-        """Refuse the pending replace (`order_replace_rejected`); `fill_first`: the order fills completely before."""
-        self._venue.end_replace(broker_order_id, fill_first=fill_first)
-
     def open_market(self) -> None:
-        """Open the session: route the orders accepted while closed, then match every book."""
+        """Open the session: route the orders accepted while closed, then match every book.
+
+        Raises:
+            RuntimeError: The exchange follows a calendar, which alone opens and closes it.
+        """
+        self._manual_session()
         self._venue.open()
 
     def close_market(self) -> None:
-        """Close the session: execute `cls` orders, expire day orders, roll `last_equity`."""
+        """Close the session: execute `cls` orders, expire day orders, roll `last_equity`.
+
+        Raises:
+            RuntimeError: The exchange follows a calendar, which alone opens and closes it.
+        """
+        self._manual_session()
         self._venue.close()
+
+    @property
+    def calendar_name(self) -> str | None:
+        """The calendar the sessions follow (XNYS), None in the always-open mode."""
+        calendar = self.config.calendar
+        return None if calendar is None else calendar.name
+
+    def follow_calendar(self) -> bool | None:
+        """Open or close the session as the calendar says at the clock's time.
+
+        Returns True when this opened it, False when it closed it (`cls` orders executed, day
+        orders expired), None when nothing changed or there is no calendar.
+        """
+        calendar = self.config.calendar
+        if calendar is None:
+            return None
+        should_be_open = market_clock(calendar, self._clock.now()).is_open
+        if should_be_open == self._venue.is_open:
+            return None
+        if should_be_open:
+            self._venue.open()
+        else:
+            self._venue.close()
+        return should_be_open
+
+    def _manual_session(self) -> None:
+        if self.config.calendar is not None:
+            raise RuntimeError(f"the session follows the {self.config.calendar.name} calendar; it cannot be set")
 
     def _instrument(self, symbol: str) -> Instrument:
         instruments = self._venue.instruments

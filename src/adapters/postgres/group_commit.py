@@ -87,7 +87,8 @@ class GroupCommit:
                 _settle(entry.future, _unknown(e))
             raise
         version = first.future.result()
-        assert version is not None  # settled by `_send` with a version, or it raised
+        if version is None:  # None is the hand-over's "send now"; `_send` settles with a version or an error
+            raise StoreError("the group commit lost the outcome of a write")
         return version
 
     def _take(self, first: _Waiting) -> list[_Waiting]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, cast
 
 import attrs
 
@@ -113,16 +113,16 @@ def activity_id(at: datetime, execution_id: str) -> str:
 def fill_activity(update: TradeUpdate) -> FillActivity:
     """The activity of one fill trade update (its execution id, quantity and price)."""
     order = update.order
-    assert update.execution_id is not None
-    assert update.price is not None
-    assert update.quantity is not None
+    price, quantity = wire.fill_terms(update)
+    if update.execution_id is None:
+        raise ValueError(f"a {update.event} of order {order.broker_order_id} without an execution id")
     short = order.side is Side.SELL and (update.position_quantity or ZERO) < ZERO
     return FillActivity(
         id=activity_id(update.timestamp, update.execution_id),
         transaction_time=update.timestamp,
         partial=update.event == TradeEvent.PARTIAL_FILL,
-        price=update.price,
-        qty=update.quantity,
+        price=price,
+        qty=quantity,
         side="sell_short" if short else order.side.value,
         symbol=str(order.symbol),
         leaves_qty=order.quantity - order.filled_quantity,
@@ -192,8 +192,7 @@ def _moment(query: Query, name: str) -> datetime | None:
     """A bound: RFC 3339, or a bare date read as midnight US Eastern that day."""
     value = query.get(name)
     if value is not None and len(value.strip()) == len("2026-03-02"):
-        day = query.day(name)
-        assert day is not None
+        day = cast(date, query.day(name))  # not None: the value is ten characters long
         return datetime.combine(day, time(), EASTERN).astimezone(UTC)
     return query.timestamp(name)
 

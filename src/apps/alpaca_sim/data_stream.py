@@ -212,11 +212,9 @@ class MarketDataHub:
     async def _on_message(self, conn: DataConnection, data: bytes | None, text: str | None) -> None:
         message = _decode(conn, data, text)
         action = message.get("action") if isinstance(message, dict) else None
-        if action == "auth":
-            assert isinstance(message, dict)
+        if action == "auth" and isinstance(message, dict):
             await self._authenticate(conn, message)
-        elif action in ("subscribe", "unsubscribe"):
-            assert isinstance(message, dict)
+        elif action in ("subscribe", "unsubscribe") and isinstance(message, dict):
             await self._subscribe(conn, message, adding=action == "subscribe")
         else:
             await conn.send([error(400, "invalid syntax")])

@@ -87,7 +87,8 @@ def quote_json(asset: Asset, quote: Quote) -> dict[str, Any]:
 
 async def _quote_of(sim: Market, asset: Asset) -> Quote:
     quote = await sim.exchange.latest_quote(Symbol(asset.symbol))
-    assert quote is not None, "every listed asset has a price"
+    if quote is None:  # every listed asset is given a price when it is listed
+        raise RuntimeError(f"the simulator lists {asset.symbol} but has no price for it")
     return quote
 
 

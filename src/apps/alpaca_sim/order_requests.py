@@ -88,7 +88,8 @@ def submission(body: Mapping[str, Any]) -> Submission:
     if notional is not None:
         parse.positive(notional, "notional")
         raise errors.invalid("notional orders are not supported by the simulator")
-    assert qty is not None
+    if qty is None:  # a notional order was refused above
+        raise errors.invalid("qty or notional is required")
     parse.positive(qty, "qty")
     if order_class not in ("", "simple"):
         raise errors.invalid(f"{order_class} orders are not supported by the simulator")

@@ -53,14 +53,18 @@ def text(body: Mapping[str, Any], name: str, *, required: bool = False) -> str |
 
 
 def required_text(body: Mapping[str, Any], name: str) -> str:
-    value = text(body, name, required=True)
-    assert value is not None
+    """A string member that must be there (Alpaca's 422 `<name> is required` when it is not)."""
+    value = text(body, name)
+    if value is None:
+        raise errors.invalid(f"{name} is required")
     return value
 
 
 def required_choice(kind: type[_E], body: Mapping[str, Any], name: str) -> _E:
-    value = choice(kind, body, name, required=True)
-    assert value is not None
+    """An enumerated member that must be there (Alpaca's 422 `<name> is required` when it is not)."""
+    value = choice(kind, body, name)
+    if value is None:
+        raise errors.invalid(f"{name} is required")
     return value
 
 

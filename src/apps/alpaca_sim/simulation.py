@@ -96,13 +96,14 @@ class Simulation:
         for task in self._later:
             task.cancel()
         self._later.clear()
-        if self.journal is not None and config.account_id is None:
-            config = attrs.evolve(config, account_id=str(uuid.uuid4()))  # kept in the journal's header
+        account_id = config.account_id
+        if self.journal is not None and account_id is None:
+            account_id = str(uuid.uuid4())  # kept in the journal's header
+            config = attrs.evolve(config, account_id=account_id)
         self._fresh(config)
-        if self.journal is not None:
-            assert config.account_id is not None
+        if self.journal is not None and account_id is not None:
             header = Header(
-                account_id=config.account_id,
+                account_id=account_id,
                 account_number=self.account_number,
                 created_at=self.created_at,
                 starting_cash=config.starting_cash,
@@ -274,7 +275,7 @@ class Simulation:
         if extra:
             updates.extend(extra)
         if self.journal is not None:
-            self._commit(updates)
+            self._commit(self.journal, updates)
         if not updates:
             return
         self.activities.record(updates)
@@ -282,9 +283,8 @@ class Simulation:
             self._record(updates)
         self.hub.publish([wire.trade_update(u, self.order_json(u.order)) for u in updates])
 
-    def _commit(self, updates: Sequence[TradeUpdate]) -> None:
+    def _commit(self, journal: Journal, updates: Sequence[TradeUpdate]) -> None:
         """Journal these updates and whatever else changed since the last commit (durable on return)."""
-        assert self.journal is not None
         exchange = self.exchange
         prices = {s: p for s in self.assets if (p := exchange.price(s)) != self._journaled_prices.get(s)}
         is_open, last_equity = exchange.is_open, exchange.last_equity
@@ -298,7 +298,7 @@ class Simulation:
         )
         if commit.empty:
             return
-        self.journal.commit(commit)
+        journal.commit(commit)
         self._new_intents = {}
         self._journaled_prices.update(prices)
         self._journaled_open, self._journaled_last_equity = is_open, last_equity
@@ -335,12 +335,11 @@ def _replay_fills(
     notional: dict[BrokerOrderId, Decimal] = {}
     for fill in fills:
         order = fill.order
-        assert fill.quantity is not None
-        assert fill.price is not None
+        price, quantity = wire.fill_terms(fill)
         held = positions.get(order.symbol) or Position.flat(order.symbol)
-        change = apply_fill(held, side=order.side, quantity=fill.quantity, price=fill.price, at=fill.timestamp)
+        change = apply_fill(held, side=order.side, quantity=quantity, price=price, at=fill.timestamp)
         positions[order.symbol] = change.after
-        value = fill.quantity * fill.price
+        value = quantity * price
         cash += -value if order.side is Side.BUY else value
         notional[order.broker_order_id] = notional.get(order.broker_order_id, ZERO) + value
     return list(positions.values()), cash, notional

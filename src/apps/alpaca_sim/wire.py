@@ -90,15 +90,25 @@ def order(o: BrokerOrder, *, asset_id: str, position_intent: str | None) -> JSON
     }
 
 
+def fill_terms(u: TradeUpdate) -> tuple[Decimal, Decimal]:
+    """A fill's price and quantity.
+
+    Raises:
+        ValueError: The update lacks either (a journal edited by hand, say): a fill cannot be told without them.
+    """
+    if u.price is None or u.quantity is None:
+        raise ValueError(f"a {u.event} of order {u.order.broker_order_id} without a price or a quantity")
+    return u.price, u.quantity
+
+
 def trade_update(u: TradeUpdate, order_json: JSON) -> JSON:
     """One trade_updates message (6.4): `timestamp` always, the execution's members on fills."""
     data: JSON = {"event": str(u.event), "timestamp": ts(u.timestamp), "order": order_json}
     if u.is_fill:
-        assert u.price is not None
-        assert u.quantity is not None
+        price, quantity = fill_terms(u)
         data["execution_id"] = u.execution_id
-        data["price"] = dec(u.price)
-        data["qty"] = dec(u.quantity)
+        data["price"] = dec(price)
+        data["qty"] = dec(quantity)
         data["position_qty"] = dec(u.position_quantity or ZERO)
     if u.reason is not None:
         data["reason"] = u.reason
@@ -157,31 +167,13 @@ def account(
     position value: initial margin is the gross value over the multiplier, maintenance margin
     30 % of it. The day-trading members Alpaca removed on 2026-07-06 are left out.
     """
-    values = list(position_values)
-    long_value = sum((v for v in values if v > ZERO), ZERO)
-    short_value = sum((v for v in values if v < ZERO), ZERO)
-    gross = long_value - short_value
-    maintenance = gross * MAINTENANCE_MARGIN_PERCENT / 100
-    plain_power = a.buying_power / a.multiplier
     return {
         "id": a.account_id,
         "account_number": account_number,
         "status": "ACTIVE",
         "crypto_status": "ACTIVE",
         "currency": a.currency,
-        "cash": dec(a.cash),
-        "buying_power": dec(a.buying_power),
-        "regt_buying_power": dec(a.buying_power),
-        "non_marginable_buying_power": dec(plain_power),
-        "options_buying_power": dec(plain_power),
-        "equity": dec(a.equity),
-        "last_equity": dec(a.last_equity),
-        "portfolio_value": dec(a.equity),
-        "long_market_value": dec(long_value),
-        "short_market_value": dec(short_value),
-        "initial_margin": dec(gross / a.multiplier),
-        "maintenance_margin": dec(maintenance),
-        "last_maintenance_margin": dec(maintenance),
+        **_balances(a, list(position_values)),
         "sma": "0",
         "multiplier": dec(a.multiplier),
         "accrued_fees": "0",
@@ -195,6 +187,30 @@ def account(
         "created_at": ts(created_at),
         "options_approved_level": 0,
         "options_trading_level": 0,
+    }
+
+
+def _balances(a: Account, values: list[Decimal]) -> JSON:
+    """The account's money members: cash, buying power, equity, market values and margins."""
+    long_value = sum((v for v in values if v > ZERO), ZERO)
+    short_value = sum((v for v in values if v < ZERO), ZERO)
+    gross = long_value - short_value
+    maintenance = gross * MAINTENANCE_MARGIN_PERCENT / 100
+    plain_power = a.buying_power / a.multiplier
+    return {
+        "cash": dec(a.cash),
+        "buying_power": dec(a.buying_power),
+        "regt_buying_power": dec(a.buying_power),
+        "non_marginable_buying_power": dec(plain_power),
+        "options_buying_power": dec(plain_power),
+        "equity": dec(a.equity),
+        "last_equity": dec(a.last_equity),
+        "portfolio_value": dec(a.equity),
+        "long_market_value": dec(long_value),
+        "short_market_value": dec(short_value),
+        "initial_margin": dec(gross / a.multiplier),
+        "maintenance_margin": dec(maintenance),
+        "last_maintenance_margin": dec(maintenance),
     }
 
 

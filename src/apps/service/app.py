@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Final
 
 from litestar import Litestar
@@ -15,7 +15,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.routes import HTTPRoute
 from litestar.types import Message, Send
 
-from apps.config import Settings
+from apps.config import BrokerKind, Settings
 from apps.container import Container
 from apps.service import docs_page, openapi
 from apps.service.auth import PUBLIC, BearerTokenGuard
@@ -27,6 +27,7 @@ from apps.service.controllers import (
     PositionsController,
     RiskController,
 )
+from apps.service.controllers.paper import PaperController
 from apps.service.errors import allow_header, handle_exception
 from apps.service.metrics import TradingMetrics
 from trading_core.engine import TradingEngine
@@ -116,18 +117,6 @@ def create_app(target: Settings | Container) -> Litestar:
     container.listeners.append(metrics.on_event)
     container.drift_listeners.append(metrics.on_account_drift)
     token = container.settings.api.token
-
-    @asynccontextmanager
-    async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        await container.open()
-        app.state.health_checks = container.health_checks
-        log.info("ready: %s", container.describe())
-        try:
-            yield
-        finally:
-            await container.close()
-            log.info("stopped")
-
     guards: list[Any] = [BearerTokenGuard(token.reveal())] if token is not None else []
     app = TradingApp(
         route_handlers=[
@@ -137,6 +126,7 @@ def create_app(target: Settings | Container) -> Litestar:
             RiskController,
             OperationsController,
             docs_page.assets_router(),
+            *([PaperController] if _on_paper(container) else []),
         ],
         dependencies={"engine": Provide(_engine, sync_to_thread=False)},
         exception_handlers={Exception: handle_exception},
@@ -145,15 +135,42 @@ def create_app(target: Settings | Container) -> Litestar:
         response_class=ExactResponse,
         guards=guards,
         middleware=[metrics.middleware],
-        lifespan=[lifespan],
+        lifespan=[_lifespan(container)],
         openapi_config=_openapi(secured=token is not None),
         plugins=[DecimalSchemaPlugin()],
         type_decoders=[(is_number_type, decode_number)],
-        state=State({"container": container, "metrics": metrics, "health_checks": {}}),
+        state=State({"container": container, "metrics": metrics, "health_checks": {}, "market_hours": "broker"}),
         logging_config=None,  # `apps.logs` configures logging once, for every library
         debug=False,
     )
-    public = {
+    openapi.finish(app.openapi_schema, public=_public_routes(app))
+    app.allowed = {
+        route.path_format: allow_header(route.methods) for route in app.routes if isinstance(route, HTTPRoute)
+    }
+    return app
+
+
+def _lifespan(container: Container) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    """Open the container before the app serves, close it after."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await container.open()
+        app.state.health_checks = container.health_checks
+        app.state.market_hours = container.market_hours
+        log.info("ready: %s", container.describe())
+        try:
+            yield
+        finally:
+            await container.close()
+            log.info("stopped")
+
+    return lifespan
+
+
+def _public_routes(app: Litestar) -> set[tuple[str, str]]:
+    """The (method, path) pairs open without the token."""
+    return {
         (str(method), route.path)
         for route in app.routes
         if isinstance(route, HTTPRoute)
@@ -161,8 +178,13 @@ def create_app(target: Settings | Container) -> Litestar:
         if handler.opt.get(PUBLIC)
         for method in handler.http_methods
     }
-    openapi.finish(app.openapi_schema, public=public)
-    app.allowed = {
-        route.path_format: allow_header(route.methods) for route in app.routes if isinstance(route, HTTPRoute)
-    }
-    return app
+
+
+def _on_paper(container: Container) -> bool:
+    """Whether the broker is the paper exchange: the operator's price endpoint exists only then."""
+    from adapters.paper import PaperExchange
+
+    given = container.given_broker
+    if given is not None:
+        return isinstance(given, PaperExchange)
+    return container.settings.broker_kind is BrokerKind.PAPER

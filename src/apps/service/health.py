@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
 
 from apps.redact import mask
-from apps.service.schemas import HealthBody, HealthChecks
+from apps.service.schemas import HealthBody, HealthChecks, MarketHoursName
 from trading_core.engine import TradingEngine
 
 CONNECTED: Final = "connected"
@@ -26,8 +26,14 @@ async def _run(check: HealthCheck) -> str:
         return f"disconnected: {type(e).__name__}"
 
 
-async def health_report(engine: TradingEngine, checks: Mapping[str, HealthCheck]) -> tuple[HealthBody, int]:
-    """The body and its HTTP status: 200 when every dependency is connected, else 503."""
+async def health_report(
+    engine: TradingEngine, checks: Mapping[str, HealthCheck], *, market_hours: MarketHoursName = "broker"
+) -> tuple[HealthBody, int]:
+    """The body and its HTTP status: 200 when every dependency is connected, else 503.
+
+    `market_hours` says what opens and closes the market: the paper exchange's calendar (XNYS),
+    its always-open mode (demos and tests), or the broker's own clock.
+    """
     names = ("database", "alpaca", "eventBus", "websocket")
     results = dict(zip(names, await asyncio.gather(*(_run(checks[n]) for n in names)), strict=True))
     healthy = all(v == CONNECTED for v in results.values())
@@ -48,5 +54,6 @@ async def health_report(engine: TradingEngine, checks: Mapping[str, HealthCheck]
         last_order_at=last,
         open_positions=len(engine.book.positions),
         pending_orders=len(engine.book.open_orders),
+        market_hours=market_hours,
     )
     return body, 200 if healthy else 503

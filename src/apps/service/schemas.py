@@ -21,6 +21,7 @@ SubmitStatusName = Literal["pending", "accepted", "rejected"]
 PositionSideName = Literal["long", "short"]
 TradingStateName = Literal["active", "reducing_only", "halted"]
 HealthStatusName = Literal["healthy", "unhealthy"]
+MarketHoursName = Literal["XNYS", "always-open", "broker"]
 
 Amount = Annotated[Decimal, msgspec.Meta(description="An exact decimal number.")]
 """An amount in an answer."""
@@ -326,6 +327,19 @@ class RiskResetRequest(_Body):
     reason: ResetReason | None = None
 
 
+# ---------------------------------------------------------------------------- the paper exchange
+
+
+class PaperPriceRequest(_Body):
+    price: OrderPrice
+
+
+class PaperPriceBody(_Out):
+    symbol: str
+    price: Amount
+    previous_price: Amount
+
+
 # ---------------------------------------------------------------------------- operations
 
 
@@ -342,3 +356,4 @@ class HealthBody(msgspec.Struct, rename="camel", kw_only=True):
     last_order_at: datetime | None
     open_positions: int
     pending_orders: int
+    market_hours: MarketHoursName

@@ -42,7 +42,7 @@ class NoOrders:
 
 
 @asynccontextmanager
-async def scripted(script: Script) -> AsyncIterator[TradeUpdatesStream]:
+async def scripted(script: Script, inbox: UpdateInbox | None = None) -> AsyncIterator[TradeUpdatesStream]:
     async with serve(script, "127.0.0.1", 0) as server:
         port = server.sockets[0].getsockname()[1]
         settings = AlpacaSettings(
@@ -52,7 +52,7 @@ async def scripted(script: Script) -> AsyncIterator[TradeUpdatesStream]:
             stream=StreamSettings(reconnect_min_delay=0.05, reconnect_max_delay=0.4, stable_after=5, silence_window=5),
         )
         stream = TradeUpdatesStream(
-            settings, reader=NoOrders(), inbox=UpdateInbox(), sequencer=UpdateSequencer(), rng=random.Random(3)
+            settings, reader=NoOrders(), inbox=inbox or UpdateInbox(), sequencer=UpdateSequencer(), rng=random.Random(3)
         )
         task = asyncio.create_task(stream.run())
         try:
@@ -87,12 +87,13 @@ async def test_frames_that_do_not_parse_are_skipped_and_the_stream_goes_on() -> 
         await ws.send(json.dumps(_update("5", "2")))  # text
         await ws.wait_closed()
 
-    async with scripted(script) as stream:
+    inbox = UpdateInbox()
+    async with scripted(script, inbox) as stream:
         await asyncio.wait_for(stream.ready.wait(), 5)
         updates = []
         async with asyncio.timeout(5):
             while len(updates) < 2:
-                updates.extend(await stream._inbox.next())
+                updates.extend(await inbox.next())
 
     assert [u.order.filled_quantity for u in updates] == [Decimal(3), Decimal(5)]
     assert stream.skipped_messages == 4

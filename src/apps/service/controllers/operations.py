@@ -30,7 +30,7 @@ class OperationsController(Controller):
         responses={503: ResponseSpec(data_container=HealthBody, description="A dependency is down.")},
     )
     async def health(self, engine: Engine, state: State) -> Response[HealthBody]:
-        body, status = await health_report(engine, state.health_checks)
+        body, status = await health_report(engine, state.health_checks, market_hours=state.market_hours)
         return ExactResponse(body, status_code=status)
 
     @get("/metrics", opt={PUBLIC: True}, media_type=PROMETHEUS_TEXT, summary="Prometheus metrics")
