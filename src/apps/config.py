@@ -34,6 +34,7 @@ CONFIG_FILE_ENV: Final = "TRADING_ENGINE_CONFIG"
 _positive = check(lambda v: v > 0, "greater than 0")
 _non_negative = check(lambda v: v >= 0, "0 or more")
 _percent = check(lambda v: 0 < v <= 100, "a percentage above 0 and at most 100")
+_below_hundred = check(lambda v: 0 < v < 100, "a percentage above 0 and below 100")
 
 
 class LogFormat(StrEnum):
@@ -180,6 +181,20 @@ class RiskConfig:
     day_trade_window_days: int = _risk_field(5, "dayTradeWindowDays", "Business days in the window.", _positive)
     day_trade_equity_threshold: Decimal = _risk_field(
         Decimal(25_000), "dayTradeEquityThreshold", "Equity at which the budget stops applying.", _positive, "USD"
+    )
+    stop_loss_percent: Decimal | None = _risk_field(
+        None,
+        "stopLossPercent",
+        "When set, every opening order without exits goes with a stop-loss this far from its entry price.",
+        _below_hundred,
+        "%",
+    )
+    take_profit_percent: Decimal | None = _risk_field(
+        None,
+        "takeProfitPercent",
+        "When set, every opening order without exits goes with a take-profit this far from its entry price.",
+        _positive,
+        "%",
     )
 
     def limits(self) -> RiskLimits:

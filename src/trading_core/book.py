@@ -18,6 +18,7 @@ from trading_core.fills import Fill
 from trading_core.market import Asset, MarketClock
 from trading_core.orders import Order
 from trading_core.positions import Position, PositionChange
+from trading_core.protective import unfilled_once
 from trading_core.values import ZERO, BrokerOrderId, ClientOrderId, OrderId, Symbol
 
 
@@ -96,13 +97,16 @@ class Book:
         Our other orders on its side that the broker has reduce the position first; the order it
         replaces does not (the broker closes it as it takes this one).
         """
-        same_side = ZERO
-        skipped = (order.id, order.replaces)
-        for other in self.open_orders_in(order.symbol):
-            if other.side is order.side and other.broker_order_id is not None and other.id not in skipped:
-                same_side += other.remaining_quantity
-        opening = opening_quantity(order.side, order.quantity, self.held(order.symbol), same_side)
         price = reference_price(order.side, order.limit_price, order.stop_price, self.marks.get(order.symbol))
+        if order.leg_of is not None:
+            return ZERO, price  # an exit of its group: it sells (or buys back) what the group's entry adds
+        skipped = (order.id, order.replaces)
+        same_side = unfilled_once(
+            other
+            for other in self.open_orders_in(order.symbol)
+            if other.side is order.side and other.broker_order_id is not None and other.id not in skipped
+        )
+        opening = opening_quantity(order.side, order.quantity, self.held(order.symbol), same_side)
         return opening, price
 
     def _release_hold(self, order: Order) -> None:

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import attrs
 
-from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce
+from trading_core.enums import OrderClass, OrderStatus, OrderType, Side, TimeInForce
 from trading_core.orders import FILL_EVENTS, TradeEvent
 from trading_core.values import ZERO, BrokerOrderId, ClientOrderId, ExecutionId, Symbol
 
@@ -37,6 +37,13 @@ class BrokerOrder:
     expired_at: datetime | None = None
     replaced_by: BrokerOrderId | None = None
     replaces: BrokerOrderId | None = None
+    trail_price: Decimal | None = None
+    trail_percent: Decimal | None = None
+    hwm: Decimal | None = None
+    """A trailing stop's high-water mark (low-water for a buy); its `stop_price` is the one derived from it."""
+    order_class: OrderClass = OrderClass.SIMPLE
+    legs: tuple[BrokerOrder, ...] = ()
+    """A parent's legs, as the broker answers a submission (and lists with `nested=true`)."""
 
 
 @attrs.frozen(kw_only=True)

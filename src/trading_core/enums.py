@@ -43,6 +43,19 @@ class TimeInForce(StrEnum):
     CLS = "cls"
 
 
+class OrderClass(StrEnum):
+    """How an order goes with others (Alpaca's `order_class`): alone, or as a group with exits.
+
+    A bracket is an entry with a take-profit and a stop-loss; an OTO is an entry with one of the
+    two; an OCO is an exit pair for a position already held (one fills, the other is cancelled).
+    """
+
+    SIMPLE = "simple"
+    BRACKET = "bracket"
+    OCO = "oco"
+    OTO = "oto"
+
+
 class PositionSide(StrEnum):
     """Which way a position faces."""
 

@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN
 
+import attrs
+
 from trading_core.book import Book
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.clock import Clock
@@ -184,6 +186,9 @@ class OrderLedger:
     async def _step(self, uow: UnitOfWork, change: _Change, update: TradeUpdate, now: datetime) -> None:
         if change.order.broker_order_id is None:  # the stream was faster than the REST answer
             change.submitted(update.order.broker_order_id, update.order.status, update.order.submitted_at, now)
+        hwm = update.order.hwm
+        if hwm is not None and hwm != change.order.hwm:  # a trailing stop's mark, as the broker last reported it
+            change.order = attrs.evolve(change.order, hwm=hwm)
         order = change.order
         if not update.is_fill:
             event = known_event(update.event)

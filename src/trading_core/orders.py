@@ -11,9 +11,10 @@ from decimal import Decimal
 
 import attrs
 
-from trading_core.enums import ApiStatus, OrderStatus, OrderType, Side, SubmitStatus, TimeInForce
+from trading_core.enums import ApiStatus, OrderClass, OrderStatus, OrderType, Side, SubmitStatus, TimeInForce
 from trading_core.errors import InvalidOrder, OrderNotCancelable
 from trading_core.order_build import built
+from trading_core.order_classes import StopLoss, TakeProfit
 from trading_core.requests import OrderRequest
 from trading_core.transitions import (
     EVENT_FOR_STATUS,
@@ -81,6 +82,16 @@ class Order:
     replaced_by: OrderId | None = None
     parent_id: OrderId | None = None
     """For the opening half of an order split at flat: the closing order that must fill first."""
+    order_class: OrderClass = OrderClass.SIMPLE
+    """A bracket's, OTO's or OCO's parent carries its class and what its exits were asked for."""
+    take_profit: TakeProfit | None = None
+    stop_loss: StopLoss | None = None
+    legs: tuple[OrderId, ...] = ()
+    """The parent's legs (orders of their own): take-profit first, then stop-loss (Alpaca's order)."""
+    leg_of: OrderId | None = None
+    """For a leg: its parent (the API's `parentOrderId`, Alpaca's parent of the `legs`)."""
+    hwm: Decimal | None = None
+    """A trailing stop's high-water mark (low-water for a buy), as the broker last reported it."""
     execution_ids: frozenset[ExecutionId] = frozenset()
 
     @classmethod
@@ -130,9 +141,20 @@ class Order:
             "replaces": None,
             "replaced_by": None,
             "parent_id": None,
+            "order_class": request.order_class,
+            "take_profit": request.take_profit,
+            "stop_loss": request.stop_loss,
+            "legs": (),
+            "leg_of": None,
+            "hwm": None,
             "execution_ids": frozenset(),
         }
         return built(cls, fields)
+
+    @property
+    def is_leg(self) -> bool:
+        """One of an order class's exits, sent with its parent."""
+        return self.leg_of is not None
 
     @property
     def remaining_quantity(self) -> Decimal:
@@ -185,12 +207,14 @@ def in_doubt(order: Order) -> bool:
     """Perhaps at the broker, and not known there: sent unanswered, or stored and then a crash.
 
     The opening half of a split waits here for its closing half until it is sent (`submitted_at`),
-    and an order queued for the open is `accepted`: neither has been sent.
+    and an order queued for the open is `accepted`: neither has been sent. A leg is never sent
+    alone: the broker's answer to its parent gives it its broker id.
     """
     return (
         order.broker_order_id is None
         and order.status is OrderStatus.PENDING_NEW
         and (order.submitted_at is not None or order.parent_id is None)
+        and order.leg_of is None  # a leg goes with its parent: it is in doubt as its parent is
     )
 
 

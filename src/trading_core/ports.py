@@ -296,8 +296,11 @@ class Broker(Protocol):
         limit_price: Decimal | None = None,
         stop_price: Decimal | None = None,
         time_in_force: TimeInForce | None = None,
+        trail: Decimal | None = None,
     ) -> BrokerOrder:
         """Replace a working order with a new one under `client_order_id`; None keeps a field.
+
+        `trail` is a trailing stop's new trail, in its own kind (price or percent: Alpaca's `trail`).
 
         Raises:
             BrokerRejected: the broker refused the replacement; the old order works on.

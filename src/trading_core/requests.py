@@ -10,14 +10,15 @@ from typing import Any, Final, TypeVar
 
 import attrs
 
-from trading_core.enums import OrderType, Side, TimeInForce
+from trading_core.enums import OrderClass, OrderType, Side, TimeInForce
 from trading_core.errors import InvalidOrder
+from trading_core.order_classes import StopLoss, TakeProfit, check_order_class, parse_stop_loss, parse_take_profit
 from trading_core.values import ONE, ClientOrderId, Symbol, canonical_uuid, price, quantity
 
 MAX_CLIENT_ORDER_ID_LENGTH = 48
 """Alpaca's limit on client_order_id; our ids are UUIDs (36)."""
 
-_E = TypeVar("_E", Side, OrderType, TimeInForce)
+_E = TypeVar("_E", Side, OrderType, TimeInForce, OrderClass)
 
 _LIMIT_TYPES = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT})
 _STOP_TYPES = frozenset({OrderType.STOP, OrderType.STOP_LIMIT})
@@ -46,6 +47,10 @@ class OrderRequest:
     client_order_id: ClientOrderId | None = None
     strategy_id: str | None = None
     decision_id: str | None = None
+    order_class: OrderClass = OrderClass.SIMPLE
+    """With its exits (`take_profit`, `stop_loss`): see `trading_core.order_classes`."""
+    take_profit: TakeProfit | None = None
+    stop_loss: StopLoss | None = None
 
     @classmethod
     def create(
@@ -65,8 +70,14 @@ class OrderRequest:
         client_order_id: str | None = None,
         strategy_id: str | None = None,
         decision_id: str | None = None,
+        order_class: OrderClass | str = OrderClass.SIMPLE,
+        take_profit: object = None,
+        stop_loss: object = None,
     ) -> OrderRequest:
         """Parse and validate every field, then the rules between them.
+
+        `take_profit` and `stop_loss` are `TakeProfit` and `StopLoss` values, or mappings of their
+        fields; an OCO's `limit_price` may be left out (it is its take-profit's).
 
         Raises:
             InvalidOrder: a field or a rule is broken; the field at fault is named.
@@ -89,6 +100,8 @@ class OrderRequest:
             strategy_id=None if strategy_id is None else _uuid_text(strategy_id, "strategy_id"),
             decision_id=None if decision_id is None else _uuid_text(decision_id, "decision_id"),
         )
+        if order_class is not OrderClass.SIMPLE or take_profit is not None or stop_loss is not None:
+            request = _with_exits(request, order_class, take_profit, stop_loss)
         validate(request)
         return request
 
@@ -131,7 +144,9 @@ class OrderRequest:
 _ORDER_FIELDS: Final = tuple(a.name for a in attrs.fields(OrderRequest) if a.name != "notional")
 """The request's fields that an `Order` keeps under the same names (a notional is kept as its quantity)."""
 
-_REPEATED: Final = attrgetter("symbol", "side", "type", "time_in_force", "limit_price", "stop_price")
+_REPEATED: Final = attrgetter(
+    "symbol", "side", "type", "time_in_force", "limit_price", "stop_price", "order_class", "take_profit", "stop_loss"
+)
 """What a repeated submission must ask for as the first did, besides the quantity (`repeats`)."""
 
 
@@ -144,6 +159,17 @@ def validate(request: OrderRequest) -> None:
     _check_amount(request)
     _check_prices(request)
     _check_time_in_force(request)
+    check_order_class(request)
+
+
+def _with_exits(request: OrderRequest, order_class: object, take_profit: object, stop_loss: object) -> OrderRequest:
+    """The request with its order class and exits parsed; an OCO's limit price defaults to its take-profit's."""
+    cls = _enum(OrderClass, "simple" if order_class == "" else order_class, "order_class")
+    tp, sl = parse_take_profit(take_profit), parse_stop_loss(stop_loss)
+    limit = request.limit_price
+    if cls is OrderClass.OCO and request.type is OrderType.LIMIT and limit is None and tp is not None:
+        limit = tp.limit_price
+    return attrs.evolve(request, order_class=cls, take_profit=tp, stop_loss=sl, limit_price=limit)
 
 
 def _check_amount(r: OrderRequest) -> None:
@@ -197,7 +223,7 @@ def _check_time_in_force(r: OrderRequest) -> None:
 
 
 _MEMBERS: dict[type[StrEnum], dict[str, StrEnum]] = {
-    kind: {m.value: m for m in kind} for kind in (Side, OrderType, TimeInForce)
+    kind: {m.value: m for m in kind} for kind in (Side, OrderType, TimeInForce, OrderClass)
 }
 """Each vocabulary's members by value: a dict lookup, where calling the enum runs Python code."""
 
@@ -252,6 +278,8 @@ def split_at_flat(request: OrderRequest, held: Decimal) -> tuple[OrderRequest, O
     the closing part goes first and the rest is sent once it has filled.
     """
     qty = request.quantity
+    if request.order_class is not OrderClass.SIMPLE:
+        return request, None  # its exits are for the whole entry: the broker refuses it whole if it must
     if qty is None or not held or (held > 0) == (request.side is Side.BUY) or qty <= abs(held):
         return request, None
     # The closing half keeps the caller's client order id and the opening half gets one derived

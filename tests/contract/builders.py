@@ -11,10 +11,11 @@ from typing import Any
 
 import attrs
 
-from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce
+from trading_core.enums import OrderClass, OrderStatus, OrderType, Side, TimeInForce
 from trading_core.events import Event, OrderFilled, OrderSubmitted, PositionOpened
 from trading_core.fills import Fill
 from trading_core.lifecycle import fill_order
+from trading_core.order_classes import StopLoss, TakeProfit
 from trading_core.orders import Order
 from trading_core.positions import Position
 from trading_core.values import (
@@ -121,6 +122,12 @@ def full_order() -> Order:
         replaces=OrderId(str(uuid.uuid4())),
         replaced_by=OrderId(str(uuid.uuid4())),
         parent_id=OrderId(str(uuid.uuid4())),
+        order_class=OrderClass.BRACKET,
+        take_profit=TakeProfit(Decimal("450.0000")),
+        stop_loss=StopLoss(Decimal("400.0000"), Decimal("399.5000")),
+        legs=(OrderId(str(uuid.uuid4())), OrderId(str(uuid.uuid4()))),
+        leg_of=OrderId(str(uuid.uuid4())),
+        hwm=Decimal("415.2500"),
         execution_ids=frozenset({ExecutionId("exec-a"), ExecutionId("exec-b")}),
     )
 

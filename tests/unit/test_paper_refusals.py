@@ -182,7 +182,7 @@ class TestFlips:
 
 
 class TestShape:
-    async def test_trailing_stop_is_refused_as_not_simulated(self) -> None:
+    async def test_trailing_stop_without_a_trail_is_refused(self) -> None:
         sent = attrs.evolve(order(), type=OrderType.TRAILING_STOP)
 
         refused = await refusal(new_exchange(), sent)

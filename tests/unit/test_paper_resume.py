@@ -17,7 +17,7 @@ from adapters.paper import PaperConfig, PaperExchange
 from adapters.paper.ledger import cash_after
 from tests.unit.engine.conftest import GENEROUS, MONDAY_10AM_ET, limit, market
 from tests.unit.paper_support import order
-from trading_core import TestClock
+from trading_core import OrderRequest, TestClock
 from trading_core.broker_models import BrokerOrder
 from trading_core.engine import EngineConfig, TradingEngine
 from trading_core.enums import OrderStatus
@@ -244,3 +244,61 @@ async def _trade_then_resume(steps: list[tuple[str, int, int, bool]]) -> None:
     assert working(await again.list_orders()) == working(await exchange.list_orders())
     if not still_open:
         assert mine.buying_power == theirs.buying_power
+
+
+def _bracket(entry_type: str = "market", **kw: object) -> OrderRequest:
+    return OrderRequest.create(
+        symbol="AAPL",
+        side="buy",
+        type=entry_type,
+        quantity="10",
+        time_in_force="gtc",
+        order_class="bracket",
+        take_profit={"limit_price": "200"},
+        stop_loss={"stop_price": "180"},
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+async def test_a_brackets_working_legs_stay_one_exit_pair_after_a_restart() -> None:
+    """The entry filled before the stop: after it, the two legs still fill 10 between them, once."""
+    clock = TestClock(MONDAY_10AM_ET)
+    store = InMemoryOrderStore(payload_of=event_payload)
+    exchange = fresh()
+    exchange.set_price("AAPL", Decimal(190))
+    engine = await engine_on(exchange, clock, store)
+    parent = (await engine.submit(_bracket())).order
+    await engine.process_updates()
+    take_profit, stop_loss = parent.legs
+
+    again = await resumed_from(store, clock)
+    engine = await engine_on(again, clock, store)
+    again.set_price("AAPL", Decimal(201))
+    await engine.process_updates()
+
+    assert (await engine.get_order(take_profit)).status is OrderStatus.FILLED
+    assert (await engine.get_order(stop_loss)).status is OrderStatus.CANCELED
+    assert await again.list_positions() == []
+
+
+async def test_a_leg_held_for_its_entry_stays_held_after_a_restart() -> None:
+    clock = TestClock(MONDAY_10AM_ET)
+    store = InMemoryOrderStore(payload_of=event_payload)
+    exchange = fresh()
+    exchange.set_price("AAPL", Decimal(190))
+    engine = await engine_on(exchange, clock, store)
+    parent = (await engine.submit(_bracket("limit", limit_price="185"))).order
+    legs = [await engine.get_order(i) for i in parent.legs]
+
+    again = await resumed_from(store, clock)
+    engine = await engine_on(again, clock, store)
+    at_broker = [await again.get_order(leg.broker_order_id) for leg in legs]  # type: ignore[arg-type]
+    assert [leg.status for leg in at_broker] == [OrderStatus.HELD] * 2
+
+    again.set_price("AAPL", Decimal(184))  # the entry fills: its legs work
+    await engine.process_updates()
+    assert [(await engine.get_order(leg.id)).status for leg in legs] == [OrderStatus.NEW] * 2
+    again.set_price("AAPL", Decimal(179))  # the stop sells what was bought, the take-profit is cancelled
+    await engine.process_updates()
+    assert [(await engine.get_order(leg.id)).status for leg in legs] == [OrderStatus.CANCELED, OrderStatus.FILLED]
+    assert await again.list_positions() == []

@@ -39,13 +39,16 @@ def replace_body(
     limit_price: Decimal | None,
     stop_price: Decimal | None,
     time_in_force: TimeInForce | None,
+    trail: Decimal | None = None,
 ) -> dict[str, Any]:
-    """The `PATCH /v2/orders/{id}` body: only what changes, plus the new order's client id."""
+    """The `PATCH /v2/orders/{id}` body: only what changes, plus the new order's client id
+    (and a trailing stop's new `trail`)."""
     body = {
         "client_order_id": str(client_order_id),
         "qty": quantity,
         "limit_price": limit_price,
         "stop_price": stop_price,
         "time_in_force": time_in_force.value if time_in_force is not None else None,
+        "trail": trail,
     }
     return unstructure_present(body)

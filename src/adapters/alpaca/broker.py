@@ -157,6 +157,7 @@ class AlpacaBroker:
         limit_price: Decimal | None = None,
         stop_price: Decimal | None = None,
         time_in_force: TimeInForce | None = None,
+        trail: Decimal | None = None,
     ) -> BrokerOrder:
         """Replace an open order; the new order (under `client_order_id`) is returned.
 
@@ -173,6 +174,7 @@ class AlpacaBroker:
             limit_price=limit_price,
             stop_price=stop_price,
             time_in_force=time_in_force,
+            trail=trail,
         )
         path = f"/v2/orders/{order_path(broker_order_id)}"
         request = Request("PATCH", path, Operation.REPLACE, Priority.ORDER, Retry.ONCE, body=body)

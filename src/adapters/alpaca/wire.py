@@ -21,7 +21,7 @@ import msgspec
 from cattrs.gen import make_dict_structure_fn, override
 
 from trading_core.broker_models import BrokerOrder, BrokerPosition
-from trading_core.enums import OrderStatus
+from trading_core.enums import OrderClass, OrderStatus
 from trading_core.market import Account, Asset
 from trading_core.orders import TradeEvent
 from trading_core.values import FOUR_PLACES, BrokerOrderId, ClientOrderId, ExecutionId, Symbol
@@ -116,6 +116,17 @@ def _status(value: object, _: type) -> OrderStatus:
         return OrderStatus.NEW
 
 
+_ORDER_CLASSES: Final = {c.value: c for c in OrderClass}
+"""Alpaca's `order_class` words; `""` (and a class we do not trade, `mleg`) read as simple."""
+
+
+def _legs(value: object) -> tuple[BrokerOrder, ...]:
+    """A parent's `legs` (null unless asked for `nested`, and on a leg itself)."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(_conv.structure(leg, BrokerOrder) for leg in value)
+
+
 def _event(value: object, _: Any) -> TradeEvent | str:
     text = str(value)
     try:
@@ -141,6 +152,8 @@ _conv = cattrs.Converter(forbid_extra_keys=False)
 _conv.register_structure_hook(Decimal, exact_decimal)
 _conv.register_structure_hook(datetime, _timestamp)
 _conv.register_structure_hook(OrderStatus, _status)
+_conv.register_structure_hook(OrderClass, lambda value, _: _ORDER_CLASSES.get(value, OrderClass.SIMPLE))
+_conv.register_structure_hook_func(lambda t: t == tuple[BrokerOrder, ...], lambda value, _: _legs(value))
 _conv.register_structure_hook_func(lambda t: t == (TradeEvent | str), _event)
 for _cls in (BrokerOrderId, ClientOrderId, ExecutionId, Symbol):
     _conv.register_structure_hook(_cls, _str_as(_cls))

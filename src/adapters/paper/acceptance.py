@@ -16,7 +16,8 @@ from trading_core.broker_models import BrokerOrder
 from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce
 from trading_core.errors import OrderNotCancelable, OrderNotFound
 from trading_core.orders import Order, TradeEvent
-from trading_core.values import BrokerOrderId, ClientOrderId, ExecutionId, Symbol
+from trading_core.trailing import trail_stop_price
+from trading_core.values import FOUR_PLACES, BrokerOrderId, ClientOrderId, ExecutionId, Symbol
 
 
 class Acceptance(Execution):
@@ -46,6 +47,8 @@ class Acceptance(Execution):
             self._work(w, inst, now)
         elif w.time_in_force is TimeInForce.CLS:
             self._at_close.append(w)
+        elif not w.triggered and w.type is OrderType.TRAILING_STOP:
+            self.trailing[w.id] = w  # its mark starts again with the first price in session
         else:
             inst.rest(w)  # the open matches it
 
@@ -102,7 +105,7 @@ class Acceptance(Execution):
         self, order: Order, inst: Instrument, now: datetime, *, broker_order_id: BrokerOrderId | None = None
     ) -> WorkingOrder:
         """The working order for `order` as sent to us (or resumed under its broker id)."""
-        return self._new_order(
+        w = self._new_order(
             client_order_id=order.client_order_id,
             symbol=inst.asset.symbol,
             side=order.side,
@@ -115,6 +118,13 @@ class Acceptance(Execution):
             now=now,
             broker_order_id=broker_order_id,
         )
+        if order.type is OrderType.TRAILING_STOP:
+            w.trail_price, w.trail_percent, w.triggered = order.trail_price, order.trail_percent, False
+            w.hwm = order.hwm if order.hwm is not None else inst.price  # the mark starts where it is taken
+            w.stop_price = trail_stop_price(
+                w.side, w.hwm, trail_price=w.trail_price, trail_percent=w.trail_percent
+            ).quantize(FOUR_PLACES)
+        return w
 
     def _new_order(
         self,
@@ -152,7 +162,8 @@ class Acceptance(Execution):
 
     def _check_replacement(self, old: WorkingOrder, new: WorkingOrder, inst: Instrument) -> None:
         """Refuse a replacement as a submission would be, counting the old order as gone."""
-        checks.check_shape(new.type, new.quantity, new.limit_price, new.stop_price)
+        trailing = new.type is OrderType.TRAILING_STOP  # its stop is derived, not asked for
+        checks.check_shape(new.type, new.quantity, new.limit_price, None if trailing else new.stop_price)
         checks.check_extended_hours(new.type, new.time_in_force, new.extended_hours)
         if not (old.whole and new.whole):
             checks.refuse(codes.INVALID_ORDER, "fractional orders cannot be replaced", field="quantity")
@@ -201,7 +212,9 @@ class Acceptance(Execution):
         """Count an open order in: by its client id, as working, its unfilled side, its hold."""
         self.by_client[w.client_order_id] = w.id
         self.working[w.id] = w
-        if w.side is Side.BUY:
+        if not w.counted:  # an exit its group counts once
+            pass
+        elif w.side is Side.BUY:
             inst.open_buy += w.remaining
         else:
             inst.open_sell += w.remaining

@@ -75,8 +75,6 @@ def check_shape(
     """Refuse what no exchange could work: missing or stray prices, a non-positive quantity."""
     if order_type is OrderType.MARKET and limit_price is None and stop_price is None and quantity > ZERO:
         return  # the common case, in three comparisons
-    if order_type is OrderType.TRAILING_STOP:
-        refuse(codes.INVALID_ORDER, "trailing_stop orders are not supported by the paper exchange", field="type")
     if not quantity > ZERO:
         refuse(codes.INVALID_ORDER, f"qty must be > 0, was {quantity}", field="quantity")
     for field, value, needed in (
@@ -87,6 +85,22 @@ def check_shape(
             refuse(codes.INVALID_ORDER, f"{order_type} orders require a {field}", field=field)
         if not needed and value is not None:
             refuse(codes.INVALID_ORDER, f"{order_type} orders take no {field}", field=field)
+        if value is not None and not value > ZERO:
+            refuse(codes.INVALID_ORDER, f"{field} must be > 0, was {value}", field=field)
+
+
+def check_trail(order_type: OrderType, trail_price: Decimal | None, trail_percent: Decimal | None) -> None:
+    """A trailing stop takes exactly one trail, by price or by percent; any other order none."""
+    given = (trail_price is not None) + (trail_percent is not None)
+    if order_type is OrderType.TRAILING_STOP and given != 1:
+        refuse(
+            codes.INVALID_ORDER,
+            "trailing_stop orders require exactly one of trail_price and trail_percent",
+            field="trail_price",
+        )
+    if order_type is not OrderType.TRAILING_STOP and given:
+        refuse(codes.INVALID_ORDER, f"{order_type} orders take no trail", field="trail_price")
+    for field, value in (("trail_price", trail_price), ("trail_percent", trail_percent)):
         if value is not None and not value > ZERO:
             refuse(codes.INVALID_ORDER, f"{field} must be > 0, was {value}", field=field)
 

@@ -151,6 +151,7 @@ class PaperExchange(ScriptControls):
         limit_price: Decimal | None = None,
         stop_price: Decimal | None = None,
         time_in_force: TimeInForce | None = None,
+        trail: Decimal | None = None,
     ) -> BrokerOrder:
         """Replace an open order by a new one; return the new order.
 
@@ -168,6 +169,7 @@ class PaperExchange(ScriptControls):
             limit_price=limit_price,
             stop_price=stop_price,
             time_in_force=time_in_force,
+            trail=trail,
         )
 
     # ---------------------------------------------------------------- account, assets, clock

@@ -21,8 +21,10 @@ from adapters.paper.updates import fill_update, order_update
 from adapters.paper.working import WorkingOrder
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.clock import Clock
-from trading_core.enums import OrderStatus, Side, TimeInForce
+from trading_core.enums import OrderClass, OrderStatus, OrderType, Side, TimeInForce
 from trading_core.orders import TradeEvent
+from trading_core.protective import executable, exits, exits_to_cancel, legs_held
+from trading_core.trailing import next_hwm, trail_stop_price, trailing_triggered
 from trading_core.values import FOUR_PLACES, ONE, ZERO, BrokerOrderId, ClientOrderId, ExecutionId, Symbol
 
 _IMMEDIATE = frozenset({TimeInForce.IOC, TimeInForce.FOK, TimeInForce.OPG})
@@ -73,12 +75,19 @@ class Execution:
         self._at_close: list[WorkingOrder] = []
         """`cls` orders, executed at the close."""
         self._seq = 0
+        self.trailing: dict[BrokerOrderId, WorkingOrder] = {}
+        """Trailing stops not yet triggered, whose stop follows the price (`follow_trails`)."""
+        self._ended: list[WorkingOrder] = []
+        """Orders of a group closed and not yet followed by what their end ends (`settle_groups`)."""
 
     # ---------------------------------------------------------------- execution
 
     def _work(self, w: WorkingOrder, inst: Instrument, now: datetime) -> None:
         """Execute a routed order as far as the current price allows; rest or cancel the rest."""
-        if w.time_in_force is TimeInForce.CLS:
+        if not w.triggered and w.type is OrderType.TRAILING_STOP:
+            self.trailing[w.id] = w  # its stop moves with the price: followed apart from the books
+            self._trail(w, inst, now)
+        elif w.time_in_force is TimeInForce.CLS:
             self._at_close.append(w)
         elif w.time_in_force in _IMMEDIATE:
             self._execute_once(w, inst, now)
@@ -107,6 +116,9 @@ class Execution:
         if limit is not None and not (current <= limit if w.side is Side.BUY else current >= limit):
             return ZERO
         remaining = w.quantity - w.filled_quantity
+        if w.parent is not None or w.order_class is OrderClass.OCO:  # an exit of a group: within what it may fill
+            parent = w.parent or w
+            remaining = executable(parent, exits(parent, parent.legs), w)
         cap = self._max_fill
         return remaining if cap is None or remaining <= cap else cap
 
@@ -139,7 +151,9 @@ class Execution:
             if opened > ZERO:
                 w.reserve_quantity -= opened
                 self.ledger.reserved -= opened * w.reserve_price
-        if w.side is Side.BUY:
+        if not w.counted:
+            pass
+        elif w.side is Side.BUY:
             inst.open_buy -= quantity
         else:
             inst.open_sell -= quantity
@@ -163,6 +177,62 @@ class Execution:
                 position_quantity=change.after.quantity,
             )
         )
+        if w.legs or w.parent is not None:
+            self._group_moved(w, now)
+
+    def _group_moved(self, w: WorkingOrder, now: datetime) -> None:
+        """After a fill or the end of one of a group's orders: release held legs, end spent exits.
+
+        The rules are the core's (`trading_core.protective`): a bracket's or OTO's legs work once
+        its entry has filled something, for what it filled; an exit's fill reduces the others',
+        and the exits left with nothing to fill are cancelled.
+        """
+        parent = w.parent or w
+        if not legs_held(parent):
+            for leg in parent.legs:
+                if leg.status is OrderStatus.HELD:
+                    self._release_leg(leg, now)
+        for ended in exits_to_cancel(parent, exits(parent, parent.legs)):
+            if ended.is_open:
+                self._cancel(ended, now)
+
+    def _release_leg(self, leg: WorkingOrder, now: datetime) -> None:
+        """A held leg starts to work: `new`, then it executes as the price allows (counted once per group)."""
+        inst = self.instruments[leg.symbol]
+        parent = leg.parent
+        leg.counted = parent is not None and leg is parent.legs[0]
+        if leg.counted:
+            if leg.side is Side.BUY:
+                inst.open_buy += leg.remaining
+            else:
+                inst.open_sell += leg.remaining
+        leg.status = OrderStatus.NEW
+        self._publish(TradeEvent.NEW, leg, now)
+        self._work(leg, inst, now)
+
+    def _trail(self, w: WorkingOrder, inst: Instrument, now: datetime) -> None:
+        """Move a trailing stop's mark with the price and derive its stop; once the price has come
+        back by the trail, it triggers and executes as a market order (`trading_core.trailing`)."""
+        current = inst.price
+        w.hwm = next_hwm(w.side, w.hwm, current)
+        stop = trail_stop_price(w.side, w.hwm, trail_price=w.trail_price, trail_percent=w.trail_percent)
+        shown = stop.quantize(FOUR_PLACES)  # the trigger is the exact rule
+        if not trailing_triggered(w.side, w.hwm, current, trail_price=w.trail_price, trail_percent=w.trail_percent):
+            if shown != w.stop_price or w.snap is None or w.snap.hwm != w.hwm:
+                w.stop_price = shown
+                self.orders[w.id] = w.snapshot(now)  # what a read shows; moving the mark is no event
+            return
+        w.stop_price = shown
+        del self.trailing[w.id]
+        w.triggered = True
+        self._execute(w, inst, now)
+        if w.is_open:
+            inst.rest(w)
+
+    def follow_trails(self, inst: Instrument, now: datetime) -> None:
+        """After a price move: every trailing stop in the symbol follows it (or triggers)."""
+        for w in [t for t in self.trailing.values() if t.symbol == inst.asset.symbol]:
+            self._trail(w, inst, now)
 
     def _match(self, inst: Instrument, now: datetime) -> None:
         """Execute the resting orders of one instrument that its current price crosses."""
@@ -183,11 +253,19 @@ class Execution:
         self._close(w, OrderStatus.CANCELED)
         self._publish(TradeEvent.CANCELED, w, now, canceled_at=now)
 
+    def settle_groups(self, now: datetime) -> None:
+        """What the end of a group's orders ends in turn (legs of an entry that ended unfilled, ...);
+        called once the end itself is published, so that the updates come in Alpaca's order."""
+        while self._ended:
+            self._group_moved(self._ended.pop(0), now)
+
     def _close(self, w: WorkingOrder, status: OrderStatus) -> None:
         """Take an open order off the books without a fill, releasing what it held."""
         inst = self.instruments[w.symbol]
         unfilled = w.quantity - w.filled_quantity
-        if w.side is Side.BUY:
+        if not w.counted:
+            pass
+        elif w.side is Side.BUY:
             inst.open_buy -= unfilled
         else:
             inst.open_sell -= unfilled
@@ -195,8 +273,11 @@ class Execution:
         w.reserve_quantity = ZERO
         inst.remove(w)
         del self.working[w.id]
+        self.trailing.pop(w.id, None)
         w.status = status
         self._retire(w.id)
+        if w.legs or w.parent is not None:  # once the caller has published its end (`_publish`)
+            self._ended.append(w)
 
     def _publish(
         self,
@@ -211,6 +292,8 @@ class Execution:
         snap = w.snapshot(now, canceled_at=canceled_at, expired_at=expired_at, replaced_by=replaced_by)
         self.orders[w.id] = snap
         self.emit(order_update(event, snap, now))
+        if self._ended:
+            self.settle_groups(now)
         return snap
 
     def _retire(self, broker_order_id: BrokerOrderId) -> None:

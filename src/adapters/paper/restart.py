@@ -18,10 +18,10 @@ def resume_account(
 
     Each position keeps its own quantity, cost basis and realised P&L, valued at the current
     price; the day's P&L starts from here. Each open order (oldest first, which keeps their
-    time priority) is worked again under its broker order id, with what it filled
-    (`Venue.resume_order`): in session, what the current price lets execute fills now,
-    announced as trade updates. Only a fresh exchange (no order taken yet) can be resumed,
-    and only in listed symbols.
+    time priority) is worked again under its broker order id, with what it filled, the
+    orders of one exit group linked again (`Venue.resume_group`): in session, what the
+    current price lets execute fills now, announced as trade updates. Only a fresh exchange
+    (no order taken yet) can be resumed, and only in listed symbols.
 
     Raises:
         ValueError: The exchange has taken orders already, or an order or position is in a
@@ -44,8 +44,7 @@ def resume_account(
         inst.position = position
         ledger.revalue(inst)
     ledger.last_equity = ledger.equity
-    for order in working:
-        venue.resume_order(order)
+    venue.resume_group(working)
 
 
 def restore_history(venue: Venue, orders: Iterable[BrokerOrder], *, last_equity: Decimal) -> None:

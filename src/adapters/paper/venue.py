@@ -13,18 +13,20 @@ from datetime import datetime
 from decimal import Decimal
 
 from adapters.paper import checks
-from adapters.paper.acceptance import Acceptance
 from adapters.paper.execution import FillPlan
+from adapters.paper.groups import Groups, relink
 from adapters.paper.instrument import Instrument
 from adapters.paper.updates import order_update
 from adapters.paper.working import WorkingOrder
+from trading_core import codes
 from trading_core.account_book import reference_price
 from trading_core.broker_models import BrokerOrder
-from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce
+from trading_core.enums import OrderClass, OrderStatus, OrderType, Side, TimeInForce
 from trading_core.errors import OrderNotCancelable
 from trading_core.market import Session
 from trading_core.orders import Order, TradeEvent
-from trading_core.values import ZERO, BrokerOrderId, ClientOrderId
+from trading_core.trailing import trail_stop_price
+from trading_core.values import FOUR_PLACES, ZERO, BrokerOrderId, ClientOrderId
 
 __all__ = ["FillPlan", "Venue"]
 
@@ -35,7 +37,7 @@ _REPLACEABLE = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
 _EXTENDED_SESSIONS = frozenset({Session.PRE_MARKET, Session.AFTER_HOURS})
 
 
-class Venue(Acceptance):
+class Venue(Groups):
     """Orders, books, positions and cash of one paper account: the requests it takes.
 
     Args:
@@ -54,9 +56,13 @@ class Venue(Acceptance):
         """
         if order.client_order_id in self.by_client:
             checks.duplicate_client_order_id(order.client_order_id)
+        if order.order_class is not OrderClass.SIMPLE:
+            return self._submit_group(order, pending=pending)
         quantity = order.quantity
         checks.check_shape(order.type, quantity, order.limit_price, order.stop_price)
         checks.check_extended_hours(order.type, order.time_in_force, order.extended_hours)
+        if order.type is OrderType.TRAILING_STOP or order.trail_price is not None or order.trail_percent is not None:
+            checks.check_trail(order.type, order.trail_price, order.trail_percent)
         inst = checks.check_asset(self.instruments.get(order.symbol), order.symbol, quantity)
         if order.time_in_force is not TimeInForce.DAY:
             self._check_time_in_force(order.time_in_force)
@@ -98,6 +104,8 @@ class Venue(Acceptance):
         w.status = OrderStatus.PENDING_CANCEL
         self._publish(TradeEvent.PENDING_CANCEL, w, now)
         self._cancel(w, now)
+        if w.legs or w.parent is not None:
+            self._cancel_group(w, now)
 
     def replace(
         self,
@@ -108,11 +116,13 @@ class Venue(Acceptance):
         limit_price: Decimal | None = None,
         stop_price: Decimal | None = None,
         time_in_force: TimeInForce | None = None,
+        trail: Decimal | None = None,
     ) -> BrokerOrder:
         """Replace an open order by a new one; return the new order.
 
         What is not given is copied from the old order; without `quantity` the new order takes
-        the old one's unfilled remainder. Events: `pending_replace` and `replaced` for the old
+        the old one's unfilled remainder. A trailing stop's `trail` replaces its trail of the same
+        kind, from the mark as it stands. Events: `pending_replace` and `replaced` for the old
         order, then `new` (or `accepted` while closed) for the new one, which executes at once.
 
         Raises:
@@ -141,12 +151,36 @@ class Venue(Acceptance):
             now=now,
             replaces=old.id,
         )
-        self._check_replacement(old, new, inst)
+        if old.type is OrderType.TRAILING_STOP:
+            self._trail_over(old, new, trail)
+        elif trail is not None:
+            checks.refuse(codes.INVALID_ORDER, f"{old.type} orders take no trail", field="trail")
+        if old.parent is not None:  # a leg's new price: it holds nothing, as the leg did not
+            checks.check_shape(new.type, new.quantity, new.limit_price, new.stop_price)
+            self._take_over_leg(old, new)
+        else:
+            if old.legs:
+                self._take_over_parent(old, new)
+            self._check_replacement(old, new, inst)
         old.status = OrderStatus.PENDING_REPLACE
         self._publish(TradeEvent.PENDING_REPLACE, old, now)
         self._close(old, OrderStatus.REPLACED)
         self._publish(TradeEvent.REPLACED, old, now, replaced_by=new.id)
         return self._route(new, inst, now)
+
+    def _trail_over(self, old: WorkingOrder, new: WorkingOrder, trail: Decimal | None) -> None:
+        """A trailing stop's replacement: its trail (the new one, in the old one's kind) from the old mark."""
+        new.trail_price, new.trail_percent = old.trail_price, old.trail_percent
+        if trail is not None:
+            if old.trail_price is not None:
+                new.trail_price = trail
+            else:
+                new.trail_percent = trail
+            checks.check_trail(new.type, new.trail_price, new.trail_percent)
+        new.triggered, new.hwm = old.triggered, old.hwm
+        if old.hwm is not None:
+            stop = trail_stop_price(new.side, old.hwm, trail_price=new.trail_price, trail_percent=new.trail_percent)
+            new.stop_price = stop.quantize(FOUR_PLACES)
 
     def begin_replace(self, broker_order_id: BrokerOrderId) -> BrokerOrder:
         """Put an open order in `pending_replace` (a replace asked for and not yet confirmed).
@@ -207,6 +241,8 @@ class Venue(Acceptance):
         inst.priced_at = now
         self.ledger.revalue(inst)
         if self.is_open:
+            if self.trailing:
+                self.follow_trails(inst, now)
             self._match(inst, now)
         elif self.extended:
             self._match_extended(inst, now)
@@ -292,22 +328,40 @@ class Venue(Acceptance):
         executes as far as the current price allows and rests; out of session it waits for the open.
         One whose cancel was asked for (`pending_cancel`) is cancelled.
         """
+        self.resume_group([order])
+
+    def resume_group(self, orders: list[Order]) -> None:
+        """`resume_order` for orders resumed together: those of one exit group are linked again first
+        (`groups.relink`), so that a leg held for its entry stays held and two exits never both fill."""
+        records = [(order, self._resumed(order)) for order in orders]
+        relink(records)
+        now = self.clock.now()
+        for _, w in records:
+            inst = self.instruments[w.symbol]
+            self._register(w, inst)
+            self.orders[w.id] = w.snapshot(now)
+        for order, w in records:
+            if w.status is OrderStatus.HELD or not w.is_open:
+                continue
+            self._route_resumed(w, self.instruments[w.symbol], now)
+            if order.status is OrderStatus.PENDING_CANCEL and w.is_open:  # asked to cancel before the stop
+                self.cancel(w.id)
+
+    def _resumed(self, order: Order) -> WorkingOrder:
+        """The working record of an order resumed: its fills, its status, its hold."""
         inst = self._resumable(order)
         w = self._working(order, inst, order.submitted_at or order.created_at, broker_order_id=order.broker_order_id)
         w.filled_quantity, w.filled_notional = order.filled_quantity, order.filled_notional
         w.filled_average_price = order.average_fill_price
         w.triggered = w.triggered or order.filled_quantity > ZERO  # a stop that filled had triggered
-        if order.status is OrderStatus.ACCEPTED:  # taken while closed and not routed yet
-            w.status = OrderStatus.ACCEPTED
+        if order.status in (OrderStatus.ACCEPTED, OrderStatus.HELD):  # taken while closed, or a leg held
+            w.status = order.status
         else:
             w.status = OrderStatus.PARTIALLY_FILLED if order.filled_quantity else OrderStatus.NEW
         held = inst.position.quantity
         adds = not held or (held > 0) == (order.side is Side.BUY)
         w.reserve_quantity = w.remaining if adds else max(ZERO, w.remaining - abs(held))
+        if order.leg_of is not None:
+            w.reserve_quantity = ZERO  # a leg holds nothing: it sells what its entry buys
         w.reserve_price = reference_price(w.side, w.limit_price, w.stop_price, inst.price)
-        self._register(w, inst)
-        now = self.clock.now()
-        self.orders[w.id] = w.snapshot(now)
-        self._route_resumed(w, inst, now)
-        if order.status is OrderStatus.PENDING_CANCEL and w.is_open:  # asked to cancel before the stop
-            self.cancel(w.id)
+        return w

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+import attrs
+
 from trading_core.broker_models import BrokerOrder
-from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce
+from trading_core.enums import OrderClass, OrderStatus, OrderType, Side, TimeInForce
 from trading_core.values import FOUR_PLACES, ZERO, BrokerOrderId, ClientOrderId, Symbol
 
 _LIMIT_TYPES = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT})
@@ -22,15 +24,20 @@ class WorkingOrder:
 
     __slots__ = (
         "client_order_id",
+        "counted",
         "created_at",
         "extended_hours",
         "filled_at",
         "filled_average_price",
         "filled_notional",
         "filled_quantity",
+        "hwm",
         "id",
         "in_book",
+        "legs",
         "limit_price",
+        "order_class",
+        "parent",
         "quantity",
         "replaces",
         "reserve_price",
@@ -42,6 +49,8 @@ class WorkingOrder:
         "stop_price",
         "symbol",
         "time_in_force",
+        "trail_percent",
+        "trail_price",
         "triggered",
         "type",
         "whole",
@@ -90,6 +99,16 @@ class WorkingOrder:
         """The last `reserve_quantity` shares of the order add exposure; they hold buying power."""
         self.in_book = False
         self.snap: BrokerOrder | None = None
+        self.order_class = OrderClass.SIMPLE
+        """A parent's class; its legs (`legs`) name it as their `parent`."""
+        self.legs: list[WorkingOrder] = []
+        self.parent: WorkingOrder | None = None
+        self.counted = True
+        """Whether its unfilled quantity is in its instrument's open quantities: an exit group's once."""
+        self.trail_price: Decimal | None = None
+        self.trail_percent: Decimal | None = None
+        self.hwm: Decimal | None = None
+        """A trailing stop's high-water mark (low-water for a buy) since it started to work."""
 
     @property
     def remaining(self) -> Decimal:
@@ -152,5 +171,14 @@ class WorkingOrder:
             replaced_by=replaced_by,
             replaces=self.replaces,
         )
+        if self.legs or self.order_class is not OrderClass.SIMPLE or self.type is OrderType.TRAILING_STOP:
+            snap = attrs.evolve(
+                snap,
+                order_class=self.order_class,
+                legs=tuple(leg.snap or leg.snapshot(now) for leg in self.legs),
+                trail_price=self.trail_price,
+                trail_percent=self.trail_percent,
+                hwm=self.hwm,
+            )
         self.snap = snap
         return snap

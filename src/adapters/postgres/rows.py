@@ -22,10 +22,12 @@ import attrs
 import cattrs
 from cattrs.fns import identity
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from psycopg.types.json import Jsonb
 
 from trading_core.enums import OrderStatus, PositionSide, Side
 from trading_core.errors import StoreError
 from trading_core.fills import Fill
+from trading_core.order_classes import StopLoss, TakeProfit
 from trading_core.orders import Order
 from trading_core.positions import Position
 from trading_core.values import (
@@ -61,8 +63,9 @@ _FOUR_PLACE_COLUMNS: Final = (
     "trail_percent",
 )
 """The order's DECIMAL(15, 4) columns, which refuse what they would round (`filled_notional` is exact NUMERIC)."""
-_UUID_COLUMNS: Final = frozenset({"id", "strategy_id", "decision_id", "replaces", "replaced_by", "parent_id"})
+_UUID_COLUMNS: Final = frozenset({"id", "strategy_id", "decision_id", "replaces", "replaced_by", "parent_id", "leg_of"})
 """Read as text: the domain keeps ids as strings."""
+_CASTS: Final = {**dict.fromkeys(_UUID_COLUMNS, "::text"), "legs": "::text[]"}
 
 _ORDER_COLUMNS: Final = ", ".join([*(_ORDER_COLUMN.get(f, f) for f in _ORDER_FIELDS), "average_fill_price"])
 """`average_fill_price` is kept for readers of the table: the domain works it out from the fills' total."""
@@ -81,7 +84,7 @@ UPDATE_ORDER: Final = f"UPDATE trading.orders SET ({_ORDER_COLUMNS}) = ({_ORDER_
 
 SELECT_ORDERS: Final = (
     "SELECT "  # noqa: S608  # constants only
-    + ", ".join(f"o.{_ORDER_COLUMN.get(f, f)}{'::text' if f in _UUID_COLUMNS else ''}" for f in _ORDER_FIELDS)
+    + ", ".join(f"o.{_ORDER_COLUMN.get(f, f)}{_CASTS.get(f, '')}" for f in _ORDER_FIELDS)
     + ", ARRAY(SELECT f.broker_fill_id FROM trading.fills f"
     " WHERE f.order_id = o.id AND f.broker_fill_id IS NOT NULL) AS execution_ids"
     " FROM trading.orders o"
@@ -297,6 +300,28 @@ def _optional(hint: Any, converter: cattrs.Converter) -> Callable[[Any, Any], An
     return lambda value, _: None if value is None else structure(value, inner)
 
 
+def _legs_in(legs: tuple[OrderId, ...]) -> list[str]:
+    return list(legs)  # psycopg writes a list as an array (a tuple would be a record)
+
+
+def _legs_out(value: list[str] | None, _: type) -> tuple[OrderId, ...]:
+    return tuple(OrderId(v) for v in value or ())
+
+
+def _exit_in(value: TakeProfit | StopLoss | None) -> Jsonb | None:
+    """An exit's prices as a JSON object of exact strings, its absent ones left out."""
+    if value is None:
+        return None
+    return Jsonb({name: str(v) for name, v in attrs.asdict(value).items() if v is not None})
+
+
+def _exit_out(kind: type[TakeProfit] | type[StopLoss]) -> Callable[[Any, Any], Any]:
+    def read(value: dict[str, str] | None, _: Any) -> Any:
+        return None if value is None else kind(**{name: Decimal(v) for name, v in value.items()})
+
+    return read
+
+
 def _row_converter() -> cattrs.Converter:
     """Orders to rows and back: each field is its column, with the checks its column needs on the way in."""
     converter = cattrs.Converter(detailed_validation=False)  # a row the schema let in is well formed
@@ -308,9 +333,21 @@ def _row_converter() -> cattrs.Converter:
     fields: dict[str, Any] = {"execution_ids": override(omit=True)}
     fields |= {name: override(unstruct_hook=_four_places(name)) for name in _FOUR_PLACE_COLUMNS}
     fields |= {name: override(unstruct_hook=_aware_moment(name)) for name in moments}
+    fields |= {
+        "legs": override(unstruct_hook=_legs_in),
+        "take_profit": override(unstruct_hook=_exit_in),
+        "stop_loss": override(unstruct_hook=_exit_in),
+    }
     unstructure = make_dict_unstructure_fn(Order, converter, **fields)
     converter.register_unstructure_hook(Order, unstructure)
-    structure = make_dict_structure_fn(Order, converter, filled_quantity=override(struct_hook=_filled_quantity))
+    structure = make_dict_structure_fn(
+        Order,
+        converter,
+        filled_quantity=override(struct_hook=_filled_quantity),
+        legs=override(struct_hook=_legs_out),
+        take_profit=override(struct_hook=_exit_out(TakeProfit)),
+        stop_loss=override(struct_hook=_exit_out(StopLoss)),
+    )
     converter.register_structure_hook(Order, structure)
     return converter
 

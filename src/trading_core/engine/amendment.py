@@ -19,7 +19,7 @@ from trading_core.engine.dispatch import Dispatch, with_ids
 from trading_core.engine.parts import EngineParts
 from trading_core.engine.submission import build_order
 from trading_core.engine.updates import BrokerUpdates
-from trading_core.enums import OrderStatus, TimeInForce
+from trading_core.enums import OrderClass, OrderStatus, TimeInForce
 from trading_core.errors import (
     BrokerError,
     BrokerRejected,
@@ -29,6 +29,7 @@ from trading_core.errors import (
     OrderNotFound,
     StoreError,
 )
+from trading_core.order_classes import TakeProfit
 from trading_core.orders import Order, TradeEvent, ensure_cancelable, in_doubt
 from trading_core.requests import OrderRequest
 from trading_core.risk import PreTradeValidation
@@ -107,8 +108,11 @@ class Amendment:
         limit_price: Decimal | None = None,
         stop_price: Decimal | None = None,
         time_in_force: TimeInForce | None = None,
+        trail: Decimal | None = None,
     ) -> SubmitResult:
         """Modify a working order: the broker replaces it with a new order that `replaces` it.
+
+        `trail` is a trailing stop's new trail, of the kind it has (price or percent).
 
         Raises:
             OrderNotFound: no such order.
@@ -131,12 +135,16 @@ class Amendment:
             limit_price=limit_price if limit_price is not None else old.limit_price,
             stop_price=stop_price if stop_price is not None else old.stop_price,
             client_order_id=None,  # the replacement's own, made when it is built
+            **_trail_change(old, trail),
+            **_take_profit_change(old, limit_price),
         )
         validation = await self._validate_increase(old, request)
         if validation is not None and not validation.approved:
             return SubmitResult(old, validation)
         status = old.status if old.broker_order_id is None else OrderStatus.PENDING_NEW
         new = build_order(request, parts.clock.now(), status=status, replaces=old, parent_id=old.parent_id)
+        if old.leg_of is not None or old.legs:  # a leg's new price, or an OCO's: it stays in its group
+            new = attrs.evolve(new, leg_of=old.leg_of, legs=old.legs)
         with parts.in_flight.placing(new.id):
             await parts.ledger.insert([new])  # a failure here stored and sent nothing
             try:
@@ -179,6 +187,7 @@ class Amendment:
                 limit_price=request.limit_price,
                 stop_price=request.stop_price,
                 time_in_force=request.time_in_force,
+                trail=_new_trail(old, request),
             )
         except BrokerRejected as e:
             return SubmitResult(await dispatch.refuse(new, e.code, e.message), validation)
@@ -200,6 +209,18 @@ class Amendment:
         """Record that `new` replaces `old`; the opening half of a split follows its closing half."""
         await self._parts.ledger.change(old, lambda o, now: (attrs.evolve(o, replaced_by=new.id, updated_at=now), []))
         await self._dispatch.hand_over(old, new)
+        await self._hand_over_group(old, new)
+
+    async def _hand_over_group(self, old: Order, new: Order) -> None:
+        """A replaced leg's parent lists its replacement instead; a replaced OCO's leg names its replacement."""
+        ledger, parts = self._parts.ledger, self._parts
+        if old.leg_of is not None:
+            parent = await parts.order(old.leg_of)
+            swap = tuple(new.id if leg == old.id else leg for leg in parent.legs)
+            await ledger.change(parent, lambda o, now: (attrs.evolve(o, legs=swap, updated_at=now), []))
+        for leg_id in old.legs:
+            leg = await parts.order(leg_id)
+            await ledger.change(leg, lambda o, now: (attrs.evolve(o, leg_of=new.id, updated_at=now), []))
 
     async def _validate_increase(self, old: Order, request: OrderRequest) -> PreTradeValidation | None:
         """A replacement is checked for what it adds: a larger quantity is new exposure."""
@@ -209,3 +230,32 @@ class Amendment:
         if extra <= ZERO:
             return None
         return await self._checks.validate(attrs.evolve(request, quantity=extra))
+
+
+def _trail_change(old: Order, trail: Decimal | None) -> dict[str, Decimal | None]:
+    """The request fields a new `trail` sets: the old order's kind of trail (Alpaca's `trail` cannot switch).
+
+    Raises:
+        InvalidOrder: a trail for an order that is no trailing stop.
+    """
+    if trail is None:
+        return {}
+    if old.trail_price is None and old.trail_percent is None:
+        raise InvalidOrder(f"{old.type} orders take no trail", field="trail")
+    return {"trail_price": trail} if old.trail_price is not None else {"trail_percent": trail}
+
+
+def _new_trail(old: Order, request: OrderRequest) -> Decimal | None:
+    """The trail to send with a replacement: the request's, when it differs from the old order's."""
+    if request.trail_price != old.trail_price:
+        return request.trail_price
+    if request.trail_percent != old.trail_percent:
+        return request.trail_percent
+    return None
+
+
+def _take_profit_change(old: Order, limit_price: Decimal | None) -> dict[str, TakeProfit]:
+    """An OCO's limit is its take-profit's: a new limit moves both."""
+    if limit_price is None or old.order_class is not OrderClass.OCO:
+        return {}
+    return {"take_profit": TakeProfit(limit_price)}

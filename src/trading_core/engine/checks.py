@@ -9,9 +9,12 @@ import attrs
 from trading_core import codes
 from trading_core.engine.config import MarketClosedPolicy
 from trading_core.engine.parts import EngineParts
+from trading_core.enums import OrderClass, OrderType
 from trading_core.errors import InvalidOrder
+from trading_core.order_classes import check_exits_against
 from trading_core.requests import OrderRequest
-from trading_core.risk import PreTradeValidation, RiskContext, RiskEngine
+from trading_core.risk import PreTradeValidation, RiskContext, RiskEngine, Sizing
+from trading_core.risk.protection import with_protection
 from trading_core.values import FOUR_PLACES, ZERO, Symbol
 
 
@@ -56,6 +59,27 @@ class PreTradeChecks:
         closed, under `MarketClosedPolicy.QUEUE`."""
         only_session = all(r.code == codes.MARKET_CLOSED for r in validation.rejections)
         return only_session and self._parts.config.market_closed_policy is MarketClosedPolicy.QUEUE
+
+    async def with_exits(self, request: OrderRequest) -> OrderRequest:
+        """`request` with the configured exits when it opens exposure without its own
+        (`risk.stopLossPercent`, `risk.takeProfitPercent`); a market entry's exits checked against the mark.
+
+        Raises:
+            InvalidOrder: a market entry's exit is on the wrong side of the current price.
+        """
+        limits = self._risk.limits
+        configured = limits.stop_loss_percent is not None or limits.take_profit_percent is not None
+        simple = request.order_class is OrderClass.SIMPLE
+        if simple and not configured:
+            return request
+        context = await self.risk_context(request.symbol)
+        mark = context.marks.get(request.symbol)
+        if simple:
+            opening = Sizing.of(request, context).opening > ZERO
+            return with_protection(request, opening=opening, mark=mark, limits=limits)
+        if request.type is OrderType.MARKET and mark is not None:
+            check_exits_against(request, mark)  # Alpaca's base price for a market entry is the current one
+        return request
 
     async def sized(self, request: OrderRequest) -> OrderRequest:
         """A notional order as a quantity, rounded down to what the asset trades in.

@@ -98,10 +98,36 @@ class Dispatch:
         sent = await self._parts.ledger.apply_updates(order.id, order.symbol, mine, accepted=accepted)
         if sent is None:  # the stream had already told us all of it
             sent = await self._parts.order(order.id)
+        if order.legs:  # before the updates that came with it: some may be the legs'
+            await self.record_legs(order, accepted)
         if others:
             await self._apply_others(others)
         await self.release_follow_ups(sent)
         return sent
+
+    async def record_legs(self, parent: Order, accepted: BrokerOrder) -> None:
+        """Give each of our legs the broker's id of its own, from the broker's answer to their parent.
+
+        Matched by client order id (ours are derived from the parent's, `leg_client_order_id`),
+        else by kind: the take-profit is the leg with a limit and no stop, the stop-loss the other.
+        """
+        remote_legs = list(accepted.legs)
+        for leg_id in parent.legs:
+            leg = await self._parts.order(leg_id)
+            remote = next((r for r in remote_legs if r.client_order_id == leg.client_order_id), None)
+            if remote is None:
+                remote = next((r for r in remote_legs if (r.stop_price is None) == (leg.stop_price is None)), None)
+            if remote is None or leg.broker_order_id is not None:
+                continue
+            remote_legs.remove(remote)
+            await self._parts.ledger.apply_updates(leg.id, leg.symbol, [], accepted=remote)
+
+    async def _end_legs(self, parent: Order, end: Callable[[Order], Awaitable[Order]]) -> None:
+        """End the legs of a parent that ended before the broker had them (refused, cancelled here)."""
+        for leg_id in parent.legs:
+            leg = await self._parts.order(leg_id)
+            if leg.broker_order_id is None and not leg.is_terminal:
+                await end(leg)
 
     async def refuse(self, order: Order, code: str, reason: str) -> Order:
         """Record the broker's refusal of `order`, unless the broker has shown it meanwhile."""
@@ -112,6 +138,8 @@ class Dispatch:
             return reject(current, code=code, reason=reason, now=now)
 
         rejected = await self._parts.ledger.change(order, refused)
+        if rejected.status is OrderStatus.REJECTED:
+            await self._end_legs(rejected, lambda leg: self._parts.ledger.change(leg, refused))
         await self.release_follow_ups(rejected)
         return rejected
 
@@ -125,6 +153,8 @@ class Dispatch:
             return reject(current, code=codes.BROKER_ERROR, reason=reason, now=now)
 
         refused = await self._parts.ledger.change(order, unsent)
+        if refused.status is OrderStatus.REJECTED:
+            await self._end_legs(refused, lambda leg: self._parts.ledger.change(leg, unsent))
         await self.release_follow_ups(refused)
         return refused
 
@@ -135,6 +165,8 @@ class Dispatch:
             return apply_event(current, event, now=now, ts_event=now, reason=reason)
 
         done = await self._parts.ledger.change(order, cancelled)
+        if done.is_terminal:
+            await self._end_legs(done, lambda leg: self._parts.ledger.change(leg, cancelled))
         await self.release_follow_ups(done)
         return done
 

@@ -55,6 +55,7 @@ from trading_core.ports import (
     PushesMarks,
     TradingStateRecord,
 )
+from trading_core.protective import protecting
 from trading_core.reconcile import load_book
 from trading_core.requests import OrderRequest
 from trading_core.risk import PreTradeValidation, RiskContext, RiskEngine, RiskLimits
@@ -236,10 +237,17 @@ class TradingEngine:
         limit_price: Decimal | None = None,
         stop_price: Decimal | None = None,
         time_in_force: TimeInForce | None = None,
+        trail: Decimal | None = None,
     ) -> SubmitResult:
-        """Modify a working order: the broker replaces it with a new order (see `amendment`)."""
+        """Modify a working order: the broker replaces it with a new order (see `amendment`);
+        `trail` is a trailing stop's new trail, of the kind it has."""
         return await self._amendment.replace(
-            order_id, quantity=quantity, limit_price=limit_price, stop_price=stop_price, time_in_force=time_in_force
+            order_id,
+            quantity=quantity,
+            limit_price=limit_price,
+            stop_price=stop_price,
+            time_in_force=time_in_force,
+            trail=trail,
         )
 
     async def close_position(self, symbol: str, quantity: Decimal | None = None) -> SubmitResult:
@@ -335,6 +343,11 @@ class TradingEngine:
     ) -> OrderPage:
         """A page of orders, newest first."""
         return await self.store.list_orders(status=status, limit=limit, cursor=cursor)
+
+    def protective_orders(self, symbol: str) -> list[Order]:
+        """The open orders protecting the position in `symbol` (`protective.protecting`); none when flat."""
+        sym = Symbol(symbol)
+        return protecting(self.book.held(sym), self.book.open_orders_in(sym))
 
     async def get_position(self, symbol: str) -> PositionView:
         """The open position in `symbol`, valued at its mark.

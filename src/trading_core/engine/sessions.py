@@ -58,4 +58,9 @@ class Sessions:
 
 def _is_queued(order: Order) -> bool:
     """Held here while the market was closed, waiting for the open."""
-    return order.broker_order_id is None and order.parent_id is None and order.status is OrderStatus.ACCEPTED
+    return (
+        order.broker_order_id is None
+        and order.parent_id is None
+        and order.leg_of is None  # sent with its parent
+        and order.status is OrderStatus.ACCEPTED
+    )

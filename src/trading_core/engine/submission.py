@@ -19,7 +19,7 @@ from trading_core import codes
 from trading_core.engine.checks import PreTradeChecks
 from trading_core.engine.dispatch import Dispatch, with_ids
 from trading_core.engine.parts import EngineParts
-from trading_core.enums import OrderStatus, TradingState
+from trading_core.enums import OrderClass, OrderStatus, TradingState
 from trading_core.errors import (
     BrokerError,
     BrokerRejected,
@@ -29,6 +29,7 @@ from trading_core.errors import (
     StoreError,
 )
 from trading_core.lifecycle import reject
+from trading_core.order_classes import leg_client_order_id, leg_requests
 from trading_core.orders import Order
 from trading_core.requests import OrderRequest, follow_up_client_order_id, split_at_flat
 from trading_core.risk import PreTradeValidation
@@ -107,7 +108,7 @@ class Submission:
             if existing is not None:
                 return await self._replay(existing, request)
         try:  # nothing is stored before the checks have passed: a broker failure here placed nothing
-            request = await self._checks.sized(request)
+            request = await self._checks.with_exits(await self._checks.sized(request))
             if parts.trading.state is not TradingState.ACTIVE:
                 await parts.trading.before_checks()
             validation = await self._checks.validate(request)
@@ -120,11 +121,11 @@ class Submission:
         if not validation.approved:
             return await self._refused(request, validation, now)
         closing, opening = split_at_flat(request, parts.book.held(request.symbol))
-        order = build_order(closing, now)
+        order, legs = build_group(closing, now)
         follow_up = None if opening is None else build_order(opening, now, parent_id=order.id)
         with parts.in_flight.placing(order.id):
-            try:  # both halves at once: a check made meanwhile must see the whole order
-                await parts.ledger.insert([order] if follow_up is None else [order, follow_up])
+            try:  # both halves (or an entry and its legs) at once: a check made meanwhile must see the whole order
+                await parts.ledger.insert([order, *legs] if follow_up is None else [order, follow_up])
             except DuplicateClientOrderId:
                 # A repeat that overlapped the first call, which stored its order meanwhile.
                 first = await self._first(request)
@@ -142,8 +143,8 @@ class Submission:
         """A request the checks refused: held for the open when it may be, else kept as rejected."""
         if self._checks.queueable(validation):
             # Held here as `accepted` (taken, not routed) until `Sessions.opened` sends it.
-            queued = build_order(request, now, status=OrderStatus.ACCEPTED)
-            await self._parts.ledger.insert([queued])
+            queued, legs = build_group(request, now, status=OrderStatus.ACCEPTED)
+            await self._parts.ledger.insert([queued, *legs])
             log_accepted(queued)
             return SubmitResult(queued, validation)
         await self._parts.trading.after_checks(validation)
@@ -191,6 +192,27 @@ class Submission:
         order, events = reject(build_order(request, now), code=code, reason=reason, now=now)
         await self._parts.ledger.insert([order], events)
         return order
+
+
+def build_group(
+    request: OrderRequest, now: datetime, *, status: OrderStatus = OrderStatus.PENDING_NEW
+) -> tuple[Order, list[Order]]:
+    """A new order for `request` and, for an order class, its legs: orders of their own that name it
+    (`leg_of`), which it lists (`legs`), their client order ids derived from its own. They are sent
+    with it, never alone: the broker holds them until the entry fills (`trading_core.protective`)."""
+    order = build_order(request, now, status=status)
+    if request.order_class is OrderClass.SIMPLE:
+        return order, []
+    legs = [
+        attrs.evolve(
+            build_order(
+                attrs.evolve(leg, client_order_id=leg_client_order_id(order.client_order_id, role)), now, status=status
+            ),
+            leg_of=order.id,
+        )
+        for role, leg in leg_requests(request).items()
+    ]
+    return attrs.evolve(order, legs=tuple(leg.id for leg in legs)), legs
 
 
 def build_order(

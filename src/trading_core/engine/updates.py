@@ -96,6 +96,8 @@ class BrokerUpdates:
         if ours lacks it; then what that releases. Returns the order as it now stands."""
         accepted = remote if order.broker_order_id is None else None
         changed = await self._parts.ledger.apply_updates(order.id, order.symbol, updates, accepted=accepted)
+        if accepted is not None and order.legs and accepted.legs:  # a parent taken up from the broker's copy
+            await self._dispatch.record_legs(order, accepted)
         current = changed or await self._parts.current(order)
         await self._dispatch.release_follow_ups(current)
         return current

@@ -15,6 +15,7 @@ from trading_core.enums import Side, TradingState
 from trading_core.market import EASTERN, Account, Asset, MarketClock
 from trading_core.orders import Order
 from trading_core.positions import Position
+from trading_core.protective import unfilled_once
 from trading_core.values import ZERO, OrderId, Symbol
 
 
@@ -134,14 +135,12 @@ def _held_value(position: Position, mark: Decimal | None) -> Decimal:
 
 
 def _unfilled(orders: Iterable[Order]) -> tuple[Decimal, Decimal]:
-    """The unfilled quantities of `orders` that buy and that sell."""
-    buys = sells = ZERO
+    """The unfilled quantities of `orders` that buy and that sell, each exit group's counted once."""
+    buys: list[Order] = []
+    sells: list[Order] = []
     for order in orders:
-        if order.side is Side.BUY:
-            buys += order.quantity - order.filled_quantity
-        else:
-            sells += order.quantity - order.filled_quantity
-    return buys, sells
+        (buys if order.side is Side.BUY else sells).append(order)
+    return unfilled_once(buys), unfilled_once(sells)
 
 
 def _order_price(orders: Iterable[Order]) -> Decimal:

@@ -26,3 +26,7 @@ class RiskLimits:
     """Business days in the window."""
     day_trade_equity_threshold: Decimal = Decimal(25000)
     """At or above this equity the budget does not apply."""
+    stop_loss_percent: Decimal | None = None
+    """When set, an opening order without exits is sent with a stop-loss this % from its entry price."""
+    take_profit_percent: Decimal | None = None
+    """When set, an opening order without exits is sent with a take-profit this % from its entry price."""

@@ -13,7 +13,7 @@ from decimal import Decimal
 import attrs
 
 from trading_core import codes
-from trading_core.enums import OrderType, Side, TimeInForce, TradingState
+from trading_core.enums import OrderClass, OrderType, Side, TimeInForce, TradingState
 from trading_core.market import Session
 from trading_core.requests import OrderRequest
 from trading_core.risk.context import RiskContext
@@ -191,11 +191,18 @@ def symbol_tradable(request: OrderRequest, sized: Sizing, ctx: RiskContext, limi
 
 
 def wash_trade(request: OrderRequest, sized: Sizing, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
-    """Refuse an order that could execute against one of our own opposite orders, as Alpaca does."""
-    if not limits.enable_wash_trade_protection:
+    """Refuse an order that could execute against one of our own opposite orders, as Alpaca does.
+
+    Alpaca makes complex orders (bracket, OCO, OTO) and trailing stops exceptions to the rule (its
+    advice for a take-profit with a stop-loss is "use complex orders"): such an order passes, and
+    such orders resting are not counted against a new one.
+    """
+    if not limits.enable_wash_trade_protection or _wash_exception(request.order_class, request.type):
         return None
     for other in ctx.open_orders:
         if other.symbol != request.symbol or other.side is request.side or other.is_terminal:
+            continue
+        if other.leg_of is not None or _wash_exception(other.order_class, other.type):
             continue
         if _could_cross(request, other.type, other.limit_price):
             if request.type is OrderType.MARKET:
@@ -206,6 +213,11 @@ def wash_trade(request: OrderRequest, sized: Sizing, ctx: RiskContext, limits: R
                 )
             return Rejection("washTrade", codes.WASH_TRADE, reason)
     return None
+
+
+def _wash_exception(order_class: OrderClass, order_type: OrderType) -> bool:
+    """A complex order (or one of its legs) or a trailing stop: exempt from the wash-trade rule at Alpaca."""
+    return order_class is not OrderClass.SIMPLE or order_type is OrderType.TRAILING_STOP
 
 
 def _could_cross(request: OrderRequest, other_type: OrderType, other_limit: Decimal | None) -> bool:

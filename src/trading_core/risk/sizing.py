@@ -12,6 +12,7 @@ import attrs
 
 from trading_core.enums import OrderType, Side
 from trading_core.orders import Order
+from trading_core.protective import unfilled_once
 from trading_core.requests import OrderRequest
 from trading_core.risk.context import RiskContext
 from trading_core.values import ZERO
@@ -66,12 +67,11 @@ class Sizing:
 
 
 def _pending(request: OrderRequest, open_orders: Iterable[Order]) -> Decimal:
-    """The signed unfilled quantity of our open orders on the request's side in its symbol."""
-    pending = ZERO
-    for order in open_orders:
-        if order.symbol == request.symbol and order.side is request.side:
-            pending += order.quantity - order.filled_quantity
-    return pending if request.side is Side.BUY else -pending
+    """The signed unfilled quantity of our open orders on the request's side in its symbol (an
+    exit group's counted once, `protective.unfilled_once`)."""
+    side, symbol = request.side, request.symbol
+    pending = unfilled_once(o for o in open_orders if o.symbol == symbol and o.side is side)
+    return pending if side is Side.BUY else -pending
 
 
 def _quantity(request: OrderRequest, mark: Decimal | None) -> Decimal:

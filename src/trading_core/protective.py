@@ -1,0 +1,137 @@
+"""An order class's exits against its entry: what they may fill, when they work, what a fill ends.
+
+Pure rules over `Order` values, the same for every venue that executes them (the paper exchange)
+and for the engine that tracks them (Alpaca's semantics):
+
+- the legs of a bracket or an OTO are `held` until the entry fills, then work for what it has
+  filled: together they may fill no more than the entry has (`exit_cap`);
+- an OCO's two exits (the order itself and its leg) may fill its quantity once between them;
+- a fill of one exit reduces what the other may fill (`executable`), and once the exits have
+  filled all they may, with the entry done filling, the others are cancelled (`exits_to_cancel`);
+- an entry that ends with nothing filled ends its legs, and a cancelled parent cancels its legs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Final, Protocol, TypeVar
+
+from trading_core.enums import OrderClass, OrderStatus, OrderType, Side
+from trading_core.orders import Order
+from trading_core.values import ZERO, OrderId
+
+__all__ = [
+    "GroupMember",
+    "executable",
+    "protecting",
+    "exit_cap",
+    "exits",
+    "exits_to_cancel",
+    "legs_held",
+    "unfilled_once",
+]
+
+
+class GroupMember(Protocol):
+    """What these rules read of an order: ours (`Order`) or a venue's own record of one."""
+
+    @property
+    def order_class(self) -> OrderClass:
+        """The group's class (a leg's is its own, simple: only the parent's is read)."""
+
+    @property
+    def quantity(self) -> Decimal:
+        """What the order is for."""
+
+    @property
+    def filled_quantity(self) -> Decimal:
+        """What has filled."""
+
+    @property
+    def status(self) -> OrderStatus:
+        """Where it stands."""
+
+
+_M = TypeVar("_M", bound=GroupMember)
+
+
+def exits(parent: _M, legs: Iterable[_M]) -> list[_M]:
+    """The group's exits: an OCO's order and its leg, else the legs alone."""
+    found = list(legs)
+    return [parent, *found] if parent.order_class is OrderClass.OCO else found
+
+
+def exit_cap(parent: GroupMember) -> Decimal:
+    """What the exits may fill between them: an OCO's quantity, else what the entry has filled."""
+    return parent.quantity if parent.order_class is OrderClass.OCO else parent.filled_quantity
+
+
+def legs_held(parent: GroupMember) -> bool:
+    """Whether the legs wait for the entry: a bracket's or OTO's until its first fill."""
+    return parent.order_class in (OrderClass.BRACKET, OrderClass.OTO) and not parent.filled_quantity
+
+
+def executable(parent: _M, group: Sequence[_M], exit_order: _M) -> Decimal:
+    """What `exit_order` (one of `group`, the exits) may fill now: its rest, within what the group may still fill."""
+    if exit_order.status.is_terminal or (exit_order is not parent and legs_held(parent)):
+        return ZERO
+    room = exit_cap(parent) - sum((o.filled_quantity for o in group), ZERO)
+    return max(ZERO, min(exit_order.quantity - exit_order.filled_quantity, room))
+
+
+def exits_to_cancel(parent: _M, group: Sequence[_M]) -> list[_M]:
+    """The open exits whose time is over.
+
+    When the entry ended with nothing filled, all of its legs; when the exits have filled all the
+    entry will give them (the entry filled, or ended), or all of an OCO's quantity, the rest.
+    """
+    open_exits = [o for o in group if not o.status.is_terminal and o is not parent]
+    filled = sum((o.filled_quantity for o in group), ZERO)
+    if parent.order_class is OrderClass.OCO:
+        return [o for o in group if not o.status.is_terminal] if filled >= parent.quantity else []
+    ended = parent.status.is_terminal
+    if ended and not parent.filled_quantity:
+        return open_exits
+    if (ended or parent.filled_quantity >= parent.quantity) and filled >= parent.filled_quantity:
+        return open_exits
+    return []
+
+
+def unfilled_once(orders: Iterable[Order]) -> Decimal:
+    """The unfilled quantity of `orders` (all on one side), each exit group's counted once.
+
+    An OCO's two exits, or a bracket's, sell the same shares: the group holds the larger of
+    their rests, not their sum. A leg still held for its entry holds nothing: it can only ever
+    sell what the entry buys, and the entry is counted on its own side.
+    """
+    total = ZERO
+    groups: dict[OrderId, Decimal] = {}
+    for order in orders:
+        rest = order.quantity - order.filled_quantity
+        if order.leg_of is None and not order.legs:
+            total += rest  # a simple order, the usual case
+            continue
+        if order.status is OrderStatus.HELD:
+            continue
+        key = order.leg_of or order.id
+        groups[key] = max(groups.get(key, ZERO), rest)
+    return total + sum(groups.values(), ZERO)
+
+
+_STOPS: Final = frozenset({OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP})
+
+
+def protecting(held: Decimal, orders: Iterable[Order]) -> list[Order]:
+    """The open orders that protect a position of `held` (signed): on its closing side, exits of a
+    group (legs, an OCO) or stops and trailing stops of their own. None for a flat position."""
+    if not held:
+        return []
+    closing = Side.SELL if held > 0 else Side.BUY
+    return [
+        o
+        for o in orders
+        if o.side is closing
+        and not o.is_terminal
+        and (o.leg_of is not None or o.order_class is OrderClass.OCO or o.type in _STOPS)
+    ]

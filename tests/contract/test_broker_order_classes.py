@@ -1,0 +1,178 @@
+"""The Broker port's contract for order classes (brackets, OTOs, OCOs) and trailing stops.
+
+Run on the paper exchange now; the `venue` fixture is parametrised so that the Alpaca adapter
+against the simulator joins the same cases once it sends and parses order classes (add "alpaca"
+to its params, as `test_broker_contract.py` does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import pytest
+
+from adapters.paper import PaperExchange
+from tests.contract.alpaca.support import collect_updates, opened_broker, order
+from trading_core.broker_models import BrokerOrder, TradeUpdate
+from trading_core.clock import SystemClock
+from trading_core.enums import OrderClass, OrderStatus, OrderType
+from trading_core.errors import BrokerRejected
+from trading_core.order_classes import LegRole, TakeProfit, leg_client_order_id
+from trading_core.orders import Order, TradeEvent
+from trading_core.requests import OrderRequest
+from trading_core.values import BrokerOrderId, ClientOrderId, new_order_id
+
+
+@attrs.frozen
+class Venue:
+    """A broker under test, with the market's price control beside it."""
+
+    broker: Any  # Broker and MarketData
+    set_price: Callable[[str, str], None]
+
+
+@pytest.fixture(params=["paper"])  # "alpaca" joins once the adapter and the simulator speak order classes
+async def venue(request: pytest.FixtureRequest) -> AsyncIterator[Venue]:
+    if request.param == "paper":
+        exchange = PaperExchange(SystemClock())
+        yield Venue(exchange, lambda symbol, price: exchange.set_price(symbol, Decimal(price)))
+        return
+    sim = request.getfixturevalue("alpaca_sim")
+    async with opened_broker(sim) as broker:
+        yield Venue(broker, sim.set_price)
+
+
+def class_order(**kw: Any) -> Order:
+    """A class order as the engine sends it (AAPL is at 190 on both venues)."""
+    fields: dict[str, Any] = {
+        "symbol": "AAPL",
+        "side": "buy",
+        "type": "market",
+        "quantity": "10",
+        "time_in_force": "gtc",
+        "order_class": "bracket",
+        "take_profit": {"limit_price": "200"},
+        "stop_loss": {"stop_price": "180"},
+        "client_order_id": f"c-{new_order_id()}",
+    }
+    request = OrderRequest.create(**{**fields, **kw})
+    assert request.client_order_id is not None
+    return Order.from_request(
+        request, order_id=new_order_id(), client_order_id=request.client_order_id, now=datetime.now(UTC)
+    )
+
+
+def _event(event: TradeEvent, broker_order_id: BrokerOrderId) -> Callable[[list[TradeUpdate]], bool]:
+    return lambda updates: any(u.event is event and u.order.broker_order_id == broker_order_id for u in updates)
+
+
+def _of(updates: list[TradeUpdate], broker_order_id: BrokerOrderId) -> list[TradeEvent | str]:
+    return [u.event for u in updates if u.order.broker_order_id == broker_order_id]
+
+
+def _legs(accepted: BrokerOrder) -> tuple[BrokerOrder, BrokerOrder]:
+    take_profit, stop_loss = accepted.legs
+    return take_profit, stop_loss
+
+
+class TestBracket:
+    async def test_the_answer_shows_the_legs_held_under_derived_client_order_ids(self, venue: Venue) -> None:
+        sent = class_order(type="limit", limit_price="185")
+        accepted = await venue.broker.submit_order(sent)
+
+        take_profit, stop_loss = _legs(accepted)
+        assert accepted.order_class is OrderClass.BRACKET
+        assert (take_profit.type, take_profit.limit_price, take_profit.side) == (OrderType.LIMIT, Decimal(200), "sell")
+        assert (stop_loss.type, stop_loss.stop_price) == (OrderType.STOP, Decimal(180))
+        assert {take_profit.status, stop_loss.status} == {OrderStatus.HELD}
+        assert take_profit.client_order_id == leg_client_order_id(sent.client_order_id, LegRole.TAKE_PROFIT)
+        assert stop_loss.client_order_id == leg_client_order_id(sent.client_order_id, LegRole.STOP_LOSS)
+        found = await venue.broker.get_order_by_client_id(stop_loss.client_order_id)
+        assert found is not None
+        assert found.broker_order_id == stop_loss.broker_order_id
+
+    async def test_the_entry_fills_the_legs_work_the_stop_fills_and_the_take_profit_is_cancelled(
+        self, venue: Venue
+    ) -> None:
+        accepted = await venue.broker.submit_order(class_order())
+        take_profit, stop_loss = _legs(accepted)
+        updates = await collect_updates(venue.broker, _event(TradeEvent.NEW, stop_loss.broker_order_id))
+        assert _of(updates, accepted.broker_order_id) == [TradeEvent.NEW, TradeEvent.FILL]
+
+        venue.set_price("AAPL", "179.50")
+        updates = await collect_updates(venue.broker, _event(TradeEvent.CANCELED, take_profit.broker_order_id))
+
+        assert _of(updates, stop_loss.broker_order_id)[-1] is TradeEvent.FILL
+        fill = next(u for u in updates if u.event is TradeEvent.FILL)
+        assert (fill.quantity, fill.price, fill.position_quantity) == (Decimal(10), Decimal("179.50"), Decimal(0))
+        assert (await venue.broker.get_order(take_profit.broker_order_id)).status is OrderStatus.CANCELED
+
+    async def test_cancelling_the_entry_cancels_its_held_legs(self, venue: Venue) -> None:
+        accepted = await venue.broker.submit_order(class_order(type="limit", limit_price="185"))
+        take_profit, stop_loss = _legs(accepted)
+
+        await venue.broker.cancel_order(accepted.broker_order_id)
+        await collect_updates(venue.broker, _event(TradeEvent.CANCELED, stop_loss.broker_order_id))
+
+        for leg in (take_profit, stop_loss):
+            assert (await venue.broker.get_order(leg.broker_order_id)).status is OrderStatus.CANCELED
+
+    @pytest.mark.parametrize(
+        ("kw", "field"),
+        [
+            ({"type": "stop", "stop_price": "195"}, "type"),
+            ({"take_profit": {"limit_price": "179"}}, "take_profit.limit_price"),
+        ],
+    )
+    async def test_alpacas_refusals_leave_nothing(self, venue: Venue, kw: dict[str, Any], field: str) -> None:
+        sent = class_order()
+        bad = attrs.evolve(sent, **_order_fields(kw))
+        with pytest.raises(BrokerRejected) as e:
+            await venue.broker.submit_order(bad)
+        assert e.value.code == "INVALID_ORDER"
+        assert e.value.details.get("field") == field
+        assert await venue.broker.get_order_by_client_id(ClientOrderId(sent.client_order_id)) is None
+
+
+def _order_fields(kw: dict[str, Any]) -> dict[str, Any]:
+    """Order fields as a broker would be sent them, bypassing the request's own checks."""
+    fields: dict[str, Any] = {}
+    if "type" in kw:
+        fields["type"] = OrderType(kw["type"])
+    if "stop_price" in kw:
+        fields["stop_price"] = Decimal(kw["stop_price"])
+    if "take_profit" in kw:
+        fields["take_profit"] = TakeProfit(Decimal(kw["take_profit"]["limit_price"]))
+    return fields
+
+
+class TestOcoAndOto:
+    async def test_an_oco_on_a_position_held_takes_profit_and_cancels_its_stop(self, venue: Venue) -> None:
+        bought = await venue.broker.submit_order(order("AAPL", "buy", "10"))
+        await collect_updates(venue.broker, _event(TradeEvent.FILL, bought.broker_order_id))
+        accepted = await venue.broker.submit_order(class_order(side="sell", type="limit", order_class="oco"))
+        (stop_loss,) = accepted.legs
+        assert (accepted.limit_price, stop_loss.stop_price, stop_loss.status) == (
+            Decimal(200),
+            Decimal(180),
+            OrderStatus.NEW,
+        )
+
+        venue.set_price("AAPL", "200.50")
+        updates = await collect_updates(venue.broker, _event(TradeEvent.CANCELED, stop_loss.broker_order_id))
+
+        assert _of(updates, accepted.broker_order_id) == [TradeEvent.NEW, TradeEvent.FILL]
+        assert (await venue.broker.list_positions()) == []
+
+    async def test_an_oto_sends_its_one_exit_when_the_entry_fills(self, venue: Venue) -> None:
+        accepted = await venue.broker.submit_order(class_order(order_class="oto", take_profit=None))
+        (stop_loss,) = accepted.legs
+        await collect_updates(venue.broker, _event(TradeEvent.NEW, stop_loss.broker_order_id))
+
+        venue.set_price("AAPL", "179")
+        updates = await collect_updates(venue.broker, _event(TradeEvent.FILL, stop_loss.broker_order_id))
+        assert updates[-1].position_quantity == 0
