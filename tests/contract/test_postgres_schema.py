@@ -30,7 +30,7 @@ ADDED_COLUMNS = {
         "parent_id",
     ],
     "positions": ["cost_basis_exact", "realized_pnl", "opened_at"],
-    "fills": [],
+    "fills": ["realized_pnl"],
 }
 
 
