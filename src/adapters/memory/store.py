@@ -29,6 +29,9 @@ from trading_core.values import BrokerOrderId, ClientOrderId, EventId, OrderId, 
 
 __all__ = ["InMemoryOrderStore"]
 
+_EVENTS_PER_ORDER = 8
+"""Sent events a bounded store remembers per order it keeps (an order and its fills announce 3 to 6)."""
+
 
 class InMemoryOrderStore:
     """Orders, fills, positions, trading state and the outbox, kept in dicts.
@@ -299,4 +302,7 @@ class _MemoryOutboxBatch(ClaimedBatch):
         outbox = self._store.tables.outbox
         acknowledged: list[str] = [event_id for event_id in event_ids if outbox.pop(event_id, None) is not None]
         if acknowledged:
-            self._store.tables.sent.append((datetime.now(UTC), acknowledged))
+            tables = self._store.tables
+            tables.sent.append((datetime.now(UTC), acknowledged))
+            if tables.keep is not None:  # a bounded store forgets what the bus has, beyond its bound
+                tables.forget_sent(tables.keep * _EVENTS_PER_ORDER)

@@ -168,6 +168,12 @@ class Tables:
         self.timeline = [key for key in self.timeline if key[1] not in forgotten]
         self.fills_by_time = [key for key in self.fills_by_time if key[2] not in forgotten]
 
+    def forget_sent(self, bound: int) -> None:
+        """Forget the ids of the events the bus acknowledged first, down to `bound` kept (whole batches)."""
+        sent, event_ids = self.sent, self.event_ids
+        while sent and len(event_ids) - len(self.outbox) > bound:
+            event_ids.difference_update(sent.popleft()[1])
+
     def put_fill(self, fill: Fill) -> None:
         """Store a fill under its order; its (order id, execution id) is kept as its key."""
         self.fill_keys.add((fill.order_id, fill.execution_id))
