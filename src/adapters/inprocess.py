@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any, Final, Literal, cast
+from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
 import attrs
 
@@ -25,6 +25,9 @@ from trading_core.engine import EngineConfig, TradingEngine
 from trading_core.ports import Broker, MarketData, OrderStore
 from trading_core.relay import OutboxRelay
 from trading_core.risk import RiskEngine
+
+if TYPE_CHECKING:
+    from adapters.nats import NatsSettings
 
 __all__ = ["Connection", "connect", "start_paper_engine"]
 
@@ -69,7 +72,7 @@ def connect(
     secret_key: str | None = None,
     data_url: str | None = None,
     database_url: str | None = None,
-    nats_url: str | None = None,
+    nats_url: str | NatsSettings | None = None,
     config: EngineConfig | None = None,
     risk: RiskEngine | None = None,
     paper: PaperConfig | None = None,
@@ -90,8 +93,8 @@ def connect(
         data_url: Alpaca's market data host; by default Alpaca's own, or the URL given as `broker`.
         database_url: PostgreSQL to keep orders, fills, positions and history in (migrated first);
             by default they are kept in memory.
-        nats_url: NATS to publish the events to (through the store's outbox); by default they only
-            reach `engine.subscribe` listeners.
+        nats_url: NATS to publish the events to (through the store's outbox), or `NatsSettings` for
+            subjects and streams of your own; by default events only reach `engine.subscribe` listeners.
         config: how the engine behaves (`EngineConfig`).
         risk: a risk engine with rules of your own (`RiskEngine(limits).with_rules(...)`).
         paper: the paper exchange's configuration (`paper` only).
@@ -138,7 +141,7 @@ class _Plan:
     secret_key: str | None = attrs.field(repr=False)
     data_url: str
     database_url: str | None = attrs.field(repr=False)
-    nats_url: str | None
+    nats_url: str | NatsSettings | None
     config: EngineConfig | None
     risk: RiskEngine | None
     paper: PaperConfig | None
@@ -215,11 +218,11 @@ async def _store(plan: _Plan, stack: AsyncExitStack) -> OrderStore:
     return store
 
 
-async def _relay(nats_url: str, engine: TradingEngine, stack: AsyncExitStack) -> None:
+async def _relay(nats: str | NatsSettings, engine: TradingEngine, stack: AsyncExitStack) -> None:
     """Events go out through the outbox: published as they commit, the rest flushed on the way out."""
     from adapters.nats import NatsEventBus, NatsSettings
 
-    bus = await NatsEventBus.open(NatsSettings(url=nats_url))
+    bus = await NatsEventBus.open(NatsSettings(url=nats) if isinstance(nats, str) else nats)
     stack.push_async_callback(bus.close)
     relay = OutboxRelay(engine.store, bus)
     stack.push_async_callback(relay.flush)  # after the relay's task has stopped (callbacks run in reverse)
@@ -231,8 +234,11 @@ def _task(stack: AsyncExitStack, work: Coroutine[Any, Any, None], name: str) -> 
     task = asyncio.create_task(work, name=name)
 
     async def stop() -> None:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        # Cancelled again until it ends: on Python 3.11 `asyncio.wait_for` (the relay's idle wait)
+        # loses a cancellation that meets its inner wait finishing, and the task would run on.
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.1)
 
     stack.push_async_callback(stop)
 

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from adapters.inprocess import connect
+from adapters.nats import NatsSettings
+from tests.contract.nats_support import read_stream
 from trading_core import OrderRequest
 from trading_core.engine import TradingEngine
 from trading_core.history import Timeframe
@@ -106,3 +108,23 @@ async def test_leaving_the_block_stops_its_tasks_and_closes_the_simulators_strea
 def test_a_broker_it_cannot_connect_to_is_refused_at_once(args: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         connect(**args)
+
+
+@pytest.mark.parametrize("stored", ["memory", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def test_with_nats_the_events_are_published(
+    stored: str, nats_settings: NatsSettings, request: pytest.FixtureRequest
+) -> None:
+    import nats
+
+    database_url = request.getfixturevalue("postgres_url") if stored == "postgres" else None
+    async with connect("paper", database_url=database_url, nats_url=nats_settings) as engine:
+        engine.broker.set_price("AAPL", Decimal("190.00"))  # type: ignore[attr-defined]
+        placed = await engine.submit(OrderRequest.create(symbol="AAPL", side="buy", type="market", quantity=1))
+    # Left: whatever was committed has been flushed to the stream on the way out.
+    client = await nats.connect(nats_settings.url)
+    try:
+        stored_events = await read_stream(client, nats_settings.events_stream)
+    finally:
+        await client.close()
+    mine = [m.envelope["type"] for m in stored_events if m.envelope["data"].get("orderId") == placed.order.id]
+    assert mine == ["trade.order.submitted", "trade.order.filled"]
