@@ -48,6 +48,7 @@ class WriteKind(Enum):
     ORDER_AT_VERSION = (rows.UPDATE_ORDER + _AT_VERSION, True)
     FILL = (rows.INSERT_FILL, False)
     CLOSED_POSITION = (history.INSERT_CLOSED, False)
+    SNAPSHOT = (history.INSERT_SNAPSHOT, False)
     POSITION = (rows.UPSERT_POSITION, False)
     POSITION_AT_VERSION = (rows.UPDATE_POSITION + _AT_VERSION, True)
     NEW_POSITION = (

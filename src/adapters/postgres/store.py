@@ -9,6 +9,7 @@ the database answers.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from datetime import date, datetime
@@ -73,6 +74,8 @@ class PostgresOrderStore:
         self._remembered = RememberedRows()
         self._group = GroupCommit(pool)
         self._symbol_locks = SymbolLocks(pool)
+        self._snapshots = itertools.count()
+        """Numbers the snapshots' keys in a group commit's batch, where each write has a key of its own."""
 
     @classmethod
     async def open(
@@ -297,10 +300,10 @@ class PostgresOrderStore:
         return ClosedPositionPage(page, encode_fill_cursor(last.closed_at, last.order_id, last.execution_id))
 
     async def add_snapshot(self, snapshot: PortfolioSnapshot) -> None:
-        """One insert in autocommit."""
-        with translated():
-            async with self._pool.connection() as conn:
-                await conn.execute(history.INSERT_SNAPSHOT, history.snapshot_params(snapshot))
+        """One insert, sent with other writes waiting (`GroupCommit`): a snapshot follows every fill."""
+        batch = WriteBatch()
+        batch.write(("snapshot", str(next(self._snapshots))), WriteKind.SNAPSHOT, history.snapshot_params(snapshot))
+        await self._group.write(batch)
 
     async def list_snapshots(self, *, since: datetime, until: datetime) -> list[PortfolioSnapshot]:
         """Oldest first."""
