@@ -296,8 +296,18 @@ def execute(
         position, side=fill.side, quantity=fill.quantity, price=fill.price, at=fill.timestamp
     )
     realized = change.realized_pnl
-    if realized:  # built only when it realized something: half the fills of a round trip
-        fill = attrs.evolve(fill, realized_pnl=realized)
+    if realized:  # built only when it realized something; written out, as `attrs.evolve` costs twice this
+        fill = Fill(
+            order_id=fill.order_id,
+            execution_id=fill.execution_id,
+            symbol=fill.symbol,
+            side=fill.side,
+            quantity=fill.quantity,
+            price=fill.price,
+            timestamp=fill.timestamp,
+            commission=fill.commission,
+            realized_pnl=realized,
+        )
     return Execution(filled, change, _events(filled, fill, change, now), fill)
 
 

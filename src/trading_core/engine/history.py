@@ -68,12 +68,16 @@ class History:
         kept = book.account
         if not kept.known:
             return None
-        account = kept.account()  # values what moved first: market_value and gross_value are current
-        cost = sum((p.cost_basis for p in book.positions.values()), ZERO)
+        # The figures alone, not the `Account` they make (a value of ten fields): `equity` values
+        # what moved first, as the next check would, so market_value and gross_value are current.
+        equity = kept.equity
+        cost = ZERO
+        for position in book.positions.values():
+            cost += position.cost_basis
         return PortfolioSnapshot(
             taken_at=now,
-            equity=account.equity,
-            cash=account.cash,
+            equity=equity,
+            cash=kept.cash,
             exposure=kept.gross_value,
             realized_pnl=self._realized if eastern_date(now) == self._day else ZERO,
             unrealized_pnl=kept.market_value - cost,
