@@ -41,8 +41,10 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import sys
 import time
+from array import array
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -262,7 +264,16 @@ def _percentile(sorted_values: list[float], share: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(share * len(sorted_values)))]
 
 
-async def run(orders: int, symbols: int) -> dict[str, object]:
+def resident_bytes() -> int:
+    """This process's resident memory now (Linux's /proc/self/statm), 0 where there is none."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+async def run(orders: int, symbols: int, history: int | None = None) -> dict[str, object]:
     clock = TestClock(datetime(2026, 3, 2, 15, 0, tzinfo=UTC))
     exchange = PaperExchange(
         clock,
@@ -273,7 +284,7 @@ async def run(orders: int, symbols: int) -> dict[str, object]:
             closed_order_retention=10_000,
         ),
     )
-    store = InMemoryOrderStore(payload_of=event_payload)
+    store = InMemoryOrderStore(payload_of=event_payload, history=history)
     bus = InMemoryEventBus(maxlen=10_000)
     relay = OutboxRelay(store, bus, batch_size=10_000)
     engine = TradingEngine(
@@ -292,12 +303,13 @@ async def run(orders: int, symbols: int) -> dict[str, object]:
     engine.subscribe(count)
     names = [Symbol(f"S{i:03d}") for i in range(symbols)]
     cycle = _requests(names)
-    latencies: list[float] = []
+    timings = array("d", bytes(8 * orders))  # made up front: the memory measured is the engine's
     rejected = 0
     tick = timedelta(milliseconds=1)
     gc.collect()
     gc.freeze()
     gc.disable()
+    resident = resident_bytes()
     started = time.perf_counter()
     cpu_started = time.process_time()
     for n in range(orders):
@@ -308,7 +320,7 @@ async def run(orders: int, symbols: int) -> dict[str, object]:
         clock.advance(tick)
         t0 = time.perf_counter()
         result = await engine.submit(request)
-        latencies.append(time.perf_counter() - t0)
+        timings[n] = time.perf_counter() - t0
         if result.status is SubmitStatus.REJECTED:
             rejected += 1
         if n % RELAY_EVERY == 0:
@@ -316,6 +328,10 @@ async def run(orders: int, symbols: int) -> dict[str, object]:
     await relay.flush()
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
+    gc.enable()
+    gc.collect()
+    grown = resident_bytes() - resident
+    latencies = list(timings)
     tenth = max(1, len(latencies) // 10)
     first, last = sum(latencies[:tenth]) / tenth, sum(latencies[-tenth:]) / tenth
     latencies.sort()
@@ -336,6 +352,9 @@ async def run(orders: int, symbols: int) -> dict[str, object]:
         "first_tenth_mean_us": round(first * 1e6, 1),
         "last_tenth_mean_us": round(last * 1e6, 1),
         "slowdown": round(last / first, 3),
+        "history": history,
+        "memory_growth_mb": round(grown / 2**20, 1),
+        "memory_per_order_bytes": round(grown / orders),
         "python": sys.version.split()[0],
     }
 
@@ -344,8 +363,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--symbols", type=int, default=10)
+    parser.add_argument("--history", type=int, default=None, help="keep only this many ended orders in the store")
     args = parser.parse_args(argv)
-    result = asyncio.run(run(args.orders, args.symbols))
+    result = asyncio.run(run(args.orders, args.symbols, args.history))
     result.update(reference(args.orders, args.symbols))
     result.update(core_floor(args.orders, args.symbols))
     engine = int(result["orders_per_cpu_s"])  # type: ignore[call-overload]

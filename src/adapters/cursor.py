@@ -41,3 +41,30 @@ def decode_cursor(cursor: str) -> tuple[datetime, OrderId]:
         )
     created_at = _EPOCH + timedelta(microseconds=int(cursor[:15], 16))
     return created_at, OrderId(str(uuid.UUID(hex=cursor[15:])))
+
+
+FILL_CURSOR_PATTERN: Final = r"^[0-2][0-9a-f]{46}(?:[1-9a-f][0-9a-f]|0[1-9a-f]){1,256}$"
+"""A cursor in a listing of fills (or of the positions they closed): an order cursor's 47 digits
+(the fill's time and its order's id), then its execution id's UTF-8 bytes in hex (none of them 0)."""
+_FILL_CURSOR: Final = re.compile(FILL_CURSOR_PATTERN)
+
+
+def encode_fill_cursor(at: datetime, order_id: str, execution_id: str) -> str:
+    """The cursor that continues a listing of fills after the fill of `order_id` and `execution_id` at `at`."""
+    return encode_cursor(at, order_id) + execution_id.encode().hex()
+
+
+def decode_fill_cursor(cursor: str) -> tuple[datetime, OrderId, str]:
+    """The (time, order id, execution id) a fill cursor stands for; `InvalidCursor` when it is not of its shape.
+
+    Every string of the shape is a place in the listing: bytes that are not UTF-8 stand for the
+    replacement character, which sorts where it sorts.
+    """
+    if not _FILL_CURSOR.fullmatch(cursor):
+        shown = cursor if len(cursor) <= 80 else f"{cursor[:80]}..."
+        raise InvalidCursor(
+            f"cursor is not one this service issues for fills (49 or more hex digits), was {shown!r}",
+            details={"field": "cursor"},
+        )
+    at, order_id = decode_cursor(cursor[:47])
+    return at, order_id, bytes.fromhex(cursor[47:]).decode(errors="replace")

@@ -231,6 +231,14 @@ class SyncConfig:
         unit="ms",
         validator=_positive,
     )
+    snapshot_interval_ms: int = setting(
+        60_000,
+        key="snapshotInterval",
+        doc="How often the portfolio's value (equity, cash, exposure, realized, unrealized) is snapshotted "
+        "beside each fill's snapshot; kept in the store for GET /api/v1/account/history.",
+        unit="ms",
+        validator=_positive,
+    )
 
 
 _DEFAULT_SUBSCRIPTIONS: Final = (

@@ -36,6 +36,7 @@ T = TypeVar("T")
 
 UPDATES: str = "trade-updates"
 OUTBOX_PRUNE: str = "outbox-prune"
+SNAPSHOTS: str = "portfolio-snapshots"
 PRUNE_EVERY_SECONDS = 600.0
 """How often published events older than `database.outboxRetention` are pruned."""
 
@@ -174,6 +175,7 @@ class Container:
         self.background.every("order-poll", sync.order_status_poll_interval_ms / 1000, engine.reconcile_orders)
         self.background.every("position-sync", sync.position_sync_interval_ms / 1000, engine.reconcile_positions)
         self.background.start("outbox-relay", relay.run)
+        self.background.every(SNAPSHOTS, sync.snapshot_interval_ms / 1000, engine.history.snapshot)
         retention = timedelta(hours=self.settings.database.outbox_retention_hours)
         if retention:
             self.background.every(OUTBOX_PRUNE, PRUNE_EVERY_SECONDS, lambda: relay.prune(self.clock.now() - retention))
@@ -197,6 +199,7 @@ class Container:
         await self.background.stop("order-poll")
         await self.background.stop("position-sync")
         await self.background.stop(OUTBOX_PRUNE)
+        await self.background.stop(SNAPSHOTS)
         if self.settings.orders.cancel_on_shutdown:
             cancelled = await self._engine.shutdown()
             await _quietly("apply the last trade updates", self._engine.process_updates())

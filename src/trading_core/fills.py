@@ -24,6 +24,9 @@ class Fill:
     price: Decimal
     timestamp: datetime
     commission: Decimal = ZERO
+    realized_pnl: Decimal = ZERO
+    """What this fill realized on its position (zero when it only opened or added to it): kept with
+    the fill, as the position's own figure starts again each time it reopens."""
 
 
 def cash_flow(fills: Iterable[Fill]) -> Decimal:

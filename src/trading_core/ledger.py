@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN
 
@@ -29,6 +29,7 @@ from trading_core.enums import OrderStatus
 from trading_core.errors import ConcurrentUpdate, InvalidTransition, OrderNotFound, Overfill
 from trading_core.events import Event
 from trading_core.fills import Fill, is_made_up, made_up_execution_id
+from trading_core.history import closed_position
 from trading_core.lifecycle import apply_event, execute, mark_submitted, reopened
 from trading_core.market import eastern_date
 from trading_core.orders import Order, TradeEvent
@@ -41,6 +42,9 @@ log = logging.getLogger("trading_core.ledger")
 EventListener = Callable[[Event], None]
 Step = Callable[[Order, datetime], tuple[Order, list[Event]]]
 """A pure change of one order at a time: (order, now) -> (new order, events)."""
+Executed = Sequence[tuple[PositionChange, Fill]]
+FillsListener = Callable[[Order, Executed], Awaitable[None]]
+"""Awaited with an order and its fills (each with its position change) once they have committed."""
 
 
 class OrderLedger:
@@ -52,6 +56,8 @@ class OrderLedger:
         self._clock = clock
         self._locks: dict[Symbol, asyncio.Lock] = {}
         self.listeners: list[EventListener] = []
+        self.after_fills: FillsListener | None = None
+        """Told of each committed run of fills (the portfolio's snapshots), after the listeners."""
 
     async def insert(self, orders: Sequence[Order], events: Sequence[Event] = ()) -> None:
         """Store new orders (and the events announcing them) in one transaction.
@@ -147,6 +153,8 @@ class OrderLedger:
         for position, fill in change.executions:
             self._book.apply_position(position, fill, eastern_date(fill.timestamp))
         self.announce(change.events)
+        if change.executions and self.after_fills is not None:
+            await self.after_fills(change.order, change.executions)
         return change.order
 
     async def _apply(
@@ -202,8 +210,12 @@ class OrderLedger:
         execution = execute(order, held, fill, cumulative_quantity=update.order.filled_quantity, now=now)
         if execution is None:
             return
+        fill = execution.fill
         await uow.add_fill(fill)
         await uow.save_position(execution.position.after)
+        closed = closed_position(execution.position, fill)
+        if closed is not None:
+            await uow.add_closed_position(closed)
         change.order = execution.order
         change.events.extend(execution.events)
         change.executions.append((execution.position, fill))

@@ -227,6 +227,8 @@ class Execution:
     order: Order
     position: PositionChange
     events: list[Event]
+    fill: Fill
+    """The fill as it is stored: with what it realized."""
 
 
 def fill_order(order: Order, fill: Fill, *, cumulative_quantity: Decimal | None = None, now: datetime) -> Order | None:
@@ -293,7 +295,20 @@ def execute(
     change = apply_fill_to_position(
         position, side=fill.side, quantity=fill.quantity, price=fill.price, at=fill.timestamp
     )
-    return Execution(filled, change, _events(filled, fill, change, now))
+    realized = change.realized_pnl
+    if realized:  # built only when it realized something; written out, as `attrs.evolve` costs twice this
+        fill = Fill(
+            order_id=fill.order_id,
+            execution_id=fill.execution_id,
+            symbol=fill.symbol,
+            side=fill.side,
+            quantity=fill.quantity,
+            price=fill.price,
+            timestamp=fill.timestamp,
+            commission=fill.commission,
+            realized_pnl=realized,
+        )
+    return Execution(filled, change, _events(filled, fill, change, now), fill)
 
 
 def _events(order: Order, fill: Fill, change: PositionChange, now: datetime) -> list[Event]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
@@ -20,6 +20,7 @@ from trading_core.clock import Clock
 from trading_core.enums import TimeInForce, TradingState
 from trading_core.events import Event
 from trading_core.fills import Fill
+from trading_core.history import ClosedPosition, ClosedPositionPage, FillPage, HistoryFilter, PortfolioSnapshot
 from trading_core.market import Account, Asset, MarketClock, Quote
 from trading_core.orders import Order
 from trading_core.positions import Position
@@ -137,6 +138,9 @@ class UnitOfWork(Protocol):
     async def save_trading_state(self, record: TradingStateRecord) -> None:
         """Write the trading state and who set it."""
 
+    async def add_closed_position(self, closed: ClosedPosition) -> None:
+        """Keep a position that went flat (or flipped) in the history, with the fill that closed it."""
+
     async def commit(self) -> None:
         """Make every write of this unit durable at once.
 
@@ -182,12 +186,45 @@ class OrderStore(Protocol):
         """The order the broker knows as `broker_order_id`, as last committed."""
 
     async def list_orders(
-        self, *, status: OrderFilter = OrderFilter.OPEN, limit: int = 100, cursor: str | None = None
+        self,
+        *,
+        status: OrderFilter = OrderFilter.OPEN,
+        limit: int = 100,
+        cursor: str | None = None,
+        where: HistoryFilter | None = None,
     ) -> OrderPage:
-        """Newest first, by (created_at, id); a cursor not of the shape the store issues raises `InvalidCursor`."""
+        """Newest first, by (created_at, id), those `where` admits by their creation; a cursor not
+        of the shape the store issues raises `InvalidCursor`."""
 
     async def list_fills(self, order_id: OrderId) -> list[Fill]:
         """The executions of one order, oldest first."""
+
+    async def find_fills(
+        self, *, where: HistoryFilter | None = None, limit: int = 100, cursor: str | None = None
+    ) -> FillPage:
+        """Executions `where` admits (symbol, side and strategy id are their order's), newest first
+        by (time, execution id, order id); a cursor not of the shape the store issues raises `InvalidCursor`."""
+
+    async def realized_by_strategy(self, day: date) -> dict[str | None, Decimal]:
+        """What the fills of a New York trading day realized, by their order's strategy id; only
+        strategies that traded (None for orders without one)."""
+
+    async def list_closed_positions(
+        self,
+        *,
+        symbol: Symbol | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> ClosedPositionPage:
+        """Positions that closed in [since, until), the latest first by (closed_at, execution id, order id)."""
+
+    async def add_snapshot(self, snapshot: PortfolioSnapshot) -> None:
+        """Keep a snapshot of the portfolio's value."""
+
+    async def list_snapshots(self, *, since: datetime, until: datetime) -> list[PortfolioSnapshot]:
+        """The snapshots taken in [since, until), oldest first."""
 
     async def fills_since(self, since: datetime) -> list[Fill]:
         """Every execution at or after `since`, oldest first."""

@@ -36,7 +36,7 @@ ADDED_COLUMNS = {
         "hwm",
     ],
     "positions": ["cost_basis_exact", "realized_pnl", "opened_at"],
-    "fills": [],
+    "fills": ["realized_pnl"],
 }
 
 

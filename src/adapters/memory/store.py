@@ -11,21 +11,26 @@ import bisect
 import heapq
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from itertools import islice
 
-from adapters.cursor import decode_cursor, encode_cursor
+from adapters.cursor import decode_cursor, decode_fill_cursor, encode_cursor, encode_fill_cursor
 from adapters.memory.tables import Tables, TimeKey
 from adapters.memory.unit_of_work import KeyLocks, MemoryUnitOfWork
 from adapters.outbox import ClaimedBatch, LazyOutboxMessage, PayloadOf
 from trading_core.events import Event
 from trading_core.fills import Fill, cash_flow
+from trading_core.history import ClosedPositionPage, FillPage, HistoryFilter, PortfolioSnapshot
 from trading_core.orders import Order
 from trading_core.ports import FillTotals, OrderFilter, OrderPage, OutboxBatch, TradingStateRecord, UnitOfWork
 from trading_core.positions import Position
 from trading_core.values import BrokerOrderId, ClientOrderId, EventId, OrderId, Symbol
 
 __all__ = ["InMemoryOrderStore"]
+
+_EVENTS_PER_ORDER = 8
+"""Sent events a bounded store remembers per order it keeps (an order and its fills announce 3 to 6)."""
 
 
 class InMemoryOrderStore:
@@ -38,10 +43,20 @@ class InMemoryOrderStore:
             them they would stay in memory for good, so a store whose events only go to the
             engine's in-process listeners (`TradingEngine.subscribe`) says False: events are
             then not kept, and the outbox is always empty.
+        history: keep only the `history` orders that ended last (open orders are always kept),
+            with their fills, and as many closed positions and portfolio snapshots: memory then
+            stays level however long the run. A forgotten order is not found by its ids any more
+            (its client order id may be used again). None (the default) keeps everything. The
+            realized P&L by day and strategy is kept whole either way.
+
+    Raises:
+        ValueError: `history` is below 1.
     """
 
-    def __init__(self, *, payload_of: PayloadOf, outbox: bool = True) -> None:
-        self.tables = Tables(payload_of, keep_outbox=outbox)
+    def __init__(self, *, payload_of: PayloadOf, outbox: bool = True, history: int | None = None) -> None:
+        if history is not None and history < 1:
+            raise ValueError(f"history must be at least 1 (or None to keep everything), was {history}")
+        self.tables = Tables(payload_of, keep_outbox=outbox, keep=history)
         self.locks = KeyLocks()
         self._closing = KeyLocks()
         """Symbols held by `symbol_lock`: apart from the row locks, which a close takes too."""
@@ -61,13 +76,21 @@ class InMemoryOrderStore:
         return None if order_id is None else self.tables.orders[order_id]
 
     async def list_orders(
-        self, *, status: OrderFilter = OrderFilter.OPEN, limit: int = 100, cursor: str | None = None
+        self,
+        *,
+        status: OrderFilter = OrderFilter.OPEN,
+        limit: int = 100,
+        cursor: str | None = None,
+        where: HistoryFilter | None = None,
     ) -> OrderPage:
         """Newest first by (created_at, id); see `adapters.cursor` for why the cursor is stable."""
         if limit < 1:
             raise ValueError(f"limit must be at least 1, was {limit}")
         after = decode_cursor(cursor) if cursor is not None else None
-        keys = self._keys_below(status, after, limit + 1)
+        if where is not None and not where.is_empty:
+            keys = self._filtered_below(status, after, limit + 1, where)
+        else:
+            keys = self._keys_below(status, after, limit + 1)
         orders = self.tables.orders
         page = [orders[order_id] for _, order_id in keys[:limit]]
         more = len(keys) > limit
@@ -82,6 +105,27 @@ class InMemoryOrderStore:
             keys = ((orders[i].created_at, i) for i in tables.open_orders)
             return heapq.nlargest(count, keys if after is None else (k for k in keys if k < after))
         return list(islice(self._timeline_below(status, after), count))
+
+    def _filtered_below(
+        self, status: OrderFilter, after: TimeKey | None, count: int, where: HistoryFilter
+    ) -> list[TimeKey]:
+        """As `_keys_below`, of the orders `where` admits: from `until` down, stopping at `since`."""
+        orders = self.tables.orders
+        if where.until is not None and (after is None or (where.until, "") < after):
+            after = (where.until, "")
+        if status is OrderFilter.OPEN:
+            keys = ((orders[i].created_at, i) for i in self.tables.open_orders if where.admits_order(orders[i]))
+            return heapq.nlargest(count, keys if after is None else (k for k in keys if k < after))
+        since = where.since
+        found: list[TimeKey] = []
+        for key in self._timeline_below(status, after):
+            if since is not None and key[0] < since:
+                break
+            if where.admits_order(orders[key[1]]):
+                found.append(key)
+                if len(found) == count:
+                    break
+        return found
 
     def _timeline_below(self, status: OrderFilter, after: TimeKey | None) -> Iterator[TimeKey]:
         timeline = self.tables.timeline
@@ -101,6 +145,57 @@ class InMemoryOrderStore:
         fills = self.tables.fills_by_time
         start = bisect.bisect_left(fills, (since,))
         return [key[3] for key in fills[start:]]
+
+    async def find_fills(
+        self, *, where: HistoryFilter | None = None, limit: int = 100, cursor: str | None = None
+    ) -> FillPage:
+        """Newest first by (time, execution id, order id), walking down from the cursor or `until`."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, was {limit}")
+        where = where or HistoryFilter()
+        keys, orders = self.tables.fills_by_time, self.tables.orders
+        end = len(keys)
+        if cursor is not None:
+            at, order_id, execution_id = decode_fill_cursor(cursor)
+            end = bisect.bisect_left(keys, (at, execution_id, order_id))
+        if where.until is not None:
+            end = min(end, bisect.bisect_left(keys, (where.until,)))
+        found: list[Fill] = []
+        for index in range(end - 1, -1, -1):
+            fill = keys[index][3]
+            if where.since is not None and fill.timestamp < where.since:
+                break
+            order = orders.get(fill.order_id)
+            strategy_id = order.strategy_id if order is not None else None
+            if where.admits(fill.symbol, fill.side, strategy_id, fill.timestamp):
+                found.append(fill)
+                if len(found) > limit:
+                    break
+        page = found[:limit]
+        if len(found) <= limit:
+            return FillPage(page)
+        last = page[-1]
+        return FillPage(page, encode_fill_cursor(last.timestamp, last.order_id, last.execution_id))
+
+    async def realized_by_strategy(self, day: date) -> dict[str | None, Decimal]:
+        return self.tables.history.realized_on(day)
+
+    async def list_closed_positions(
+        self,
+        *,
+        symbol: Symbol | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> ClosedPositionPage:
+        return self.tables.history.closed_page(symbol=symbol, since=since, until=until, limit=limit, cursor=cursor)
+
+    async def add_snapshot(self, snapshot: PortfolioSnapshot) -> None:
+        self.tables.history.add_snapshot(snapshot)
+
+    async def list_snapshots(self, *, since: datetime, until: datetime) -> list[PortfolioSnapshot]:
+        return self.tables.history.snapshots_between(since, until)
 
     async def fill_totals(self) -> FillTotals:
         fills = [key[3] for key in self.tables.fills_by_time]
@@ -207,4 +302,7 @@ class _MemoryOutboxBatch(ClaimedBatch):
         outbox = self._store.tables.outbox
         acknowledged: list[str] = [event_id for event_id in event_ids if outbox.pop(event_id, None) is not None]
         if acknowledged:
-            self._store.tables.sent.append((datetime.now(UTC), acknowledged))
+            tables = self._store.tables
+            tables.sent.append((datetime.now(UTC), acknowledged))
+            if tables.keep is not None:  # a bounded store forgets what the bus has, beyond its bound
+                tables.forget_sent(tables.keep * _EVENTS_PER_ORDER)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TypeVar
 
+from adapters.memory.history import History
 from adapters.outbox import LazyOutboxMessage, PayloadOf
 from trading_core.errors import DuplicateClientOrderId, StoreError
 from trading_core.events import Event
@@ -32,16 +33,22 @@ class Tables:
     Args:
         payload_of: turns an event into its payload, for the outbox messages (see `put_events`).
         keep_outbox: whether committed events are queued in the outbox at all.
+        keep: how many orders that have ended are kept, with their fills (the newest to end; open
+            orders are always kept); None keeps every one. Closed positions and snapshots are kept
+            to the same number.
     """
 
     __slots__ = (
         "by_broker",
         "by_client",
         "claimed",
+        "ended",
         "event_ids",
         "fill_keys",
         "fills",
         "fills_by_time",
+        "history",
+        "keep",
         "keep_outbox",
         "open_orders",
         "orders",
@@ -53,9 +60,13 @@ class Tables:
         "trading_state",
     )
 
-    def __init__(self, payload_of: PayloadOf, *, keep_outbox: bool = True) -> None:
+    def __init__(self, payload_of: PayloadOf, *, keep_outbox: bool = True, keep: int | None = None) -> None:
         self.payload_of = payload_of
         self.keep_outbox = keep_outbox
+        self.keep = keep
+        self.ended: deque[str] = deque()
+        """Ids of the orders that have ended, in the order they ended: the first are forgotten first."""
+        self.history = History(keep)
         self.orders: dict[str, Order] = {}
         self.by_client: dict[str, OrderId] = {}
         self.by_broker: dict[str, OrderId] = {}
@@ -128,8 +139,40 @@ class Tables:
                 _insert_sorted(self.timeline, (order.created_at, order_id))
         if order.status.is_open:
             self.open_orders[order_id] = None
-        else:
-            self.open_orders.pop(order_id, None)
+            return
+        self.open_orders.pop(order_id, None)
+        if self.keep is not None and (old is None or old.status.is_open):
+            self.ended.append(order_id)
+            if len(self.ended) > self.keep + self.keep // 10:
+                self._forget(len(self.ended) - self.keep)
+
+    def _forget(self, count: int) -> None:
+        """Forget the `count` orders that ended first, with their fills, in one pass over the timelines.
+
+        Done a tenth of `keep` at a time: each pass walks the timelines once, so an order costs a
+        few steps of it, however long the history kept.
+        """
+        orders, forgotten = self.orders, set()
+        for _ in range(count):
+            order_id = self.ended.popleft()
+            order = orders.pop(order_id, None)
+            if order is None:
+                continue
+            forgotten.add(order_id)
+            if self.by_client.get(order.client_order_id) == order_id:
+                del self.by_client[order.client_order_id]
+            if order.broker_order_id is not None and self.by_broker.get(order.broker_order_id) == order_id:
+                del self.by_broker[order.broker_order_id]
+            for fill in self.fills.pop(order_id, ()):
+                self.fill_keys.discard((order_id, fill.execution_id))
+        self.timeline = [key for key in self.timeline if key[1] not in forgotten]
+        self.fills_by_time = [key for key in self.fills_by_time if key[2] not in forgotten]
+
+    def forget_sent(self, bound: int) -> None:
+        """Forget the ids of the events the bus acknowledged first, down to `bound` kept (whole batches)."""
+        sent, event_ids = self.sent, self.event_ids
+        while sent and len(event_ids) - len(self.outbox) > bound:
+            event_ids.difference_update(sent.popleft()[1])
 
     def put_fill(self, fill: Fill) -> None:
         """Store a fill under its order; its (order id, execution id) is kept as its key."""
@@ -140,6 +183,8 @@ class Tables:
         else:
             listed.append(fill)
         _insert_sorted(self.fills_by_time, (fill.timestamp, fill.execution_id, fill.order_id, fill))
+        order = self.orders.get(fill.order_id)
+        self.history.add_fill(fill, order.strategy_id if order is not None else None)
 
     def put_position(self, position: Position) -> None:
         """Store a position; a flat one is dropped."""

@@ -19,6 +19,7 @@ from adapters.memory.tables import Tables, broker_order_id_taken, client_order_i
 from trading_core.errors import ConcurrentUpdate, DuplicateClientOrderId, StoreError, TradingError
 from trading_core.events import Event
 from trading_core.fills import Fill
+from trading_core.history import ClosedPosition
 from trading_core.orders import Order
 from trading_core.ports import TradingStateRecord
 from trading_core.positions import Position
@@ -84,7 +85,18 @@ class KeyLocks:
 class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
     """One transaction over an in-memory store's tables, its row locks held in `locks`."""
 
-    __slots__ = ("_events", "_failed", "_fills", "_held", "_locks", "_orders", "_positions", "_state", "_tables")
+    __slots__ = (
+        "_closed",
+        "_events",
+        "_failed",
+        "_fills",
+        "_held",
+        "_locks",
+        "_orders",
+        "_positions",
+        "_state",
+        "_tables",
+    )
 
     def __init__(self, tables: Tables, locks: KeyLocks) -> None:
         self._tables = tables
@@ -95,6 +107,7 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
         self._positions: dict[str, Position] = {}
         self._events: list[Event] = []
         self._state: TradingStateRecord | None = None
+        self._closed: list[ClosedPosition] = []
         self._held: list[str] = []
         self._failed = False
 
@@ -191,6 +204,11 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
             raise _aborted()
         self._state = record
 
+    async def add_closed_position(self, closed: ClosedPosition) -> None:
+        if self._failed:
+            raise _aborted()
+        self._closed.append(closed)
+
     async def commit(self) -> None:
         """Check what others committed meanwhile, then apply every write at once (no await between)."""
         if self._failed:
@@ -209,6 +227,8 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
             tables.put_events(self._events)
         if self._state is not None:
             tables.trading_state = self._state
+        for closed in self._closed:
+            tables.history.add_closed(closed)
         self._discard()
 
     async def rollback(self) -> None:
@@ -302,6 +322,8 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
             self._positions = {}
         if self._events:
             self._events = []
+        if self._closed:
+            self._closed = []
         self._state = None
         if self._held:
             locks = self._locks

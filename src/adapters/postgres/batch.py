@@ -26,7 +26,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any, Final
 
-from adapters.postgres import rows
+from adapters.postgres import history, rows
 from adapters.postgres.connections import NativeQuery
 from adapters.postgres.outbox import INSERT_EVENTS
 
@@ -47,6 +47,8 @@ class WriteKind(Enum):
     """The whole row of an order this unit holds locked."""
     ORDER_AT_VERSION = (rows.UPDATE_ORDER + _AT_VERSION, True)
     FILL = (rows.INSERT_FILL, False)
+    CLOSED_POSITION = (history.INSERT_CLOSED, False)
+    SNAPSHOT = (history.INSERT_SNAPSHOT, False)
     POSITION = (rows.UPSERT_POSITION, False)
     POSITION_AT_VERSION = (rows.UPDATE_POSITION + _AT_VERSION, True)
     NEW_POSITION = (
@@ -72,7 +74,7 @@ _RANKS: Final = {kind: rank for rank, kind in enumerate(WriteKind)}
 _VERSION: Final = "SELECT pg_current_xact_id()::xid::text"
 
 Key = tuple[str, str]
-"""("order", id), ("position", symbol) or ("fill", "order id/execution id"): one write per key."""
+"""("order", id), ("position", symbol), ("fill" or "closed", "order id/execution id"): one write per key."""
 
 Write = tuple[WriteKind, tuple[Any, ...]]
 """A kept write: its kind and its parameters."""

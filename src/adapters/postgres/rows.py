@@ -111,13 +111,13 @@ def order_from_row(row: Sequence[Any]) -> Order:
 # fills
 
 INSERT_FILL: Final = (
-    "INSERT INTO trading.fills (order_id, broker_fill_id, quantity, price, commission, filled_at)"
-    " VALUES (%s, %s, %s, %s, %s, %s)"
+    "INSERT INTO trading.fills (order_id, broker_fill_id, quantity, price, commission, filled_at, realized_pnl)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s)"
 )
 
 SELECT_FILLS: Final = (
-    "SELECT f.order_id::text, f.broker_fill_id, o.symbol, o.side, f.quantity, f.price, f.filled_at, f.commission"
-    " FROM trading.fills f JOIN trading.orders o ON o.id = f.order_id"
+    "SELECT f.order_id::text, f.broker_fill_id, o.symbol, o.side, f.quantity, f.price, f.filled_at, f.commission,"
+    " f.realized_pnl FROM trading.fills f JOIN trading.orders o ON o.id = f.order_id"
 )
 """A fill's symbol and side are its order's: the fills table does not repeat them."""
 
@@ -149,12 +149,13 @@ def fill_params(fill: Fill) -> tuple[Any, ...]:
         _four(fill.price, "fill price"),
         _four(fill.commission, "commission"),
         _aware(fill.timestamp, "filled_at"),
+        fill.realized_pnl,
     )
 
 
 def fill_from_row(row: tuple[Any, ...]) -> Fill:
     """The fill a row of SELECT_FILLS holds."""
-    order_id, execution_id, symbol, side, quantity, price, filled_at, commission = row
+    order_id, execution_id, symbol, side, quantity, price, filled_at, commission, realized_pnl = row
     return Fill(
         order_id=OrderId(order_id),
         execution_id=ExecutionId(execution_id),
@@ -164,6 +165,7 @@ def fill_from_row(row: tuple[Any, ...]) -> Fill:
         price=price,
         timestamp=filled_at,
         commission=_amount_or_zero(commission),
+        realized_pnl=realized_pnl,
     )
 
 

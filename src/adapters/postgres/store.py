@@ -9,9 +9,11 @@ the database answers.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, Final
 
@@ -19,9 +21,9 @@ import psycopg
 from psycopg import pq
 from psycopg_pool import AsyncConnectionPool
 
-from adapters.cursor import decode_cursor, encode_cursor
+from adapters.cursor import decode_cursor, encode_cursor, encode_fill_cursor
 from adapters.outbox import PayloadOf
-from adapters.postgres import rows
+from adapters.postgres import history, rows
 from adapters.postgres.batch import WriteBatch, WriteKind
 from adapters.postgres.connections import LivenessCheck, StoreConnection, Transaction, connection_options
 from adapters.postgres.errors import translated
@@ -34,6 +36,7 @@ from adapters.postgres.unit_of_work import PostgresUnitOfWork
 from trading_core.enums import TradingState
 from trading_core.events import Event
 from trading_core.fills import Fill
+from trading_core.history import ClosedPositionPage, FillPage, HistoryFilter, PortfolioSnapshot, day_bounds
 from trading_core.orders import Order
 from trading_core.ports import FillTotals, OrderFilter, OrderPage, OutboxBatch, TradingStateRecord, UnitOfWork
 from trading_core.positions import Position
@@ -71,6 +74,8 @@ class PostgresOrderStore:
         self._remembered = RememberedRows()
         self._group = GroupCommit(pool)
         self._symbol_locks = SymbolLocks(pool)
+        self._snapshots = itertools.count()
+        """Numbers the snapshots' keys in a group commit's batch, where each write has a key of its own."""
 
     @classmethod
     async def open(
@@ -211,18 +216,28 @@ class PostgresOrderStore:
         return await self._order(rows.SELECT_ORDERS + " WHERE o.broker_order_id = %s", broker_order_id)
 
     async def list_orders(
-        self, *, status: OrderFilter = OrderFilter.OPEN, limit: int = 100, cursor: str | None = None
+        self,
+        *,
+        status: OrderFilter = OrderFilter.OPEN,
+        limit: int = 100,
+        cursor: str | None = None,
+        where: HistoryFilter | None = None,
     ) -> OrderPage:
         """Newest first by (created_at, id); see `adapters.cursor` for why the cursor is stable."""
         if limit < 1:
             raise ValueError(f"limit must be at least 1, was {limit}")
-        conditions = list(_FILTERS[OrderFilter(status)])
-        params: list[Any] = []
+        filtered = history.filter_conditions(where, "o.created_at")
+        if filtered is None:
+            if cursor is not None:
+                decode_cursor(cursor)  # refused as it would be with anything to list
+            return OrderPage([])
+        conditions = [*_FILTERS[OrderFilter(status)], *filtered[0]]
+        params: list[Any] = list(filtered[1])
         if cursor is not None:
             conditions.append(_BELOW_CURSOR)
             params.extend(decode_cursor(cursor))
-        where = " WHERE " + " AND ".join(conditions) if conditions else ""
-        found = await self._fetchall(rows.SELECT_ORDERS + where + _NEWEST_FIRST, (*params, limit + 1))
+        where_sql = " WHERE " + " AND ".join(conditions) if conditions else ""
+        found = await self._fetchall(rows.SELECT_ORDERS + where_sql + _NEWEST_FIRST, (*params, limit + 1))
         page = [rows.order_from_row(row) for row in found[:limit]]
         more = len(found) > limit
         return OrderPage(page, encode_cursor(page[-1].created_at, page[-1].id) if more else None)
@@ -233,6 +248,67 @@ class PostgresOrderStore:
             return []
         found = await self._fetchall(rows.SELECT_FILLS + " WHERE f.order_id = %s" + rows.FILL_ORDER, (order_id,))
         return [rows.fill_from_row(row) for row in found]
+
+    async def find_fills(
+        self, *, where: HistoryFilter | None = None, limit: int = 100, cursor: str | None = None
+    ) -> FillPage:
+        """Newest first by (time, execution id, order id), as the in-memory store lists them."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, was {limit}")
+        below = history.below_fill(cursor) if cursor is not None else None
+        filtered = history.filter_conditions(where, "f.filled_at")
+        if filtered is None:
+            return FillPage([])
+        conditions, params = filtered
+        if below is not None:
+            conditions.append(below[0])
+            params.extend(below[1])
+        where_sql = " WHERE " + " AND ".join(conditions) if conditions else ""
+        found = await self._fetchall(rows.SELECT_FILLS + where_sql + history.FILLS_NEWEST_FIRST, (*params, limit + 1))
+        page = [rows.fill_from_row(row) for row in found[:limit]]
+        if len(found) <= limit:
+            return FillPage(page)
+        last = page[-1]
+        return FillPage(page, encode_fill_cursor(last.timestamp, last.order_id, last.execution_id))
+
+    async def realized_by_strategy(self, day: date) -> dict[str | None, Decimal]:
+        """Added up by the database over the day's fills."""
+        found = await self._fetchall(history.REALIZED_BY_STRATEGY, day_bounds(day))
+        return dict(found)
+
+    async def list_closed_positions(
+        self,
+        *,
+        symbol: Symbol | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> ClosedPositionPage:
+        """The latest closed first, by (closed_at, execution id, order id)."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, was {limit}")
+        conditions, params = history.closed_conditions(symbol, since, until, cursor)
+        where_sql = " WHERE " + " AND ".join(conditions) if conditions else ""
+        found = await self._fetchall(
+            history.SELECT_CLOSED + where_sql + history.CLOSED_NEWEST_FIRST, (*params, limit + 1)
+        )
+        page = [history.closed_from_row(row) for row in found[:limit]]
+        if len(found) <= limit:
+            return ClosedPositionPage(page)
+        last = page[-1]
+        return ClosedPositionPage(page, encode_fill_cursor(last.closed_at, last.order_id, last.execution_id))
+
+    async def add_snapshot(self, snapshot: PortfolioSnapshot) -> None:
+        """One insert, sent with other writes waiting (`GroupCommit`): a snapshot follows every fill."""
+        batch = WriteBatch()
+        batch.write(("snapshot", str(next(self._snapshots))), WriteKind.SNAPSHOT, history.snapshot_params(snapshot))
+        await self._group.write(batch)
+
+    async def list_snapshots(self, *, since: datetime, until: datetime) -> list[PortfolioSnapshot]:
+        """Oldest first."""
+        found = await self._fetchall(history.SELECT_SNAPSHOTS, (since, until))
+        return [history.snapshot_from_row(row) for row in found]
 
     async def fills_since(self, since: datetime) -> list[Fill]:
         """Fills at or after `since`, by time, then execution id and order id."""

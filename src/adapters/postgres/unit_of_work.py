@@ -42,7 +42,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.outbox import PayloadOf
-from adapters.postgres import rows
+from adapters.postgres import history, rows
 from adapters.postgres.access import LockedRows, RememberedAccess, RowAccess
 from adapters.postgres.batch import POSITION_LOCK_CLASS, Key, WriteKind
 from adapters.postgres.connections import run as _run
@@ -54,6 +54,7 @@ from adapters.postgres.transaction import PipelineTransaction
 from trading_core.errors import DuplicateClientOrderId, StoreError
 from trading_core.events import Event
 from trading_core.fills import Fill
+from trading_core.history import ClosedPosition
 from trading_core.orders import Order
 from trading_core.ports import TradingStateRecord
 from trading_core.positions import Position
@@ -83,6 +84,7 @@ _INSERT_STATE: Final = (
 _INSERT_ORDER: Final = rows.INSERT_ORDER + " RETURNING 1"
 _UPDATE_ORDER: Final = rows.UPDATE_ORDER + " RETURNING 1"
 _INSERT_FILL: Final = rows.INSERT_FILL + " RETURNING 1"
+_INSERT_CLOSED: Final = history.INSERT_CLOSED + " RETURNING 1"
 _UPSERT_POSITION: Final = rows.UPSERT_POSITION + " RETURNING 1"
 _DELETE_POSITION: Final = rows.DELETE_POSITION + " RETURNING 1"
 _INSERT_EVENTS: Final = INSERT_EVENTS + " RETURNING 1"
@@ -239,6 +241,19 @@ class PostgresUnitOfWork:
             return
         self._tx.usable()
         self._tx.kept.add_fill(params)
+
+    async def add_closed_position(self, closed: ClosedPosition) -> None:
+        """Keep a closed position in the history: kept with the writes when the unit holds its order, else at once.
+
+        Raises:
+            StoreError: the database refused.
+        """
+        params = history.closed_params(closed)
+        if self._holding_order(closed.order_id) is None:
+            await self._tx.execute(_INSERT_CLOSED, params)
+            return
+        self._tx.usable()
+        self._tx.kept.write(("closed", f"{closed.order_id}/{closed.execution_id}"), WriteKind.CLOSED_POSITION, params)
 
     async def save_position(self, position: Position) -> None:
         """Write the position (deleted when flat): kept when the unit holds it, else at once.

@@ -27,6 +27,7 @@ from apps.service.controllers import (
     PositionsController,
     RiskController,
 )
+from apps.service.controllers.history import AccountHistoryController, FillsController, PositionHistoryController
 from apps.service.controllers.paper import PaperController
 from apps.service.errors import allow_header, handle_exception
 from apps.service.metrics import TradingMetrics
@@ -121,7 +122,10 @@ def create_app(target: Settings | Container) -> Litestar:
     app = TradingApp(
         route_handlers=[
             OrdersController,
+            FillsController,
+            PositionHistoryController,
             PositionsController,
+            AccountHistoryController,
             AccountController,
             RiskController,
             OperationsController,

@@ -13,9 +13,19 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from litestar.openapi.spec import Link, OpenAPI, OpenAPIType, Operation, Parameter, Reference, Schema
+from litestar.openapi.spec import (
+    Link,
+    OpenAPI,
+    OpenAPIFormat,
+    OpenAPIType,
+    Operation,
+    Parameter,
+    Reference,
+    Schema,
+)
 
-from adapters.cursor import CURSOR_PATTERN
+from adapters.cursor import CURSOR_PATTERN, FILL_CURSOR_PATTERN
+from apps.service.controllers.history import INSTANT_PATTERN
 
 _NUMBER: Final = Schema(type=OpenAPIType.NUMBER)
 _NULL: Final = Schema(type=OpenAPIType.NULL)
@@ -54,7 +64,14 @@ RULES: Final[dict[str, dict[str, Any]]] = {
 }
 """Component name -> what its schema gains beyond its fields."""
 
-PARAMETER_PATTERNS: Final = {("/api/v1/orders", "get", "after"): CURSOR_PATTERN}
+PARAMETER_PATTERNS: Final = {
+    ("/api/v1/orders", "get", "after"): CURSOR_PATTERN,
+    ("/api/v1/fills", "get", "after"): FILL_CURSOR_PATTERN,
+    ("/api/v1/positions/history", "get", "after"): FILL_CURSOR_PATTERN,
+}
+
+INSTANT_PARAMETERS: Final = frozenset(("since", "until"))
+"""Query parameters read as RFC 3339 instants (`controllers.history.aware`) on every GET that has them."""
 """Parameters the server checks itself (to answer with a code of their own, `INVALID_CURSOR`)."""
 
 _ORDER_ID: Final = {"orderId": "$response.body#/orderId"}
@@ -117,6 +134,8 @@ def _finish_operation(operation: Operation, path: str, method: str, *, public: b
         pattern = PARAMETER_PATTERNS.get((path, method, getattr(parameter, "name", "")))
         if pattern is not None and isinstance(parameter, Parameter) and isinstance(parameter.schema, Schema):
             parameter.schema = Schema(type=OpenAPIType.STRING, pattern=pattern, description=parameter.description)
+        if isinstance(parameter, Parameter) and parameter.name in INSTANT_PARAMETERS and parameter.param_in == "query":
+            parameter.schema = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME, pattern=INSTANT_PATTERN)
     responses = operation.responses or {}
     _refusal_or_error(responses)
     for status, response in responses.items():

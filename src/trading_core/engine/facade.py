@@ -14,6 +14,7 @@ looking the client order id up, never by sending again. Each use case has a room
     reconciliation   the order poll and the position sync
     sessions         the open, the close, and shutdown
     checks           what the risk rules see, and their verdict
+    history          listings by filter, the day's realized P&L, snapshots of the portfolio's value
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from trading_core.account_sync import AccountSync, DriftListener
@@ -34,15 +35,17 @@ from trading_core.engine.checks import PreTradeChecks
 from trading_core.engine.config import EngineConfig
 from trading_core.engine.dispatch import Dispatch
 from trading_core.engine.doubts import Doubts
+from trading_core.engine.history import History
 from trading_core.engine.in_flight import InFlight
 from trading_core.engine.parts import EngineParts
 from trading_core.engine.reconciliation import Reconciliation
 from trading_core.engine.sessions import Sessions
 from trading_core.engine.submission import Submission
 from trading_core.engine.updates import BrokerUpdates
-from trading_core.enums import TimeInForce, TradingState
+from trading_core.enums import Side, TimeInForce, TradingState
 from trading_core.errors import BrokerError, PositionNotFound
 from trading_core.facts import BrokerFacts
+from trading_core.history import DayPnl, FillPage, history_filter
 from trading_core.ledger import EventListener, OrderLedger
 from trading_core.market import EASTERN
 from trading_core.orders import Order
@@ -128,6 +131,7 @@ class TradingEngine:
         self._reconciliation = Reconciliation(parts, self._dispatch, self._updates, doubts)
         self._sessions = Sessions(parts, self._dispatch, self._amendment)
         self._closer = PositionCloser(store=store, broker=broker, desk=self, book=book)
+        self._history = History(parts)
         if isinstance(market_data, PushesMarks):
             market_data.watch_marks(book.push_mark)
 
@@ -157,6 +161,11 @@ class TradingEngine:
         return self._parts.book
 
     @property
+    def history(self) -> History:
+        """Closed positions, the portfolio's value over time (`snapshot`, `portfolio_history`)."""
+        return self._history
+
+    @property
     def last_order_at(self) -> datetime | None:
         """When the last order was checked."""
         return self._submission.last_order_at
@@ -175,6 +184,7 @@ class TradingEngine:
         parts = self._parts
         await parts.trading.load()
         await load_book(parts.book, parts.store, parts.clock.now())
+        await self._history.load()
         await self.reconcile()
         try:
             await parts.account.read()
@@ -339,10 +349,55 @@ class TradingEngine:
         return await self._parts.order(order_id)
 
     async def list_orders(
-        self, *, status: OrderFilter = OrderFilter.OPEN, limit: int = 100, cursor: str | None = None
+        self,
+        *,
+        status: OrderFilter = OrderFilter.OPEN,
+        limit: int = 100,
+        cursor: str | None = None,
+        symbol: str | None = None,
+        side: str | Side | None = None,
+        strategy_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> OrderPage:
-        """A page of orders, newest first."""
-        return await self.store.list_orders(status=status, limit=limit, cursor=cursor)
+        """A page of orders, newest first: those in `symbol`, on `side`, of `strategy_id` and
+        created in [since, until), each None for any.
+
+        Raises:
+            ValueError: `side` is neither buy nor sell, or `strategy_id` is no UUID.
+        """
+        where = history_filter(symbol=symbol, side=side, strategy_id=strategy_id, since=since, until=until)
+        return await self._history.orders(status, limit, cursor, where)
+
+    async def list_fills(
+        self,
+        *,
+        limit: int = 100,
+        cursor: str | None = None,
+        symbol: str | None = None,
+        side: str | Side | None = None,
+        strategy_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> FillPage:
+        """A page of fills, newest first, filtered as `list_orders` (by their time; the rest are their order's).
+
+        Raises:
+            ValueError: `side` is neither buy nor sell, or `strategy_id` is no UUID.
+        """
+        where = history_filter(symbol=symbol, side=side, strategy_id=strategy_id, since=since, until=until)
+        return await self._history.fills(where, limit, cursor)
+
+    async def realized_pnl(self, *, day: date | None = None, strategy_id: str | None = None) -> DayPnl:
+        """What a New York trading day (today by default) realized, by strategy id, across every
+        position opened and closed in it; only `strategy_id`'s when given."""
+        strategy = None if strategy_id is None else history_filter(strategy_id=strategy_id).strategy_id
+        return await self._history.realized(day, strategy)
+
+    async def find_position(self, symbol: str) -> PositionView | None:
+        """The open position in `symbol`, valued at its mark; None when flat (`get_position` raises)."""
+        position = self.book.positions.get(Symbol(symbol))
+        return None if position is None else PositionView.of(position, await self._parts.facts.mark(position.symbol))
 
     def protective_orders(self, symbol: str) -> list[Order]:
         """The open orders protecting the position in `symbol` (`protective.protecting`); none when flat."""

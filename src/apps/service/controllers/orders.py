@@ -11,6 +11,15 @@ from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 from apps.logs import order_context
 from apps.service.codec import ExactResponse
 from apps.service.controllers.docs import Engine, errors, rejection
+from apps.service.controllers.history import (
+    SideQuery,
+    SinceQuery,
+    StrategyQuery,
+    SymbolQuery,
+    UntilQuery,
+    aware,
+    named_after,
+)
 from apps.service.convert import order_body, order_request, submit_response, validation_body
 from apps.service.errors import OrderRefused, clip
 from apps.service.schemas import (
@@ -81,16 +90,32 @@ class OrdersController(Controller):
     @get("/", responses=errors(), summary="List orders")
     async def list_orders(
         self,
+        *,
         engine: Engine,
         status: FromQuery[Literal["open", "closed", "all"]] = "open",
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
         after: Annotated[str | None, QueryParameter(description="nextCursor of the previous page.")] = None,
+        symbol: SymbolQuery = None,
+        side: SideQuery = None,
+        strategyId: StrategyQuery = None,  # noqa: N803  # the query parameter's name
+        since: SinceQuery = None,
+        until: UntilQuery = None,
     ) -> OrderListBody:
-        """Newest first; `nextCursor` is there when more orders remain."""
+        """Newest first; `nextCursor` is there when more orders remain. `symbol`, `side`, `strategyId`
+        and the time range (`since`, `until`: created in [since, until)) narrow the listing."""
         try:
-            page = await engine.list_orders(status=OrderFilter(status), limit=limit, cursor=after)
+            page = await engine.list_orders(
+                status=OrderFilter(status),
+                limit=limit,
+                cursor=after,
+                symbol=symbol,
+                side=side,
+                strategy_id=strategyId,
+                since=aware("since", since),
+                until=aware("until", until),
+            )
         except InvalidCursor as e:  # named as this API's query parameter
-            raise InvalidCursor(e.message, details={**e.details, "field": "after"}) from e
+            raise named_after(e) from e
         return OrderListBody(orders=[order_body(o) for o in page.orders], next_cursor=page.next_cursor)
 
     @get("/{orderId:str}", responses=errors(404), summary="Get an order")

@@ -1,0 +1,130 @@
+"""The history room: what happened (orders and fills by filter, closed positions, the day's
+realized P&L) and the portfolio's value over time.
+
+Every committed run of fills is counted toward the day's realized P&L by strategy here, and
+followed by a snapshot of the portfolio's value (`PortfolioSnapshot`); `snapshot()` takes one at
+any other time (the service does, every `sync.snapshotInterval`). A snapshot that cannot be
+stored is logged and skipped: the fill it follows has committed and must not be reported failed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+
+from trading_core.engine.parts import EngineParts
+from trading_core.errors import TradingError
+from trading_core.fills import Fill
+from trading_core.history import (
+    ClosedPositionPage,
+    DayPnl,
+    FillPage,
+    HistoryFilter,
+    PortfolioSnapshot,
+    Timeframe,
+    day_bounds,
+    in_timeframe,
+)
+from trading_core.market import eastern_date
+from trading_core.orders import Order
+from trading_core.ports import OrderFilter, OrderPage
+from trading_core.positions import PositionChange
+from trading_core.values import ZERO, Symbol
+
+log = logging.getLogger("trading_core.engine")
+
+
+class History:
+    """Listings of what happened, the day's realized P&L, and snapshots of the portfolio's value."""
+
+    def __init__(self, parts: EngineParts) -> None:
+        self._parts = parts
+        self._day = date.min
+        self._realized = ZERO
+        """Realized on `_day` (New York), every strategy: each snapshot's `realized_pnl`."""
+        parts.ledger.after_fills = self._after_fills
+
+    async def load(self) -> None:
+        """Take today's realized P&L from the store (at start: the fills before it count)."""
+        today = eastern_date(self._parts.clock.now())
+        by_strategy = await self._parts.store.realized_by_strategy(today)
+        self._day, self._realized = today, sum(by_strategy.values(), ZERO)
+
+    async def _after_fills(self, order: Order, executions: Sequence[tuple[PositionChange, Fill]]) -> None:
+        for change, fill in executions:
+            realized = change.realized_pnl
+            if realized:
+                day = eastern_date(fill.timestamp)
+                if day != self._day:
+                    self._day, self._realized = day, ZERO
+                self._realized += realized
+        await self.snapshot()
+
+    def portfolio(self, now: datetime) -> PortfolioSnapshot | None:
+        """The portfolio's value now, from the account kept; None before the account is first read."""
+        book = self._parts.book
+        kept = book.account
+        if not kept.known:
+            return None
+        # The figures alone, not the `Account` they make (a value of ten fields): `equity` values
+        # what moved first, as the next check would, so market_value and gross_value are current.
+        equity = kept.equity
+        cost = ZERO
+        for position in book.positions.values():
+            cost += position.cost_basis
+        return PortfolioSnapshot(
+            taken_at=now,
+            equity=equity,
+            cash=kept.cash,
+            exposure=kept.gross_value,
+            realized_pnl=self._realized if eastern_date(now) == self._day else ZERO,
+            unrealized_pnl=kept.market_value - cost,
+        )
+
+    async def snapshot(self) -> PortfolioSnapshot | None:
+        """Take a snapshot of the portfolio's value and store it; None when there is none to take
+        (the account not yet read) or it could not be stored (logged)."""
+        snapshot = self.portfolio(self._parts.clock.now())
+        if snapshot is None:
+            return None
+        try:
+            await self._parts.store.add_snapshot(snapshot)
+        except TradingError as e:
+            log.warning("a portfolio snapshot could not be stored: %s", e)
+            return None
+        return snapshot
+
+    async def orders(self, status: OrderFilter, limit: int, cursor: str | None, where: HistoryFilter) -> OrderPage:
+        """A page of orders `where` admits, newest first."""
+        return await self._parts.store.list_orders(status=status, limit=limit, cursor=cursor, where=where)
+
+    async def fills(self, where: HistoryFilter, limit: int, cursor: str | None) -> FillPage:
+        """A page of fills `where` admits, newest first."""
+        return await self._parts.store.find_fills(where=where, limit=limit, cursor=cursor)
+
+    async def realized(self, day: date | None, strategy_id: str | None) -> DayPnl:
+        """What `day` (today in New York by default) realized, by strategy; only `strategy_id`'s when given."""
+        on = day if day is not None else eastern_date(self._parts.clock.now())
+        by_strategy: dict[str | None, Decimal] = await self._parts.store.realized_by_strategy(on)
+        if strategy_id is not None:
+            by_strategy = {strategy_id: by_strategy.get(strategy_id, ZERO)}
+        return DayPnl(day=on, by_strategy=by_strategy)
+
+    async def closed_positions(
+        self, symbol: Symbol | None, since: datetime | None, until: datetime | None, limit: int, cursor: str | None
+    ) -> ClosedPositionPage:
+        """A page of closed positions, the latest closed first."""
+        return await self._parts.store.list_closed_positions(
+            symbol=symbol, since=since, until=until, limit=limit, cursor=cursor
+        )
+
+    async def portfolio_history(
+        self, since: datetime | None, until: datetime | None, timeframe: Timeframe
+    ) -> list[PortfolioSnapshot]:
+        """The snapshots in [since, until) (today in New York by default), one per span of `timeframe`."""
+        today = day_bounds(eastern_date(self._parts.clock.now()))
+        start = since if since is not None else today[0]
+        end = until if until is not None else max(today[1], start)
+        return in_timeframe(await self._parts.store.list_snapshots(since=start, until=end), timeframe)
