@@ -33,7 +33,8 @@ from apps.service.app import create_app
 from tests.service.conftest import container_for, settings_with
 from trading_core.clock import SystemClock
 
-pytestmark = [pytest.mark.slow, pytest.mark.schemathesis]
+# about 30 s alone; several times that beside the rest of the suite on two loaded cores
+pytestmark = [pytest.mark.slow, pytest.mark.schemathesis, pytest.mark.timeout(420)]
 
 TOKEN = "schemathesis-token"  # the test service's own
 MAX_EXAMPLES = int(os.environ.get("TRADING_TEST_SCHEMATHESIS_EXAMPLES", "40"))

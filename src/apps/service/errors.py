@@ -52,6 +52,7 @@ STATUS_BY_CODE: Final[Mapping[str, int]] = {
     "RISK_REJECTED": 422,
     "BROKER_REJECTED": 422,
     codes.INSUFFICIENT_QUANTITY: 422,
+    codes.INVALID_MODIFICATION: 422,
     codes.QUANTITY_MISMATCH: 422,
     codes.BROKER_ERROR: 502,
     "STORE_ERROR": 503,
