@@ -116,3 +116,21 @@ def test_settling_leaves_out_an_opening_half_held_while_its_closing_half_works(
         order("plain", "pending_new"),
     ]
     assert chaos.held_for_their_closes(orders) == {"c-open-held"}
+
+
+def test_a_made_up_fill_stands_for_the_executions_it_covers_and_no_more(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine stores a fill made up from the broker's cumulative quantity when an execution was
+    never heard: it is neither missing nor unknown to the broker if it covers exactly what is lacking."""
+    chaos = _chaos(monkeypatch)
+    executions = {
+        "x1": {"order_id": "o1", "qty": "2", "cum_qty": "2"},  # never heard
+        "x2": {"order_id": "o1", "qty": "3", "cum_qty": "5"},
+        "y1": {"order_id": "o2", "qty": "1", "cum_qty": "1"},  # never heard, made up wrongly
+    }
+    fills = [
+        {"broker_fill_id": "o1:2", "quantity": "2.0000"},
+        {"broker_fill_id": "x2", "quantity": "3.0000"},
+        {"broker_fill_id": "o2:1", "quantity": "2.0000"},
+    ]
+    stood_for, made_up_ok = chaos.stood_for_by_made_up_fills(executions, fills)
+    assert (stood_for, made_up_ok) == ({"x1"}, {"o1:2"})

@@ -282,10 +282,11 @@ class UpdateSequencer:
                 break
             if start > track.filled:
                 log.warning(
-                    "fills of order %s up to %s never arrived: delivered with the next one",
+                    "fills of order %s up to %s never arrived: delivered as one made-up fill before the next",
                     update.order.broker_order_id,
                     start,
                 )
+                delivered.append(self._deliver(track, _gap_before(update, start, track.filled)))
             delivered.append(self._deliver(track, update))
         if not track.held:
             track.held_since = None
@@ -350,6 +351,36 @@ class UpdateSequencer:
             FOUR_PLACES, rounding=ROUND_HALF_EVEN
         )
         return price if price > ZERO else average
+
+
+def _gap_before(update: TradeUpdate, start: Decimal, delivered: Decimal) -> TradeUpdate:
+    """The executions lost between `delivered` and where `update` starts, as one made-up fill.
+
+    Each execution the broker made keeps its own id and quantity (the engine stores them so, in
+    any order): the lost ones are stood for under an id made of the order id and the cumulative
+    quantity they reach, which tells the engine to count them once if they are read later, priced
+    (by `_deliver`) so that the average up to `start` is the broker's.
+    """
+    order = update.order
+    average = order.filled_average_price
+    if average is not None and update.price is not None and update.quantity is not None:
+        before = (average * order.filled_quantity - update.price * update.quantity) / start
+        average = before.quantize(FOUR_PLACES, rounding=ROUND_HALF_EVEN) if before > ZERO else average
+    state = attrs.evolve(
+        order,
+        status=OrderStatus.PARTIALLY_FILLED,
+        filled_quantity=start,
+        filled_average_price=average,
+        filled_at=None,
+    )
+    return TradeUpdate(
+        event=TradeEvent.PARTIAL_FILL,
+        order=state,
+        timestamp=update.timestamp,
+        execution_id=made_up_execution_id(order.broker_order_id, start),
+        price=None,
+        quantity=start - delivered,
+    )
 
 
 def _later(track: _Track, order: BrokerOrder) -> bool:
