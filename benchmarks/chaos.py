@@ -1013,7 +1013,8 @@ async def chaos(cluster: Cluster, orders: int, rate: float, seed: int, clients: 
     database = await asyncio.to_thread(database_records, cluster.postgres.url)
     async with httpx.AsyncClient(timeout=10) as http:
         api_positions = (await service_view(http, cluster.service_url))[1]
-    events = tap.stored + [e for e in tap.live.values() if e["id"] not in {s["id"] for s in tap.stored}]
+    snapshot_ids = {s["id"] for s in tap.stored}  # once: built inside the filter, it made 10,000 orders' hours
+    events = tap.stored + [e for e in tap.live.values() if e["id"] not in snapshot_ids]
     await tap.stop()
     counts, notes = compare(load.record, broker, database, api_positions, events)
     unsettled_notes = [unsettled] if unsettled else []

@@ -16,6 +16,7 @@ from trading_core.enums import (
 from trading_core.errors import (
     BrokerError,
     BrokerRejected,
+    InvalidModification,
     InvalidOrder,
     InvalidTransition,
     OrderInDoubt,
@@ -119,6 +120,7 @@ __all__ = [
     "TestClock",
     # errors
     "TradingError",
+    "InvalidModification",
     "InvalidOrder",
     "InvalidTransition",
     "Overfill",

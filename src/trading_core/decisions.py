@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from trading_core.order_classes import StopLoss, TakeProfit
 from trading_core.requests import OrderRequest
 
 __all__ = ["CommandHandler", "Decision"]
@@ -40,6 +41,10 @@ class Decision:
     stop_price: Decimal | None = None
     trail_price: Decimal | None = None
     trail_percent: Decimal | None = None
+    order_class: str | None = None
+    """None with exits: a bracket when both are given, an OTO when one is (`to_request`)."""
+    take_profit: TakeProfit | None = None
+    stop_loss: StopLoss | None = None
     extended_hours: bool = False
     client_order_id: str | None = None
     confidence: Decimal | None = None
@@ -71,7 +76,17 @@ class Decision:
             client_order_id=self.client_order_id,
             strategy_id=self.strategy_id,
             decision_id=self.decision_id,
+            order_class=self._order_class(),
+            take_profit=self.take_profit,
+            stop_loss=self.stop_loss,
         )
+
+    def _order_class(self) -> str:
+        """The class asked for, or the one its exits make: both a bracket, one an OTO, none simple."""
+        if self.order_class is not None:
+            return self.order_class
+        exits = (self.take_profit is not None) + (self.stop_loss is not None)
+        return ("simple", "oto", "bracket")[exits]
 
 
 class CommandHandler(Protocol):

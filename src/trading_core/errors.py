@@ -2,6 +2,7 @@
 
     TradingError (code)
     ├── InvalidOrder            INVALID_ORDER      a request a broker would refuse as malformed
+    │   └── InvalidModification INVALID_MODIFICATION a change that does not fit the order it changes
     ├── InvalidTransition       INVALID_TRANSITION an order event that its state does not allow
     ├── Overfill                OVERFILL           a fill beyond the order's quantity
     ├── NotFound                NOT_FOUND
@@ -52,6 +53,13 @@ class InvalidOrder(TradingError, ValueError):
     def __init__(self, message: str, *, field: str, details: Mapping[str, Any] | None = None):
         super().__init__(message, details={"field": field, **(details or {})})
         self.field = field
+
+
+class InvalidModification(InvalidOrder):
+    """A change that does not fit the order it changes (a limit price for a stop order, a trail for an
+    order that is no trailing stop): well formed alone, refused for what it asks of that order."""
+
+    code = "INVALID_MODIFICATION"
 
 
 class InvalidTransition(TradingError):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,12 +15,13 @@ from jsonschema import Draft202012Validator
 
 from adapters.codec import decode_json, encode_envelope, envelope, event_payload
 from tests.contract import schemas
+from tests.contract.builders import full_order
 from tests.contract.lifecycle import Book, lifecycle_events
-from trading_core.events import EVENT_TYPES, Event
+from trading_core.events import EVENT_TYPES, Event, OrderSubmitted
 from trading_core.orders import Order
 from trading_core.requests import OrderRequest
 from trading_core.testing import fills_for, order_requests
-from trading_core.values import new_client_order_id, new_order_id
+from trading_core.values import new_client_order_id, new_event_id, new_order_id
 
 EVENTS = lifecycle_events()
 SCHEMA_FILES = sorted(p.name for p in schemas.EVENTS_DIR.glob("*.schema.json"))
@@ -152,3 +155,24 @@ def test_runtime_copies_of_inbound_schemas_match_the_docs(name: str) -> None:
     shipped = Path(__file__).parents[2] / "src" / "adapters" / "codec" / "schemas" / name
 
     assert shipped.read_text() == (schemas.EVENTS_DIR / name).read_text()
+
+
+def test_a_class_orders_events_carry_its_class_exits_and_legs() -> None:
+    """A bracket's parent names its legs and exits, a leg its parent, a trailing stop its mark; all valid."""
+    parent = full_order()  # a bracket, with legs, exits, a parent of its own and a mark: every field set
+    leg = attrs.evolve(parent, id=parent.legs[0], legs=(), take_profit=None, stop_loss=None, leg_of=parent.id)
+    now = parent.updated_at
+
+    documents = [
+        wire(OrderSubmitted(event_id=new_event_id(), ts_event=now, ts_init=now, order=o)) for o in (parent, leg)
+    ]
+    shown: list[Any] = [d["data"] for d in documents]
+
+    assert [schemas.errors("trade.order.submitted", d) for d in documents] == [[], []]
+    assert [(d["orderClass"], d["legs"], d["parentOrderId"]) for d in shown] == [
+        ("bracket", list(parent.legs), parent.leg_of),
+        ("bracket", [], parent.id),
+    ]
+    assert shown[0]["takeProfit"] == {"limitPrice": 450}
+    assert shown[0]["stopLoss"] == {"stopPrice": 400, "limitPrice": Decimal("399.5")}
+    assert (shown[0]["hwm"], shown[1]["takeProfit"], shown[1]["stopLoss"]) == (Decimal("415.25"), None, None)

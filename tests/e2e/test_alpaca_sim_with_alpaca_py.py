@@ -26,18 +26,22 @@ with warnings.catch_warnings():
     from alpaca.data.models import Quote, Trade
     from alpaca.data.requests import StockLatestQuoteRequest, StockLatestTradeRequest
     from alpaca.trading.client import TradingClient
-    from alpaca.trading.enums import OrderSide, OrderStatus, QueryOrderStatus, TimeInForce
+    from alpaca.trading.enums import OrderClass, OrderSide, OrderStatus, QueryOrderStatus, TimeInForce
     from alpaca.trading.models import Calendar, Clock, Order, Position, TradeAccount, TradeUpdate
     from alpaca.trading.requests import (
         ClosePositionRequest,
         GetCalendarRequest,
+        GetOrderByIdRequest,
         GetOrdersRequest,
         LimitOrderRequest,
         MarketOrderRequest,
         OrderRequest,
         ReplaceOrderRequest,
         StopLimitOrderRequest,
+        StopLossRequest,
         StopOrderRequest,
+        TakeProfitRequest,
+        TrailingStopOrderRequest,
     )
     from alpaca.trading.stream import TradingStream
 
@@ -240,6 +244,112 @@ class TestOrders:
 
         assert (refused.value.status_code, refused.value.code) == (403, 40310000)
         assert (unknown.value.status_code, unknown.value.code) == (404, 40410000)
+
+
+class TestProtectiveOrders:
+    """Order classes and trailing stops as alpaca-py sends and reads them (AAPL stands at 190)."""
+
+    def nested(self, client: TradingClient, order_id: UUID) -> Order:
+        order = client.get_order_by_id(order_id, GetOrderByIdRequest(nested=True))
+        assert isinstance(order, Order)
+        return order
+
+    def test_a_brackets_stop_fills_as_the_price_falls_and_its_take_profit_is_cancelled(
+        self, client: TradingClient, alpaca_sim: SimServer
+    ) -> None:
+        order = client.submit_order(
+            MarketOrderRequest(
+                symbol="AAPL",
+                qty=10,
+                side=OrderSide.BUY,
+                time_in_force=TimeInForce.GTC,
+                order_class=OrderClass.BRACKET,
+                take_profit=TakeProfitRequest(limit_price=200),
+                stop_loss=StopLossRequest(stop_price=180),
+            )
+        )
+        assert order.legs is not None
+        legs = [(leg.order_class, leg.type.value, leg.side, leg.limit_price, leg.stop_price) for leg in order.legs]
+
+        alpaca_sim.set_price("AAPL", "179")
+        after = self.nested(client, order.id)
+        listed = client.get_orders(GetOrdersRequest(status=QueryOrderStatus.ALL, nested=True))
+
+        assert order.order_class == OrderClass.BRACKET
+        assert legs == [
+            (OrderClass.BRACKET, "limit", OrderSide.SELL, "200", None),
+            (OrderClass.BRACKET, "stop", OrderSide.SELL, None, "180"),
+        ]
+        assert after.legs is not None
+        assert [leg.status for leg in after.legs] == [OrderStatus.CANCELED, OrderStatus.FILLED]
+        assert [o.id for o in listed] == [order.id]  # the legs are rolled into it
+        assert client.get_all_positions() == []
+
+    def test_an_otos_stop_loss_is_held_until_its_entry_fills(
+        self, client: TradingClient, alpaca_sim: SimServer
+    ) -> None:
+        order = client.submit_order(
+            LimitOrderRequest(
+                symbol="AAPL",
+                qty=5,
+                side=OrderSide.BUY,
+                time_in_force=TimeInForce.DAY,
+                limit_price=185,
+                order_class=OrderClass.OTO,
+                stop_loss=StopLossRequest(stop_price=180, limit_price=179.5),
+            )
+        )
+        assert order.legs is not None
+        held = [(leg.status, leg.type.value, leg.limit_price) for leg in order.legs]
+
+        alpaca_sim.set_price("AAPL", "185")
+        after = self.nested(client, order.id)
+
+        assert held == [(OrderStatus.HELD, "stop_limit", "179.5")]
+        assert after.status == OrderStatus.FILLED
+        assert after.legs is not None
+        assert [leg.status for leg in after.legs] == [OrderStatus.NEW]
+
+    def test_an_oco_takes_profit_and_cancels_its_stop(self, client: TradingClient, alpaca_sim: SimServer) -> None:
+        client.submit_order(buy(qty=10))
+        order = client.submit_order(
+            LimitOrderRequest(
+                symbol="AAPL",
+                qty=10,
+                side=OrderSide.SELL,
+                time_in_force=TimeInForce.GTC,
+                order_class=OrderClass.OCO,
+                take_profit=TakeProfitRequest(limit_price=200),
+                stop_loss=StopLossRequest(stop_price=180),
+            )
+        )
+
+        alpaca_sim.set_price("AAPL", "200.5")
+        after = self.nested(client, order.id)
+
+        assert (order.order_class, order.limit_price) == (OrderClass.OCO, "200")
+        assert after.status == OrderStatus.FILLED
+        assert after.legs is not None
+        assert [leg.status for leg in after.legs] == [OrderStatus.CANCELED]
+        assert client.get_all_positions() == []
+
+    @pytest.mark.parametrize(("trail", "stop_at_200"), [({"trail_price": 5}, "195"), ({"trail_percent": 2}, "196")])
+    def test_a_trailing_stop_follows_its_high_water_mark(
+        self, client: TradingClient, alpaca_sim: SimServer, trail: dict[str, float], stop_at_200: str
+    ) -> None:
+        client.submit_order(buy(qty=10))
+        order = client.submit_order(
+            TrailingStopOrderRequest(symbol="AAPL", qty=10, side=OrderSide.SELL, time_in_force=TimeInForce.GTC, **trail)
+        )
+
+        alpaca_sim.set_price("AAPL", "200")
+        risen = client.get_order_by_id(order.id)
+        alpaca_sim.set_price("AAPL", stop_at_200)
+        filled = client.get_order_by_id(order.id)
+
+        assert (order.type.value, order.hwm) == ("trailing_stop", "190")
+        assert (risen.hwm, risen.stop_price, risen.status) == ("200", stop_at_200, OrderStatus.NEW)
+        assert (filled.status, filled.filled_avg_price) == (OrderStatus.FILLED, stop_at_200)
 
 
 class TestPositions:

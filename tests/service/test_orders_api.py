@@ -63,6 +63,23 @@ async def test_a_limit_order_is_modified_then_cancelled(api: Client) -> None:
     assert (await api.get(f"/api/v1/orders/{new['orderId']}")).json()["status"] == "cancelled"
 
 
+async def test_a_change_the_order_does_not_take_is_422_and_changes_nothing(api: Client) -> None:
+    """A well-formed PATCH that the order it meets refuses (a limit price for a stop order) is refused
+    for what it asks (422 INVALID_MODIFICATION), never as malformed (400), and nothing is replaced."""
+    placed = (await submit(api, side="buy", type="stop", stopPrice=300, quantity=5, timeInForce="gtc")).json()
+
+    modified = await api.patch(f"/api/v1/orders/{placed['orderId']}", json={"stopPrice": 150, "limitPrice": 301.25})
+    after = (await api.get(f"/api/v1/orders/{placed['orderId']}")).json()
+    listed = (await api.get("/api/v1/orders", params={"status": "open"})).json()["orders"]
+
+    assert modified.status_code == 422
+    error = conforms(modified.json(), spec.ERROR)
+    assert error["code"] == "INVALID_MODIFICATION"
+    assert error["details"] == {"field": "limitPrice", "orderId": placed["orderId"]}
+    assert (after["status"], after["stopPrice"]) == ("new", 300)
+    assert [o["orderId"] for o in listed] == [placed["orderId"]]
+
+
 async def test_a_partial_fill_shows_partially_filled(api: Client, exchange: PaperExchange) -> None:
     placed = (await submit(api, type="limit", limitPrice=180, quantity=10)).json()
 

@@ -56,8 +56,17 @@ class TestOrderBody:
             "rejectionReason": "buying power of 10.00 is below 412.50",
             "replaces": order.replaces,
             "replacedBy": order.replaced_by,
+            "trailPrice": 1.25,
+            "trailPercent": 0.75,
+            "hwm": 415.25,
+            "orderClass": "bracket",
+            "legs": list(order.legs),
+            "parentOrderId": order.leg_of,
+            "takeProfit": {"limitPrice": 450},
+            "stopLoss": {"stopPrice": 400, "limitPrice": 399.5},
         }
         assert b'"quantity":99999999999.9999,"filledQuantity":3.5000' in encode_exact(order_body(order))
+        assert b'"hwm":415.2500' in encode_exact(order_body(order))
 
     def test_enums_are_shown_as_their_words(self) -> None:
         body = order_body(full_order())

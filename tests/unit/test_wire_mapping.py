@@ -16,8 +16,10 @@ from adapters.nats.connection import covers
 from adapters.outbox import LazyOutboxMessage
 from tests.contract.lifecycle import lifecycle_events
 from trading_core.decisions import Decision
+from trading_core.enums import OrderClass
 from trading_core.errors import InvalidOrder
 from trading_core.events import EVENT_TYPES, Event
+from trading_core.order_classes import StopLoss, TakeProfit
 from trading_core.values import EventId
 
 DECISION_ID = "0b8f3f7e-7d3c-4b7e-9a59-1f4f0b6b2c11"
@@ -201,6 +203,54 @@ class TestDecisions:
             Decimal("187.25"),
         )
         assert request.decision_id == DECISION_ID
+
+    def test_a_decision_with_both_exits_becomes_a_bracket(self) -> None:
+        body = decision_json(takeProfit={"limitPrice": "200"}, stopLoss={"stopPrice": 180, "limitPrice": "179.5"})
+
+        request = decode_decision(body).to_request()
+
+        assert (request.order_class, request.take_profit, request.stop_loss) == (
+            OrderClass.BRACKET,
+            TakeProfit(Decimal(200)),
+            StopLoss(Decimal(180), Decimal("179.5")),
+        )
+
+    def test_a_decision_with_one_exit_becomes_an_oto_and_a_class_given_is_kept(self) -> None:
+        oto = decode_decision(decision_json(stopLoss={"stopPrice": "180"})).to_request()
+        oco = decode_decision(
+            decision_json(
+                side="sell",
+                limitPrice=None,
+                orderClass="oco",
+                takeProfit={"limitPrice": "200"},
+                stopLoss={"stopPrice": "180"},
+            )
+        ).to_request()
+
+        assert (oto.order_class, oto.take_profit, oto.stop_loss) == (OrderClass.OTO, None, StopLoss(Decimal(180)))
+        assert (oco.order_class, oco.limit_price) == (OrderClass.OCO, Decimal(200))
+
+    @pytest.mark.parametrize(
+        "exits",
+        [
+            {"takeProfit": {"stopPrice": "1"}},
+            {"takeProfit": {"limitPrice": "200", "extra": 1}},
+            {"stopLoss": {"limitPrice": "180"}},
+            {"stopLoss": {"stopPrice": -1}},
+            {"orderClass": "triangle"},
+        ],
+    )
+    def test_a_malformed_exit_is_refused_by_the_schema(self, exits: dict[str, object]) -> None:
+        with pytest.raises(InvalidCommand):
+            decode_decision(decision_json(**exits))
+
+    def test_exits_on_the_wrong_side_fail_in_to_request_naming_the_field(self) -> None:
+        decision = decode_decision(decision_json(takeProfit={"limitPrice": "180"}, stopLoss={"stopPrice": "170"}))
+
+        with pytest.raises(InvalidOrder) as e:
+            decision.to_request()
+
+        assert e.value.field == "take_profit.limit_price"
 
     def test_a_decision_inside_a_cloudevent_is_read(self) -> None:
         wrapped = encode_json({"specversion": "1.0", "id": "x", "data": decode_json(decision_json())})

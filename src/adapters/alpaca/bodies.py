@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from adapters.alpaca.wire import unstructure_present
-from trading_core.enums import TimeInForce
+from trading_core.enums import OrderClass, TimeInForce
 from trading_core.orders import Order
 from trading_core.values import ClientOrderId
 
@@ -29,6 +29,15 @@ def order_body(order: Order) -> dict[str, Any]:
     }
     if order.extended_hours:
         body["extended_hours"] = True
+    if order.order_class is not OrderClass.SIMPLE:
+        body["order_class"] = order.order_class.value
+        if order.order_class is OrderClass.OCO:
+            body["limit_price"] = None  # Alpaca prices an OCO by its take-profit's limit
+        if order.take_profit is not None:
+            body["take_profit"] = {"limit_price": order.take_profit.limit_price}
+        if order.stop_loss is not None:
+            stop_loss = {"stop_price": order.stop_loss.stop_price, "limit_price": order.stop_loss.limit_price}
+            body["stop_loss"] = {k: v for k, v in stop_loss.items() if v is not None}
     return unstructure_present(body)
 
 

@@ -25,6 +25,7 @@ from jsonschema.exceptions import best_match  # type: ignore[import-untyped]
 
 from adapters.codec._json import decode_json
 from trading_core.decisions import Decision
+from trading_core.order_classes import StopLoss, TakeProfit
 
 __all__ = [
     "DECISION_SCHEMA",
@@ -133,8 +134,9 @@ def _converter() -> cattrs.Converter:
     converter = cattrs.Converter()
     converter.register_structure_hook(Decimal, _structure_decimal)
     converter.register_structure_hook(datetime, _structure_datetime)
-    renames: dict[str, Any] = {a.name: override(rename=_camel(a.name)) for a in Decision.__attrs_attrs__}
-    converter.register_structure_hook(Decision, make_dict_structure_fn(Decision, converter, **renames))
+    for cls in (Decision, TakeProfit, StopLoss):  # exits' members are camelCase too (`limitPrice`)
+        renames: dict[str, Any] = {a.name: override(rename=_camel(a.name)) for a in attrs.fields(cls)}
+        converter.register_structure_hook(cls, make_dict_structure_fn(cls, converter, **renames))
     return converter
 
 

@@ -86,6 +86,7 @@ def _order(order: Order) -> dict[str, Any]:
         "stopPrice": order.stop_price,
         "trailPrice": order.trail_price,
         "trailPercent": order.trail_percent,
+        "hwm": order.hwm,
         "averagePrice": order.average_fill_price,
         "extendedHours": order.extended_hours,
         "status": order.api_status.value,
@@ -99,6 +100,13 @@ def _order(order: Order) -> dict[str, Any]:
         "submittedAt": _time(order.submitted_at),
         "filledAt": _time(order.filled_at),
         "cancelledAt": _time(order.cancelled_at),
+        "orderClass": order.order_class.value,
+        "legs": [str(leg) for leg in order.legs],
+        "parentOrderId": _str(order.leg_of),
+        "takeProfit": None if order.take_profit is None else {"limitPrice": order.take_profit.limit_price},
+        "stopLoss": None
+        if order.stop_loss is None
+        else {"stopPrice": order.stop_loss.stop_price, "limitPrice": order.stop_loss.limit_price},
     }
 
 

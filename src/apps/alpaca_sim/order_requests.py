@@ -1,7 +1,9 @@
 """The bodies of `POST /v2/orders` and `PATCH /v2/orders/{id}`, checked as Alpaca checks them.
 
-What the paper exchange does not simulate (notional amounts, trailing stops, bracket, oco, oto and
-mleg classes) is refused with a 422 40010001 that says so, after the request's own shape is checked.
+What the paper exchange does not simulate (notional amounts, mleg option orders) is refused with a
+422 40010001 that says so, after the request's own shape is checked. Bracket, OCO and OTO orders and
+trailing stops are taken: their exits' shapes are checked here, the rules between a class and its
+exits by the paper exchange (the core's, `trading_core.order_classes`), refused 422 40010001 too.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from typing import Any
 import attrs
 
 from apps.alpaca_sim import errors, parse
-from trading_core.enums import OrderType, Side, TimeInForce
+from trading_core.enums import OrderClass, OrderType, Side, TimeInForce
 from trading_core.errors import InvalidOrder
+from trading_core.order_classes import StopLoss, TakeProfit
 from trading_core.requests import MAX_CLIENT_ORDER_ID_LENGTH
 from trading_core.values import price
 
@@ -47,6 +50,11 @@ class Submission:
     extended_hours: bool
     client_order_id: str | None
     position_intent: PositionIntent | None
+    trail_price: Decimal | None = None
+    trail_percent: Decimal | None = None
+    order_class: OrderClass = OrderClass.SIMPLE
+    take_profit: TakeProfit | None = None
+    stop_loss: StopLoss | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -58,6 +66,7 @@ class Replacement:
     limit_price: Decimal | None
     stop_price: Decimal | None
     client_order_id: str | None
+    trail: Decimal | None = None
 
 
 def submission(body: Mapping[str, Any]) -> Submission:
@@ -77,7 +86,9 @@ def submission(body: Mapping[str, Any]) -> Submission:
         raise errors.invalid("qty and notional must not both be given")
     if qty is None and notional is None:
         raise errors.invalid("qty or notional is required")
-    limit_price, stop_price = _prices(body, order_type)
+    # An OCO is priced by its take-profit's limit (Alpaca's own example gives no limit_price).
+    oco = order_class == "oco" and order_type is OrderType.LIMIT and body.get("limit_price") is None
+    limit_price, stop_price = _prices(body, OrderType.MARKET if oco else order_type)
     extended_hours = parse.boolean(body.get("extended_hours"), "extended_hours")
     if extended_hours and (order_type is not OrderType.LIMIT or tif is not TimeInForce.DAY):
         raise errors.invalid("extended hours order must be DAY limit orders")
@@ -91,13 +102,10 @@ def submission(body: Mapping[str, Any]) -> Submission:
     if qty is None:  # a notional order was refused above
         raise errors.invalid("qty or notional is required")
     parse.positive(qty, "qty")
-    if order_class not in ("", "simple"):
-        raise errors.invalid(f"{order_class} orders are not supported by the simulator")
-    for leg in ("take_profit", "stop_loss", "legs"):
-        if body.get(leg) is not None:
-            raise errors.invalid(f"{leg} is only for bracket, oco, oto and mleg orders")
-    if order_type is OrderType.TRAILING_STOP:
-        raise errors.invalid("trailing_stop orders are not supported by the simulator")
+    cls, take_profit, stop_loss = _class_and_exits(body, order_class)
+    trail_price, trail_percent = _trails(body)
+    if oco and take_profit is not None:
+        limit_price = take_profit.limit_price
     return Submission(
         symbol=symbol,
         side=side,
@@ -109,7 +117,71 @@ def submission(body: Mapping[str, Any]) -> Submission:
         extended_hours=extended_hours,
         client_order_id=client_order_id,
         position_intent=intent,
+        trail_price=trail_price,
+        trail_percent=trail_percent,
+        order_class=cls,
+        take_profit=take_profit,
+        stop_loss=stop_loss,
     )
+
+
+def _class_and_exits(
+    body: Mapping[str, Any], order_class: str
+) -> tuple[OrderClass, TakeProfit | None, StopLoss | None]:
+    """The class and its exits' shapes; the rules between them are the exchange's to apply."""
+    if order_class == "mleg":
+        raise errors.invalid("mleg orders are not supported by the simulator")
+    if body.get("legs") is not None:
+        raise errors.invalid("legs is only for mleg orders")
+    if order_class in ("", "simple"):
+        for leg in ("take_profit", "stop_loss"):
+            if body.get(leg) is not None:
+                raise errors.invalid(f"{leg} is only for bracket, oco, oto and mleg orders")
+        return OrderClass.SIMPLE, None, None
+    return OrderClass(order_class), _take_profit(body.get("take_profit")), _stop_loss(body.get("stop_loss"))
+
+
+def _trails(body: Mapping[str, Any]) -> tuple[Decimal | None, Decimal | None]:
+    """A trailing stop's trail (`_prices` checked that there is one, and only for that type)."""
+    trail_price = parse.decimal(body, "trail_price")
+    trail_percent = parse.decimal(body, "trail_percent")
+    for name, value in (("trail_price", trail_price), ("trail_percent", trail_percent)):
+        if value is not None:
+            parse.positive(value, name)
+    parse.check_tick(trail_price, "trail_price")
+    return (
+        None if trail_price is None else _price(trail_price, "trail_price"),
+        None if trail_percent is None else _price(trail_percent, "trail_percent"),
+    )
+
+
+def _exit(value: object, name: str, known: tuple[str, ...], required: str) -> dict[str, Decimal | None] | None:
+    """An exit's object (`take_profit`, `stop_loss`) with its prices checked as an order's are."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise errors.invalid(f"{name} must be an object")
+    prices: dict[str, Decimal | None] = {}
+    for member in known:
+        amount = parse.decimal(value, member)
+        if amount is not None:
+            parse.positive(amount, f"{name}.{member}")
+            parse.check_tick(amount, f"{name}.{member}")
+            amount = _price(amount, f"{name}.{member}")
+        prices[member] = amount
+    if prices[required] is None:
+        raise errors.invalid(f"{name}.{required} is required")
+    return prices
+
+
+def _take_profit(value: object) -> TakeProfit | None:
+    prices = _exit(value, "take_profit", ("limit_price",), "limit_price")
+    return None if prices is None else TakeProfit(prices["limit_price"])  # type: ignore[arg-type]  # required
+
+
+def _stop_loss(value: object) -> StopLoss | None:
+    prices = _exit(value, "stop_loss", ("stop_price", "limit_price"), "stop_price")
+    return None if prices is None else StopLoss(prices["stop_price"], prices["limit_price"])  # type: ignore[arg-type]
 
 
 def replacement(body: Mapping[str, Any]) -> Replacement:
@@ -120,8 +192,9 @@ def replacement(body: Mapping[str, Any]) -> Replacement:
     for name, value in (("qty", qty), ("limit_price", limit_price), ("stop_price", stop_price)):
         if value is not None:
             parse.positive(value, name)
-    if parse.decimal(body, "trail") is not None:
-        raise errors.invalid("trail is only for trailing_stop orders")
+    trail = parse.decimal(body, "trail")
+    if trail is not None:
+        parse.positive(trail, "trail")
     parse.check_tick(limit_price, "limit_price")
     parse.check_tick(stop_price, "stop_price")
     return Replacement(
@@ -130,6 +203,7 @@ def replacement(body: Mapping[str, Any]) -> Replacement:
         limit_price=None if limit_price is None else _price(limit_price, "limit_price"),
         stop_price=None if stop_price is None else _price(stop_price, "stop_price"),
         client_order_id=_client_order_id(body),
+        trail=None if trail is None else _price(trail, "trail"),
     )
 
 

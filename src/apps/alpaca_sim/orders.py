@@ -45,11 +45,16 @@ async def submit(sim: Simulation, request: Request) -> Response:
         updated_at=now,
         limit_price=sub.limit_price,
         stop_price=sub.stop_price,
+        trail_price=sub.trail_price,
+        trail_percent=sub.trail_percent,
         extended_hours=sub.extended_hours,
+        order_class=sub.order_class,
+        take_profit=sub.take_profit,
+        stop_loss=sub.stop_loss,
     )
     pending = sim.faults.take("pending_new", request.method, request.path)
     answer = await place(sim, order, intent=sub.position_intent, pending_ms=None if pending is None else pending.ms)
-    return json_response(sim.order_json(answer))
+    return json_response(await sim.nested_json(answer))  # Alpaca answers a class order with its legs
 
 
 async def place(
@@ -87,7 +92,7 @@ async def list_orders(sim: Simulation, request: Request) -> Response:
     direction = query.get("direction") or "desc"
     if direction not in ("asc", "desc"):
         raise errors.invalid(f"invalid direction: {direction!r}")
-    query.boolean("nested")
+    nested = query.boolean("nested")
     side = query.choice(Side, "side")
     symbols = query.symbols("symbols")
     found = [
@@ -100,17 +105,20 @@ async def list_orders(sim: Simulation, request: Request) -> Response:
     if direction == "asc":
         found.reverse()
     lag = sim.faults.take("status_lag", request.method, request.path)
+    if nested:  # legs are rolled into their parents' `legs` rather than listed beside them
+        rolled = {leg.broker_order_id for snap in found for leg in snap.legs}
+        found = [snap for snap in found if snap.broker_order_id not in rolled]
     shown = found[:limit]
     if lag is not None:
         shown = [sim.lagged(snap, lag.ms) for snap in shown]
-    return json_response([sim.order_json(snap) for snap in shown])
+    return json_response([await sim.nested_json(snap) if nested else sim.order_json(snap) for snap in shown])
 
 
 async def get_order(sim: Simulation, request: Request, order_id: str) -> Response:
     """`GET /v2/orders/{order_id}`."""
-    request.query.boolean("nested")
-    snap = await sim.exchange.get_order(_order_id(order_id))
-    return json_response(sim.order_json(_lagged(sim, request, snap)))
+    nested = request.query.boolean("nested")
+    snap = _lagged(sim, request, await sim.exchange.get_order(_order_id(order_id)))
+    return json_response(await sim.nested_json(snap) if nested else sim.order_json(snap))
 
 
 async def by_client_order_id(sim: Simulation, request: Request) -> Response:
@@ -145,6 +153,7 @@ async def replace(sim: Simulation, request: Request, order_id: str) -> Response:
         limit_price=change.limit_price,
         stop_price=change.stop_price,
         time_in_force=change.time_in_force,
+        trail=change.trail,
     )
     intent = sim.intents.get(old_id)
     if intent is not None:
@@ -159,6 +168,7 @@ def _unchanged(old: BrokerOrder, change: order_requests.Replacement) -> bool:
         and change.limit_price in (None, old.limit_price)
         and change.stop_price in (None, old.stop_price)
         and change.time_in_force in (None, old.time_in_force)
+        and change.trail in (None, old.trail_price if old.trail_price is not None else old.trail_percent)
     )
 
 

@@ -263,9 +263,28 @@ class Simulation:
             return PositionIntent.BUY_TO_CLOSE if position_quantity < ZERO else PositionIntent.BUY_TO_OPEN
         return PositionIntent.SELL_TO_CLOSE if position_quantity > ZERO else PositionIntent.SELL_TO_OPEN
 
-    def order_json(self, snap: BrokerOrder) -> wire.JSON:
+    def order_json(self, snap: BrokerOrder, *, legs: Sequence[BrokerOrder] = ()) -> wire.JSON:
+        """The Order object; a parent's `legs` as given (each showing the parent's class), else null."""
         asset = self.assets[snap.symbol]
-        return wire.order(snap, asset_id=asset.asset_id, position_intent=self.intents.get(snap.broker_order_id))
+        shown = None
+        if legs:
+            shown = [
+                wire.order(
+                    leg,
+                    asset_id=asset.asset_id,
+                    position_intent=self.intents.get(leg.broker_order_id),
+                    order_class=snap.order_class,
+                )
+                for leg in legs
+            ]
+        return wire.order(
+            snap, asset_id=asset.asset_id, position_intent=self.intents.get(snap.broker_order_id), legs=shown
+        )
+
+    async def nested_json(self, snap: BrokerOrder) -> wire.JSON:
+        """The Order object with a parent's legs as they stand now (`nested=true`, a submission's answer)."""
+        legs = [await self.exchange.get_order(leg.broker_order_id) for leg in snap.legs]
+        return self.order_json(snap, legs=legs)
 
     def lagged(self, snap: BrokerOrder, lag_ms: int) -> BrokerOrder:
         """The order as it stood `lag_ms` ago (its first known state if it is younger than that)."""

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from trading_core.broker_models import BrokerOrder, TradeUpdate
-from trading_core.enums import OrderStatus
+from trading_core.enums import OrderClass, OrderStatus
 from trading_core.market import EASTERN, Account, Asset, MarketClock
 from trading_core.market_hours import TradingDay
 from trading_core.values import ZERO
@@ -47,8 +47,20 @@ def _ts_or_none(moment: datetime | None) -> str | None:
     return None if moment is None else ts(moment)
 
 
-def order(o: BrokerOrder, *, asset_id: str, position_intent: str | None) -> JSON:
-    """The Order object (2.3); `asset_id` and `position_intent` are known to the simulator, not the order."""
+def order(
+    o: BrokerOrder,
+    *,
+    asset_id: str,
+    position_intent: str | None,
+    legs: list[JSON] | None = None,
+    order_class: OrderClass | None = None,
+) -> JSON:
+    """The Order object (2.3); `asset_id` and `position_intent` are known to the simulator, not the order.
+
+    `legs`: a parent's legs as Order objects (a submission's answer, or `nested=true`), else null;
+    `order_class`: the class shown when it is not the order's own (a leg shows its parent's).
+    """
+    shown_class = o.order_class if order_class is None else order_class
     replaced_at = o.updated_at if o.status is OrderStatus.REPLACED else None
     failed_at = o.updated_at if o.status is OrderStatus.REJECTED else None
     return {
@@ -72,7 +84,7 @@ def order(o: BrokerOrder, *, asset_id: str, position_intent: str | None) -> JSON
         "qty": dec(o.quantity),
         "filled_qty": dec(o.filled_quantity),
         "filled_avg_price": None if o.filled_average_price is None else dec(o.filled_average_price),
-        "order_class": "",
+        "order_class": "" if shown_class is OrderClass.SIMPLE else shown_class.value,
         "order_type": o.type.value,
         "type": o.type.value,
         "side": o.side.value,
@@ -82,10 +94,10 @@ def order(o: BrokerOrder, *, asset_id: str, position_intent: str | None) -> JSON
         "stop_price": None if o.stop_price is None else dec(o.stop_price),
         "status": o.status.value,
         "extended_hours": o.extended_hours,
-        "legs": None,
-        "trail_percent": None,
-        "trail_price": None,
-        "hwm": None,
+        "legs": legs,
+        "trail_percent": None if o.trail_percent is None else dec(o.trail_percent),
+        "trail_price": None if o.trail_price is None else dec(o.trail_price),
+        "hwm": None if o.hwm is None else dec(o.hwm),
         "ratio_qty": None,
     }
 

@@ -23,7 +23,7 @@ from litestar.types import Empty
 from litestar.typing import FieldDefinition
 
 from adapters.codec import encode_positional
-from apps.service.schemas import JsonNumber, OrderPrice, OrderQuantity, QueryQuantity
+from apps.service.schemas import JsonNumber, OrderPrice, OrderQuantity, QueryQuantity, TrailPercent
 
 _decoder: Final = msgspec.json.Decoder(float_hook=Decimal)
 _encoder: Final = msgspec.json.Encoder(enc_hook=default_serializer, decimal_format="number")
@@ -218,6 +218,13 @@ _QUANTITY: Final = Schema(
 _AMOUNT_SCHEMAS: Final[dict[type, Schema]] = {
     OrderQuantity: _QUANTITY,
     QueryQuantity: _QUANTITY,
+    TrailPercent: Schema(
+        type=OpenAPIType.NUMBER,
+        exclusive_minimum=0,
+        maximum=_MAX_QUANTITY,
+        multiple_of=0.0001,
+        description="A trail in percent of the high-water mark: greater than 0, at most 4 decimal places.",
+    ),
     OrderPrice: Schema(
         type=OpenAPIType.NUMBER,
         any_of=[

@@ -34,9 +34,13 @@ from apps.service.schemas import (
     RiskBody,
     RiskCheckRejection,
     RiskLimitsBody,
+    StopLossOut,
     SubmitOrderRequest,
     SubmitOrderResponse,
+    TakeProfitOut,
 )
+from trading_core.errors import InvalidOrder
+from trading_core.order_classes import StopLoss, TakeProfit
 from trading_core.orders import Order
 from trading_core.requests import OrderRequest
 from trading_core.risk import PreTradeValidation, RiskLimits
@@ -65,6 +69,9 @@ SCALES: Final[dict[str, Callable[[Any], Any]]] = {
             "average_price",
             "limit_price",
             "stop_price",
+            "trail_price",
+            "trail_percent",
+            "hwm",
             "average_entry_price",
             "current_price",
             "unrealized_pnl_percent",
@@ -97,7 +104,18 @@ def order_request(body: SubmitOrderRequest) -> OrderRequest:
     Raises:
         InvalidOrder: a field breaks a rule; the field is named.
     """
-    return OrderRequest.create(**msgspec.structs.asdict(body))
+    if body.order_class == "oco" and body.limit_price is not None:
+        # One price, given once: the OpenAPI schema says so, and a second copy could only disagree.
+        raise InvalidOrder(
+            "an oco order's limit is its take_profit.limit_price: give no limit_price", field="limit_price"
+        )
+    fields = msgspec.structs.asdict(body)
+    # The exits go to the core as mappings of what was given (a stop-loss's limit only when given).
+    for exit_field in ("take_profit", "stop_loss"):
+        given = fields[exit_field]
+        if given is not None:
+            fields[exit_field] = {k: v for k, v in msgspec.structs.asdict(given).items() if v is not None}
+    return OrderRequest.create(**fields)
 
 
 def submit_response(result: SubmitResult) -> SubmitOrderResponse:
@@ -121,15 +139,15 @@ def order_body(order: Order) -> OrderBody:
     )
 
 
-def position_body(view: PositionView) -> PositionBody:
-    """A position valued at its mark."""
-    return PositionBody(**_API.unstructure(view))
+def position_body(view: PositionView, protective: Callable[[str], list[Order]]) -> PositionBody:
+    """A position valued at its mark, with the ids of the orders `protective` says protect it."""
+    return PositionBody(**_API.unstructure(view), protective_order_ids=[o.id for o in protective(view.symbol)])
 
 
-def portfolio_body(view: PortfolioView) -> PositionListBody:
-    """Every open position with the account's totals."""
+def portfolio_body(view: PortfolioView, protective: Callable[[str], list[Order]]) -> PositionListBody:
+    """Every open position with the account's totals (`protective` as `position_body` takes it)."""
     return PositionListBody(
-        positions=[position_body(p) for p in view.positions],
+        positions=[position_body(p, protective) for p in view.positions],
         total_equity=money(view.total_equity),
         buying_power=money(view.buying_power),
     )
@@ -201,14 +219,18 @@ def _shape(
 def _api_converter() -> cattrs.Converter:
     converter = cattrs.Converter()
     converter.register_unstructure_hook(StrEnum, lambda member: member.value)  # not str's hook: enums as words
+    converter.register_unstructure_hook(TakeProfit, lambda t: TakeProfitOut(limit_price=at_four_places(t.limit_price)))
+    converter.register_unstructure_hook(
+        StopLoss, lambda s: StopLossOut(stop_price=at_four_places(s.stop_price), limit_price=_four(s.limit_price))
+    )
     _shape(
         converter,
         Order,
         OrderBody,
-        renamed={"id": "order_id", "status": "broker_status"},
+        renamed={"id": "order_id", "status": "broker_status", "leg_of": "parent_order_id"},
         worked_out=("status", "average_price"),
     )
-    _shape(converter, PositionView, PositionBody)
+    _shape(converter, PositionView, PositionBody, given=("protective_order_ids",))
     _shape(converter, AccountView, AccountBody, worked_out=("daily_pnl",))
     _shape(converter, Rejection, RiskCheckRejection)
     _shape(converter, RiskLimits, RiskLimitsBody)

@@ -52,6 +52,7 @@ STATUS_BY_CODE: Final[Mapping[str, int]] = {
     "RISK_REJECTED": 422,
     "BROKER_REJECTED": 422,
     codes.INSUFFICIENT_QUANTITY: 422,
+    codes.INVALID_MODIFICATION: 422,
     codes.QUANTITY_MISMATCH: 422,
     codes.BROKER_ERROR: 502,
     "STORE_ERROR": 503,
@@ -115,6 +116,9 @@ _API_NAMES: Final = {
         "trail_price",
         "trail_percent",
         "filled_quantity",
+        "order_class",
+        "take_profit",
+        "stop_loss",
     )
 }
 _SNAKE_FIELD: Final = re.compile(r"\b(" + "|".join(_API_NAMES) + r")\b")
@@ -246,8 +250,9 @@ _NAMED_FIELD: Final = re.compile(r"field `([^`]+)`")
 def _field_of(key: str, message: str) -> str:
     """The field at fault: msgspec names a missing or unknown one in the message, not in the key."""
     named = _NAMED_FIELD.search(message)
-    if key in ("", "data") and named is not None:
-        return named.group(1)
+    if named is not None:  # a field of the object at `key`: the body, or one inside it (`takeProfit`)
+        parent = "" if key in ("", "data") else key.removeprefix("data.")
+        return f"{parent}.{named.group(1)}" if parent else named.group(1)
     return "body" if key == "data" else key.removeprefix("data.") or "body"  # `data` is the whole body
 
 

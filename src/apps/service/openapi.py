@@ -31,35 +31,119 @@ _NUMBER: Final = Schema(type=OpenAPIType.NUMBER)
 _NULL: Final = Schema(type=OpenAPIType.NULL)
 
 
-def _needs_price_for(types: list[str], price: str) -> Schema:
-    """`price` is required (a number) for `types`, and absent or null for every other type."""
+def _needs_price_for(types: list[str], price: str, *, unless: Schema | None = None) -> Schema:
+    """`price` is required (a number) for `types` (but not when `unless` holds), absent or null otherwise."""
+    when = Schema(properties={"type": Schema(enum=types)}, required=["type"])
     return Schema(
-        schema_if=Schema(properties={"type": Schema(enum=types)}, required=["type"]),
+        schema_if=when if unless is None else Schema(all_of=[when, Schema(schema_not=unless)]),
         then=Schema(required=[price], properties={price: _NUMBER}),
         schema_else=Schema(properties={price: _NULL}),
     )
 
 
+def _class_is(name: str) -> Schema:
+    return Schema(properties={"orderClass": Schema(const=name)}, required=["orderClass"])
+
+
+def _given(field: str) -> Schema:
+    return Schema(required=[field], properties={field: Schema(type=OpenAPIType.OBJECT)})
+
+
+def _absent(*fields: str) -> Schema:
+    return Schema(properties=dict.fromkeys(fields, _NULL))
+
+
+def _one_of_two(first: str, second: str, given: Schema) -> Schema:
+    """Exactly one of `first` and `second` is given (as `given` says), the other absent or null."""
+    return Schema(
+        one_of=[
+            Schema(all_of=[Schema(required=[first], properties={first: given}), _absent(second)]),
+            Schema(all_of=[Schema(required=[second], properties={second: given}), _absent(first)]),
+        ]
+    )
+
+
+_CLASS_ENTRY: Final = Schema(
+    properties={"timeInForce": Schema(enum=["day", "gtc"]), "extendedHours": Schema(const=False)},
+)
+"""Every class's entry: time in force day or gtc, not in extended hours."""
+
+
+def _class_rule(name: str, types: list[str], exits: Schema, description: str) -> Schema:
+    return Schema(
+        description=description,
+        schema_if=_class_is(name),
+        then=Schema(all_of=[Schema(properties={"type": Schema(enum=types)}), _CLASS_ENTRY, exits]),
+    )
+
+
 _SUBMIT_RULES: Final = [
-    _needs_price_for(["limit", "stop_limit"], "limitPrice"),
+    _needs_price_for(["limit", "stop_limit"], "limitPrice", unless=_class_is("oco")),
     _needs_price_for(["stop", "stop_limit"], "stopPrice"),
     Schema(
         description="extendedHours is for limit orders with time in force day.",
         schema_if=Schema(properties={"extendedHours": Schema(const=True)}, required=["extendedHours"]),
         then=Schema(properties={"type": Schema(const="limit"), "timeInForce": Schema(const="day")}),
     ),
+    Schema(
+        description=(
+            "A trailing_stop takes exactly one of trailPrice and trailPercent, time in force day or gtc; "
+            "other types take neither."
+        ),
+        schema_if=Schema(properties={"type": Schema(const="trailing_stop")}, required=["type"]),
+        then=Schema(
+            all_of=[
+                _one_of_two("trailPrice", "trailPercent", _NUMBER),
+                Schema(properties={"timeInForce": Schema(enum=["day", "gtc"])}),
+            ]
+        ),
+        schema_else=_absent("trailPrice", "trailPercent"),
+    ),
+    Schema(
+        description="A simple order (the default orderClass) takes no takeProfit and no stopLoss.",
+        schema_if=Schema(properties={"orderClass": Schema(const="simple")}),
+        then=_absent("takeProfit", "stopLoss"),
+    ),
+    _class_rule(
+        "bracket",
+        ["market", "limit"],
+        Schema(all_of=[_given("takeProfit"), _given("stopLoss")]),
+        "A bracket: a market or limit entry with a takeProfit and a stopLoss.",
+    ),
+    _class_rule(
+        "oto",
+        ["market", "limit", "stop", "stop_limit"],
+        _one_of_two("takeProfit", "stopLoss", Schema(type=OpenAPIType.OBJECT)),
+        "An OTO: an entry with exactly one exit, a takeProfit or a stopLoss.",
+    ),
+    _class_rule(
+        "oco",
+        ["limit"],
+        Schema(all_of=[_given("takeProfit"), _given("stopLoss"), _absent("limitPrice")]),
+        "An OCO: an exit pair, a limit order whose price is its takeProfit.limitPrice (no limitPrice of its own).",
+    ),
 ]
+_SUBMIT_RULES_TEXT: Final = (
+    "An order. Besides the rules below, the server checks what a schema cannot say, each answered 400 "
+    "INVALID_ORDER naming the field. Where the exits sell (a buy's bracket or OTO, a sell OCO): "
+    "takeProfit.limitPrice at least 0.01 above stopLoss.stopPrice, and a stopLoss.limitPrice at or below "
+    "its stopPrice (the other way round where they buy). A bracket's or OTO's exits at least 0.01 on their "
+    "sides of the entry's limit or stop price, or of the current price for a market entry."
+)
 
 _MODIFY_FIELDS: Final = ("quantity", "limitPrice", "stopPrice", "timeInForce")
 
 RULES: Final[dict[str, dict[str, Any]]] = {
-    "SubmitOrderRequest": {"all_of": _SUBMIT_RULES},
+    "SubmitOrderRequest": {"all_of": _SUBMIT_RULES, "description": _SUBMIT_RULES_TEXT},
     "ModifyOrderRequest": {
         "any_of": [
             Schema(required=[f], properties={f: Schema(schema_not=_NULL)}, description=f"{f} is given")
             for f in _MODIFY_FIELDS
         ],
-        "description": "At least one of quantity, limitPrice, stopPrice and timeInForce, not null.",
+        "description": (
+            "At least one of quantity, limitPrice, stopPrice and timeInForce, not null; a price the order's "
+            "type does not take (a limitPrice for a stop order) is refused 400 INVALID_ORDER naming it."
+        ),
     },
 }
 """Component name -> what its schema gains beyond its fields."""
@@ -90,6 +174,17 @@ EXAMPLES: Final[dict[str, list[dict[str, Any]]]] = {
         {"symbol": "AAPL", "side": "buy", "quantity": 10, "type": "market"},
         {"symbol": "MSFT", "side": "buy", "quantity": 5, "type": "limit", "limitPrice": 300.5, "timeInForce": "gtc"},
         {"symbol": "AAPL", "side": "sell", "quantity": 2, "type": "stop", "stopPrice": 150, "clientOrderId": "s7-001"},
+        {
+            "symbol": "AAPL",
+            "side": "buy",
+            "quantity": 4,
+            "type": "limit",
+            "limitPrice": 185,
+            "orderClass": "bracket",
+            "takeProfit": {"limitPrice": 200},
+            "stopLoss": {"stopPrice": 175, "limitPrice": 174.5},
+        },
+        {"symbol": "AAPL", "side": "sell", "quantity": 3, "type": "trailing_stop", "trailPercent": 2.5},
     ],
     "ModifyOrderRequest": [{"quantity": 8}, {"limitPrice": 301.25}],
     "ClosePositionRequest": [{"quantity": 2}],
@@ -100,6 +195,8 @@ EXAMPLES: Final[dict[str, list[dict[str, Any]]]] = {
 
 CLOSED_BODIES: Final = (
     "SubmitOrderRequest",
+    "TakeProfitBody",
+    "StopLossBody",
     "ModifyOrderRequest",
     "ClosePositionRequest",
     "RiskResetRequest",

@@ -14,7 +14,8 @@ from typing import Annotated, Any, Final, Literal
 import msgspec
 
 Side = Literal["buy", "sell"]
-OrderTypeName = Literal["market", "limit", "stop", "stop_limit"]
+OrderTypeName = Literal["market", "limit", "stop", "stop_limit", "trailing_stop"]
+OrderClassName = Literal["simple", "bracket", "oco", "oto"]
 TimeInForceName = Literal["day", "gtc", "ioc", "fok"]
 OrderStatusName = Literal["new", "partially_filled", "filled", "cancelled", "rejected"]
 SubmitStatusName = Literal["pending", "accepted", "rejected"]
@@ -42,6 +43,10 @@ class OrderQuantity(JsonNumber):
 
 class OrderPrice(JsonNumber):
     """Greater than 0 with at most 4 decimal places below $1, at most 2 from $1 up (sub-penny rule)."""
+
+
+class TrailPercent(JsonNumber):
+    """Greater than 0, at most 4 decimal places: a trailing stop's trail in percent of its high-water mark."""
 
 
 class QueryQuantity(Decimal):
@@ -129,6 +134,19 @@ class RejectedOrderBody(_Out):
 # ---------------------------------------------------------------------------- orders
 
 
+class TakeProfitBody(_Body):
+    """A bracket's, OCO's or OTO's take-profit exit: a limit order."""
+
+    limit_price: OrderPrice
+
+
+class StopLossBody(_Body):
+    """A bracket's, OCO's or OTO's stop-loss exit: a stop order, or a stop-limit with `limitPrice`."""
+
+    stop_price: OrderPrice
+    limit_price: OrderPrice | None = None
+
+
 class SubmitOrderRequest(_Body):
     symbol: Ticker
     side: Side
@@ -137,9 +155,14 @@ class SubmitOrderRequest(_Body):
     time_in_force: TimeInForceName = "day"
     limit_price: OrderPrice | None = None
     stop_price: OrderPrice | None = None
+    trail_price: OrderPrice | None = None
+    trail_percent: TrailPercent | None = None
     extended_hours: bool = False
     client_order_id: ClientOrderIdText | None = None
     strategy_id: UuidText | None = None
+    order_class: OrderClassName = "simple"
+    take_profit: TakeProfitBody | None = None
+    stop_loss: StopLossBody | None = None
 
 
 class SubmitOrderResponse(_Out):
@@ -160,6 +183,15 @@ class ModifyOrderRequest(_Body):
     limit_price: OrderPrice | None = None
     stop_price: OrderPrice | None = None
     time_in_force: TimeInForceName | None = None
+
+
+class TakeProfitOut(_Out):
+    limit_price: Amount
+
+
+class StopLossOut(_Out):
+    stop_price: Amount
+    limit_price: Amount | None = None
 
 
 class OrderBody(_Out):
@@ -190,6 +222,19 @@ class OrderBody(_Out):
     rejection_reason: str | None = None
     replaces: str | None = None
     replaced_by: str | None = None
+    trail_price: Amount | None = None
+    trail_percent: Amount | None = None
+    hwm: Amount | None = None
+    """A trailing stop's high-water mark (low-water for a buy), as the broker last reported it."""
+    order_class: OrderClassName = "simple"
+    legs: list[str] = msgspec.field(default_factory=list)
+    """A parent's legs (orders of their own, by id): the take-profit first, then the stop-loss."""
+    parent_order_id: str | None = None
+    """A leg's parent: the entry (or the OCO's first exit) it belongs to."""
+    take_profit: TakeProfitOut | None = None
+    """A parent's take-profit as it was asked for."""
+    stop_loss: StopLossOut | None = None
+    """A parent's stop-loss as it was asked for."""
 
 
 class OrderListBody(_Out):
@@ -252,6 +297,8 @@ class PositionBody(_Out):
     unrealized_pnl_percent: Amount
     cost_basis: Amount
     realized_pnl: Amount
+    protective_order_ids: list[str] = msgspec.field(default_factory=list)
+    """The open orders that protect the position (a bracket's or OCO's exits, stops, trailing stops)."""
 
 
 class PositionListBody(_Out):

@@ -23,6 +23,7 @@ from trading_core.enums import OrderClass, OrderStatus, TimeInForce
 from trading_core.errors import (
     BrokerError,
     BrokerRejected,
+    InvalidModification,
     InvalidOrder,
     OrderInDoubt,
     OrderNotCancelable,
@@ -119,6 +120,8 @@ class Amendment:
             OrderNotCancelable: it has ended, or it is being placed and the broker does not show it yet.
             BrokerError: the replacement was not sent; the old order works on unchanged.
             StoreError: the store failed; after the replacement may have left, it names its ids.
+            InvalidModification: a change the order does not take (a limit price for a stop order, a
+                trail for another type, a closing half grown past what it closes).
         """
         parts = self._parts
         old = await parts.order(order_id)
@@ -128,16 +131,19 @@ class Amendment:
             ensure_cancelable(old)
         if quantity is not None and quantity > old.remaining_quantity:
             self._refuse_growing_a_closing_half(old)
-        request = OrderRequest.from_order(
-            old,
-            quantity=quantity if quantity is not None else old.remaining_quantity,
-            time_in_force=time_in_force or old.time_in_force,
-            limit_price=limit_price if limit_price is not None else old.limit_price,
-            stop_price=stop_price if stop_price is not None else old.stop_price,
-            client_order_id=None,  # the replacement's own, made when it is built
-            **_trail_change(old, trail),
-            **_take_profit_change(old, limit_price),
-        )
+        try:
+            request = OrderRequest.from_order(
+                old,
+                quantity=quantity if quantity is not None else old.remaining_quantity,
+                time_in_force=time_in_force or old.time_in_force,
+                limit_price=limit_price if limit_price is not None else old.limit_price,
+                stop_price=stop_price if stop_price is not None else old.stop_price,
+                client_order_id=None,  # the replacement's own, made when it is built
+                **_trail_change(old, trail),
+                **_take_profit_change(old, limit_price),
+            )
+        except InvalidOrder as e:  # the changes were well formed: it is the order they meet that refuses them
+            raise InvalidModification(str(e), field=e.field, details={"orderId": old.id}) from e
         validation = await self._validate_increase(old, request)
         if validation is not None and not validation.approved:
             return SubmitResult(old, validation)
@@ -159,11 +165,11 @@ class Amendment:
         after it: more than was asked, in all. The opening half is the one to change.
 
         Raises:
-            InvalidOrder: `old` is a closing half with an opening half waiting for it.
+            InvalidModification: `old` is a closing half with an opening half waiting for it.
         """
         waiting = [o for o in self._parts.book.open_orders_in(old.symbol) if o.parent_id == old.id]
         if waiting:
-            raise InvalidOrder(
+            raise InvalidModification(
                 f"order {old.id} closes the position and order {waiting[0].id} opens the rest after it: "
                 "a larger quantity would sell or buy past flat twice; change the opening order instead",
                 field="quantity",
@@ -236,12 +242,12 @@ def _trail_change(old: Order, trail: Decimal | None) -> dict[str, Decimal | None
     """The request fields a new `trail` sets: the old order's kind of trail (Alpaca's `trail` cannot switch).
 
     Raises:
-        InvalidOrder: a trail for an order that is no trailing stop.
+        InvalidModification: a trail for an order that is no trailing stop.
     """
     if trail is None:
         return {}
     if old.trail_price is None and old.trail_percent is None:
-        raise InvalidOrder(f"{old.type} orders take no trail", field="trail")
+        raise InvalidModification(f"{old.type} orders take no trail", field="trail")
     return {"trail_price": trail} if old.trail_price is not None else {"trail_percent": trail}
 
 

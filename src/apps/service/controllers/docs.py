@@ -25,7 +25,8 @@ _MEANING: Final = {
     413: "The request body is over 64 KiB (BODY_TOO_LARGE).",
     422: (
         "Refused by a risk check or the broker: code and reason (INSUFFICIENT_QUANTITY: more than is held; "
-        "QUANTITY_MISMATCH: a close's query and body quantities differ)."
+        "QUANTITY_MISMATCH: a close's query and body quantities differ; INVALID_MODIFICATION: a change the order "
+        "does not take, as a limitPrice for a stop order)."
     ),
     500: "Unexpected failure (INTERNAL_ERROR).",
     502: (

@@ -142,7 +142,9 @@ class OrdersController(Controller):
             )
             return _cancel_answer(order, success=True, message=message)
 
-    @patch("/{orderId:str}", responses=rejection(404, 409, 413, 502), summary="Modify an order")
+    # 422: a refusal of the change (INVALID_MODIFICATION, a risk check), or the broker's of the
+    # replacement, which then carries the kept order as a submission's refusal does
+    @patch("/{orderId:str}", responses=errors(404, 409, 413, 422, 502), summary="Modify an order")
     async def modify(
         self,
         orderId: OrderIdPath,  # noqa: N803

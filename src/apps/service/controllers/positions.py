@@ -41,11 +41,11 @@ class PositionsController(Controller):
 
     @get("/", responses=errors(502), summary="List positions")
     async def list_positions(self, engine: Engine) -> PositionListBody:
-        return portfolio_body(await engine.list_positions())
+        return portfolio_body(await engine.list_positions(), engine.protective_orders)
 
     @get("/{symbol:str}", responses=errors(404, 502), summary="Get a position")
     async def get_position(self, symbol: SymbolPath, engine: Engine) -> PositionBody:
-        return position_body(await engine.get_position(checked_symbol(symbol)))
+        return position_body(await engine.get_position(checked_symbol(symbol)), engine.protective_orders)
 
     @delete("/{symbol:str}", status_code=200, responses=rejection(404, 413, 502), summary="Close a position")
     async def close_position(

@@ -1,0 +1,175 @@
+"""Protective orders through the API (#17): brackets, OTOs, OCOs and trailing stops on the paper
+exchange, with the operator's price endpoint moving the market (held still and always open)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from tests.service import api_spec as spec
+from tests.service.conftest import conforms
+
+Client = AsyncTestClient[Any]
+
+BRACKET = {
+    "symbol": "AAPL",
+    "side": "buy",
+    "quantity": 10,
+    "type": "market",
+    "orderClass": "bracket",
+    "takeProfit": {"limitPrice": 200},
+    "stopLoss": {"stopPrice": 180},
+}
+"""AAPL stands at 190 on the paper exchange."""
+
+
+async def order(api: Client, order_id: str) -> Any:
+    return conforms((await api.get(f"/api/v1/orders/{order_id}")).json(), spec.ORDER)
+
+
+async def submitted(api: Client, body: dict[str, Any]) -> str:
+    response = await api.post("/api/v1/orders", json=body)
+    assert response.status_code == 201, response.json()
+    return str(response.json()["orderId"])
+
+
+async def move(api: Client, price: float) -> None:
+    response = await api.put("/api/v1/paper/prices/AAPL", json={"price": price})
+    assert response.status_code == 200, response.json()
+
+
+async def test_a_brackets_stop_fills_when_the_price_falls_and_its_take_profit_is_cancelled(api: Client) -> None:
+    parent_id = await submitted(api, BRACKET)
+    parent = await order(api, parent_id)
+    take_profit_id, stop_id = parent["legs"]
+    position = (await api.get("/api/v1/positions/AAPL")).json()
+
+    assert (parent["orderClass"], parent["status"], parent["filledQuantity"]) == ("bracket", "filled", 10)
+    assert parent["takeProfit"] == {"limitPrice": 200}
+    assert parent["stopLoss"] == {"stopPrice": 180}
+    assert sorted(position["protectiveOrderIds"]) == sorted([take_profit_id, stop_id])
+    for leg_id, kind in ((take_profit_id, "limit"), (stop_id, "stop")):
+        leg = await order(api, leg_id)
+        assert (leg["parentOrderId"], leg["type"], leg["side"], leg["status"]) == (parent_id, kind, "sell", "new")
+
+    await move(api, 185)
+    assert (await order(api, stop_id))["status"] == "new"  # above its stop: nothing yet
+    await move(api, 179)
+
+    stop, take_profit = await order(api, stop_id), await order(api, take_profit_id)
+    assert (stop["status"], stop["filledQuantity"], stop["averagePrice"]) == ("filled", 10, 179)
+    assert take_profit["status"] == "cancelled"
+    assert (await api.get("/api/v1/positions/AAPL")).status_code == 404
+    closed = (await api.get("/api/v1/positions/history")).json()["positions"]
+    assert [(p["symbol"], p["realizedPnl"], p["orderId"]) for p in closed] == [("AAPL", -110, stop_id)]  # (179-190)*10
+
+
+async def test_a_brackets_legs_are_held_until_the_entry_fills_and_cancelling_the_entry_cancels_them(
+    api: Client,
+) -> None:
+    parent_id = await submitted(api, {**BRACKET, "type": "limit", "limitPrice": 185})
+    legs = (await order(api, parent_id))["legs"]
+    held = [(await order(api, leg))["brokerStatus"] for leg in legs]
+
+    cancelled = await api.delete(f"/api/v1/orders/{parent_id}")
+
+    assert held == ["held", "held"]
+    assert cancelled.json()["cancelled"] is True
+    assert [(await order(api, leg))["status"] for leg in legs] == ["cancelled", "cancelled"]
+
+
+async def test_an_oto_with_a_stop_loss_protects_what_its_entry_bought(api: Client) -> None:
+    body = {**BRACKET, "orderClass": "oto", "takeProfit": None, "stopLoss": {"stopPrice": 185, "limitPrice": 184}}
+    parent_id = await submitted(api, body)
+    (stop_id,) = (await order(api, parent_id))["legs"]
+
+    stop = await order(api, stop_id)
+
+    assert (stop["type"], stop["stopPrice"], stop["limitPrice"], stop["status"]) == ("stop_limit", 185, 184, "new")
+    assert (await api.get("/api/v1/positions/AAPL")).json()["protectiveOrderIds"] == [stop_id]
+
+
+async def test_closing_a_position_cancels_its_oco_first(api: Client) -> None:
+    await submitted(api, {"symbol": "AAPL", "side": "buy", "quantity": 10, "type": "market"})
+    oco_id = await submitted(
+        api,
+        {
+            "symbol": "AAPL",
+            "side": "sell",
+            "quantity": 10,
+            "type": "limit",
+            "orderClass": "oco",
+            "takeProfit": {"limitPrice": 200},
+            "stopLoss": {"stopPrice": 180},
+        },
+    )
+    oco = await order(api, oco_id)
+    protected = (await api.get("/api/v1/positions/AAPL")).json()["protectiveOrderIds"]
+
+    closed = await api.delete("/api/v1/positions/AAPL")
+
+    assert oco["orderClass"] == "oco"
+    assert sorted(protected) == sorted([oco_id, *oco["legs"]])
+    assert closed.status_code == 200, closed.json()
+    assert (await order(api, closed.json()["orderId"]))["status"] == "filled"
+    assert [(await order(api, i))["status"] for i in (oco_id, *oco["legs"])] == ["cancelled"] * (1 + len(oco["legs"]))
+    assert (await api.get("/api/v1/positions/AAPL")).status_code == 404
+
+
+@pytest.mark.parametrize(("trail", "fills_at"), [({"trailPrice": 5}, 195), ({"trailPercent": 2}, 196)])
+async def test_a_trailing_stop_follows_the_high_water_mark_and_fills_on_the_retracement(
+    api: Client, trail: dict[str, Any], fills_at: float
+) -> None:
+    await submitted(api, {"symbol": "AAPL", "side": "buy", "quantity": 10, "type": "market"})
+    stop_id = await submitted(api, {"symbol": "AAPL", "side": "sell", "quantity": 10, "type": "trailing_stop", **trail})
+
+    taken = await order(api, stop_id)
+    await move(api, 200)
+    await move(api, fills_at + 0.01)
+    still = await order(api, stop_id)
+    await move(api, fills_at)
+    filled = await order(api, stop_id)
+
+    assert (taken["hwm"], taken["type"], taken["status"]) == (190, "trailing_stop", "new")
+    assert {k: taken[k] for k in trail} == trail
+    assert still["status"] == "new"  # 200 less the trail not yet reached: the mark followed the price up
+    assert (filled["status"], filled["averagePrice"], filled["hwm"]) == ("filled", fills_at, 200)
+
+
+INVALID = [
+    ({**BRACKET, "takeProfit": {"limitPrice": 179}}, "takeProfit.limitPrice"),  # at or below the stop-loss
+    ({**BRACKET, "stopLoss": {"stopPrice": 195}}, "stopLoss.stopPrice"),  # above the market entry's price
+    ({**BRACKET, "type": "limit", "limitPrice": 179.5}, "stopLoss.stopPrice"),  # above the limit entry's
+    ({**BRACKET, "stopLoss": {"stopPrice": 180, "limitPrice": 181}}, "stopLoss.limitPrice"),
+    ({**BRACKET, "orderClass": "simple"}, "takeProfit"),
+    ({**BRACKET, "stopLoss": None}, "stopLoss"),
+    ({**BRACKET, "type": "stop", "stopPrice": 191}, "type"),
+    ({**BRACKET, "timeInForce": "ioc"}, "timeInForce"),
+    ({**BRACKET, "orderClass": "oto"}, "stopLoss"),
+    ({**BRACKET, "orderClass": "oco", "type": "limit", "limitPrice": 200}, "limitPrice"),
+    ({**BRACKET, "takeProfit": {"limitPrice": 200, "stopPrice": 1}}, "takeProfit.stopPrice"),
+    ({**BRACKET, "takeProfit": {}}, "takeProfit.limitPrice"),
+    ({**BRACKET, "orderClass": "triangle"}, "orderClass"),
+    (
+        {"symbol": "AAPL", "side": "sell", "quantity": 1, "type": "limit", "limitPrice": 200, "trailPrice": 1},
+        "trailPrice",
+    ),
+    ({"symbol": "AAPL", "side": "sell", "quantity": 1, "type": "trailing_stop"}, "trailPrice"),
+    (
+        {"symbol": "AAPL", "side": "sell", "quantity": 1, "type": "trailing_stop", "trailPrice": 1, "trailPercent": 1},
+        "trailPrice",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "field"), INVALID)
+async def test_an_invalid_combination_is_refused_naming_its_field_and_nothing_is_created(
+    api: Client, body: dict[str, Any], field: str
+) -> None:
+    response = await api.post("/api/v1/orders", json=body)
+
+    assert response.status_code == 400, response.json()
+    assert (response.json()["code"], response.json()["details"]["field"]) == ("INVALID_ORDER", field)
+    assert (await api.get("/api/v1/orders", params={"status": "all"})).json()["orders"] == []
