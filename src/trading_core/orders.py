@@ -102,8 +102,14 @@ class Order:
         order_id: OrderId,
         client_order_id: ClientOrderId,
         now: datetime,
+        status: OrderStatus = OrderStatus.PENDING_NEW,
+        parent_id: OrderId | None = None,
+        replaces: OrderId | None = None,
     ) -> Order:
-        """A new order, not yet sent: status `pending_new`.
+        """A new order, not yet sent: status `pending_new` unless `status` says otherwise.
+
+        `parent_id` names the closing half that must fill first (for an opening half), `replaces`
+        the order it replaces: given here, they cost no second order built to carry them.
 
         Raises:
             InvalidOrder: The request is notional: it is resolved to a quantity first.
@@ -120,7 +126,7 @@ class Order:
             "type": request.type,
             "time_in_force": request.time_in_force,
             "quantity": request.quantity,
-            "status": OrderStatus.PENDING_NEW,
+            "status": status,
             "created_at": now,
             "updated_at": now,
             "limit_price": request.limit_price,
@@ -138,9 +144,9 @@ class Order:
             "cancelled_at": None,
             "rejection_code": None,
             "rejection_reason": None,
-            "replaces": None,
+            "replaces": replaces,
             "replaced_by": None,
-            "parent_id": None,
+            "parent_id": parent_id,
             "order_class": request.order_class,
             "take_profit": request.take_profit,
             "stop_loss": request.stop_loss,

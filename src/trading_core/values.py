@@ -245,6 +245,12 @@ def new_order_id(now: datetime | None = None) -> OrderId:
     return OrderId(_uuid7s.next(int(now.timestamp() * 1000) if now is not None else time.time_ns() // 1_000_000))
 
 
+_MS_MASK: Final = (1 << 48) - 1
+_RAND_B_MASK: Final = (1 << 62) - 1
+_VARIANT: Final = 0b10 << 62
+_VERSION: Final = 0x7 << 12
+
+
 class _Uuid7Sequence:
     """Version 7 UUID strings (RFC 9562) that keep the order they were made in.
 
@@ -253,23 +259,30 @@ class _Uuid7Sequence:
     one of 2^48 values to anyone guessing it.
     """
 
-    __slots__ = ("_last_ms", "_last_random")
+    __slots__ = ("_head", "_last_ms", "_last_random")
 
     def __init__(self) -> None:
         self._last_ms = -1
         self._last_random = 0
+        self._head = ""
 
     def next(self, ms: int) -> str:
-        ms &= (1 << 48) - 1
-        rand = -1
+        ms &= _MS_MASK
         if ms == self._last_ms:
             rand = self._last_random + int.from_bytes(os.urandom(6)) + 1
-        if not 0 <= rand < 1 << 74:  # a new millisecond, or past the 74 bits (one chance in 2^26)
+            if rand >> 74:  # past the 74 bits (one chance in 2^26): a fresh draw
+                rand = int.from_bytes(os.urandom(10)) >> 6
+        else:
             rand = int.from_bytes(os.urandom(10)) >> 6
-        self._last_ms, self._last_random = ms, rand
-        value = ms << 80 | 0x7 << 76 | (rand >> 62) << 64 | 0b10 << 62 | rand & ((1 << 62) - 1)
-        h = f"{value:032x}"
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+            h = f"{ms:012x}"  # the time, written once a millisecond: orders made together share it
+            self._head = f"{h[:8]}-{h[8:]}-"
+            self._last_ms = ms
+        self._last_random = rand
+        # hex() rather than a format spec (cheaper): the version's 7 and the variant's
+        # top bit make each part's digits a fixed count ("7" + rand_a's 3; "8"-"b" + 15).
+        version_and_a = hex(_VERSION | rand >> 62)
+        variant_and_b = hex(_VARIANT | rand & _RAND_B_MASK)
+        return f"{self._head}{version_and_a[2:]}-{variant_and_b[2:6]}-{variant_and_b[6:]}"
 
 
 _uuid7s = _Uuid7Sequence()

@@ -54,6 +54,28 @@ def test_an_order_from_a_request_is_the_one_its_constructor_builds(req: OrderReq
     assert attrs.asdict(new) == attrs.asdict(expected)
 
 
+@given(order_requests(), st.sampled_from([OrderStatus.PENDING_NEW, OrderStatus.ACCEPTED]), st.booleans())
+def test_an_order_from_a_request_takes_its_status_parent_and_replaced_order(
+    req: OrderRequest, status: OrderStatus, linked: bool
+) -> None:
+    """As the plain order changed after: the queued, the opening half of a flip, a replacement."""
+    parent, replaced = (OrderId("o-0"), OrderId("o-9")) if linked else (None, None)
+
+    new = Order.from_request(
+        req,
+        order_id=OrderId("o-1"),
+        client_order_id=ClientOrderId("c-1"),
+        now=NOW,
+        status=status,
+        parent_id=parent,
+        replaces=replaced,
+    )
+
+    expected = attrs.evolve(from_request(req), status=status, parent_id=parent, replaces=replaced)
+    assert new == expected
+    assert list(vars(new)) == FIELDS
+
+
 @given(order_requests(), changes(), changes())
 def test_a_change_is_what_attrs_evolve_makes(req: OrderRequest, first: dict[str, Any], then: dict[str, Any]) -> None:
     """Of an order built either way, and of a change of a change."""

@@ -225,12 +225,12 @@ def build_order(
 ) -> Order:
     """A new order for `request`, with new ids (its client order id is the request's, if given)."""
     client_order_id = request.client_order_id or new_client_order_id()
-    order = Order.from_request(request, order_id=new_order_id(now), client_order_id=client_order_id, now=now)
-    if parent_id is not None or replaces is not None or status is not OrderStatus.PENDING_NEW:
-        order = attrs.evolve(
-            order,
-            status=status,
-            parent_id=parent_id,
-            replaces=replaces.id if replaces is not None else None,
-        )
-    return order
+    return Order.from_request(
+        request,
+        order_id=new_order_id(now),
+        client_order_id=client_order_id,
+        now=now,
+        status=status,
+        parent_id=parent_id,
+        replaces=replaces.id if replaces is not None else None,
+    )
