@@ -7,42 +7,21 @@ sides answer with the same prices, the same listings and the same refusal codes.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import attrs
 import pytest
 
-from adapters.paper import PaperExchange
-from tests.contract.alpaca.support import collect_updates, opened_broker, order
+from tests.contract.alpaca.support import collect_updates, order
+from tests.contract.conftest import Venue
 from trading_core.broker_models import TradeUpdate
-from trading_core.clock import SystemClock
 from trading_core.enums import OrderStatus
 from trading_core.errors import BrokerRejected, OrderNotCancelable, OrderNotFound
 from trading_core.orders import TradeEvent
 from trading_core.ports import Broker, MarketData, OrderFilter
 from trading_core.values import BrokerOrderId, ClientOrderId, Symbol
-
-
-@attrs.frozen
-class Venue:
-    """A broker under test, with the market's price control beside it."""
-
-    broker: Any  # Broker and MarketData
-    set_price: Callable[[str, str], None]
-
-
-@pytest.fixture(params=["paper", "alpaca"])
-async def venue(request: pytest.FixtureRequest) -> AsyncIterator[Venue]:
-    if request.param == "paper":
-        exchange = PaperExchange(SystemClock())
-        yield Venue(exchange, lambda symbol, price: exchange.set_price(symbol, Decimal(price)))
-        return
-    sim = request.getfixturevalue("alpaca_sim")
-    async with opened_broker(sim) as broker:
-        yield Venue(broker, sim.set_price)
 
 
 def _has(event: TradeEvent, broker_order_id: BrokerOrderId) -> Callable[[list[TradeUpdate]], bool]:

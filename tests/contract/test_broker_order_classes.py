@@ -6,7 +6,7 @@ The same cases run on the paper exchange and through the Alpaca adapter against 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -14,35 +14,15 @@ from typing import Any
 import attrs
 import pytest
 
-from adapters.paper import PaperExchange
-from tests.contract.alpaca.support import collect_updates, opened_broker, order
+from tests.contract.alpaca.support import collect_updates, order
+from tests.contract.conftest import Venue
 from trading_core.broker_models import BrokerOrder, TradeUpdate
-from trading_core.clock import SystemClock
 from trading_core.enums import OrderClass, OrderStatus, OrderType
 from trading_core.errors import BrokerRejected
 from trading_core.order_classes import LegRole, TakeProfit, leg_client_order_id
 from trading_core.orders import Order, TradeEvent
 from trading_core.requests import OrderRequest
 from trading_core.values import BrokerOrderId, ClientOrderId, new_order_id
-
-
-@attrs.frozen
-class Venue:
-    """A broker under test, with the market's price control beside it."""
-
-    broker: Any  # Broker and MarketData
-    set_price: Callable[[str, str], None]
-
-
-@pytest.fixture(params=["paper", "alpaca"])
-async def venue(request: pytest.FixtureRequest) -> AsyncIterator[Venue]:
-    if request.param == "paper":
-        exchange = PaperExchange(SystemClock())
-        yield Venue(exchange, lambda symbol, price: exchange.set_price(symbol, Decimal(price)))
-        return
-    sim = request.getfixturevalue("alpaca_sim")
-    async with opened_broker(sim) as broker:
-        yield Venue(broker, sim.set_price)
 
 
 def class_order(**kw: Any) -> Order:
