@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from adapters.paper import PaperExchange
 from tests.unit.paper_support import new_exchange
+from tests.unit.test_protective import first_trigger  # the rule the paper exchange must keep
 from trading_core import codes
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.enums import OrderStatus, OrderType, Side
@@ -106,16 +107,6 @@ def test_over_any_price_path_two_exits_never_both_fill_nor_exceed_the_entry(
         assert not all(o.status is OrderStatus.FILLED for o in exit_orders)
     held = run(exchange.list_positions())
     assert all(p.quantity >= 0 for p in held)  # the exits never sold more than was bought
-
-
-def first_trigger(side: Side, path: list[Decimal], trail: Decimal, *, percent: bool) -> int | None:
-    """The rule, by the prefix's extreme: the first price that has come back by the trail."""
-    for i, price in enumerate(path):
-        extreme = max(path[: i + 1]) if side is Side.SELL else min(path[: i + 1])
-        distance = extreme * trail / 100 if percent else trail
-        if (extreme - price if side is Side.SELL else price - extreme) >= distance:
-            return i
-    return None
 
 
 @settings(max_examples=150, deadline=None)
