@@ -7,10 +7,13 @@
     ├── Overfill                OVERFILL           a fill beyond the order's quantity
     ├── NotFound                NOT_FOUND
     │   ├── OrderNotFound       ORDER_NOT_FOUND
-    │   └── PositionNotFound    POSITION_NOT_FOUND
+    │   ├── PositionNotFound    POSITION_NOT_FOUND
+    │   └── UnknownSymbol       SYMBOL_NOT_FOUND   market data asked of a symbol the source does not list
     ├── RiskRejected            (the rule's code)  raised only where a caller asked for an exception
     ├── OrderNotCancelable      ORDER_NOT_CANCELABLE
     ├── InvalidCursor           INVALID_CURSOR     a listing cursor we did not issue
+    ├── InvalidMarketDataRequest INVALID_MARKET_DATA_REQUEST bars asked with an unknown timeframe or a range
+    │                                              that ends before it starts
     ├── DuplicateClientOrderId  DUPLICATE_CLIENT_ORDER_ID
     ├── DailyLossLimitStands    DAILY_LOSS_LIMIT_STANDS a reset refused while today's loss is over the limit
     ├── InsufficientQuantity    INSUFFICIENT_QUANTITY more to sell or close than is held
@@ -90,6 +93,22 @@ class PositionNotFound(NotFound):
     """No open position exists in the symbol that was asked for."""
 
     code = "POSITION_NOT_FOUND"
+
+
+class UnknownSymbol(NotFound):
+    """Market data asked of a symbol the source does not list."""
+
+    code = "SYMBOL_NOT_FOUND"
+
+
+class InvalidMarketDataRequest(TradingError, ValueError):
+    """Bars asked with an unknown timeframe, or a range that ends before it starts; `field` names the culprit."""
+
+    code = "INVALID_MARKET_DATA_REQUEST"
+
+    def __init__(self, message: str, *, field: str, details: Mapping[str, Any] | None = None):
+        super().__init__(message, details={"field": field, **(details or {})})
+        self.field = field
 
 
 class OrderNotCancelable(TradingError):

@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from trading_core.bars import Bar, Snapshot, Timeframe
 from trading_core.broker_models import BrokerOrder, BrokerPosition, TradeUpdate
 from trading_core.clock import Clock
 from trading_core.enums import TimeInForce, TradingState
@@ -396,10 +397,27 @@ class ReportsReconnects(Protocol):
 
 
 class MarketData(Protocol):
-    """Current prices."""
+    """Prices: the latest quote, bars of a timeframe, and snapshots (`trading_core.bars`)."""
 
     async def latest_quote(self, symbol: Symbol) -> Quote | None:
         """The latest quote for `symbol`; None when there is no price for it."""
+
+    async def get_bars(self, symbol: Symbol, timeframe: Timeframe, start: datetime, end: datetime) -> list[Bar]:
+        """Every bar of `symbol` in `timeframe` that starts in [start, end] (both inclusive, as at
+        Alpaca), oldest first; intervals without a trade have no bar.
+
+        Raises:
+            InvalidMarketDataRequest: `end` before `start`, or an instant without a time zone.
+            UnknownSymbol: the source does not list `symbol`.
+            BrokerError: the source could not be asked.
+        """
+
+    async def get_snapshots(self, symbols: Sequence[Symbol]) -> dict[Symbol, Snapshot]:
+        """The snapshot of each listed symbol among `symbols`; those the source does not list are left out.
+
+        Raises:
+            BrokerError: the source could not be asked.
+        """
 
 
 MarkListener = Callable[[Symbol, Decimal], None]

@@ -10,7 +10,8 @@ New orders also wait for the stream to be ready, so none goes out between a reco
 the backfill that recovers what the stream missed.
 Quotes come from the market-data stream (`quotes.py`), which `open()` starts too: a symbol is
 subscribed the first time `latest_quote` asks for it, or when it is held or has an open order in
-a listing; REST is asked only when the cached quote is not current.
+a listing; REST is asked only when the cached quote is not current. Bars and snapshots are read
+from the data API (`bars.py`) under the data host's own request budget (`rest.data_budget`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
@@ -30,6 +31,7 @@ import httpx
 
 from adapters.alpaca import codec
 from adapters.alpaca.backoff import Backoff
+from adapters.alpaca.bars import read_bars, read_snapshots
 from adapters.alpaca.budget import Priority, RequestBudget
 from adapters.alpaca.config import AlpacaSettings
 from adapters.alpaca.errors import Operation, Unanswered
@@ -39,10 +41,11 @@ from adapters.alpaca.reading import each, order_path, parsed, read_fill_activiti
 from adapters.alpaca.rest import AlpacaRestClient, Host, Request, Retry
 from adapters.alpaca.sequencer import UpdateSequencer
 from adapters.alpaca.stream import TradeUpdatesStream, UpdateInbox
+from trading_core.bars import Bar, Snapshot, Timeframe, check_range
 from trading_core.broker_models import BrokerOrder, BrokerPosition, TradeUpdate
 from trading_core.clock import Clock
 from trading_core.enums import OrderStatus, Side, TimeInForce
-from trading_core.errors import BrokerError, NotFound, OrderNotCancelable, OrderNotFound
+from trading_core.errors import BrokerError, NotFound, OrderNotCancelable, OrderNotFound, UnknownSymbol
 from trading_core.market import Account, Asset, MarketClock, Quote
 from trading_core.orders import Order
 from trading_core.ports import MarkListener, OrderFilter
@@ -344,6 +347,30 @@ class AlpacaBroker:
         except NotFound:
             return None
         return parsed(lambda d: codec.quote(symbol, d), data)
+
+    async def get_bars(self, symbol: Symbol, timeframe: Timeframe, start: datetime, end: datetime) -> list[Bar]:
+        """Every bar in [start, end] from the data API (`bars.py`), page after page, each a request of
+        the data host's budget.
+
+        Raises:
+            InvalidMarketDataRequest: `end` before `start`, or a naive instant.
+            UnknownSymbol: Alpaca has no bars and no asset of that symbol.
+            BrokerError: Alpaca could not be asked.
+        """
+        check_range(start, end)
+        found = await read_bars(self._read_data, symbol, timeframe, start, end, feed=self.settings.feed)
+        if not found and await self.get_asset(symbol) is None:  # the data API answers an unknown symbol with no bars
+            raise UnknownSymbol(f"{symbol} is not an asset Alpaca knows", details={"symbol": str(symbol)})
+        return found
+
+    async def get_snapshots(self, symbols: Sequence[Symbol]) -> dict[Symbol, Snapshot]:
+        """The data API's snapshots of `symbols` (one request of the data host's budget); unknown ones left out."""
+        if not symbols:
+            return {}
+        return await read_snapshots(self._read_data, symbols, feed=self.settings.feed)
+
+    async def _read_data(self, path: str, params: Mapping[str, str]) -> Any:
+        return await self.rest.call(Request("GET", path, Operation.READ, Priority.SYNC, params=params, host=Host.DATA))
 
     # ---------------------------------------------------------------- trade updates and health
 

@@ -30,15 +30,17 @@ from typing import TYPE_CHECKING
 from adapters.paper.calendar import next_open_and_close
 from adapters.paper.config import PaperConfig
 from adapters.paper.instrument import Instrument
+from adapters.paper.market import PaperMarketData
 from adapters.paper.restart import restore_history, resume_account
 from adapters.paper.scripting import ScriptControls
+from adapters.paper.tape import Tape
 from adapters.paper.venue import Venue
 from adapters.paper.walk import PriceWalk
 from trading_core.broker_models import BrokerOrder, BrokerPosition, TradeUpdate
 from trading_core.clock import Clock
 from trading_core.enums import TimeInForce
 from trading_core.errors import OrderNotFound
-from trading_core.market import Account, Asset, MarketClock, Quote, Session
+from trading_core.market import Account, Asset, MarketClock, Session
 from trading_core.market_hours import market_clock
 from trading_core.orders import Order
 from trading_core.ports import MarkListener, OrderFilter
@@ -49,9 +51,10 @@ if TYPE_CHECKING:
     from trading_core.ports import Broker, MarketData, PushesMarks
 
 
-class PaperExchange(ScriptControls):
+class PaperExchange(ScriptControls, PaperMarketData):
     """A simulated brokerage account with a market of listed assets.
 
+    Market data (quotes, bars, snapshots: `PaperMarketData`) is of its own prices, from its start.
     Controls for tests and simulations: `set_price`, `step_prices` (a seeded random walk in
     whole cents), `open_market` and `close_market`; `plan_fills` and `fill_now` script fills.
 
@@ -74,6 +77,8 @@ class PaperExchange(ScriptControls):
             self._venue.enter(market_clock(cfg.calendar, clock.now()).session)
         self._account_id = cfg.account_id or str(uuid.uuid4())
         self._mark_listeners: list[MarkListener] = []
+        self._tape = Tape(cfg.minute_bars_kept)
+        self._record_prices()
 
     # ---------------------------------------------------------------- the Broker port: orders
 
@@ -246,14 +251,6 @@ class PaperExchange(ScriptControls):
         """Every listed asset."""
         return [inst.asset for inst in self._venue.instruments.values()]
 
-    async def latest_quote(self, symbol: Symbol) -> Quote | None:
-        """The current price, as a quote with no spread (bid = ask = price)."""
-        inst = self._venue.instruments.get(symbol)
-        if inst is None:
-            return None
-        last = inst.price
-        return Quote(symbol=symbol, price=last, timestamp=inst.priced_at, bid=last, ask=last)
-
     def watch_marks(self, listener: MarkListener) -> None:
         """Call `listener(symbol, price)` whenever a price moves (`set_price`, `step_prices`)."""
         self._mark_listeners.append(listener)
@@ -307,7 +304,9 @@ class PaperExchange(ScriptControls):
     def set_price(self, symbol: str, new_price: Decimal) -> None:
         """Move a symbol's price; in session, the resting orders it crosses execute."""
         inst = self._instrument(symbol)
-        self._venue.move(inst, price(new_price, field="price"), self._clock.now())
+        now = self._clock.now()
+        self._venue.move(inst, price(new_price, field="price"), now)
+        self._tape.record(inst.asset.symbol, inst.price, now)
         for listener in self._mark_listeners:
             listener(inst.asset.symbol, inst.price)
 
@@ -322,6 +321,7 @@ class PaperExchange(ScriptControls):
             now = self._clock.now()
             for inst in self._venue.instruments.values():
                 self._venue.move(inst, walk.step(inst.price), now)
+                self._tape.record(inst.asset.symbol, inst.price, now)
                 for listener in self._mark_listeners:
                     listener(inst.asset.symbol, inst.price)
 

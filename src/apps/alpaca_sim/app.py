@@ -18,6 +18,7 @@ from typing import Any
 from apps.alpaca_sim import (
     account,
     activities,
+    bars,
     controls,
     data_stream,
     errors,
@@ -72,6 +73,10 @@ def api_router() -> Router:
     routes.add("GET", r"/v2/stocks/quotes/latest", market_data.latest_quotes)
     routes.add("GET", r"/v2/stocks/(?P<symbol>[^/]+)/trades/latest", market_data.latest_trade)
     routes.add("GET", r"/v2/stocks/(?P<symbol>[^/]+)/quotes/latest", market_data.latest_quote)
+    routes.add("GET", "/v2/stocks/bars", bars.many_bars)
+    routes.add("GET", "/v2/stocks/snapshots", bars.snapshots)
+    routes.add("GET", r"/v2/stocks/(?P<symbol>[^/]+)/bars", bars.symbol_bars)
+    routes.add("GET", r"/v2/stocks/(?P<symbol>[^/]+)/snapshot", bars.snapshot)
     return routes
 
 

@@ -10,8 +10,10 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from adapters.paper import PaperExchange
+from adapters.paper.tape import LOT as TAPE_LOT
 from apps.alpaca_sim import errors, wire
 from apps.alpaca_sim.asgi import Request, Response, encoder, json_response
+from trading_core.clock import Clock
 from trading_core.market import Asset, Quote
 from trading_core.values import Symbol
 
@@ -23,11 +25,13 @@ class Market(Protocol):
     def assets(self) -> Mapping[str, Asset]: ...
     @property
     def exchange(self) -> PaperExchange: ...
+    @property
+    def clock(self) -> Clock: ...
 
 
 _NUMBERS = encoder(decimals_as_numbers=True)
 _TAPES = {"NYSE": "A", "NASDAQ": "C"}
-LOT = 100
+LOT = TAPE_LOT
 """Shares of each simulated trade."""
 
 
