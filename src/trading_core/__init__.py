@@ -1,5 +1,6 @@
 """trading_core: the pure domain of the trading engine (orders, positions, risk), behind ports."""
 
+from trading_core.bars import Bar, Snapshot, Timeframe, Trade
 from trading_core.broker_models import BrokerOrder, BrokerPosition, TradeUpdate
 from trading_core.clock import Clock, SystemClock, TestClock
 from trading_core.daytrades import DayTrades
@@ -16,6 +17,7 @@ from trading_core.enums import (
 from trading_core.errors import (
     BrokerError,
     BrokerRejected,
+    InvalidMarketDataRequest,
     InvalidModification,
     InvalidOrder,
     InvalidTransition,
@@ -23,6 +25,7 @@ from trading_core.errors import (
     OrderNotFound,
     Overfill,
     TradingError,
+    UnknownSymbol,
 )
 from trading_core.events import (
     Event,
@@ -94,6 +97,11 @@ __all__ = [
     "MarketClock",
     "Quote",
     "Session",
+    # market data
+    "Bar",
+    "Snapshot",
+    "Timeframe",
+    "Trade",
     # broker view
     "BrokerOrder",
     "BrokerPosition",
@@ -128,4 +136,6 @@ __all__ = [
     "BrokerError",
     "BrokerRejected",
     "OrderInDoubt",
+    "UnknownSymbol",
+    "InvalidMarketDataRequest",
 ]

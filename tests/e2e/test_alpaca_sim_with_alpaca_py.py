@@ -21,10 +21,17 @@ with warnings.catch_warnings():
     # alpaca-py imports websockets.legacy, deprecated since websockets 14
     warnings.simplefilter("ignore", DeprecationWarning)
     from alpaca.common.exceptions import APIError
+    from alpaca.data.enums import Adjustment, DataFeed
     from alpaca.data.historical import StockHistoricalDataClient
     from alpaca.data.live import StockDataStream
-    from alpaca.data.models import Quote, Trade
-    from alpaca.data.requests import StockLatestQuoteRequest, StockLatestTradeRequest
+    from alpaca.data.models import Bar, BarSet, Quote, Snapshot, Trade
+    from alpaca.data.requests import (
+        StockBarsRequest,
+        StockLatestQuoteRequest,
+        StockLatestTradeRequest,
+        StockSnapshotRequest,
+    )
+    from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
     from alpaca.trading.client import TradingClient
     from alpaca.trading.enums import OrderClass, OrderSide, OrderStatus, QueryOrderStatus, TimeInForce
     from alpaca.trading.models import Calendar, Clock, Order, Position, TradeAccount, TradeUpdate
@@ -399,6 +406,46 @@ class TestMarketData:
 
         assert (trade["AAPL"].price, trade["MSFT"].price) == (191.25, 415.0)
         assert (quote["AAPL"].bid_price, quote["AAPL"].ask_price) == (191.25, 191.25)
+
+    def test_bars_of_several_symbols_parse_into_a_barset(self, alpaca_sim: SimServer) -> None:
+        for price in ("191.25", "188.50", "189.00"):
+            alpaca_sim.set_price("AAPL", price)
+        data = StockHistoricalDataClient("test", "test", url_override=alpaca_sim.url)
+        today = datetime.now(EASTERN).replace(hour=0, minute=0, second=0, microsecond=0)
+
+        days = data.get_stock_bars(
+            StockBarsRequest(
+                symbol_or_symbols=["AAPL", "MSFT"],
+                timeframe=TimeFrame.Day,
+                start=today,
+                feed=DataFeed.IEX,
+                adjustment=Adjustment.RAW,
+            )
+        )
+        minutes = data.get_stock_bars(
+            StockBarsRequest(symbol_or_symbols="AAPL", timeframe=TimeFrame(5, TimeFrameUnit.Minute), start=today)
+        )
+
+        assert isinstance(days, BarSet)
+        (aapl,) = days["AAPL"]
+        assert isinstance(aapl, Bar)
+        assert (aapl.open, aapl.high, aapl.low, aapl.close, aapl.volume) == (190.0, 191.25, 188.5, 189.0, 400)
+        assert aapl.timestamp == today.astimezone(UTC)
+        assert days["MSFT"][0].close == 415.0
+        assert sum(b.volume for b in minutes["AAPL"]) == 400
+
+    def test_snapshots_parse_with_their_latest_trade_quote_and_bars(self, alpaca_sim: SimServer) -> None:
+        alpaca_sim.set_price("AAPL", "192.40")
+        data = StockHistoricalDataClient("test", "test", url_override=alpaca_sim.url)
+
+        snapshots = data.get_stock_snapshot(StockSnapshotRequest(symbol_or_symbols=["AAPL", "MSFT"]))
+
+        assert set(snapshots) == {"AAPL", "MSFT"}
+        snap = snapshots["AAPL"]
+        assert isinstance(snap, Snapshot)
+        assert (snap.latest_trade.price, snap.latest_quote.bid_price) == (192.4, 192.4)
+        assert (snap.minute_bar.close, snap.daily_bar.open, snap.daily_bar.close) == (192.4, 190.0, 192.4)
+        assert snap.previous_daily_bar is None  # the simulator's history starts with it
 
 
 @contextmanager

@@ -78,9 +78,16 @@ def bar(data: Any) -> Bar:
 
 
 async def read_bars(
-    read: DataRead, symbol: Symbol, timeframe: Timeframe, start: datetime, end: datetime, *, feed: str | None
+    read: DataRead,
+    symbol: Symbol,
+    timeframe: Timeframe,
+    start: datetime,
+    end: datetime,
+    *,
+    feed: str | None,
+    page_size: int = PAGE,
 ) -> list[Bar]:
-    """Every bar in [start, end], oldest first, page after page.
+    """Every bar in [start, end], oldest first, `page_size` a page.
 
     Raises:
         BrokerError: Alpaca could not be asked, or answered what is not a page of bars.
@@ -89,7 +96,7 @@ async def read_bars(
         "timeframe": str(timeframe),
         "start": _instant(start),
         "end": _instant(end),
-        "limit": str(PAGE),
+        "limit": str(page_size),
         "adjustment": "raw",
         "sort": "asc",
     }

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
 from trading_core.account_sync import AccountSync, DriftListener
+from trading_core.bars import Bar, Snapshot, Timeframe
 from trading_core.book import Book
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.clock import Clock
@@ -37,6 +38,7 @@ from trading_core.engine.dispatch import Dispatch
 from trading_core.engine.doubts import Doubts
 from trading_core.engine.history import History
 from trading_core.engine.in_flight import InFlight
+from trading_core.engine.market_data import MarketReader
 from trading_core.engine.parts import EngineParts
 from trading_core.engine.reconciliation import Reconciliation
 from trading_core.engine.sessions import Sessions
@@ -76,7 +78,8 @@ class TradingEngine:
         broker: where orders go (the paper exchange, Alpaca, or your own adapter).
         store: where orders, fills, positions and events are kept.
         clock: the engine's time.
-        market_data: prices for the risk checks; the broker's facts when not given.
+        market_data: prices for the risk checks (the broker's facts when not given), and the bars and
+            snapshots of `get_bars` and `get_snapshot`.
         config: how the engine behaves; its `limits` are the risk limits.
         risk: the risk rules, built from `config.limits` (`RiskEngine(limits).with_rules(...)`).
 
@@ -132,6 +135,7 @@ class TradingEngine:
         self._sessions = Sessions(parts, self._dispatch, self._amendment)
         self._closer = PositionCloser(store=store, broker=broker, desk=self, book=book)
         self._history = History(parts)
+        self._market_reader = None if market_data is None else MarketReader(market_data, clock)
         if isinstance(market_data, PushesMarks):
             market_data.watch_marks(book.push_mark)
 
@@ -393,6 +397,43 @@ class TradingEngine:
         position opened and closed in it; only `strategy_id`'s when given."""
         strategy = None if strategy_id is None else history_filter(strategy_id=strategy_id).strategy_id
         return await self._history.realized(day, strategy)
+
+    async def get_bars(
+        self, symbol: str, timeframe: Timeframe | str, start: datetime, end: datetime | None = None
+    ) -> list[Bar]:
+        """The bars of `symbol` in `timeframe` (`"1Min"`, `"5Min"`, `"1Hour"`, `"1Day"`...) that start
+        in [start, end] (end: now by default), oldest first, from the engine's market data.
+
+        Raises:
+            InvalidMarketDataRequest: a malformed symbol or timeframe, an end before the start, a naive instant.
+            UnknownSymbol: the market data does not list `symbol`.
+            BrokerError: the market data could not be asked, or the engine was given none.
+        """
+        return await self._market().bars(symbol, timeframe, start, end)
+
+    async def get_snapshot(self, symbol: str) -> Snapshot:
+        """`symbol`'s latest trade, latest quote, minute bar, daily bar and previous daily bar.
+
+        Raises:
+            InvalidMarketDataRequest: a malformed symbol.
+            UnknownSymbol: the market data does not list `symbol`.
+            BrokerError: the market data could not be asked, or the engine was given none.
+        """
+        return await self._market().snapshot(symbol)
+
+    async def get_snapshots(self, symbols: Iterable[str]) -> dict[Symbol, Snapshot]:
+        """The snapshots of the listed symbols among `symbols` (one request); the others are left out.
+
+        Raises:
+            InvalidMarketDataRequest: a malformed symbol.
+            BrokerError: the market data could not be asked, or the engine was given none.
+        """
+        return await self._market().snapshots(symbols)
+
+    def _market(self) -> MarketReader:
+        if self._market_reader is None:
+            raise BrokerError("the engine was given no market data (TradingEngine(market_data=...))")
+        return self._market_reader
 
     async def find_position(self, symbol: str) -> PositionView | None:
         """The open position in `symbol`, valued at its mark; None when flat (`get_position` raises)."""
