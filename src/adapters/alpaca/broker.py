@@ -370,7 +370,8 @@ class AlpacaBroker:
         return await read_snapshots(self._read_data, symbols, feed=self.settings.feed)
 
     async def _read_data(self, path: str, params: Mapping[str, str]) -> Any:
-        return await self.rest.call(Request("GET", path, Operation.READ, Priority.SYNC, params=params, host=Host.DATA))
+        request = Request("GET", path, Operation.READ, Priority.SYNC, params=params, host=Host.DATA, patient=True)
+        return await self.rest.call(request)
 
     # ---------------------------------------------------------------- trade updates and health
 

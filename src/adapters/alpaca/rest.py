@@ -1,7 +1,9 @@
 """Alpaca's REST API over one injected `httpx.AsyncClient`: auth, the budget, bounded retries.
 
-Every request takes a token from the account's `RequestBudget` (in its priority class), carries
-the two key headers, and feeds the rate-limit headers of its answer back to the budget. Failed
+Every request takes a token from its host's `RequestBudget` (in its priority class), carries
+the two key headers, and feeds the rate-limit headers of its answer back to the budget. A request
+waits for its token until the retry deadline, except a `patient` one (bars, snapshots), which
+waits as long as the budget needs and then has the whole deadline for its retries. Failed
 requests are tried again with jittered exponential backoff, at most `max_attempts` times and
 never starting after `deadline` seconds, but only when trying again cannot do anything twice:
 
@@ -71,6 +73,10 @@ class Request:
     params: Mapping[str, str] | None = None
     body: Mapping[str, Any] | None = None
     host: Host = Host.TRADING
+    patient: bool = False
+    """Wait for the budget's token however long it takes (the retry deadline then bounds only the
+    retries): for reads a caller asked for in bulk (bars, snapshots), which must be served later
+    rather than refused. Others give up when the deadline passes before their token comes."""
 
     @property
     def what(self) -> str:
@@ -132,7 +138,11 @@ class AlpacaRestClient:
         attempt = 0
         while True:
             attempt += 1
-            error, again, wait = await self._attempt(request, deadline)
+            asked = time.monotonic()
+            starved = await self._take_token(request, deadline)
+            if request.patient:  # its wait for a token does not count against its retries
+                deadline += time.monotonic() - asked
+            error, again, wait = (starved, False, 0.0) if starved is not None else await self._attempt(request)
             if error is None:
                 return again  # the decoded body
             delay = max(backoff.delay(attempt - 1), wait)
@@ -144,15 +154,19 @@ class AlpacaRestClient:
             self.retried += 1
             await self._sleep(delay)
 
-    async def _attempt(self, request: Request, deadline: float) -> tuple[TradingError | None, Any, float]:
-        """One try: (None, body, 0) on success, else (error, may-try-again, least wait)."""
+    async def _take_token(self, request: Request, deadline: float) -> BrokerError | None:
+        """Wait for the host's budget to grant a token (until the deadline unless `patient`); an error if none came."""
         budget = self.budget if request.host is Host.TRADING else self.data_budget
         try:
-            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+            async with asyncio.timeout(None if request.patient else max(0.0, deadline - time.monotonic())):
                 await budget.acquire(request.priority)
         except TimeoutError:
-            starved = BrokerError(f"{request.what}: the request budget had no token in time", retryable=True)
-            return starved, False, 0.0
+            return BrokerError(f"{request.what}: the request budget had no token in time", retryable=True)
+        return None
+
+    async def _attempt(self, request: Request) -> tuple[TradingError | None, Any, float]:
+        """One try, its token taken: (None, body, 0) on success, else (error, may-try-again, least wait)."""
+        budget = self.budget if request.host is Host.TRADING else self.data_budget
         try:
             with budget.in_flight() as ticket:
                 self.sent += 1

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from adapters.alpaca.bars import read_bars
 from adapters.alpaca.budget import Priority
-from adapters.alpaca.config import RateLimit
+from adapters.alpaca.config import RateLimit, RetryPolicy
 from adapters.alpaca.errors import Operation
 from adapters.alpaca.rest import Host, Request
 from apps.alpaca_sim import SimServer, SimSettings
@@ -140,3 +140,16 @@ def test_a_timeframe_alpaca_does_not_know_is_refused_with_400(walked_sim: SimSer
 
     assert answer.status_code == 400
     assert answer.json()["message"] == "invalid timeframe: 7Day"
+
+
+async def test_a_read_waiting_longer_than_the_retry_deadline_for_the_data_budget_still_goes(
+    walked_sim: SimServer,
+) -> None:
+    """The retry deadline bounds retries, not the wait for a data token: strategy code asking more
+    than the budget allows is served later, never refused."""
+    small = RateLimit(requests=2, period=1.0, sync_reserve=0, order_reserve=0)
+    quick = RetryPolicy(max_attempts=2, base_delay=0.02, max_delay=0.1, deadline=0.5)
+    async with opened_broker(walked_sim, data_rate_limit=small, retry=quick) as broker:
+        answers = await asyncio.gather(*(broker.get_snapshots([Symbol("MSFT")]) for _ in range(8)))
+
+    assert all(Symbol("MSFT") in a for a in answers)
