@@ -28,6 +28,7 @@ from apps.service.controllers import (
     RiskController,
 )
 from apps.service.controllers.history import AccountHistoryController, FillsController, PositionHistoryController
+from apps.service.controllers.market import MarketController
 from apps.service.controllers.paper import PaperController
 from apps.service.errors import allow_header, handle_exception
 from apps.service.metrics import TradingMetrics
@@ -127,6 +128,7 @@ def create_app(target: Settings | Container) -> Litestar:
             PositionsController,
             AccountHistoryController,
             AccountController,
+            MarketController,
             RiskController,
             OperationsController,
             docs_page.assets_router(),

@@ -39,6 +39,7 @@ STATUS_BY_CODE: Final[Mapping[str, int]] = {
     "NOT_FOUND": 404,
     "ORDER_NOT_FOUND": 404,
     "POSITION_NOT_FOUND": 404,
+    "SYMBOL_NOT_FOUND": 404,
     METHOD_NOT_ALLOWED: 405,
     # A state conflict the caller cannot fix by changing the request: 409, as a failed
     # precondition on the resource, not 422 (which we keep for risk and broker refusals).
@@ -54,6 +55,8 @@ STATUS_BY_CODE: Final[Mapping[str, int]] = {
     codes.INSUFFICIENT_QUANTITY: 422,
     codes.INVALID_MODIFICATION: 422,
     codes.QUANTITY_MISMATCH: 422,
+    # Market data: a well-formed request that cannot be served (a range that ends before it starts).
+    "INVALID_MARKET_DATA_REQUEST": 422,
     codes.BROKER_ERROR: 502,
     "STORE_ERROR": 503,
     "EVENT_BUS_ERROR": 503,

@@ -154,7 +154,7 @@ PARAMETER_PATTERNS: Final = {
     ("/api/v1/positions/history", "get", "after"): FILL_CURSOR_PATTERN,
 }
 
-INSTANT_PARAMETERS: Final = frozenset(("since", "until"))
+INSTANT_PARAMETERS: Final = frozenset(("since", "until", "start", "end"))
 """Query parameters read as RFC 3339 instants (`controllers.history.aware`) on every GET that has them."""
 """Parameters the server checks itself (to answer with a code of their own, `INVALID_CURSOR`)."""
 
