@@ -121,7 +121,12 @@ class AlpacaConfig:
     )
     api_key: Secret | None = setting(None, key="apiKey", env=("ALPACA_API_KEY",), doc="API key id.")
     secret_key: Secret | None = setting(None, key="secretKey", env=("ALPACA_SECRET_KEY",), doc="API secret key.")
-    data_url: str = setting("https://data.alpaca.markets", key="dataUrl", env=("ALPACA_DATA_URL",), doc="Data API.")
+    data_url: str = setting(
+        "https://data.alpaca.markets",
+        key="dataUrl",
+        env=("ALPACA_DATA_URL",),
+        doc="Data API: quotes, bars and snapshots (its own request budget, 200 a minute).",
+    )
     read_timeout_ms: int = setting(
         10_000,
         key="readTimeout",
@@ -133,7 +138,7 @@ class AlpacaConfig:
         "iex",
         key="feed",
         env=("ALPACA_DATA_FEED",),
-        doc="Market-data feed streamed for quotes: iex (free) or sip (subscription).",
+        doc="Market-data feed of quotes, bars and snapshots: iex (free) or sip (subscription).",
         validator=check(lambda v: v in ("iex", "sip"), "iex or sip"),
     )
     quote_max_age_ms: int = setting(
