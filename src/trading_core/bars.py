@@ -2,7 +2,7 @@
 
 A `Bar` sums up the trades of one interval (open, high, low, close, volume, trade count, VWAP)
 and is stamped with the interval's start. A `Timeframe` is Alpaca's (`1Min`..`59Min`, `1Hour`..
-`23Hour`, `1Day`, `1Week`, `1Month`, `2Month`, `3Month`, `6Month`, `12Month`): minute and hour
+`23Hour`, `1Day`, `1Week`, `1Month`, `2Month`, `3Month`, `4Month`, `6Month`, `12Month`): minute and hour
 bars start at whole multiples of their length since the Unix epoch (for lengths that divide the
 hour or the day, the same instants in New York); day, week and month bars start at New York
 midnight of their first day (weeks on Mondays, months of `n` on months 1, 1 + n, ...).
@@ -59,13 +59,13 @@ _ALIASES: Final = {
     "M": TimeframeUnit.MONTH,
 }
 _PATTERN: Final = re.compile(r"^(\d{1,3})([A-Za-z]+)$")
-_MONTH_AMOUNTS: Final = (1, 2, 3, 6, 12)
+_MONTH_AMOUNTS: Final = (1, 2, 3, 4, 6, 12)
 
 
 @attrs.frozen
 class Timeframe:
     """How long each bar is: `amount` units (Alpaca's limits: minutes 1-59, hours 1-23, one day or
-    week, months 1, 2, 3, 6 or 12).
+    week, months 1, 2, 3, 4, 6 or 12).
 
     Raises:
         InvalidMarketDataRequest: an amount the unit does not allow (field `timeframe`).

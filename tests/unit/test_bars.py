@@ -54,7 +54,9 @@ class TestTimeframe:
         assert (parsed.amount, parsed.unit) == (amount, unit)
         assert Timeframe.parse(str(parsed)) == parsed
 
-    @pytest.mark.parametrize("text", ["", "Min", "1Second", "60Min", "24Hour", "2Day", "2Week", "5Month", "0Min", "x"])
+    @pytest.mark.parametrize(
+        "text", ["", "Min", "1Second", "60Min", "24Hour", "2Day", "2Week", "5Month", "24Month", "0Min", "x"]
+    )
     def test_refuses_what_alpaca_does_not_know_naming_the_timeframe(self, text: str) -> None:
         with pytest.raises(InvalidMarketDataRequest) as raised:
             Timeframe.parse(text)

@@ -15,8 +15,9 @@ from apps.service.market_schemas import BarBody, BarListBody, MarketSnapshotBody
 from apps.service.schemas import TICKER_PATTERN
 from trading_core.bars import ONE_DAY, Bar, Snapshot
 
-TIMEFRAME_PATTERN: Final = r"^(([1-9]|[1-5][0-9])Min|([1-9]|1[0-9]|2[0-3])Hour|1Day|1Week|(1|2|3|6|12)Month)$"
-"""Alpaca's timeframes: 1-59 minutes, 1-23 hours, one day, one week, or 1, 2, 3, 6 or 12 months."""
+TIMEFRAME_PATTERN: Final = r"^(([1-9]|[1-5][0-9])Min|([1-9]|1[0-9]|2[0-3])Hour|1Day|1Week|(1|2|3|4|6|12)Month)$"
+"""Alpaca's timeframes: 1-59 minutes, 1-23 hours, one day, one week, or 1, 2, 3, 4, 6 or 12 months
+(Alpaca's data API takes 4 months, which alpaca-py's `TimeFrame` refuses)."""
 
 SymbolPath = Annotated[str, Parameter(pattern=TICKER_PATTERN, max_length=10, description="A ticker (AAPL).")]
 TimeframeQuery = Annotated[
