@@ -95,6 +95,8 @@ class AlpacaBroker:
         self.quotes = QuoteStream(settings, rng=self._rng)
         self._quotes_task: asyncio.Task[None] | None = None
         self._positions: dict[Symbol, Decimal] = {}
+        self._known_assets: set[Symbol] = set()
+        """Symbols Alpaca has listed: an empty page of their bars is not checked again."""
         """Last known position per symbol: an order that reduces one goes first in the budget."""
 
     # ---------------------------------------------------------------- lifecycle
@@ -359,8 +361,11 @@ class AlpacaBroker:
         """
         check_range(start, end)
         found = await read_bars(self._read_data, symbol, timeframe, start, end, feed=self.settings.feed)
-        if not found and await self.get_asset(symbol) is None:  # the data API answers an unknown symbol with no bars
+        if found or symbol in self._known_assets:
+            return found
+        if await self.get_asset(symbol) is None:  # the data API answers an unknown symbol with no bars
             raise UnknownSymbol(f"{symbol} is not an asset Alpaca knows", details={"symbol": str(symbol)})
+        self._known_assets.add(symbol)  # asked once: a quiet range polled again costs no trading request
         return found
 
     async def get_snapshots(self, symbols: Sequence[Symbol]) -> dict[Symbol, Snapshot]:

@@ -153,3 +153,21 @@ async def test_a_read_waiting_longer_than_the_retry_deadline_for_the_data_budget
         answers = await asyncio.gather(*(broker.get_snapshots([Symbol("MSFT")]) for _ in range(8)))
 
     assert all(Symbol("MSFT") in a for a in answers)
+
+
+async def test_a_quiet_range_of_a_known_symbol_asks_the_trading_host_once(walked_sim: SimServer) -> None:
+    """No bars may mean an unknown symbol: the asset is looked up, once per symbol, not at every poll."""
+    quiet = (T0 - timedelta(days=2), T0 - timedelta(days=1))
+
+    def lookups() -> int:
+        return int(walked_sim.traffic()["requests"].get("GET /v2/assets/{symbol_or_asset_id}", 0))
+
+    async with opened_broker(walked_sim) as broker:
+        before = lookups()
+        first = await broker.get_bars(Symbol("AAPL"), ONE_MINUTE, *quiet)
+        after_first = lookups()
+        again = [await broker.get_bars(Symbol("AAPL"), ONE_MINUTE, *quiet) for _ in range(3)]
+        after_again = lookups()
+
+    assert (first, again) == ([], [[], [], []])
+    assert (after_first - before, after_again - after_first) == (1, 0)
