@@ -60,7 +60,7 @@ class PaperConfig:
         account_id: The account's id; None: a new random UUID. The service derives it from its
             database, which also keeps the account's cash and positions across restarts.
         minute_bars_kept: Minute bars kept per symbol for `get_bars` (two days of a market that
-            moves round the clock, about 65 bytes each: 15 MB for the 82 default listings when
+            moves round the clock, about 90 bytes each: 21 MB for the 82 default listings when
             every one moves every minute); daily bars are all kept. None keeps all.
         closed_order_retention: How many closed orders to remember (about 500 bytes each), so
             that memory stays bounded over a long run: beyond it the oldest closed orders are

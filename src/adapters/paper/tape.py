@@ -9,7 +9,7 @@ Minute bars are kept for `kept_minutes` minutes of trading per symbol, daily bar
 a day); longer timeframes are made of those (`trading_core.bars.aggregate`), hours of minutes,
 weeks and months of days. A walk that moves every symbol every second fills every minute of
 every symbol, round the clock, so finished minute bars are kept as columns of machine integers
-(prices in ten-thousandths, the core's four places): about 65 bytes a bar, where objects of
+(prices in ten-thousandths, the core's four places): about 90 bytes a bar, where objects of
 Decimals took about 360. The open minute is kept as Decimals, so that a move costs a comparison
 or two; it goes into the columns, and into its day's bar, when the next minute opens.
 """
