@@ -173,3 +173,58 @@ async def test_an_invalid_combination_is_refused_naming_its_field_and_nothing_is
     assert response.status_code == 400, response.json()
     assert (response.json()["code"], response.json()["details"]["field"]) == ("INVALID_ORDER", field)
     assert (await api.get("/api/v1/orders", params={"status": "all"})).json()["orders"] == []
+
+
+@pytest.mark.parametrize(
+    ("trail", "change", "fills_at"),
+    [({"trailPrice": 5}, {"trailPrice": 2}, 198), ({"trailPercent": 2}, {"trailPercent": 1}, 198)],
+)
+async def test_a_trailing_stops_trail_is_replaced_and_the_new_one_keeps_the_high_water_mark(
+    api: Client, trail: dict[str, Any], change: dict[str, Any], fills_at: float
+) -> None:
+    await submitted(api, {"symbol": "AAPL", "side": "buy", "quantity": 10, "type": "market"})
+    old_id = await submitted(api, {"symbol": "AAPL", "side": "sell", "quantity": 10, "type": "trailing_stop", **trail})
+    await move(api, 200)
+
+    response = await api.patch(f"/api/v1/orders/{old_id}", json=change)
+    new = conforms(response.json(), spec.ORDER)
+    await move(api, fills_at + 0.01)
+    still = await order(api, new["orderId"])
+    await move(api, fills_at)
+
+    assert response.status_code == 200, response.json()
+    assert (new["replaces"], new["type"], {k: new[k] for k in change}) == (old_id, "trailing_stop", change)
+    assert (await order(api, old_id))["brokerStatus"] == "replaced"
+    assert still["status"] == "new"  # 200 less the new trail not yet reached
+    filled = await order(api, new["orderId"])
+    assert (filled["status"], filled["averagePrice"], filled["hwm"]) == ("filled", fills_at, 200)
+
+
+TRAIL_REFUSALS = [
+    (
+        {"type": "trailing_stop", "trailPrice": 5},
+        {"trailPrice": 2, "trailPercent": 1},
+        (400, "INVALID_ORDER", "trailPrice"),
+    ),
+    ({"type": "trailing_stop", "trailPrice": 5}, {"trailPercent": 1}, (422, "INVALID_MODIFICATION", "trailPercent")),
+    ({"type": "trailing_stop", "trailPercent": 2}, {"trailPrice": 1}, (422, "INVALID_MODIFICATION", "trailPrice")),
+    ({"type": "stop", "stopPrice": 180}, {"trailPrice": 1}, (422, "INVALID_MODIFICATION", "trailPrice")),
+    ({"type": "limit", "limitPrice": 200}, {"trailPercent": 1}, (422, "INVALID_MODIFICATION", "trailPercent")),
+]
+"""A sell that the 10 bought hold, then a PATCH of a trail it cannot take: (HTTP status, code, field)."""
+
+
+@pytest.mark.parametrize(("opened", "change", "refusal"), TRAIL_REFUSALS)
+async def test_a_trail_the_order_cannot_take_is_refused_naming_its_field_and_nothing_changes(
+    api: Client, opened: dict[str, Any], change: dict[str, Any], refusal: tuple[int, str, str]
+) -> None:
+    await submitted(api, {"symbol": "AAPL", "side": "buy", "quantity": 10, "type": "market"})
+    order_id = await submitted(api, {"symbol": "AAPL", "side": "sell", "quantity": 10, **opened})
+    before = await order(api, order_id)
+
+    response = await api.patch(f"/api/v1/orders/{order_id}", json=change)
+
+    assert (response.status_code, response.json()["code"], response.json()["details"]["field"]) == refusal
+    assert await order(api, order_id) == before
+    listed = (await api.get("/api/v1/orders", params={"status": "all"})).json()["orders"]
+    assert len(listed) == 2  # the entry and the order: no replacement was made
