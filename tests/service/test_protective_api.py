@@ -3,13 +3,18 @@ exchange, with the operator's price endpoint moving the market (held still and a
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
 
+from adapters.memory import InMemoryEventBus
+from adapters.paper import PaperExchange
+from apps.service.app import create_app
 from tests.service import api_spec as spec
-from tests.service.conftest import conforms
+from tests.service.conftest import conforms, container_for, settings_with
 
 Client = AsyncTestClient[Any]
 
@@ -228,3 +233,32 @@ async def test_a_trail_the_order_cannot_take_is_refused_naming_its_field_and_not
     assert await order(api, order_id) == before
     listed = (await api.get("/api/v1/orders", params={"status": "all"})).json()["orders"]
     assert len(listed) == 2  # the entry and the order: no replacement was made
+
+
+async def test_reads_of_a_trailing_stop_show_the_mark_and_stop_the_broker_last_reported(
+    exchange: PaperExchange, bus: InMemoryEventBus
+) -> None:
+    """The order poll, which reads the broker's open orders anyway, refreshes them: no request of its own."""
+    settings = settings_with(TRADING_ENGINE_SYNC_ORDER_STATUS_POLL_INTERVAL="50")
+    async with AsyncTestClient(create_app(container_for(settings, exchange, bus))) as api:
+        await submitted(api, {"symbol": "AAPL", "side": "buy", "quantity": 10, "type": "market"})
+        stop_id = await submitted(
+            api, {"symbol": "AAPL", "side": "sell", "quantity": 10, "type": "trailing_stop", "trailPrice": 5}
+        )
+        taken = await order(api, stop_id)
+        await move(api, 200)
+
+        moved = await eventually(lambda: order(api, stop_id), lambda o: o["hwm"] == 200)
+
+    assert (taken["hwm"], taken["stopPrice"]) == (190, 185)
+    assert (moved["hwm"], moved["stopPrice"], moved["status"]) == (200, 195, "new")
+
+
+async def eventually(read: Callable[[], Awaitable[Any]], holds: Callable[[Any], bool], within: float = 30) -> Any:
+    """What `read` returns once `holds` says so, read again until then (a background loop must act)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        found = await read()
+        if holds(found) or asyncio.get_running_loop().time() > deadline:
+            return found
+        await asyncio.sleep(0.02)
