@@ -262,3 +262,37 @@ async def eventually(read: Callable[[], Awaitable[Any]], holds: Callable[[Any], 
         if holds(found) or asyncio.get_running_loop().time() > deadline:
             return found
         await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize("order_class", ["bracket", "oto"])
+async def test_a_brackets_or_otos_entry_is_not_replaced_as_at_alpaca_and_nothing_changes(
+    api: Client, order_class: str
+) -> None:
+    """Alpaca's order guide: OTO orders, "like bracket orders", take no replacement; their legs do."""
+    body = {**BRACKET, "orderClass": order_class, "type": "limit", "limitPrice": 185}
+    parent_id = await submitted(api, body if order_class == "bracket" else {**body, "takeProfit": None})
+    before = await order(api, parent_id)
+
+    response = await api.patch(f"/api/v1/orders/{parent_id}", json={"limitPrice": 186})
+
+    assert response.status_code == 422, response.json()
+    assert (response.json()["code"], response.json()["details"]["field"]) == ("INVALID_MODIFICATION", "orderClass")
+    assert f"{order_class} orders" in response.json()["message"]
+    assert await order(api, parent_id) == before
+    listed = (await api.get("/api/v1/orders", params={"status": "all"})).json()["orders"]
+    assert sorted(o["orderId"] for o in listed) == sorted([parent_id, *before["legs"]])
+
+
+async def test_a_brackets_leg_takes_a_new_price_and_stays_in_its_group(api: Client) -> None:
+    parent_id = await submitted(api, BRACKET)
+    take_profit_id, stop_id = (await order(api, parent_id))["legs"]
+
+    response = await api.patch(f"/api/v1/orders/{stop_id}", json={"stopPrice": 185})
+    new_stop = response.json()
+    await move(api, 184)
+
+    assert response.status_code == 200, new_stop
+    assert (new_stop["replaces"], new_stop["parentOrderId"], new_stop["stopPrice"]) == (stop_id, parent_id, 185)
+    assert (await order(api, parent_id))["legs"] == [take_profit_id, new_stop["orderId"]]
+    assert (await order(api, new_stop["orderId"]))["status"] == "filled"
+    assert (await order(api, take_profit_id))["status"] == "cancelled"
