@@ -169,6 +169,31 @@ INVALID = [
 ]
 
 
+SELL_BRACKET = {**BRACKET, "side": "sell", "takeProfit": {"limitPrice": 180}, "stopLoss": {"stopPrice": 200}}
+"""A short entry at 190: its exits buy, the take-profit below the entry, the stop-loss above."""
+SIMPLE = {"symbol": "AAPL", "side": "sell", "quantity": 1}
+
+INVALID += [
+    ({**SELL_BRACKET, "stopLoss": {"stopPrice": 185}}, "stopLoss.stopPrice"),  # below a short entry's price
+    ({**SELL_BRACKET, "takeProfit": {"limitPrice": 195}, "stopLoss": {"stopPrice": 200}}, "takeProfit.limitPrice"),
+    ({**SELL_BRACKET, "stopLoss": {"stopPrice": 200, "limitPrice": 199}}, "stopLoss.limitPrice"),
+    ({k: v for k, v in BRACKET.items() if k != "orderClass"}, "takeProfit"),  # legs on the default, simple
+    ({**SIMPLE, "type": "market", "stopLoss": {"stopPrice": 180}}, "stopLoss"),
+    ({**BRACKET, "type": "trailing_stop", "trailPrice": 1}, "type"),
+    ({**BRACKET, "extendedHours": True, "type": "limit", "limitPrice": 189}, "extendedHours"),
+    ({**BRACKET, "stopLoss": {"limitPrice": 179}}, "stopLoss.stopPrice"),
+    ({**BRACKET, "takeProfit": {"limitPrice": 0}}, "takeProfit.limitPrice"),
+    ({**BRACKET, "stopLoss": {"stopPrice": 180, "trail": 1}}, "stopLoss.trail"),
+    ({**BRACKET, "orderClass": "oto", "stopLoss": None, "takeProfit": {"limitPrice": 185}}, "takeProfit.limitPrice"),
+    ({**BRACKET, "orderClass": "oco", "type": "limit", "stopLoss": None}, "stopLoss"),
+    ({**BRACKET, "orderClass": "oco", "type": "market"}, "type"),
+    ({**SIMPLE, "type": "trailing_stop", "trailPercent": 0}, "trailPercent"),
+    ({**SIMPLE, "type": "trailing_stop", "trailPrice": -1}, "trailPrice"),
+    ({**SIMPLE, "type": "trailing_stop", "trailPrice": 1, "timeInForce": "ioc"}, "timeInForce"),
+    ({**SIMPLE, "type": "stop", "stopPrice": 180, "trailPercent": 1}, "trailPercent"),
+]
+
+
 @pytest.mark.parametrize(("body", "field"), INVALID)
 async def test_an_invalid_combination_is_refused_naming_its_field_and_nothing_is_created(
     api: Client, body: dict[str, Any], field: str
