@@ -105,7 +105,8 @@ def connect(
         clock: the engine's time (the system's by default).
 
     Raises:
-        ValueError: a broker that is none of these, keys missing for Alpaca or given for `paper`.
+        ValueError: a broker that is none of these, keys missing for Alpaca or given for `paper`, or a
+            `snapshot_interval` that is not positive.
     """
     alpaca_url = _ALPACA_HOSTS.get(broker, broker if broker.startswith(("http://", "https://")) else None)
     if broker != "paper" and alpaca_url is None:
@@ -114,6 +115,8 @@ def connect(
         raise ValueError(f"{broker} needs key_id and secret_key")
     if alpaca_url is None and (key_id is not None or secret_key is not None):
         raise ValueError("the paper exchange takes no keys (did you mean broker='alpaca-paper'?)")
+    if snapshot_interval is not None and not snapshot_interval > 0:  # 0 would snapshot without pause
+        raise ValueError(f"snapshot_interval must be more than 0 seconds, or None for none, was {snapshot_interval}")
     return Connection(
         _Plan(
             alpaca_url=alpaca_url,

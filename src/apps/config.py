@@ -170,7 +170,9 @@ class RiskConfig:
     max_sector_exposure_percent: Decimal = _risk_field(
         Decimal(30),
         "maxSectorExposurePercent",
-        "Largest exposure to one sector, % of equity, open orders included.",
+        "Largest exposure to one sector, % of equity, open orders included. Only where the broker names "
+        "sectors: the paper exchange does, for each listing; Alpaca's assets carry none, so through the "
+        "Alpaca adapter this limit does not apply.",
         _percent,
         "%",
     )

@@ -3,12 +3,16 @@
 Pure rules over `Order` values, the same for every venue that executes them (the paper exchange)
 and for the engine that tracks them (Alpaca's semantics):
 
-- the legs of a bracket or an OTO are `held` until the entry fills, then work for what it has
-  filled: together they may fill no more than the entry has (`exit_cap`);
+- the legs of a bracket or an OTO are `held` until the entry has filled completely, then work
+  for what it filled: together they may fill no more than the entry has (`exit_cap`). Alpaca's
+  order guide (docs.alpaca.markets, "Bracket Orders"): the exits "won't be active until the
+  first order is completely filled";
 - an OCO's two exits (the order itself and its leg) may fill its quantity once between them;
 - a fill of one exit reduces what the other may fill (`executable`), and once the exits have
   filled all they may, with the entry done filling, the others are cancelled (`exits_to_cancel`);
-- an entry that ends with nothing filled ends its legs, and a cancelled parent cancels its legs.
+- an entry that ends before it has filled completely (cancelled, expired) ends its legs, which
+  never worked: "if any one of the orders is canceled, any remaining open order in the group is
+  canceled" (the same guide). What it did fill is then held unprotected, as at Alpaca.
 """
 
 from __future__ import annotations
@@ -68,8 +72,8 @@ def exit_cap(parent: GroupMember) -> Decimal:
 
 
 def legs_held(parent: GroupMember) -> bool:
-    """Whether the legs wait for the entry: a bracket's or OTO's until its first fill."""
-    return parent.order_class in (OrderClass.BRACKET, OrderClass.OTO) and not parent.filled_quantity
+    """Whether the legs wait for the entry: a bracket's or OTO's until it has filled completely."""
+    return parent.order_class in (OrderClass.BRACKET, OrderClass.OTO) and parent.filled_quantity < parent.quantity
 
 
 def executable(parent: _M, group: Sequence[_M], exit_order: _M) -> Decimal:
@@ -83,17 +87,17 @@ def executable(parent: _M, group: Sequence[_M], exit_order: _M) -> Decimal:
 def exits_to_cancel(parent: _M, group: Sequence[_M]) -> list[_M]:
     """The open exits whose time is over.
 
-    When the entry ended with nothing filled, all of its legs; when the exits have filled all the
-    entry will give them (the entry filled, or ended), or all of an OCO's quantity, the rest.
+    When the entry ended before it filled completely, all of its legs (they never worked); when
+    the exits have filled all the entry gave them, or all of an OCO's quantity, the rest.
     """
     open_exits = [o for o in group if not o.status.is_terminal and o is not parent]
     filled = sum((o.filled_quantity for o in group), ZERO)
     if parent.order_class is OrderClass.OCO:
         return [o for o in group if not o.status.is_terminal] if filled >= parent.quantity else []
-    ended = parent.status.is_terminal
-    if ended and not parent.filled_quantity:
+    complete = parent.filled_quantity >= parent.quantity
+    if parent.status.is_terminal and not complete:
         return open_exits
-    if (ended or parent.filled_quantity >= parent.quantity) and filled >= parent.filled_quantity:
+    if complete and filled >= parent.filled_quantity:
         return open_exits
     return []
 

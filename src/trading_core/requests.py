@@ -201,7 +201,8 @@ def _check_prices(r: OrderRequest) -> None:
             field="trail_price",
         )
     if not trailing and trails:
-        raise InvalidOrder(f"{r.type} orders take no trail", field="trail_price")
+        given = "trail_price" if r.trail_price is not None else "trail_percent"
+        raise InvalidOrder(f"{r.type} orders take no trail ({given})", field=given)
     for field in ("limit_price", "stop_price", "trail_price"):
         _check_tick(getattr(r, field), field)
 

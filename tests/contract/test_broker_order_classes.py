@@ -159,3 +159,70 @@ class TestOcoAndOto:
         venue.set_price("AAPL", "179")
         updates = await collect_updates(venue.broker, _event(TradeEvent.FILL, stop_loss.broker_order_id))
         assert updates[-1].position_quantity == 0
+
+
+def trailing_stop(**trail: str) -> Order:
+    """A sell trailing stop for the 10 AAPL a market buy holds (AAPL at 190)."""
+    return class_order(
+        side="sell", type="trailing_stop", order_class="simple", take_profit=None, stop_loss=None, **trail
+    )
+
+
+class TestTrailingStop:
+    @pytest.mark.parametrize(
+        ("trail", "new_trail", "stop_at_200"),
+        [({"trail_price": "5"}, "2", "198"), ({"trail_percent": "2"}, "1", "198")],
+    )
+    async def test_reads_show_the_mark_and_a_replaced_trail_keeps_it(
+        self, venue: Venue, trail: dict[str, str], new_trail: str, stop_at_200: str
+    ) -> None:
+        bought = await venue.broker.submit_order(order("AAPL", "buy", "10"))
+        await collect_updates(venue.broker, _event(TradeEvent.FILL, bought.broker_order_id))
+        accepted = await venue.broker.submit_order(trailing_stop(**trail))
+        venue.set_price("AAPL", "200")
+
+        moved = await venue.broker.get_order(accepted.broker_order_id)
+        replacement = await venue.broker.replace_order(
+            accepted.broker_order_id, client_order_id=ClientOrderId(f"r-{new_order_id()}"), trail=Decimal(new_trail)
+        )
+        listed = {o.broker_order_id: o for o in await venue.broker.list_orders()}
+
+        assert (accepted.hwm, moved.hwm) == (Decimal(190), Decimal(200))  # the mark followed the price up
+        assert moved.stop_price == Decimal(200) - (Decimal(5) if "trail_price" in trail else Decimal(4))
+        assert (replacement.replaces, replacement.hwm, replacement.stop_price) == (
+            accepted.broker_order_id,
+            Decimal(200),
+            Decimal(stop_at_200),
+        )
+        assert (replacement.trail_price or replacement.trail_percent) == Decimal(new_trail)
+        assert listed[replacement.broker_order_id].hwm == Decimal(200)
+
+        venue.set_price("AAPL", stop_at_200)
+        updates = await collect_updates(venue.broker, _event(TradeEvent.FILL, replacement.broker_order_id))
+        assert updates[-1].position_quantity == 0
+
+    async def test_a_trail_for_another_type_is_refused(self, venue: Venue) -> None:
+        bought = await venue.broker.submit_order(order("AAPL", "buy", "10"))
+        await collect_updates(venue.broker, _event(TradeEvent.FILL, bought.broker_order_id))
+        resting = await venue.broker.submit_order(order("AAPL", "sell", "10", type="limit", limit_price="200"))
+
+        with pytest.raises(BrokerRejected) as e:
+            await venue.broker.replace_order(
+                resting.broker_order_id, client_order_id=ClientOrderId(f"r-{new_order_id()}"), trail=Decimal(1)
+            )
+
+        assert e.value.code == "INVALID_ORDER"
+        assert (await venue.broker.get_order(resting.broker_order_id)).status is OrderStatus.NEW
+
+
+class TestReplacingAnEntry:
+    async def test_a_brackets_entry_is_not_replaced_as_alpaca_documents(self, venue: Venue) -> None:
+        accepted = await venue.broker.submit_order(class_order(type="limit", limit_price="185"))
+
+        with pytest.raises(BrokerRejected) as e:
+            await venue.broker.replace_order(
+                accepted.broker_order_id, client_order_id=ClientOrderId(f"r-{new_order_id()}"), limit_price=Decimal(186)
+            )
+
+        assert "bracket orders cannot be replaced" in e.value.message
+        assert (await venue.broker.get_order(accepted.broker_order_id)).status is OrderStatus.NEW

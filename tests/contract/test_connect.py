@@ -103,6 +103,8 @@ async def test_leaving_the_block_stops_its_tasks_and_closes_the_simulators_strea
         ({"broker": "ibkr"}, "broker must be paper, alpaca-paper, alpaca-live or an http"),
         ({"broker": "alpaca-paper"}, "alpaca-paper needs key_id and secret_key"),
         ({"broker": "paper", "key_id": "k", "secret_key": "s"}, "the paper exchange takes no keys"),
+        ({"broker": "paper", "snapshot_interval": 0}, "snapshot_interval must be more than 0"),
+        ({"broker": "paper", "snapshot_interval": -1.5}, "snapshot_interval must be more than 0"),
     ],
 )
 def test_a_broker_it_cannot_connect_to_is_refused_at_once(args: dict[str, Any], message: str) -> None:
@@ -128,3 +130,12 @@ async def test_with_nats_the_events_are_published(
         await client.close()
     mine = [m.envelope["type"] for m in stored_events if m.envelope["data"].get("orderId") == placed.order.id]
     assert mine == ["trade.order.submitted", "trade.order.filled"]
+
+
+async def test_a_listing_asked_for_a_status_it_does_not_know_is_refused() -> None:
+    async with connect("paper") as engine:
+        await engine.submit(OrderRequest.create(symbol="AAPL", side="buy", type="market", quantity=1))
+
+        with pytest.raises(ValueError, match="status must be open, closed or all, was 'filled'"):
+            await engine.list_orders(status="filled")  # type: ignore[arg-type]
+        assert len((await engine.list_orders(status="closed")).orders) == 1  # type: ignore[arg-type]

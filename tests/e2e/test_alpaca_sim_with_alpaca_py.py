@@ -358,6 +358,25 @@ class TestProtectiveOrders:
         assert (risen.hwm, risen.stop_price, risen.status) == ("200", stop_at_200, OrderStatus.NEW)
         assert (filled.status, filled.filled_avg_price) == (OrderStatus.FILLED, stop_at_200)
 
+    @pytest.mark.parametrize(
+        ("trail", "new_trail", "stop_at_200"), [({"trail_price": 5}, 2, "198"), ({"trail_percent": 2}, 1, "198")]
+    )
+    def test_a_trailing_stops_trail_is_replaced_from_the_mark_it_reached(
+        self, client: TradingClient, alpaca_sim: SimServer, trail: dict[str, float], new_trail: float, stop_at_200: str
+    ) -> None:
+        client.submit_order(buy(qty=10))
+        order = client.submit_order(
+            TrailingStopOrderRequest(symbol="AAPL", qty=10, side=OrderSide.SELL, time_in_force=TimeInForce.GTC, **trail)
+        )
+        alpaca_sim.set_price("AAPL", "200")
+
+        new = client.replace_order_by_id(order.id, ReplaceOrderRequest(trail=new_trail))
+        alpaca_sim.set_price("AAPL", stop_at_200)
+
+        assert (new.replaces, new.hwm, new.stop_price) == (order.id, "200", stop_at_200)
+        assert client.get_order_by_id(order.id).status == OrderStatus.REPLACED
+        assert client.get_order_by_id(new.id).status == OrderStatus.FILLED
+
 
 class TestPositions:
     def test_positions_parse_with_decimals_as_strings(self, client: TradingClient) -> None:

@@ -160,8 +160,9 @@ def test_a_patch_must_name_something_to_change(document: dict[str, Any]) -> None
     body = _component(document, "ModifyOrderRequest")
 
     assert sorted(option["required"][0] for option in body["anyOf"]) == sorted(
-        ["quantity", "limitPrice", "stopPrice", "timeInForce"]
+        ["quantity", "limitPrice", "stopPrice", "timeInForce", "trailPrice", "trailPercent"]
     )
+    assert body["not"]["required"] == ["trailPrice", "trailPercent"]  # a trail of one kind, never both
 
 
 def test_submit_lists_the_conflict_and_the_body_limit(document: dict[str, Any]) -> None:

@@ -3,13 +3,18 @@ exchange, with the operator's price endpoint moving the market (held still and a
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
 
+from adapters.memory import InMemoryEventBus
+from adapters.paper import PaperExchange
+from apps.service.app import create_app
 from tests.service import api_spec as spec
-from tests.service.conftest import conforms
+from tests.service.conftest import conforms, container_for, settings_with
 
 Client = AsyncTestClient[Any]
 
@@ -164,6 +169,31 @@ INVALID = [
 ]
 
 
+SELL_BRACKET = {**BRACKET, "side": "sell", "takeProfit": {"limitPrice": 180}, "stopLoss": {"stopPrice": 200}}
+"""A short entry at 190: its exits buy, the take-profit below the entry, the stop-loss above."""
+SIMPLE = {"symbol": "AAPL", "side": "sell", "quantity": 1}
+
+INVALID += [
+    ({**SELL_BRACKET, "stopLoss": {"stopPrice": 185}}, "stopLoss.stopPrice"),  # below a short entry's price
+    ({**SELL_BRACKET, "takeProfit": {"limitPrice": 195}, "stopLoss": {"stopPrice": 200}}, "takeProfit.limitPrice"),
+    ({**SELL_BRACKET, "stopLoss": {"stopPrice": 200, "limitPrice": 199}}, "stopLoss.limitPrice"),
+    ({k: v for k, v in BRACKET.items() if k != "orderClass"}, "takeProfit"),  # legs on the default, simple
+    ({**SIMPLE, "type": "market", "stopLoss": {"stopPrice": 180}}, "stopLoss"),
+    ({**BRACKET, "type": "trailing_stop", "trailPrice": 1}, "type"),
+    ({**BRACKET, "extendedHours": True, "type": "limit", "limitPrice": 189}, "extendedHours"),
+    ({**BRACKET, "stopLoss": {"limitPrice": 179}}, "stopLoss.stopPrice"),
+    ({**BRACKET, "takeProfit": {"limitPrice": 0}}, "takeProfit.limitPrice"),
+    ({**BRACKET, "stopLoss": {"stopPrice": 180, "trail": 1}}, "stopLoss.trail"),
+    ({**BRACKET, "orderClass": "oto", "stopLoss": None, "takeProfit": {"limitPrice": 185}}, "takeProfit.limitPrice"),
+    ({**BRACKET, "orderClass": "oco", "type": "limit", "stopLoss": None}, "stopLoss"),
+    ({**BRACKET, "orderClass": "oco", "type": "market"}, "type"),
+    ({**SIMPLE, "type": "trailing_stop", "trailPercent": 0}, "trailPercent"),
+    ({**SIMPLE, "type": "trailing_stop", "trailPrice": -1}, "trailPrice"),
+    ({**SIMPLE, "type": "trailing_stop", "trailPrice": 1, "timeInForce": "ioc"}, "timeInForce"),
+    ({**SIMPLE, "type": "stop", "stopPrice": 180, "trailPercent": 1}, "trailPercent"),
+]
+
+
 @pytest.mark.parametrize(("body", "field"), INVALID)
 async def test_an_invalid_combination_is_refused_naming_its_field_and_nothing_is_created(
     api: Client, body: dict[str, Any], field: str
@@ -173,3 +203,121 @@ async def test_an_invalid_combination_is_refused_naming_its_field_and_nothing_is
     assert response.status_code == 400, response.json()
     assert (response.json()["code"], response.json()["details"]["field"]) == ("INVALID_ORDER", field)
     assert (await api.get("/api/v1/orders", params={"status": "all"})).json()["orders"] == []
+
+
+@pytest.mark.parametrize(
+    ("trail", "change", "fills_at"),
+    [({"trailPrice": 5}, {"trailPrice": 2}, 198), ({"trailPercent": 2}, {"trailPercent": 1}, 198)],
+)
+async def test_a_trailing_stops_trail_is_replaced_and_the_new_one_keeps_the_high_water_mark(
+    api: Client, trail: dict[str, Any], change: dict[str, Any], fills_at: float
+) -> None:
+    await submitted(api, {"symbol": "AAPL", "side": "buy", "quantity": 10, "type": "market"})
+    old_id = await submitted(api, {"symbol": "AAPL", "side": "sell", "quantity": 10, "type": "trailing_stop", **trail})
+    await move(api, 200)
+
+    response = await api.patch(f"/api/v1/orders/{old_id}", json=change)
+    new = conforms(response.json(), spec.ORDER)
+    await move(api, fills_at + 0.01)
+    still = await order(api, new["orderId"])
+    await move(api, fills_at)
+
+    assert response.status_code == 200, response.json()
+    assert (new["replaces"], new["type"], {k: new[k] for k in change}) == (old_id, "trailing_stop", change)
+    assert (await order(api, old_id))["brokerStatus"] == "replaced"
+    assert still["status"] == "new"  # 200 less the new trail not yet reached
+    filled = await order(api, new["orderId"])
+    assert (filled["status"], filled["averagePrice"], filled["hwm"]) == ("filled", fills_at, 200)
+
+
+TRAIL_REFUSALS = [
+    (
+        {"type": "trailing_stop", "trailPrice": 5},
+        {"trailPrice": 2, "trailPercent": 1},
+        (400, "INVALID_ORDER", "trailPrice"),
+    ),
+    ({"type": "trailing_stop", "trailPrice": 5}, {"trailPercent": 1}, (422, "INVALID_MODIFICATION", "trailPercent")),
+    ({"type": "trailing_stop", "trailPercent": 2}, {"trailPrice": 1}, (422, "INVALID_MODIFICATION", "trailPrice")),
+    ({"type": "stop", "stopPrice": 180}, {"trailPrice": 1}, (422, "INVALID_MODIFICATION", "trailPrice")),
+    ({"type": "limit", "limitPrice": 200}, {"trailPercent": 1}, (422, "INVALID_MODIFICATION", "trailPercent")),
+]
+"""A sell that the 10 bought hold, then a PATCH of a trail it cannot take: (HTTP status, code, field)."""
+
+
+@pytest.mark.parametrize(("opened", "change", "refusal"), TRAIL_REFUSALS)
+async def test_a_trail_the_order_cannot_take_is_refused_naming_its_field_and_nothing_changes(
+    api: Client, opened: dict[str, Any], change: dict[str, Any], refusal: tuple[int, str, str]
+) -> None:
+    await submitted(api, {"symbol": "AAPL", "side": "buy", "quantity": 10, "type": "market"})
+    order_id = await submitted(api, {"symbol": "AAPL", "side": "sell", "quantity": 10, **opened})
+    before = await order(api, order_id)
+
+    response = await api.patch(f"/api/v1/orders/{order_id}", json=change)
+
+    assert (response.status_code, response.json()["code"], response.json()["details"]["field"]) == refusal
+    assert await order(api, order_id) == before
+    listed = (await api.get("/api/v1/orders", params={"status": "all"})).json()["orders"]
+    assert len(listed) == 2  # the entry and the order: no replacement was made
+
+
+async def test_reads_of_a_trailing_stop_show_the_mark_and_stop_the_broker_last_reported(
+    exchange: PaperExchange, bus: InMemoryEventBus
+) -> None:
+    """The order poll, which reads the broker's open orders anyway, refreshes them: no request of its own."""
+    settings = settings_with(TRADING_ENGINE_SYNC_ORDER_STATUS_POLL_INTERVAL="50")
+    async with AsyncTestClient(create_app(container_for(settings, exchange, bus))) as api:
+        await submitted(api, {"symbol": "AAPL", "side": "buy", "quantity": 10, "type": "market"})
+        stop_id = await submitted(
+            api, {"symbol": "AAPL", "side": "sell", "quantity": 10, "type": "trailing_stop", "trailPrice": 5}
+        )
+        taken = await order(api, stop_id)
+        await move(api, 200)
+
+        moved = await eventually(lambda: order(api, stop_id), lambda o: o["hwm"] == 200)
+
+    assert (taken["hwm"], taken["stopPrice"]) == (190, 185)
+    assert (moved["hwm"], moved["stopPrice"], moved["status"]) == (200, 195, "new")
+
+
+async def eventually(read: Callable[[], Awaitable[Any]], holds: Callable[[Any], bool], within: float = 30) -> Any:
+    """What `read` returns once `holds` says so, read again until then (a background loop must act)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        found = await read()
+        if holds(found) or asyncio.get_running_loop().time() > deadline:
+            return found
+        await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize("order_class", ["bracket", "oto"])
+async def test_a_brackets_or_otos_entry_is_not_replaced_as_at_alpaca_and_nothing_changes(
+    api: Client, order_class: str
+) -> None:
+    """Alpaca's order guide: OTO orders, "like bracket orders", take no replacement; their legs do."""
+    body = {**BRACKET, "orderClass": order_class, "type": "limit", "limitPrice": 185}
+    parent_id = await submitted(api, body if order_class == "bracket" else {**body, "takeProfit": None})
+    before = await order(api, parent_id)
+
+    response = await api.patch(f"/api/v1/orders/{parent_id}", json={"limitPrice": 186})
+
+    assert response.status_code == 422, response.json()
+    assert (response.json()["code"], response.json()["details"]["field"]) == ("INVALID_MODIFICATION", "orderClass")
+    assert f"{order_class} orders" in response.json()["message"]
+    assert await order(api, parent_id) == before
+    listed = (await api.get("/api/v1/orders", params={"status": "all"})).json()["orders"]
+    assert sorted(o["orderId"] for o in listed) == sorted([parent_id, *before["legs"]])
+
+
+async def test_a_brackets_leg_takes_a_new_price_and_stays_in_its_group(api: Client) -> None:
+    parent_id = await submitted(api, BRACKET)
+    take_profit_id, stop_id = (await order(api, parent_id))["legs"]
+
+    response = await api.patch(f"/api/v1/orders/{stop_id}", json={"stopPrice": 185})
+    new_stop = response.json()
+    await move(api, 184)
+
+    assert response.status_code == 200, new_stop
+    assert (new_stop["replaces"], new_stop["parentOrderId"], new_stop["stopPrice"]) == (stop_id, parent_id, 185)
+    assert (await order(api, parent_id))["legs"] == [take_profit_id, new_stop["orderId"]]
+    assert (await order(api, new_stop["orderId"]))["status"] == "filled"
+    assert (await order(api, take_profit_id))["status"] == "cancelled"

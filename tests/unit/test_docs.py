@@ -28,4 +28,4 @@ def test_the_readme_curl_lines_name_real_endpoints() -> None:
     readme = (ROOT / "README.md").read_text()
 
     paths = re.findall(r"curl .*?localhost:3001(/api/v1/[A-Za-z/]+)", readme)
-    assert paths == ["/api/v1/orders", "/api/v1/orders/", "/api/v1/positions/AAPL"]
+    assert paths == ["/api/v1/orders", "/api/v1/orders/", "/api/v1/positions/AAPL", "/api/v1/orders"]

@@ -204,3 +204,50 @@ class TestTrailingStop:
 
 def test_order_types_named() -> None:
     assert OrderType.TRAILING_STOP.value == "trailing_stop"
+
+
+class TestAnEntryFilledInParts:
+    """Alpaca's order guide: a bracket's exits "won't be active until the first order is completely
+    filled", and "if any one of the orders is canceled, any remaining open order in the group is
+    canceled". An entry that ends in part filled ends its legs, which never worked."""
+
+    def entry(self, exchange: PaperExchange, time_in_force: str = "gtc") -> BrokerOrder:
+        exchange.set_price("AAPL", D(190))
+        exits = {"take_profit": {"limit_price": "200"}, "stop_loss": {"stop_price": "180"}}
+        sent_order = sent(side="buy", type="limit", limit_price="189.50", order_class="bracket", **exits)
+        parent = submit(exchange, attrs.evolve(sent_order, time_in_force=time_in_force))
+        exchange.set_price("AAPL", D(189))  # 4 of its 10 execute
+        assert run(exchange.get_order(parent.broker_order_id)).filled_quantity == 4
+        return parent
+
+    def test_its_legs_stay_held_until_it_fills_completely(self) -> None:
+        exchange = new_exchange(max_fill_quantity=D(4))
+        parent = self.entry(exchange)
+        held = [run(exchange.get_order(leg.broker_order_id)).status for leg in parent.legs]
+
+        exchange.set_price("AAPL", D("189.01"))
+        exchange.set_price("AAPL", D(189))
+
+        assert held == [OrderStatus.HELD, OrderStatus.HELD]
+        assert run(exchange.get_order(parent.broker_order_id)).status is OrderStatus.FILLED
+        assert [run(exchange.get_order(leg.broker_order_id)).status for leg in parent.legs] == [OrderStatus.NEW] * 2
+
+    @pytest.mark.parametrize("end", ["cancel", "expire"])
+    def test_ended_in_part_its_legs_end_without_ever_working(self, end: str) -> None:
+        exchange = new_exchange(max_fill_quantity=D(4))
+        parent = self.entry(exchange, time_in_force="day" if end == "expire" else "gtc")
+        exchange.drain_updates()
+
+        if end == "cancel":
+            run(exchange.cancel_order(parent.broker_order_id))
+        else:
+            exchange.close_market()
+        updates = exchange.drain_updates()
+
+        legs = [run(exchange.get_order(leg.broker_order_id)) for leg in parent.legs]
+        # Cancelled with their entry, or expired at the close as day orders with it.
+        assert {leg.status for leg in legs} <= {OrderStatus.CANCELED, OrderStatus.EXPIRED}
+        assert [leg.filled_quantity for leg in legs] == [0, 0]
+        leg_ids = {leg.broker_order_id for leg in legs}
+        assert not [u for u in updates if u.order.broker_order_id in leg_ids and u.event is TradeEvent.NEW]
+        assert run(exchange.list_positions())[0].quantity == 4  # what filled stays held, unprotected

@@ -64,14 +64,18 @@ def triggers(order: Order, price: Decimal) -> bool:
 
 
 class TestExitGroups:
-    def test_a_brackets_legs_are_held_until_the_entry_fills_then_follow_it(self) -> None:
+    def test_a_brackets_legs_are_held_until_the_entry_fills_completely(self) -> None:
+        """Alpaca: the exits "won't be active until the first order is completely filled"."""
         parent, legs = group("bracket")
         assert legs_held(parent)
         assert [executable(parent, legs, leg) for leg in legs] == [0, 0]
         parent = fill(parent, D(4))
+        assert legs_held(parent)
+        assert [executable(parent, legs, leg) for leg in legs] == [0, 0]
+        parent = fill(parent, D(6))
         assert not legs_held(parent)
-        assert exit_cap(parent) == 4
-        assert [executable(parent, legs, leg) for leg in legs] == [4, 4]
+        assert exit_cap(parent) == 10
+        assert [executable(parent, legs, leg) for leg in legs] == [10, 10]
 
     def test_a_partial_fill_of_one_exit_reduces_the_other(self) -> None:
         parent, (tp, sl) = group("bracket")
@@ -87,13 +91,12 @@ class TestExitGroups:
         assert executable(parent, [tp, sl], tp) == 0
         assert exits_to_cancel(parent, [tp, sl]) == [tp]
 
-    def test_an_entry_cancelled_part_filled_leaves_its_legs_for_what_filled(self) -> None:
+    @pytest.mark.parametrize("ended", [OrderStatus.CANCELED, OrderStatus.EXPIRED])
+    def test_an_entry_ended_part_filled_ends_its_legs_which_never_worked(self, ended: OrderStatus) -> None:
+        """Alpaca: "if any one of the orders is canceled, any remaining open order in the group is canceled"."""
         parent, (tp, sl) = group("bracket")
-        parent = cancel(fill(parent, D(4)))
-        assert executable(parent, [tp, sl], tp) == 4
-        tp = fill(tp, D(4))
-        # All the entry gave is sold: both end, the take-profit with its 4 (of the 10 it was for) filled.
-        assert executable(parent, [tp, sl], sl) == 0
+        parent = attrs.evolve(fill(parent, D(4)), status=ended)
+        assert [executable(parent, [tp, sl], leg) for leg in (tp, sl)] == [0, 0]
         assert exits_to_cancel(parent, [tp, sl]) == [tp, sl]
 
     def test_an_entry_ended_unfilled_ends_its_legs(self) -> None:

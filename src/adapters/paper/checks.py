@@ -7,10 +7,12 @@ nothing: no order, no event, no hold. With the answer Alpaca gives for each (for
 
     code                       refused                                         Alpaca
     INVALID_ORDER              a price the type lacks or does not take, qty    422 40010001
-                               <= 0, trailing_stop (not simulated), replacing
-                               a fractional order, a fraction in an order
-                               for longer than the day, extended_hours on
-                               anything but a day limit order
+                               <= 0, a trail on another type (or not exactly
+                               one on a trailing_stop), replacing a
+                               fractional order or a bracket's or OTO's
+                               entry, a fraction in an order for longer than
+                               the day, extended_hours on anything but a day
+                               limit order
     INSUFFICIENT_QUANTITY      an order that could take a position through     403 40310000
                                zero (`reject_flips`): "insufficient qty
                                available"; `details` has Alpaca's available /

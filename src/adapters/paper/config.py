@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
@@ -25,6 +25,41 @@ _DEFAULT_MULTIPLIER = {AccountType.CASH: Decimal(1), AccountType.MARGIN: Decimal
 def _positive_or_none(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None and not value > 0:
         raise ValueError(f"{attribute.name} must be positive or None, was {value!r}")
+
+
+def _cash(value: object) -> Decimal:
+    """An amount of cash from an int, a numeric string or a Decimal; floats are refused as inexact."""
+    if isinstance(value, bool | float) or not isinstance(value, int | str | Decimal):
+        raise TypeError(f"starting_cash must be a Decimal, an int or a numeric string, was {type(value).__name__}")
+    try:
+        cash = Decimal(value.strip() if isinstance(value, str) else value)
+    except InvalidOperation as e:
+        raise ValueError(f"starting_cash must be a number, was {value!r}") from e
+    if not cash.is_finite():
+        raise ValueError(f"starting_cash must be finite, was {value!r}")
+    if cash < 0:
+        raise ValueError(f"starting_cash must not be negative, was {value!r}")
+    return cash
+
+
+def _whole(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{attribute.name} must be an int, was {type(value).__name__} {value!r}")
+
+
+def _count_or_none(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None:
+        _whole(instance, attribute, value)
+    _positive_or_none(instance, attribute, value)
+
+
+def _calendar(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    # A name ("XNYS", "always-open") is what the service's config takes; here the object is wanted.
+    if value is not None and not callable(getattr(value, "trading_days", None)):
+        raise TypeError(
+            "calendar must be a MarketCalendar such as adapters.calendar.NyseCalendar(), or None for a "
+            f"market that is always open; was {type(value).__name__} {value!r}"
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -68,20 +103,20 @@ class PaperConfig:
             keeps every order, as a real broker does.
     """
 
-    starting_cash: Decimal = Decimal(100_000)
+    starting_cash: Decimal = attrs.field(default=Decimal(100_000), converter=_cash)
     account_type: AccountType = attrs.field(default=AccountType.MARGIN, converter=AccountType)
     multiplier: Decimal | None = attrs.field(default=None, validator=_positive_or_none)
     shorting_enabled: bool | None = None
-    seed: int = 0
+    seed: int = attrs.field(default=0, validator=_whole)
     listings: tuple[Listing, ...] = DEFAULT_LISTINGS
-    volatility_bp: int = 10
-    fill_parts: int = 1
+    volatility_bp: int = attrs.field(default=10, validator=_whole)
+    fill_parts: int = attrs.field(default=1, validator=_whole)
     max_fill_quantity: Decimal | None = attrs.field(default=None, validator=_positive_or_none)
     reject_flips: bool = True
     market_open: bool = True
-    calendar: MarketCalendar | None = attrs.field(default=None, eq=False)
+    calendar: MarketCalendar | None = attrs.field(default=None, eq=False, validator=_calendar)
     max_pending_updates: int | None = attrs.field(default=100_000, validator=_positive_or_none)
-    minute_bars_kept: int | None = attrs.field(default=2 * 24 * 60, validator=_positive_or_none)
+    minute_bars_kept: int | None = attrs.field(default=2 * 24 * 60, validator=_count_or_none)
     closed_order_retention: int | None = attrs.field(default=100_000, validator=_positive_or_none)
     account_id: str | None = None
 

@@ -12,8 +12,9 @@ stream). An order sent while the market is closed is `accepted` and routed (`new
 `open_market()`, or, with a calendar (`PaperConfig.calendar`), at the calendar's next open.
 Time comes from the injected clock; prices move by `set_price` and `step_prices` (the seeded walk
 of `adapters.paper.walk`; `adapters.paper.timers` runs it on an interval and opens and closes the
-session by the calendar). Not simulated: trailing stops (refused), bracket/oco/oto classes,
-notional orders. With a calendar, orders with `extended_hours` (day limit orders only, as at
+session by the calendar). Trailing stops and the bracket, OCO and OTO classes execute as at
+Alpaca (`adapters.paper.groups`, `trading_core.protective`, `trading_core.trailing`). Not
+simulated: notional orders. With a calendar, orders with `extended_hours` (day limit orders only, as at
 Alpaca) also trade in the pre-market and after-hours sessions; the others wait for the regular one.
 """
 

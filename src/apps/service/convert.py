@@ -39,12 +39,14 @@ from apps.service.schemas import (
     SubmitOrderResponse,
     TakeProfitOut,
 )
+from trading_core.enums import OrderType
 from trading_core.errors import InvalidOrder
 from trading_core.order_classes import StopLoss, TakeProfit
 from trading_core.orders import Order
 from trading_core.requests import OrderRequest
 from trading_core.risk import PreTradeValidation, RiskLimits
 from trading_core.risk.rules import Rejection
+from trading_core.trailing import trail_stop_price
 from trading_core.values import at_four_places, money
 from trading_core.views import AccountView, PortfolioView, PositionView, RiskStatus, SubmitResult
 
@@ -133,10 +135,13 @@ def submit_response(result: SubmitResult) -> SubmitOrderResponse:
 
 
 def order_body(order: Order) -> OrderBody:
-    """The order as the API shows it: the spec's status word beside the broker's."""
-    return OrderBody(
-        **_API.unstructure(order), status=order.api_status.value, average_price=_four(order.average_fill_price)
-    )
+    """The order as the API shows it: the spec's status word beside the broker's; a trailing stop's
+    `stopPrice` is the one its trail derives from its mark as the broker last reported it."""
+    fields = _API.unstructure(order)
+    if order.type is OrderType.TRAILING_STOP and order.hwm is not None and order.stop_price is None:
+        stop = trail_stop_price(order.side, order.hwm, trail_price=order.trail_price, trail_percent=order.trail_percent)
+        fields["stop_price"] = _four(stop)
+    return OrderBody(**fields, status=order.api_status.value, average_price=_four(order.average_fill_price))
 
 
 def position_body(view: PositionView, protective: Callable[[str], list[Order]]) -> PositionBody:

@@ -131,7 +131,7 @@ _SUBMIT_RULES_TEXT: Final = (
     "sides of the entry's limit or stop price, or of the current price for a market entry."
 )
 
-_MODIFY_FIELDS: Final = ("quantity", "limitPrice", "stopPrice", "timeInForce")
+_MODIFY_FIELDS: Final = ("quantity", "limitPrice", "stopPrice", "timeInForce", "trailPrice", "trailPercent")
 
 RULES: Final[dict[str, dict[str, Any]]] = {
     "SubmitOrderRequest": {"all_of": _SUBMIT_RULES, "description": _SUBMIT_RULES_TEXT},
@@ -140,9 +140,15 @@ RULES: Final[dict[str, dict[str, Any]]] = {
             Schema(required=[f], properties={f: Schema(schema_not=_NULL)}, description=f"{f} is given")
             for f in _MODIFY_FIELDS
         ],
+        "schema_not": Schema(
+            required=["trailPrice", "trailPercent"], properties={"trailPrice": _NUMBER, "trailPercent": _NUMBER}
+        ),
         "description": (
-            "At least one of quantity, limitPrice, stopPrice and timeInForce, not null; a price the order's "
-            "type does not take (a limitPrice for a stop order) is refused 400 INVALID_ORDER naming it."
+            "At least one of quantity, limitPrice, stopPrice, timeInForce, trailPrice and trailPercent, not "
+            "null; at most one of trailPrice and trailPercent, the kind of trail the trailing stop has (a "
+            "replacement cannot switch between them). A change the order does not take (a limitPrice for a "
+            "stop order, a trail for another type or of the other kind) is refused 422 INVALID_MODIFICATION "
+            "naming the field."
         ),
     },
 }
@@ -186,7 +192,7 @@ EXAMPLES: Final[dict[str, list[dict[str, Any]]]] = {
         },
         {"symbol": "AAPL", "side": "sell", "quantity": 3, "type": "trailing_stop", "trailPercent": 2.5},
     ],
-    "ModifyOrderRequest": [{"quantity": 8}, {"limitPrice": 301.25}],
+    "ModifyOrderRequest": [{"quantity": 8}, {"limitPrice": 301.25}, {"trailPercent": 1.5}],
     "ClosePositionRequest": [{"quantity": 2}],
     "RiskResetRequest": [{"by": "ops@desk", "reason": "loss recovered"}],
     "PaperPriceRequest": [{"price": 187.5}],

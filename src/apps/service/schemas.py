@@ -183,6 +183,10 @@ class ModifyOrderRequest(_Body):
     limit_price: OrderPrice | None = None
     stop_price: OrderPrice | None = None
     time_in_force: TimeInForceName | None = None
+    trail_price: OrderPrice | None = None
+    """A trailing stop's new trail in dollars: for one that trails by price (Alpaca's `trail` cannot switch)."""
+    trail_percent: TrailPercent | None = None
+    """A trailing stop's new trail in percent: for one that trails by percent."""
 
 
 class TakeProfitOut(_Out):

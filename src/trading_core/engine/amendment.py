@@ -121,11 +121,13 @@ class Amendment:
             BrokerError: the replacement was not sent; the old order works on unchanged.
             StoreError: the store failed; after the replacement may have left, it names its ids.
             InvalidModification: a change the order does not take (a limit price for a stop order, a
-                trail for another type, a closing half grown past what it closes).
+                trail for another type, a closing half grown past what it closes, a bracket's or an
+                OTO's entry).
         """
         parts = self._parts
         old = await parts.order(order_id)
         ensure_cancelable(old)
+        _refuse_replacing_an_entry(old)
         if old.broker_order_id is None and (old.id in parts.in_flight or in_doubt(old)):
             old = await self._find_at_broker(old)
             ensure_cancelable(old)
@@ -236,6 +238,24 @@ class Amendment:
         if extra <= ZERO:
             return None
         return await self._checks.validate(attrs.evolve(request, quantity=extra))
+
+
+def _refuse_replacing_an_entry(old: Order) -> None:
+    """A bracket's or an OTO's entry is not replaced, as at Alpaca; its legs' prices are.
+
+    Alpaca's order guide: "Like bracket orders, order replacement is not supported yet" (of OTO
+    orders), while a bracket's and an OCO's exits take a new `limit_price` or `stop_price`.
+
+    Raises:
+        InvalidModification: `old` is the entry of a bracket or an OTO.
+    """
+    if old.order_class in (OrderClass.BRACKET, OrderClass.OTO):
+        raise InvalidModification(
+            f"{old.order_class} orders cannot be replaced: change a leg's price, or cancel the order "
+            "(its legs with it) and send a new one",
+            field="order_class",
+            details={"orderId": old.id},
+        )
 
 
 def _trail_change(old: Order, trail: Decimal | None) -> dict[str, Decimal | None]:

@@ -35,6 +35,8 @@ from trading_core.values import ZERO, Symbol
 
 log = logging.getLogger("trading_core.engine")
 
+_STATUSES = frozenset(OrderFilter)
+
 
 class History:
     """Listings of what happened, the day's realized P&L, and snapshots of the portfolio's value."""
@@ -97,8 +99,14 @@ class History:
         return snapshot
 
     async def orders(self, status: OrderFilter, limit: int, cursor: str | None, where: HistoryFilter) -> OrderPage:
-        """A page of orders `where` admits, newest first."""
-        return await self._parts.store.list_orders(status=status, limit=limit, cursor=cursor, where=where)
+        """A page of orders `where` admits, newest first.
+
+        Raises:
+            ValueError: `status` is none of open, closed and all.
+        """
+        if status not in _STATUSES:  # a string from strategy code would otherwise list everything
+            raise ValueError(f"status must be open, closed or all, was {status!r}")
+        return await self._parts.store.list_orders(status=OrderFilter(status), limit=limit, cursor=cursor, where=where)
 
     async def fills(self, where: HistoryFilter, limit: int, cursor: str | None) -> FillPage:
         """A page of fills `where` admits, newest first."""

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Final
 
+import attrs
+
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.engine.dispatch import Dispatch
 from trading_core.engine.parts import EngineParts
@@ -125,8 +127,21 @@ class BrokerUpdates:
             return len(lacking)
         updates = updates_between(order, remote)
         if updates:
-            await self.apply_broker_updates(order, updates, remote)
+            order = await self.apply_broker_updates(order, updates, remote)
+        await self._note_mark(order, remote)
         return len(lacking) + len(updates)
+
+    async def _note_mark(self, order: Order, remote: BrokerOrder) -> None:
+        """Keep an open trailing stop's high-water mark as the broker last reported it.
+
+        The mark moves with the price and no trade update tells of it (Alpaca sends none), so
+        the order poll, which reads the broker's open orders anyway, refreshes it: a read then
+        shows the mark, and the stop derived from it, as of the last poll. It is no correction.
+        """
+        mark = remote.hwm
+        if mark is None or mark == order.hwm or order.is_terminal:
+            return
+        await self._parts.ledger.change(order, lambda o, _now: (o if o.is_terminal else attrs.evolve(o, hwm=mark), []))
 
     async def _lacking_executions(self, order: Order, remote: BrokerOrder) -> list[TradeUpdate]:
         """The broker's own executions of `remote` that `order` has not applied, oldest first."""

@@ -89,7 +89,7 @@ async def test_a_brackets_stop_fills_when_the_price_falls_and_the_take_profit_is
     assert closed_pnl(events) == [D(-55)]  # 10 bought at 100.00, sold at 94.50
 
 
-async def test_a_limit_brackets_legs_are_held_until_the_entry_fills_and_follow_its_partial_fills(
+async def test_a_limit_brackets_legs_are_held_until_the_entry_has_filled_completely(
     clock: TestClock, store: InMemoryOrderStore
 ) -> None:
     exchange = PaperExchange(clock)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from litestar import Controller, Response, delete, get, patch, post
@@ -31,8 +32,9 @@ from apps.service.schemas import (
     SubmitOrderRequest,
     SubmitOrderResponse,
 )
+from trading_core.engine import TradingEngine
 from trading_core.enums import OrderStatus, SubmitStatus, TimeInForce
-from trading_core.errors import InvalidCursor, InvalidOrder, OrderNotFound, RiskRejected
+from trading_core.errors import InvalidCursor, InvalidModification, InvalidOrder, OrderNotFound, RiskRejected
 from trading_core.orders import Order
 from trading_core.ports import OrderFilter
 from trading_core.values import OrderId, canonical_uuid
@@ -52,6 +54,35 @@ def checked_id(order_id: str) -> OrderId:
     if canonical is None:
         raise OrderNotFound(f"no order with id {clip(order_id)!r}", details={"orderId": order_id})
     return OrderId(canonical)
+
+
+async def _new_trail(data: ModifyOrderRequest, engine: TradingEngine, order_id: OrderId) -> Decimal | None:
+    """The trail a PATCH gives, checked against the trailing stop it changes: Alpaca's replace takes
+    one `trail`, of the kind the order has, and cannot switch from a trail in dollars to one in percent.
+
+    Raises:
+        InvalidOrder: both trailPrice and trailPercent.
+        InvalidModification: a trail for an order that is no trailing stop, or of the other kind.
+    """
+    trails = (("trail_price", data.trail_price), ("trail_percent", data.trail_percent))
+    given = [(name, value) for name, value in trails if value is not None]
+    if not given:
+        return None
+    if len(given) == 2:
+        raise InvalidOrder("give one of trailPrice and trailPercent, not both", field="trail_price")
+    ((name, value),) = given
+    old = await engine.get_order(order_id)
+    kind = "trail_price" if old.trail_price is not None else "trail_percent" if old.trail_percent is not None else None
+    details = {"orderId": order_id}
+    if kind is None:
+        raise InvalidModification(f"{old.type} orders take no trail", field=name, details=details)
+    if kind != name:
+        raise InvalidModification(
+            f"order {order_id} trails by {kind}: a replacement's trail cannot switch to {name}",
+            field=name,
+            details=details,
+        )
+    return value
 
 
 def _cancel_answer(order: Order, *, success: bool, message: str) -> CancelOrderResponse:
@@ -155,13 +186,17 @@ class OrdersController(Controller):
         with order_context(orderId):
             old_id = checked_id(orderId)
             if data == ModifyOrderRequest():
-                raise InvalidOrder("give at least one of quantity, limitPrice, stopPrice, timeInForce", field="body")
+                raise InvalidOrder(
+                    "give at least one of quantity, limitPrice, stopPrice, timeInForce, trailPrice, trailPercent",
+                    field="body",
+                )
             result = await engine.replace(
                 old_id,
                 quantity=data.quantity,
                 limit_price=data.limit_price,
                 stop_price=data.stop_price,
                 time_in_force=TimeInForce(data.time_in_force) if data.time_in_force else None,
+                trail=await _new_trail(data, engine, old_id),
             )
             validation = result.validation
             if result.order.id == old_id and validation is not None and not validation.approved:

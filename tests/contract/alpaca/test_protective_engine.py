@@ -1,0 +1,82 @@
+"""Protective orders with the engine over the Alpaca adapter, against the simulator on real sockets.
+
+The broker contract (`tests/contract/test_broker_order_classes.py`) holds the adapter to the
+paper exchange's behaviour; here the engine tracks what the adapter reports: a bracket's legs,
+the stop's fill and the take-profit's cancellation, the position and its P&L, a trailing stop's mark.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from apps.alpaca_sim import SimServer
+from tests.contract.alpaca.support import eventually
+from trading_core.engine import TradingEngine
+from trading_core.enums import OrderClass, OrderStatus, OrderType, Side
+from trading_core.order_classes import StopLoss, TakeProfit
+from trading_core.requests import OrderRequest
+from trading_core.values import OrderId
+
+
+async def test_a_brackets_stop_fills_as_the_price_falls_its_take_profit_is_cancelled_and_the_pnl_is_exact(
+    engine: TradingEngine, alpaca_sim: SimServer
+) -> None:
+    alpaca_sim.set_price("AAPL", "190")
+    result = await engine.submit(
+        OrderRequest.create(
+            symbol="AAPL",
+            side=Side.BUY,
+            type=OrderType.MARKET,
+            quantity=Decimal(10),
+            order_class=OrderClass.BRACKET,
+            take_profit=TakeProfit(Decimal(200)),
+            stop_loss=StopLoss(Decimal(180)),
+        )
+    )
+    parent_id = result.order.id
+    await eventually(lambda: _is(engine, parent_id, OrderStatus.FILLED), what="the entry filled")
+    take_profit_id, stop_id = (await engine.get_order(parent_id)).legs
+    await eventually(lambda: _is(engine, stop_id, OrderStatus.NEW), what="the legs released")
+    entry = await engine.get_order(parent_id)
+
+    alpaca_sim.set_price("AAPL", "179.37")
+    await eventually(lambda: _is(engine, take_profit_id, OrderStatus.CANCELED), what="the take-profit cancelled")
+    await eventually(lambda: _is(engine, stop_id, OrderStatus.FILLED), what="the stop filled")
+
+    stop = await engine.get_order(stop_id)
+    assert (entry.average_fill_price, entry.filled_quantity) == (Decimal(190), Decimal(10))
+    assert (stop.leg_of, stop.type, stop.side, stop.filled_quantity) == (parent_id, OrderType.STOP, Side.SELL, 10)
+    assert stop.average_fill_price == Decimal("179.37")
+    assert await engine.find_position("AAPL") is None
+    assert (await engine.realized_pnl()).total == Decimal("-106.30")  # (179.37 - 190) x 10, to the cent
+
+
+async def test_the_order_poll_shows_a_trailing_stops_mark_as_alpaca_reports_it(
+    engine: TradingEngine, alpaca_sim: SimServer
+) -> None:
+    alpaca_sim.set_price("AAPL", "190")
+    bought = await engine.submit(
+        OrderRequest.create(symbol="AAPL", side=Side.BUY, type=OrderType.MARKET, quantity=Decimal(10))
+    )
+    await eventually(lambda: _is(engine, bought.order.id, OrderStatus.FILLED), what="the buy filled")
+    result = await engine.submit(
+        OrderRequest.create(
+            symbol="AAPL",
+            side=Side.SELL,
+            type=OrderType.TRAILING_STOP,
+            quantity=Decimal(10),
+            trail_percent=Decimal(2),
+        )
+    )
+    await eventually(lambda: _is(engine, result.order.id, OrderStatus.NEW), what="the trailing stop taken")
+    taken = await engine.get_order(result.order.id)
+
+    alpaca_sim.set_price("AAPL", "200")
+    await engine.reconcile_orders()
+
+    assert taken.hwm == Decimal(190)
+    assert (await engine.get_order(result.order.id)).hwm == Decimal(200)
+
+
+async def _is(engine: TradingEngine, order_id: OrderId, status: OrderStatus) -> bool:
+    return (await engine.get_order(order_id)).status is status
