@@ -221,3 +221,65 @@ class TestPaperExchange:
         with pytest.raises(UnknownSymbol):
             await exchange.get_bars(Symbol("NOPE"), ONE_DAY, T0, T0)
         assert await exchange.get_snapshots([Symbol("NOPE")]) == {}
+
+
+def _with_history(days: int, *, seed: int = 0, at: datetime = T0, kept: int | None = 2880) -> PaperExchange:
+    return PaperExchange(TestClock(at), config=PaperConfig(history_days=days, seed=seed, minute_bars_kept=kept))
+
+
+class TestMadeUpHistory:
+    async def test_sessions_before_the_start_day_end_at_the_listing_price(self) -> None:
+        exchange = _with_history(5)
+
+        days = await exchange.get_bars(AAPL, ONE_DAY, T0 - timedelta(days=30), T0)
+
+        assert [d.timestamp.date().isoformat() for d in days] == [
+            *("2026-02-23", "2026-02-24", "2026-02-25", "2026-02-26", "2026-02-27"),
+            "2026-03-02",  # the start day: the exchange's own trades
+        ]
+        assert days[-2].close == days[-1].open == Decimal("190.00")
+        assert all(d.trade_count == 390 * 4 and d.volume == 390 * 400 for d in days[:-1])
+
+    async def test_the_calendars_holidays_and_weekends_are_left_out(self) -> None:
+        wednesday = datetime(2026, 2, 18, 15, 0, tzinfo=UTC)
+        exchange = _with_history(3, at=wednesday)
+
+        days = await exchange.get_bars(AAPL, ONE_DAY, wednesday - timedelta(days=30), wednesday)
+
+        # Presidents' Day (Monday 16 February) and the weekend before it had no session
+        assert [d.timestamp.date().isoformat() for d in days] == [
+            "2026-02-12",
+            "2026-02-13",
+            "2026-02-17",
+            "2026-02-18",
+        ]
+
+    async def test_the_same_seed_makes_the_same_history_and_another_seed_another(self) -> None:
+        span = (T0 - timedelta(days=10), T0)
+
+        first = await _with_history(3, seed=1).get_bars(AAPL, ONE_MINUTE, *span)
+
+        assert first == await _with_history(3, seed=1).get_bars(AAPL, ONE_MINUTE, *span)
+        assert first != await _with_history(3, seed=2).get_bars(AAPL, ONE_MINUTE, *span)
+        assert len(first) == 3 * 390 + 1
+
+    async def test_made_up_minutes_add_up_to_the_made_up_days_and_the_snapshot_has_the_day_before(self) -> None:
+        exchange = _with_history(2)
+        span = (T0 - timedelta(days=10), T0)
+
+        minutes = await exchange.get_bars(AAPL, ONE_MINUTE, *span)
+        days = await exchange.get_bars(AAPL, ONE_DAY, *span)
+        snapshot = (await exchange.get_snapshots([AAPL]))[AAPL]
+
+        assert [_ohlcv(b) for b in aggregate(minutes, ONE_DAY)] == [_ohlcv(b) for b in days]
+        assert snapshot.previous_daily_bar == days[-2]
+
+    async def test_made_up_minutes_are_kept_as_the_exchanges_own_are_and_days_all(self) -> None:
+        exchange = _with_history(3, kept=100)
+        span = (T0 - timedelta(days=10), T0)
+
+        minutes = await exchange.get_bars(AAPL, ONE_MINUTE, *span)
+        days = await exchange.get_bars(AAPL, ONE_DAY, *span)
+
+        assert 100 <= len(minutes) - 1 <= 106  # the made-up ones kept, and the exchange's first
+        assert len(days) == 4

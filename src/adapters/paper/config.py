@@ -97,6 +97,10 @@ class PaperConfig:
         minute_bars_kept: Minute bars kept per symbol for `get_bars` (two days of a market that
             moves round the clock, about 90 bytes each: 21 MB for the 82 default listings when
             every one moves every minute); daily bars are all kept. None keeps all.
+        history_days: Trading days of made-up history before the start day (`prehistory.py`): the
+            walk run backward from the listing prices over that many regular sessions of the
+            calendar (the NYSE's without one), so that bars of the past exist from the start.
+            0: history starts with the exchange.
         closed_order_retention: How many closed orders to remember (about 500 bytes each), so
             that memory stays bounded over a long run: beyond it the oldest closed orders are
             forgotten, and their client order ids with them. Open orders are always kept. None
@@ -117,12 +121,15 @@ class PaperConfig:
     calendar: MarketCalendar | None = attrs.field(default=None, eq=False, validator=_calendar)
     max_pending_updates: int | None = attrs.field(default=100_000, validator=_positive_or_none)
     minute_bars_kept: int | None = attrs.field(default=2 * 24 * 60, validator=_count_or_none)
+    history_days: int = attrs.field(default=0, validator=_whole)
     closed_order_retention: int | None = attrs.field(default=100_000, validator=_positive_or_none)
     account_id: str | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.fill_parts < 1:
             raise ValueError(f"fill_parts must be at least 1, was {self.fill_parts}")
+        if self.history_days < 0:
+            raise ValueError(f"history_days must not be negative, was {self.history_days}")
         if self.volatility_bp < 0:
             raise ValueError(f"volatility_bp must not be negative, was {self.volatility_bp}")
         if self.account_type is AccountType.CASH and self.multiplier not in (None, Decimal(1)):

@@ -28,10 +28,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from adapters.calendar import NyseCalendar
 from adapters.paper.calendar import next_open_and_close
 from adapters.paper.config import PaperConfig
 from adapters.paper.instrument import Instrument
 from adapters.paper.market import PaperMarketData
+from adapters.paper.prehistory import Prehistory
 from adapters.paper.restart import restore_history, resume_account
 from adapters.paper.scripting import ScriptControls
 from adapters.paper.tape import Tape
@@ -78,7 +80,7 @@ class PaperExchange(ScriptControls, PaperMarketData):
             self._venue.enter(market_clock(cfg.calendar, clock.now()).session)
         self._account_id = cfg.account_id or str(uuid.uuid4())
         self._mark_listeners: list[MarkListener] = []
-        self._tape = Tape(cfg.minute_bars_kept)
+        self._tape = Tape(cfg.minute_bars_kept, _prehistory(cfg, clock))
         self._record_prices()
 
     # ---------------------------------------------------------------- the Broker port: orders
@@ -381,6 +383,14 @@ class PaperExchange(ScriptControls, PaperMarketData):
         if inst is None:
             raise KeyError(f"{symbol} is not listed on the paper exchange")
         return inst
+
+
+def _prehistory(cfg: PaperConfig, clock: Clock) -> Prehistory | None:
+    """The made-up sessions before the start (`PaperConfig.history_days`), on the exchange's calendar or the NYSE's."""
+    if not cfg.history_days:
+        return None
+    calendar = cfg.calendar or NyseCalendar()
+    return Prehistory(calendar, clock.now(), days=cfg.history_days, seed=cfg.seed, volatility_bp=cfg.volatility_bp)
 
 
 if TYPE_CHECKING:

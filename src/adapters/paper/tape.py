@@ -1,8 +1,9 @@
 """The paper market's tape: every price move is a trade of `LOT` shares, summed up into minute and daily bars.
 
 History starts when the exchange does: its listing prices are the first trades, at the clock's
-time then; nothing is made up for the time before (a range that ends before the start has no
-bars). Bars are therefore the walk's own prices (and those set by hand), deterministic for a
+time then. Nothing is made up for the time before (a range that ends before the start has no
+bars), unless `PaperConfig.history_days` asks for made-up sessions before the start day
+(`prehistory.py`). Bars are the walk's own prices (and those set by hand), deterministic for a
 seed and a clock. The account's fills add no volume: they execute at the price already traded.
 
 Minute bars are kept for `kept_minutes` minutes of trading per symbol, daily bars for ever (one
@@ -21,8 +22,10 @@ from array import array
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import chain
 from typing import Final
 
+from adapters.paper.prehistory import Prehistory
 from trading_core.bars import ONE_DAY, ONE_MINUTE, VWAP_PLACES, Bar, Timeframe, TimeframeUnit, aggregate
 from trading_core.values import Symbol
 
@@ -159,17 +162,24 @@ class Tape:
 
     Args:
         kept_minutes: Minute bars kept per symbol (None: all of them); the oldest go first.
+        prehistory: The made-up bars before the exchange's start (`prehistory.py`), or None for none.
     """
 
-    def __init__(self, kept_minutes: int | None) -> None:
+    def __init__(self, kept_minutes: int | None, prehistory: Prehistory | None = None) -> None:
         self._kept = kept_minutes
         self._series: dict[Symbol, _Series] = {}
+        self._prehistory = prehistory
+        self._first: dict[Symbol, Decimal] = {}
+        self._before: dict[Symbol, _Series] = {}
+        """Each symbol's made-up history, once asked for."""
+        """Each symbol's first price (its listing's), which closes its made-up history."""
 
     def record(self, symbol: Symbol, price: Decimal, at: datetime) -> None:
         """A trade of `LOT` shares at `price` (at most four places), at `at`."""
         series = self._series.get(symbol)
         if series is None:
             series = self._series[symbol] = _Series(self._kept)
+            self._first[symbol] = price
         series.record(price, at)
 
     def bars(self, symbol: Symbol, timeframe: Timeframe, start: datetime, end: datetime) -> list[Bar]:
@@ -177,11 +187,14 @@ class Tape:
         series = self._series.get(symbol)
         if series is None:
             return []
+        parts = [s for s in (self._made_up(symbol), series) if s is not None]
+        first = timeframe.start_of(start)
         if timeframe.unit in _DAILY_UNITS:
-            days = [d.bar() for d in series.daily() if d.start >= timeframe.start_of(start)]
+            days = (d.bar() for part in parts for d in part.daily() if d.start >= first)
             picked = _starting_within(days, timeframe, start, end)
             return picked if timeframe == ONE_DAY else aggregate(picked, timeframe)
-        picked = _starting_within(series.minutes_from(timeframe.start_of(start)), timeframe, start, end)
+        minutes = chain.from_iterable(part.minutes_from(first) for part in parts)
+        picked = _starting_within(minutes, timeframe, start, end)
         return picked if timeframe == ONE_MINUTE else aggregate(picked, timeframe)
 
     def latest(self, symbol: Symbol) -> tuple[Bar | None, Bar | None, Bar | None]:
@@ -190,7 +203,21 @@ class Tape:
         if series is None or series.current is None:
             return None, None, None
         days = series.daily()
+        made_up = self._made_up(symbol) if len(days) < 2 else None  # the latest and the one before
+        if made_up is not None:
+            days = [*made_up.daily()[-1:], *days]
         return series.current.bar(), days[-1].bar(), days[-2].bar() if len(days) > 1 else None
+
+    def _made_up(self, symbol: Symbol) -> _Series | None:
+        """The symbol's made-up history as a series of its own, recorded the first time it is asked for."""
+        if self._prehistory is None:
+            return None
+        made = self._before.get(symbol)
+        if made is None:
+            made = self._before[symbol] = _Series(self._kept)
+            for at, price in self._prehistory.trades(symbol, self._first[symbol]):
+                made.record(price, at)
+        return made
 
 
 def _starting_within(bars: Iterable[Bar], timeframe: Timeframe, start: datetime, end: datetime) -> list[Bar]:
