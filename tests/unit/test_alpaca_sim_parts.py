@@ -13,6 +13,7 @@ import pytest
 from apps.alpaca_sim import errors
 from apps.alpaca_sim.activities import fill_activity
 from apps.alpaca_sim.app import api_router
+from apps.alpaca_sim.cli import parser, settings_from
 from apps.alpaca_sim.faults import FaultBook, parse_rule
 from apps.alpaca_sim.minute_bars import MinuteBars
 from apps.alpaca_sim.parse import Query
@@ -291,3 +292,13 @@ def test_no_production_code_asserts() -> None:
         if isinstance(node, ast.Assert)
     ]
     assert found == []
+
+
+def test_the_simulators_history_days_option_reaches_its_exchange() -> None:
+    args = parser().parse_args(["--history-days", "20", "--seed", "3"])
+
+    settings = settings_from(args, ("k", "s"))
+
+    assert (settings.paper.history_days, settings.paper.seed) == (20, 3)
+    with pytest.raises(SystemExit):
+        parser().parse_args(["--history-days", "-1"])

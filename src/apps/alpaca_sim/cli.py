@@ -31,6 +31,16 @@ def _cash(text: str) -> Decimal:
     return value
 
 
+def _days(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"days must be a whole number, was {text}") from e
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"days must be 0 or more, was {text}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The simulator's options, for this module's parser and for `trading-engine alpaca-sim`."""
     parser.epilog = parser.epilog or "Keys: $ALPACA_SIM_KEY / $ALPACA_SIM_SECRET (default test / test)."
@@ -44,6 +54,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     parser.add_argument("--cash", type=_cash, default=Decimal(100_000), help="starting cash (default 100000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the price walk and the fault rules")
+    parser.add_argument(
+        "--history-days",
+        type=_days,
+        default=0,
+        metavar="N",
+        help="trading days of made-up bars before the start (the walk run backward; default 0: none)",
+    )
     parser.add_argument(
         "--state",
         type=Path,
@@ -78,7 +95,11 @@ def settings_from(args: argparse.Namespace, keys: tuple[str, str]) -> SimSetting
         key_id=keys[0],
         secret_key=keys[1],
         rate_limit=getattr(args, "rate_limit", DEFAULT_RATE_LIMIT),
-        paper=PaperConfig(starting_cash=getattr(args, "cash", Decimal(100_000)), seed=getattr(args, "seed", 0)),
+        paper=PaperConfig(
+            starting_cash=getattr(args, "cash", Decimal(100_000)),
+            seed=getattr(args, "seed", 0),
+            history_days=getattr(args, "history_days", 0),
+        ),
         state=getattr(args, "state", None),
         always_open=getattr(args, "always_open", False),
     )
