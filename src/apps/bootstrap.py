@@ -105,6 +105,7 @@ class AdapterWiring:
             calendar=calendar,
             seed=broker.paper_seed,
             volatility_bp=broker.paper_volatility_bp,
+            history_days=broker.paper_history_days,
         )
         return PaperExchange(clock, config=paper)
 

@@ -112,6 +112,12 @@ class BrokerConfig:
         validator=_positive,
     )
     paper_seed: int = setting(0, key="paperSeed", doc="Paper exchange: seed of the price walk, to replay a run.")
+    paper_history_days: int = setting(
+        0,
+        key="paperHistoryDays",
+        doc="Paper exchange: trading days of made-up bars before the start (its walk run backward); 0: none.",
+        validator=_non_negative,
+    )
 
 
 @attrs.frozen(kw_only=True)

@@ -9,7 +9,12 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
+from adapters.codec import event_payload
+from adapters.memory import InMemoryEventBus, InMemoryOrderStore
 from adapters.paper import PaperExchange
+from apps.bootstrap import build
+from apps.service.app import create_app
+from tests.service.conftest import settings_with
 
 Client = AsyncTestClient[Any]
 
@@ -71,3 +76,16 @@ async def test_what_cannot_be_served_is_refused_with_its_code(
     answer = await api.get(path, params=params)
 
     assert (answer.status_code, answer.json()["code"]) == (status, code)
+
+
+async def test_the_paper_exchange_makes_up_the_sessions_the_settings_ask_for() -> None:
+    settings = settings_with(TRADING_ENGINE_BROKER_PAPER_HISTORY_DAYS="3")
+    container = build(settings, store=InMemoryOrderStore(payload_of=event_payload), bus=InMemoryEventBus())
+    start = (datetime.now(UTC) - timedelta(days=20)).isoformat()
+
+    async with AsyncTestClient(create_app(container)) as client:
+        answer = await client.get("/api/v1/market/AAPL/bars", params={"timeframe": "1Day", "start": start})
+
+    days = answer.json()["bars"]
+    assert len(days) == 4  # three sessions before today, and today's
+    assert days[-2]["close"] == days[-1]["open"] == 190
