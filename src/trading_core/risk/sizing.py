@@ -5,7 +5,7 @@ The risk engine works the sizing out once per order (`Sizing.of`) and passes it 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from decimal import Decimal
 
 import attrs
@@ -66,9 +66,11 @@ class Sizing:
         return cls(quantity=quantity, opening=opening, reducing=reducing, price=price, cost=cost, value=value)
 
 
-def _pending(request: OrderRequest, open_orders: Iterable[Order]) -> Decimal:
+def _pending(request: OrderRequest, open_orders: Sequence[Order]) -> Decimal:
     """The signed unfilled quantity of our open orders on the request's side in its symbol (an
     exit group's counted once, `protective.unfilled_once`)."""
+    if not open_orders:  # the usual case, for market orders filled at once: nothing to add up
+        return ZERO
     side, symbol = request.side, request.symbol
     pending = unfilled_once(o for o in open_orders if o.symbol == symbol and o.side is side)
     return pending if side is Side.BUY else -pending
