@@ -1,6 +1,7 @@
 """Every public function and class of `trading_core` and of the adapters says what it is for.
 
-A method that implements a port (`trading_core.ports`) may take the port's docstring as its own.
+A method that implements a port (`trading_core.ports`, and the store's and broker's ports it
+re-exports) may take the port's docstring as its own.
 """
 
 from __future__ import annotations
@@ -11,10 +12,14 @@ import pathlib
 SRC = pathlib.Path(__file__).parents[2] / "src"
 
 
+PORT_MODULES = ("ports.py", "store_ports.py", "broker_ports.py")
+
+
 def _port_methods() -> set[str]:
-    tree = ast.parse((SRC / "trading_core" / "ports.py").read_text())
+    trees = [ast.parse((SRC / "trading_core" / name).read_text()) for name in PORT_MODULES]
     return {
         member.name
+        for tree in trees
         for node in ast.walk(tree)
         if isinstance(node, ast.ClassDef)
         for member in node.body
