@@ -7,10 +7,9 @@ the account as last read from the broker moved on by what happened since (`accou
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
-from types import MappingProxyType
 
 from trading_core.account_book import AccountBook, opening_quantity, reference_price
 from trading_core.daytrades import DayTrades
@@ -39,15 +38,6 @@ class Book:
         self.account = AccountBook(self.positions, self.marks)
         self.clock: MarketClock | None = None
         self.day_trades = DayTrades()
-        self._working_views: dict[Symbol, Mapping[OrderId, Order]] = {}
-        """A read-only view of each of `open_by_symbol`'s dicts, kept beside it."""
-        # Read-only views of the mappings above, made once: the risk checks read the book through
-        # them (`RiskContext`), one per order, and views this old are as current as the dicts.
-        self.positions_view: Mapping[Symbol, Position] = MappingProxyType(self.positions)
-        self.marks_view: Mapping[Symbol, Decimal] = MappingProxyType(self.marks)
-        self.assets_view: Mapping[Symbol, Asset] = MappingProxyType(self.assets)
-        self.working_view: Mapping[Symbol, Mapping[OrderId, Order]] = MappingProxyType(self._working_views)
-        """`open_by_symbol`, read-only at both levels."""
 
     def track(self, order: Order) -> None:
         """Record an order's latest state: kept while open, dropped once closed."""
@@ -132,7 +122,6 @@ class Book:
             same_symbol.pop(order.id, None)
             if not same_symbol:  # so that the symbols listed are those with open orders
                 del self.open_by_symbol[order.symbol]
-                del self._working_views[order.symbol]
 
     def reserve(self, order: Order) -> None:
         """Hold a new order as open before the store has it, so that checks made meanwhile see it.
@@ -141,11 +130,7 @@ class Book:
         """
         if order.is_open:
             self.open_orders[order.id] = order
-            same_symbol = self.open_by_symbol.get(order.symbol)
-            if same_symbol is None:
-                same_symbol = self.open_by_symbol[order.symbol] = {}
-                self._working_views[order.symbol] = MappingProxyType(same_symbol)
-            same_symbol[order.id] = order
+            self.open_by_symbol.setdefault(order.symbol, {})[order.id] = order
 
     def release(self, order: Order) -> None:
         """Drop a reserved order that was never stored."""

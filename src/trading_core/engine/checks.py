@@ -45,11 +45,11 @@ class PreTradeChecks:
         return RiskContext(
             account=account.fresh() or await account.account(),
             clock=facts.fresh_clock() or await facts.market_clock(),
-            positions=book.positions_view,
-            marks=book.marks_view,
-            assets=book.assets_view,
+            positions=book.positions,
+            marks=book.marks,
+            assets=book.assets,
             open_orders=tuple(book.open_orders_in(symbol)),
-            working=book.working_view,
+            working=book.open_by_symbol,
             day_trades=book.day_trades,
             trading_state=parts.trading.state,
         )

@@ -32,9 +32,7 @@ def _assets(assets: Mapping[Symbol, Asset]) -> Mapping[Symbol, Asset]:
 
 
 def _working(working: Mapping[Symbol, Mapping[OrderId, Order]]) -> Mapping[Symbol, Mapping[OrderId, Order]]:
-    """Open orders by symbol, read-only at both levels (as given, when it is so already: the book's is)."""
-    if isinstance(working, MappingProxyType) and all(isinstance(o, MappingProxyType) for o in working.values()):
-        return working
+    """Open orders by symbol, read-only at both levels."""
     return MappingProxyType({symbol: _read_only(orders) for symbol, orders in working.items()})
 
 
