@@ -9,6 +9,12 @@ first orders' warm-up cancel out. PYTHONHASHSEED=0 keeps dict and set layouts th
     python benchmarks/instructions.py --tree . --tree /work/wt-before   # this tree and a baseline checkout
     python benchmarks/instructions.py --loop core_floor                 # the core's pure functions alone
 
+Seconds, beside it: run the two checkouts' benches in turn, a few rounds, so that the machine's
+drift hits both alike, and compare `orders_per_cpu_s` round by round:
+
+    for i in 1 2 3; do for t in /work/wt-before .; do
+        PYTHONPATH=$t/src python $t/benchmarks/core.py --orders 20000; done; done
+
 `--tree` is a checkout's root: its own `src/` and `benchmarks/core.py` are run (with this Python, so
 its dependencies must be installed here). `--keep DIR` keeps callgrind's output files for
 `callgrind_annotate --inclusive=yes DIR/<file>`. Prints one JSON line per tree; without valgrind, one
@@ -47,8 +53,8 @@ def instructions(tree: Path, loop: str, orders: int, symbols: int, out: Path) ->
         src=str(tree / "src"), benchmarks=str(tree / "benchmarks"), orders=orders, symbols=symbols, loop=loop
     )
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONHASHSEED": "0"}
-    # Once without valgrind first, so that both counted runs find every module compiled (a run
-    # that compiles them counts the compiler too: ~50k of the difference per order).
+    # Once without valgrind first, so that both counted runs find every module compiled: in a
+    # fresh checkout the first counted run compiled them, which took 190-270k off the figure.
     subprocess.run([sys.executable, "-c", driver], env=env, check=True, capture_output=True)
     subprocess.run(
         [
