@@ -10,7 +10,7 @@ turn in one session (the quietest round shown):
 
                                     instructions/order   orders/cpu-s   core floor (instr., orders/cpu-s)
     4d33c35 (before issue #15)          618,929            10,500-11,000     226,664   ~45,000
-    429d359 (#15's rooms, #17, #19)     923,273             7,200              -       ~31,500
+    429d359 (#15's rooms, #17, #19)     923,273             7,200            322,755   ~31,500
     this tree                           889,940             7,600            311,944   ~31,000
 
 The engine holds ~0.24 of the core's floor (`share_of_core_floor`) as it did before; what grew is
