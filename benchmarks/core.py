@@ -3,36 +3,37 @@ positions and P&L, the in-memory store and bus. Prints one JSON line.
 
     python benchmarks/core.py --orders 100000 --symbols 10
 
-Where the time goes (CPython 3.11, 10 symbols): the engine costs ~650k instructions per order
-(callgrind, 3,000 orders less 1,000, PYTHONHASHSEED=0, the reference loop included, the core's
-floor not), about 11,000 orders/s here (2026-11-26; ~740k and ~9,500-10,000/s before that
-month's tuning of the paper exchange, the risk rules and the in-memory store, ~915k before
-2026-11; until then the count also held ~30k for making each order's request). Of a submit, by stage
-(inclusive, timed): applying the broker's answer and the fill in one unit of work ~45% (the
-order's state machine, the fill, the position and P&L, three events; the unit of work's commit
-alone ~9%), the risk checks ~15% (building their context and sizing the order once, then the
-rules), the paper exchange ~15% (routing, its checks, the fill at once, its account and the
-trade updates), storing the new order ~8%, sending the opening halves of flips once their closing
-halves filled ~10%; beyond the submits, the outbox relay ~5% and the price ticks ~3%. No step is
-a hot spot: what is left is Python's cost per step, paid a few hundred times per order: building
-a value (~7-11k instructions each, eight to ten per order), a coroutine call and await (~11 per
-unit of work), Decimal arithmetic, dict writes, ids. Reaching 50,000/s (a fifth of today's time
-per order) would take a path with a few dozen steps per order, not a cheaper version of each.
+Where the time goes (2026-12-07, CPython 3.11.7, 10 symbols). Instructions per order are
+callgrind's (`benchmarks/instructions.py`: 3,000 orders less 1,000, PYTHONHASHSEED=0, every module
+compiled beforehand); orders per CPU second are this bench's, 20,000 orders, the checkouts run in
+turn in one session (the quietest round shown):
+
+                                    instructions/order   orders/cpu-s   core floor (instr., orders/cpu-s)
+    4d33c35 (before issue #15)          618,929            10,500-11,000     226,664   ~45,000
+    429d359 (#15's rooms, #17, #19)     923,273             7,200            322,755   ~31,500
+    this tree                           889,940             7,600            311,944   ~31,000
+
+The engine holds ~0.24 of the core's floor (`share_of_core_floor`) as it did before; what grew is
+the cost of the same steps. Against 4d33c35, callgrind puts the extra ~270k instructions mostly in
+dict lookups and inserts (~+55k; 4d33c35 installed a copied dict of fields where attrs now writes
+each field), attribute reads the interpreter does not specialise (~+25k) and the interpreter loop
+(~+45k): more Python per order, as the protective orders' checks, a portfolio snapshot and a closed
+position kept per fill (#19), the made-up fills' check and UUID7 order ids came. Values built on
+every order keep a __dict__ (slots=False: ~2.5% of the instructions, see docs/architecture.md).
+No step is a hot spot: what is left is Python's cost per step, paid a few hundred times per order
+(a value ~3-10k instructions, a coroutine call and await, Decimal arithmetic, dict writes, ids).
+Memory: ~6.1 KB kept per order (5.7 KB with slotted values).
 
 The core's floor (`core_floor`, printed as `core_floor_orders_per_cpu_s`): the same orders through
 the core's pure functions alone (risk rules, the flip's split, the order, the broker's acceptance,
-the fill, position and P&L, their events), with no paper exchange, store, bus, asyncio or book,
-runs at ~48,000 orders/s here (2026-11-26; ~226k instructions per order). Everything the engine
-adds only costs more, so on this interpreter the 50,000/s target is out of reach of an engine
-built from these values (frozen attrs, Decimal, one value per state and event), however thin its
-ports. `share_of_core_floor` is what the ports, the exchange and the store cost on top: the
-engine runs at ~0.24 of the floor.
+the fill, position and P&L, their events), with no paper exchange, store, bus, asyncio or book.
+Everything the engine adds only costs more, so the engine can never pass it; `share_of_core_floor`
+is what the ports, the exchange and the store cost on top.
 
-As history grows: per order the work is O(1), but the time per order steps up by about a fifth
-between ~30,000 and ~300,000 orders (last tenth's mean 78 -> 94 us; 12,100/s at 10,000 orders,
-9,200/s at 1,000,000) and then stays level to 1,000,000 (94 us at both 300,000 and 1,000,000):
-the store's indexes outgrow the CPU caches (~3.4 KB kept per order). Transparent huge pages
-(`PYTHONMALLOC=malloc GLIBC_TUNABLES=glibc.malloc.hugetlb=1`) take a third of the step away.
+As history grows (measured 2026-11-26, not since): per order the work is O(1), but the time per
+order stepped up by about a fifth between ~30,000 and ~300,000 orders and then stayed level to
+1,000,000: the store's indexes outgrow the CPU caches. Transparent huge pages
+(`PYTHONMALLOC=malloc GLIBC_TUNABLES=glibc.malloc.hugetlb=1`) took a third of the step away.
 """
 
 from __future__ import annotations

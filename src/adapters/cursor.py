@@ -33,7 +33,11 @@ def encode_cursor(created_at: datetime, order_id: str) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, OrderId]:
-    """The (created_at, id) a cursor stands for; `InvalidCursor` when it is not of a cursor's shape."""
+    """The (created_at, id) a cursor stands for; `InvalidCursor` when it is not of a cursor's shape.
+
+    Raises:
+        InvalidCursor: `cursor` is not of a cursor's shape.
+    """
     if not _CURSOR.fullmatch(cursor):
         shown = cursor if len(cursor) <= 80 else f"{cursor[:80]}..."  # not the whole of whatever was sent
         raise InvalidCursor(
@@ -59,6 +63,9 @@ def decode_fill_cursor(cursor: str) -> tuple[datetime, OrderId, str]:
 
     Every string of the shape is a place in the listing: bytes that are not UTF-8 stand for the
     replacement character, which sorts where it sorts.
+
+    Raises:
+        InvalidCursor: `cursor` is not of a fill cursor's shape.
     """
     if not _FILL_CURSOR.fullmatch(cursor):
         shown = cursor if len(cursor) <= 80 else f"{cursor[:80]}..."

@@ -68,7 +68,11 @@ class ClaimedBatch:
         return self._messages
 
     def check_marks(self, event_ids: Sequence[EventId]) -> None:
-        """Refuse marks on a closed batch or on messages this batch did not claim."""
+        """Refuse marks on a closed batch or on messages this batch did not claim.
+
+        Raises:
+            StoreError: the batch is closed, or did not claim every one of `event_ids`.
+        """
         if self.closed:
             raise StoreError("this outbox batch is closed; claim a new one")
         strangers = [e for e in event_ids if e not in self.ids]

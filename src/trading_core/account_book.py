@@ -178,7 +178,11 @@ class AccountBook:
         return power if power > ZERO else ZERO
 
     def account(self) -> Account:
-        """The figures as an `Account`: the last read's, with our cash, equity and buying power."""
+        """The figures as an `Account`: the last read's, with our cash, equity and buying power.
+
+        Raises:
+            RuntimeError: the account has not been read yet.
+        """
         if self._moved:
             self._value_moved()
         built = self._built

@@ -12,7 +12,7 @@ from trading_core.orders import FILL_EVENTS, TradeEvent
 from trading_core.values import ZERO, BrokerOrderId, ClientOrderId, ExecutionId, Symbol
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # a __dict__: built per order (docs/architecture.md, "Speed")
 class BrokerOrder:
     """An order as the broker reports it."""
 
@@ -57,7 +57,7 @@ class BrokerPosition:
     current_price: Decimal | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # a __dict__: built per order (docs/architecture.md, "Speed")
 class TradeUpdate:
     """One message of the broker's trade update stream.
 

@@ -19,7 +19,7 @@ from trading_core.positions import Position
 from trading_core.values import EventId
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # a __dict__: built per order (docs/architecture.md, "Speed")
 class Event:
     """Base of every domain event; `TYPE` is the name it is published under."""
 
@@ -29,7 +29,7 @@ class Event:
     ts_init: datetime
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # a __dict__: built per order (docs/architecture.md, "Speed")
 class OrderSubmitted(Event):
     """The broker accepted the order for execution."""
 
@@ -37,7 +37,7 @@ class OrderSubmitted(Event):
     order: Order
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # a __dict__: built per order (docs/architecture.md, "Speed")
 class OrderPartiallyFilled(Event):
     """Part of the order filled; the rest still works."""
 
@@ -47,7 +47,7 @@ class OrderPartiallyFilled(Event):
     realized_pnl: Decimal
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # a __dict__: built per order (docs/architecture.md, "Speed")
 class OrderFilled(Event):
     """The order filled completely; `realized_pnl` is what its last fill realised."""
 
@@ -57,7 +57,7 @@ class OrderFilled(Event):
     realized_pnl: Decimal
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # a __dict__: built per order (docs/architecture.md, "Speed")
 class OrderRejected(Event):
     """The order was refused, by our risk checks or by the broker."""
 
@@ -67,7 +67,7 @@ class OrderRejected(Event):
     reason: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # a __dict__: built per order (docs/architecture.md, "Speed")
 class OrderCancelled(Event):
     """The order stopped working: cancelled, expired, replaced or done for the day."""
 
@@ -76,7 +76,7 @@ class OrderCancelled(Event):
     reason: str
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # a __dict__: built per order (docs/architecture.md, "Speed")
 class PositionOpened(Event):
     """A position opened from flat (or from the other side, after a flip)."""
 
@@ -84,7 +84,7 @@ class PositionOpened(Event):
     position: Position
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # a __dict__: built per order (docs/architecture.md, "Speed")
 class PositionUpdated(Event):
     """A position's quantity changed and it is still open on the same side."""
 
@@ -93,7 +93,7 @@ class PositionUpdated(Event):
     realized_pnl: Decimal
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # a __dict__: built per order (docs/architecture.md, "Speed")
 class PositionClosed(Event):
     """A position went flat; `realized_pnl` is the final P&L of the closing fill's position."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from decimal import Decimal
 
@@ -12,7 +12,7 @@ from trading_core.enums import Side
 from trading_core.values import ZERO, BrokerOrderId, ExecutionId, OrderId, Symbol
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # a __dict__: built per order (docs/architecture.md, "Speed")
 class Fill:
     """One execution of (part of) an order."""
 
@@ -49,9 +49,11 @@ def is_made_up(execution_id: ExecutionId) -> bool:
     return _made_up_cumulative(execution_id) is not None
 
 
-def made_up_coverage(execution_ids: Iterable[ExecutionId]) -> Decimal:
+def made_up_coverage(execution_ids: Collection[ExecutionId]) -> Decimal:
     """The cumulative quantity that made-up fills among `execution_ids` stand for: a broker's own
     execution up to it is counted already."""
+    if not execution_ids:  # an order's first fill, the usual case
+        return ZERO
     return max((c for c in map(_made_up_cumulative, execution_ids) if c is not None), default=ZERO)
 
 

@@ -107,7 +107,7 @@ class FillPage:
     next_cursor: str | None = None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # a __dict__: built per order (docs/architecture.md, "Speed")
 class ClosedPosition:
     """A position from the fill that opened it from flat to the fill that took it to flat (or through it)."""
 
@@ -170,7 +170,7 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # a __dict__: built per order (docs/architecture.md, "Speed")
 class PortfolioSnapshot:
     """The portfolio's value at one moment (after a fill, or on the snapshot interval)."""
 

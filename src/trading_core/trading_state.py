@@ -55,6 +55,9 @@ class TradingStateKeeper:
         trading reducing-only again: a reset would not last one order. So it is refused with
         `DailyLossLimitStands` (409 over HTTP), saying the loss, the limit and when it ends: once
         the loss is back under the limit, or on the next trading day.
+
+        Raises:
+            DailyLossLimitStands: today's loss is still over the daily-loss limit.
         """
         loss = account.last_equity - account.equity
         cap = account.last_equity * limits.max_daily_loss_percent / HUNDRED

@@ -14,7 +14,7 @@ from trading_core.risk.engine import PreTradeValidation
 from trading_core.values import ZERO, Symbol, money
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # a __dict__: built per order (docs/architecture.md, "Speed")
 class SubmitResult:
     """What became of a submission: the order as stored and the checks it went through."""
 

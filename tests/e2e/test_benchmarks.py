@@ -1,11 +1,13 @@
 """Short runs of the benchmarks that measure the service against the Alpaca simulator
 (`benchmarks/broker_requests.py`, `benchmarks/latency.py`): they run as `make bench` runs them and
-print their JSON with figures that make sense. The targets are for the full runs, not asserted here."""
+print their JSON with figures that make sense. The targets are for the full runs, not asserted here.
+`benchmarks/instructions.py` (the core bench's instructions per order, by callgrind) runs where valgrind is."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -77,3 +79,35 @@ def test_latency_times_every_decision_to_the_broker_and_every_fill_to_its_event(
     assert set(result["cpu_ms_per_decision"]) == {"service", "sim", "postgres", "nats"}
     assert result["cpu_ms_per_decision"]["service"] > 0
     assert isinstance(result["target_met"], bool)
+
+
+@pytest.mark.skipif(
+    shutil.which("valgrind") is None, reason="callgrind counts the instructions: valgrind is not installed"
+)
+@pytest.mark.timeout(400)
+def test_instructions_counts_the_engines_instructions_per_order() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "instructions.py"),
+            "--small",
+            "20",
+            "--large",
+            "60",
+            "--symbols",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(ROOT / "src"), "PATH": os.environ.get("PATH", "")},
+        check=False,
+        timeout=390,
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    (result,) = [json.loads(line) for line in done.stdout.splitlines()]
+    assert (result["bench"], result["loop"], result["orders"]) == ("instructions", "run", [20, 60])
+    small, large = result["instructions"]
+    # the larger run counts more, and each order costs something between a thousand and ten million
+    assert 0 < small < large
+    assert 1_000 < result["instructions_per_order"] < 10_000_000

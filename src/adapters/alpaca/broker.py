@@ -206,7 +206,11 @@ class AlpacaBroker:
         )
 
     async def get_order(self, broker_order_id: BrokerOrderId) -> BrokerOrder:
-        """Raises `OrderNotFound` when Alpaca has no such order (or the id cannot be one)."""
+        """Raises `OrderNotFound` when Alpaca has no such order (or the id cannot be one).
+
+        Raises:
+            OrderNotFound: Alpaca has no such order, or the id cannot be one.
+        """
         if canonical_uuid(broker_order_id) is None:
             raise OrderNotFound(f"no order with id {broker_order_id}", details={"orderId": broker_order_id})
         data = await self._read(f"/v2/orders/{order_path(broker_order_id)}")

@@ -77,7 +77,11 @@ class _QuoteFields:
 
 
 def broker_order(data: Any) -> BrokerOrder:
-    """An Alpaca Order object."""
+    """An Alpaca Order object.
+
+    Raises:
+        WireError: `data` is not an order object of Alpaca's shape.
+    """
     if not isinstance(data, Mapping):
         raise WireError(f"an order must be a JSON object, was {type(data).__name__}")
     fields = present(data)
@@ -95,7 +99,11 @@ def broker_order(data: Any) -> BrokerOrder:
 
 
 def trade_update(data: Any) -> TradeUpdate:
-    """The `data` of a `trade_updates` stream message."""
+    """The `data` of a `trade_updates` stream message.
+
+    Raises:
+        WireError: `data` is not a trade update of Alpaca's shape.
+    """
     if not isinstance(data, Mapping):
         raise WireError(f"a trade update must be a JSON object, was {type(data).__name__}")
     fields = present(data)
@@ -118,7 +126,11 @@ def trade_update(data: Any) -> TradeUpdate:
 
 
 def position(data: Any) -> BrokerPosition:
-    """An Alpaca Position object."""
+    """An Alpaca Position object.
+
+    Raises:
+        WireError: `data` is not a position of Alpaca's shape.
+    """
     if not isinstance(data, Mapping):
         raise WireError(f"a position must be a JSON object, was {type(data).__name__}")
     fields = present(data)
@@ -130,7 +142,11 @@ def position(data: Any) -> BrokerPosition:
 
 
 def account(data: Any) -> Account:
-    """An Alpaca Account object; members Alpaca dropped or may drop are not read."""
+    """An Alpaca Account object; members Alpaca dropped or may drop are not read.
+
+    Raises:
+        WireError: `data` is not an account of Alpaca's shape.
+    """
     if not isinstance(data, Mapping):
         raise WireError(f"an account must be a JSON object, was {type(data).__name__}")
     fields = present(data)
@@ -236,7 +252,11 @@ class FillActivity:
 
 
 def fill_activity(data: Any) -> FillActivity:
-    """One entry of `/v2/account/activities/FILL` (a non-FILL entry is a `WireError`)."""
+    """One entry of `/v2/account/activities/FILL` (a non-FILL entry is a `WireError`).
+
+    Raises:
+        WireError: `data` is not a fill activity of Alpaca's shape.
+    """
     if not isinstance(data, Mapping):
         raise WireError(f"an activity must be a JSON object, was {type(data).__name__}")
     fields = dict(data)

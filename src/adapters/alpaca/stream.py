@@ -153,7 +153,11 @@ class TradeUpdatesStream:
             self.ready.clear()
 
     async def authenticate(self, ws: ClientConnection) -> None:
-        """`authenticate` with the keys, require `authorized`, then `listen` to trade_updates."""
+        """`authenticate` with the keys, require `authorized`, then `listen` to trade_updates.
+
+        Raises:
+            StreamUnauthorized: the stream did not answer `authorized`.
+        """
         self._ready_at = None
         self._ws = ws
         key = {"key_id": self._settings.key_id, "secret_key": self._settings.secret_key}
@@ -351,6 +355,9 @@ class TradeUpdatesStream:
         """Return once the stream is connected and backfilled; BrokerError after `within` seconds.
 
         `meanwhile` says what did not happen for it, in the error.
+
+        Raises:
+            BrokerError: the stream was not ready within `within` seconds.
         """
         if self.ready.is_set():
             return

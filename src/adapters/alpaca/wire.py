@@ -54,7 +54,11 @@ _ENCODER: Final = msgspec.json.Encoder()
 
 
 def decode(data: bytes | str) -> Any:
-    """Parse JSON with exact numbers: `1.5` is `Decimal("1.5")`; integers stay `int`."""
+    """Parse JSON with exact numbers: `1.5` is `Decimal("1.5")`; integers stay `int`.
+
+    Raises:
+        WireError: `data` is not JSON.
+    """
     try:
         return _DECODER.decode(data)
     except msgspec.DecodeError as e:

@@ -57,7 +57,11 @@ CONTENT_TYPE: Final = "application/cloudevents+json"
 
 
 def rfc3339(moment: datetime) -> str:
-    """`moment` in UTC as RFC 3339 with a `Z`, microseconds only when it has them."""
+    """`moment` in UTC as RFC 3339 with a `Z`, microseconds only when it has them.
+
+    Raises:
+        ValueError: `moment` has no timezone.
+    """
     if moment.tzinfo is None:
         raise ValueError(f"a timestamp on the wire must be timezone-aware, was {moment!r}")
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"

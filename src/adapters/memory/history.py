@@ -87,7 +87,11 @@ class History:
         limit: int,
         cursor: str | None,
     ) -> ClosedPositionPage:
-        """A page of closed positions, the latest first; see `OrderStore.list_closed_positions`."""
+        """A page of closed positions, the latest first; see `OrderStore.list_closed_positions`.
+
+        Raises:
+            ValueError: `limit` is less than 1.
+        """
         if limit < 1:
             raise ValueError(f"limit must be at least 1, was {limit}")
         keys = self.closed

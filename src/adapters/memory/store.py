@@ -83,7 +83,11 @@ class InMemoryOrderStore:
         cursor: str | None = None,
         where: HistoryFilter | None = None,
     ) -> OrderPage:
-        """Newest first by (created_at, id); see `adapters.cursor` for why the cursor is stable."""
+        """Newest first by (created_at, id); see `adapters.cursor` for why the cursor is stable.
+
+        Raises:
+            ValueError: `limit` is less than 1.
+        """
         if limit < 1:
             raise ValueError(f"limit must be at least 1, was {limit}")
         after = decode_cursor(cursor) if cursor is not None else None
@@ -149,7 +153,11 @@ class InMemoryOrderStore:
     async def find_fills(
         self, *, where: HistoryFilter | None = None, limit: int = 100, cursor: str | None = None
     ) -> FillPage:
-        """Newest first by (time, execution id, order id), walking down from the cursor or `until`."""
+        """Newest first by (time, execution id, order id), walking down from the cursor or `until`.
+
+        Raises:
+            ValueError: `limit` is less than 1.
+        """
         if limit < 1:
             raise ValueError(f"limit must be at least 1, was {limit}")
         where = where or HistoryFilter()
@@ -254,7 +262,11 @@ class InMemoryOrderStore:
         return pruned
 
     def claim_outbox(self, limit: int = 100) -> AbstractAsyncContextManager[OutboxBatch]:
-        """Claim the oldest unsent messages that no other relay holds."""
+        """Claim the oldest unsent messages that no other relay holds.
+
+        Raises:
+            ValueError: `limit` is less than 1.
+        """
         if limit < 1:
             raise ValueError(f"limit must be at least 1, was {limit}")
         return self._claim(limit)

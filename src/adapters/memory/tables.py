@@ -97,6 +97,10 @@ class Tables:
         """Refuse `order` as inserting it after the `earlier` orders of its batch (not stored) would.
 
         Its client order id is checked first, as the database does, then its id, then the broker's.
+
+        Raises:
+            DuplicateClientOrderId: its client order id is taken.
+            StoreError: its id or its broker order id is taken.
         """
         client_order_id, broker_order_id = order.client_order_id, order.broker_order_id
         # Most batches are one order, with no earlier ones to scan.
@@ -110,7 +114,11 @@ class Tables:
             raise broker_order_id_taken(broker_order_id)
 
     def check_new_events(self, events: Sequence[Event]) -> None:
-        """Refuse events whose ids repeat among themselves or are in the outbox already."""
+        """Refuse events whose ids repeat among themselves or are in the outbox already.
+
+        Raises:
+            StoreError: an event id repeats, or is in the outbox already.
+        """
         ids = {e.event_id for e in events}
         if len(ids) < len(events) or not self.event_ids.isdisjoint(ids):
             raise StoreError("an event of this unit of work is already in the outbox")

@@ -210,7 +210,11 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
         self._closed.append(closed)
 
     async def commit(self) -> None:
-        """Check what others committed meanwhile, then apply every write at once (no await between)."""
+        """Check what others committed meanwhile, then apply every write at once (no await between).
+
+        Raises:
+            StoreError: the unit of work failed earlier, or what it read changed meanwhile (`ConcurrentUpdate`).
+        """
         if self._failed:
             raise _aborted()
         self._check_against_committed()

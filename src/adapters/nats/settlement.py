@@ -130,6 +130,9 @@ def decode_body(data: bytes, schema: str, *, allow_empty: bool = False) -> dict[
 
     The decoder raises RecursionError past Python's recursion limit (`[` * 5000): left to the
     client, such a message was neither acknowledged nor terminated and came back every ack_wait.
+
+    Raises:
+        InvalidCommand: the body cannot be decoded (`decode_command`), or is nested too deeply.
     """
     try:
         return decode_command(data, schema, allow_empty=allow_empty)

@@ -20,7 +20,11 @@ SessionListener = Callable[[bool], Awaitable[object]]
 
 
 async def run_walk(exchange: PaperExchange, interval: timedelta, *, sleep: Sleep = asyncio.sleep) -> None:
-    """Move every price one step of the exchange's random walk every `interval`, until cancelled."""
+    """Move every price one step of the exchange's random walk every `interval`, until cancelled.
+
+    Raises:
+        ValueError: `interval` is not positive.
+    """
     seconds = interval.total_seconds()
     if seconds <= 0:
         raise ValueError(f"the walk's interval must be positive, was {interval}")

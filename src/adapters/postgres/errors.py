@@ -47,7 +47,11 @@ def translate(error: psycopg.Error) -> TradingError:
 
 @contextmanager
 def translated() -> Iterator[None]:
-    """Run a block whose psycopg errors come out as store errors."""
+    """Run a block whose psycopg errors come out as store errors.
+
+    Raises:
+        StoreError: a psycopg error, translated (`translate`).
+    """
     try:
         yield
     except psycopg.Error as e:

@@ -48,7 +48,11 @@ class Migration:
 
 
 def migrations() -> list[Migration]:
-    """Every migration shipped in the package, in order."""
+    """Every migration shipped in the package, in order.
+
+    Raises:
+        StoreError: two migrations have the same number.
+    """
     found: dict[str, Migration] = {}
     for entry in resources.files("adapters.postgres.migrations").iterdir():
         match = _FILE_NAME.fullmatch(entry.name)

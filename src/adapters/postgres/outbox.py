@@ -57,7 +57,11 @@ _decoder: Final = msgspec.json.Decoder(float_hook=Decimal)
 
 
 def encode_payload(payload: Mapping[str, Any]) -> str:
-    """JSON text for the payload column, Decimals written as exact JSON numbers."""
+    """JSON text for the payload column, Decimals written as exact JSON numbers.
+
+    Raises:
+        StoreError: the payload is not JSON-ready.
+    """
     try:
         return _encoder.encode(_dict(payload)).decode()
     except (TypeError, msgspec.EncodeError) as e:
@@ -82,7 +86,11 @@ def event_params(event: Event, payload_of: PayloadOf) -> tuple[Any, ...]:
 
 
 def encode_events(events: Sequence[Event], payload_of: PayloadOf) -> str:
-    """`INSERT_EVENTS`' parameter: the events as one JSON array, in order."""
+    """`INSERT_EVENTS`' parameter: the events as one JSON array, in order.
+
+    Raises:
+        StoreError: a payload is not JSON-ready.
+    """
     records = [
         {"event_id": str(e.event_id), "type": e.TYPE, "occurred_at": _aware(e), "payload": _dict(payload_of(e))}
         for e in events

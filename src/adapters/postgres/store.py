@@ -179,7 +179,11 @@ class PostgresOrderStore:
         return self._symbol_locks.hold(symbol)
 
     def claim_outbox(self, limit: int = 100) -> AbstractAsyncContextManager[OutboxBatch]:
-        """Claim the oldest unsent messages that no other relay holds (`FOR UPDATE SKIP LOCKED`)."""
+        """Claim the oldest unsent messages that no other relay holds (`FOR UPDATE SKIP LOCKED`).
+
+        Raises:
+            ValueError: `limit` is less than 1.
+        """
         if limit < 1:
             raise ValueError(f"limit must be at least 1, was {limit}")
         return self._claim(limit)
@@ -223,7 +227,11 @@ class PostgresOrderStore:
         cursor: str | None = None,
         where: HistoryFilter | None = None,
     ) -> OrderPage:
-        """Newest first by (created_at, id); see `adapters.cursor` for why the cursor is stable."""
+        """Newest first by (created_at, id); see `adapters.cursor` for why the cursor is stable.
+
+        Raises:
+            ValueError: `limit` is less than 1.
+        """
         if limit < 1:
             raise ValueError(f"limit must be at least 1, was {limit}")
         filtered = history.filter_conditions(where, "o.created_at")
@@ -252,7 +260,11 @@ class PostgresOrderStore:
     async def find_fills(
         self, *, where: HistoryFilter | None = None, limit: int = 100, cursor: str | None = None
     ) -> FillPage:
-        """Newest first by (time, execution id, order id), as the in-memory store lists them."""
+        """Newest first by (time, execution id, order id), as the in-memory store lists them.
+
+        Raises:
+            ValueError: `limit` is less than 1.
+        """
         if limit < 1:
             raise ValueError(f"limit must be at least 1, was {limit}")
         below = history.below_fill(cursor) if cursor is not None else None
@@ -285,7 +297,11 @@ class PostgresOrderStore:
         limit: int = 100,
         cursor: str | None = None,
     ) -> ClosedPositionPage:
-        """The latest closed first, by (closed_at, execution id, order id)."""
+        """The latest closed first, by (closed_at, execution id, order id).
+
+        Raises:
+            ValueError: `limit` is less than 1.
+        """
         if limit < 1:
             raise ValueError(f"limit must be at least 1, was {limit}")
         conditions, params = history.closed_conditions(symbol, since, until, cursor)

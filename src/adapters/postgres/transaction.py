@@ -65,7 +65,11 @@ class PipelineTransaction:
             raise StoreError("an earlier statement of this unit of work failed; leave it and start another")
 
     def fail(self, error: TradingError, cause: BaseException | None = None) -> NoReturn:
-        """Raise `error`; the transaction is aborted, so everything after it is refused."""
+        """Raise `error`; the transaction is aborted, so everything after it is refused.
+
+        Raises:
+            TradingError: `error`, always.
+        """
         self._failed = True
         raise error from cause
 

@@ -15,6 +15,7 @@ looking the client order id up, never by sending again. Each use case has a room
     sessions         the open, the close, and shutdown
     checks           what the risk rules see, and their verdict
     history          listings by filter, the day's realized P&L, snapshots of the portfolio's value
+    reads            what the engine answers without changing anything (inherited: `EngineReads`)
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from trading_core.account_sync import AccountSync, DriftListener
@@ -40,38 +41,34 @@ from trading_core.engine.history import History
 from trading_core.engine.in_flight import InFlight
 from trading_core.engine.market_data import MarketReader
 from trading_core.engine.parts import EngineParts
+from trading_core.engine.reads import EngineReads
 from trading_core.engine.reconciliation import Reconciliation
 from trading_core.engine.sessions import Sessions
 from trading_core.engine.submission import Submission
 from trading_core.engine.updates import BrokerUpdates
-from trading_core.enums import Side, TimeInForce, TradingState
-from trading_core.errors import BrokerError, PositionNotFound
+from trading_core.enums import TimeInForce, TradingState
+from trading_core.errors import BrokerError
 from trading_core.facts import BrokerFacts
-from trading_core.history import DayPnl, FillPage, history_filter
 from trading_core.ledger import EventListener, OrderLedger
-from trading_core.market import EASTERN
 from trading_core.orders import Order
 from trading_core.ports import (
     Broker,
     MarketData,
-    OrderFilter,
-    OrderPage,
     OrderStore,
     PushesMarks,
     TradingStateRecord,
 )
-from trading_core.protective import protecting
 from trading_core.reconcile import load_book
 from trading_core.requests import OrderRequest
 from trading_core.risk import PreTradeValidation, RiskContext, RiskEngine, RiskLimits
 from trading_core.trading_state import TradingStateKeeper
-from trading_core.values import OrderId, Symbol, money
-from trading_core.views import AccountView, PortfolioView, PositionView, RiskStatus, SubmitResult
+from trading_core.values import OrderId, Symbol
+from trading_core.views import SubmitResult
 
 log = logging.getLogger("trading_core.engine")
 
 
-class TradingEngine:
+class TradingEngine(EngineReads):
     """Submit, cancel and replace orders; apply broker updates; answer for orders, positions, account.
 
     Args:
@@ -325,79 +322,6 @@ class TradingEngine:
         account = await self._parts.account.read()
         return await self._parts.trading.reset(account, self.config.limits, by=by, reason=reason)
 
-    async def risk_status(self) -> RiskStatus:
-        """The trading state, today's P&L and the day trades counted."""
-        trading = self._parts.trading
-        account = await self._parts.account.account()
-        return RiskStatus(
-            trading_state=trading.state,
-            reason=trading.record.reason,
-            changed_at=trading.record.changed_at,
-            changed_by=trading.record.changed_by,
-            daily_pnl=account.daily_pnl,
-            daytrade_count=self._day_trade_count(),
-        )
-
-    def _day_trade_count(self) -> int:
-        today = self.now().astimezone(EASTERN).date()
-        return self.book.day_trades.count(today, self.config.limits.day_trade_window_days)
-
-    # ----------------------------------------------------------------- queries
-
-    async def get_order(self, order_id: OrderId | str) -> Order:
-        """The order with `order_id`.
-
-        Raises:
-            OrderNotFound: no order has that id.
-        """
-        return await self._parts.order(order_id)
-
-    async def list_orders(
-        self,
-        *,
-        status: OrderFilter = OrderFilter.OPEN,
-        limit: int = 100,
-        cursor: str | None = None,
-        symbol: str | None = None,
-        side: str | Side | None = None,
-        strategy_id: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> OrderPage:
-        """A page of orders, newest first: those in `symbol`, on `side`, of `strategy_id` and
-        created in [since, until), each None for any.
-
-        Raises:
-            ValueError: `side` is neither buy nor sell, or `strategy_id` is no UUID.
-        """
-        where = history_filter(symbol=symbol, side=side, strategy_id=strategy_id, since=since, until=until)
-        return await self._history.orders(status, limit, cursor, where)
-
-    async def list_fills(
-        self,
-        *,
-        limit: int = 100,
-        cursor: str | None = None,
-        symbol: str | None = None,
-        side: str | Side | None = None,
-        strategy_id: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> FillPage:
-        """A page of fills, newest first, filtered as `list_orders` (by their time; the rest are their order's).
-
-        Raises:
-            ValueError: `side` is neither buy nor sell, or `strategy_id` is no UUID.
-        """
-        where = history_filter(symbol=symbol, side=side, strategy_id=strategy_id, since=since, until=until)
-        return await self._history.fills(where, limit, cursor)
-
-    async def realized_pnl(self, *, day: date | None = None, strategy_id: str | None = None) -> DayPnl:
-        """What a New York trading day (today by default) realized, by strategy id, across every
-        position opened and closed in it; only `strategy_id`'s when given."""
-        strategy = None if strategy_id is None else history_filter(strategy_id=strategy_id).strategy_id
-        return await self._history.realized(day, strategy)
-
     async def get_bars(
         self, symbol: str, timeframe: Timeframe | str, start: datetime, end: datetime | None = None
     ) -> list[Bar]:
@@ -434,60 +358,3 @@ class TradingEngine:
         if self._market_reader is None:
             raise BrokerError("the engine was given no market data (TradingEngine(market_data=...))")
         return self._market_reader
-
-    async def find_position(self, symbol: str) -> PositionView | None:
-        """The open position in `symbol`, valued at its mark; None when flat (`get_position` raises)."""
-        position = self.book.positions.get(Symbol(symbol))
-        return None if position is None else PositionView.of(position, await self._parts.facts.mark(position.symbol))
-
-    def protective_orders(self, symbol: str) -> list[Order]:
-        """The open orders protecting the position in `symbol` (`protective.protecting`); none when flat."""
-        sym = Symbol(symbol)
-        return protecting(self.book.held(sym), self.book.open_orders_in(sym))
-
-    async def get_position(self, symbol: str) -> PositionView:
-        """The open position in `symbol`, valued at its mark.
-
-        Raises:
-            PositionNotFound: no position is open in `symbol`.
-        """
-        sym = Symbol(symbol)
-        position = self.book.positions.get(sym)
-        if position is None:
-            raise PositionNotFound(f"no open position in {sym}", details={"symbol": sym})
-        return PositionView.of(position, await self._parts.facts.mark(sym))
-
-    async def list_positions(self) -> PortfolioView:
-        """Every open position, with equity and buying power."""
-        facts = self._parts.facts
-        views = [PositionView.of(p, await facts.mark(s)) for s, p in sorted(self.book.positions.items())]
-        account = await self._parts.account.account()
-        return PortfolioView(
-            positions=tuple(views), total_equity=money(account.equity), buying_power=money(account.buying_power)
-        )
-
-    async def get_account(self) -> AccountView:
-        """The broker's account, read fresh (which also checks the figures kept here), with the
-        day-trade count and the trading state."""
-        account = await self._parts.account.read()
-        limits = self.config.limits
-        count = self._day_trade_count()
-        restricted = (
-            limits.enable_day_trade_budget
-            and account.equity < limits.day_trade_equity_threshold
-            and count >= limits.max_day_trades
-        )
-        return AccountView(
-            account_id=account.account_id,
-            # In cents, as the positions' values are: one scale whatever the broker's arithmetic
-            # left (a fractional fill moves cash by a fraction of a cent).
-            equity=money(account.equity),
-            cash=money(account.cash),
-            buying_power=money(account.buying_power),
-            last_equity=money(account.last_equity),
-            daytrade_count=count,
-            pattern_day_trader=restricted,
-            trading_blocked=account.trading_blocked,
-            account_blocked=account.account_blocked,
-            trading_state=self.trading_state,
-        )

@@ -5,7 +5,7 @@ The risk engine works the sizing out once per order (`Sizing.of`) and passes it 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from decimal import Decimal
 
 import attrs
@@ -18,7 +18,7 @@ from trading_core.risk.context import RiskContext
 from trading_core.values import ZERO
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, slots=False)  # a __dict__: built per order (docs/architecture.md, "Speed")
 class Sizing:
     """How big an order is and what it would add, against the context it is checked in."""
 
@@ -66,9 +66,11 @@ class Sizing:
         return cls(quantity=quantity, opening=opening, reducing=reducing, price=price, cost=cost, value=value)
 
 
-def _pending(request: OrderRequest, open_orders: Iterable[Order]) -> Decimal:
+def _pending(request: OrderRequest, open_orders: Sequence[Order]) -> Decimal:
     """The signed unfilled quantity of our open orders on the request's side in its symbol (an
     exit group's counted once, `protective.unfilled_once`)."""
+    if not open_orders:  # the usual case, for market orders filled at once: nothing to add up
+        return ZERO
     side, symbol = request.side, request.symbol
     pending = unfilled_once(o for o in open_orders if o.symbol == symbol and o.side is side)
     return pending if side is Side.BUY else -pending
