@@ -200,6 +200,8 @@ class OrderLedger:
             change = _Change(order)
             if accepted is not None:
                 change.submitted(accepted.broker_order_id, accepted.status, accepted.submitted_at, now)
+                if accepted.hwm is not None:  # a trailing stop's mark where the broker took it
+                    change.order = attrs.evolve(change.order, hwm=accepted.hwm)
             for update in updates:
                 before = change.order
                 try:
@@ -261,6 +263,8 @@ class OrderLedger:
         cached = self._book.open_orders.get(order_id)
         if cached is None or cached.broker_order_id is None:
             return False
+        if update.order.hwm is not None and update.order.hwm != cached.hwm:
+            return False  # a trailing stop's mark the broker reports with it: kept (`_step`)
         event = known_event(update.event)
         if event is None:
             return True
