@@ -200,7 +200,9 @@ class Dispatch:
             # Sent once only: the stream and the sender may both get here for the same parent.
             if order is None or order.submitted_at is not None or order.id in self._parts.in_flight:
                 continue
-            if order.engine_protection is EngineProtection.FILLED_PART:
+            # The engine's exits go out as soon as they are made; a replacement of them left
+            # unsent (a crash mid-replace) is no new order: the one it would replace works on.
+            if order.engine_protection is EngineProtection.FILLED_PART and order.replaces is None:
                 await self._send_exits(order)
             elif parent.status is OrderStatus.FILLED:
                 await self.send(order)

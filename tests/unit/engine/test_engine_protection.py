@@ -338,3 +338,29 @@ async def test_the_risk_checks_measure_the_exits_without_themselves(clock: TestC
 
     (oco,) = await engine_exits(store)
     assert (oco.status, oco.rejection_code) == (OrderStatus.NEW, None)
+
+
+async def test_the_engines_oco_at_a_new_price_is_still_the_engines_and_protects(
+    clock: TestClock, events: list[Event]
+) -> None:
+    exchange = new_exchange(clock)
+    store = InMemoryOrderStore(payload_of=event_payload)
+    engine = await protected_engine(clock, exchange, store, events)
+    entry = await entry_filled_in_part(engine, exchange)
+    await engine.cancel(entry.id)
+    await engine.process_updates()
+    (oco,) = await engine_exits(store)
+
+    moved = (await engine.replace(oco.id, limit_price=D(112))).order
+    await engine.process_updates()
+
+    new = await engine.get_order(moved.id)
+    assert (new.replaces, new.limit_price, new.take_profit, new.status) == (
+        oco.id,
+        D(112),
+        TakeProfit(D(112)),
+        OrderStatus.NEW,
+    )
+    assert (new.engine_protection, new.parent_id, new.legs) == (EngineProtection.FILLED_PART, entry.id, oco.legs)
+    assert {o.id for o in engine.protective_orders("AAPL")} == {new.id, *new.legs}
+    assert len(await open_sells(exchange)) == 2
