@@ -198,7 +198,8 @@ class RiskConfig:
     stop_loss_percent: Decimal | None = _risk_field(
         None,
         "stopLossPercent",
-        "When set, every opening order without exits goes with a stop-loss this far from its entry price.",
+        "When set, every opening order without exits goes with a stop-loss this far from its entry price; "
+        "should it end in part filled, the engine protects the filled part itself.",
         _below_hundred,
         "%",
     )

@@ -56,6 +56,20 @@ class OrderClass(StrEnum):
     OTO = "oto"
 
 
+class EngineProtection(StrEnum):
+    """The engine's part in an order's exits (`risk.stopLossPercent`, `risk.takeProfitPercent`).
+
+    An entry sent with exits the engine attached is protected by them once it has filled
+    completely; should it end in part filled (cancelled, expired), its legs end with it, as at
+    Alpaca, and the engine sends exits of its own for what it did fill (`trading_core.remainder`).
+    """
+
+    EXITS_ATTACHED = "exits_attached"
+    """An entry whose exits the engine attached: what it fills is the engine's to protect."""
+    FILLED_PART = "filled_part"
+    """The engine's exits for what their entry (`parent_id`) filled before it ended in part."""
+
+
 class PositionSide(StrEnum):
     """Which way a position faces."""
 

@@ -18,7 +18,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from decimal import ROUND_HALF_EVEN
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import attrs
 
@@ -35,6 +35,7 @@ from trading_core.market import eastern_date
 from trading_core.orders import Order, TradeEvent
 from trading_core.ports import OrderStore, UnitOfWork
 from trading_core.positions import Position, PositionChange
+from trading_core.remainder import left_unprotected
 from trading_core.values import FOUR_PLACES, ZERO, BrokerOrderId, OrderId, Symbol, at_four_places
 
 log = logging.getLogger("trading_core.ledger")
@@ -45,6 +46,9 @@ Step = Callable[[Order, datetime], tuple[Order, list[Event]]]
 Executed = Sequence[tuple[PositionChange, Fill]]
 FillsListener = Callable[[Order, Executed], Awaitable[None]]
 """Awaited with an order and its fills (each with its position change) once they have committed."""
+Protect = Callable[[UnitOfWork, Order, Decimal, datetime], Awaitable[Sequence[Order]]]
+"""Makes the engine's exits for a quantity an entry leaves unprotected (`trading_core.remainder`),
+reading what it needs through the unit of work: (unit, entry, quantity, now) -> the new orders."""
 
 
 class OrderLedger:
@@ -58,6 +62,10 @@ class OrderLedger:
         self.listeners: list[EventListener] = []
         self.after_fills: FillsListener | None = None
         """Told of each committed run of fills (the portfolio's snapshots), after the listeners."""
+        self.protect: Protect | None = None
+        """Makes the exits for what an entry with engine-attached exits leaves unprotected as it
+        ends (`trading_core.remainder`): stored in the transaction that records the end, so they
+        are made once whatever repeats the news of it; sent by the engine once it has committed."""
 
     async def insert(self, orders: Sequence[Order], events: Sequence[Event] = ()) -> None:
         """Store new orders (and the events announcing them) in one transaction.
@@ -101,16 +109,31 @@ class OrderLedger:
             current = await uow.get_order(order.id, for_update=True)
             if current is None:
                 raise OrderNotFound(f"no order with id {order.id}", details={"orderId": order.id})
-            changed, events = step(current, self._clock.now())
+            now = self._clock.now()
+            changed, events = step(current, now)
             if changed is current:
                 return current
+            made = await self._protection(uow, current, changed, now)
             await uow.update_order(changed)
+            for new in made:
+                await uow.add_order(new)
             if events:
                 await uow.add_events(events)
             await uow.commit()
         self._book.track(changed)
+        for new in made:
+            self._book.track(new)
         self.announce(events)
         return changed
+
+    async def _protection(self, uow: UnitOfWork, before: Order, after: Order, now: datetime) -> Sequence[Order]:
+        """The exits to store with a change that leaves part of an entry unprotected (`protect`)."""
+        if self.protect is None:
+            return ()
+        quantity = left_unprotected(before, after)
+        if quantity <= ZERO:
+            return ()
+        return await self.protect(uow, after, quantity, now)
 
     async def save_position(self, position: Position, events: Sequence[Event] = ()) -> None:
         """Overwrite a position (reconciliation adopts the broker's), with the events announcing it."""
@@ -150,6 +173,8 @@ class OrderLedger:
         if change is None or change.order is change.original:
             return None
         self._book.track(change.order)
+        for new in change.made:
+            self._book.track(new)
         for position, fill in change.executions:
             self._book.apply_position(position, fill, eastern_date(fill.timestamp))
         self.announce(change.events)
@@ -175,13 +200,20 @@ class OrderLedger:
             change = _Change(order)
             if accepted is not None:
                 change.submitted(accepted.broker_order_id, accepted.status, accepted.submitted_at, now)
+                if accepted.hwm is not None:  # a trailing stop's mark where the broker took it
+                    change.order = attrs.evolve(change.order, hwm=accepted.hwm)
             for update in updates:
+                before = change.order
                 try:
                     await self._step(uow, change, update, now)
                 except (InvalidTransition, Overfill) as e:
                     refusals.append((update, e))
+                if change.order is not before:
+                    change.made.extend(await self._protection(uow, before, change.order, now))
             if change.order is not order:  # a pending status (pending_replace...) announces nothing
                 await uow.update_order(change.order)
+            for new in change.made:
+                await uow.add_order(new)
             if change.events:
                 await uow.add_events(change.events)
             # Committed even when nothing changed: an optimistic unit's commit is what confirms
@@ -231,6 +263,8 @@ class OrderLedger:
         cached = self._book.open_orders.get(order_id)
         if cached is None or cached.broker_order_id is None:
             return False
+        if update.order.hwm is not None and update.order.hwm != cached.hwm:
+            return False  # a trailing stop's mark the broker reports with it: kept (`_step`)
         event = known_event(update.event)
         if event is None:
             return True
@@ -267,13 +301,15 @@ class OrderLedger:
 class _Change:
     """One order's change in progress within a transaction."""
 
-    __slots__ = ("events", "executions", "order", "original")
+    __slots__ = ("events", "executions", "made", "order", "original")
 
     def __init__(self, order: Order) -> None:
         self.original = order
         self.order = order
         self.events: list[Event] = []
         self.executions: list[tuple[PositionChange, Fill]] = []
+        self.made: list[Order] = []
+        """New orders the change brings about (the engine's exits of an entry ended in part)."""
 
     def submitted(self, broker_order_id: BrokerOrderId, status: OrderStatus, at: datetime, now: datetime) -> None:
         self.order, events = mark_submitted(

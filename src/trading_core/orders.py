@@ -11,7 +11,16 @@ from decimal import Decimal
 
 import attrs
 
-from trading_core.enums import ApiStatus, OrderClass, OrderStatus, OrderType, Side, SubmitStatus, TimeInForce
+from trading_core.enums import (
+    ApiStatus,
+    EngineProtection,
+    OrderClass,
+    OrderStatus,
+    OrderType,
+    Side,
+    SubmitStatus,
+    TimeInForce,
+)
 from trading_core.errors import InvalidOrder, OrderNotCancelable
 from trading_core.order_build import built
 from trading_core.order_classes import StopLoss, TakeProfit
@@ -81,7 +90,8 @@ class Order:
     replaces: OrderId | None = None
     replaced_by: OrderId | None = None
     parent_id: OrderId | None = None
-    """For the opening half of an order split at flat: the closing order that must fill first."""
+    """For the opening half of an order split at flat: the closing order that must fill first. For
+    the engine's exits of an entry that ended in part filled (`engine_protection`): that entry."""
     order_class: OrderClass = OrderClass.SIMPLE
     """A bracket's, OTO's or OCO's parent carries its class and what its exits were asked for."""
     take_profit: TakeProfit | None = None
@@ -92,6 +102,9 @@ class Order:
     """For a leg: its parent (the API's `parentOrderId`, Alpaca's parent of the `legs`)."""
     hwm: Decimal | None = None
     """A trailing stop's high-water mark (low-water for a buy), as the broker last reported it."""
+    engine_protection: EngineProtection | None = None
+    """An entry whose exits the engine attached, or the engine's exits for what such an entry filled
+    before it ended in part (then `parent_id` names the entry)."""
     execution_ids: frozenset[ExecutionId] = frozenset()
 
     @classmethod
@@ -153,6 +166,7 @@ class Order:
             "legs": (),
             "leg_of": None,
             "hwm": None,
+            "engine_protection": None,
             "execution_ids": frozenset(),
         }
         return built(cls, fields)

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Final, Protocol, TypeVar
 
-from trading_core.enums import OrderClass, OrderStatus, OrderType, Side
+from trading_core.enums import EngineProtection, OrderClass, OrderStatus, OrderType, Side
 from trading_core.orders import Order
 from trading_core.values import ZERO, OrderId
 
@@ -128,7 +128,9 @@ _STOPS: Final = frozenset({OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAIL
 
 def protecting(held: Decimal, orders: Iterable[Order]) -> list[Order]:
     """The open orders that protect a position of `held` (signed): on its closing side, exits of a
-    group (legs, an OCO) or stops and trailing stops of their own. None for a flat position."""
+    group (legs, an OCO), stops and trailing stops of their own, and the engine's exits for what an
+    entry filled before it ended in part (`trading_core.remainder`), a take-profit alone too. None
+    for a flat position."""
     if not held:
         return []
     closing = Side.SELL if held > 0 else Side.BUY
@@ -137,5 +139,10 @@ def protecting(held: Decimal, orders: Iterable[Order]) -> list[Order]:
         for o in orders
         if o.side is closing
         and not o.is_terminal
-        and (o.leg_of is not None or o.order_class is OrderClass.OCO or o.type in _STOPS)
+        and (
+            o.leg_of is not None
+            or o.order_class is OrderClass.OCO
+            or o.type in _STOPS
+            or o.engine_protection is EngineProtection.FILLED_PART
+        )
     ]

@@ -34,6 +34,7 @@ ADDED_COLUMNS = {
         "legs",
         "leg_of",
         "hwm",
+        "engine_protection",
     ],
     "positions": ["cost_basis_exact", "realized_pnl", "opened_at"],
     "fills": ["realized_pnl"],

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
 
 from adapters.memory import InMemoryEventBus
-from adapters.paper import PaperExchange
+from adapters.paper import PaperConfig, PaperExchange
 from apps.service.app import create_app
 from tests.service import api_spec as spec
 from tests.service.conftest import conforms, container_for, settings_with
+from trading_core.clock import SystemClock
 
 Client = AsyncTestClient[Any]
 
@@ -321,3 +323,37 @@ async def test_a_brackets_leg_takes_a_new_price_and_stays_in_its_group(api: Clie
     assert (await order(api, parent_id))["legs"] == [take_profit_id, new_stop["orderId"]]
     assert (await order(api, new_stop["orderId"]))["status"] == "filled"
     assert (await order(api, take_profit_id))["status"] == "cancelled"
+
+
+async def test_an_entry_with_the_engines_exits_cancelled_in_part_gets_an_oco_for_what_it_filled(
+    bus: InMemoryEventBus,
+) -> None:
+    """`risk.stopLossPercent` 5 and `risk.takeProfitPercent` 10: a limit buy at 189 goes as a bracket
+    (179.55, 207.90); 4 of its 10 fill, it is cancelled, and the engine protects the 4 itself."""
+    exchange = PaperExchange(SystemClock(), config=PaperConfig(max_fill_quantity=Decimal(4)))
+    settings = settings_with(TRADING_ENGINE_RISK_STOP_LOSS_PERCENT="5", TRADING_ENGINE_RISK_TAKE_PROFIT_PERCENT="10")
+    async with AsyncTestClient(create_app(container_for(settings, exchange, bus))) as api:
+        entry_id = await submitted(
+            api, {"symbol": "AAPL", "side": "buy", "quantity": 10, "type": "limit", "limitPrice": 189}
+        )
+        await move(api, 188.5)
+        await eventually(lambda: order(api, entry_id), lambda o: o["filledQuantity"] == 4)
+        assert (await api.delete(f"/api/v1/orders/{entry_id}")).status_code == 200
+        position = await eventually(
+            lambda: api.get("/api/v1/positions/AAPL"), lambda r: len(r.json()["protectiveOrderIds"]) == 2
+        )
+        entry = await order(api, entry_id)
+        listed = (await api.get("/api/v1/orders", params={"status": "open"})).json()["orders"]
+        (oco,) = [o for o in listed if o.get("engineProtection") == "filled_part"]
+        (stop,) = [await order(api, leg) for leg in oco["legs"]]
+
+    assert (entry["status"], entry["engineProtection"], entry["filledQuantity"]) == ("cancelled", "exits_attached", 4)
+    assert (oco["orderClass"], oco["side"], oco["quantity"], oco["parentOrderId"]) == ("oco", "sell", 4, entry_id)
+    assert (oco["takeProfit"], oco["stopLoss"]) == ({"limitPrice": 207.9}, {"stopPrice": 179.55})
+    assert (stop["type"], stop["stopPrice"], stop["quantity"], stop["parentOrderId"]) == (
+        "stop",
+        179.55,
+        4,
+        oco["orderId"],
+    )
+    assert sorted(position.json()["protectiveOrderIds"]) == sorted([oco["orderId"], stop["orderId"]])

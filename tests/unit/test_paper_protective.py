@@ -24,7 +24,7 @@ from tests.unit.paper_support import new_exchange
 from tests.unit.test_protective import first_trigger  # the rule the paper exchange must keep
 from trading_core import codes
 from trading_core.broker_models import BrokerOrder, TradeUpdate
-from trading_core.enums import OrderStatus, OrderType, Side
+from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce
 from trading_core.errors import BrokerRejected
 from trading_core.orders import Order, TradeEvent
 from trading_core.requests import OrderRequest
@@ -215,7 +215,7 @@ class TestAnEntryFilledInParts:
         exchange.set_price("AAPL", D(190))
         exits = {"take_profit": {"limit_price": "200"}, "stop_loss": {"stop_price": "180"}}
         sent_order = sent(side="buy", type="limit", limit_price="189.50", order_class="bracket", **exits)
-        parent = submit(exchange, attrs.evolve(sent_order, time_in_force=time_in_force))
+        parent = submit(exchange, attrs.evolve(sent_order, time_in_force=TimeInForce(time_in_force)))
         exchange.set_price("AAPL", D(189))  # 4 of its 10 execute
         assert run(exchange.get_order(parent.broker_order_id)).filled_quantity == 4
         return parent
@@ -231,6 +231,25 @@ class TestAnEntryFilledInParts:
         assert held == [OrderStatus.HELD, OrderStatus.HELD]
         assert run(exchange.get_order(parent.broker_order_id)).status is OrderStatus.FILLED
         assert [run(exchange.get_order(leg.broker_order_id)).status for leg in parent.legs] == [OrderStatus.NEW] * 2
+
+    def test_a_day_brackets_entry_expired_in_part_ends_its_day_legs_once_at_the_close(self) -> None:
+        """Its legs are day orders too: ended with their entry, the close does not expire them again."""
+        exchange = new_exchange(max_fill_quantity=D(4))
+        exchange.set_price("AAPL", D(190))
+        exits = {"take_profit": {"limit_price": "200"}, "stop_loss": {"stop_price": "180"}}
+        order = sent(side="buy", type="limit", limit_price="189.50", order_class="bracket", **exits)
+        parent = submit(exchange, attrs.evolve(order, time_in_force=TimeInForce.DAY))
+        exchange.set_price("AAPL", D(189))  # 4 of its 10 execute
+        assert {run(exchange.get_order(leg.broker_order_id)).time_in_force for leg in parent.legs} == {TimeInForce.DAY}
+
+        exchange.close_market()
+
+        entry = run(exchange.get_order(parent.broker_order_id))
+        assert (entry.status, entry.filled_quantity) == (OrderStatus.EXPIRED, 4)
+        legs = [run(exchange.get_order(leg.broker_order_id)) for leg in parent.legs]
+        assert all(leg.status.is_terminal and not leg.filled_quantity for leg in legs)
+        ends = [u for u in exchange.drain_updates() if u.order.broker_order_id in {leg.broker_order_id for leg in legs}]
+        assert len([u for u in ends if u.event in (TradeEvent.CANCELED, TradeEvent.EXPIRED)]) == 2
 
     @pytest.mark.parametrize("end", ["cancel", "expire"])
     def test_ended_in_part_its_legs_end_without_ever_working(self, end: str) -> None:

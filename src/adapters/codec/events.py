@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from adapters.codec._json import encode_json
 from adapters.outbox import LazyOutboxMessage, OutboxMessage
+from trading_core.enums import EngineProtection
 from trading_core.events import (
     Event,
     OrderCancelled,
@@ -106,12 +107,18 @@ def _order(order: Order) -> dict[str, Any]:
         "cancelledAt": _time(order.cancelled_at),
         "orderClass": order.order_class.value,
         "legs": [str(leg) for leg in order.legs],
-        "parentOrderId": _str(order.leg_of),
+        "parentOrderId": _str(order.leg_of or _entry_protected(order)),
+        "engineProtection": None if order.engine_protection is None else order.engine_protection.value,
         "takeProfit": None if order.take_profit is None else {"limitPrice": order.take_profit.limit_price},
         "stopLoss": None
         if order.stop_loss is None
         else {"stopPrice": order.stop_loss.stop_price, "limitPrice": order.stop_loss.limit_price},
     }
+
+
+def _entry_protected(order: Order) -> str | None:
+    """The entry whose filled part the engine's exits `order` protect (`trading_core.remainder`)."""
+    return order.parent_id if order.engine_protection is EngineProtection.FILLED_PART else None
 
 
 def _fill(fill: Fill) -> dict[str, Any]:

@@ -274,6 +274,8 @@ class Venue(Groups):
                 self._execute_once(w, self.instruments[w.symbol], now)
         self.is_open = False
         for w in list(self.working.values()):
+            if w.id not in self.working:
+                continue  # ended meanwhile with its group: a held leg of an entry that expired before it
             kept = keep_extended and w.extended_hours  # it trades on after the close
             if w.time_in_force is TimeInForce.DAY and w.status is not OrderStatus.ACCEPTED and not kept:
                 self._expire(w, now)
@@ -303,6 +305,8 @@ class Venue(Groups):
             self.extended = False
             now = self.clock.now()
             for w in list(self.working.values()):
+                if w.id not in self.working:
+                    continue  # ended meanwhile with its group
                 if w.extended_hours and w.time_in_force is TimeInForce.DAY and w.status is not OrderStatus.ACCEPTED:
                     self._expire(w, now)
 

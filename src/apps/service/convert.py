@@ -39,7 +39,7 @@ from apps.service.schemas import (
     SubmitOrderResponse,
     TakeProfitOut,
 )
-from trading_core.enums import OrderType
+from trading_core.enums import EngineProtection, OrderType
 from trading_core.errors import InvalidOrder
 from trading_core.order_classes import StopLoss, TakeProfit
 from trading_core.orders import Order
@@ -138,6 +138,8 @@ def order_body(order: Order) -> OrderBody:
     """The order as the API shows it: the spec's status word beside the broker's; a trailing stop's
     `stopPrice` is the one its trail derives from its mark as the broker last reported it."""
     fields = _API.unstructure(order)
+    if order.engine_protection is EngineProtection.FILLED_PART:
+        fields["parent_order_id"] = order.parent_id  # the entry whose filled part it protects
     if order.type is OrderType.TRAILING_STOP and order.hwm is not None and order.stop_price is None:
         stop = trail_stop_price(order.side, order.hwm, trail_price=order.trail_price, trail_percent=order.trail_percent)
         fields["stop_price"] = _four(stop)

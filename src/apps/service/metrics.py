@@ -15,6 +15,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from trading_core.account_book import AccountDrift
+from trading_core.enums import EngineProtection
 from trading_core.events import Event, OrderCancelled, OrderFilled, OrderPartiallyFilled, OrderRejected, OrderSubmitted
 
 LATENCY_BUCKETS_MS: Final = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
@@ -131,6 +132,13 @@ class TradingMetrics:
                 "by more than a cent.",
             )
         )
+        self.protection_refused: Counter = r.add(
+            Counter(
+                "trading_protection_refused_total",
+                "The engine's exits for what an entry with attached exits filled before it ended in part, "
+                "refused by the risk checks or the broker (by code): that part is held unprotected.",
+            )
+        )
         self.http_requests: Counter = r.add(Counter("http_requests_total", "HTTP requests by route and status."))
         self.http_latency: Histogram = r.add(Histogram("http_request_duration_ms", "HTTP request duration by route."))
 
@@ -142,6 +150,8 @@ class TradingMetrics:
         if isinstance(event, OrderPartiallyFilled) and event.order.filled_quantity != event.fill.quantity:
             return  # the order reached partially_filled at its first fill, not at each one after
         self.orders_total.inc(status=status)
+        if isinstance(event, OrderRejected) and event.order.engine_protection is EngineProtection.FILLED_PART:
+            self.protection_refused.inc(code=event.code)
         order = getattr(event, "order", None)
         if order is not None and isinstance(event, OrderSubmitted | OrderFilled):
             stage = "submitted" if isinstance(event, OrderSubmitted) else "filled"

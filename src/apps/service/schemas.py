@@ -16,6 +16,7 @@ import msgspec
 Side = Literal["buy", "sell"]
 OrderTypeName = Literal["market", "limit", "stop", "stop_limit", "trailing_stop"]
 OrderClassName = Literal["simple", "bracket", "oco", "oto"]
+EngineProtectionName = Literal["exits_attached", "filled_part"]
 TimeInForceName = Literal["day", "gtc", "ioc", "fok"]
 OrderStatusName = Literal["new", "partially_filled", "filled", "cancelled", "rejected"]
 SubmitStatusName = Literal["pending", "accepted", "rejected"]
@@ -234,7 +235,11 @@ class OrderBody(_Out):
     legs: list[str] = msgspec.field(default_factory=list)
     """A parent's legs (orders of their own, by id): the take-profit first, then the stop-loss."""
     parent_order_id: str | None = None
-    """A leg's parent: the entry (or the OCO's first exit) it belongs to."""
+    """A leg's parent: the entry (or the OCO's first exit) it belongs to. For the engine's exits
+    of an entry that ended in part filled (`engineProtection: filled_part`): that entry."""
+    engine_protection: EngineProtectionName | None = None
+    """`exits_attached`: an entry sent with the exits `risk.stopLossPercent` / `risk.takeProfitPercent`
+    attached; `filled_part`: the engine's exits for what such an entry filled before it ended in part."""
     take_profit: TakeProfitOut | None = None
     """A parent's take-profit as it was asked for."""
     stop_loss: StopLossOut | None = None

@@ -153,6 +153,8 @@ class Amendment:
         new = build_order(request, parts.clock.now(), status=status, replaces=old, parent_id=old.parent_id)
         if old.leg_of is not None or old.legs:  # a leg's new price, or an OCO's: it stays in its group
             new = attrs.evolve(new, leg_of=old.leg_of, legs=old.legs)
+        if old.engine_protection is not None:  # the engine's exits at a new price are still the engine's
+            new = attrs.evolve(new, engine_protection=old.engine_protection)
         with parts.in_flight.placing(new.id):
             await parts.ledger.insert([new])  # a failure here stored and sent nothing
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from decimal import ROUND_DOWN, Decimal
 
 import attrs
@@ -15,7 +16,7 @@ from trading_core.order_classes import check_exits_against
 from trading_core.requests import OrderRequest
 from trading_core.risk import PreTradeValidation, RiskContext, RiskEngine, Sizing
 from trading_core.risk.protection import with_protection
-from trading_core.values import FOUR_PLACES, ZERO, Symbol
+from trading_core.values import FOUR_PLACES, ZERO, OrderId, Symbol
 
 
 class PreTradeChecks:
@@ -33,6 +34,14 @@ class PreTradeChecks:
     async def validate(self, request: OrderRequest) -> PreTradeValidation:
         """Run every pre-trade check on `request` without submitting anything."""
         return self._risk.validate(request, await self.risk_context(request.symbol))
+
+    async def validate_stored(self, request: OrderRequest, stored: Collection[OrderId]) -> PreTradeValidation:
+        """Run every pre-trade check on an order already stored, which the book holds as open:
+        the orders of `stored` (it and its legs) are left out of those it is measured against."""
+        ctx = await self.risk_context(request.symbol)
+        working = {s: {i: o for i, o in held.items() if i not in stored} for s, held in ctx.working.items()}
+        others = tuple(o for o in ctx.open_orders if o.id not in stored)
+        return self._risk.validate(request, attrs.evolve(ctx, open_orders=others, working=working))
 
     async def risk_context(self, symbol: Symbol) -> RiskContext:
         """What the rules see for an order in `symbol`, as of now."""

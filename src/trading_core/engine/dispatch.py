@@ -17,7 +17,7 @@ import attrs
 from trading_core import codes
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.engine.parts import EngineParts
-from trading_core.enums import OrderStatus
+from trading_core.enums import EngineProtection, OrderStatus
 from trading_core.errors import BrokerError, BrokerRejected, DuplicateClientOrderId, OrderInDoubt, StoreError
 from trading_core.events import Event
 from trading_core.lifecycle import apply_event, hold_in_doubt, reject
@@ -27,6 +27,8 @@ log = logging.getLogger("trading_core.engine")
 
 ApplyUpdates = Callable[[Sequence[TradeUpdate]], Awaitable[None]]
 """Applies trade updates of other orders that arrived with an answer (`BrokerUpdates.apply_in_order`)."""
+SendExits = Callable[[Order], Awaitable[Order]]
+"""Checks and sends the engine's exits for what an entry filled before it ended in part (`Protection.send`)."""
 
 
 class Dispatch:
@@ -35,11 +37,14 @@ class Dispatch:
     Args:
         parts: the engine's shared parts.
         apply_others: applies the trade updates of other orders drained with an answer.
+        send_exits: checks and sends the engine's exits of an entry ended in part (sent as
+            they are when not given).
     """
 
-    def __init__(self, parts: EngineParts, *, apply_others: ApplyUpdates) -> None:
+    def __init__(self, parts: EngineParts, *, apply_others: ApplyUpdates, send_exits: SendExits | None = None) -> None:
         self._parts = parts
         self._apply_others = apply_others
+        self._send_exits = send_exits or self.send
 
     async def send(self, order: Order) -> Order:
         """Send a stored order and record what became of it: accepted, refused or in doubt."""
@@ -178,7 +183,11 @@ class Dispatch:
     # ----------------------------------------------------------------- a split order's halves
 
     async def release_follow_ups(self, parent: Order) -> None:
-        """Send the opening half of a split order once its closing half filled; else cancel it."""
+        """Send the opening half of a split order once its closing half filled; else cancel it.
+
+        The engine's exits for what an entry filled before it ended in part (`trading_core.remainder`),
+        stored as it ended, wait for it likewise and are sent, once, as soon as it has.
+        """
         if not parent.is_terminal or parent.status is OrderStatus.REPLACED:
             return  # working, or its replacement is the closing order now (`hand_over` moved them)
         book = self._parts.book
@@ -191,7 +200,11 @@ class Dispatch:
             # Sent once only: the stream and the sender may both get here for the same parent.
             if order is None or order.submitted_at is not None or order.id in self._parts.in_flight:
                 continue
-            if parent.status is OrderStatus.FILLED:
+            # The engine's exits go out as soon as they are made; a replacement of them left
+            # unsent (a crash mid-replace) is no new order: the one it would replace works on.
+            if order.engine_protection is EngineProtection.FILLED_PART and order.replaces is None:
+                await self._send_exits(order)
+            elif parent.status is OrderStatus.FILLED:
                 await self.send(order)
             else:
                 await self.cancel_locally(order, f"its closing order {parent.id} ended {parent.status}")

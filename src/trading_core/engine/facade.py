@@ -41,6 +41,7 @@ from trading_core.engine.history import History
 from trading_core.engine.in_flight import InFlight
 from trading_core.engine.market_data import MarketReader
 from trading_core.engine.parts import EngineParts
+from trading_core.engine.protection import Protection
 from trading_core.engine.reads import EngineReads
 from trading_core.engine.reconciliation import Reconciliation
 from trading_core.engine.sessions import Sessions
@@ -123,7 +124,9 @@ class TradingEngine(EngineReads):
         )
         self._checks = PreTradeChecks(parts, risk or RiskEngine(config.limits))
         # Dispatch applies other orders' updates that arrive with an answer: late-bound to the room below.
-        self._dispatch = Dispatch(parts, apply_others=self._apply_in_order)
+        self._dispatch = Dispatch(parts, apply_others=self._apply_in_order, send_exits=self._send_exits)
+        self._protection = Protection(parts, self._checks, self._dispatch)
+        parts.ledger.protect = self._protection.exits_for
         self._updates = BrokerUpdates(parts, self._dispatch)
         self._submission = Submission(parts, self._checks, self._dispatch)
         self._amendment = Amendment(parts, self._checks, self._dispatch, self._updates)
@@ -138,6 +141,9 @@ class TradingEngine(EngineReads):
 
     async def _apply_in_order(self, updates: Sequence[TradeUpdate]) -> None:
         await self._updates.apply_in_order(updates)
+
+    async def _send_exits(self, order: Order) -> Order:
+        return await self._protection.send(order)
 
     # ----------------------------------------------------------------- what it works with
 

@@ -19,7 +19,7 @@ from trading_core import codes
 from trading_core.engine.checks import PreTradeChecks
 from trading_core.engine.dispatch import Dispatch, with_ids
 from trading_core.engine.parts import EngineParts
-from trading_core.enums import OrderClass, OrderStatus, TradingState
+from trading_core.enums import EngineProtection, OrderClass, OrderStatus, TradingState
 from trading_core.errors import (
     BrokerError,
     BrokerRejected,
@@ -108,7 +108,8 @@ class Submission:
             if existing is not None:
                 return await self._replay(existing, request)
         try:  # nothing is stored before the checks have passed: a broker failure here placed nothing
-            request = await self._checks.with_exits(await self._checks.sized(request))
+            asked = await self._checks.sized(request)
+            request = await self._checks.with_exits(asked)
             if parts.trading.state is not TradingState.ACTIVE:
                 await parts.trading.before_checks()
             validation = await self._checks.validate(request)
@@ -119,9 +120,12 @@ class Submission:
         now = parts.clock.now()
         self.last_order_at = now
         if not validation.approved:
-            return await self._refused(request, validation, now)
+            return await self._refused(
+                request, validation, now, exits_attached=request.order_class is not asked.order_class
+            )
+        attached = request.order_class is not asked.order_class  # `risk.stopLossPercent`'s exits
         closing, opening = split_at_flat(request, parts.book.held(request.symbol))
-        order, legs = build_group(closing, now)
+        order, legs = build_group(closing, now, exits_attached=attached)
         follow_up = None if opening is None else build_order(opening, now, parent_id=order.id)
         with parts.in_flight.placing(order.id):
             try:  # both halves (or an entry and its legs) at once: a check made meanwhile must see the whole order
@@ -139,11 +143,13 @@ class Submission:
                 raise with_ids(e, order) from e
             return SubmitResult(sent, validation, None if follow_up is None else await parts.current(follow_up))
 
-    async def _refused(self, request: OrderRequest, validation: PreTradeValidation, now: datetime) -> SubmitResult:
+    async def _refused(
+        self, request: OrderRequest, validation: PreTradeValidation, now: datetime, *, exits_attached: bool
+    ) -> SubmitResult:
         """A request the checks refused: held for the open when it may be, else kept as rejected."""
         if self._checks.queueable(validation):
             # Held here as `accepted` (taken, not routed) until `Sessions.opened` sends it.
-            queued, legs = build_group(request, now, status=OrderStatus.ACCEPTED)
+            queued, legs = build_group(request, now, status=OrderStatus.ACCEPTED, exits_attached=exits_attached)
             await self._parts.ledger.insert([queued, *legs])
             log_accepted(queued)
             return SubmitResult(queued, validation)
@@ -175,6 +181,9 @@ class Submission:
             held: OrderRequest | None = OrderRequest.from_order(first, quantity=quantity)
         except InvalidOrder:  # the record of a malformed request that was refused: no repeat asks for it
             held = None
+        if held is not None and first.engine_protection is EngineProtection.EXITS_ATTACHED:
+            # The exits were the engine's (`risk.stopLossPercent`): the caller asked for none.
+            held = attrs.evolve(held, order_class=OrderClass.SIMPLE, take_profit=None, stop_loss=None)
         if held is None or not request.repeats(held):
             raise DuplicateClientOrderId(
                 f"client order id {first.client_order_id} was given to another order ({first.id}): "
@@ -195,14 +204,24 @@ class Submission:
 
 
 def build_group(
-    request: OrderRequest, now: datetime, *, status: OrderStatus = OrderStatus.PENDING_NEW
+    request: OrderRequest,
+    now: datetime,
+    *,
+    status: OrderStatus = OrderStatus.PENDING_NEW,
+    exits_attached: bool = False,
 ) -> tuple[Order, list[Order]]:
     """A new order for `request` and, for an order class, its legs: orders of their own that name it
     (`leg_of`), which it lists (`legs`), their client order ids derived from its own. They are sent
-    with it, never alone: the broker holds them until the entry fills (`trading_core.protective`)."""
+    with it, never alone: the broker holds them until the entry fills (`trading_core.protective`).
+
+    `exits_attached`: the exits are the engine's (`risk.stopLossPercent`), not the caller's; the
+    entry is marked so (`EngineProtection.EXITS_ATTACHED`, see `trading_core.remainder`).
+    """
     order = build_order(request, now, status=status)
     if request.order_class is OrderClass.SIMPLE:
         return order, []
+    if exits_attached:
+        order = attrs.evolve(order, engine_protection=EngineProtection.EXITS_ATTACHED)
     legs = [
         attrs.evolve(
             build_order(

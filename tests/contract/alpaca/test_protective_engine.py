@@ -7,13 +7,18 @@ the stop's fill and the take-profit's cancellation, the position and its P&L, a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
+import attrs
+
+from adapters.paper import PaperConfig
 from apps.alpaca_sim import SimServer
-from tests.contract.alpaca.support import eventually
-from trading_core.engine import TradingEngine
+from tests.contract.alpaca.support import GENEROUS, eventually, opened_broker, running_engine
+from trading_core.engine import EngineConfig, TradingEngine
 from trading_core.enums import OrderClass, OrderStatus, OrderType, Side
 from trading_core.order_classes import StopLoss, TakeProfit
+from trading_core.orders import Order
 from trading_core.requests import OrderRequest
 from trading_core.values import OrderId
 
@@ -80,3 +85,51 @@ async def test_the_order_poll_shows_a_trailing_stops_mark_as_alpaca_reports_it(
 
 async def _is(engine: TradingEngine, order_id: OrderId, status: OrderStatus) -> bool:
     return (await engine.get_order(order_id)).status is status
+
+
+async def test_an_entry_with_the_engines_exits_cancelled_in_part_is_protected_by_an_oco_over_the_adapter(
+    alpaca_sim_factory: Callable[..., SimServer],
+) -> None:
+    """`risk.stopLossPercent` 5, `risk.takeProfitPercent` 10: a limit buy of 10 at 189 goes as a bracket
+    at 179.55 / 207.90; 4 fill, it is cancelled, and the engine's OCO for the 4 stops them out."""
+    sim = alpaca_sim_factory(paper=PaperConfig(max_fill_quantity=Decimal(4)))
+    sim.set_price("AAPL", "190")
+    limits = attrs.evolve(GENEROUS, stop_loss_percent=Decimal(5), take_profit_percent=Decimal(10))
+    async with opened_broker(sim) as broker, running_engine(broker, broker, EngineConfig(limits=limits)) as engine:
+        entry = (
+            await engine.submit(
+                OrderRequest.create(
+                    symbol="AAPL", side=Side.BUY, type=OrderType.LIMIT, quantity=Decimal(10), limit_price=Decimal(189)
+                )
+            )
+        ).order
+        assert entry.order_class is OrderClass.BRACKET
+        sim.set_price("AAPL", "188.50")
+        await eventually(lambda: _filled(engine, entry.id, Decimal(4)), what="4 of the entry filled")
+        await engine.cancel(entry.id)
+        await eventually(lambda: _working(engine.protective_orders("AAPL")) == 2, what="the OCO and its stop working")
+        oco, stop = sorted(engine.protective_orders("AAPL"), key=lambda o: o.order_class is OrderClass.SIMPLE)
+
+        sim.set_price("AAPL", "179")
+        await eventually(lambda: _is(engine, stop.id, OrderStatus.FILLED), what="the stop filled")
+        await eventually(lambda: _is(engine, oco.id, OrderStatus.CANCELED), what="the take-profit cancelled")
+        position = await engine.find_position("AAPL")
+
+    assert (oco.order_class, oco.quantity, oco.parent_id, oco.broker_order_id is not None) == (
+        OrderClass.OCO,
+        Decimal(4),
+        entry.id,
+        True,
+    )
+    assert (oco.take_profit, oco.stop_loss) == (TakeProfit(Decimal("207.90")), StopLoss(Decimal("179.55")))
+    assert (stop.leg_of, stop.type, stop.stop_price) == (oco.id, OrderType.STOP, Decimal("179.55"))
+    assert position is None
+
+
+def _working(orders: list[Order]) -> int:
+    """How many of `orders` the broker has taken and works."""
+    return len([o for o in orders if o.broker_order_id is not None and o.status is OrderStatus.NEW])
+
+
+async def _filled(engine: TradingEngine, order_id: OrderId, quantity: Decimal) -> bool:
+    return (await engine.get_order(order_id)).filled_quantity == quantity

@@ -195,3 +195,24 @@ async def test_quantities_a_broker_reports_at_its_own_scale_are_kept_at_four_pla
     held = engine.book.positions["AAPL"]
     (fill,) = await engine.store.list_fills(resting.id)
     assert (str(held.quantity), str(fill.quantity), str(fill.price)) == ("0.5000", "0.5000", "90.0000")
+
+
+async def test_a_trailing_stops_mark_heard_with_a_new_event_after_the_answer_is_kept(
+    engine: TradingEngine, exchange: PaperExchange
+) -> None:
+    """The broker's answer came first; its `new` event, which changes no status, still brings a mark.
+
+    Over the Alpaca adapter the answer and the stream race: when the answer won, the `new` was
+    taken for a repeat and its mark dropped, so the order read no mark until the next poll.
+    """
+    exchange.set_price("AAPL", Decimal("190.00"))
+    await engine.submit(OrderRequest.create(symbol="AAPL", side="buy", type="market", quantity=10))
+    trailing = OrderRequest.create(symbol="AAPL", side="sell", type="trailing_stop", quantity=10, trail_percent=2)
+    stop = (await engine.submit(trailing)).order
+    assert (stop.status, stop.hwm) == (OrderStatus.NEW, Decimal(190))  # the answer's mark
+    assert stop.broker_order_id is not None
+    theirs = attrs.evolve(await exchange.get_order(stop.broker_order_id), hwm=Decimal(195))
+
+    await engine.apply_trade_update(TradeUpdate(event=TradeEvent.NEW, order=theirs, timestamp=theirs.updated_at))
+
+    assert (await engine.get_order(stop.id)).hwm == Decimal(195)
