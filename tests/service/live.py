@@ -40,9 +40,10 @@ class Live:
 
 
 @contextmanager
-def running_service(**env: str) -> Iterator[Live]:
-    """The service while the block runs; prices still, the market always open."""
-    settings = settings_with(TRADING_API_TOKEN=TOKEN, **env)
+def running_service(*, token: str | None = TOKEN, **env: str) -> Iterator[Live]:
+    """The service while the block runs, with `token` (none: open, as the embedded default);
+    prices still, the market always open."""
+    settings = settings_with(**({"TRADING_API_TOKEN": token} if token else {}), **env)
     app = create_app(container_for(settings, PaperExchange(SystemClock()), InMemoryEventBus()))
     port = free_port()
     config = uvicorn.Config(

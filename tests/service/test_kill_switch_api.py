@@ -1,4 +1,4 @@
-"""The kill switch over HTTP: cancel every open order, halt trading (and end the halt)."""
+"""The kill switch over HTTP: cancel every open order, halt trading (and end the halt), the console page."""
 
 from __future__ import annotations
 
@@ -6,6 +6,12 @@ import asyncio
 from typing import Any
 
 from litestar.testing import AsyncTestClient
+
+from adapters.memory import InMemoryEventBus
+from adapters.paper import PaperExchange
+from apps.service.app import create_app
+from tests.service.conftest import container_for, settings_with
+from trading_core.clock import SystemClock
 
 Client = AsyncTestClient[Any]
 
@@ -85,3 +91,32 @@ async def test_a_halt_with_an_unknown_field_is_refused_and_changes_nothing(api: 
 
     assert (answer.status_code, answer.json()["code"]) == (400, "INVALID_REQUEST")
     assert (await api.get("/api/v1/risk")).json()["tradingState"] == "active"
+
+
+async def test_the_console_page_is_public_and_its_calls_are_not() -> None:
+    settings = settings_with(TRADING_API_TOKEN="secret")
+    app = create_app(container_for(settings, PaperExchange(SystemClock()), InMemoryEventBus()))
+    async with AsyncTestClient(app) as client:
+        page = await client.get("/")
+        script = await client.get("/console-assets/console.js")
+        styles = await client.get("/console-assets/console.css")
+        halt = await client.post("/api/v1/risk/halt")
+        cancel_all = await client.delete("/api/v1/orders")
+
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert '<script src="/console-assets/console.js"' in page.text
+    assert "http" not in page.text.replace("http://www.w3.org", "")  # nothing from elsewhere
+    assert (script.status_code, styles.status_code) == (200, 200)
+    assert "Authorization" in script.text
+    assert (halt.status_code, cancel_all.status_code) == (401, 401)
+
+
+async def test_the_console_is_not_in_the_api_document(api: Client) -> None:
+    paths = (await api.get("/schema/openapi.json")).json()["paths"]
+
+    assert "/" not in paths
+    assert paths["/api/v1/events/stream"]["get"]["responses"]["200"]["content"].keys() == {"text/event-stream"}
+    assert {"/api/v1/risk/halt", "/api/v1/orders"} <= paths.keys()
+    assert "delete" in paths["/api/v1/orders"]

@@ -20,6 +20,7 @@ from apps.container import Container
 from apps.service import docs_page, openapi
 from apps.service.auth import PUBLIC, BearerTokenGuard
 from apps.service.codec import DecimalSchemaPlugin, ExactRequest, ExactResponse, decode_number, is_number_type
+from apps.service.console_page import console_router
 from apps.service.controllers import (
     AccountController,
     OperationsController,
@@ -136,6 +137,7 @@ def create_app(target: Settings | Container) -> Litestar:
             RiskController,
             OperationsController,
             EventsController,
+            console_router(),
             docs_page.assets_router(),
             *([PaperController] if _on_paper(container) else []),
         ],
