@@ -78,3 +78,16 @@ def test_events_with_no_subscriber_cost_nothing() -> None:
     fanout(submitted())
 
     assert fanout.subscriber_count == 0
+
+
+async def test_closing_the_fan_out_ends_every_stream_and_refuses_new_ones() -> None:
+    fanout = EventFanout()
+    frames = stream(fanout)
+    await anext(frames)
+    fanout(submitted())
+
+    fanout.close()
+
+    assert [frame async for frame in frames] == []  # what was queued is dropped: the server stops
+    assert fanout.subscriber_count == 0
+    assert [frame async for frame in stream(fanout)] == []

@@ -26,6 +26,7 @@ that vanished without a word is found by the failed write."""
 
 
 _WAKE: Final = ("", b"")
+_END: Final = ("end", b"")
 
 
 class Subscription:
@@ -52,6 +53,12 @@ class Subscription:
                 self.queue.get_nowait()
             self.queue.put_nowait(_WAKE)  # the stream is waiting on the queue: it must see the overflow now
 
+    def end(self) -> None:
+        """End the stream (the server is stopping), whatever it still had to send."""
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(_END)
+
 
 class EventFanout:
     """The engine's events to every subscribed client, each through a bounded queue."""
@@ -59,6 +66,14 @@ class EventFanout:
     def __init__(self, queue_size: int = QUEUE_SIZE) -> None:
         self._queue_size = queue_size
         self._subscriptions: set[Subscription] = set()
+        self.closed = False
+
+    def close(self) -> None:
+        """End every stream, and any opened from now on: the server is stopping, and would
+        otherwise wait its whole shutdown bound for clients that never hang up."""
+        self.closed = True
+        for subscription in self._subscriptions:
+            subscription.end()
 
     @property
     def subscriber_count(self) -> int:
@@ -92,16 +107,22 @@ def sse_frame(kind: str, data: bytes) -> bytes:
 async def stream(fanout: EventFanout, *, keepalive: float = KEEPALIVE_SECONDS) -> AsyncIterator[bytes]:
     """The frames of one client's stream: `ready` once subscribed, then each event as it comes.
 
-    Ends after an `overflow` event when the client fell `QUEUE_SIZE` events behind.
+    Ends after an `overflow` event when the client fell `QUEUE_SIZE` events behind, and when the
+    fan-out closes (the server stops).
     """
+    if fanout.closed:
+        return
     with fanout.subscribe() as subscription:
         yield sse_frame("ready", encode_json({"subscribers": fanout.subscriber_count}))
         while True:
             try:
-                kind, data = await asyncio.wait_for(subscription.queue.get(), keepalive)
+                item = await asyncio.wait_for(subscription.queue.get(), keepalive)
             except TimeoutError:
                 yield b": keepalive\n\n"
                 continue
+            if item is _END:
+                return
+            kind, data = item
             if subscription.overflowed:
                 yield sse_frame("overflow", encode_json({"missed": subscription.missed}))
                 return
