@@ -40,7 +40,12 @@ async function api(method, path, body) {
     throw new ApiError(0, "UNREACHABLE", `the service did not answer (${e.message})`);
   }
   const text = await response.text();
-  const data = text ? JSON.parse(text) : null;
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null; // not JSON (a proxy's error page): the status says what happened
+  }
   if (!response.ok) {
     if (response.status === 401) showTokenPanel();
     const code = (data && data.code) || `HTTP_${response.status}`;
