@@ -109,6 +109,8 @@ async def test_the_console_page_is_public_and_its_calls_are_not() -> None:
     assert '<script src="/console-assets/console.js"' in page.text
     assert "http" not in page.text.replace("http://www.w3.org", "")  # nothing from elsewhere
     assert (script.status_code, styles.status_code) == (200, 200)
+    assert (await client.get("/console-assets/index.html")).status_code == 200  # only the page's own files
+    assert (await client.get("/console-assets/../console_page.py")).status_code == 404
     assert "Authorization" in script.text
     assert (halt.status_code, cancel_all.status_code) == (401, 401)
 

@@ -22,7 +22,7 @@ ASSETS: Final = "/console-assets"
 
 def console_folder() -> Path:
     """Where the installed console's files are."""
-    return Path(str(files("apps.service.console")))
+    return Path(str(files("apps.service") / "console"))
 
 
 @get("/", opt={PUBLIC: True}, include_in_schema=False, media_type="text/html")
