@@ -4,6 +4,7 @@ startup failures said in one line, and no credential in anything shown.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -130,6 +131,15 @@ def _wait_healthy(port: int, process: subprocess.Popen[str], timeout: float = 90
     raise AssertionError("the service was not healthy in time")
 
 
+def _stop_embedded_postgres(data: Path) -> None:
+    """`make run` leaves its embedded PostgreSQL running for the next start, by design; a test's must not
+    outlive it. Stopped by signal (SIGINT: a fast shutdown), as pg_ctl refuses to run as root."""
+    pid_file = data / "postgres" / "postmaster.pid"
+    if pid_file.exists():
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid_file.read_text().splitlines()[0]), signal.SIGINT)
+
+
 def test_make_run_stopped_by_sigterm_ends_without_an_error_and_every_start_line_is_json(tmp_path: Path) -> None:
     """The embedded default of `make run` (pgserver, nats-server), stopped as a supervisor stops it."""
     port = free_port()
@@ -145,6 +155,7 @@ def test_make_run_stopped_by_sigterm_ends_without_an_error_and_every_start_line_
     finally:
         if make.poll() is None:
             os.killpg(make.pid, signal.SIGKILL)
+        _stop_embedded_postgres(tmp_path / "data")
 
     assert "make: ***" not in err + out
     assert "Terminated" not in err + out
@@ -180,6 +191,7 @@ def test_the_console_works_at_once_on_make_run_and_an_open_feed_does_not_hold_up
     finally:
         if make.poll() is None:
             os.killpg(make.pid, signal.SIGKILL)
+        _stop_embedded_postgres(tmp_path / "data")
 
     assert page.status_code == 200
     assert "<title>Trading engine" in page.text
