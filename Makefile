@@ -8,7 +8,7 @@ export PORT
 # ruff without its cache, so that a developer sees exactly what CI sees
 export RUFF_NO_CACHE := true
 
-.PHONY: run test lint unit bench clean prometheus
+.PHONY: run test lint unit bench clean prometheus chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
-test: lint prometheus
+test: lint prometheus chromium
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 # A real Prometheus scrapes /metrics in tests/service/test_metrics_format.py: Debian's package, installed
@@ -34,6 +34,14 @@ prometheus:
 		&& { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 			apt-get install -y -qq --no-install-recommends prometheus; } >/dev/null; } \
 		|| echo "prometheus is not installed: the real-Prometheus scrape test will be skipped"
+
+# The console page (GET /) is tested in a real headless browser: Debian's chromium, driven by Playwright
+# (tests/browser). Installed where this runs as root with apt (CI); elsewhere those tests are skipped.
+chromium:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends chromium; } >/dev/null; } \
+		|| echo "chromium is not installed: the console's browser tests will be skipped"
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
 import socket
+from collections.abc import Callable
 from types import FrameType
 
 import uvicorn
@@ -55,6 +57,7 @@ def run(settings: Settings, listening: socket.socket) -> int:
         timeout_graceful_shutdown=max(1, server.shutdown_timeout_ms // 1000),
     )
     uvicorn_server = _Server(config)
+    uvicorn_server.on_exit = app.state.event_fanout.close  # open event streams end with the server
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
         if not runner.run(_start(container)):
             return EXIT_STARTUP
@@ -90,10 +93,15 @@ class _Server(uvicorn.Server):
     """
 
     interrupted = False
+    on_exit: Callable[[], None] | None = None
+    """Called in the event loop when a stop is asked for, before the server waits for its connections."""
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if sig == signal.SIGINT:
             self.interrupted = True
+        if self.on_exit is not None:
+            with contextlib.suppress(RuntimeError):  # no loop runs: nothing to end
+                asyncio.get_running_loop().call_soon_threadsafe(self.on_exit)
         super().handle_exit(sig, frame)
         if sig == signal.SIGTERM and sig in self._captured_signals:
             self._captured_signals.remove(sig)  # handled: not raised again after the graceful stop

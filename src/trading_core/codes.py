@@ -29,6 +29,8 @@ QUANTITY_MISMATCH: Final = "QUANTITY_MISMATCH"
 """A close given one quantity in its query and another in its body."""
 RISK_REJECTED: Final = "RISK_REJECTED"
 """A check that could not decide (a rule that failed): the order is refused, as a risk check fails closed."""
+TRADING_HALTED: Final = "TRADING_HALTED"
+"""Trading was halted by hand (the operator's kill switch): only orders that reduce a position pass."""
 
 RISK_CODES: Final = frozenset(
     {
@@ -42,6 +44,7 @@ RISK_CODES: Final = frozenset(
         MAX_OPEN_POSITIONS,
         PDT_RESTRICTED,
         RISK_REJECTED,
+        TRADING_HALTED,
     }
 )
 """Every code a pre-trade check may reject with."""

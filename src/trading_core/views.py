@@ -101,6 +101,24 @@ class PortfolioView:
 
 
 @attrs.frozen(kw_only=True)
+class CancelFailure:
+    """An open order a cancel-all could not cancel, with the refusal's code and message."""
+
+    order_id: str
+    code: str
+    message: str
+
+
+@attrs.frozen(kw_only=True)
+class CancelAllResult:
+    """What a cancel of every open order did: each order as the cancel left it, and each refusal."""
+
+    cancelled: tuple[Order, ...]
+    """Cancelled, or the cancel requested at the broker (it may still fill first)."""
+    failed: tuple[CancelFailure, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
 class RiskStatus:
     """The limits in force, the trading state and today's P&L."""
 

@@ -4,6 +4,7 @@ startup failures said in one line, and no credential in anything shown.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -130,6 +131,15 @@ def _wait_healthy(port: int, process: subprocess.Popen[str], timeout: float = 90
     raise AssertionError("the service was not healthy in time")
 
 
+def _stop_embedded_postgres(data: Path) -> None:
+    """`make run` leaves its embedded PostgreSQL running for the next start, by design; a test's must not
+    outlive it. Stopped by signal (SIGINT: a fast shutdown), as pg_ctl refuses to run as root."""
+    pid_file = data / "postgres" / "postmaster.pid"
+    if pid_file.exists():
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid_file.read_text().splitlines()[0]), signal.SIGINT)
+
+
 def test_make_run_stopped_by_sigterm_ends_without_an_error_and_every_start_line_is_json(tmp_path: Path) -> None:
     """The embedded default of `make run` (pgserver, nats-server), stopped as a supervisor stops it."""
     port = free_port()
@@ -145,10 +155,45 @@ def test_make_run_stopped_by_sigterm_ends_without_an_error_and_every_start_line_
     finally:
         if make.poll() is None:
             os.killpg(make.pid, signal.SIGKILL)
+        _stop_embedded_postgres(tmp_path / "data")
 
     assert "make: ***" not in err + out
     assert "Terminated" not in err + out
     lines = err.splitlines()
     assert [json.loads(line)["level"] for line in lines]  # every line is JSON (json.loads raises otherwise)
     assert any(json.loads(line)["logger"] == "py.warnings" for line in lines) or "Warning" not in err
+    assert '"message": "stopped"' in err
+
+
+def test_the_console_works_at_once_on_make_run_and_an_open_feed_does_not_hold_up_a_stop(tmp_path: Path) -> None:
+    """The embedded default has no token: the page and its event stream answer without one. A
+    SIGTERM ends the stream the console keeps open, rather than waiting out the shutdown bound
+    (60 s here) for a client that never hangs up."""
+    port = free_port()
+    env = {**_base_env(tmp_path), "TRADING_ENGINE_SERVER_SHUTDOWN_TIMEOUT": "60000"}
+    command = ["make", "-o", ".venv/.installed", "run", f"PORT={port}"]
+    make = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(port, make)
+        page = httpx.get(base, timeout=10)
+        with httpx.Client(base_url=base, timeout=30) as client, client.stream("GET", "/api/v1/events/stream") as feed:
+            lines = feed.iter_lines()
+            assert next(lines) == "event: ready"
+            order = {"symbol": "AAPL", "side": "buy", "quantity": 1, "type": "market"}
+            assert client.post("/api/v1/orders", json=order).status_code == 201
+            assert "event: trade.order.submitted" in lines
+            os.killpg(make.pid, signal.SIGTERM)
+            rest = list(lines)  # ends when the server ends the stream
+            _, err = make.communicate(timeout=30)  # well within the 60 s bound
+    finally:
+        if make.poll() is None:
+            os.killpg(make.pid, signal.SIGKILL)
+        _stop_embedded_postgres(tmp_path / "data")
+
+    assert page.status_code == 200
+    assert "<title>Trading engine" in page.text
+    assert "event: overflow" not in rest
     assert '"message": "stopped"' in err

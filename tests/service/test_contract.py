@@ -154,7 +154,7 @@ async def test_a_repeated_key_is_named_bounded(api: Client) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
-        ("PUT", "/api/v1/orders", "GET, HEAD, OPTIONS, POST"),
+        ("PUT", "/api/v1/orders", "DELETE, GET, HEAD, OPTIONS, POST"),
         ("POST", "/api/v1/orders/00000000-0000-7000-8000-000000000000", "DELETE, GET, HEAD, OPTIONS, PATCH"),
         ("DELETE", "/health", "GET, HEAD, OPTIONS"),
         ("TRACE", "/api/v1/risk/reset", "OPTIONS, POST"),
@@ -171,7 +171,7 @@ async def test_405_carries_allow(api: Client, method: str, path: str, allowed: s
 @pytest.mark.parametrize(
     ("path", "allowed"),
     [
-        ("/api/v1/orders", "GET, HEAD, OPTIONS, POST"),
+        ("/api/v1/orders", "DELETE, GET, HEAD, OPTIONS, POST"),
         ("/api/v1/orders/00000000-0000-7000-8000-000000000000", "DELETE, GET, HEAD, OPTIONS, PATCH"),
         ("/api/v1/positions", "DELETE, GET, HEAD, OPTIONS"),
         ("/api/v1/risk/reset", "OPTIONS, POST"),

@@ -6,7 +6,14 @@ import re
 import pytest
 
 README = pathlib.Path(__file__).parents[2] / "README.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+_TEXT = README.read_text()
+# Each block padded with the README's lines above it, so that its line numbers are the README's:
+# a traceback points at the right line, and `inspect.getsource` (which Hypothesis calls on a test
+# defined in a block) reads the function where it is, not at the block's offset from line 1.
+BLOCKS = [
+    "\n" * _TEXT.count("\n", 0, match.start(1)) + match.group(1)
+    for match in re.finditer(r"```python\n(.*?)```", _TEXT, flags=re.DOTALL)
+]
 
 
 def test_the_readme_has_examples() -> None:

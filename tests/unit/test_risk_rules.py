@@ -299,11 +299,19 @@ class TestDailyLossLimit:
     def test_no_previous_close_passes(self) -> None:
         assert check(rules.daily_loss_limit, request(), context(acct=account("100", last_equity="0"))) is None
 
-    @pytest.mark.parametrize("state", [TradingState.REDUCING_ONLY, TradingState.HALTED])
-    def test_a_reducing_only_state_blocks_increases(self, state: TradingState) -> None:
+    @pytest.mark.parametrize(
+        ("state", "code"),
+        [(TradingState.REDUCING_ONLY, codes.DAILY_LOSS_LIMIT), (TradingState.HALTED, codes.TRADING_HALTED)],
+    )
+    def test_a_reducing_only_state_blocks_increases(self, state: TradingState, code: str) -> None:
         ctx = context(trading_state=state, positions=[position(AAPL, 10, 100)])
 
-        assert check(rules.daily_loss_limit, request(), ctx) == codes.DAILY_LOSS_LIMIT
+        assert check(rules.daily_loss_limit, request(), ctx) == code
+
+    def test_a_halt_blocks_increases_even_with_the_day_in_profit(self) -> None:
+        ctx = context(trading_state=TradingState.HALTED, acct=account("200000", last_equity="100000"))
+
+        assert check(rules.daily_loss_limit, request(), ctx) == codes.TRADING_HALTED
 
     @pytest.mark.parametrize("state", [TradingState.REDUCING_ONLY, TradingState.HALTED])
     def test_a_reducing_only_state_lets_reductions_through(self, state: TradingState) -> None:

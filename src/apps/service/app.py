@@ -20,6 +20,7 @@ from apps.container import Container
 from apps.service import docs_page, openapi
 from apps.service.auth import PUBLIC, BearerTokenGuard
 from apps.service.codec import DecimalSchemaPlugin, ExactRequest, ExactResponse, decode_number, is_number_type
+from apps.service.console_page import console_router
 from apps.service.controllers import (
     AccountController,
     OperationsController,
@@ -27,10 +28,12 @@ from apps.service.controllers import (
     PositionsController,
     RiskController,
 )
+from apps.service.controllers.events import EventsController
 from apps.service.controllers.history import AccountHistoryController, FillsController, PositionHistoryController
 from apps.service.controllers.market import MarketController
 from apps.service.controllers.paper import PaperController
 from apps.service.errors import allow_header, handle_exception
+from apps.service.event_stream import EventFanout
 from apps.service.metrics import TradingMetrics
 from trading_core.engine import TradingEngine
 
@@ -118,6 +121,8 @@ def create_app(target: Settings | Container) -> Litestar:
     metrics = TradingMetrics()
     container.listeners.append(metrics.on_event)
     container.drift_listeners.append(metrics.on_account_drift)
+    fanout = EventFanout()
+    container.listeners.append(fanout)
     token = container.settings.api.token
     guards: list[Any] = [BearerTokenGuard(token.reveal())] if token is not None else []
     app = TradingApp(
@@ -131,6 +136,8 @@ def create_app(target: Settings | Container) -> Litestar:
             MarketController,
             RiskController,
             OperationsController,
+            EventsController,
+            console_router(),
             docs_page.assets_router(),
             *([PaperController] if _on_paper(container) else []),
         ],
@@ -145,7 +152,15 @@ def create_app(target: Settings | Container) -> Litestar:
         openapi_config=_openapi(secured=token is not None),
         plugins=[DecimalSchemaPlugin()],
         type_decoders=[(is_number_type, decode_number)],
-        state=State({"container": container, "metrics": metrics, "health_checks": {}, "market_hours": "broker"}),
+        state=State(
+            {
+                "container": container,
+                "metrics": metrics,
+                "event_fanout": fanout,
+                "health_checks": {},
+                "market_hours": "broker",
+            }
+        ),
         logging_config=None,  # `apps.logs` configures logging once, for every library
         debug=False,
     )

@@ -64,7 +64,7 @@ from trading_core.requests import OrderRequest
 from trading_core.risk import PreTradeValidation, RiskContext, RiskEngine, RiskLimits
 from trading_core.trading_state import TradingStateKeeper
 from trading_core.values import OrderId, Symbol
-from trading_core.views import SubmitResult
+from trading_core.views import CancelAllResult, SubmitResult
 
 log = logging.getLogger("trading_core.engine")
 
@@ -317,7 +317,18 @@ class TradingEngine(EngineReads):
 
     async def shutdown(self) -> int:
         """Cancel every open order, as on `system.shutdown`; returns how many were cancelled."""
-        return await self._sessions.shutdown()
+        return len((await self._sessions.cancel_all()).cancelled)
+
+    async def cancel_all_orders(self) -> CancelAllResult:
+        """Cancel every open order; one that cannot be cancelled is listed with why, the rest go on."""
+        return await self._sessions.cancel_all()
+
+    async def halt_trading(self, *, by: str, reason: str = "halted by hand") -> TradingStateRecord:
+        """Halt trading: from now on only orders that reduce a position pass (`TRADING_HALTED`).
+
+        It lasts until `reset_trading_state`; a new trading day does not end it.
+        """
+        return await self._parts.trading.set(TradingState.HALTED, reason=reason, by=by)
 
     async def reset_trading_state(self, *, by: str, reason: str = "manual reset") -> TradingStateRecord:
         """End a reducing-only state by hand; refused while today's loss is over the limit.

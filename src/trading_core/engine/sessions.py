@@ -10,6 +10,7 @@ from trading_core.engine.parts import EngineParts
 from trading_core.enums import OrderStatus
 from trading_core.errors import TradingError
 from trading_core.orders import Order
+from trading_core.views import CancelAllResult, CancelFailure
 
 log = logging.getLogger("trading_core.engine")
 
@@ -44,16 +45,19 @@ class Sessions:
         """The market closed: market orders are refused (or queued) until it opens."""
         self._parts.facts.session_changed(is_open=False)
 
-    async def shutdown(self) -> int:
-        """Cancel every open order, as on `system.shutdown`; returns how many were cancelled."""
-        count = 0
+    async def cancel_all(self) -> CancelAllResult:
+        """Cancel every open order (on `system.shutdown`, or the operator's kill switch)."""
+        cancelled: list[Order] = []
+        failed: list[CancelFailure] = []
         for order in list(self._parts.book.open_orders.values()):
+            if order.id not in self._parts.book.open_orders:
+                continue  # a leg its parent's cancel already ended
             try:
-                await self._amendment.cancel(order.id)
-                count += 1
+                cancelled.append(await self._amendment.cancel(order.id))
             except TradingError as e:  # one failure must not keep the others from being cancelled
-                log.warning("shutdown could not cancel %s: %s", order.id, e)
-        return count
+                log.warning("could not cancel %s: %s", order.id, e)
+                failed.append(CancelFailure(order_id=order.id, code=e.code, message=str(e)))
+        return CancelAllResult(cancelled=tuple(cancelled), failed=tuple(failed))
 
 
 def _is_queued(order: Order) -> bool:

@@ -101,9 +101,12 @@ def sector_exposure(request: OrderRequest, sized: Sizing, ctx: RiskContext, limi
 
 
 def daily_loss_limit(request: OrderRequest, sized: Sizing, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
-    """Refuse new exposure once today's loss is over the limit or trading is halted (`DAILY_LOSS_LIMIT`)."""
+    """Refuse new exposure once today's loss is over the limit (`DAILY_LOSS_LIMIT`) or trading is halted
+    (`TRADING_HALTED`)."""
     if sized.reducing:
         return None
+    if ctx.trading_state is TradingState.HALTED:
+        return Rejection("dailyLossLimit", codes.TRADING_HALTED, "trading is halted: only reducing orders pass")
     if ctx.trading_state is not TradingState.ACTIVE:
         return Rejection(
             "dailyLossLimit",

@@ -8,8 +8,9 @@ from decimal import Decimal
 import attrs
 import pytest
 
+from adapters.memory import InMemoryOrderStore
 from adapters.paper import PaperConfig, PaperExchange
-from tests.unit.engine.conftest import GENEROUS, limit, market, types
+from tests.unit.engine.conftest import GENEROUS, limit, market, started_engine, types
 from trading_core import Event, OrderStatus, RiskLimits, SubmitStatus, TestClock, TradingState
 from trading_core.engine import TradingEngine
 from trading_core.requests import OrderRequest
@@ -161,3 +162,51 @@ class TestDayTradeBudget:
         await assert_rejected(engine, market("AAPL", "sell", 1), "PDT_RESTRICTED")
         account = await engine.get_account()
         assert (account.daytrade_count, account.pattern_day_trader) == (3, True)
+
+
+class TestHalt:
+    async def test_a_halt_refuses_new_exposure_and_lets_reductions_through(
+        self, engine: TradingEngine, exchange: PaperExchange
+    ) -> None:
+        exchange.set_price("AAPL", Decimal("100.00"))
+        await engine.submit(market("AAPL", "buy", 10))
+
+        record = await engine.halt_trading(by="ops@example.com", reason="news")
+
+        assert (record.state, record.changed_by, record.reason) == (TradingState.HALTED, "ops@example.com", "news")
+        await assert_rejected(engine, market("MSFT", "buy", 1), "TRADING_HALTED")
+        assert (await engine.submit(market("AAPL", "sell", 10))).status is SubmitStatus.ACCEPTED
+
+    async def test_a_halt_outlives_a_restart_and_a_new_trading_day(
+        self, engine: TradingEngine, exchange: PaperExchange, store: InMemoryOrderStore, clock: TestClock
+    ) -> None:
+        await engine.halt_trading(by="ops@example.com")
+        exchange.close_market()
+        clock.advance(timedelta(days=1))
+        exchange.open_market()
+
+        restarted = await started_engine(exchange, clock, store=store)
+
+        await assert_rejected(restarted, market("MSFT", "buy", 1), "TRADING_HALTED")
+        assert restarted.trading_state is TradingState.HALTED
+
+    async def test_the_reset_ends_a_halt(self, engine: TradingEngine) -> None:
+        await engine.halt_trading(by="ops@example.com")
+
+        await engine.reset_trading_state(by="ops@example.com")
+
+        assert (await engine.submit(market("MSFT", "buy", 1))).status is SubmitStatus.ACCEPTED
+
+
+async def test_cancel_all_cancels_each_open_order_and_lists_what_it_could_not(
+    engine: TradingEngine, exchange: PaperExchange
+) -> None:
+    exchange.set_price("AAPL", Decimal("100.00"))
+    resting = [await engine.submit(limit("AAPL", "buy", 1, "90.00")) for _ in range(3)]
+
+    result = await engine.cancel_all_orders()
+
+    assert {o.id for o in result.cancelled} == {r.order.id for r in resting}
+    assert result.failed == ()
+    assert engine.book.open_orders == {}
+    assert (await engine.cancel_all_orders()).cancelled == ()

@@ -11,6 +11,7 @@ from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
 from apps.logs import order_context
 from apps.service.codec import ExactResponse
+from apps.service.control_schemas import CancelAllOrdersResponse, CancelFailureBody
 from apps.service.controllers.docs import Engine, errors, rejection
 from apps.service.controllers.history import (
     SideQuery,
@@ -172,6 +173,19 @@ class OrdersController(Controller):
                 "first; its record says which (GET /api/v1/orders/{orderId})"
             )
             return _cancel_answer(order, success=True, message=message)
+
+    @delete("/", status_code=200, responses=errors(502), summary="Cancel every open order")
+    async def cancel_all(self, engine: Engine) -> CancelAllOrdersResponse:
+        """Cancel every open order; one that cannot be (it ended first) is listed in `failed` with why.
+
+        As for one order, a cancel the broker took may not be done yet: the orders' records say.
+        """
+        result = await engine.cancel_all_orders()
+        return CancelAllOrdersResponse(
+            cancelled_count=len(result.cancelled),
+            order_ids=[o.id for o in result.cancelled],
+            failed=[CancelFailureBody(order_id=f.order_id, code=f.code, message=f.message) for f in result.failed],
+        )
 
     # 422: a refusal of the change (INVALID_MODIFICATION, a risk check), or the broker's of the
     # replacement, which then carries the kept order as a submission's refusal does

@@ -1,0 +1,155 @@
+"""The console page in a real headless chromium, against the running service: what the operator sees
+and steers. Each test saves screenshots in its own output folder (tmp_path)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import TIMEOUT_MS
+from tests.service.live import TOKEN, Api, running_service
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the dev extra has it)")
+expect = sync_api.expect
+expect.set_options(timeout=TIMEOUT_MS)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser"), pytest.mark.timeout(180)]
+
+
+def sign_in(page: Any) -> None:
+    """The token is asked for once (the service has one), then the feed goes live."""
+    expect(page.get_by_test_id("token-input")).to_be_visible()
+    page.get_by_test_id("token-input").fill(TOKEN)
+    page.get_by_test_id("token-save").click()
+    expect(page.get_by_test_id("feed-status")).to_have_text("feed: live")
+    expect(page.locator("body[data-loaded=true]")).to_have_count(1)
+
+
+def confirm(page: Any) -> None:
+    dialog = page.get_by_test_id("confirm")
+    expect(dialog).to_be_visible()
+    dialog.get_by_test_id("confirm-yes").click()
+
+
+def resting_buy(api: Api, symbol: str = "AAPL") -> str:
+    """A limit buy far under the market: it stays open."""
+    answer = api.submit(symbol=symbol, side="buy", quantity=3, type="limit", limitPrice=100, timeInForce="gtc")
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["orderId"])
+
+
+def test_the_page_loads_without_a_token_and_keeps_the_token_out_of_every_url(page: Any, tmp_path: Path) -> None:
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+
+    sign_in(page)
+    page.screenshot(path=str(tmp_path / "signed-in.png"))
+
+    assert page.evaluate("sessionStorage.getItem('trading-engine.token')") == TOKEN
+    assert requests
+    assert not [url for url in requests if TOKEN in url]
+
+
+def test_on_a_service_without_a_token_the_page_works_at_once(browser: Any, tmp_path: Path) -> None:
+    """The embedded default (`make run`) has no token: nothing is asked, the feed goes live."""
+    with running_service(token=None) as live:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(live.url)
+
+        expect(page.get_by_test_id("feed-status")).to_have_text("feed: live")
+        expect(page.locator("body[data-loaded=true]")).to_have_count(1)
+        expect(page.get_by_test_id("trading-state")).to_have_text("trading: active")
+        assert page.locator("#token-panel").is_hidden()
+        page.screenshot(path=str(tmp_path / "no-token.png"))
+        context.close()
+
+
+def test_an_order_placed_through_the_api_appears_and_is_cancelled_from_the_page(
+    page: Any, api: Api, tmp_path: Path
+) -> None:
+    sign_in(page)
+
+    order_id = resting_buy(api)
+    row = page.locator(f"tr[data-order-id='{order_id}']")
+    expect(row).to_contain_text("AAPL")
+    expect(row).to_contain_text("limit")
+    page.screenshot(path=str(tmp_path / "order-shown.png"))
+    row.get_by_test_id("cancel-order").click()
+
+    expect(row).to_have_count(0)
+    expect(page.get_by_test_id("feed").locator("[data-kind='trade.order.cancelled']")).to_contain_text("AAPL")
+    assert api.order(order_id)["status"] == "cancelled"
+    page.screenshot(path=str(tmp_path / "order-cancelled.png"))
+
+
+def test_a_fill_arrives_in_the_feed_without_a_reload(page: Any, api: Api, tmp_path: Path) -> None:
+    sign_in(page)
+    page.evaluate("window.notReloaded = true")
+
+    answer = api.submit(symbol="MSFT", side="buy", quantity=5, type="market")
+    assert answer.status_code == 201, answer.text
+
+    fill = page.get_by_test_id("feed").locator("[data-kind='trade.order.filled']")
+    expect(fill).to_contain_text("MSFT")
+    expect(fill).to_contain_text("buy 5 @")
+    expect(page.locator("tr[data-symbol='MSFT']")).to_contain_text("long")
+    assert page.evaluate("window.notReloaded") is True
+    page.screenshot(path=str(tmp_path / "fill-in-feed.png"), full_page=True)
+
+
+def test_the_kill_switch_cancels_closes_and_halts_and_the_api_then_refuses_new_orders(
+    page: Any, api: Api, tmp_path: Path
+) -> None:
+    sign_in(page)
+    assert api.submit(symbol="MSFT", side="buy", quantity=5, type="market").status_code == 201
+    order_id = resting_buy(api)
+    expect(page.locator(f"tr[data-order-id='{order_id}']")).to_have_count(1)
+    expect(page.locator("tr[data-symbol='MSFT']")).to_have_count(1)
+
+    page.get_by_test_id("cancel-all").click()
+    confirm(page)
+    expect(page.locator(f"tr[data-order-id='{order_id}']")).to_have_count(0)
+    page.get_by_test_id("close-all").click()
+    confirm(page)
+    expect(page.locator("tr[data-symbol='MSFT']")).to_have_count(0)
+    page.get_by_test_id("halt").click()
+    confirm(page)
+    expect(page.get_by_test_id("trading-state")).to_have_text("trading: halted")
+    page.screenshot(path=str(tmp_path / "halted.png"), full_page=True)
+
+    refused = api.submit(symbol="AAPL", side="buy", quantity=1, type="market")
+    assert (refused.status_code, refused.json()["code"]) == (422, "TRADING_HALTED")
+    assert api.order(order_id)["status"] == "cancelled"
+    assert api.client.get("/api/v1/positions").json()["positions"] == []
+
+
+def test_a_kill_switch_action_waits_for_its_confirmation(page: Any, api: Api) -> None:
+    sign_in(page)
+
+    page.get_by_test_id("halt").click()
+    page.get_by_test_id("confirm").get_by_test_id("confirm-no").click()
+
+    expect(page.get_by_test_id("confirm")).to_be_hidden()
+    assert api.client.get("/api/v1/risk").json()["tradingState"] == "active"
+    assert api.submit(symbol="AAPL", side="buy", quantity=1, type="market").status_code == 201
+
+
+def test_an_api_refusal_is_shown_with_its_code_and_message(page: Any, api: Api, tmp_path: Path) -> None:
+    """Resuming while today's loss is over the limit is refused (409 DAILY_LOSS_LIMIT_STANDS): the page says so."""
+    sign_in(page)
+    assert api.submit(symbol="AAPL", side="buy", quantity=50, type="market").status_code == 201
+    expect(page.locator("tr[data-symbol='AAPL']")).to_have_count(1)
+    api.set_price("AAPL", "100.00")  # a loss of 4,500 on 100,000: over the 3 % limit
+    page.get_by_test_id("halt").click()
+    confirm(page)
+    expect(page.get_by_test_id("trading-state")).to_have_text("trading: halted")
+
+    page.get_by_test_id("risk-reset").click()
+    confirm(page)
+
+    expect(page.get_by_test_id("error-code")).to_have_text("DAILY_LOSS_LIMIT_STANDS")
+    expect(page.get_by_test_id("error-message")).to_contain_text("today's loss")
+    page.screenshot(path=str(tmp_path / "refusal-shown.png"))
