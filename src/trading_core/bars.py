@@ -216,12 +216,16 @@ def _merge(start: datetime, group: list[Bar]) -> Bar:
 
 
 def check_range(start: datetime, end: datetime) -> None:
-    """Refuse a range of bars that cannot be read: a naive instant, or an end before the start.
+    """Refuse a range of bars that cannot be read: no datetime, a naive instant, or an end before the start.
 
     Raises:
         InvalidMarketDataRequest: naming `start` or `end`.
     """
     for name, moment in (("start", start), ("end", end)):
+        if not isinstance(moment, datetime):  # a string or a date from strategy code names no instant
+            raise InvalidMarketDataRequest(
+                f"{name} must be a datetime, was {type(moment).__name__}: {str(moment)[:80]}", field=name
+            )
         if moment.tzinfo is None or moment.utcoffset() is None:
             raise InvalidMarketDataRequest(f"{name} must carry a time zone, was {moment.isoformat()}", field=name)
     if end < start:

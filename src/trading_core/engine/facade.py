@@ -346,7 +346,8 @@ class TradingEngine(EngineReads):
         in [start, end] (end: now by default), oldest first, from the engine's market data.
 
         Raises:
-            InvalidMarketDataRequest: a malformed symbol or timeframe, an end before the start, a naive instant.
+            InvalidMarketDataRequest: a malformed symbol or timeframe, an end before the start, a naive
+                instant or one that is no datetime.
             UnknownSymbol: the market data does not list `symbol`.
             BrokerError: the market data could not be asked, or the engine was given none.
         """
@@ -366,7 +367,7 @@ class TradingEngine(EngineReads):
         """The snapshots of the listed symbols among `symbols` (one request); the others are left out.
 
         Raises:
-            InvalidMarketDataRequest: a malformed symbol.
+            InvalidMarketDataRequest: a malformed symbol, or `symbols` a string rather than a list of them.
             BrokerError: the market data could not be asked, or the engine was given none.
         """
         return await self._market().snapshots(symbols)

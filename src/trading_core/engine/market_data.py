@@ -58,9 +58,14 @@ class MarketReader:
         """The snapshots of the listed symbols among `symbols` (the others are left out).
 
         Raises:
-            InvalidMarketDataRequest: a malformed symbol.
+            InvalidMarketDataRequest: a malformed symbol, or `symbols` a string rather than a list of them.
             BrokerError: the source could not be asked.
         """
+        if isinstance(symbols, str):  # a string is iterable too: its letters would be asked, and none found
+            raise InvalidMarketDataRequest(
+                f"symbols must be a list of symbols, was the string {symbols[:80]!r} (get_snapshot reads one)",
+                field="symbols",
+            )
         wanted = list(dict.fromkeys(_symbol(s) for s in symbols))
         return await self._source.get_snapshots(wanted) if wanted else {}
 

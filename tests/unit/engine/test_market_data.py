@@ -75,3 +75,22 @@ async def test_an_engine_without_market_data_says_so() -> None:
 
     with pytest.raises(BrokerError, match="no market data"):
         await engine.get_bars("AAPL", "1Day", T0)
+
+
+@pytest.mark.parametrize("start", ["2026-03-02T14:30:00Z", T0.date()])
+async def test_a_start_that_is_no_datetime_is_refused_naming_it(start: object) -> None:
+    engine, _ = await start_paper_engine(clock=TestClock(T0))
+
+    with pytest.raises(InvalidMarketDataRequest, match="start must be a datetime") as raised:
+        await engine.get_bars("AAPL", "1Day", start)  # type: ignore[arg-type]  # what a strategy might write
+
+    assert raised.value.field == "start"
+
+
+async def test_snapshots_of_one_symbol_given_as_a_string_are_refused_not_read_letter_by_letter() -> None:
+    engine, _ = await start_paper_engine(clock=TestClock(T0))
+
+    with pytest.raises(InvalidMarketDataRequest, match="a list of symbols") as raised:
+        await engine.get_snapshots("AAPL")
+
+    assert raised.value.field == "symbols"
