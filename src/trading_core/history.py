@@ -30,6 +30,7 @@ __all__ = [
     "HistoryFilter",
     "PortfolioSnapshot",
     "Timeframe",
+    "check_instant",
     "closed_position",
     "day_bounds",
     "history_filter",
@@ -83,8 +84,12 @@ def history_filter(
     """A `HistoryFilter` from a caller's keywords, spelled as the engine keeps them.
 
     Raises:
-        ValueError: `side` is neither buy nor sell, or `strategy_id` is no UUID (strategy ids are).
+        ValueError: `side` is neither buy nor sell, `strategy_id` is no UUID (strategy ids are), or
+            `since` or `until` is naive.
+        TypeError: `since` or `until` is not a datetime.
     """
+    check_instant("since", since)
+    check_instant("until", until)
     strategy = None
     if strategy_id is not None:
         strategy = canonical_uuid(strategy_id)
@@ -97,6 +102,22 @@ def history_filter(
         since=since,
         until=until,
     )
+
+
+def check_instant(name: str, moment: object) -> None:
+    """Refuse a bound of a listing that names no instant: one that is not a datetime, or a naive one
+    (compared with the aware times kept, it would fail or, on another store, shift by the offset).
+
+    Raises:
+        TypeError: `moment` is neither None nor a datetime.
+        ValueError: `moment` is a naive datetime.
+    """
+    if moment is None:
+        return
+    if not isinstance(moment, datetime):
+        raise TypeError(f"{name} must be a datetime, was {type(moment).__name__}: {str(moment)[:80]}")
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{name} must carry a time zone, was {moment.isoformat()}")
 
 
 @attrs.frozen

@@ -24,14 +24,16 @@ from trading_core.history import (
     HistoryFilter,
     PortfolioSnapshot,
     Timeframe,
+    check_instant,
     day_bounds,
+    history_filter,
     in_timeframe,
 )
 from trading_core.market import eastern_date
 from trading_core.orders import Order
 from trading_core.ports import OrderFilter, OrderPage
 from trading_core.positions import PositionChange
-from trading_core.values import ZERO, Symbol
+from trading_core.values import ZERO
 
 log = logging.getLogger("trading_core.engine")
 
@@ -113,7 +115,13 @@ class History:
         return await self._parts.store.find_fills(where=where, limit=limit, cursor=cursor)
 
     async def realized(self, day: date | None, strategy_id: str | None) -> DayPnl:
-        """What `day` (today in New York by default) realized, by strategy; only `strategy_id`'s when given."""
+        """What `day` (today in New York by default) realized, by strategy; only `strategy_id`'s when given.
+
+        Raises:
+            TypeError: `day` is not a date (a datetime names no New York day of its own).
+        """
+        if day is not None and (isinstance(day, datetime) or not isinstance(day, date)):
+            raise TypeError(f"day must be a date, was {type(day).__name__}: {str(day)[:80]}")
         on = day if day is not None else eastern_date(self._parts.clock.now())
         by_strategy: dict[str | None, Decimal] = await self._parts.store.realized_by_strategy(on)
         if strategy_id is not None:
@@ -121,18 +129,40 @@ class History:
         return DayPnl(day=on, by_strategy=by_strategy)
 
     async def closed_positions(
-        self, symbol: Symbol | None, since: datetime | None, until: datetime | None, limit: int, cursor: str | None
+        self,
+        symbol: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
     ) -> ClosedPositionPage:
-        """A page of closed positions, the latest closed first."""
+        """A page of the positions closed in [since, until) (any time by default), in `symbol` (any
+        when None), the latest closed first.
+
+        Raises:
+            TypeError: `since` or `until` is not a datetime.
+            ValueError: `since` or `until` is naive.
+            InvalidCursor: `cursor` is not one a listing of closed positions gave.
+        """
+        where = history_filter(symbol=symbol, since=since, until=until)
         return await self._parts.store.list_closed_positions(
-            symbol=symbol, since=since, until=until, limit=limit, cursor=cursor
+            symbol=where.symbol, since=since, until=until, limit=limit, cursor=cursor
         )
 
     async def portfolio_history(
-        self, since: datetime | None, until: datetime | None, timeframe: Timeframe
+        self, since: datetime | None = None, until: datetime | None = None, timeframe: Timeframe | str = "5Min"
     ) -> list[PortfolioSnapshot]:
-        """The snapshots in [since, until) (today in New York by default), one per span of `timeframe`."""
+        """The snapshots in [since, until) (today in New York by default), the last of each span of
+        `timeframe` (`1Min`, `5Min`, `15Min`, `1H`, `1D`, or `all` for every one), oldest first.
+
+        Raises:
+            TypeError: `since` or `until` is not a datetime.
+            ValueError: `since` or `until` is naive, or `timeframe` is none of those.
+        """
+        check_instant("since", since)
+        check_instant("until", until)
+        frame = Timeframe(timeframe)
         today = day_bounds(eastern_date(self._parts.clock.now()))
         start = since if since is not None else today[0]
         end = until if until is not None else max(today[1], start)
-        return in_timeframe(await self._parts.store.list_snapshots(since=start, until=end), timeframe)
+        return in_timeframe(await self._parts.store.list_snapshots(since=start, until=end), frame)

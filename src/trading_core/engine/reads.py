@@ -70,7 +70,8 @@ class EngineReads:
         created in [since, until), each None for any.
 
         Raises:
-            ValueError: `side` is neither buy nor sell, or `strategy_id` is no UUID.
+            ValueError: `side` is neither buy nor sell, `strategy_id` is no UUID, or `since` or `until` is naive.
+            TypeError: `since` or `until` is not a datetime.
         """
         where = history_filter(symbol=symbol, side=side, strategy_id=strategy_id, since=since, until=until)
         return await self._history.orders(status, limit, cursor, where)
@@ -89,14 +90,20 @@ class EngineReads:
         """A page of fills, newest first, filtered as `list_orders` (by their time; the rest are their order's).
 
         Raises:
-            ValueError: `side` is neither buy nor sell, or `strategy_id` is no UUID.
+            ValueError: `side` is neither buy nor sell, `strategy_id` is no UUID, or `since` or `until` is naive.
+            TypeError: `since` or `until` is not a datetime.
         """
         where = history_filter(symbol=symbol, side=side, strategy_id=strategy_id, since=since, until=until)
         return await self._history.fills(where, limit, cursor)
 
     async def realized_pnl(self, *, day: date | None = None, strategy_id: str | None = None) -> DayPnl:
         """What a New York trading day (today by default) realized, by strategy id, across every
-        position opened and closed in it; only `strategy_id`'s when given."""
+        position opened and closed in it; only `strategy_id`'s when given.
+
+        Raises:
+            TypeError: `day` is not a date (a datetime included).
+            ValueError: `strategy_id` is no UUID.
+        """
         strategy = None if strategy_id is None else history_filter(strategy_id=strategy_id).strategy_id
         return await self._history.realized(day, strategy)
 

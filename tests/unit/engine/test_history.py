@@ -3,7 +3,7 @@ value at each fill, and `find_position` beside `get_position`."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -101,3 +101,46 @@ async def test_find_position_answers_none_for_a_flat_symbol(engine: TradingEngin
     assert found == await engine.get_position("AAPL")
     assert found is not None
     assert found.quantity == 3
+
+
+async def test_closed_positions_and_portfolio_history_take_their_filters_as_keywords_with_defaults(
+    engine: TradingEngine, exchange: PaperExchange, clock: TestClock
+) -> None:
+    exchange.set_price("AAPL", Decimal("50.00"))
+    await engine.submit(market("AAPL", "buy", 10))
+    exchange.set_price("AAPL", Decimal("51.00"))
+    await engine.submit(market("AAPL", "sell", 10))
+
+    closed = await engine.history.closed_positions()
+    assert [c.realized_pnl for c in closed.positions] == [Decimal("10.00")]
+    assert (await engine.history.closed_positions(symbol="aapl", limit=1)).positions == closed.positions
+    assert (await engine.history.closed_positions(symbol="MSFT")).positions == []
+    assert len(await engine.history.portfolio_history(timeframe="all")) == 2  # one snapshot a fill
+    assert len(await engine.history.portfolio_history()) == 1  # the last of the five minutes
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "error", "message"),
+    [
+        (datetime(2026, 3, 2, 14, 30), None, ValueError, "since must carry a time zone"),
+        (None, "2026-03-02", TypeError, "until must be a datetime"),
+    ],
+)
+async def test_a_time_that_names_no_instant_is_refused_by_every_listing(
+    engine: TradingEngine, since: object, until: object, error: type[Exception], message: str
+) -> None:
+    listings = [
+        lambda: engine.list_orders(status=OrderFilter.ALL, since=since, until=until),  # type: ignore[arg-type]
+        lambda: engine.list_fills(since=since, until=until),  # type: ignore[arg-type]
+        lambda: engine.history.closed_positions(since=since, until=until),  # type: ignore[arg-type]
+        lambda: engine.history.portfolio_history(since=since, until=until),  # type: ignore[arg-type]
+    ]
+    for listing in listings:
+        with pytest.raises(error, match=message):
+            await listing()
+
+
+@pytest.mark.parametrize("day", ["2026-03-02", datetime(2026, 3, 2, tzinfo=UTC)])
+async def test_realized_pnl_takes_a_date_and_nothing_else(engine: TradingEngine, day: object) -> None:
+    with pytest.raises(TypeError, match="day must be a date"):
+        await engine.realized_pnl(day=day)  # type: ignore[arg-type]
