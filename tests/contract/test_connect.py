@@ -139,3 +139,12 @@ async def test_a_listing_asked_for_a_status_it_does_not_know_is_refused() -> Non
         with pytest.raises(ValueError, match="status must be open, closed or all, was 'filled'"):
             await engine.list_orders(status="filled")  # type: ignore[arg-type]
         assert len((await engine.list_orders(status="closed")).orders) == 1  # type: ignore[arg-type]
+
+
+def test_the_simulators_price_is_set_from_a_decimal_as_the_paper_exchanges_is(alpaca_sim: SimServer) -> None:
+    alpaca_sim.set_price("AAPL", Decimal("101.25"))  # the same call a strategy makes on engine.broker
+    assert alpaca_sim.state()["positions"] == {}
+    assert alpaca_sim.control("GET", "state")["market_open"] is True
+
+    with pytest.raises(TypeError, match="price must be a Decimal or a str, was float"):
+        alpaca_sim.set_price("AAPL", 101.5)  # type: ignore[arg-type]  # a float would not be read exactly

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from decimal import Decimal
 from types import TracebackType
 from typing import Any
 
@@ -124,8 +125,15 @@ class SimServer:
     def reset(self, **body: Any) -> dict[str, Any]:
         return self.control("POST", "reset", body)
 
-    def set_price(self, symbol: str, price: str) -> dict[str, Any]:
-        return self.control("POST", "price", {"symbol": symbol, "price": price})
+    def set_price(self, symbol: str, price: Decimal | str) -> dict[str, Any]:
+        """Set `symbol`'s price (`/_sim/price`), a Decimal (as the paper exchange's) or its text.
+
+        Raises:
+            TypeError: `price` is a float (or anything else), which would not be read exactly.
+        """
+        if isinstance(price, bool) or not isinstance(price, Decimal | str):
+            raise TypeError(f"price must be a Decimal or a str, was {type(price).__name__}: {price!r}")
+        return self.control("POST", "price", {"symbol": symbol, "price": str(price)})
 
     def step(self, n: int = 1) -> dict[str, Any]:
         return self.control("POST", "step", {"n": n})
