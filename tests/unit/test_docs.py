@@ -29,3 +29,15 @@ def test_the_readme_curl_lines_name_real_endpoints() -> None:
 
     paths = re.findall(r"curl .*?localhost:3001(/api/v1/[A-Za-z/]+)", readme)
     assert paths == ["/api/v1/orders", "/api/v1/orders/", "/api/v1/positions/AAPL", "/api/v1/orders"]
+
+
+def test_the_simulator_page_names_nothing_it_serves_as_not_served() -> None:
+    page = (ROOT / "docs" / "alpaca-sim.md").read_text()
+    served = re.findall(r"^\| `(?:GET|POST|PATCH|DELETE) (/v2/[^`?]+)", page, flags=re.MULTILINE)
+    found = re.search(r"Not served: (.*?)\.", page, flags=re.DOTALL)
+    assert found is not None
+    not_served = found.group(1)
+
+    for word in ("bars", "snapshots", "calendar", "clock", "assets", "positions"):
+        if any(word in path for path in served):
+            assert word not in not_served, f"{word} is served, yet listed as not served"
