@@ -64,6 +64,7 @@ from trading_core.requests import OrderRequest
 from trading_core.risk import PreTradeValidation, RiskContext, RiskEngine, RiskLimits
 from trading_core.trading_state import TradingStateKeeper
 from trading_core.values import OrderId, Symbol
+from trading_core.values import quantity as parse_quantity
 from trading_core.views import CancelAllResult, SubmitResult
 
 log = logging.getLogger("trading_core.engine")
@@ -268,8 +269,16 @@ class TradingEngine(EngineReads):
         )
 
     async def close_position(self, symbol: str, quantity: Decimal | None = None) -> SubmitResult:
-        """Reduce the position by `quantity` (all of it by default); see `trading_core.closing`."""
-        return await self._closer.close(Symbol(symbol), quantity)
+        """Reduce the position by `quantity` (all of it by default); see `trading_core.closing`.
+
+        Raises:
+            InvalidOrder: `quantity` is not a positive amount of at most four places, read as an
+                order's is (a float refused); checked before any order in the way is cancelled.
+            PositionNotFound: no position is open in `symbol`.
+            InsufficientQuantity: `quantity` is more than is held.
+        """
+        amount = None if quantity is None else parse_quantity(quantity)
+        return await self._closer.close(Symbol(symbol), amount)
 
     async def close_all_positions(self) -> list[SubmitResult]:
         """Close every open position with a market order each; see `trading_core.closing`."""

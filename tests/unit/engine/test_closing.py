@@ -17,7 +17,7 @@ from trading_core import RiskLimits, TestClock
 from trading_core.broker_models import BrokerOrder
 from trading_core.engine import EngineConfig, MarketClosedPolicy, TradingEngine
 from trading_core.enums import OrderStatus, Side
-from trading_core.errors import InsufficientQuantity, PositionNotFound
+from trading_core.errors import InsufficientQuantity, InvalidOrder, PositionNotFound
 from trading_core.events import Event
 from trading_core.orders import Order
 from trading_core.ports import OrderFilter
@@ -214,3 +214,30 @@ async def test_a_close_never_sells_what_the_broker_no_longer_holds(
 
     sold = [o for o in await exchange.list_orders(status=OrderFilter.ALL, limit=10) if o.side is Side.SELL]
     assert [o.quantity for o in sold] == [Decimal(5)]  # only the sale made behind our back
+
+
+@pytest.mark.parametrize(
+    ("quantity", "message"),
+    [(1.5, "must be a Decimal, an int or a numeric string, was float"), (Decimal(0), "must be greater than 0")],
+)
+async def test_a_malformed_quantity_is_refused_before_any_order_is_cancelled(
+    engine: TradingEngine, quantity: object, message: str
+) -> None:
+    await engine.submit(market("KO", "buy", 6))
+    resting_buy = (await engine.submit(limit("KO", "buy", 1, "40.00"))).order
+
+    with pytest.raises(InvalidOrder, match=message) as raised:
+        await engine.close_position("KO", quantity)  # type: ignore[arg-type]  # what a strategy might pass
+
+    assert raised.value.field == "quantity"
+    assert (await engine.get_order(resting_buy.id)).status is OrderStatus.NEW
+    assert (await engine.get_position("KO")).quantity == 6
+
+
+async def test_a_quantity_is_read_as_an_order_reads_it(engine: TradingEngine) -> None:
+    await engine.submit(market("KO", "buy", 6))
+
+    closed = await engine.close_position("KO", "2")  # type: ignore[arg-type]  # a numeric string, as OrderRequest takes
+
+    assert (closed.order.quantity, closed.order.status) == (Decimal(2), OrderStatus.FILLED)
+    assert (await engine.get_position("KO")).quantity == 4
