@@ -144,8 +144,11 @@ class Amendment:
                 **_trail_change(old, trail),
                 **_take_profit_change(old, limit_price),
             )
+        except InvalidModification as e:  # already one: its details name the order
+            e.details.setdefault("orderId", old.id)
+            raise
         except InvalidOrder as e:  # the changes were well formed: it is the order they meet that refuses them
-            raise InvalidModification(str(e), field=e.field, details={"orderId": old.id}) from e
+            raise InvalidModification(e.message, field=e.field, details={"orderId": old.id}) from e
         validation = await self._validate_increase(old, request)
         if validation is not None and not validation.approved:
             return SubmitResult(old, validation)

@@ -275,6 +275,20 @@ async def test_a_trail_for_another_order_is_refused(engine: TradingEngine, excha
     with pytest.raises(InvalidOrder) as e:
         await engine.replace(result.order.id, trail=D(2))
     assert e.value.field == "trail"
+    assert str(e.value) == "INVALID_MODIFICATION: limit orders take no trail"  # its code said once
+
+
+async def test_a_malformed_price_in_a_change_is_refused_with_its_code_said_once(
+    engine: TradingEngine, exchange: PaperExchange
+) -> None:
+    exchange.set_price("AAPL", D(100))
+    result = await engine.submit(
+        OrderRequest.create(symbol="AAPL", side="buy", type="limit", quantity="10", limit_price="90")
+    )
+    with pytest.raises(InvalidOrder) as e:
+        await engine.replace(result.order.id, limit_price=89.5)  # type: ignore[arg-type]  # a float
+    assert (e.value.code, e.value.field) == ("INVALID_MODIFICATION", "limit_price")
+    assert e.value.message == "limit_price must be a Decimal, an int or a numeric string, was float"
 
 
 async def test_an_ocos_take_profit_price_is_replaced_with_its_leg_kept(
