@@ -104,12 +104,11 @@ class PositionCloser:
                 could not be read; nothing was sent.
         """
         async with self._store.symbol_lock(symbol):
+            if quantity is not None:  # refused before the orders in the way are cancelled, as after
+                _check_held(symbol, quantity, abs(await self._position(symbol)))
             side, held = await self._clear_the_way(symbol)
-            if quantity is not None and quantity > held:
-                raise InsufficientQuantity(
-                    f"quantity {quantity} is more than the {held} held in {symbol}",
-                    details={"field": "quantity", "held": held, "symbol": symbol},
-                )
+            if quantity is not None:
+                _check_held(symbol, quantity, held)
             closing = [o for o in await self._working(symbol) if _closes(o, side)]
             claimed = sum((o.remaining_quantity for o in closing), ZERO)
             at_broker = await self._held_at_broker(symbol, side)
@@ -239,3 +238,16 @@ def _closes(order: Order, side: Side) -> bool:
         and order.parent_id is None
         and order.status is not OrderStatus.PENDING_CANCEL
     )
+
+
+def _check_held(symbol: Symbol, quantity: Decimal, held: Decimal) -> None:
+    """Refuse closing more of `symbol` than is held.
+
+    Raises:
+        InsufficientQuantity: `quantity` is more than `held`.
+    """
+    if quantity > held:
+        raise InsufficientQuantity(
+            f"quantity {quantity} is more than the {held} held in {symbol}",
+            details={"field": "quantity", "held": held, "symbol": symbol},
+        )

@@ -241,3 +241,13 @@ async def test_a_quantity_is_read_as_an_order_reads_it(engine: TradingEngine) ->
 
     assert (closed.order.quantity, closed.order.status) == (Decimal(2), OrderStatus.FILLED)
     assert (await engine.get_position("KO")).quantity == 4
+
+
+async def test_more_than_is_held_is_refused_before_any_order_is_cancelled(engine: TradingEngine) -> None:
+    await engine.submit(market("KO", "buy", 6))
+    resting_buy = (await engine.submit(limit("KO", "buy", 1, "40.00"))).order
+
+    with pytest.raises(InsufficientQuantity, match="more than the 6"):
+        await engine.close_position("KO", Decimal(7))
+
+    assert (await engine.get_order(resting_buy.id)).status is OrderStatus.NEW
