@@ -5,24 +5,28 @@ positions and P&L, the in-memory store and bus. Prints one JSON line.
 
 Where the time goes (2026-12-07, CPython 3.11.7, 10 symbols). Instructions per order are
 callgrind's (`benchmarks/instructions.py`: 3,000 orders less 1,000, PYTHONHASHSEED=0, every module
-compiled beforehand); orders per CPU second are this bench's, 20,000 orders, the checkouts run in
-turn in one session (the quietest round shown):
+compiled beforehand; runs of one tree differ by a few thousand, as addresses move); orders per CPU
+second are this bench's, 20,000 orders, the checkouts run in turn in one session, three rounds:
 
                                     instructions/order   orders/cpu-s   core floor (instr., orders/cpu-s)
-    4d33c35 (before issue #15)          618,929            10,500-11,000     226,664   ~45,000
-    429d359 (#15's rooms, #17, #19)     923,273             7,200            322,755   ~31,500
-    this tree                           889,940             7,600            311,944   ~31,000
+    4d33c35 (before issue #15)          618,967             9,050-9,400     226,600   ~45,000
+    429d359 (#15's rooms, #17, #19)     923,273             7,200           322,755   ~31,500
+    0dc8e20 (per-order values a dict)   895,324             7,000-7,500     311,944   ~31,000
+    bcac7c7 (#17's remainders)          902,244             7,250-7,450     311,715   ~30,000
+    this tree                           883,923             6,850-7,250     309,326   ~31,000
 
-The engine holds ~0.24 of the core's floor (`share_of_core_floor`) as it did before; what grew is
-the cost of the same steps. Against 4d33c35, callgrind puts the extra ~270k instructions mostly in
-dict lookups and inserts (~+55k; 4d33c35 installed a copied dict of fields where attrs now writes
-each field), attribute reads the interpreter does not specialise (~+25k) and the interpreter loop
-(~+45k): more Python per order, as the protective orders' checks, a portfolio snapshot and a closed
-position kept per fill (#19), the made-up fills' check and UUID7 order ids came. Values built on
-every order keep a __dict__ (slots=False: ~2.5% of the instructions, see docs/architecture.md).
-No step is a hot spot: what is left is Python's cost per step, paid a few hundred times per order
-(a value ~3-10k instructions, a coroutine call and await, Decimal arithmetic, dict writes, ids).
-Memory: ~6.1 KB kept per order (5.7 KB with slotted values).
+Seconds on this shared machine drift by more than the 2% between the last three. Against
+4d33c35, callgrind puts the extra ~270k instructions mostly in dict lookups and inserts (4d33c35
+installed a copied dict of fields where attrs now writes each field), attribute reads the
+interpreter does not specialise (properties, enum members read off their class, and fields of
+values whose `__dict__` attrs' `__init__` made: see docs/architecture.md, "Speed"), the garbage
+collections after the run (~59k per order on 0dc8e20 against ~26k on 4d33c35: more objects kept
+per order; not in orders/cpu-s, which is timed with the collector off) and the interpreter loop:
+more Python per order, as the protective orders' checks, a portfolio snapshot and a closed
+position kept per fill (#19), the made-up fills' check and UUID7 order ids came. No step is a hot
+spot: what is left is Python's cost per step, paid a few hundred times per order (a value ~3-10k
+instructions, a coroutine call and await, Decimal arithmetic, dict writes, ids). Memory: ~6.0 KB
+kept per order.
 
 The core's floor (`core_floor`, printed as `core_floor_orders_per_cpu_s`): the same orders through
 the core's pure functions alone (risk rules, the flip's split, the order, the broker's acceptance,

@@ -132,6 +132,8 @@ class AccountBook:
         self.multiplier = ONE
         self.market_value = ZERO
         self.gross_value = ZERO
+        self.cost_basis = ZERO
+        """The positions' cost basis, summed as `market_value` is (the portfolio's unrealized P&L)."""
         self.held = ZERO
         """Held for the open orders the broker has shown."""
         self.held_in_doubt = ZERO
@@ -142,6 +144,7 @@ class AccountBook:
         its own, prices of its own): added to ours until the next."""
         self.holds: dict[OrderId, Hold] = {}
         self._values: dict[Symbol, Decimal] = {}
+        self._costs: dict[Symbol, Decimal] = {}
         self._moved: set[Symbol] = set()
         """Symbols whose position or mark changed since they were last valued."""
         self._adjustment = ZERO
@@ -164,6 +167,13 @@ class AccountBook:
         if self._moved:
             self._value_moved()
         return self.cash + self.market_value + self.equity_offset
+
+    @property
+    def unrealized_pnl(self) -> Decimal:
+        """The positions' value at their marks less what they cost."""
+        if self._moved:
+            self._value_moved()
+        return self.market_value - self.cost_basis
 
     @property
     def tracked_power(self) -> Decimal:
@@ -264,14 +274,19 @@ class AccountBook:
         self._moved.add(symbol)
 
     def _value_moved(self) -> None:
-        positions, marks, values = self._positions, self._marks, self._values
+        positions, marks, values, costs = self._positions, self._marks, self._values, self._costs
         for symbol in self._moved:
             position = positions.get(symbol)
             if position is None:
-                value = ZERO
+                value = cost = ZERO
             else:
                 mark = marks.get(symbol)
                 value = position.quantity * (mark if mark is not None else position.average_entry_price)
+                cost = position.cost_basis
+            old_cost = costs.get(symbol, ZERO)
+            if cost is not old_cost:  # the same object while only the mark moved: nothing to add
+                costs[symbol] = cost
+                self.cost_basis += cost - old_cost
             old = values.get(symbol, ZERO)
             values[symbol] = value
             change = value - old
@@ -289,13 +304,17 @@ class AccountBook:
 
     def _value_all(self) -> None:
         values: dict[Symbol, Decimal] = {}
-        market = gross = ZERO
+        costs: dict[Symbol, Decimal] = {}
+        market = gross = cost = ZERO
         marks = self._marks
         for symbol, position in self._positions.items():
             value = values[symbol] = _value(position, marks.get(symbol))
             market += value
             gross += abs(value)
+            costs[symbol] = position.cost_basis
+            cost += position.cost_basis
         self._values, self.market_value, self.gross_value = values, market, gross
+        self._costs, self.cost_basis = costs, cost
         self._moved.clear()
         self._built = None
 

@@ -33,7 +33,7 @@ def business_days_back(today: date, count: int) -> date:
     return day
 
 
-@attrs.frozen(slots=False)  # a __dict__: built per order (docs/architecture.md, "Speed")
+@attrs.frozen
 class DayTrades:
     """Day trades made recently, and the symbols opened today that a reduction would day-trade."""
 

@@ -12,7 +12,7 @@ from trading_core.enums import Side
 from trading_core.values import ZERO, BrokerOrderId, ExecutionId, OrderId, Symbol
 
 
-@attrs.frozen(kw_only=True, slots=False)  # a __dict__: built per order (docs/architecture.md, "Speed")
+@attrs.frozen(kw_only=True)
 class Fill:
     """One execution of (part of) an order."""
 

@@ -220,7 +220,7 @@ def _status_events(
         )
 
 
-@attrs.frozen(slots=False)  # a __dict__: built per order (docs/architecture.md, "Speed")
+@attrs.frozen
 class Execution:
     """The outcome of applying a fill: the new order, the position change and their events."""
 

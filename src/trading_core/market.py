@@ -43,7 +43,7 @@ def eastern_date(moment: datetime) -> date:
     return local.date()
 
 
-@attrs.frozen(kw_only=True, slots=False)  # a __dict__: built per order (docs/architecture.md, "Speed")
+@attrs.frozen(kw_only=True)
 class Account:
     """The broker account's balances and flags."""
 

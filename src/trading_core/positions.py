@@ -16,7 +16,7 @@ from trading_core.enums import PositionSide, Side
 from trading_core.values import EXACT, FOUR_PLACES, HUNDRED, ZERO, Symbol
 
 
-@attrs.frozen(kw_only=True, slots=False)  # a __dict__: built per order (docs/architecture.md, "Speed")
+@attrs.frozen(kw_only=True)
 class Position:
     """A position in one symbol: positive quantity long, negative short, zero flat."""
 
@@ -66,7 +66,7 @@ class Position:
         return (self.unrealized_pnl(mark) * HUNDRED / abs(self.cost_basis)).quantize(FOUR_PLACES)
 
 
-@attrs.frozen(slots=False)  # a __dict__: built per order (docs/architecture.md, "Speed")
+@attrs.frozen
 class PositionChange:
     """What one fill did to a position."""
 

@@ -163,7 +163,8 @@ class TestValuation:
     def test_the_sums_kept_as_positions_and_marks_move_are_those_of_a_full_valuation(
         self, moves: list[tuple[Symbol, int, Decimal]]
     ) -> None:
-        """Longs, shorts, flips through zero and closes: market and gross value stay exact."""
+        """Longs, shorts, flips through zero and closes: market and gross value, and the unrealized
+        P&L over the cost bases, stay exact."""
         book = Book()
         book.account.take(_account())
         for symbol, quantity, mark in moves:
@@ -175,8 +176,14 @@ class TestValuation:
             book.account.account()  # valued now, or after several moves
 
         values = [p.quantity * book.marks[s] for s, p in book.positions.items()]
+        cost = sum((p.cost_basis for p in book.positions.values()), D(0))
+        unrealized = book.account.unrealized_pnl
+        book.account.take(_account())  # a read values every position afresh
+
         assert book.account.market_value == sum(values, D(0))
         assert book.account.gross_value == sum((abs(v) for v in values), D(0))
+        assert unrealized == sum(values, D(0)) - cost
+        assert book.account.unrealized_pnl == unrealized
 
     def test_a_symbol_not_held_is_not_valued(self) -> None:
         book = Book()

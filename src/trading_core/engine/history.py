@@ -72,19 +72,15 @@ class History:
         kept = book.account
         if not kept.known:
             return None
-        # The figures alone, not the `Account` they make (a value of ten fields): `equity` values
-        # what moved first, as the next check would, so market_value and gross_value are current.
-        equity = kept.equity
-        cost = ZERO
-        for position in book.positions.values():
-            cost += position.cost_basis
+        # The figures alone, not the `Account` they make (a value of ten fields), kept current as
+        # positions and marks move: `equity` values what moved first, so gross_value is current.
         return PortfolioSnapshot(
             taken_at=now,
-            equity=equity,
+            equity=kept.equity,
             cash=kept.cash,
             exposure=kept.gross_value,
             realized_pnl=self._realized if eastern_date(now) == self._day else ZERO,
-            unrealized_pnl=kept.market_value - cost,
+            unrealized_pnl=kept.unrealized_pnl,
         )
 
     async def snapshot(self) -> PortfolioSnapshot | None:

@@ -45,7 +45,7 @@ def _read_only(mapping: Mapping[Any, Any]) -> Mapping[Any, Any]:
     return mapping if isinstance(mapping, MappingProxyType) else MappingProxyType(mapping)
 
 
-@attrs.frozen(kw_only=True, slots=False)  # a __dict__: built per order (docs/architecture.md, "Speed")
+@attrs.frozen(kw_only=True)
 class RiskContext:
     """A read-only view of what the pre-trade checks may consult about the account and the market.
 

@@ -31,7 +31,7 @@ DEFAULT_RULES: tuple[tuple[str, SizedRule], ...] = (
 """The spec's seven checks, in its order, then its two sizing rules."""
 
 
-@attrs.frozen(slots=False)  # a __dict__: built per order (docs/architecture.md, "Speed")
+@attrs.frozen
 class PreTradeValidation:
     """The spec's result shape: each check passed or not, approval, the first rejection."""
 

@@ -18,7 +18,7 @@ from trading_core.risk.context import RiskContext
 from trading_core.values import ZERO
 
 
-@attrs.frozen(kw_only=True, slots=False)  # a __dict__: built per order (docs/architecture.md, "Speed")
+@attrs.frozen(kw_only=True)
 class Sizing:
     """How big an order is and what it would add, against the context it is checked in."""
 
