@@ -153,3 +153,31 @@ def test_an_api_refusal_is_shown_with_its_code_and_message(page: Any, api: Api, 
     expect(page.get_by_test_id("error-code")).to_have_text("DAILY_LOSS_LIMIT_STANDS")
     expect(page.get_by_test_id("error-message")).to_contain_text("today's loss")
     page.screenshot(path=str(tmp_path / "refusal-shown.png"))
+
+
+def test_an_outage_shown_on_the_page_is_cleared_once_the_service_answers_again(page: Any, tmp_path: Path) -> None:
+    """A refresh that found the service gone says so; once it answers again, the page must not go
+    on claiming it is unreachable (an operator back after a restart would believe it still down)."""
+    sign_in(page)
+    page.route("**/api/v1/**", lambda route: route.abort())  # the service gone: every read fails
+    page.evaluate("refreshAll()")
+    expect(page.get_by_test_id("error-code")).to_have_text("UNREACHABLE")
+    page.screenshot(path=str(tmp_path / "outage.png"))
+
+    page.unroute("**/api/v1/**")
+    page.evaluate("refreshAll()")
+    expect(page.get_by_test_id("error")).to_be_hidden()
+    page.screenshot(path=str(tmp_path / "recovered.png"))
+
+
+def test_an_error_of_the_operators_own_action_stays_until_dismissed(page: Any, api: Api) -> None:
+    """Only an outage clears by itself: a refusal of what the operator asked stays after a refresh."""
+    sign_in(page)
+    page.evaluate(
+        "act(() => api('POST', '/api/v1/orders', {symbol: 'AAPL', side: 'buy', quantity: 0, type: 'market'}))"
+    )
+    expect(page.get_by_test_id("error")).to_be_visible()
+    expect(page.get_by_test_id("error-code")).to_have_text("INVALID_ORDER")
+    page.evaluate("refreshAll()")  # resolves once the refresh has succeeded
+    assert page.get_by_test_id("error").is_visible()
+
