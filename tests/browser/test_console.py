@@ -181,3 +181,19 @@ def test_an_error_of_the_operators_own_action_stays_until_dismissed(page: Any, a
     page.evaluate("refreshAll()")  # resolves once the refresh has succeeded
     assert page.get_by_test_id("error").is_visible()
 
+
+def test_the_page_loads_without_a_failed_request(browser: Any, tmp_path: Path) -> None:
+    """Not even the browser's own favicon request: each failed load is an error in the console,
+    which hides the ones an operator should see."""
+    with running_service(token=None) as live:
+        context = browser.new_context()
+        page = context.new_page()
+        failed: list[str] = []
+        page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.status} {r.url}"))
+        page.on("console", lambda m: m.type == "error" and failed.append(m.text))
+        page.goto(live.url)
+        expect(page.get_by_test_id("feed-status")).to_have_text("feed: live")
+        expect(page.locator("body[data-loaded=true]")).to_have_count(1)
+        page.evaluate("refreshAll()")
+        context.close()
+        assert failed == []
