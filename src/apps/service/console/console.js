@@ -204,7 +204,7 @@ function renderOrders(orders) {
         td(plain.format(o.quantity), "num"),
         td(plain.format(o.filledQuantity), "num"),
         td(prices, "num"),
-        td(o.brokerStatus.replaceAll("_", " ")),
+        td(orderStatus(o)),
         td(
           el("button", {
             type: "button",
@@ -216,6 +216,13 @@ function renderOrders(orders) {
       );
     }),
   );
+}
+
+// An order in doubt reads pending_new as one the broker acknowledged does: it may not be at the broker.
+function orderStatus(o) {
+  if (!o.inDoubt) return o.brokerStatus.replaceAll("_", " ");
+  const why = "Sent and left unanswered: perhaps at the broker, perhaps not, until the broker's stream, a lookup or its order list settles it. Do not send it again.";
+  return el("span", { class: "in-doubt", title: why }, "in doubt");
 }
 
 async function cancelOrder(orderId) {
@@ -531,4 +538,6 @@ function poll(read) {
   if (!document.hidden) read().then(clearOutage, (e) => e.status !== 401 && showError(e, true));
 }
 setInterval(() => poll(refreshPositions), POLL_MS);
+// An order held in doubt announces nothing until it is settled: it shows by this poll alone.
+setInterval(() => poll(refreshOrders), POLL_MS);
 setInterval(() => poll(refreshCurve), 30000);
