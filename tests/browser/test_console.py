@@ -6,10 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from adapters.paper import PaperExchange
 from tests.browser.conftest import TIMEOUT_MS
 from tests.service.live import TOKEN, Api, running_service
+from trading_core.broker_models import BrokerOrder
+from trading_core.clock import SystemClock
+from trading_core.errors import OrderInDoubt
+from trading_core.orders import Order
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the dev extra has it)")
 expect = sync_api.expect
@@ -153,3 +159,78 @@ def test_an_api_refusal_is_shown_with_its_code_and_message(page: Any, api: Api, 
     expect(page.get_by_test_id("error-code")).to_have_text("DAILY_LOSS_LIMIT_STANDS")
     expect(page.get_by_test_id("error-message")).to_contain_text("today's loss")
     page.screenshot(path=str(tmp_path / "refusal-shown.png"))
+
+
+def test_an_outage_shown_on_the_page_is_cleared_once_the_service_answers_again(page: Any, tmp_path: Path) -> None:
+    """A refresh that found the service gone says so; once it answers again, the page must not go
+    on claiming it is unreachable (an operator back after a restart would believe it still down)."""
+    sign_in(page)
+    page.route("**/api/v1/**", lambda route: route.abort())  # the service gone: every read fails
+    page.evaluate("refreshAll()")
+    expect(page.get_by_test_id("error-code")).to_have_text("UNREACHABLE")
+    page.screenshot(path=str(tmp_path / "outage.png"))
+
+    page.unroute("**/api/v1/**")
+    page.evaluate("refreshAll()")
+    expect(page.get_by_test_id("error")).to_be_hidden()
+    page.screenshot(path=str(tmp_path / "recovered.png"))
+
+
+def test_an_error_of_the_operators_own_action_stays_until_dismissed(page: Any, api: Api) -> None:
+    """Only an outage clears by itself: a refusal of what the operator asked stays after a refresh."""
+    sign_in(page)
+    page.evaluate(
+        "act(() => api('POST', '/api/v1/orders', {symbol: 'AAPL', side: 'buy', quantity: 0, type: 'market'}))"
+    )
+    expect(page.get_by_test_id("error")).to_be_visible()
+    expect(page.get_by_test_id("error-code")).to_have_text("INVALID_ORDER")
+    page.evaluate("refreshAll()")  # resolves once the refresh has succeeded
+    assert page.get_by_test_id("error").is_visible()
+
+
+def test_the_page_loads_without_a_failed_request(browser: Any, tmp_path: Path) -> None:
+    """Not even the browser's own favicon request: each failed load is an error in the console,
+    which hides the ones an operator should see."""
+    with running_service(token=None) as live:
+        context = browser.new_context()
+        page = context.new_page()
+        failed: list[str] = []
+        page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.status} {r.url}"))
+        page.on("console", lambda m: m.type == "error" and failed.append(m.text))
+        page.goto(live.url)
+        expect(page.get_by_test_id("feed-status")).to_have_text("feed: live")
+        expect(page.locator("body[data-loaded=true]")).to_have_count(1)
+        page.evaluate("refreshAll()")
+        context.close()
+        assert failed == []
+
+
+class LostGateway(PaperExchange):
+    """A gateway that timed out before the broker had the order: every submission is in doubt."""
+
+    async def submit_order(self, order: Order) -> BrokerOrder:
+        raise OrderInDoubt(f"order {order.client_order_id} is in doubt: 504 from the gateway")
+
+    async def get_order_by_client_id(self, client_order_id: Any) -> BrokerOrder | None:
+        return None
+
+
+def test_an_order_in_doubt_is_shown_as_such(browser: Any, tmp_path: Path) -> None:
+    """Not as a plain `pending new`, which an order the broker acknowledged also reads; and at all,
+    though no event announces it."""
+    with running_service(token=None, exchange=LostGateway(SystemClock())) as live:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(live.url)
+        expect(page.get_by_test_id("feed-status")).to_have_text("feed: live")
+        expect(page.locator("body[data-loaded=true]")).to_have_count(1)  # it is not in the first read
+        with httpx.Client(base_url=live.url) as client:
+            answer = client.post(
+                "/api/v1/orders", json={"symbol": "AAPL", "side": "buy", "quantity": 1, "type": "market"}
+            )
+        assert answer.status_code == 202, answer.text
+
+        row = page.locator(f"tr[data-order-id='{answer.json()['orderId']}']")
+        expect(row.locator(".in-doubt")).to_have_text("in doubt")
+        page.screenshot(path=str(tmp_path / "in-doubt.png"), full_page=True)
+        context.close()

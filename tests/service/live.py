@@ -40,11 +40,12 @@ class Live:
 
 
 @contextmanager
-def running_service(*, token: str | None = TOKEN, **env: str) -> Iterator[Live]:
+def running_service(*, token: str | None = TOKEN, exchange: PaperExchange | None = None, **env: str) -> Iterator[Live]:
     """The service while the block runs, with `token` (none: open, as the embedded default);
-    prices still, the market always open."""
+    prices still, the market always open; `exchange` in place of a fresh paper exchange."""
     settings = settings_with(**({"TRADING_API_TOKEN": token} if token else {}), **env)
-    app = create_app(container_for(settings, PaperExchange(SystemClock()), InMemoryEventBus()))
+    broker = exchange if exchange is not None else PaperExchange(SystemClock())
+    app = create_app(container_for(settings, broker, InMemoryEventBus()))
     port = free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_config=None, lifespan="on", timeout_graceful_shutdown=1

@@ -145,3 +145,38 @@ async def test_a_database_failure_after_the_broker_took_a_replacement_names_it(
     store.down = False
     replacement = (await api.get(f"/api/v1/orders/{details['orderId']}")).json()
     assert (replacement["replaces"], replacement["clientOrderId"]) == (old_id, details["clientOrderId"])
+
+
+class LostGateway(Gateway):
+    """A gateway that timed out before the broker had the order: it never arrives."""
+
+    async def submit_order(self, order: Order) -> BrokerOrder:
+        raise OrderInDoubt(f"order {order.client_order_id} is in doubt: 504 from the gateway")
+
+    async def get_order_by_client_id(self, client_order_id: Any) -> BrokerOrder | None:
+        return None
+
+
+async def test_a_read_of_an_order_in_doubt_says_so_until_evidence_settles_it(store: FlakyStore) -> None:
+    """`pending_new` alone does not tell an order in doubt from one the broker has acknowledged:
+    the operator (and the console) must see which one it is."""
+    gateway = LostGateway(store)
+    gateway.set_price("AAPL", Decimal(100))
+    container = build(settings_with(), store=store, broker=gateway, bus=InMemoryEventBus(), clock=SystemClock())
+    async with AsyncTestClient(create_app(container)) as api:
+        answer = await api.post("/api/v1/orders", json={**BUY, "clientOrderId": "lost-1"})
+        assert answer.status_code == 202
+        order_id = answer.json()["orderId"]
+
+        read = (await api.get(f"/api/v1/orders/{order_id}")).json()
+        listed = (await api.get("/api/v1/orders")).json()["orders"]
+
+        assert (read["brokerStatus"], read["inDoubt"]) == ("pending_new", True)
+        assert [o.get("inDoubt") for o in listed if o["orderId"] == order_id] == [True]
+
+
+async def test_an_order_the_broker_answered_is_not_in_doubt(api: AsyncTestClient[Any]) -> None:
+    answer = await api.post("/api/v1/orders", json=BUY)
+
+    assert answer.status_code == 201
+    assert "inDoubt" not in (await api.get(f"/api/v1/orders/{answer.json()['orderId']}")).json()

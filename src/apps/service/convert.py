@@ -42,7 +42,7 @@ from apps.service.schemas import (
 from trading_core.enums import EngineProtection, OrderType
 from trading_core.errors import InvalidOrder
 from trading_core.order_classes import StopLoss, TakeProfit
-from trading_core.orders import Order
+from trading_core.orders import Order, in_doubt
 from trading_core.requests import OrderRequest
 from trading_core.risk import PreTradeValidation, RiskLimits
 from trading_core.risk.rules import Rejection
@@ -143,7 +143,12 @@ def order_body(order: Order) -> OrderBody:
     if order.type is OrderType.TRAILING_STOP and order.hwm is not None and order.stop_price is None:
         stop = trail_stop_price(order.side, order.hwm, trail_price=order.trail_price, trail_percent=order.trail_percent)
         fields["stop_price"] = _four(stop)
-    return OrderBody(**fields, status=order.api_status.value, average_price=_four(order.average_fill_price))
+    return OrderBody(
+        **fields,
+        status=order.api_status.value,
+        average_price=_four(order.average_fill_price),
+        in_doubt=in_doubt(order),
+    )
 
 
 def position_body(view: PositionView, protective: Callable[[str], list[Order]]) -> PositionBody:
@@ -235,7 +240,7 @@ def _api_converter() -> cattrs.Converter:
         Order,
         OrderBody,
         renamed={"id": "order_id", "status": "broker_status", "leg_of": "parent_order_id"},
-        worked_out=("status", "average_price"),
+        worked_out=("status", "average_price", "in_doubt"),
     )
     _shape(converter, PositionView, PositionBody, given=("protective_order_ids",))
     _shape(converter, AccountView, AccountBody, worked_out=("daily_pnl",))

@@ -240,6 +240,9 @@ class OrderBody(_Out):
     engine_protection: EngineProtectionName | None = None
     """`exits_attached`: an entry sent with the exits `risk.stopLossPercent` / `risk.takeProfitPercent`
     attached; `filled_part`: the engine's exits for what such an entry filled before it ended in part."""
+    in_doubt: bool = False
+    """Sent and left unanswered (a timeout, a 5xx): perhaps at the broker, not known there yet
+    (`pending_new`, no `brokerOrderId`) until its stream, a lookup or its order list settles it."""
     take_profit: TakeProfitOut | None = None
     """A parent's take-profit as it was asked for."""
     stop_loss: StopLossOut | None = None

@@ -54,10 +54,17 @@ async function api(method, path, body) {
   return data;
 }
 
-function showError(error) {
+// `outage`: the error of a refresh (the service unreachable, a 5xx), which says nothing once a
+// later refresh succeeds; an error of the operator's own action stays until dismissed.
+function showError(error, outage = false) {
   $("error-code").textContent = error.code || "ERROR";
   $("error-message").textContent = error.message;
+  $("error").dataset.outage = outage ? "true" : "false";
   $("error").hidden = false;
+}
+
+function clearOutage() {
+  if ($("error").dataset.outage === "true") $("error").hidden = true;
 }
 
 // Runs an action of the operator's; an API error is shown with its code and message.
@@ -197,7 +204,7 @@ function renderOrders(orders) {
         td(plain.format(o.quantity), "num"),
         td(plain.format(o.filledQuantity), "num"),
         td(prices, "num"),
-        td(o.brokerStatus.replaceAll("_", " ")),
+        td(orderStatus(o)),
         td(
           el("button", {
             type: "button",
@@ -209,6 +216,13 @@ function renderOrders(orders) {
       );
     }),
   );
+}
+
+// An order in doubt reads pending_new as one the broker acknowledged does: it may not be at the broker.
+function orderStatus(o) {
+  if (!o.inDoubt) return o.brokerStatus.replaceAll("_", " ");
+  const why = "Sent and left unanswered: perhaps at the broker, perhaps not, until the broker's stream, a lookup or its order list settles it. Do not send it again.";
+  return el("span", { class: "in-doubt", title: why }, "in doubt");
 }
 
 async function cancelOrder(orderId) {
@@ -426,8 +440,9 @@ async function refreshAll() {
     await refreshOrders(); // first: the positions' protective orders are looked up in it
     await Promise.all([refreshPositions(), refreshRisk(), refreshCurve()]);
     document.body.dataset.loaded = "true";
+    clearOutage();
   } catch (e) {
-    if (e.status !== 401) showError(e);
+    if (e.status !== 401) showError(e, true);
   }
 }
 
@@ -520,7 +535,9 @@ act(loadRecentFills);
 followFeed();
 // Polled quietly: an error shows, but a poll does not set off another refresh.
 function poll(read) {
-  if (!document.hidden) read().catch((e) => e.status !== 401 && showError(e));
+  if (!document.hidden) read().then(clearOutage, (e) => e.status !== 401 && showError(e, true));
 }
 setInterval(() => poll(refreshPositions), POLL_MS);
+// An order held in doubt announces nothing until it is settled: it shows by this poll alone.
+setInterval(() => poll(refreshOrders), POLL_MS);
 setInterval(() => poll(refreshCurve), 30000);
