@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import uuid
 from contextlib import AsyncExitStack
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Final, cast
 
 import attrs
@@ -25,6 +26,8 @@ from apps.service.health import CONNECTED, HealthCheck
 from trading_core.clock import Clock
 from trading_core.engine import TradingEngine
 from trading_core.errors import EventBusError
+from trading_core.history import day_bounds
+from trading_core.market import eastern_date
 from trading_core.market_hours import NoSession
 from trading_core.ports import Broker, EventBus, MarketData, OrderStore
 from trading_core.reconcile import open_orders
@@ -149,13 +152,15 @@ class AdapterWiring:
             jobs["paper-sessions"] = sessions
         return jobs
 
-    async def resume(self, broker: Broker, store: OrderStore, settings: Settings, notes: Notes) -> None:
+    async def resume(self, broker: Broker, store: OrderStore, settings: Settings, clock: Clock, notes: Notes) -> None:
         """A paper account carries on from the store's record, so a restart keeps what it held.
 
         The in-process exchange and the engine fail together, so what the store holds is all the
         account did: cash is the starting cash moved by every stored fill, positions are the
         stored ones, each symbol's price is its last fill's, and the orders open at the exchange
-        are worked again under their broker ids.
+        are worked again under their broker ids. The day's P&L counts from the last snapshot of
+        the portfolio's value taken before today (New York) began; from the starting cash when
+        there is none (the account began today).
         A store with positions or orders the exchange does not list (kept with another broker)
         leaves the account fresh, with a warning.
         """
@@ -176,6 +181,10 @@ class AdapterWiring:
                 broker.set_price(symbol, last)  # the market goes on from where it traded, not the listing
         cash = settings.broker.paper_starting_cash + totals.cash_flow
         broker.resume(positions, cash, orders)
+        # A restart is no new day: the day's P&L, and the daily loss limit with it, count on from
+        # the value the account had before today began, not from its value now.
+        last_equity = await _value_before_today(store, clock.now(), settings.broker.paper_starting_cash)
+        broker.restore_history([], last_equity=last_equity)
         notes["broker"] = (
             f"paper exchange (in-process; carried on from the store: {len(positions)} positions,"
             f" {len(orders)} open orders, cash {cash:.2f})"
@@ -324,3 +333,17 @@ async def migrate(settings: Settings) -> list[str]:
     url = settings.database.url
     target = url.reveal() if url is not None else await embedded.start_postgres(settings.embedded.data_dir / "postgres")
     return await apply_migrations(target)
+
+
+_LOOK_BACK: Final = timedelta(days=10)
+"""How far back the last value before today is looked for first (a long weekend, a holiday)."""
+
+
+async def _value_before_today(store: OrderStore, now: datetime, starting_cash: Decimal) -> Decimal:
+    """The portfolio's value in the last snapshot taken before today (New York) began; the starting
+    cash when none was (the account began today)."""
+    today_began = day_bounds(eastern_date(now))[0]
+    before = await store.list_snapshots(since=today_began - _LOOK_BACK, until=today_began)
+    if not before:
+        before = await store.list_snapshots(since=datetime(1970, 1, 1, tzinfo=UTC), until=today_began)
+    return before[-1].equity if before else starting_cash

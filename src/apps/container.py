@@ -65,7 +65,7 @@ class Wiring(Protocol):
 
     async def store(self, settings: Settings, stack: AsyncExitStack, notes: Notes) -> OrderStore: ...
     async def broker(self, settings: Settings, clock: Clock, stack: AsyncExitStack, notes: Notes) -> Broker: ...
-    async def resume(self, broker: Broker, store: OrderStore, settings: Settings, notes: Notes) -> None:
+    async def resume(self, broker: Broker, store: OrderStore, settings: Settings, clock: Clock, notes: Notes) -> None:
         """Bring a broker that lives in the process up to what the store recorded before a restart."""
 
     def market_data(self, broker: Broker) -> MarketData | None: ...
@@ -139,7 +139,7 @@ class Container:
             else await _starting("broker", make.broker(s, self.clock, self._stack, self.notes))
         )
         if o.broker is None:
-            await _starting("broker", make.resume(broker, store, s, self.notes))
+            await _starting("broker", make.resume(broker, store, s, self.clock, self.notes))
         market_data = o.market_data or make.market_data(broker)
         bus = o.bus if o.bus is not None else await _starting("eventBus", make.bus(s, self._stack, self.notes))
         if o.store is not None:

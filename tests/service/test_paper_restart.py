@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from apps.container import Container
 from tests.service.conftest import settings_with
 from trading_core import OrderRequest
 from trading_core.enums import OrderStatus
+from trading_core.history import PortfolioSnapshot, day_bounds
+from trading_core.market import eastern_date
 
 
 def service_on(postgres_url: str, data: Path) -> Container:
@@ -88,5 +91,61 @@ async def test_positions_and_cash_survive_a_restart_and_reconciliation_finds_not
             await asyncio.sleep(0.01)
         assert (await second.engine.get_order(resting.id)).filled_quantity == Decimal(3)
         assert second.engine.book.positions["NVDA"].quantity == Decimal(3)
+    finally:
+        await second.close()
+
+
+async def test_the_days_pnl_and_its_loss_limit_survive_a_restart(postgres_url: str, tmp_path: Path) -> None:
+    """A restart is no new day: the day's P&L counts from the same baseline (`last_equity`), so the
+    daily loss limit is not handed a fresh budget by a crash. An account that began today counts
+    from its starting cash."""
+    first = service_on(postgres_url, tmp_path)
+    await first.open()
+    try:
+        exchange = first.engine.broker
+        assert isinstance(exchange, PaperExchange)
+        await first.engine.submit(market("AAPL", "buy", 10))
+        exchange.set_price("AAPL", exchange.price("AAPL") - Decimal("12.34"))
+        await first.engine.submit(market("AAPL", "sell", 10))
+        before = await first.engine.get_account()
+        lost = (await first.engine.risk_status()).daily_pnl
+        assert lost == Decimal("-123.40")
+    finally:
+        await first.close()
+
+    second = service_on(postgres_url, tmp_path)
+    await second.open()
+    try:
+        after = await second.engine.get_account()
+        assert after.last_equity == before.last_equity == Decimal(50_000)
+        assert (await second.engine.risk_status()).daily_pnl == lost
+    finally:
+        await second.close()
+
+
+async def test_after_a_restart_the_day_counts_from_the_last_value_before_it_began(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    first = service_on(postgres_url, tmp_path)
+    await first.open()
+    try:
+        await first.engine.submit(market("AAPL", "buy", 10))
+        yesterday_evening = day_bounds(eastern_date(first.engine.now()))[0] - timedelta(hours=4)
+        snapshot = PortfolioSnapshot(
+            taken_at=yesterday_evening,
+            equity=Decimal("49876.50"),
+            cash=Decimal("49876.50"),
+            exposure=Decimal(0),
+            realized_pnl=Decimal(0),
+            unrealized_pnl=Decimal(0),
+        )
+        await first.engine.store.add_snapshot(snapshot)
+    finally:
+        await first.close()
+
+    second = service_on(postgres_url, tmp_path)
+    await second.open()
+    try:
+        assert (await second.engine.get_account()).last_equity == Decimal("49876.50")
     finally:
         await second.close()
