@@ -50,7 +50,9 @@ async def test_the_poll_lists_the_open_orders_once_and_reads_only_the_one_closed
 
     corrections = await engine.reconcile_orders()
 
-    asked = requests(alpaca_sim) - before
+    # Only the orders' endpoints: under load, a read of the account or the clock made by the engine's
+    # own timers can land in the same window, and says nothing of the poll.
+    asked = Counter({k: n for k, n in (requests(alpaca_sim) - before).items() if k.startswith("GET /v2/orders")})
     statuses = [(await engine.get_order(o.id)).status for o in resting]
     assert asked == Counter({"GET /v2/orders": 1, "GET /v2/orders/{order_id}": 1})
     assert corrections == 1
