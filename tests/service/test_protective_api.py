@@ -190,6 +190,9 @@ INVALID += [
     ({**BRACKET, "orderClass": "oco", "type": "limit", "stopLoss": None}, "stopLoss"),
     ({**BRACKET, "orderClass": "oco", "type": "market"}, "type"),
     ({**SIMPLE, "type": "trailing_stop", "trailPercent": 0}, "trailPercent"),
+    ({**SIMPLE, "type": "trailing_stop", "trailPercent": 100}, "trailPercent"),  # a sell's stop at 0
+    ({**SIMPLE, "type": "trailing_stop", "trailPercent": 150}, "trailPercent"),
+    ({**SIMPLE, "side": "buy", "type": "trailing_stop", "trailPercent": 150}, "trailPercent"),
     ({**SIMPLE, "type": "trailing_stop", "trailPrice": -1}, "trailPrice"),
     ({**SIMPLE, "type": "trailing_stop", "trailPrice": 1, "timeInForce": "ioc"}, "timeInForce"),
     ({**SIMPLE, "type": "stop", "stopPrice": 180, "trailPercent": 1}, "trailPercent"),
@@ -242,6 +245,9 @@ TRAIL_REFUSALS = [
     ({"type": "trailing_stop", "trailPercent": 2}, {"trailPrice": 1}, (422, "INVALID_MODIFICATION", "trailPrice")),
     ({"type": "stop", "stopPrice": 180}, {"trailPrice": 1}, (422, "INVALID_MODIFICATION", "trailPrice")),
     ({"type": "limit", "limitPrice": 200}, {"trailPercent": 1}, (422, "INVALID_MODIFICATION", "trailPercent")),
+    ({"type": "trailing_stop", "trailPercent": 2}, {"trailPercent": 100}, (400, "INVALID_ORDER", "trailPercent")),
+    ({"type": "trailing_stop", "trailPercent": 2}, {"trailPercent": 150}, (400, "INVALID_ORDER", "trailPercent")),
+    ({"type": "trailing_stop", "trailPrice": 5}, {"trailPercent": 150}, (400, "INVALID_ORDER", "trailPercent")),
 ]
 """A sell that the 10 bought hold, then a PATCH of a trail it cannot take: (HTTP status, code, field)."""
 
