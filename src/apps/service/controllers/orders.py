@@ -14,6 +14,7 @@ from apps.service.codec import ExactResponse
 from apps.service.control_schemas import CancelAllOrdersResponse, CancelFailureBody
 from apps.service.controllers.docs import Engine, errors, rejection
 from apps.service.controllers.history import (
+    LimitQuery,
     SideQuery,
     SinceQuery,
     StrategyQuery,
@@ -128,7 +129,7 @@ class OrdersController(Controller):
         *,
         engine: Engine,
         status: FromQuery[Literal["open", "closed", "all"]] = "open",
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+        limit: LimitQuery = 100,
         after: Annotated[str | None, QueryParameter(description="nextCursor of the previous page.")] = None,
         symbol: SymbolQuery = None,
         side: SideQuery = None,
