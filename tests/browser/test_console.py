@@ -46,6 +46,13 @@ def resting_buy(api: Api, symbol: str = "AAPL") -> str:
     return str(answer.json()["orderId"])
 
 
+def cheap_resting_buy(api: Api) -> str:
+    """A limit buy of 1 at $1: hundreds of them stay within the position limit."""
+    answer = api.submit(symbol="AAPL", side="buy", quantity=1, type="limit", limitPrice=1, timeInForce="gtc")
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["orderId"])
+
+
 def test_the_page_loads_without_a_token_and_keeps_the_token_out_of_every_url(page: Any, tmp_path: Path) -> None:
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
@@ -89,6 +96,32 @@ def test_an_order_placed_through_the_api_appears_and_is_cancelled_from_the_page(
     expect(page.get_by_test_id("feed").locator("[data-kind='trade.order.cancelled']")).to_contain_text("AAPL")
     assert api.order(order_id)["status"] == "cancelled"
     page.screenshot(path=str(tmp_path / "order-cancelled.png"))
+
+
+def test_more_open_orders_than_the_page_lists_are_said_to_be_more(page: Any, api: Api, tmp_path: Path) -> None:
+    """The page lists the newest 200 open orders: with 201 open, its count reads "200+" (not "200",
+    which passed the page's size off as the number open) and a line says the rest are not listed."""
+    sign_in(page)
+    count, more = page.locator("#orders-count"), page.get_by_test_id("orders-more")
+    first = resting_buy(api)
+    expect(count).to_have_text("1")
+    assert more.is_hidden()
+
+    newest = [cheap_resting_buy(api) for _ in range(200)][-1]
+    page.evaluate("refreshAll()")
+
+    expect(count).to_have_text("200+")
+    expect(more).to_be_visible()
+    expect(more).to_contain_text("Only the newest 200 open orders are listed")
+    expect(page.locator("#orders-body tr[data-order-id]")).to_have_count(200)
+    expect(page.locator(f"tr[data-order-id='{newest}']")).to_have_count(1)
+    expect(page.locator(f"tr[data-order-id='{first}']")).to_have_count(0)  # the oldest is the one left out
+    page.screenshot(path=str(tmp_path / "more-orders.png"))
+
+    api.client.delete(f"/api/v1/orders/{newest}").raise_for_status()
+    page.evaluate("refreshAll()")
+    expect(count).to_have_text("200")  # now every open order is listed
+    expect(more).to_be_hidden()
 
 
 def test_a_fill_arrives_in_the_feed_without_a_reload(page: Any, api: Api, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ const TOKEN_KEY = "trading-engine.token";
 const FEED_LIMIT = 200; // lines kept in the feed: an old event scrolls away rather than piling up
 const CURVE_MIN_POINTS = 30;
 const POLL_MS = 3000; // prices move between events: positions and the account are read again this often
+const ORDERS_LISTED = 200; // open orders read at once (the API pages by 500 at most): the newest, then a note
 const $ = (id) => document.getElementById(id);
 
 const state = { orders: [], feedOpen: false };
@@ -179,14 +180,23 @@ function renderPositions(positions) {
 }
 
 async function refreshOrders() {
-  const page = await api("GET", "/api/v1/orders?status=open&limit=200");
+  const page = await api("GET", `/api/v1/orders?status=open&limit=${ORDERS_LISTED}`);
   state.orders = page.orders;
-  renderOrders(page.orders);
+  renderOrders(page.orders, Boolean(page.nextCursor));
 }
 
-function renderOrders(orders) {
+// `more`: the page has a next one, so more orders are open than are listed; the count says so
+// ("200+") rather than passing the page's size off as the number open.
+function renderOrders(orders, more = false) {
   const body = $("orders-body");
-  $("orders-count").textContent = orders.length ? String(orders.length) : "";
+  const count = $("orders-count");
+  count.textContent = orders.length ? `${orders.length}${more ? "+" : ""}` : "";
+  const note = $("orders-more");
+  note.textContent = more
+    ? `Only the newest ${orders.length} open orders are listed; more are open. Cancel all cancels every one; GET /api/v1/orders?status=open pages through them.`
+    : "";
+  note.hidden = !more;
+  count.title = note.textContent;
   if (!orders.length) {
     body.replaceChildren(emptyRow(9, "No open order."));
     return;
