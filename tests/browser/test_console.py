@@ -3,6 +3,7 @@ and steers. Each test saves screenshots in its own output folder (tmp_path)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -266,4 +267,56 @@ def test_an_order_in_doubt_is_shown_as_such(browser: Any, tmp_path: Path) -> Non
         row = page.locator(f"tr[data-order-id='{answer.json()['orderId']}']")
         expect(row.locator(".in-doubt")).to_have_text("in doubt")
         page.screenshot(path=str(tmp_path / "in-doubt.png"), full_page=True)
+        context.close()
+
+
+def settled(page: Any, reads: list[float], quiet: float = 1.0) -> None:
+    """Wait until `quiet` seconds have passed since the last of `reads`, which a handler of `page`
+    keeps (Playwright runs it while the page is waited on, not in a plain sleep)."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        if reads and time.monotonic() - reads[-1] > quiet:
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError(f"the page went on reading: {len(reads)} reads")
+
+
+def test_when_the_feed_overflows_the_page_is_read_again_and_says_events_were_skipped(
+    browser: Any, tmp_path: Path
+) -> None:
+    """The server lets a stream that fell behind go with an `overflow` event: the events in between
+    never come. The page must not go on showing what they changed (here trading halted, which no
+    poll reads) until some later event, nor hide the gap in its feed.
+
+    A queue of one event overflows on a market order's first run of events (submitted, filled,
+    closed), before any of them reaches the page; reconnecting is refused, so that only the
+    overflow itself can have read the page again (a reconnect's `ready` reads it too)."""
+    with running_service(token=None, event_queue_size=1) as live, httpx.Client(base_url=live.url) as client:
+        bought = client.post("/api/v1/orders", json={"symbol": "MSFT", "side": "buy", "quantity": 5, "type": "market"})
+        assert bought.status_code == 201, bought.text
+        context = browser.new_context(viewport={"width": 1440, "height": 1000})
+        page = context.new_page()
+        risk_reads: list[float] = []
+        page.on("requestfinished", lambda r: "/api/v1/risk" in r.url and risk_reads.append(time.monotonic()))
+        page.goto(live.url)
+        expect(page.get_by_test_id("feed-status")).to_have_text("feed: live")
+        expect(page.locator("body[data-loaded=true]")).to_have_count(1)
+        expect(page.locator("tr[data-symbol='MSFT']")).to_have_count(1)
+        expect(page.get_by_test_id("feed").locator("[data-kind='trade.order.filled']")).to_contain_text("buy 5")
+        settled(page, risk_reads)  # the start's reads are over: nothing reads the risk state again but a refresh
+        page.route("**/api/v1/events/stream", lambda route: route.abort())  # no reconnect from now on
+
+        assert client.post("/api/v1/risk/halt", json={"by": "test", "reason": "overflow"}).status_code == 200
+        sold = client.post("/api/v1/orders", json={"symbol": "MSFT", "side": "sell", "quantity": 5, "type": "market"})
+        assert sold.status_code == 201, sold.text
+
+        expect(page.get_by_test_id("trading-state")).to_have_text("trading: halted")
+        expect(page.get_by_test_id("error-code")).to_have_text("FEED_OVERFLOW")
+        expect(page.get_by_test_id("error-message")).to_contain_text("skipped")
+        feed = page.get_by_test_id("feed")
+        expect(feed.locator("[data-kind='overflow']")).to_contain_text("skipped")
+        expect(feed.locator("[data-kind='trade.order.filled']").first).to_contain_text("sell 5 @")
+        expect(page.locator("tr[data-symbol='MSFT']")).to_have_count(0)
+        expect(page.get_by_test_id("feed-status")).to_have_text("feed: reconnecting")
+        page.screenshot(path=str(tmp_path / "feed-overflow.png"))
         context.close()

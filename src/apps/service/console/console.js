@@ -377,13 +377,30 @@ function onEvent(kind, data) {
     return;
   }
   if (kind === "overflow") {
-    showError(new ApiError(0, "FEED_OVERFLOW", `the feed fell behind and missed ${data.missed} events: reloaded`));
+    feedOverflowed(data.missed);
     return;
   }
   const feed = $("feed");
   feed.prepend(feedLine({ time: data.time, kind, ...describe(kind, data.data || {}) }));
   while (feed.children.length > FEED_LIMIT) feed.lastChild.remove();
   refreshSoon();
+}
+
+// The stream fell too far behind and the server let it go (the stream ends after this): the events
+// in between will never come, so whatever the page shows is read again from the API, the feed's
+// fills included, and the feed says where its gap is. The reconnect's `ready` reads it all once more.
+async function feedOverflowed(missed) {
+  const skipped = `${plain.format(missed)} event${missed === 1 ? "" : "s"} skipped`;
+  showError(new ApiError(0, "FEED_OVERFLOW", `the live feed fell behind, ${skipped}: orders, positions, the account and the recent fills are read again from the API`));
+  await Promise.all([refreshAll(), loadRecentFills().catch((e) => showError(e, true))]);
+  $("feed").prepend(el(
+    "li",
+    { class: "feed-line feed-gap", "data-kind": "overflow" },
+    el("span", { class: "time" }, fmtTime(new Date().toISOString())),
+    el("span", { class: "kind" }, "gap"),
+    el("span", { class: "symbol" }, ""),
+    el("span", { class: "text" }, `${skipped} (the feed fell behind): the page was read again; the fills below are the latest`),
+  ));
 }
 
 function setFeed(open) {
