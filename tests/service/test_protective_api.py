@@ -331,6 +331,33 @@ async def test_a_brackets_leg_takes_a_new_price_and_stays_in_its_group(api: Clie
     assert (await order(api, take_profit_id))["status"] == "cancelled"
 
 
+async def test_a_held_leg_takes_a_new_price_stays_held_and_works_once_the_entry_fills(api: Client) -> None:
+    """A bracket's stop-loss leg moved before its entry has filled: Alpaca replaces a held leg, and
+    its stop-loss is held while its take-profit works (docs/api.md, protective orders)."""
+    parent_id = await submitted(api, {**BRACKET, "type": "limit", "limitPrice": 185})
+    take_profit_id, stop_id = (await order(api, parent_id))["legs"]
+
+    response = await api.patch(f"/api/v1/orders/{stop_id}", json={"stopPrice": 182})
+    new_stop = conforms(response.json(), spec.ORDER)
+
+    assert response.status_code == 200, new_stop
+    assert (new_stop["replaces"], new_stop["parentOrderId"], new_stop["stopPrice"]) == (stop_id, parent_id, 182)
+    assert (new_stop["brokerStatus"], new_stop["status"]) == ("held", "new")
+    assert (await order(api, stop_id))["brokerStatus"] == "replaced"
+    assert (await order(api, parent_id))["legs"] == [take_profit_id, new_stop["orderId"]]
+    await move(api, 185)  # the entry fills
+    assert (await order(api, new_stop["orderId"]))["brokerStatus"] == "new"
+    assert (await api.get("/api/v1/positions/AAPL")).json()["protectiveOrderIds"] == [
+        take_profit_id,
+        new_stop["orderId"],
+    ]
+    await move(api, 182.5)
+    assert (await order(api, new_stop["orderId"]))["status"] == "new"  # above its new stop
+    await move(api, 181.9)
+    assert (await order(api, new_stop["orderId"]))["status"] == "filled"
+    assert (await order(api, take_profit_id))["status"] == "cancelled"
+
+
 async def test_an_entry_with_the_engines_exits_cancelled_in_part_gets_an_oco_for_what_it_filled(
     bus: InMemoryEventBus,
 ) -> None:
