@@ -23,6 +23,7 @@ from trading_core.positions import PositionChange
 from trading_core.values import ZERO, OrderId, Symbol, canonical_uuid
 
 __all__ = [
+    "MAX_PAGE_SIZE",
     "ClosedPosition",
     "ClosedPositionPage",
     "DayPnl",
@@ -31,6 +32,7 @@ __all__ = [
     "PortfolioSnapshot",
     "Timeframe",
     "check_instant",
+    "check_page_size",
     "closed_position",
     "day_bounds",
     "history_filter",
@@ -118,6 +120,24 @@ def check_instant(name: str, moment: object) -> None:
         raise TypeError(f"{name} must be a datetime, was {type(moment).__name__}: {str(moment)[:80]}")
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{name} must carry a time zone, was {moment.isoformat()}")
+
+
+MAX_PAGE_SIZE = 500
+"""The most a listing returns at once (orders, fills, closed positions), in the library as over
+HTTP (`?limit=`, 1 to this): a larger page is read and held whole, and the cursor pages on."""
+
+
+def check_page_size(limit: object) -> None:
+    """Refuse a listing's `limit` that is no whole number from 1 to `MAX_PAGE_SIZE`.
+
+    Raises:
+        TypeError: `limit` is not an int (a bool included).
+        ValueError: `limit` is below 1 or above `MAX_PAGE_SIZE`.
+    """
+    if not isinstance(limit, int) or isinstance(limit, bool):
+        raise TypeError(f"limit must be an int, was {type(limit).__name__}: {str(limit)[:80]}")
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValueError(f"limit must be from 1 to {MAX_PAGE_SIZE}, was {limit}: page on with the cursor")
 
 
 @attrs.frozen

@@ -13,6 +13,7 @@ import attrs
 from trading_core.enums import OrderClass, OrderType, Side, TimeInForce
 from trading_core.errors import InvalidOrder
 from trading_core.order_classes import StopLoss, TakeProfit, check_order_class, parse_stop_loss, parse_take_profit
+from trading_core.trailing import check_trail_percent
 from trading_core.values import ONE, ClientOrderId, Symbol, canonical_uuid, price, quantity
 
 MAX_CLIENT_ORDER_ID_LENGTH = 48
@@ -203,6 +204,8 @@ def _check_prices(r: OrderRequest) -> None:
     if not trailing and trails:
         given = "trail_price" if r.trail_price is not None else "trail_percent"
         raise InvalidOrder(f"{r.type} orders take no trail ({given})", field=given)
+    if r.trail_percent is not None:
+        check_trail_percent(r.trail_percent)
     for field in ("limit_price", "stop_price", "trail_price"):
         _check_tick(getattr(r, field), field)
 

@@ -13,9 +13,31 @@ from decimal import Decimal
 
 from trading_core.enums import Side
 from trading_core.errors import InvalidOrder
-from trading_core.values import HUNDRED, ONE
+from trading_core.values import HUNDRED, ONE, ZERO
 
-__all__ = ["next_hwm", "trail_stop_price", "trailing_triggered"]
+__all__ = ["MAX_TRAIL_PERCENT", "check_trail_percent", "next_hwm", "trail_stop_price", "trailing_triggered"]
+
+MAX_TRAIL_PERCENT = HUNDRED
+"""A trail in percent is below this (and above 0). Alpaca's order guide defines `trail_percent` as
+"a percent value away from the highest water mark. If you set this to 1.0 for a sell trailing
+stop, the stop price is always `hwm * 0.99`" (its Trailing Stop Orders section; docs/api.md and
+shared/docs/alpaca-protocol.md 2.1: "`1.0` = 1 %"). It states no bound, but at 100 a sell's stop is
+0 and beyond it below 0: the stop never triggers and the order protects nothing, so 100 and over
+are refused as malformed, here, for every way in (library, HTTP, CLI, NATS decisions)."""
+
+
+def check_trail_percent(value: Decimal, *, field: str = "trail_percent") -> None:
+    """Refuse a trail in percent that is not above 0 and below 100 (`MAX_TRAIL_PERCENT`).
+
+    Raises:
+        InvalidOrder: `value` is out of bounds (`field` named).
+    """
+    if not ZERO < value < MAX_TRAIL_PERCENT:
+        raise InvalidOrder(
+            f"{field} must be greater than 0 and less than {MAX_TRAIL_PERCENT} (a percent of the "
+            f"high-water mark; at {MAX_TRAIL_PERCENT} a sell's stop would be 0), was {value}",
+            field=field,
+        )
 
 
 def next_hwm(side: Side, hwm: Decimal | None, price: Decimal) -> Decimal:

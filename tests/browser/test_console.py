@@ -3,6 +3,7 @@ and steers. Each test saves screenshots in its own output folder (tmp_path)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,13 @@ def confirm(page: Any) -> None:
 def resting_buy(api: Api, symbol: str = "AAPL") -> str:
     """A limit buy far under the market: it stays open."""
     answer = api.submit(symbol=symbol, side="buy", quantity=3, type="limit", limitPrice=100, timeInForce="gtc")
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["orderId"])
+
+
+def cheap_resting_buy(api: Api) -> str:
+    """A limit buy of 1 at $1: hundreds of them stay within the position limit."""
+    answer = api.submit(symbol="AAPL", side="buy", quantity=1, type="limit", limitPrice=1, timeInForce="gtc")
     assert answer.status_code == 201, answer.text
     return str(answer.json()["orderId"])
 
@@ -89,6 +97,32 @@ def test_an_order_placed_through_the_api_appears_and_is_cancelled_from_the_page(
     expect(page.get_by_test_id("feed").locator("[data-kind='trade.order.cancelled']")).to_contain_text("AAPL")
     assert api.order(order_id)["status"] == "cancelled"
     page.screenshot(path=str(tmp_path / "order-cancelled.png"))
+
+
+def test_more_open_orders_than_the_page_lists_are_said_to_be_more(page: Any, api: Api, tmp_path: Path) -> None:
+    """The page lists the newest 200 open orders: with 201 open, its count reads "200+" (not "200",
+    which passed the page's size off as the number open) and a line says the rest are not listed."""
+    sign_in(page)
+    count, more = page.locator("#orders-count"), page.get_by_test_id("orders-more")
+    first = resting_buy(api)
+    expect(count).to_have_text("1")
+    assert more.is_hidden()
+
+    newest = [cheap_resting_buy(api) for _ in range(200)][-1]
+    page.evaluate("refreshAll()")
+
+    expect(count).to_have_text("200+")
+    expect(more).to_be_visible()
+    expect(more).to_contain_text("Only the newest 200 open orders are listed")
+    expect(page.locator("#orders-body tr[data-order-id]")).to_have_count(200)
+    expect(page.locator(f"tr[data-order-id='{newest}']")).to_have_count(1)
+    expect(page.locator(f"tr[data-order-id='{first}']")).to_have_count(0)  # the oldest is the one left out
+    page.screenshot(path=str(tmp_path / "more-orders.png"))
+
+    api.client.delete(f"/api/v1/orders/{newest}").raise_for_status()
+    page.evaluate("refreshAll()")
+    expect(count).to_have_text("200")  # now every open order is listed
+    expect(more).to_be_hidden()
 
 
 def test_a_fill_arrives_in_the_feed_without_a_reload(page: Any, api: Api, tmp_path: Path) -> None:
@@ -233,4 +267,56 @@ def test_an_order_in_doubt_is_shown_as_such(browser: Any, tmp_path: Path) -> Non
         row = page.locator(f"tr[data-order-id='{answer.json()['orderId']}']")
         expect(row.locator(".in-doubt")).to_have_text("in doubt")
         page.screenshot(path=str(tmp_path / "in-doubt.png"), full_page=True)
+        context.close()
+
+
+def settled(page: Any, reads: list[float], quiet: float = 1.0) -> None:
+    """Wait until `quiet` seconds have passed since the last of `reads`, which a handler of `page`
+    keeps (Playwright runs it while the page is waited on, not in a plain sleep)."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        if reads and time.monotonic() - reads[-1] > quiet:
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError(f"the page went on reading: {len(reads)} reads")
+
+
+def test_when_the_feed_overflows_the_page_is_read_again_and_says_events_were_skipped(
+    browser: Any, tmp_path: Path
+) -> None:
+    """The server lets a stream that fell behind go with an `overflow` event: the events in between
+    never come. The page must not go on showing what they changed (here trading halted, which no
+    poll reads) until some later event, nor hide the gap in its feed.
+
+    A queue of one event overflows on a market order's first run of events (submitted, filled,
+    closed), before any of them reaches the page; reconnecting is refused, so that only the
+    overflow itself can have read the page again (a reconnect's `ready` reads it too)."""
+    with running_service(token=None, event_queue_size=1) as live, httpx.Client(base_url=live.url) as client:
+        bought = client.post("/api/v1/orders", json={"symbol": "MSFT", "side": "buy", "quantity": 5, "type": "market"})
+        assert bought.status_code == 201, bought.text
+        context = browser.new_context(viewport={"width": 1440, "height": 1000})
+        page = context.new_page()
+        risk_reads: list[float] = []
+        page.on("requestfinished", lambda r: "/api/v1/risk" in r.url and risk_reads.append(time.monotonic()))
+        page.goto(live.url)
+        expect(page.get_by_test_id("feed-status")).to_have_text("feed: live")
+        expect(page.locator("body[data-loaded=true]")).to_have_count(1)
+        expect(page.locator("tr[data-symbol='MSFT']")).to_have_count(1)
+        expect(page.get_by_test_id("feed").locator("[data-kind='trade.order.filled']")).to_contain_text("buy 5")
+        settled(page, risk_reads)  # the start's reads are over: nothing reads the risk state again but a refresh
+        page.route("**/api/v1/events/stream", lambda route: route.abort())  # no reconnect from now on
+
+        assert client.post("/api/v1/risk/halt", json={"by": "test", "reason": "overflow"}).status_code == 200
+        sold = client.post("/api/v1/orders", json={"symbol": "MSFT", "side": "sell", "quantity": 5, "type": "market"})
+        assert sold.status_code == 201, sold.text
+
+        expect(page.get_by_test_id("trading-state")).to_have_text("trading: halted")
+        expect(page.get_by_test_id("error-code")).to_have_text("FEED_OVERFLOW")
+        expect(page.get_by_test_id("error-message")).to_contain_text("skipped")
+        feed = page.get_by_test_id("feed")
+        expect(feed.locator("[data-kind='overflow']")).to_contain_text("skipped")
+        expect(feed.locator("[data-kind='trade.order.filled']").first).to_contain_text("sell 5 @")
+        expect(page.locator("tr[data-symbol='MSFT']")).to_have_count(0)
+        expect(page.get_by_test_id("feed-status")).to_have_text("feed: reconnecting")
+        page.screenshot(path=str(tmp_path / "feed-overflow.png"))
         context.close()

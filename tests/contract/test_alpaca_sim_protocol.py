@@ -387,6 +387,26 @@ class TestBadInput:
         )
         assert _state_without_requests(alpaca_sim) == before
 
+    async def test_a_held_leg_is_replaced_held_and_a_replace_of_it_that_changes_nothing_is_refused(
+        self, alpaca_sim: SimServer
+    ) -> None:
+        """A bracket's legs wait `held` for a limit entry at 150 (AAPL is at 190); Alpaca replaces a
+        held leg (it refuses a replace only in accepted, pending_new, pending_cancel, pending_replace)."""
+        bracket = limit(order_class="bracket", take_profit={"limit_price": "160"}, stop_loss={"stop_price": "140"})
+        async with api(alpaca_sim) as http:
+            parent = (await http.post("/v2/orders", json=bracket)).json()
+            stop_id = next(leg["id"] for leg in parent["legs"] if leg["type"] == "stop")
+            same = await http.patch(f"/v2/orders/{stop_id}", json={"stop_price": "140"})
+            moved = await http.patch(f"/v2/orders/{stop_id}", json={"stop_price": "138.5"})
+            old = (await http.get(f"/v2/orders/{stop_id}")).json()
+
+        unchanged = {"code": 40310000, "message": "order parameters are not changed"}
+        assert (same.status_code, same.json()) == (403, unchanged)
+        assert moved.status_code == 200, moved.json()
+        new = moved.json()
+        assert (new["status"], new["replaces"], new["stop_price"]) == ("held", stop_id, "138.5")
+        assert (old["status"], old["replaced_by"]) == ("replaced", new["id"])
+
     async def test_position_refusals(self, alpaca_sim: SimServer) -> None:
         async with api(alpaca_sim) as http:
             none = await http.get("/v2/positions/MSFT")

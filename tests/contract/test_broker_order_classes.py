@@ -100,6 +100,34 @@ class TestBracket:
         for leg in (take_profit, stop_loss):
             assert (await venue.broker.get_order(leg.broker_order_id)).status is OrderStatus.CANCELED
 
+    async def test_a_held_leg_takes_a_new_price_and_stays_held_until_the_entry_fills(self, venue: Venue) -> None:
+        """Alpaca replaces a bracket leg's price (its order guide) and refuses a replace only in
+        accepted, pending_new, pending_cancel or pending_replace (its API reference): a held leg,
+        as a bracket's stop-loss stays while its take-profit works, is replaced and stays held."""
+        accepted = await venue.broker.submit_order(class_order(type="limit", limit_price="185"))
+        take_profit, stop_loss = _legs(accepted)
+
+        replacement = await venue.broker.replace_order(
+            stop_loss.broker_order_id, client_order_id=ClientOrderId(f"r-{new_order_id()}"), stop_price=Decimal(182)
+        )
+        await collect_updates(venue.broker, _event(TradeEvent.REPLACED, stop_loss.broker_order_id))
+
+        assert (replacement.status, replacement.replaces, replacement.stop_price) == (
+            OrderStatus.HELD,
+            stop_loss.broker_order_id,
+            Decimal(182),
+        )
+        assert (replacement.type, replacement.side, replacement.quantity) == (OrderType.STOP, "sell", Decimal(10))
+        assert (await venue.broker.get_order(stop_loss.broker_order_id)).status is OrderStatus.REPLACED
+        assert (await venue.broker.get_order(replacement.broker_order_id)).status is OrderStatus.HELD
+        venue.set_price("AAPL", "185")  # the entry fills: its legs, the replacement among them, work
+        await collect_updates(venue.broker, _event(TradeEvent.NEW, replacement.broker_order_id))
+        venue.set_price("AAPL", "182.50")
+        assert (await venue.broker.get_order(replacement.broker_order_id)).status is OrderStatus.NEW
+        venue.set_price("AAPL", "181.90")
+        updates = await collect_updates(venue.broker, _event(TradeEvent.CANCELED, take_profit.broker_order_id))
+        assert _of(updates, replacement.broker_order_id)[-1] is TradeEvent.FILL
+
     @pytest.mark.parametrize(
         ("kw", "field", "said"),
         [

@@ -20,6 +20,7 @@ from litestar import Litestar
 from adapters.memory import InMemoryEventBus
 from adapters.paper import PaperExchange
 from apps.service.app import create_app
+from apps.service.event_stream import QUEUE_SIZE
 from tests.service.conftest import container_for, settings_with
 from trading_core.clock import SystemClock
 
@@ -40,12 +41,15 @@ class Live:
 
 
 @contextmanager
-def running_service(*, token: str | None = TOKEN, exchange: PaperExchange | None = None, **env: str) -> Iterator[Live]:
+def running_service(
+    *, token: str | None = TOKEN, exchange: PaperExchange | None = None, event_queue_size: int = QUEUE_SIZE, **env: str
+) -> Iterator[Live]:
     """The service while the block runs, with `token` (none: open, as the embedded default);
-    prices still, the market always open; `exchange` in place of a fresh paper exchange."""
+    prices still, the market always open; `exchange` in place of a fresh paper exchange; an event
+    stream's client let fall `event_queue_size` events behind before its stream overflows."""
     settings = settings_with(**({"TRADING_API_TOKEN": token} if token else {}), **env)
     broker = exchange if exchange is not None else PaperExchange(SystemClock())
-    app = create_app(container_for(settings, broker, InMemoryEventBus()))
+    app = create_app(container_for(settings, broker, InMemoryEventBus()), event_queue_size=event_queue_size)
     port = free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_config=None, lifespan="on", timeout_graceful_shutdown=1

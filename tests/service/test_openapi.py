@@ -165,6 +165,16 @@ def test_a_patch_must_name_something_to_change(document: dict[str, Any]) -> None
     assert body["not"]["required"] == ["trailPrice", "trailPercent"]  # a trail of one kind, never both
 
 
+@pytest.mark.parametrize("component", ["SubmitOrderRequest", "ModifyOrderRequest"])
+def test_a_trail_percent_is_documented_above_0_and_below_100(document: dict[str, Any], component: str) -> None:
+    field = _component(document, component)["properties"]["trailPercent"]
+    options = field.get("oneOf", [field])  # an optional field is documented as the number or null
+    number = next(option for option in options if option.get("type") == "number")
+
+    assert (number["exclusiveMinimum"], number["exclusiveMaximum"]) == (0, 100)
+    assert "maximum" not in number
+
+
 def test_submit_lists_the_conflict_and_the_body_limit(document: dict[str, Any]) -> None:
     responses = document["paths"]["/api/v1/orders"]["post"]["responses"]
 

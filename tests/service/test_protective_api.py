@@ -190,6 +190,9 @@ INVALID += [
     ({**BRACKET, "orderClass": "oco", "type": "limit", "stopLoss": None}, "stopLoss"),
     ({**BRACKET, "orderClass": "oco", "type": "market"}, "type"),
     ({**SIMPLE, "type": "trailing_stop", "trailPercent": 0}, "trailPercent"),
+    ({**SIMPLE, "type": "trailing_stop", "trailPercent": 100}, "trailPercent"),  # a sell's stop at 0
+    ({**SIMPLE, "type": "trailing_stop", "trailPercent": 150}, "trailPercent"),
+    ({**SIMPLE, "side": "buy", "type": "trailing_stop", "trailPercent": 150}, "trailPercent"),
     ({**SIMPLE, "type": "trailing_stop", "trailPrice": -1}, "trailPrice"),
     ({**SIMPLE, "type": "trailing_stop", "trailPrice": 1, "timeInForce": "ioc"}, "timeInForce"),
     ({**SIMPLE, "type": "stop", "stopPrice": 180, "trailPercent": 1}, "trailPercent"),
@@ -242,6 +245,9 @@ TRAIL_REFUSALS = [
     ({"type": "trailing_stop", "trailPercent": 2}, {"trailPrice": 1}, (422, "INVALID_MODIFICATION", "trailPrice")),
     ({"type": "stop", "stopPrice": 180}, {"trailPrice": 1}, (422, "INVALID_MODIFICATION", "trailPrice")),
     ({"type": "limit", "limitPrice": 200}, {"trailPercent": 1}, (422, "INVALID_MODIFICATION", "trailPercent")),
+    ({"type": "trailing_stop", "trailPercent": 2}, {"trailPercent": 100}, (400, "INVALID_ORDER", "trailPercent")),
+    ({"type": "trailing_stop", "trailPercent": 2}, {"trailPercent": 150}, (400, "INVALID_ORDER", "trailPercent")),
+    ({"type": "trailing_stop", "trailPrice": 5}, {"trailPercent": 150}, (400, "INVALID_ORDER", "trailPercent")),
 ]
 """A sell that the 10 bought hold, then a PATCH of a trail it cannot take: (HTTP status, code, field)."""
 
@@ -321,6 +327,33 @@ async def test_a_brackets_leg_takes_a_new_price_and_stays_in_its_group(api: Clie
     assert response.status_code == 200, new_stop
     assert (new_stop["replaces"], new_stop["parentOrderId"], new_stop["stopPrice"]) == (stop_id, parent_id, 185)
     assert (await order(api, parent_id))["legs"] == [take_profit_id, new_stop["orderId"]]
+    assert (await order(api, new_stop["orderId"]))["status"] == "filled"
+    assert (await order(api, take_profit_id))["status"] == "cancelled"
+
+
+async def test_a_held_leg_takes_a_new_price_stays_held_and_works_once_the_entry_fills(api: Client) -> None:
+    """A bracket's stop-loss leg moved before its entry has filled: Alpaca replaces a held leg, and
+    its stop-loss is held while its take-profit works (docs/api.md, protective orders)."""
+    parent_id = await submitted(api, {**BRACKET, "type": "limit", "limitPrice": 185})
+    take_profit_id, stop_id = (await order(api, parent_id))["legs"]
+
+    response = await api.patch(f"/api/v1/orders/{stop_id}", json={"stopPrice": 182})
+    new_stop = conforms(response.json(), spec.ORDER)
+
+    assert response.status_code == 200, new_stop
+    assert (new_stop["replaces"], new_stop["parentOrderId"], new_stop["stopPrice"]) == (stop_id, parent_id, 182)
+    assert (new_stop["brokerStatus"], new_stop["status"]) == ("held", "new")
+    assert (await order(api, stop_id))["brokerStatus"] == "replaced"
+    assert (await order(api, parent_id))["legs"] == [take_profit_id, new_stop["orderId"]]
+    await move(api, 185)  # the entry fills
+    assert (await order(api, new_stop["orderId"]))["brokerStatus"] == "new"
+    assert (await api.get("/api/v1/positions/AAPL")).json()["protectiveOrderIds"] == [
+        take_profit_id,
+        new_stop["orderId"],
+    ]
+    await move(api, 182.5)
+    assert (await order(api, new_stop["orderId"]))["status"] == "new"  # above its new stop
+    await move(api, 181.9)
     assert (await order(api, new_stop["orderId"]))["status"] == "filled"
     assert (await order(api, take_profit_id))["status"] == "cancelled"
 

@@ -28,7 +28,7 @@ def test_the_readme_curl_lines_name_real_endpoints() -> None:
     readme = (ROOT / "README.md").read_text()
 
     paths = re.findall(r"curl .*?localhost:3001(/api/v1/[A-Za-z/]+)", readme)
-    assert paths == ["/api/v1/orders", "/api/v1/orders/", "/api/v1/positions/AAPL", "/api/v1/orders"]
+    assert paths == ["/api/v1/orders", "/api/v1/orders/", "/api/v1/positions/AAPL", "/api/v1/orders", "/api/v1/orders"]
 
 
 def test_the_simulator_page_names_nothing_it_serves_as_not_served() -> None:

@@ -201,6 +201,17 @@ class TestTrailingStop:
     def test_trail_percent_must_be_positive(self) -> None:
         assert field_refused(type="trailing_stop", trail_percent="0") == "trail_percent"
 
+    @pytest.mark.parametrize("side", ["buy", "sell"])
+    @pytest.mark.parametrize("percent", ["100", "150", "100.0001", "-5"])
+    def test_trail_percent_of_100_or_more_or_not_positive_is_refused(self, side: str, percent: str) -> None:
+        """At 100 % a sell's stop is 0: it never triggers, so the order protects nothing."""
+        assert field_refused(type="trailing_stop", side=side, trail_percent=percent) == "trail_percent"
+
+    def test_a_trail_percent_just_under_100_is_taken(self) -> None:
+        request = create(type="trailing_stop", trail_percent="99.9999")
+
+        assert Decimal("99.9999") == request.trail_percent
+
 
 class TestTimeInForce:
     @pytest.mark.parametrize(

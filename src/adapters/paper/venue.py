@@ -123,7 +123,8 @@ class Venue(Groups):
         What is not given is copied from the old order; without `quantity` the new order takes
         the old one's unfilled remainder. A trailing stop's `trail` replaces its trail of the same
         kind, from the mark as it stands. Events: `pending_replace` and `replaced` for the old
-        order, then `new` (or `accepted` while closed) for the new one, which executes at once.
+        order, then `new` (or `accepted` while closed) for the new one, which executes at once; a
+        held leg's replacement is held in its place instead, and works when its entry has filled.
 
         Raises:
             OrderNotFound: No order has this id.
@@ -132,7 +133,12 @@ class Venue(Groups):
                 taken, its shape, its buying power).
         """
         old = self.open_order(broker_order_id)
-        if old.status not in _REPLACEABLE:
+        # A held leg is replaced too, and its replacement is held in its place: Alpaca refuses a
+        # replace only in accepted, pending_new, pending_cancel and pending_replace (its API
+        # reference), and its order guide says a bracket's legs take a new price, while a
+        # bracket's stop-loss stays held as long as its take-profit works.
+        held = old.status is OrderStatus.HELD
+        if old.status not in _REPLACEABLE and not held:
             raise OrderNotCancelable(f'order in "{old.status}" state cannot be replaced', details={"orderId": old.id})
         if client_order_id in self.by_client:
             checks.duplicate_client_order_id(client_order_id)
@@ -158,6 +164,8 @@ class Venue(Groups):
         if old.parent is not None:  # a leg's new price: it holds nothing, as the leg did not
             checks.check_shape(new.type, new.quantity, new.limit_price, new.stop_price)
             self._take_over_leg(old, new)
+            if held:  # held from now on, in the old leg's place: its group is settled as it ends
+                new.status = OrderStatus.HELD
         else:
             if old.legs:
                 self._take_over_parent(old, new)
@@ -166,7 +174,16 @@ class Venue(Groups):
         self._publish(TradeEvent.PENDING_REPLACE, old, now)
         self._close(old, OrderStatus.REPLACED)
         self._publish(TradeEvent.REPLACED, old, now, replaced_by=new.id)
+        if held:  # it works when its entry has filled, as the leg it replaces would have
+            return self._hold_leg(new, inst, now)
         return self._route(new, inst, now)
+
+    def _hold_leg(self, leg: WorkingOrder, inst: Instrument, now: datetime) -> BrokerOrder:
+        """Take a held leg in, as a group's legs are taken: no event until it is released to work."""
+        self._register(leg, inst)
+        snap = leg.snapshot(now)
+        self.orders[leg.id] = snap
+        return snap
 
     def _trail_over(self, old: WorkingOrder, new: WorkingOrder, trail: Decimal | None) -> None:
         """A trailing stop's replacement: its trail (the new one, in the old one's kind) from the old mark."""

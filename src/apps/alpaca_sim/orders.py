@@ -19,6 +19,8 @@ from trading_core.values import ZERO, BrokerOrderId, ClientOrderId, Symbol, new_
 
 _PENDING = frozenset({OrderStatus.PENDING_NEW, OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE})
 _REPLACEABLE = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
+_CHANGEABLE = _REPLACEABLE | {OrderStatus.HELD}
+"""What a replace may change: a working order, or a leg held for its entry (Alpaca replaces it too)."""
 _DEFAULT_LIMIT = 50
 _MAX_LIMIT = 500
 
@@ -137,9 +139,9 @@ async def replace(sim: Simulation, request: Request, order_id: str) -> Response:
     old_id = _order_id(order_id)
     change = order_requests.replacement(parse.json_object(request.body))
     old = await sim.exchange.get_order(old_id)
-    if old.status in _REPLACEABLE:
-        if _unchanged(old, change):
-            raise errors.forbidden("order parameters are not changed")
+    if old.status in _CHANGEABLE and _unchanged(old, change):
+        raise errors.forbidden("order parameters are not changed")
+    if old.status in _REPLACEABLE:  # a race with a fill: a held leg cannot fill
         race = sim.faults.take("fill_on_replace", request.method, request.path) or sim.faults.take(
             "replace_rejected", request.method, request.path
         )

@@ -33,7 +33,7 @@ from apps.service.controllers.history import AccountHistoryController, FillsCont
 from apps.service.controllers.market import MarketController
 from apps.service.controllers.paper import PaperController
 from apps.service.errors import allow_header, handle_exception
-from apps.service.event_stream import EventFanout
+from apps.service.event_stream import QUEUE_SIZE, EventFanout
 from apps.service.metrics import TradingMetrics
 from trading_core.engine import TradingEngine
 
@@ -110,8 +110,12 @@ def _without_body(send: Send) -> Send:
     return head
 
 
-def create_app(target: Settings | Container) -> Litestar:
-    """The service for `target`: settings (adapters chosen by `apps.bootstrap`) or a ready container."""
+def create_app(target: Settings | Container, *, event_queue_size: int = QUEUE_SIZE) -> Litestar:
+    """The service for `target`: settings (adapters chosen by `apps.bootstrap`) or a ready container.
+
+    `event_queue_size` is how many events one event-stream client may fall behind before its
+    stream ends with an `overflow` event (`apps.service.event_stream.QUEUE_SIZE` by default).
+    """
     if isinstance(target, Settings):
         from apps.bootstrap import build
 
@@ -121,7 +125,7 @@ def create_app(target: Settings | Container) -> Litestar:
     metrics = TradingMetrics()
     container.listeners.append(metrics.on_event)
     container.drift_listeners.append(metrics.on_account_drift)
-    fanout = EventFanout()
+    fanout = EventFanout(event_queue_size)
     container.listeners.append(fanout)
     token = container.settings.api.token
     guards: list[Any] = [BearerTokenGuard(token.reveal())] if token is not None else []

@@ -221,9 +221,12 @@ _AMOUNT_SCHEMAS: Final[dict[type, Schema]] = {
     TrailPercent: Schema(
         type=OpenAPIType.NUMBER,
         exclusive_minimum=0,
-        maximum=_MAX_QUANTITY,
+        exclusive_maximum=100,  # trading_core.trailing.MAX_TRAIL_PERCENT: at 100 a sell's stop is 0
         multiple_of=0.0001,
-        description="A trail in percent of the high-water mark: greater than 0, at most 4 decimal places.",
+        description=(
+            "A trail in percent of the high-water mark: greater than 0 and less than 100 (at 100 a sell's "
+            "stop would be 0), at most 4 decimal places."
+        ),
     ),
     OrderPrice: Schema(
         type=OpenAPIType.NUMBER,

@@ -47,7 +47,8 @@ class OrderPrice(JsonNumber):
 
 
 class TrailPercent(JsonNumber):
-    """Greater than 0, at most 4 decimal places: a trailing stop's trail in percent of its high-water mark."""
+    """Greater than 0 and less than 100, at most 4 decimal places: a trailing stop's trail in percent of its
+    high-water mark (`trading_core.trailing.check_trail_percent`)."""
 
 
 class QueryQuantity(Decimal):

@@ -25,6 +25,7 @@ from trading_core.history import (
     PortfolioSnapshot,
     Timeframe,
     check_instant,
+    check_page_size,
     day_bounds,
     history_filter,
     in_timeframe,
@@ -132,14 +133,15 @@ class History:
         limit: int = 100,
         cursor: str | None = None,
     ) -> ClosedPositionPage:
-        """A page of the positions closed in [since, until) (any time by default), in `symbol` (any
-        when None), the latest closed first.
+        """A page of at most `limit` (1 to `MAX_PAGE_SIZE`, 500) of the positions closed in
+        [since, until) (any time by default), in `symbol` (any when None), the latest closed first.
 
         Raises:
-            TypeError: `since` or `until` is not a datetime.
-            ValueError: `since` or `until` is naive.
+            TypeError: `limit` is not an int, or `since` or `until` is not a datetime.
+            ValueError: `limit` is below 1 or above 500, or `since` or `until` is naive.
             InvalidCursor: `cursor` is not one a listing of closed positions gave.
         """
+        check_page_size(limit)
         where = history_filter(symbol=symbol, since=since, until=until)
         return await self._parts.store.list_closed_positions(
             symbol=where.symbol, since=since, until=until, limit=limit, cursor=cursor

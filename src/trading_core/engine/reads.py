@@ -12,7 +12,7 @@ from trading_core.engine.history import History
 from trading_core.engine.parts import EngineParts
 from trading_core.enums import Side
 from trading_core.errors import PositionNotFound
-from trading_core.history import DayPnl, FillPage, history_filter
+from trading_core.history import DayPnl, FillPage, check_page_size, history_filter
 from trading_core.market import EASTERN
 from trading_core.orders import Order
 from trading_core.ports import OrderFilter, OrderPage
@@ -66,13 +66,16 @@ class EngineReads:
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> OrderPage:
-        """A page of orders, newest first: those in `symbol`, on `side`, of `strategy_id` and
-        created in [since, until), each None for any.
+        """A page of at most `limit` orders, newest first: those in `symbol`, on `side`, of
+        `strategy_id` and created in [since, until), each None for any. `limit` is 1 to
+        `MAX_PAGE_SIZE` (500, as the API's `?limit=`); page on with the page's `next_cursor`.
 
         Raises:
-            ValueError: `side` is neither buy nor sell, `strategy_id` is no UUID, or `since` or `until` is naive.
-            TypeError: `since` or `until` is not a datetime.
+            ValueError: `limit` is below 1 or above 500, `side` is neither buy nor sell,
+                `strategy_id` is no UUID, or `since` or `until` is naive.
+            TypeError: `limit` is not an int, or `since` or `until` is not a datetime.
         """
+        check_page_size(limit)
         where = history_filter(symbol=symbol, side=side, strategy_id=strategy_id, since=since, until=until)
         return await self._history.orders(status, limit, cursor, where)
 
@@ -87,12 +90,15 @@ class EngineReads:
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> FillPage:
-        """A page of fills, newest first, filtered as `list_orders` (by their time; the rest are their order's).
+        """A page of at most `limit` fills (1 to `MAX_PAGE_SIZE`, 500), newest first, filtered as
+        `list_orders` (by their time; the rest are their order's).
 
         Raises:
-            ValueError: `side` is neither buy nor sell, `strategy_id` is no UUID, or `since` or `until` is naive.
-            TypeError: `since` or `until` is not a datetime.
+            ValueError: `limit` is below 1 or above 500, `side` is neither buy nor sell,
+                `strategy_id` is no UUID, or `since` or `until` is naive.
+            TypeError: `limit` is not an int, or `since` or `until` is not a datetime.
         """
+        check_page_size(limit)
         where = history_filter(symbol=symbol, side=side, strategy_id=strategy_id, since=since, until=until)
         return await self._history.fills(where, limit, cursor)
 

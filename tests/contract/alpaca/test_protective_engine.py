@@ -83,6 +83,49 @@ async def test_the_order_poll_shows_a_trailing_stops_mark_as_alpaca_reports_it(
     assert (await engine.get_order(result.order.id)).hwm == Decimal(200)
 
 
+async def test_a_held_stop_loss_takes_a_new_price_over_the_adapter_and_works_once_the_entry_fills(
+    engine: TradingEngine, alpaca_sim: SimServer
+) -> None:
+    """A bracket's stop-loss moved while its limit entry rests: Alpaca replaces a held leg (its API
+    reference lists the statuses a replace is refused in, and held is not one); the replacement
+    stays held in the group, then works and protects what the entry bought."""
+    alpaca_sim.set_price("AAPL", "190")
+    result = await engine.submit(
+        OrderRequest.create(
+            symbol="AAPL",
+            side=Side.BUY,
+            type=OrderType.LIMIT,
+            quantity=Decimal(10),
+            limit_price=Decimal(185),
+            order_class=OrderClass.BRACKET,
+            take_profit=TakeProfit(Decimal(200)),
+            stop_loss=StopLoss(Decimal(180)),
+        )
+    )
+    parent_id = result.order.id
+    take_profit_id, stop_id = (await engine.get_order(parent_id)).legs
+    await eventually(lambda: _is(engine, stop_id, OrderStatus.HELD), what="the legs held")
+
+    replaced = await engine.replace(stop_id, stop_price=Decimal(182))
+    new_stop = replaced.order
+    await eventually(lambda: _is(engine, stop_id, OrderStatus.REPLACED), what="the old stop replaced")
+
+    assert (new_stop.status, new_stop.replaces, new_stop.leg_of, new_stop.stop_price) == (
+        OrderStatus.HELD,
+        stop_id,
+        parent_id,
+        Decimal(182),
+    )
+    assert (await engine.get_order(parent_id)).legs == (take_profit_id, new_stop.id)
+    alpaca_sim.set_price("AAPL", "185")
+    await eventually(lambda: _is(engine, new_stop.id, OrderStatus.NEW), what="the new stop released")
+    alpaca_sim.set_price("AAPL", "181.90")
+    await eventually(lambda: _is(engine, new_stop.id, OrderStatus.FILLED), what="the new stop filled")
+    await eventually(lambda: _is(engine, take_profit_id, OrderStatus.CANCELED), what="the take-profit cancelled")
+    assert await engine.find_position("AAPL") is None
+    assert (await engine.realized_pnl()).total == Decimal("-31.00")  # (181.90 - 185) x 10
+
+
 async def _is(engine: TradingEngine, order_id: OrderId, status: OrderStatus) -> bool:
     return (await engine.get_order(order_id)).status is status
 

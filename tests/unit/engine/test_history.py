@@ -14,7 +14,7 @@ from trading_core import TestClock
 from trading_core.engine import TradingEngine
 from trading_core.enums import PositionSide, Side
 from trading_core.errors import PositionNotFound
-from trading_core.history import Timeframe
+from trading_core.history import MAX_PAGE_SIZE, Timeframe
 from trading_core.ports import OrderFilter
 
 TREND = "0190a0e0-0000-7000-8000-000000000001"
@@ -138,6 +138,40 @@ async def test_a_time_that_names_no_instant_is_refused_by_every_listing(
     for listing in listings:
         with pytest.raises(error, match=message):
             await listing()
+
+
+@pytest.mark.parametrize(
+    ("limit", "error", "message"),
+    [
+        (501, ValueError, "limit must be from 1 to 500, was 501"),
+        (10_000, ValueError, "limit must be from 1 to 500"),
+        (0, ValueError, "limit must be from 1 to 500, was 0"),
+        (-1, ValueError, "limit must be from 1 to 500"),
+        ("100", TypeError, "limit must be an int"),
+        (True, TypeError, "limit must be an int"),
+    ],
+)
+async def test_a_page_beyond_the_apis_bound_is_refused_by_every_listing(
+    engine: TradingEngine, limit: object, error: type[Exception], message: str
+) -> None:
+    """The API caps `?limit=` at 500; the library's listings hold to the same bound."""
+    listings = [
+        lambda: engine.list_orders(status=OrderFilter.ALL, limit=limit),  # type: ignore[arg-type]
+        lambda: engine.list_fills(limit=limit),  # type: ignore[arg-type]
+        lambda: engine.history.closed_positions(limit=limit),  # type: ignore[arg-type]
+    ]
+    for listing in listings:
+        with pytest.raises(error, match=message):
+            await listing()
+
+
+async def test_a_page_of_the_bound_is_listed(engine: TradingEngine, exchange: PaperExchange) -> None:
+    exchange.set_price("AAPL", Decimal("50.00"))
+    await engine.submit(market("AAPL", "buy", 1))
+
+    page = await engine.list_orders(status=OrderFilter.ALL, limit=MAX_PAGE_SIZE)
+
+    assert (len(page.orders), MAX_PAGE_SIZE) == (1, 500)
 
 
 @pytest.mark.parametrize("day", ["2026-03-02", datetime(2026, 3, 2, tzinfo=UTC)])

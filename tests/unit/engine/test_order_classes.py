@@ -267,6 +267,25 @@ async def test_a_trailing_stop_keeps_its_mark_and_its_trail_can_be_replaced(
     assert (await engine.get_order(new.id)).status is OrderStatus.FILLED
 
 
+@pytest.mark.parametrize("trail", [D(100), D(150)])
+async def test_a_trail_percent_of_100_or_more_is_refused_on_replace_and_nothing_changes(
+    engine: TradingEngine, exchange: PaperExchange, trail: Decimal
+) -> None:
+    exchange.set_price("AAPL", D(100))
+    await engine.submit(OrderRequest.create(symbol="AAPL", side="buy", type="market", quantity="10"))
+    trailing = OrderRequest.create(
+        symbol="AAPL", side="sell", type="trailing_stop", quantity="10", trail_percent="5", time_in_force="gtc"
+    )
+    result = await engine.submit(trailing)
+
+    with pytest.raises(InvalidOrder) as e:
+        await engine.replace(result.order.id, trail=trail)
+
+    assert (e.value.code, e.value.field) == ("INVALID_MODIFICATION", "trail_percent")
+    kept = await engine.get_order(result.order.id)
+    assert (kept.trail_percent, kept.status, kept.replaced_by) == (D(5), OrderStatus.NEW, None)
+
+
 async def test_a_trail_for_another_order_is_refused(engine: TradingEngine, exchange: PaperExchange) -> None:
     exchange.set_price("AAPL", D(100))
     result = await engine.submit(

@@ -8,6 +8,7 @@ const TOKEN_KEY = "trading-engine.token";
 const FEED_LIMIT = 200; // lines kept in the feed: an old event scrolls away rather than piling up
 const CURVE_MIN_POINTS = 30;
 const POLL_MS = 3000; // prices move between events: positions and the account are read again this often
+const ORDERS_LISTED = 200; // open orders read at once (the API pages by 500 at most): the newest, then a note
 const $ = (id) => document.getElementById(id);
 
 const state = { orders: [], feedOpen: false };
@@ -179,14 +180,23 @@ function renderPositions(positions) {
 }
 
 async function refreshOrders() {
-  const page = await api("GET", "/api/v1/orders?status=open&limit=200");
+  const page = await api("GET", `/api/v1/orders?status=open&limit=${ORDERS_LISTED}`);
   state.orders = page.orders;
-  renderOrders(page.orders);
+  renderOrders(page.orders, Boolean(page.nextCursor));
 }
 
-function renderOrders(orders) {
+// `more`: the page has a next one, so more orders are open than are listed; the count says so
+// ("200+") rather than passing the page's size off as the number open.
+function renderOrders(orders, more = false) {
   const body = $("orders-body");
-  $("orders-count").textContent = orders.length ? String(orders.length) : "";
+  const count = $("orders-count");
+  count.textContent = orders.length ? `${orders.length}${more ? "+" : ""}` : "";
+  const note = $("orders-more");
+  note.textContent = more
+    ? `Only the newest ${orders.length} open orders are listed; more are open. Cancel all cancels every one; GET /api/v1/orders?status=open pages through them.`
+    : "";
+  note.hidden = !more;
+  count.title = note.textContent;
   if (!orders.length) {
     body.replaceChildren(emptyRow(9, "No open order."));
     return;
@@ -367,13 +377,30 @@ function onEvent(kind, data) {
     return;
   }
   if (kind === "overflow") {
-    showError(new ApiError(0, "FEED_OVERFLOW", `the feed fell behind and missed ${data.missed} events: reloaded`));
+    feedOverflowed(data.missed);
     return;
   }
   const feed = $("feed");
   feed.prepend(feedLine({ time: data.time, kind, ...describe(kind, data.data || {}) }));
   while (feed.children.length > FEED_LIMIT) feed.lastChild.remove();
   refreshSoon();
+}
+
+// The stream fell too far behind and the server let it go (the stream ends after this): the events
+// in between will never come, so whatever the page shows is read again from the API, the feed's
+// fills included, and the feed says where its gap is. The reconnect's `ready` reads it all once more.
+async function feedOverflowed(missed) {
+  const skipped = `${plain.format(missed)} event${missed === 1 ? "" : "s"} skipped`;
+  showError(new ApiError(0, "FEED_OVERFLOW", `the live feed fell behind, ${skipped}: orders, positions, the account and the recent fills are read again from the API`));
+  await Promise.all([refreshAll(), loadRecentFills().catch((e) => showError(e, true))]);
+  $("feed").prepend(el(
+    "li",
+    { class: "feed-line feed-gap", "data-kind": "overflow" },
+    el("span", { class: "time" }, fmtTime(new Date().toISOString())),
+    el("span", { class: "kind" }, "gap"),
+    el("span", { class: "symbol" }, ""),
+    el("span", { class: "text" }, `${skipped} (the feed fell behind): the page was read again; the fills below are the latest`),
+  ));
 }
 
 function setFeed(open) {

@@ -24,7 +24,7 @@ from apps.service.history_schemas import (
 from apps.service.schemas import TICKER_PATTERN, UUID_PATTERN
 from trading_core.errors import InvalidCursor
 from trading_core.fills import Fill
-from trading_core.history import ClosedPosition, PortfolioSnapshot, Timeframe
+from trading_core.history import MAX_PAGE_SIZE, ClosedPosition, PortfolioSnapshot, Timeframe
 from trading_core.values import Symbol, at_four_places, money
 
 SymbolQuery = Annotated[
@@ -38,7 +38,8 @@ SinceQuery = Annotated[
 UntilQuery = Annotated[
     str | None, QueryParameter(description="Before this instant (exclusive): RFC 3339, with its offset.")
 ]
-LimitQuery = Annotated[int, QueryParameter(ge=1, le=500)]
+LimitQuery = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)]
+"""A page's size: the library's bound (`trading_core.history.MAX_PAGE_SIZE`)."""
 AfterQuery = Annotated[str | None, QueryParameter(description="nextCursor of the previous page.")]
 TimeframeName = Literal["1Min", "5Min", "15Min", "1H", "1D", "all"]
 

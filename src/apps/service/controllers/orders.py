@@ -14,6 +14,7 @@ from apps.service.codec import ExactResponse
 from apps.service.control_schemas import CancelAllOrdersResponse, CancelFailureBody
 from apps.service.controllers.docs import Engine, errors, rejection
 from apps.service.controllers.history import (
+    LimitQuery,
     SideQuery,
     SinceQuery,
     StrategyQuery,
@@ -38,6 +39,7 @@ from trading_core.enums import OrderStatus, SubmitStatus, TimeInForce
 from trading_core.errors import InvalidCursor, InvalidModification, InvalidOrder, OrderNotFound, RiskRejected
 from trading_core.orders import Order
 from trading_core.ports import OrderFilter
+from trading_core.trailing import check_trail_percent
 from trading_core.values import OrderId, canonical_uuid
 
 _PENDING = ResponseSpec(
@@ -62,7 +64,7 @@ async def _new_trail(data: ModifyOrderRequest, engine: TradingEngine, order_id: 
     one `trail`, of the kind the order has, and cannot switch from a trail in dollars to one in percent.
 
     Raises:
-        InvalidOrder: both trailPrice and trailPercent.
+        InvalidOrder: both trailPrice and trailPercent, or a trailPercent not in (0, 100).
         InvalidModification: a trail for an order that is no trailing stop, or of the other kind.
     """
     trails = (("trail_price", data.trail_price), ("trail_percent", data.trail_percent))
@@ -71,6 +73,8 @@ async def _new_trail(data: ModifyOrderRequest, engine: TradingEngine, order_id: 
         return None
     if len(given) == 2:
         raise InvalidOrder("give one of trailPrice and trailPercent, not both", field="trail_price")
+    if data.trail_percent is not None:  # malformed whatever the order: 400, before the order is read
+        check_trail_percent(data.trail_percent)
     ((name, value),) = given
     old = await engine.get_order(order_id)
     kind = "trail_price" if old.trail_price is not None else "trail_percent" if old.trail_percent is not None else None
@@ -125,7 +129,7 @@ class OrdersController(Controller):
         *,
         engine: Engine,
         status: FromQuery[Literal["open", "closed", "all"]] = "open",
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+        limit: LimitQuery = 100,
         after: Annotated[str | None, QueryParameter(description="nextCursor of the previous page.")] = None,
         symbol: SymbolQuery = None,
         side: SideQuery = None,
