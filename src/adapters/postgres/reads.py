@@ -13,6 +13,7 @@ from typing import Any, Final
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.cursor import decode_cursor, encode_cursor, encode_fill_cursor
+from adapters.limits import check_limit
 from adapters.postgres import history, rows
 from adapters.postgres.errors import translated
 from trading_core.enums import TradingState
@@ -68,8 +69,7 @@ class StoreReads:
         Raises:
             ValueError: `limit` is less than 1.
         """
-        if limit < 1:
-            raise ValueError(f"limit must be at least 1, was {limit}")
+        check_limit(limit)
         filtered = history.filter_conditions(where, "o.created_at")
         if filtered is None:
             if cursor is not None:
@@ -101,8 +101,7 @@ class StoreReads:
         Raises:
             ValueError: `limit` is less than 1.
         """
-        if limit < 1:
-            raise ValueError(f"limit must be at least 1, was {limit}")
+        check_limit(limit)
         below = history.below_fill(cursor) if cursor is not None else None
         filtered = history.filter_conditions(where, "f.filled_at")
         if filtered is None:
@@ -138,8 +137,7 @@ class StoreReads:
         Raises:
             ValueError: `limit` is less than 1.
         """
-        if limit < 1:
-            raise ValueError(f"limit must be at least 1, was {limit}")
+        check_limit(limit)
         conditions, params = history.closed_conditions(symbol, since, until, cursor)
         where_sql = " WHERE " + " AND ".join(conditions) if conditions else ""
         found = await self._fetchall(

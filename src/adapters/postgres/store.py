@@ -20,6 +20,7 @@ import psycopg
 from psycopg import pq
 from psycopg_pool import AsyncConnectionPool
 
+from adapters.limits import check_limit
 from adapters.outbox import PayloadOf
 from adapters.postgres import history, rows
 from adapters.postgres.batch import WriteBatch, WriteKind
@@ -159,8 +160,7 @@ class PostgresOrderStore(StoreReads):
             ValueError: `limit` is below 1.
             StoreError: the database refused or could not be reached.
         """
-        if limit < 1:
-            raise ValueError(f"limit must be at least 1, was {limit}")
+        check_limit(limit)
         with translated():
             async with self._pool.connection() as conn:
                 cursor = await conn.execute(PRUNE, (sent_before, limit))
@@ -176,8 +176,7 @@ class PostgresOrderStore(StoreReads):
         Raises:
             ValueError: `limit` is less than 1.
         """
-        if limit < 1:
-            raise ValueError(f"limit must be at least 1, was {limit}")
+        check_limit(limit)
         return self._claim(limit)
 
     @asynccontextmanager
