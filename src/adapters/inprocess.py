@@ -108,13 +108,7 @@ def connect(
         ValueError: a broker that is none of these, keys missing for Alpaca or given for `paper`, or a
             `snapshot_interval` that is not positive.
     """
-    alpaca_url = _ALPACA_HOSTS.get(broker, broker if broker.startswith(("http://", "https://")) else None)
-    if broker != "paper" and alpaca_url is None:
-        raise ValueError(f"broker must be paper, alpaca-paper, alpaca-live or an http(s) URL, was {broker!r}")
-    if alpaca_url is not None and (key_id is None or secret_key is None):
-        raise ValueError(f"{broker} needs key_id and secret_key")
-    if alpaca_url is None and (key_id is not None or secret_key is not None):
-        raise ValueError("the paper exchange takes no keys (did you mean broker='alpaca-paper'?)")
+    alpaca_url = _alpaca_url(broker, key_id, secret_key)
     if snapshot_interval is not None and not snapshot_interval > 0:  # 0 would snapshot without pause
         raise ValueError(f"snapshot_interval must be more than 0 seconds, or None for none, was {snapshot_interval}")
     return Connection(
@@ -133,6 +127,22 @@ def connect(
             clock=clock or SystemClock(),
         )
     )
+
+
+def _alpaca_url(broker: BrokerChoice, key_id: str | None, secret_key: str | None) -> str | None:
+    """The trading API `broker` names (None for the paper exchange), its keys checked.
+
+    Raises:
+        ValueError: a broker that is none of `BrokerChoice`'s, keys missing for Alpaca or given for `paper`.
+    """
+    alpaca_url = _ALPACA_HOSTS.get(broker, broker if broker.startswith(("http://", "https://")) else None)
+    if broker != "paper" and alpaca_url is None:
+        raise ValueError(f"broker must be paper, alpaca-paper, alpaca-live or an http(s) URL, was {broker!r}")
+    if alpaca_url is not None and (key_id is None or secret_key is None):
+        raise ValueError(f"{broker} needs key_id and secret_key")
+    if alpaca_url is None and (key_id is not None or secret_key is not None):
+        raise ValueError("the paper exchange takes no keys (did you mean broker='alpaca-paper'?)")
+    return alpaca_url
 
 
 @attrs.frozen(kw_only=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import attrs
 
@@ -131,44 +132,15 @@ class Order:
             raise InvalidOrder(
                 "a notional order is resolved to a quantity before it becomes an order", field="notional"
             )
-        fields = {  # every field, in declaration order: see trading_core.order_build
-            "id": order_id,
-            "client_order_id": client_order_id,
-            "symbol": request.symbol,
-            "side": request.side,
-            "type": request.type,
-            "time_in_force": request.time_in_force,
-            "quantity": request.quantity,
-            "status": status,
-            "created_at": now,
-            "updated_at": now,
-            "limit_price": request.limit_price,
-            "stop_price": request.stop_price,
-            "trail_price": request.trail_price,
-            "trail_percent": request.trail_percent,
-            "extended_hours": request.extended_hours,
-            "filled_quantity": ZERO,
-            "filled_notional": ZERO,
-            "broker_order_id": None,
-            "strategy_id": request.strategy_id,
-            "decision_id": request.decision_id,
-            "submitted_at": None,
-            "filled_at": None,
-            "cancelled_at": None,
-            "rejection_code": None,
-            "rejection_reason": None,
-            "replaces": replaces,
-            "replaced_by": None,
-            "parent_id": parent_id,
-            "order_class": request.order_class,
-            "take_profit": request.take_profit,
-            "stop_loss": request.stop_loss,
-            "legs": (),
-            "leg_of": None,
-            "hwm": None,
-            "engine_protection": None,
-            "execution_ids": frozenset(),
-        }
+        fields = _new_order_fields(
+            request,
+            order_id=order_id,
+            client_order_id=client_order_id,
+            now=now,
+            status=status,
+            parent_id=parent_id,
+            replaces=replaces,
+        )
         return built(cls, fields)
 
     @property
@@ -221,6 +193,57 @@ class Order:
         if self.broker_order_id is None:
             return SubmitStatus.PENDING
         return SubmitStatus.ACCEPTED
+
+
+def _new_order_fields(
+    request: OrderRequest,
+    *,
+    order_id: OrderId,
+    client_order_id: ClientOrderId,
+    now: datetime,
+    status: OrderStatus,
+    parent_id: OrderId | None,
+    replaces: OrderId | None,
+) -> dict[str, Any]:
+    """The fields of a new order for `request` (`Order.from_request`), its quantity resolved."""
+    return {  # every field, in declaration order: see trading_core.order_build
+        "id": order_id,
+        "client_order_id": client_order_id,
+        "symbol": request.symbol,
+        "side": request.side,
+        "type": request.type,
+        "time_in_force": request.time_in_force,
+        "quantity": request.quantity,
+        "status": status,
+        "created_at": now,
+        "updated_at": now,
+        "limit_price": request.limit_price,
+        "stop_price": request.stop_price,
+        "trail_price": request.trail_price,
+        "trail_percent": request.trail_percent,
+        "extended_hours": request.extended_hours,
+        "filled_quantity": ZERO,
+        "filled_notional": ZERO,
+        "broker_order_id": None,
+        "strategy_id": request.strategy_id,
+        "decision_id": request.decision_id,
+        "submitted_at": None,
+        "filled_at": None,
+        "cancelled_at": None,
+        "rejection_code": None,
+        "rejection_reason": None,
+        "replaces": replaces,
+        "replaced_by": None,
+        "parent_id": parent_id,
+        "order_class": request.order_class,
+        "take_profit": request.take_profit,
+        "stop_loss": request.stop_loss,
+        "legs": (),
+        "leg_of": None,
+        "hwm": None,
+        "engine_protection": None,
+        "execution_ids": frozenset(),
+    }
 
 
 def in_doubt(order: Order) -> bool:

@@ -101,8 +101,7 @@ class OrderRequest:
             strategy_id=None if strategy_id is None else _uuid_text(strategy_id, "strategy_id"),
             decision_id=None if decision_id is None else _uuid_text(decision_id, "decision_id"),
         )
-        if order_class is not OrderClass.SIMPLE or take_profit is not None or stop_loss is not None:
-            request = _with_exits(request, order_class, take_profit, stop_loss)
+        request = _with_exits(request, order_class, take_profit, stop_loss)
         validate(request)
         return request
 
@@ -164,7 +163,12 @@ def validate(request: OrderRequest) -> None:
 
 
 def _with_exits(request: OrderRequest, order_class: object, take_profit: object, stop_loss: object) -> OrderRequest:
-    """The request with its order class and exits parsed; an OCO's limit price defaults to its take-profit's."""
+    """The request with its order class and exits parsed; an OCO's limit price defaults to its take-profit's.
+
+    A simple order without exits, the usual request, is returned as it is.
+    """
+    if order_class is OrderClass.SIMPLE and take_profit is None and stop_loss is None:
+        return request
     cls = _enum(OrderClass, "simple" if order_class == "" else order_class, "order_class")
     tp, sl = parse_take_profit(take_profit), parse_stop_loss(stop_loss)
     limit = request.limit_price

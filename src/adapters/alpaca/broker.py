@@ -10,8 +10,8 @@ New orders also wait for the stream to be ready, so none goes out between a reco
 the backfill that recovers what the stream missed.
 Quotes come from the market-data stream (`quotes.py`), which `open()` starts too: a symbol is
 subscribed the first time `latest_quote` asks for it, or when it is held or has an open order in
-a listing; REST is asked only when the cached quote is not current. Bars and snapshots are read
-from the data API (`bars.py`) under the data host's own request budget (`rest.data_budget`).
+a listing. The market data and asset reads (`latest_quote`, `get_bars`, `get_snapshots`,
+`get_asset`, `watch_marks`, `pushing`) are inherited from `market_data.AlpacaMarketData`.
 """
 
 from __future__ import annotations
@@ -20,35 +20,33 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Self
-from urllib.parse import quote as quote_path
+from typing import TYPE_CHECKING, Final, Self
 
 import httpx
 
 from adapters.alpaca import codec
 from adapters.alpaca.backoff import Backoff
-from adapters.alpaca.bars import read_bars, read_snapshots
 from adapters.alpaca.budget import Priority, RequestBudget
 from adapters.alpaca.config import AlpacaSettings
 from adapters.alpaca.errors import Operation, Unanswered
 from adapters.alpaca.lookup import find_unanswered
+from adapters.alpaca.market_data import AlpacaMarketData
 from adapters.alpaca.quotes import QuoteStream
 from adapters.alpaca.reading import each, order_path, parsed, read_fill_activities, read_orders
-from adapters.alpaca.rest import AlpacaRestClient, Host, Request, Retry
+from adapters.alpaca.rest import AlpacaRestClient, Request, Retry
 from adapters.alpaca.sequencer import UpdateSequencer
 from adapters.alpaca.stream import TradeUpdatesStream, UpdateInbox
-from trading_core.bars import Bar, Snapshot, Timeframe, check_range
 from trading_core.broker_models import BrokerOrder, BrokerPosition, TradeUpdate
 from trading_core.clock import Clock
 from trading_core.enums import OrderStatus, Side, TimeInForce
-from trading_core.errors import BrokerError, NotFound, OrderNotCancelable, OrderNotFound, UnknownSymbol
-from trading_core.market import Account, Asset, MarketClock, Quote
+from trading_core.errors import BrokerError, NotFound, OrderNotCancelable, OrderNotFound
+from trading_core.market import Account, MarketClock
 from trading_core.orders import Order
-from trading_core.ports import MarkListener, OrderFilter
+from trading_core.ports import OrderFilter
 from trading_core.values import ZERO, BrokerOrderId, ClientOrderId, Symbol, canonical_uuid
 
 if TYPE_CHECKING:
@@ -63,8 +61,8 @@ _HEALTHY_FOR: Final = 5.0
 _CANCELING: Final = frozenset({OrderStatus.PENDING_CANCEL, OrderStatus.CANCELED})
 
 
-class AlpacaBroker:
-    """Alpaca's trading API as the engine's Broker and MarketData.
+class AlpacaBroker(AlpacaMarketData):
+    """Alpaca's trading API as the engine's Broker and MarketData (the latter inherited: `AlpacaMarketData`).
 
     Args:
         client: One pooled `httpx.AsyncClient` for both hosts; its owner closes it.
@@ -95,9 +93,9 @@ class AlpacaBroker:
         self.quotes = QuoteStream(settings, rng=self._rng)
         self._quotes_task: asyncio.Task[None] | None = None
         self._positions: dict[Symbol, Decimal] = {}
+        """Last known position per symbol: an order that reduces one goes first in the budget."""
         self._known_assets: set[Symbol] = set()
         """Symbols Alpaca has listed: an empty page of their bars is not checked again."""
-        """Last known position per symbol: an order that reduces one goes first in the budget."""
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -290,7 +288,7 @@ class AlpacaBroker:
                 return  # an earlier, unanswered attempt did it
             raise
 
-    # ---------------------------------------------------------------- account, positions, assets, clock
+    # ---------------------------------------------------------------- account, positions, clock
 
     async def list_positions(self) -> list[BrokerPosition]:
         positions = each(codec.position, await self._read("/v2/positions"), "position")
@@ -304,83 +302,10 @@ class AlpacaBroker:
     async def get_clock(self) -> MarketClock:
         return parsed(codec.clock, await self._read("/v2/clock"))
 
-    async def get_asset(self, symbol: Symbol) -> Asset | None:
-        try:
-            data = await self._read(f"/v2/assets/{quote_path(str(symbol), safe='')}")
-        except NotFound:
-            return None
-        except BrokerError as e:
-            if e.status == 422:  # not a symbol Alpaca can look up
-                return None
-            raise
-        return parsed(codec.asset, data)
-
-    def watch_marks(self, listener: MarkListener) -> None:
-        """Call `listener(symbol, price)` with each quote the market-data stream delivers (the mid)."""
-        self.quotes.listeners.append(listener)
-
-    def pushing(self, symbol: Symbol) -> bool:
-        """While the stream keeps the symbol's quote live (subscribed, connected): `quotes.py`."""
-        return self.quotes.live(symbol)
-
     @property
     def reconnections(self) -> int:
         """How many times the trade_updates stream has connected and been backfilled."""
         return self.stream.backfills
-
-    async def latest_quote(self, symbol: Symbol) -> Quote | None:
-        """The market-data stream's quote while it is current (see `quotes.py`), else REST's.
-
-        The symbol is subscribed on the stream from its first request on.
-        """
-        cached = self.quotes.current(symbol, self.settings.quote_max_age)
-        await self.quotes.want((symbol,))
-        if cached is not None:
-            return cached
-        asked_at = self.quotes.now()
-        quote = await self._rest_quote(symbol)
-        if quote is not None:
-            self.quotes.remember(quote, asked_at)
-        return quote
-
-    async def _rest_quote(self, symbol: Symbol) -> Quote | None:
-        params = {"feed": self.settings.feed} if self.settings.feed else None
-        path = f"/v2/stocks/{quote_path(str(symbol), safe='')}/quotes/latest"
-        try:
-            data = await self.rest.call(
-                Request("GET", path, Operation.READ, Priority.SYNC, params=params, host=Host.DATA)
-            )
-        except NotFound:
-            return None
-        return parsed(lambda d: codec.quote(symbol, d), data)
-
-    async def get_bars(self, symbol: Symbol, timeframe: Timeframe, start: datetime, end: datetime) -> list[Bar]:
-        """Every bar in [start, end] from the data API (`bars.py`), page after page, each a request of
-        the data host's budget.
-
-        Raises:
-            InvalidMarketDataRequest: `end` before `start`, or a naive instant.
-            UnknownSymbol: Alpaca has no bars and no asset of that symbol.
-            BrokerError: Alpaca could not be asked.
-        """
-        check_range(start, end)
-        found = await read_bars(self._read_data, symbol, timeframe, start, end, feed=self.settings.feed)
-        if found or symbol in self._known_assets:
-            return found
-        if await self.get_asset(symbol) is None:  # the data API answers an unknown symbol with no bars
-            raise UnknownSymbol(f"{symbol} is not an asset Alpaca knows", details={"symbol": str(symbol)})
-        self._known_assets.add(symbol)  # asked once: a quiet range polled again costs no trading request
-        return found
-
-    async def get_snapshots(self, symbols: Sequence[Symbol]) -> dict[Symbol, Snapshot]:
-        """The data API's snapshots of `symbols` (one request of the data host's budget); unknown ones left out."""
-        if not symbols:
-            return {}
-        return await read_snapshots(self._read_data, symbols, feed=self.settings.feed)
-
-    async def _read_data(self, path: str, params: Mapping[str, str]) -> Any:
-        request = Request("GET", path, Operation.READ, Priority.SYNC, params=params, host=Host.DATA, patient=True)
-        return await self.rest.call(request)
 
     # ---------------------------------------------------------------- trade updates and health
 
@@ -410,11 +335,6 @@ class AlpacaBroker:
         if self._task is None:
             raise BrokerError("the Alpaca broker is not open; the order was not sent", retryable=False)
         await self.stream.wait_ready(self.settings.stream.ready_timeout)
-
-    async def _read(
-        self, path: str, params: Mapping[str, str] | None = None, *, priority: Priority = Priority.SYNC
-    ) -> Any:
-        return await self.rest.call(Request("GET", path, Operation.READ, priority, params=params))
 
     def _reduces(self, order: Order) -> bool:
         """Whether the order only takes an existing position towards zero."""

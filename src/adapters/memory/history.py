@@ -14,6 +14,7 @@ from decimal import Decimal
 from itertools import count, islice
 
 from adapters.cursor import decode_fill_cursor, encode_fill_cursor
+from adapters.limits import check_limit
 from trading_core.fills import Fill
 from trading_core.history import ClosedPosition, ClosedPositionPage, PortfolioSnapshot
 from trading_core.market import eastern_date
@@ -92,8 +93,7 @@ class History:
         Raises:
             ValueError: `limit` is less than 1.
         """
-        if limit < 1:
-            raise ValueError(f"limit must be at least 1, was {limit}")
+        check_limit(limit)
         keys = self.closed
         end = len(keys)
         if cursor is not None:

@@ -16,6 +16,7 @@ from decimal import Decimal
 from itertools import islice
 
 from adapters.cursor import decode_cursor, decode_fill_cursor, encode_cursor, encode_fill_cursor
+from adapters.limits import check_limit
 from adapters.memory.tables import Tables, TimeKey
 from adapters.memory.unit_of_work import KeyLocks, MemoryUnitOfWork
 from adapters.outbox import ClaimedBatch, LazyOutboxMessage, PayloadOf
@@ -88,8 +89,7 @@ class InMemoryOrderStore:
         Raises:
             ValueError: `limit` is less than 1.
         """
-        if limit < 1:
-            raise ValueError(f"limit must be at least 1, was {limit}")
+        check_limit(limit)
         after = decode_cursor(cursor) if cursor is not None else None
         if where is not None and not where.is_empty:
             keys = self._filtered_below(status, after, limit + 1, where)
@@ -158,8 +158,7 @@ class InMemoryOrderStore:
         Raises:
             ValueError: `limit` is less than 1.
         """
-        if limit < 1:
-            raise ValueError(f"limit must be at least 1, was {limit}")
+        check_limit(limit)
         where = where or HistoryFilter()
         keys, orders = self.tables.fills_by_time, self.tables.orders
         end = len(keys)
@@ -247,8 +246,7 @@ class InMemoryOrderStore:
             tables.put_events(events)
 
     async def prune_outbox(self, sent_before: datetime, limit: int = 10_000) -> int:
-        if limit < 1:
-            raise ValueError(f"limit must be at least 1, was {limit}")
+        check_limit(limit)
         sent, event_ids, pruned = self.tables.sent, self.tables.event_ids, 0
         while sent and pruned < limit and sent[0][0] < sent_before:
             batch = sent[0][1]
@@ -267,8 +265,7 @@ class InMemoryOrderStore:
         Raises:
             ValueError: `limit` is less than 1.
         """
-        if limit < 1:
-            raise ValueError(f"limit must be at least 1, was {limit}")
+        check_limit(limit)
         return self._claim(limit)
 
     @asynccontextmanager

@@ -10,7 +10,6 @@ requests (`/v2/stocks/...`) count against their own limit, as at Alpaca.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -36,6 +35,7 @@ from apps.alpaca_sim.asgi import (
     Send,
     error_response,
     read_request,
+    same_secret,
     send_response,
 )
 from apps.alpaca_sim.faults import RequestFaults
@@ -167,7 +167,7 @@ class SimulatorApp:
 
     def _authorized(self, headers: Mapping[str, str]) -> bool:
         settings = self.sim.settings
-        return _same(headers.get("apca-api-key-id"), settings.key_id) and _same(
+        return same_secret(headers.get("apca-api-key-id"), settings.key_id) and same_secret(
             headers.get("apca-api-secret-key"), settings.secret_key
         )
 
@@ -201,7 +201,3 @@ async def _drop_connection(send: Send) -> None:
     transport.close()
     for _ in range(3):
         await asyncio.sleep(0)  # let the server see the connection lost, so it sends nothing itself
-
-
-def _same(given: str | None, expected: str) -> bool:
-    return given is not None and hmac.compare_digest(given.encode(), expected.encode())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
@@ -51,6 +52,12 @@ class Socket:
             self.closed = True
             with contextlib.suppress(OSError, RuntimeError):
                 await self._send({"type": "websocket.close", "code": code, "reason": reason})
+
+
+def same_secret(given: object, expected: str) -> bool:
+    """Whether a key or secret a client gave is `expected`: compared in constant time, so the time
+    taken tells nothing of how much of it was right; anything but a string is not."""
+    return isinstance(given, str) and hmac.compare_digest(given.encode(), expected.encode())
 
 
 def _plain_string(value: Any) -> Any:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import time
 from collections.abc import Mapping
 from datetime import datetime
@@ -34,7 +33,7 @@ from typing import Any
 
 import msgspec
 
-from apps.alpaca_sim.asgi import Receive, Scope, Send, Socket, encoder
+from apps.alpaca_sim.asgi import Receive, Scope, Send, Socket, encoder, same_secret
 from apps.alpaca_sim.market_data import LOT, quote_json, trade_json
 from apps.alpaca_sim.minute_bars import MinuteBars
 from apps.alpaca_sim.ratelimit import RateLimiter
@@ -223,7 +222,7 @@ class MarketDataHub:
         if conn.authorized:
             await conn.send([error(403, "already authenticated")])
             return
-        if not (_same(message.get("key"), self._key) and _same(message.get("secret"), self._secret)):
+        if not (same_secret(message.get("key"), self._key) and same_secret(message.get("secret"), self._secret)):
             await conn.send([error(402, "auth failed")])
             return
         others = (c for c in self._connections if c is not conn and c.endpoint == conn.endpoint)
@@ -273,7 +272,3 @@ def _decode(conn: DataConnection, data: bytes | None, text: str | None) -> Any:
         return msgspec.json.decode(data if data is not None else (text or "").encode())
     except msgspec.DecodeError:
         return None
-
-
-def _same(given: object, expected: str) -> bool:
-    return isinstance(given, str) and hmac.compare_digest(given.encode(), expected.encode())

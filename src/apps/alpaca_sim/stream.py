@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -26,7 +25,7 @@ from typing import Any
 import attrs
 import msgspec
 
-from apps.alpaca_sim.asgi import Receive, Scope, Send, Socket, encoder
+from apps.alpaca_sim.asgi import Receive, Scope, Send, Socket, encoder, same_secret
 from apps.alpaca_sim.faults import FaultBook, Rule
 
 PATHS = frozenset({"/stream", "/stream/"})
@@ -230,7 +229,7 @@ class StreamHub:
             key, secret = data.get("key_id"), data.get("secret_key")
         else:
             key, secret = message.get("key"), message.get("secret")
-        ok = _same(key, self._key) and _same(secret, self._secret)
+        ok = same_secret(key, self._key) and same_secret(secret, self._secret)
         status = "authorized" if ok else "unauthorized"
         await conn.send_message({"stream": "authorization", "data": {"status": status, "action": action}})
         if not ok:
@@ -253,7 +252,3 @@ class StreamHub:
             conn.listening = TRADE_UPDATES in streams
         active = [TRADE_UPDATES] if conn.listening else []
         await conn.send_message({"stream": "listening", "data": {"streams": active}})
-
-
-def _same(given: object, expected: str) -> bool:
-    return isinstance(given, str) and hmac.compare_digest(given.encode(), expected.encode())

@@ -124,6 +124,36 @@ class Amendment:
                 trail for another type, a closing half grown past what it closes, a bracket's or an
                 OTO's entry).
         """
+        old = await self._replaceable(order_id)
+        if quantity is not None and quantity > old.remaining_quantity:
+            self._refuse_growing_a_closing_half(old)
+        request = _replacement_request(
+            old,
+            quantity=quantity,
+            limit_price=limit_price,
+            stop_price=stop_price,
+            time_in_force=time_in_force,
+            trail=trail,
+        )
+        validation = await self._validate_increase(old, request)
+        if validation is not None and not validation.approved:
+            return SubmitResult(old, validation)
+        new = self._replacement(old, request)
+        with self._parts.in_flight.placing(new.id):
+            await self._parts.ledger.insert([new])  # a failure here stored and sent nothing
+            try:
+                return await self._place_replacement(old, new, request, validation)
+            except StoreError as e:
+                raise with_ids(e, new) from e
+
+    async def _replaceable(self, order_id: OrderId | str) -> Order:
+        """The order to replace; one being sent or in doubt as the broker shows it.
+
+        Raises:
+            OrderNotFound: no such order.
+            OrderNotCancelable: it has ended, or it is being placed and the broker does not show it yet.
+            InvalidModification: it is a bracket's or an OTO's entry.
+        """
         parts = self._parts
         old = await parts.order(order_id)
         ensure_cancelable(old)
@@ -131,39 +161,17 @@ class Amendment:
         if old.broker_order_id is None and (old.id in parts.in_flight or in_doubt(old)):
             old = await self._find_at_broker(old)
             ensure_cancelable(old)
-        if quantity is not None and quantity > old.remaining_quantity:
-            self._refuse_growing_a_closing_half(old)
-        try:
-            request = OrderRequest.from_order(
-                old,
-                quantity=quantity if quantity is not None else old.remaining_quantity,
-                time_in_force=time_in_force or old.time_in_force,
-                limit_price=limit_price if limit_price is not None else old.limit_price,
-                stop_price=stop_price if stop_price is not None else old.stop_price,
-                client_order_id=None,  # the replacement's own, made when it is built
-                **_trail_change(old, trail),
-                **_take_profit_change(old, limit_price),
-            )
-        except InvalidModification as e:  # already one: its details name the order
-            e.details.setdefault("orderId", old.id)
-            raise
-        except InvalidOrder as e:  # the changes were well formed: it is the order they meet that refuses them
-            raise InvalidModification(e.message, field=e.field, details={"orderId": old.id}) from e
-        validation = await self._validate_increase(old, request)
-        if validation is not None and not validation.approved:
-            return SubmitResult(old, validation)
+        return old
+
+    def _replacement(self, old: Order, request: OrderRequest) -> Order:
+        """The new order for `request`, replacing `old`: in its group, and the engine's exits if `old` was."""
         status = old.status if old.broker_order_id is None else OrderStatus.PENDING_NEW
-        new = build_order(request, parts.clock.now(), status=status, replaces=old, parent_id=old.parent_id)
+        new = build_order(request, self._parts.clock.now(), status=status, replaces=old, parent_id=old.parent_id)
         if old.leg_of is not None or old.legs:  # a leg's new price, or an OCO's: it stays in its group
             new = attrs.evolve(new, leg_of=old.leg_of, legs=old.legs)
         if old.engine_protection is not None:  # the engine's exits at a new price are still the engine's
             new = attrs.evolve(new, engine_protection=old.engine_protection)
-        with parts.in_flight.placing(new.id):
-            await parts.ledger.insert([new])  # a failure here stored and sent nothing
-            try:
-                return await self._place_replacement(old, new, request, validation)
-            except StoreError as e:
-                raise with_ids(e, new) from e
+        return new
 
     def _refuse_growing_a_closing_half(self, old: Order) -> None:
         """A split order's closing half closes the position exactly; its opening half follows it.
@@ -261,6 +269,38 @@ def _refuse_replacing_an_entry(old: Order) -> None:
             field="order_class",
             details={"orderId": old.id},
         )
+
+
+def _replacement_request(
+    old: Order,
+    *,
+    quantity: Decimal | None,
+    limit_price: Decimal | None,
+    stop_price: Decimal | None,
+    time_in_force: TimeInForce | None,
+    trail: Decimal | None,
+) -> OrderRequest:
+    """The request for `old` with the changes given; what is not given stays as `old` has it.
+
+    Raises:
+        InvalidModification: a change the order does not take; its details name the order.
+    """
+    try:
+        return OrderRequest.from_order(
+            old,
+            quantity=quantity if quantity is not None else old.remaining_quantity,
+            time_in_force=time_in_force or old.time_in_force,
+            limit_price=limit_price if limit_price is not None else old.limit_price,
+            stop_price=stop_price if stop_price is not None else old.stop_price,
+            client_order_id=None,  # the replacement's own, made when it is built
+            **_trail_change(old, trail),
+            **_take_profit_change(old, limit_price),
+        )
+    except InvalidModification as e:  # already one: its details name the order
+        e.details.setdefault("orderId", old.id)
+        raise
+    except InvalidOrder as e:  # the changes were well formed: it is the order they meet that refuses them
+        raise InvalidModification(e.message, field=e.field, details={"orderId": old.id}) from e
 
 
 def _trail_change(old: Order, trail: Decimal | None) -> dict[str, Decimal | None]:

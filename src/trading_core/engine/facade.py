@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from trading_core.account_sync import AccountSync, DriftListener
+from trading_core.account_sync import DriftListener
 from trading_core.bars import Bar, Snapshot, Timeframe
 from trading_core.book import Book
 from trading_core.broker_models import BrokerOrder, TradeUpdate
@@ -38,7 +38,6 @@ from trading_core.engine.config import EngineConfig
 from trading_core.engine.dispatch import Dispatch
 from trading_core.engine.doubts import Doubts
 from trading_core.engine.history import History
-from trading_core.engine.in_flight import InFlight
 from trading_core.engine.market_data import MarketReader
 from trading_core.engine.parts import EngineParts
 from trading_core.engine.protection import Protection
@@ -49,8 +48,7 @@ from trading_core.engine.submission import Submission
 from trading_core.engine.updates import BrokerUpdates
 from trading_core.enums import TimeInForce, TradingState
 from trading_core.errors import BrokerError
-from trading_core.facts import BrokerFacts
-from trading_core.ledger import EventListener, OrderLedger
+from trading_core.ledger import EventListener
 from trading_core.orders import Order
 from trading_core.ports import (
     Broker,
@@ -62,7 +60,6 @@ from trading_core.ports import (
 from trading_core.reconcile import load_book
 from trading_core.requests import OrderRequest
 from trading_core.risk import PreTradeValidation, RiskContext, RiskEngine, RiskLimits
-from trading_core.trading_state import TradingStateKeeper
 from trading_core.values import OrderId, Symbol
 from trading_core.values import quantity as parse_quantity
 from trading_core.views import CancelAllResult, SubmitResult
@@ -102,26 +99,8 @@ class TradingEngine(EngineReads):
                 "build the risk engine from the config's, RiskEngine(config.limits).with_rules(...)"
             )
         config = config or EngineConfig(limits=risk.limits if risk is not None else RiskLimits())
-        book = Book()
-        facts = BrokerFacts(broker=broker, market_data=market_data, clock=clock, book=book, clock_ttl=config.clock_ttl)
-        parts = self._parts = EngineParts(
-            broker=broker,
-            store=store,
-            book=book,
-            ledger=OrderLedger(store, book, clock),
-            clock=clock,
-            facts=facts,
-            account=AccountSync(
-                broker=broker,
-                book=book,
-                clock=clock,
-                interval=config.account_sync_interval,
-                read_gap=config.account_read_gap,
-                refresh_marks=facts.refresh_marks,
-            ),
-            in_flight=InFlight(),
-            trading=TradingStateKeeper(store, clock),
-            config=config,
+        parts = self._parts = EngineParts.assemble(
+            broker=broker, store=store, clock=clock, market_data=market_data, config=config
         )
         self._checks = PreTradeChecks(parts, risk or RiskEngine(config.limits))
         # Dispatch applies other orders' updates that arrive with an answer: late-bound to the room below.
@@ -134,11 +113,11 @@ class TradingEngine(EngineReads):
         doubts = Doubts(parts, self._dispatch, self._updates)
         self._reconciliation = Reconciliation(parts, self._dispatch, self._updates, doubts)
         self._sessions = Sessions(parts, self._dispatch, self._amendment)
-        self._closer = PositionCloser(store=store, broker=broker, desk=self, book=book)
+        self._closer = PositionCloser(store=store, broker=broker, desk=self, book=parts.book)
         self._history = History(parts)
         self._market_reader = None if market_data is None else MarketReader(market_data, clock)
         if isinstance(market_data, PushesMarks):
-            market_data.watch_marks(book.push_mark)
+            market_data.watch_marks(parts.book.push_mark)
 
     async def _apply_in_order(self, updates: Sequence[TradeUpdate]) -> None:
         await self._updates.apply_in_order(updates)

@@ -13,7 +13,7 @@ from trading_core.errors import OrderNotFound
 from trading_core.facts import BrokerFacts
 from trading_core.ledger import OrderLedger
 from trading_core.orders import Order
-from trading_core.ports import Broker, OrderStore
+from trading_core.ports import Broker, MarketData, OrderStore
 from trading_core.trading_state import TradingStateKeeper
 from trading_core.values import OrderId
 
@@ -45,6 +45,33 @@ class EngineParts:
     in_flight: InFlight
     trading: TradingStateKeeper
     config: EngineConfig
+
+    @classmethod
+    def assemble(
+        cls, *, broker: Broker, store: OrderStore, clock: Clock, market_data: MarketData | None, config: EngineConfig
+    ) -> EngineParts:
+        """The parts of a new engine on these ports: an empty book, and the state kept around it."""
+        book = Book()
+        facts = BrokerFacts(broker=broker, market_data=market_data, clock=clock, book=book, clock_ttl=config.clock_ttl)
+        return cls(
+            broker=broker,
+            store=store,
+            book=book,
+            ledger=OrderLedger(store, book, clock),
+            clock=clock,
+            facts=facts,
+            account=AccountSync(
+                broker=broker,
+                book=book,
+                clock=clock,
+                interval=config.account_sync_interval,
+                read_gap=config.account_read_gap,
+                refresh_marks=facts.refresh_marks,
+            ),
+            in_flight=InFlight(),
+            trading=TradingStateKeeper(store, clock),
+            config=config,
+        )
 
     async def order(self, order_id: OrderId | str) -> Order:
         """The order as stored.
