@@ -35,7 +35,8 @@ class BrokerFacts:
     ) -> None:
         self._broker = broker
         self._market_data = market_data
-        self._pushes = market_data if isinstance(market_data, PushesMarks) else None
+        # `is not None` first: mypy takes isinstance on an optional protocol for unreachable
+        self._pushes = market_data if market_data is not None and isinstance(market_data, PushesMarks) else None
         self._clock = clock
         self._book = book
         self._clock_ttl = clock_ttl

@@ -116,7 +116,7 @@ class TradingEngine(EngineReads):
         self._closer = PositionCloser(store=store, broker=broker, desk=self, book=parts.book)
         self._history = History(parts)
         self._market_reader = None if market_data is None else MarketReader(market_data, clock)
-        if isinstance(market_data, PushesMarks):
+        if market_data is not None and isinstance(market_data, PushesMarks):  # mypy: see Facts
             market_data.watch_marks(parts.book.push_mark)
 
     async def _apply_in_order(self, updates: Sequence[TradeUpdate]) -> None:
