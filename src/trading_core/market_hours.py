@@ -95,6 +95,21 @@ def market_clock(calendar: MarketCalendar, now: datetime) -> MarketClock:
     )
 
 
+def day_order_expiry(calendar: MarketCalendar, placed_at: datetime, *, extended_hours: bool) -> datetime:
+    """When a day order placed at `placed_at` expires: the close of the regular session it trades in
+    (the one under way, else the next); with `extended_hours`, the end of that day's after-hours.
+
+    Raises:
+        NoSession: The calendar has no session within a year after `placed_at` (a ValueError).
+    """
+    _, days = _days_around(calendar, placed_at)
+    for day in days:
+        ends = day.session_close if extended_hours else day.close
+        if ends > placed_at:
+            return ends
+    raise NoSession(f"the {calendar.name} calendar has no session after {placed_at.isoformat()}")
+
+
 def next_change(calendar: MarketCalendar, now: datetime) -> tuple[datetime, bool]:
     """When the regular session next opens or closes after `now`, and whether that is an open.
 

@@ -160,6 +160,44 @@ class TestAfterHours:
         assert await status(exchange, regular) is OrderStatus.FILLED
 
 
+class TestASleptThroughClose:
+    """A machine suspended (or a process stopped) over the close wakes in another day's session:
+    what that close would have expired expires when the exchange next follows its calendar."""
+
+    async def test_extended_hours_orders_of_a_day_slept_through_expire_in_the_next_pre_market(self) -> None:
+        clock, exchange = at(et(MONDAY, 17))
+        resting = await exchange.submit_order(limit("170", extended_hours=True))
+        move_to(clock, exchange, et(TUESDAY, 8))  # asleep from Monday's after-hours to Tuesday's pre-market
+        assert await status(exchange, resting) is OrderStatus.EXPIRED
+
+    async def test_day_orders_of_a_day_slept_through_expire_in_the_next_regular_session(self) -> None:
+        clock, exchange = at(et(MONDAY, 15))
+        regular = await exchange.submit_order(limit("170"))
+        extended = await exchange.submit_order(limit("170", extended_hours=True))
+        good = await exchange.submit_order(limit("170", time_in_force="gtc"))
+
+        clock.advance(et(TUESDAY, 10) - clock.now())
+        opened = exchange.follow_calendar()
+
+        assert await status(exchange, regular) is OrderStatus.EXPIRED
+        assert await status(exchange, extended) is OrderStatus.EXPIRED
+        assert await status(exchange, good) is OrderStatus.NEW
+        assert opened is True  # a new regular session: the engine hears an open
+
+    async def test_a_close_slept_through_into_the_night_is_a_close(self) -> None:
+        clock, exchange = at(et(MONDAY, 15))
+        regular = await exchange.submit_order(limit("170"))
+        clock.advance(et(TUESDAY, 2) - clock.now())
+        assert exchange.follow_calendar() is False
+        assert await status(exchange, regular) is OrderStatus.EXPIRED
+
+    async def test_a_day_without_sleep_changes_nothing(self) -> None:
+        clock, exchange = at(et(MONDAY, 15))
+        regular = await exchange.submit_order(limit("170"))
+        move_to(clock, exchange, et(MONDAY, 15, 59))
+        assert await status(exchange, regular) is OrderStatus.NEW
+
+
 class TestWhatIsRefused:
     @pytest.mark.parametrize(
         "change",

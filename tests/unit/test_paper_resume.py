@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import attrs
@@ -11,6 +11,7 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from adapters.calendar import NyseCalendar
 from adapters.codec.events import event_payload
 from adapters.memory.store import InMemoryOrderStore
 from adapters.paper import PaperConfig, PaperExchange
@@ -302,3 +303,37 @@ async def test_a_leg_held_for_its_entry_stays_held_after_a_restart() -> None:
     await engine.process_updates()
     assert [(await engine.get_order(leg.id)).status for leg in legs] == [OrderStatus.CANCELED, OrderStatus.FILLED]
     assert await again.list_positions() == []
+
+
+async def test_day_orders_whose_session_ended_while_the_exchange_was_down_expire_at_its_end() -> None:
+    """Stopped Monday at 15:00 ET, started again Tuesday at 10:00: Monday's day orders expired at
+    Monday's close (an extended-hours one at 20:00) and must not trade on Tuesday; a GTC order and
+    Tuesday's own day orders work on."""
+    calendar = NyseCalendar()
+    monday_3pm = datetime(2026, 3, 2, 20, 0, tzinfo=UTC)
+    clock = TestClock(monday_3pm)
+    exchange = PaperExchange(clock, config=PaperConfig(starting_cash=START, calendar=calendar))
+    store = InMemoryOrderStore(payload_of=event_payload)
+    engine = await engine_on(exchange, clock, store)
+    exchange.set_price("AAPL", Decimal("190.00"))
+    day = (await engine.submit(limit("AAPL", "buy", 1, "180.00"))).order
+    extended = (await engine.submit(limit("AAPL", "buy", 1, "180.00", extended_hours=True))).order
+    gtc = (await engine.submit(limit("AAPL", "buy", 1, "180.00", time_in_force="gtc"))).order
+
+    clock.advance(timedelta(hours=19))  # Tuesday 10:00 ET: the process was down through Monday's close
+    again = await resumed_from(store, clock, calendar=calendar)
+    again.set_price("AAPL", Decimal("179.00"))  # would fill all three if they still worked
+    engine = await engine_on(again, clock, store)
+    await engine.process_updates()
+
+    got = {o.id: await engine.get_order(o.id) for o in (day, extended, gtc)}
+    assert got[day.id].status is OrderStatus.EXPIRED
+    assert got[extended.id].status is OrderStatus.EXPIRED
+    assert got[gtc.id].status is OrderStatus.FILLED
+    expired = {o.id: await again.get_order(o.broker_order_id) for o in (day, extended)}  # type: ignore[arg-type]
+    assert expired[day.id].expired_at == datetime(2026, 3, 2, 21, 0, tzinfo=UTC)  # Monday 16:00 ET
+    assert expired[extended.id].expired_at == datetime(2026, 3, 3, 1, 0, tzinfo=UTC)  # Monday 20:00 ET
+    assert engine.book.positions["AAPL"].quantity == Decimal(1)
+
+    today = (await engine.submit(limit("AAPL", "buy", 1, "170.00"))).order
+    assert (await engine.get_order(today.id)).status is OrderStatus.NEW

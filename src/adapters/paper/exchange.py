@@ -24,7 +24,7 @@ import asyncio
 import uuid
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -43,7 +43,7 @@ from trading_core.broker_models import BrokerOrder, BrokerPosition, TradeUpdate
 from trading_core.clock import Clock
 from trading_core.enums import TimeInForce
 from trading_core.errors import OrderNotFound
-from trading_core.market import Account, Asset, MarketClock, Session
+from trading_core.market import EASTERN, Account, Asset, MarketClock, Session
 from trading_core.market_hours import market_clock
 from trading_core.orders import Order
 from trading_core.ports import MarkListener, OrderFilter
@@ -76,8 +76,10 @@ class PaperExchange(ScriptControls, PaperMarketData):
         self.dropped_updates = 0
         """Trade updates dropped because nobody drained them (see `max_pending_updates`)."""
         self._venue = Venue(clock, cfg, self._emit)
+        self._session_day: date | None = None
+        """The New York date of the last session followed: a later one means a close came between."""
         if cfg.calendar is not None:
-            self._venue.enter(market_clock(cfg.calendar, clock.now()).session)
+            self.follow_calendar()
         self._account_id = cfg.account_id or str(uuid.uuid4())
         self._mark_listeners: list[MarkListener] = []
         self._tape = Tape(cfg.minute_bars_kept, _prehistory(cfg, clock))
@@ -359,16 +361,31 @@ class PaperExchange(ScriptControls, PaperMarketData):
         `extended_hours` (day limit orders) execute; the others wait for the regular session. A
         day order expires at the regular close, one with `extended_hours` at the after-hours' end.
 
+        A machine suspended over a close (or a timer that woke late) finds another day's session:
+        every session ends by 20:00 New York time, so the day's close came between, and it is made
+        first (the day's orders expire now, as they would have then).
+
         Returns True when this opened the regular session, False when it closed it (`cls` orders
         executed, day orders expired), None when the regular session did not change (an extended
-        one may have) or there is no calendar.
+        one may have) or there is no calendar. After a close slept through, the answer is the new
+        session's: True in a regular one, else False.
         """
         calendar = self.config.calendar
         if calendar is None:
             return None
-        clock = market_clock(calendar, self._clock.now())
-        was_open = self._venue.is_open
-        self._venue.enter(clock.session)
+        now = self._clock.now()
+        clock = market_clock(calendar, now)
+        venue = self._venue
+        day, last_day = now.astimezone(EASTERN).date(), self._session_day
+        slept_through_close = last_day is not None and day != last_day and (venue.is_open or venue.extended)
+        if slept_through_close:
+            venue.enter(Session.CLOSED)
+        was_open = venue.is_open
+        venue.enter(clock.session)
+        if clock.session is not Session.CLOSED:
+            self._session_day = day
+        if slept_through_close:
+            return clock.is_open
         return None if clock.is_open == was_open else clock.is_open
 
     def _manual_session(self) -> None:

@@ -24,6 +24,7 @@ from trading_core.broker_models import BrokerOrder
 from trading_core.enums import OrderClass, OrderStatus, OrderType, Side, TimeInForce
 from trading_core.errors import OrderNotCancelable
 from trading_core.market import Session
+from trading_core.market_hours import day_order_expiry
 from trading_core.orders import Order, TradeEvent
 from trading_core.trailing import trail_stop_price
 from trading_core.values import FOUR_PLACES, ZERO, BrokerOrderId, ClientOrderId
@@ -364,9 +365,20 @@ class Venue(Groups):
         for order, w in records:
             if w.status is OrderStatus.HELD or not w.is_open:
                 continue
+            ended = self._day_ended(w, now)
+            if ended is not None:  # its session ended while the exchange was down: it expired then
+                self._expire(w, ended)
+                continue
             self._route_resumed(w, self.instruments[w.symbol], now)
             if order.status is OrderStatus.PENDING_CANCEL and w.is_open:  # asked to cancel before the stop
                 self.cancel(w.id)
+
+    def _day_ended(self, w: WorkingOrder, now: datetime) -> datetime | None:
+        """When a day order's session ended, if before `now`; None while it lasts, or with no calendar."""
+        if self.calendar is None or w.time_in_force is not TimeInForce.DAY:
+            return None
+        ends = day_order_expiry(self.calendar, w.created_at, extended_hours=w.extended_hours)
+        return ends if ends <= now else None
 
     def _resumed(self, order: Order) -> WorkingOrder:
         """The working record of an order resumed: its fills, its status, its hold."""
