@@ -19,6 +19,9 @@ from trading_core.orders import Order, TradeEvent
 from trading_core.trailing import trail_stop_price
 from trading_core.values import FOUR_PLACES, BrokerOrderId, ClientOrderId, ExecutionId, Symbol
 
+_REPLACEABLE = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
+"""Statuses in which an order can be replaced (a held leg's too, where `_open_to_replace` allows it)."""
+
 
 class Acceptance(Execution):
     """Acceptance of new, replacing and resumed orders, on top of `Execution`."""
@@ -66,6 +69,22 @@ class Acceptance(Execution):
         if snap is None:
             raise OrderNotFound("order not found", details={"orderId": broker_order_id})
         raise OrderNotCancelable(f'order is already in "{snap.status}" state', details={"orderId": broker_order_id})
+
+    def _open_to_replace(self, broker_order_id: BrokerOrderId, *, held_too: bool = False) -> WorkingOrder:
+        """The open order with this id, in a status that can be replaced (`held_too`: a held leg's too).
+
+        Raises:
+            OrderNotFound: No order has this id.
+            OrderNotCancelable: The order is closed, or not in a status that can be replaced.
+        """
+        w = self.open_order(broker_order_id)
+        # A held leg is replaced too, and its replacement is held in its place: Alpaca refuses a
+        # replace only in accepted, pending_new, pending_cancel and pending_replace (its API
+        # reference), and its order guide says a bracket's legs take a new price, while a
+        # bracket's stop-loss stays held as long as its take-profit works.
+        if w.status not in _REPLACEABLE and not (held_too and w.status is OrderStatus.HELD):
+            raise OrderNotCancelable(f'order in "{w.status}" state cannot be replaced', details={"orderId": w.id})
+        return w
 
     # ---------------------------------------------------------------- acceptance
 

@@ -22,7 +22,6 @@ from trading_core import codes
 from trading_core.account_book import reference_price
 from trading_core.broker_models import BrokerOrder
 from trading_core.enums import OrderClass, OrderStatus, OrderType, Side, TimeInForce
-from trading_core.errors import OrderNotCancelable
 from trading_core.market import Session
 from trading_core.market_hours import day_order_expiry
 from trading_core.orders import Order, TradeEvent
@@ -34,7 +33,6 @@ __all__ = ["FillPlan", "Venue"]
 _AT_ONCE = frozenset({TimeInForce.DAY, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK})
 """Market orders of these fill at once in session (when nothing limits the fill): `_fill_at_once`."""
 
-_REPLACEABLE = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
 _EXTENDED_SESSIONS = frozenset({Session.PRE_MARKET, Session.AFTER_HOURS})
 
 
@@ -133,16 +131,10 @@ class Venue(Groups):
             BrokerRejected: The new order is refused as a new order would be (its client order id
                 taken, its shape, its buying power).
         """
-        old = self.open_order(broker_order_id)
-        # A held leg is replaced too, and its replacement is held in its place: Alpaca refuses a
-        # replace only in accepted, pending_new, pending_cancel and pending_replace (its API
-        # reference), and its order guide says a bracket's legs take a new price, while a
-        # bracket's stop-loss stays held as long as its take-profit works.
-        held = old.status is OrderStatus.HELD
-        if old.status not in _REPLACEABLE and not held:
-            raise OrderNotCancelable(f'order in "{old.status}" state cannot be replaced', details={"orderId": old.id})
+        old = self._open_to_replace(broker_order_id, held_too=True)
         if client_order_id in self.by_client:
             checks.duplicate_client_order_id(client_order_id)
+        held = old.status is OrderStatus.HELD
         inst = self.instruments[old.symbol]
         now = self.clock.now()
         new = self._new_order(
@@ -158,6 +150,16 @@ class Venue(Groups):
             now=now,
             replaces=old.id,
         )
+        self._take_over(old, new, inst, trail, held=held)
+        self._end_replaced(old, new, now)
+        if held:  # it works when its entry has filled, as the leg it replaces would have
+            return self._hold_leg(new, inst, now)
+        return self._route(new, inst, now)
+
+    def _take_over(
+        self, old: WorkingOrder, new: WorkingOrder, inst: Instrument, trail: Decimal | None, *, held: bool
+    ) -> None:
+        """What a replacement takes over from the old order (its trail, its place in a group), and its checks."""
         if old.type is OrderType.TRAILING_STOP:
             self._trail_over(old, new, trail)
         elif trail is not None:
@@ -171,13 +173,13 @@ class Venue(Groups):
             if old.legs:
                 self._take_over_parent(old, new)
             self._check_replacement(old, new, inst)
+
+    def _end_replaced(self, old: WorkingOrder, new: WorkingOrder, now: datetime) -> None:
+        """The old order's end: `pending_replace`, then `replaced` by the new one."""
         old.status = OrderStatus.PENDING_REPLACE
         self._publish(TradeEvent.PENDING_REPLACE, old, now)
         self._close(old, OrderStatus.REPLACED)
         self._publish(TradeEvent.REPLACED, old, now, replaced_by=new.id)
-        if held:  # it works when its entry has filled, as the leg it replaces would have
-            return self._hold_leg(new, inst, now)
-        return self._route(new, inst, now)
 
     def _hold_leg(self, leg: WorkingOrder, inst: Instrument, now: datetime) -> BrokerOrder:
         """Take a held leg in, as a group's legs are taken: no event until it is released to work."""
@@ -210,9 +212,7 @@ class Venue(Groups):
             OrderNotFound: No order has this id.
             OrderNotCancelable: The order is closed, or not in a status that can be replaced.
         """
-        w = self.open_order(broker_order_id)
-        if w.status not in _REPLACEABLE:
-            raise OrderNotCancelable(f'order in "{w.status}" state cannot be replaced', details={"orderId": w.id})
+        w = self._open_to_replace(broker_order_id)
         w.status = OrderStatus.PENDING_REPLACE
         return self._publish(TradeEvent.PENDING_REPLACE, w, self.clock.now())
 

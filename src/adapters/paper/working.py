@@ -86,14 +86,18 @@ class WorkingOrder:
         self.created_at = created_at
         self.seq = seq
         self.replaces = replaces
+        self.triggered = type not in _STOP_TYPES
+        """Whether a stop has been crossed (always true for orders without a stop)."""
+        self.whole = quantity == quantity.to_integral_value()
+        self._start_pending_new()
+
+    def _start_pending_new(self) -> None:
+        """The state an order starts in: `pending_new`, nothing filled or held, in no book or group, no trail."""
         self.status = OrderStatus.PENDING_NEW
         self.filled_quantity = ZERO
         self.filled_notional = ZERO
         self.filled_average_price: Decimal | None = None
         self.filled_at: datetime | None = None
-        self.triggered = type not in _STOP_TYPES
-        """Whether a stop has been crossed (always true for orders without a stop)."""
-        self.whole = quantity == quantity.to_integral_value()
         self.reserve_price = ZERO
         self.reserve_quantity = ZERO
         """The last `reserve_quantity` shares of the order add exposure; they hold buying power."""

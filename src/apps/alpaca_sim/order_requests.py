@@ -80,12 +80,7 @@ def submission(body: Mapping[str, Any]) -> Submission:
     tif = parse.required_choice(TimeInForce, body, "time_in_force")
     if not symbol:
         raise errors.invalid("symbol is required")
-    qty = parse.decimal(body, "qty")
-    notional = parse.decimal(body, "notional")
-    if qty is not None and notional is not None:
-        raise errors.invalid("qty and notional must not both be given")
-    if qty is None and notional is None:
-        raise errors.invalid("qty or notional is required")
+    qty, notional = _qty_or_notional(body)
     # An OCO is priced by its take-profit's limit (Alpaca's own example gives no limit_price).
     oco = order_class == "oco" and order_type is OrderType.LIMIT and body.get("limit_price") is None
     limit_price, stop_price = _prices(body, OrderType.MARKET if oco else order_type)
@@ -96,12 +91,7 @@ def submission(body: Mapping[str, Any]) -> Submission:
         raise errors.invalid(f"{tif} orders must be market or limit orders")
     client_order_id = _client_order_id(body)
     intent = parse.choice(PositionIntent, body, "position_intent")
-    if notional is not None:
-        parse.positive(notional, "notional")
-        raise errors.invalid("notional orders are not supported by the simulator")
-    if qty is None:  # a notional order was refused above
-        raise errors.invalid("qty or notional is required")
-    parse.positive(qty, "qty")
+    shares = _shares(qty, notional)
     cls, take_profit, stop_loss = _class_and_exits(body, order_class)
     trail_price, trail_percent = _trails(body)
     if oco and take_profit is not None:
@@ -111,7 +101,7 @@ def submission(body: Mapping[str, Any]) -> Submission:
         side=side,
         type=order_type,
         time_in_force=tif,
-        quantity=_quantity(qty),
+        quantity=_quantity(shares),
         limit_price=limit_price,
         stop_price=stop_price,
         extended_hours=extended_hours,
@@ -123,6 +113,28 @@ def submission(body: Mapping[str, Any]) -> Submission:
         take_profit=take_profit,
         stop_loss=stop_loss,
     )
+
+
+def _qty_or_notional(body: Mapping[str, Any]) -> tuple[Decimal | None, Decimal | None]:
+    """`qty` and `notional`, exactly one of them given."""
+    qty = parse.decimal(body, "qty")
+    notional = parse.decimal(body, "notional")
+    if qty is not None and notional is not None:
+        raise errors.invalid("qty and notional must not both be given")
+    if qty is None and notional is None:
+        raise errors.invalid("qty or notional is required")
+    return qty, notional
+
+
+def _shares(qty: Decimal | None, notional: Decimal | None) -> Decimal:
+    """The quantity, positive; a notional amount is refused (the paper exchange takes shares only)."""
+    if notional is not None:
+        parse.positive(notional, "notional")
+        raise errors.invalid("notional orders are not supported by the simulator")
+    if qty is None:  # one of the two is given (`_qty_or_notional`)
+        raise errors.invalid("qty or notional is required")
+    parse.positive(qty, "qty")
+    return qty
 
 
 def _class_and_exits(

@@ -5,7 +5,7 @@ intents, yesterday's closing prices, and (under a `status_lag` rule) an order's 
 The simulation keeps those, holds the fault rules, the stream hub and the rate limiter, and after
 each request hands the exchange's trade updates to the account's activities and to the stream.
 With a state file (`SimSettings.state`) each request's changes are journaled first (`state.py`),
-and a simulator started on that file carries on the same account.
+and a simulator started on that file carries on the same account (`resume.py`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +29,7 @@ from apps.alpaca_sim.data_stream import MarketDataHub
 from apps.alpaca_sim.faults import FaultBook, Rule
 from apps.alpaca_sim.order_requests import PositionIntent
 from apps.alpaca_sim.ratelimit import DEFAULT_RATE_LIMIT, RateLimiter
+from apps.alpaca_sim.resume import resume_exchange
 from apps.alpaca_sim.sessions import SessionFollower
 from apps.alpaca_sim.state import Commit, Header, Journal, Replayed
 from apps.alpaca_sim.stream import StreamHub
@@ -38,10 +39,8 @@ from trading_core.clock import Clock, SystemClock
 from trading_core.enums import Side
 from trading_core.market import Asset
 from trading_core.market_hours import MarketCalendar
-from trading_core.orders import Order
 from trading_core.ports import OrderFilter
-from trading_core.positions import Position, apply_fill
-from trading_core.values import ZERO, BrokerOrderId, Symbol, new_order_id
+from trading_core.values import ZERO, BrokerOrderId, Symbol
 
 _log = logging.getLogger(__name__)
 _MAX_REMEMBERED = 200_000
@@ -164,13 +163,7 @@ class Simulation:
             )
         )
         self.account_number, self.created_at = header.account_number, header.created_at
-        exchange = self.exchange
-        for symbol, moved in replayed.prices.items():
-            exchange.set_price(symbol, moved)
-        positions, cash, notional = _replay_fills(replayed.fills, header.starting_cash)
-        working = [_open_order(snap, notional) for snap in replayed.orders.values() if snap.status.is_open]
-        exchange.resume(positions, cash, working)
-        exchange.restore_history(replayed.orders.values(), last_equity=replayed.last_equity or header.starting_cash)
+        resume_exchange(self.exchange, replayed)
         self.intents = {BrokerOrderId(k): v for k, v in replayed.intents.items()}
         if replayed.lastday is not None:
             self.lastday = dict(replayed.lastday)
@@ -371,45 +364,3 @@ class Simulation:
 
     def _roll_lastday(self) -> None:
         self.lastday = {symbol: self.exchange.price(symbol) for symbol in self.lastday}
-
-
-def _replay_fills(
-    fills: Iterable[TradeUpdate], starting_cash: Decimal
-) -> tuple[list[Position], Decimal, dict[BrokerOrderId, Decimal]]:
-    """Positions, cash and each order's filled notional after these executions, as the exchange books them."""
-    positions: dict[Symbol, Position] = {}
-    cash = starting_cash
-    notional: dict[BrokerOrderId, Decimal] = {}
-    for fill in fills:
-        order = fill.order
-        price, quantity = wire.fill_terms(fill)
-        held = positions.get(order.symbol) or Position.flat(order.symbol)
-        change = apply_fill(held, side=order.side, quantity=quantity, price=price, at=fill.timestamp)
-        positions[order.symbol] = change.after
-        value = quantity * price
-        cash += -value if order.side is Side.BUY else value
-        notional[order.broker_order_id] = notional.get(order.broker_order_id, ZERO) + value
-    return list(positions.values()), cash, notional
-
-
-def _open_order(snap: BrokerOrder, notional: dict[BrokerOrderId, Decimal]) -> Order:
-    """An open order of the journal, as `PaperExchange.resume` takes it."""
-    return Order(
-        id=new_order_id(),
-        client_order_id=snap.client_order_id,
-        symbol=snap.symbol,
-        side=snap.side,
-        type=snap.type,
-        time_in_force=snap.time_in_force,
-        quantity=snap.quantity,
-        status=snap.status,
-        created_at=snap.created_at,
-        updated_at=snap.updated_at,
-        limit_price=snap.limit_price,
-        stop_price=snap.stop_price,
-        extended_hours=snap.extended_hours,
-        filled_quantity=snap.filled_quantity,
-        filled_notional=notional.get(snap.broker_order_id, ZERO),
-        broker_order_id=snap.broker_order_id,
-        submitted_at=snap.submitted_at,
-    )

@@ -61,20 +61,10 @@ def order(
     `order_class`: the class shown when it is not the order's own (a leg shows its parent's).
     """
     shown_class = o.order_class if order_class is None else order_class
-    replaced_at = o.updated_at if o.status is OrderStatus.REPLACED else None
-    failed_at = o.updated_at if o.status is OrderStatus.REJECTED else None
     return {
         "id": o.broker_order_id,
         "client_order_id": o.client_order_id,
-        "created_at": ts(o.created_at),
-        "updated_at": ts(o.updated_at),
-        "submitted_at": ts(o.submitted_at),
-        "filled_at": _ts_or_none(o.filled_at),
-        "expired_at": _ts_or_none(o.expired_at),
-        "expires_at": None,
-        "canceled_at": _ts_or_none(o.canceled_at),
-        "failed_at": _ts_or_none(failed_at),
-        "replaced_at": _ts_or_none(replaced_at),
+        **_order_times(o),
         "replaced_by": o.replaced_by,
         "replaces": o.replaces,
         "asset_id": asset_id,
@@ -99,6 +89,23 @@ def order(
         "trail_price": None if o.trail_price is None else dec(o.trail_price),
         "hwm": None if o.hwm is None else dec(o.hwm),
         "ratio_qty": None,
+    }
+
+
+def _order_times(o: BrokerOrder) -> JSON:
+    """The Order object's timestamps, in its order; `failed_at` and `replaced_at` from its status."""
+    replaced_at = o.updated_at if o.status is OrderStatus.REPLACED else None
+    failed_at = o.updated_at if o.status is OrderStatus.REJECTED else None
+    return {
+        "created_at": ts(o.created_at),
+        "updated_at": ts(o.updated_at),
+        "submitted_at": ts(o.submitted_at),
+        "filled_at": _ts_or_none(o.filled_at),
+        "expired_at": _ts_or_none(o.expired_at),
+        "expires_at": None,
+        "canceled_at": _ts_or_none(o.canceled_at),
+        "failed_at": _ts_or_none(failed_at),
+        "replaced_at": _ts_or_none(replaced_at),
     }
 
 

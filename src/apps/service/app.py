@@ -13,7 +13,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.routes import HTTPRoute
-from litestar.types import Message, Send
+from litestar.types import ControllerRouterHandler, Message, Send
 
 from apps.config import BrokerKind, Settings
 from apps.container import Container
@@ -116,12 +116,7 @@ def create_app(target: Settings | Container, *, event_queue_size: int = QUEUE_SI
     `event_queue_size` is how many events one event-stream client may fall behind before its
     stream ends with an `overflow` event (`apps.service.event_stream.QUEUE_SIZE` by default).
     """
-    if isinstance(target, Settings):
-        from apps.bootstrap import build
-
-        container = build(target)
-    else:
-        container = target
+    container = _container(target)
     metrics = TradingMetrics()
     container.listeners.append(metrics.on_event)
     container.drift_listeners.append(metrics.on_account_drift)
@@ -130,21 +125,7 @@ def create_app(target: Settings | Container, *, event_queue_size: int = QUEUE_SI
     token = container.settings.api.token
     guards: list[Any] = [BearerTokenGuard(token.reveal())] if token is not None else []
     app = TradingApp(
-        route_handlers=[
-            OrdersController,
-            FillsController,
-            PositionHistoryController,
-            PositionsController,
-            AccountHistoryController,
-            AccountController,
-            MarketController,
-            RiskController,
-            OperationsController,
-            EventsController,
-            console_router(),
-            docs_page.assets_router(),
-            *([PaperController] if _on_paper(container) else []),
-        ],
+        route_handlers=_route_handlers(container),
         dependencies={"engine": Provide(_engine, sync_to_thread=False)},
         exception_handlers={Exception: handle_exception},
         request_class=ExactRequest,
@@ -173,6 +154,34 @@ def create_app(target: Settings | Container, *, event_queue_size: int = QUEUE_SI
         route.path_format: allow_header(route.methods) for route in app.routes if isinstance(route, HTTPRoute)
     }
     return app
+
+
+def _container(target: Settings | Container) -> Container:
+    """`target` itself, or the container `apps.bootstrap` builds from these settings."""
+    if isinstance(target, Settings):
+        from apps.bootstrap import build
+
+        return build(target)
+    return target
+
+
+def _route_handlers(container: Container) -> list[ControllerRouterHandler]:
+    """Every resource's controller, the console and the docs' assets; the paper prices only on the paper exchange."""
+    return [
+        OrdersController,
+        FillsController,
+        PositionHistoryController,
+        PositionsController,
+        AccountHistoryController,
+        AccountController,
+        MarketController,
+        RiskController,
+        OperationsController,
+        EventsController,
+        console_router(),
+        docs_page.assets_router(),
+        *([PaperController] if _on_paper(container) else []),
+    ]
 
 
 def _lifespan(container: Container) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:

@@ -23,7 +23,7 @@ from litestar.types import Empty
 from litestar.typing import FieldDefinition
 
 from adapters.codec import encode_positional
-from apps.service.schemas import JsonNumber, OrderPrice, OrderQuantity, QueryQuantity, TrailPercent
+from apps.service.schema_fields import JsonNumber, OrderPrice, OrderQuantity, QueryQuantity, TrailPercent
 
 _decoder: Final = msgspec.json.Decoder(float_hook=Decimal)
 _encoder: Final = msgspec.json.Encoder(enc_hook=default_serializer, decimal_format="number")

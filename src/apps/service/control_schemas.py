@@ -6,7 +6,7 @@ from typing import Annotated
 
 import msgspec
 
-from apps.service.schemas import NO_NUL_PATTERN, _Body, _Out
+from apps.service.schema_fields import NO_NUL_PATTERN, _Body, _Out
 
 HaltBy = Annotated[
     str,

@@ -16,7 +16,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 
 from apps.redact import mask
-from apps.service import schemas
+from apps.service import schema_fields
 from apps.service.codec import ExactResponse
 from apps.service.schemas import ErrorBody, RejectedOrderBody
 from trading_core import codes
@@ -230,10 +230,10 @@ def _body_code(request: Request[Any, Any, Any]) -> str:
 
 
 _PATTERN_MEANINGS: Final = {
-    schemas.TICKER_PATTERN: "must be a ticker in upper case, such as AAPL or BRK.B",
-    schemas.CLIENT_ORDER_ID_PATTERN: "must be 1 to 48 visible ASCII characters (letters, digits, punctuation)",
-    schemas.UUID_PATTERN: "must be a UUID",
-    schemas.NO_NUL_PATTERN: "must not hold a NUL character (\\u0000)",
+    schema_fields.TICKER_PATTERN: "must be a ticker in upper case, such as AAPL or BRK.B",
+    schema_fields.CLIENT_ORDER_ID_PATTERN: "must be 1 to 48 visible ASCII characters (letters, digits, punctuation)",
+    schema_fields.UUID_PATTERN: "must be a UUID",
+    schema_fields.NO_NUL_PATTERN: "must not hold a NUL character (\\u0000)",
 }
 _REGEX_MESSAGE: Final = re.compile(r"Expected `str` matching regex '(.*)'$")
 

@@ -7,7 +7,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
 
 from apps.redact import mask
-from apps.service.schemas import HealthBody, HealthChecks, MarketHoursName
+from apps.service.schema_fields import MarketHoursName
+from apps.service.schemas import HealthBody, HealthChecks
 from trading_core.engine import TradingEngine
 
 CONNECTED: Final = "connected"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from apps.service.schemas import Amount, PositionSideName, Side, _Out
+from apps.service.schema_fields import Amount, PositionSideName, Side, _Out
 
 
 class FillBody(_Out):

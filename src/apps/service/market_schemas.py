@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from apps.service.schemas import Amount, _Out
+from apps.service.schema_fields import Amount, _Out
 
 
 class BarBody(_Out):

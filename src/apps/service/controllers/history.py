@@ -21,7 +21,7 @@ from apps.service.history_schemas import (
     FillListBody,
     SnapshotBody,
 )
-from apps.service.schemas import TICKER_PATTERN, UUID_PATTERN
+from apps.service.schema_fields import TICKER_PATTERN, UUID_PATTERN
 from trading_core.errors import InvalidCursor
 from trading_core.fills import Fill
 from trading_core.history import MAX_PAGE_SIZE, ClosedPosition, PortfolioSnapshot, Timeframe

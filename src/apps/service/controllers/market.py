@@ -12,7 +12,7 @@ from litestar.params import Parameter, QueryParameter
 from apps.service.controllers.docs import Engine, errors
 from apps.service.controllers.history import INSTANT_PATTERN, aware
 from apps.service.market_schemas import BarBody, BarListBody, MarketSnapshotBody, QuoteBody, TradeBody
-from apps.service.schemas import TICKER_PATTERN
+from apps.service.schema_fields import TICKER_PATTERN
 from trading_core.bars import ONE_DAY, Bar, Snapshot
 
 TIMEFRAME_PATTERN: Final = r"^(([1-9]|[1-5][0-9])Min|([1-9]|1[0-9]|2[0-3])Hour|1Day|1Week|(1|2|3|4|6|12)Month)$"

@@ -10,6 +10,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from apps.service.controllers.docs import Engine, errors, rejection
 from apps.service.convert import portfolio_body, position_body
 from apps.service.errors import OrderRefused, QuantityMismatch, clip
+from apps.service.schema_fields import QueryQuantity
 from apps.service.schemas import (
     CloseAllRejection,
     CloseAllResponse,
@@ -17,7 +18,6 @@ from apps.service.schemas import (
     ClosePositionResponse,
     PositionBody,
     PositionListBody,
-    QueryQuantity,
 )
 from trading_core import values
 from trading_core.enums import SubmitStatus
