@@ -24,7 +24,7 @@ import asyncio
 import uuid
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -36,6 +36,7 @@ from adapters.paper.market import PaperMarketData
 from adapters.paper.prehistory import Prehistory
 from adapters.paper.restart import restore_history, resume_account
 from adapters.paper.scripting import ScriptControls
+from adapters.paper.sessions import SessionControls
 from adapters.paper.tape import Tape
 from adapters.paper.venue import Venue
 from adapters.paper.walk import PriceWalk
@@ -43,7 +44,7 @@ from trading_core.broker_models import BrokerOrder, BrokerPosition, TradeUpdate
 from trading_core.clock import Clock
 from trading_core.enums import TimeInForce
 from trading_core.errors import OrderNotFound
-from trading_core.market import EASTERN, Account, Asset, MarketClock, Session
+from trading_core.market import Account, Asset, MarketClock, Session
 from trading_core.market_hours import market_clock
 from trading_core.orders import Order
 from trading_core.ports import MarkListener, OrderFilter
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
     from trading_core.ports import Broker, MarketData, PushesMarks
 
 
-class PaperExchange(ScriptControls, PaperMarketData):
+class PaperExchange(ScriptControls, SessionControls, PaperMarketData):
     """A simulated brokerage account with a market of listed assets.
 
     Market data (quotes, bars, snapshots: `PaperMarketData`) is of its own prices, from its start.
@@ -76,8 +77,7 @@ class PaperExchange(ScriptControls, PaperMarketData):
         self.dropped_updates = 0
         """Trade updates dropped because nobody drained them (see `max_pending_updates`)."""
         self._venue = Venue(clock, cfg, self._emit)
-        self._session_day: date | None = None
-        """The New York date of the last session followed: a later one means a close came between."""
+        self._session_day = None
         if cfg.calendar is not None:
             self.follow_calendar()
         self._account_id = cfg.account_id or str(uuid.uuid4())
@@ -329,68 +329,6 @@ class PaperExchange(ScriptControls, PaperMarketData):
                 self._tape.record(inst.asset.symbol, inst.price, now)
                 for listener in self._mark_listeners:
                     listener(inst.asset.symbol, inst.price)
-
-    def open_market(self) -> None:
-        """Open the session: route the orders accepted while closed, then match every book.
-
-        Raises:
-            RuntimeError: The exchange follows a calendar, which alone opens and closes it.
-        """
-        self._manual_session()
-        self._venue.open()
-
-    def close_market(self) -> None:
-        """Close the session: execute `cls` orders, expire day orders, roll `last_equity`.
-
-        Raises:
-            RuntimeError: The exchange follows a calendar, which alone opens and closes it.
-        """
-        self._manual_session()
-        self._venue.close()
-
-    @property
-    def calendar_name(self) -> str | None:
-        """The calendar the sessions follow (XNYS), None in the always-open mode."""
-        calendar = self.config.calendar
-        return None if calendar is None else calendar.name
-
-    def follow_calendar(self) -> bool | None:
-        """Move to the session the calendar says at the clock's time: pre-market, regular, after-hours, closed.
-
-        In the pre-market (04:00-09:30 ET) and after-hours (to 20:00 ET) sessions only orders with
-        `extended_hours` (day limit orders) execute; the others wait for the regular session. A
-        day order expires at the regular close, one with `extended_hours` at the after-hours' end.
-
-        A machine suspended over a close (or a timer that woke late) finds another day's session:
-        every session ends by 20:00 New York time, so the day's close came between, and it is made
-        first (the day's orders expire now, as they would have then).
-
-        Returns True when this opened the regular session, False when it closed it (`cls` orders
-        executed, day orders expired), None when the regular session did not change (an extended
-        one may have) or there is no calendar. After a close slept through, the answer is the new
-        session's: True in a regular one, else False.
-        """
-        calendar = self.config.calendar
-        if calendar is None:
-            return None
-        now = self._clock.now()
-        clock = market_clock(calendar, now)
-        venue = self._venue
-        day, last_day = now.astimezone(EASTERN).date(), self._session_day
-        slept_through_close = last_day is not None and day != last_day and (venue.is_open or venue.extended)
-        if slept_through_close:
-            venue.enter(Session.CLOSED)
-        was_open = venue.is_open
-        venue.enter(clock.session)
-        if clock.session is not Session.CLOSED:
-            self._session_day = day
-        if slept_through_close:
-            return clock.is_open
-        return None if clock.is_open == was_open else clock.is_open
-
-    def _manual_session(self) -> None:
-        if self.config.calendar is not None:
-            raise RuntimeError(f"the session follows the {self.config.calendar.name} calendar; it cannot be set")
 
     def _instrument(self, symbol: str) -> Instrument:
         instruments = self._venue.instruments
