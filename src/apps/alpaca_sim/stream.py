@@ -77,11 +77,17 @@ class StreamHub:
         key_id: The API key a client must authenticate with.
         secret_key: Its secret.
         faults: The fault rules, read as updates are published and sent.
-        on_fill_sent: Told the execution id each time a fill's update has been sent on a connection.
+        on_fill_sent: Told the execution id, and the Unix time it started to leave, each time a fill's
+            update has been sent on a connection.
     """
 
     def __init__(
-        self, key_id: str, secret_key: str, faults: FaultBook, *, on_fill_sent: Callable[[str], None] | None = None
+        self,
+        key_id: str,
+        secret_key: str,
+        faults: FaultBook,
+        *,
+        on_fill_sent: Callable[[str, float], None] | None = None,
     ) -> None:
         self._key = key_id
         self._secret = secret_key
@@ -159,10 +165,12 @@ class StreamHub:
             # Polled, not awaited on an Event: new rules may end the silence at any moment.
             while (wait := self._faults.silent_until - time.monotonic()) > 0:  # noqa: ASYNC110
                 await asyncio.sleep(min(wait, _QUIET_POLL))
+            # Timed as it starts to leave: the client may read it before this task runs again.
+            leaving = time.time()
             if not await conn.send_frame(update.frame):
                 return
             if update.execution_id is not None and self._on_fill_sent is not None:
-                self._on_fill_sent(update.execution_id)
+                self._on_fill_sent(update.execution_id, leaving)
             rule = self._faults.active("stream_drop_after")
             if rule is None:
                 continue

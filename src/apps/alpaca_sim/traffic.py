@@ -8,9 +8,7 @@ the same machine can set them against its own.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 _MAX_REMEMBERED = 200_000
@@ -19,14 +17,9 @@ UNKNOWN_ROUTE = "unknown"
 
 
 class Traffic:
-    """Request counts per route, submission arrivals and execution sends since the last reset.
+    """Request counts per route, submission arrivals and execution sends since the last reset."""
 
-    Args:
-        clock: Unix time in seconds.
-    """
-
-    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock
+    def __init__(self) -> None:
         self.routes: Counter[str] = Counter()
         self.rate_limited = 0
         """Requests answered 429."""
@@ -52,9 +45,9 @@ class Traffic:
         """A submission arrived (a repeat of its client order id keeps the first arrival)."""
         _remember(self.submissions, client_order_id, received_at)
 
-    def fill_sent(self, execution_id: str) -> None:
-        """An execution's trade update left on a connection (the first time counts)."""
-        _remember(self.fills_sent, execution_id, self._clock())
+    def fill_sent(self, execution_id: str, sent_at: float) -> None:
+        """An execution's trade update left on a connection at `sent_at` (Unix time; the first time counts)."""
+        _remember(self.fills_sent, execution_id, sent_at)
 
     def describe(self) -> dict[str, Any]:
         return {
