@@ -230,7 +230,10 @@ class TestAnEntryFilledInParts:
 
         assert held == [OrderStatus.HELD, OrderStatus.HELD]
         assert run(exchange.get_order(parent.broker_order_id)).status is OrderStatus.FILLED
-        assert [run(exchange.get_order(leg.broker_order_id)).status for leg in parent.legs] == [OrderStatus.NEW] * 2
+        assert [run(exchange.get_order(leg.broker_order_id)).status for leg in parent.legs] == [
+            OrderStatus.NEW,  # the take-profit is routed
+            OrderStatus.HELD,  # the stop-loss is watched, as at Alpaca
+        ]
 
     def test_a_day_brackets_entry_expired_in_part_ends_its_day_legs_once_at_the_close(self) -> None:
         """Its legs are day orders too: ended with their entry, the close does not expire them again."""
