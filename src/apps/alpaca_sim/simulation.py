@@ -27,6 +27,7 @@ from apps.alpaca_sim import wire
 from apps.alpaca_sim.activities import ActivityLog
 from apps.alpaca_sim.data_stream import MarketDataHub
 from apps.alpaca_sim.faults import FaultBook, Rule
+from apps.alpaca_sim.leg_classes import LegClasses
 from apps.alpaca_sim.order_requests import PositionIntent
 from apps.alpaca_sim.ratelimit import DEFAULT_RATE_LIMIT, RateLimiter
 from apps.alpaca_sim.resume import resume_exchange
@@ -36,7 +37,7 @@ from apps.alpaca_sim.stream import StreamHub
 from apps.alpaca_sim.traffic import Traffic
 from trading_core.broker_models import BrokerOrder, BrokerPosition, TradeUpdate
 from trading_core.clock import Clock, SystemClock
-from trading_core.enums import Side
+from trading_core.enums import OrderStatus, Side
 from trading_core.market import Asset
 from trading_core.market_hours import MarketCalendar
 from trading_core.ports import OrderFilter
@@ -140,6 +141,8 @@ class Simulation:
         self.lastday: dict[str, Decimal] = {listing.symbol: listing.price for listing in config.listings}
         """The previous session's closing price of each symbol (its listing price before any close)."""
         self.intents: dict[BrokerOrderId, str] = {}
+        self.leg_classes = LegClasses()
+        """The class each leg shows: its group's (`GET /v2/orders/{leg id}`, a listing, the stream)."""
         self.history: dict[BrokerOrderId, list[tuple[float, BrokerOrder]]] = {}
         self._recording = False
         self.traffic.clear()
@@ -165,6 +168,7 @@ class Simulation:
         self.account_number, self.created_at = header.account_number, header.created_at
         resume_exchange(self.exchange, replayed)
         self.intents = {BrokerOrderId(k): v for k, v in replayed.intents.items()}
+        self.leg_classes.restore(replayed.orders.values())
         if replayed.lastday is not None:
             self.lastday = dict(replayed.lastday)
         self.activities.record(replayed.fills)
@@ -257,7 +261,8 @@ class Simulation:
         return PositionIntent.SELL_TO_CLOSE if position_quantity > ZERO else PositionIntent.SELL_TO_OPEN
 
     def order_json(self, snap: BrokerOrder, *, legs: Sequence[BrokerOrder] = ()) -> wire.JSON:
-        """The Order object; a parent's `legs` as given (each showing the parent's class), else null."""
+        """The Order object; a parent's `legs` as given (each showing the parent's class), else null.
+        A leg read alone shows its parent's class too (`leg_classes`)."""
         asset = self.assets[snap.symbol]
         shown = None
         if legs:
@@ -271,12 +276,22 @@ class Simulation:
                 for leg in legs
             ]
         return wire.order(
-            snap, asset_id=asset.asset_id, position_intent=self.intents.get(snap.broker_order_id), legs=shown
+            snap,
+            asset_id=asset.asset_id,
+            position_intent=self.intents.get(snap.broker_order_id),
+            legs=shown,
+            order_class=self.leg_classes.get(snap.broker_order_id),
         )
 
     async def nested_json(self, snap: BrokerOrder) -> wire.JSON:
-        """The Order object with a parent's legs as they stand now (`nested=true`, a submission's answer)."""
-        legs = [await self.exchange.get_order(leg.broker_order_id) for leg in snap.legs]
+        """The Order object with a parent's legs as they stand now (`nested=true`, a submission's answer):
+        a leg replaced is shown as its replacement, which took its place in the group."""
+        legs = []
+        for leg in snap.legs:
+            current = await self.exchange.get_order(leg.broker_order_id)
+            while current.status is OrderStatus.REPLACED and current.replaced_by is not None:
+                current = await self.exchange.get_order(current.replaced_by)
+            legs.append(current)
         return self.order_json(snap, legs=legs)
 
     def lagged(self, snap: BrokerOrder, lag_ms: int) -> BrokerOrder:
