@@ -81,7 +81,7 @@ async def place(
 
         sim.later(pending_ms, acknowledge)
     sim.remember_intent(answer.broker_order_id, intent)
-    sim.leg_classes.note(answer)  # its legs show its class
+    sim.note_taken(answer)  # its legs: journaled although held, showing its class
     return answer
 
 
@@ -161,7 +161,7 @@ async def replace(sim: Simulation, request: Request, order_id: str) -> Response:
     intent = sim.intents.get(old_id)
     if intent is not None:
         sim.remember_intent(new.broker_order_id, intent)
-    sim.leg_classes.note(new)  # a leg's replacement shows its group's class, as the leg did
+    sim.note_taken(new)  # a leg's replacement: in its group, held as the leg was
     return json_response(sim.order_json(new))
 
 

@@ -150,6 +150,7 @@ class Simulation:
         self.account_number = "PA" + uuid.uuid4().hex[:10].upper()
         self.activities.clear()
         self._new_intents: dict[str, str] = {}
+        self._new_orders: list[BrokerOrder] = []
 
     def _restore(self, replayed: Replayed) -> None:
         """Carry on the journal's account: orders, fills, positions, cash, prices, session."""
@@ -254,6 +255,14 @@ class Simulation:
         if len(intents) > _MAX_REMEMBERED:
             del intents[next(iter(intents))]
 
+    def note_taken(self, order: BrokerOrder) -> None:
+        """Remember a class order's legs (and a leg's replacement) as taken: journaled with the next
+        commit, since a held leg has no trade update to be journaled by; and the class they show."""
+        self.leg_classes.note(order)
+        if self.journal is not None:
+            held = [leg for leg in (*order.legs, order) if leg.status is OrderStatus.HELD]
+            self._new_orders.extend(held)
+
     @staticmethod
     def intent_for(side: Side, position_quantity: Decimal) -> PositionIntent:
         if side is Side.BUY:
@@ -333,6 +342,7 @@ class Simulation:
         is_open, last_equity = exchange.is_open, exchange.last_equity
         commit = Commit(
             updates=updates,
+            orders=self._new_orders,
             intents=self._new_intents,
             prices=prices,
             market_open=is_open if is_open != self._journaled_open else None,
@@ -342,7 +352,7 @@ class Simulation:
         if commit.empty:
             return
         journal.commit(commit)
-        self._new_intents = {}
+        self._new_intents, self._new_orders = {}, []
         self._journaled_prices.update(prices)
         self._journaled_open, self._journaled_last_equity = is_open, last_equity
         self._journaled_lastday = dict(self.lastday)
