@@ -12,7 +12,10 @@ and for the engine that tracks them (Alpaca's semantics):
   filled all they may, with the entry done filling, the others are cancelled (`exits_to_cancel`);
 - an entry that ends before it has filled completely (cancelled, expired) ends its legs, which
   never worked: "if any one of the orders is canceled, any remaining open order in the group is
-  canceled" (the same guide). What it did fill is then held unprotected, as at Alpaca.
+  canceled" (the same guide). What it did fill is then held unprotected, as at Alpaca;
+- the stop-loss beside a take-profit (a bracket's once its entry has filled, an OCO's) works while
+  it still shows `held`: Alpaca routes the take-profit (`new`) and watches the stop itself, which
+  fills straight out of `held` when the price crosses it (`watched_while_held`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ __all__ = [
     "exits_to_cancel",
     "legs_held",
     "unfilled_once",
+    "watched_while_held",
 ]
 
 
@@ -56,6 +60,10 @@ class GroupMember(Protocol):
     def status(self) -> OrderStatus:
         """Where it stands."""
 
+    @property
+    def type(self) -> OrderType:
+        """Its order type."""
+
 
 _M = TypeVar("_M", bound=GroupMember)
 
@@ -74,6 +82,25 @@ def exit_cap(parent: GroupMember) -> Decimal:
 def legs_held(parent: GroupMember) -> bool:
     """Whether the legs wait for the entry: a bracket's or OTO's until it has filled completely."""
     return parent.order_class in (OrderClass.BRACKET, OrderClass.OTO) and parent.filled_quantity < parent.quantity
+
+
+_STOP_EXITS: Final = frozenset({OrderType.STOP, OrderType.STOP_LIMIT})
+
+
+def watched_while_held(parent: GroupMember, leg: GroupMember) -> bool:
+    """Whether `leg` works (its stop is watched) while it shows `held`: the stop-loss of a bracket
+    whose entry has filled completely, or of an OCO, whose take-profit holds the shares at the venue.
+
+    Alpaca: "the take profit limit order leg is set to new and the stop loss leg remains held"
+    until "the stop loss would be triggered and move to partial fill or fill" (its forum,
+    forum.alpaca.markets/t/bracket-order-exit-trades-not-executing/3697; the same in
+    alpaca-trade-api-python#322 and alpaca-py#198, and alpaca-py#182 added `held` for it). An
+    OCO's passive leg "is reported as held and never gets a New event"
+    (QuantConnect/Lean.Brokerages.Alpaca#74). An OTO's one exit has no take-profit beside it
+    holding the shares, and works as `new` (no source shows an OTO's stop after its entry filled).
+    """
+    paired = parent.order_class in (OrderClass.BRACKET, OrderClass.OCO)
+    return paired and leg.type in _STOP_EXITS and not legs_held(parent)
 
 
 def executable(parent: _M, group: Sequence[_M], exit_order: _M) -> Decimal:

@@ -407,6 +407,49 @@ class TestBadInput:
         assert (new["status"], new["replaces"], new["stop_price"]) == ("held", stop_id, "138.5")
         assert (old["status"], old["replaced_by"]) == ("replaced", new["id"])
 
+    async def test_a_leg_read_alone_listed_or_streamed_shows_its_parents_class(self, alpaca_sim: SimServer) -> None:
+        """Alpaca's Order object of a leg names its group's class, as in its parent's `legs` (payloads
+        recorded from Alpaca's `/v2/orders` show a bracket's legs with `"order_class": "bracket"`)."""
+        bracket = limit(order_class="bracket", take_profit={"limit_price": "160"}, stop_loss={"stop_price": "140"})
+        oco = limit(side="sell", qty="10", order_class="oco", stop_loss={"stop_price": "180"})
+        oco = {**{k: v for k, v in oco.items() if k != "limit_price"}, "take_profit": {"limit_price": "200"}}
+        async with api(alpaca_sim) as http, trade_updates(alpaca_sim) as ws:
+            parent = (await http.post("/v2/orders", json=bracket)).json()
+            take_profit_id, stop_id = (leg["id"] for leg in parent["legs"])
+            moved = (await http.patch(f"/v2/orders/{stop_id}", json={"stop_price": "138.5"})).json()
+            await http.post("/v2/orders", json=market())
+            await updates(ws, 5)  # the bracket's new; the replace; the buy's new and fill
+            exits = (await http.post("/v2/orders", json=oco)).json()
+            (oco_stop,) = exits["legs"]
+            streamed = await updates(ws, 2)  # the OCO's new, its stop-loss's held
+            read = [(await http.get(f"/v2/orders/{i}")).json() for i in (take_profit_id, moved["id"], oco_stop["id"])]
+            listed = (await http.get("/v2/orders", params={"status": "all"})).json()
+
+        assert [o["order_class"] for o in read] == ["bracket", "bracket", "oco"]
+        assert moved["order_class"] == "bracket"
+        assert [(u["event"], u["order"]["order_class"]) for u in streamed] == [("new", "oco"), ("held", "oco")]
+        classes = {o["id"]: o["order_class"] for o in listed}
+        assert (classes[take_profit_id], classes[stop_id], classes[oco_stop["id"]]) == ("bracket", "bracket", "oco")
+
+    async def test_a_nested_read_shows_a_replaced_legs_replacement_in_its_place(self, alpaca_sim: SimServer) -> None:
+        """The replacement takes the leg's place in its group: the parent's `legs` list it, not the old leg."""
+        bracket = limit(order_class="bracket", take_profit={"limit_price": "160"}, stop_loss={"stop_price": "140"})
+        async with api(alpaca_sim) as http:
+            parent = (await http.post("/v2/orders", json=bracket)).json()
+            take_profit_id, stop_id = (leg["id"] for leg in parent["legs"])
+            moved = (await http.patch(f"/v2/orders/{stop_id}", json={"stop_price": "138.5"})).json()
+            again = (await http.patch(f"/v2/orders/{moved['id']}", json={"stop_price": "138"})).json()
+            nested = (await http.get(f"/v2/orders/{parent['id']}", params={"nested": "true"})).json()
+            listed = (await http.get("/v2/orders", params={"status": "all", "nested": "true"})).json()
+
+        assert [(leg["id"], leg["status"]) for leg in nested["legs"]] == [
+            (take_profit_id, "held"),
+            (again["id"], "held"),
+        ]
+        assert nested["legs"][1]["stop_price"] == "138"
+        (shown,) = [o for o in listed if o["id"] == parent["id"]]
+        assert [leg["id"] for leg in shown["legs"]] == [take_profit_id, again["id"]]
+
     async def test_position_refusals(self, alpaca_sim: SimServer) -> None:
         async with api(alpaca_sim) as http:
             none = await http.get("/v2/positions/MSFT")

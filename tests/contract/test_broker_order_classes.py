@@ -74,19 +74,26 @@ class TestBracket:
         assert found is not None
         assert found.broker_order_id == stop_loss.broker_order_id
 
-    async def test_the_entry_fills_the_legs_work_the_stop_fills_and_the_take_profit_is_cancelled(
+    async def test_the_entry_fills_the_take_profit_works_the_stop_fills_out_of_held_and_the_take_profit_is_cancelled(
         self, venue: Venue
     ) -> None:
+        """Alpaca routes the take-profit (`new`) once the entry has filled and keeps the stop-loss
+        `held` while it watches its stop; the stop then fills straight out of `held` (its forum,
+        forum.alpaca.markets/t/bracket-order-exit-trades-not-executing/3697; alpaca-py#198)."""
         accepted = await venue.broker.submit_order(class_order())
         take_profit, stop_loss = _legs(accepted)
-        updates = await collect_updates(venue.broker, _event(TradeEvent.NEW, stop_loss.broker_order_id))
+        updates = await collect_updates(venue.broker, _event(TradeEvent.NEW, take_profit.broker_order_id))
         assert _of(updates, accepted.broker_order_id) == [TradeEvent.NEW, TradeEvent.FILL]
+        assert (await venue.broker.get_order(take_profit.broker_order_id)).status is OrderStatus.NEW
+        assert (await venue.broker.get_order(stop_loss.broker_order_id)).status is OrderStatus.HELD
+        venue.set_price("AAPL", "180.50")  # not yet at its stop: still held, nothing sent for it
+        assert (await venue.broker.get_order(stop_loss.broker_order_id)).status is OrderStatus.HELD
 
         venue.set_price("AAPL", "179.50")
-        updates = await collect_updates(venue.broker, _event(TradeEvent.CANCELED, take_profit.broker_order_id))
+        updates += await collect_updates(venue.broker, _event(TradeEvent.CANCELED, take_profit.broker_order_id))
 
-        assert _of(updates, stop_loss.broker_order_id)[-1] is TradeEvent.FILL
-        fill = next(u for u in updates if u.event is TradeEvent.FILL)
+        assert _of(updates, stop_loss.broker_order_id) == [TradeEvent.FILL]
+        fill = next(u for u in updates if u.order.broker_order_id == stop_loss.broker_order_id)
         assert (fill.quantity, fill.price, fill.position_quantity) == (Decimal(10), Decimal("179.50"), Decimal(0))
         assert (await venue.broker.get_order(take_profit.broker_order_id)).status is OrderStatus.CANCELED
 
@@ -100,7 +107,7 @@ class TestBracket:
         for leg in (take_profit, stop_loss):
             assert (await venue.broker.get_order(leg.broker_order_id)).status is OrderStatus.CANCELED
 
-    async def test_a_held_leg_takes_a_new_price_and_stays_held_until_the_entry_fills(self, venue: Venue) -> None:
+    async def test_a_held_leg_takes_a_new_price_and_stays_held_until_its_stop_fills(self, venue: Venue) -> None:
         """Alpaca replaces a bracket leg's price (its order guide) and refuses a replace only in
         accepted, pending_new, pending_cancel or pending_replace (its API reference): a held leg,
         as a bracket's stop-loss stays while its take-profit works, is replaced and stays held."""
@@ -120,13 +127,19 @@ class TestBracket:
         assert (replacement.type, replacement.side, replacement.quantity) == (OrderType.STOP, "sell", Decimal(10))
         assert (await venue.broker.get_order(stop_loss.broker_order_id)).status is OrderStatus.REPLACED
         assert (await venue.broker.get_order(replacement.broker_order_id)).status is OrderStatus.HELD
-        venue.set_price("AAPL", "185")  # the entry fills: its legs, the replacement among them, work
-        await collect_updates(venue.broker, _event(TradeEvent.NEW, replacement.broker_order_id))
+        venue.set_price("AAPL", "185")  # the entry fills: its take-profit works, the replacement is watched
+        await collect_updates(venue.broker, _event(TradeEvent.NEW, take_profit.broker_order_id))
         venue.set_price("AAPL", "182.50")
-        assert (await venue.broker.get_order(replacement.broker_order_id)).status is OrderStatus.NEW
+        assert (await venue.broker.get_order(replacement.broker_order_id)).status is OrderStatus.HELD
+        watched = await venue.broker.replace_order(  # held and working: replaced again, still held
+            replacement.broker_order_id,
+            client_order_id=ClientOrderId(f"r-{new_order_id()}"),
+            stop_price=Decimal("181.95"),
+        )
+        assert watched.status is OrderStatus.HELD
         venue.set_price("AAPL", "181.90")
         updates = await collect_updates(venue.broker, _event(TradeEvent.CANCELED, take_profit.broker_order_id))
-        assert _of(updates, replacement.broker_order_id)[-1] is TradeEvent.FILL
+        assert _of(updates, watched.broker_order_id) == [TradeEvent.FILL]
 
     @pytest.mark.parametrize(
         ("kw", "field", "said"),
@@ -170,16 +183,32 @@ class TestOcoAndOto:
         assert (accepted.limit_price, stop_loss.stop_price, stop_loss.status) == (
             Decimal(200),
             Decimal(180),
-            OrderStatus.NEW,
+            OrderStatus.HELD,  # an OCO's passive leg is held, never new (Lean.Brokerages.Alpaca#74)
         )
 
         venue.set_price("AAPL", "200.50")
         updates = await collect_updates(venue.broker, _event(TradeEvent.CANCELED, stop_loss.broker_order_id))
 
         assert _of(updates, accepted.broker_order_id) == [TradeEvent.NEW, TradeEvent.FILL]
+        assert _of(updates, stop_loss.broker_order_id) == [TradeEvent.HELD, TradeEvent.CANCELED]
         assert (await venue.broker.list_positions()) == []
 
-    async def test_an_oto_sends_its_one_exit_when_the_entry_fills(self, venue: Venue) -> None:
+    async def test_an_ocos_held_stop_fills_out_of_held_and_cancels_its_take_profit(self, venue: Venue) -> None:
+        bought = await venue.broker.submit_order(order("AAPL", "buy", "10"))
+        await collect_updates(venue.broker, _event(TradeEvent.FILL, bought.broker_order_id))
+        accepted = await venue.broker.submit_order(class_order(side="sell", type="limit", order_class="oco"))
+        (stop_loss,) = accepted.legs
+
+        venue.set_price("AAPL", "179.50")
+        updates = await collect_updates(venue.broker, _event(TradeEvent.CANCELED, accepted.broker_order_id))
+
+        assert _of(updates, stop_loss.broker_order_id) == [TradeEvent.HELD, TradeEvent.FILL]
+        fill = next(u for u in updates if u.order.broker_order_id == stop_loss.broker_order_id and u.quantity)
+        assert (fill.quantity, fill.price, fill.position_quantity) == (Decimal(10), Decimal("179.50"), Decimal(0))
+        assert (await venue.broker.list_positions()) == []
+
+    async def test_an_oto_sends_its_one_exit_new_when_the_entry_fills(self, venue: Venue) -> None:
+        """An OTO's one stop has no take-profit beside it holding the shares: it is routed `new`."""
         accepted = await venue.broker.submit_order(class_order(order_class="oto", take_profit=None))
         (stop_loss,) = accepted.legs
         await collect_updates(venue.broker, _event(TradeEvent.NEW, stop_loss.broker_order_id))

@@ -126,3 +126,64 @@ def test_a_commit_cut_short_by_the_kill_is_dropped_and_the_rest_is_kept(
 
     assert _answers(sim) == before
     assert state.read_bytes().endswith(b"\n")
+
+
+def test_a_brackets_stop_loss_held_beside_its_take_profit_still_protects_after_a_restart(
+    alpaca_sim_process: Callable[..., SimProcess], tmp_path: Path
+) -> None:
+    """The entry filled before the kill: its take-profit works `new`, its stop-loss `held` (as at
+    Alpaca); restarted, the group is one again: the stop fills out of `held`, its take-profit is
+    cancelled, and the legs still show the bracket's class."""
+    sim = alpaca_sim_process("--state", str(tmp_path / "sim.journal"))
+    bracket = {
+        **_market("AAPL", "10", "buy", "b-1"),
+        "time_in_force": "gtc",
+        "order_class": "bracket",
+        "take_profit": {"limit_price": "250"},
+        "stop_loss": {"stop_price": "150"},
+    }
+    take_profit, stop_loss = sim.http.post("/v2/orders", json=bracket).json()["legs"]
+
+    sim.kill()
+    sim.start()
+    held = sim.http.get(f"/v2/orders/{stop_loss['id']}").json()
+    sim.control("POST", "price", {"symbol": "AAPL", "price": "149"})
+
+    assert (held["status"], held["order_class"]) == ("held", "bracket")
+    stop = sim.http.get(f"/v2/orders/{stop_loss['id']}").json()
+    profit = sim.http.get(f"/v2/orders/{take_profit['id']}").json()
+    assert (stop["status"], stop["filled_avg_price"]) == ("filled", "149")
+    assert (profit["status"], profit["order_class"]) == ("canceled", "bracket")
+    assert sim.http.get("/v2/positions").json() == []
+
+
+def test_a_held_legs_replacement_is_kept_in_its_group_across_a_restart(
+    alpaca_sim_process: Callable[..., SimProcess], tmp_path: Path
+) -> None:
+    """A stop-loss moved while its limit entry rests: its replacement, held with no trade update of
+    its own, is journaled and resumed in its group; the entry fills after the restart, the
+    replacement is watched (held) and fills at its new stop."""
+    sim = alpaca_sim_process("--state", str(tmp_path / "sim.journal"))
+    bracket = {
+        **_limit("AAPL", "10", "180", "b-2"),
+        "order_class": "bracket",
+        "take_profit": {"limit_price": "250"},
+        "stop_loss": {"stop_price": "150"},
+    }
+    parent = sim.http.post("/v2/orders", json=bracket).json()
+    take_profit, stop_loss = parent["legs"]
+    moved = sim.http.patch(f"/v2/orders/{stop_loss['id']}", json={"stop_price": "160"}).json()
+
+    sim.kill()
+    sim.start()
+    sim.control("POST", "price", {"symbol": "AAPL", "price": "179"})  # the entry fills
+    shown = [sim.http.get(f"/v2/orders/{i}").json() for i in (take_profit["id"], moved["id"])]
+    nested = sim.http.get(f"/v2/orders/{parent['id']}", params={"nested": "true"}).json()
+    sim.control("POST", "price", {"symbol": "AAPL", "price": "159"})
+
+    assert [(o["status"], o["order_class"]) for o in shown] == [("new", "bracket"), ("held", "bracket")]
+    assert [leg["id"] for leg in nested["legs"]] == [take_profit["id"], moved["id"]]
+    stop = sim.http.get(f"/v2/orders/{moved['id']}").json()
+    assert (stop["status"], stop["filled_avg_price"]) == ("filled", "159")
+    assert sim.http.get(f"/v2/orders/{take_profit['id']}").json()["status"] == "canceled"
+    assert sim.http.get("/v2/positions").json() == []

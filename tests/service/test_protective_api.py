@@ -331,7 +331,7 @@ async def test_a_brackets_leg_takes_a_new_price_and_stays_in_its_group(api: Clie
     assert (await order(api, take_profit_id))["status"] == "cancelled"
 
 
-async def test_a_held_leg_takes_a_new_price_stays_held_and_works_once_the_entry_fills(api: Client) -> None:
+async def test_a_held_leg_takes_a_new_price_stays_held_and_fills_out_of_held_at_its_stop(api: Client) -> None:
     """A bracket's stop-loss leg moved before its entry has filled: Alpaca replaces a held leg, and
     its stop-loss is held while its take-profit works (docs/api.md, protective orders)."""
     parent_id = await submitted(api, {**BRACKET, "type": "limit", "limitPrice": 185})
@@ -345,8 +345,9 @@ async def test_a_held_leg_takes_a_new_price_stays_held_and_works_once_the_entry_
     assert (new_stop["brokerStatus"], new_stop["status"]) == ("held", "new")
     assert (await order(api, stop_id))["brokerStatus"] == "replaced"
     assert (await order(api, parent_id))["legs"] == [take_profit_id, new_stop["orderId"]]
-    await move(api, 185)  # the entry fills
-    assert (await order(api, new_stop["orderId"]))["brokerStatus"] == "new"
+    await move(api, 185)  # the entry fills: the take-profit works, the stop-loss stays held (watched)
+    assert (await order(api, take_profit_id))["brokerStatus"] == "new"
+    assert (await order(api, new_stop["orderId"]))["brokerStatus"] == "held"
     assert (await api.get("/api/v1/positions/AAPL")).json()["protectiveOrderIds"] == [
         take_profit_id,
         new_stop["orderId"],

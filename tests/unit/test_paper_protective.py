@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Coroutine
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import attrs
 import pytest
@@ -230,7 +230,10 @@ class TestAnEntryFilledInParts:
 
         assert held == [OrderStatus.HELD, OrderStatus.HELD]
         assert run(exchange.get_order(parent.broker_order_id)).status is OrderStatus.FILLED
-        assert [run(exchange.get_order(leg.broker_order_id)).status for leg in parent.legs] == [OrderStatus.NEW] * 2
+        assert [run(exchange.get_order(leg.broker_order_id)).status for leg in parent.legs] == [
+            OrderStatus.NEW,  # the take-profit is routed
+            OrderStatus.HELD,  # the stop-loss is watched, as at Alpaca
+        ]
 
     def test_a_day_brackets_entry_expired_in_part_ends_its_day_legs_once_at_the_close(self) -> None:
         """Its legs are day orders too: ended with their entry, the close does not expire them again."""
@@ -270,3 +273,64 @@ class TestAnEntryFilledInParts:
         leg_ids = {leg.broker_order_id for leg in legs}
         assert not [u for u in updates if u.order.broker_order_id in leg_ids and u.event is TradeEvent.NEW]
         assert run(exchange.list_positions())[0].quantity == 4  # what filled stays held, unprotected
+
+
+class TestAnOcosStopLossHeldWhileItWorks:
+    """An OCO's stop-loss shows `held` from the start and fills straight out of it (Alpaca reports an
+    OCO's passive leg `held`, never `new`: QuantConnect/Lean.Brokerages.Alpaca#74)."""
+
+    EXITS: ClassVar[dict[str, Any]] = {"take_profit": {"limit_price": "200"}, "stop_loss": {"stop_price": "180"}}
+
+    def oco(self, exchange: PaperExchange, *, pending: bool = False) -> BrokerOrder:
+        exchange.set_price("AAPL", D(190))
+        submit(exchange, sent(side="buy", type="market"))
+        exchange.drain_updates()
+        order = sent(side="sell", type="limit", order_class="oco", **self.EXITS)
+        return exchange.submit_pending(order) if pending else submit(exchange, order)
+
+    def test_sent_while_closed_it_is_held_and_watched_from_the_open(self) -> None:
+        exchange = new_exchange()
+        exchange.set_price("AAPL", D(190))
+        submit(exchange, sent(side="buy", type="market"))
+        exchange.close_market()
+        parent = submit(exchange, sent(side="sell", type="limit", order_class="oco", **self.EXITS))
+        (stop_loss,) = parent.legs
+        exchange.set_price("AAPL", D(179))  # closed: nothing trades
+        assert (parent.status, stop_loss.status) == (OrderStatus.ACCEPTED, OrderStatus.HELD)
+        assert run(exchange.get_order(stop_loss.broker_order_id)).status is OrderStatus.HELD
+        exchange.drain_updates()
+
+        exchange.open_market()
+
+        updates = exchange.drain_updates()
+        assert [u.event for u in updates if u.order.broker_order_id == stop_loss.broker_order_id] == [TradeEvent.FILL]
+        assert [u.event for u in updates if u.order.broker_order_id == parent.broker_order_id] == [
+            TradeEvent.NEW,
+            TradeEvent.CANCELED,
+        ]
+        assert run(exchange.list_positions()) == []
+
+    def test_acknowledged_after_pending_new_its_stop_loss_is_held_and_works(self) -> None:
+        exchange = new_exchange()
+        parent = self.oco(exchange, pending=True)
+        (stop_loss,) = parent.legs
+        exchange.acknowledge(parent.broker_order_id)
+        assert run(exchange.get_order(stop_loss.broker_order_id)).status is OrderStatus.HELD
+
+        exchange.set_price("AAPL", D("179.50"))
+
+        assert run(exchange.get_order(stop_loss.broker_order_id)).status is OrderStatus.FILLED
+        assert run(exchange.get_order(parent.broker_order_id)).status is OrderStatus.CANCELED
+        assert run(exchange.list_positions()) == []
+
+    def test_cancelling_the_held_stop_loss_cancels_its_take_profit(self) -> None:
+        exchange = new_exchange()
+        parent = self.oco(exchange)
+        (stop_loss,) = parent.legs
+
+        run(exchange.cancel_order(stop_loss.broker_order_id))
+
+        assert run(exchange.get_order(parent.broker_order_id)).status is OrderStatus.CANCELED
+        assert run(exchange.get_order(stop_loss.broker_order_id)).status is OrderStatus.CANCELED
+        exchange.set_price("AAPL", D(179))
+        assert run(exchange.list_positions())[0].quantity == 10  # nothing works any more

@@ -296,9 +296,9 @@ async def test_a_leg_held_for_its_entry_stays_held_after_a_restart() -> None:
     at_broker = [await again.get_order(leg.broker_order_id) for leg in legs]  # type: ignore[arg-type]
     assert [leg.status for leg in at_broker] == [OrderStatus.HELD] * 2
 
-    again.set_price("AAPL", Decimal(184))  # the entry fills: its legs work
+    again.set_price("AAPL", Decimal(184))  # the entry fills: its legs work, the stop-loss still held
     await engine.process_updates()
-    assert [(await engine.get_order(leg.id)).status for leg in legs] == [OrderStatus.NEW] * 2
+    assert [(await engine.get_order(leg.id)).status for leg in legs] == [OrderStatus.NEW, OrderStatus.HELD]
     again.set_price("AAPL", Decimal(179))  # the stop sells what was bought, the take-profit is cancelled
     await engine.process_updates()
     assert [(await engine.get_order(leg.id)).status for leg in legs] == [OrderStatus.CANCELED, OrderStatus.FILLED]
@@ -337,3 +337,34 @@ async def test_day_orders_whose_session_ended_while_the_exchange_was_down_expire
 
     today = (await engine.submit(limit("AAPL", "buy", 1, "170.00"))).order
     assert (await engine.get_order(today.id)).status is OrderStatus.NEW
+
+
+@pytest.mark.parametrize("stop_loss_first", [False, True])
+async def test_a_stop_loss_held_beside_its_take_profit_is_watched_again_after_a_restart(
+    stop_loss_first: bool,
+) -> None:
+    """The entry filled before the restart: the take-profit works `new`, the stop-loss `held` (as at
+    Alpaca); resumed (its legs in either order), the stop still fills straight out of `held` and ends
+    its take-profit."""
+    clock = TestClock(MONDAY_10AM_ET)
+    store = InMemoryOrderStore(payload_of=event_payload)
+    exchange = fresh()
+    exchange.set_price("AAPL", Decimal(190))
+    engine = await engine_on(exchange, clock, store)
+    parent = (await engine.submit(_bracket("limit", limit_price="185"))).order
+    exchange.set_price("AAPL", Decimal(184))
+    await engine.process_updates()
+    legs = [await engine.get_order(i) for i in parent.legs]
+    assert [leg.status for leg in legs] == [OrderStatus.NEW, OrderStatus.HELD]
+
+    again = PaperExchange(clock, config=PaperConfig(starting_cash=START))
+    still_open = sorted(await open_orders(store), key=lambda o: (o.status is OrderStatus.HELD) != stop_loss_first)
+    again.resume(await store.list_positions(), cash_after(START, await store.fills_since(EPOCH)), still_open)
+    engine = await engine_on(again, clock, store)
+    at_broker = [await again.get_order(leg.broker_order_id) for leg in legs]  # type: ignore[arg-type]
+    assert [leg.status for leg in at_broker] == [OrderStatus.NEW, OrderStatus.HELD]
+
+    again.set_price("AAPL", Decimal(179))
+    await engine.process_updates()
+    assert [(await engine.get_order(leg.id)).status for leg in legs] == [OrderStatus.CANCELED, OrderStatus.FILLED]
+    assert await again.list_positions() == []

@@ -13,6 +13,7 @@ from tests.unit.builders import AAPL, D, context, order, position, request
 from trading_core.enums import OrderClass, OrderStatus, Side
 from trading_core.order_classes import StopLoss, TakeProfit, leg_requests
 from trading_core.orders import Order
+from trading_core.protective import unfilled_once
 from trading_core.requests import OrderRequest
 from trading_core.risk import RiskLimits, Sizing
 from trading_core.risk.protection import with_protection
@@ -75,6 +76,23 @@ class TestExposureCountedOnce:
         orders = group(bracket, status=OrderStatus.FILLED, leg_status=OrderStatus.NEW)[1:]
         ctx = context(positions=[position(AAPL, 10, 100)], open_orders=orders)
 
+        assert Sizing.of(request(side="sell", quantity="10"), ctx).value == D(1000)
+
+    def test_a_brackets_take_profit_working_beside_its_held_stop_loss_counts_once(self) -> None:
+        """As at Alpaca, once the entry has filled the take-profit is `new` and the stop-loss stays
+        `held` while it works: the pair sells the 10 held once, neither twice nor not at all."""
+        bracket = request(
+            type="limit",
+            limit_price="100",
+            order_class="bracket",
+            take_profit={"limit_price": "110"},
+            stop_loss={"stop_price": "95"},
+        )
+        _, take_profit, stop_loss = group(bracket, status=OrderStatus.FILLED, leg_status=OrderStatus.NEW)
+        orders = [take_profit, attrs.evolve(stop_loss, status=OrderStatus.HELD)]
+        ctx = context(positions=[position(AAPL, 10, 100)], open_orders=orders)
+
+        assert unfilled_once(orders) == 10
         assert Sizing.of(request(side="sell", quantity="10"), ctx).value == D(1000)
 
 

@@ -23,7 +23,7 @@ from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.clock import Clock
 from trading_core.enums import OrderClass, OrderStatus, OrderType, Side, TimeInForce
 from trading_core.orders import TradeEvent
-from trading_core.protective import executable, exits, exits_to_cancel, legs_held
+from trading_core.protective import executable, exits, exits_to_cancel, legs_held, watched_while_held
 from trading_core.trailing import next_hwm, trail_stop_price, trailing_triggered
 from trading_core.values import FOUR_PLACES, ONE, ZERO, BrokerOrderId, ClientOrderId, ExecutionId, Symbol
 
@@ -191,14 +191,18 @@ class Execution:
         parent = w.parent or w
         if not legs_held(parent):
             for leg in parent.legs:
-                if leg.status is OrderStatus.HELD:
+                if leg.status is OrderStatus.HELD and not leg.watched:
                     self._release_leg(leg, now)
         for ended in exits_to_cancel(parent, exits(parent, parent.legs)):
             if ended.is_open:
                 self._cancel(ended, now)
 
     def _release_leg(self, leg: WorkingOrder, now: datetime) -> None:
-        """A held leg starts to work: `new`, then it executes as the price allows (counted once per group)."""
+        """A held leg starts to work: `new`, then it executes as the price allows (counted once per group).
+
+        A bracket's stop-loss stays `held` (no event) while it works, as at Alpaca
+        (`trading_core.protective.watched_while_held`): it fills straight out of `held`.
+        """
         inst = self.instruments[leg.symbol]
         parent = leg.parent
         leg.counted = parent is not None and leg is parent.legs[0]
@@ -207,8 +211,11 @@ class Execution:
                 inst.open_buy += leg.remaining
             else:
                 inst.open_sell += leg.remaining
-        leg.status = OrderStatus.NEW
-        self._publish(TradeEvent.NEW, leg, now)
+        if parent is not None and watched_while_held(parent, leg):
+            leg.watched = True
+        else:
+            leg.status = OrderStatus.NEW
+            self._publish(TradeEvent.NEW, leg, now)
         self._work(leg, inst, now)
 
     def _trail(self, w: WorkingOrder, inst: Instrument, now: datetime) -> None:

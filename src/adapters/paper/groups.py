@@ -3,10 +3,12 @@
 The parent is taken as any order is (its shape, its asset, its hold); its legs are working orders
 of their own under client order ids derived from the parent's (`leg_client_order_id`), linked to
 it (`WorkingOrder.parent`, `.legs`). A bracket's or OTO's legs are `held` until the entry fills;
-an OCO's leg works beside it. How they then fill and end is `Execution`'s, by the core's rules
-(`trading_core.protective`): the exits fill no more than the entry gave them, one's fill reduces
-the other's, the exits left with nothing to fill are cancelled. A leg holds no buying power (it
-sells what its entry buys), and a group's exits count once in what is open on their side.
+an OCO's leg (its stop-loss) works beside it from the start, and shows `held` while it works, as a
+bracket's stop-loss does once its entry has filled (`trading_core.protective.watched_while_held`).
+How they then fill and end is `Execution`'s, by the core's rules (`trading_core.protective`): the
+exits fill no more than the entry gave them, one's fill reduces the other's, the exits left with
+nothing to fill are cancelled. A leg holds no buying power (it sells what its entry buys), and a
+group's exits count once in what is open on their side.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from trading_core.enums import OrderClass, OrderStatus
 from trading_core.errors import InvalidOrder
 from trading_core.order_classes import leg_client_order_id, leg_requests
 from trading_core.orders import Order, TradeEvent
+from trading_core.protective import watched_while_held
 from trading_core.requests import OrderRequest
 from trading_core.values import ZERO
 
@@ -49,7 +52,6 @@ class Groups(Acceptance):
         if opening:
             self._hold(w, inst, opening, available=self.ledger.buying_power)
         w.order_class = order.order_class
-        held = order.order_class is not OrderClass.OCO
         for role, leg_request in leg_requests(request).items():
             leg = self._new_order(
                 client_order_id=leg_client_order_id(order.client_order_id, role),
@@ -65,7 +67,7 @@ class Groups(Acceptance):
             )
             leg.parent = w
             leg.counted = False
-            leg.status = OrderStatus.HELD if held else OrderStatus.PENDING_NEW
+            leg.status = OrderStatus.HELD
             w.legs.append(leg)
         self._register(w, inst)
         for leg in w.legs:
@@ -77,27 +79,32 @@ class Groups(Acceptance):
         return self._announce_group(w, inst, now)
 
     def _announce_group(self, w: WorkingOrder, inst: Instrument, now: datetime) -> BrokerOrder:
-        """The parent `new` (its answer shows its legs), an OCO's leg `new` beside it; then they work."""
-        if not self.is_open:
-            for leg in w.legs:
-                if leg.status is OrderStatus.PENDING_NEW:  # an OCO's: routed at the open with it
-                    leg.status = OrderStatus.ACCEPTED
-                    self._queued.append(leg)
-            return self._announce(w, inst, now)
-        w.status = OrderStatus.NEW
-        for leg in w.legs:
-            if leg.status is OrderStatus.PENDING_NEW:
-                leg.status = OrderStatus.NEW
-                leg.snapshot(now)  # the parent's answer shows its legs as they now stand
-        accepted = self._publish(TradeEvent.NEW, w, now)
-        for leg in w.legs:
-            if leg.status is OrderStatus.NEW:
-                self._publish(TradeEvent.NEW, leg, now)
-        self._work(w, inst, now)
-        for leg in w.legs:
-            if leg.status is OrderStatus.NEW and not leg.in_book and leg.is_open:
+        """The parent `new` (`accepted` while closed; its answer shows its legs held); an OCO's stop-loss
+        `held` beside it, working (watched) while it shows `held`, as Alpaca reports an OCO's passive
+        leg (`trading_core.protective.watched_while_held`); then they work."""
+        watched = [leg for leg in w.legs if watched_while_held(w, leg)]
+        for leg in watched:
+            leg.watched = True
+        accepted = self._announce(w, inst, now)
+        for leg in watched:
+            if not leg.is_open:
+                continue
+            self._publish(TradeEvent.HELD, leg, now)
+            if not self._trades_now(leg):
+                inst.rest(leg)  # the open matches it, after its take-profit is routed
+            elif not leg.in_book:
                 self._work(leg, inst, now)
         return accepted
+
+    def _hold_leg(self, leg: WorkingOrder, inst: Instrument, now: datetime) -> BrokerOrder:
+        """Take a held leg in, as a group's legs are taken: no event until it is released to work; a
+        stop-loss watched while held (its entry filled) works at once, still `held`."""
+        self._register(leg, inst)
+        snap = leg.snapshot(now)
+        self.orders[leg.id] = snap
+        if leg.watched:
+            self._route_resumed(leg, inst, now)  # worked now in session, else rested for the open
+        return snap
 
     def _cancel_group(self, w: WorkingOrder, now: datetime) -> None:
         """Cancelling a parent cancels its open legs; cancelling an exit cancels its group's other exits."""
@@ -158,7 +165,9 @@ def relink(records: list[tuple[Order, WorkingOrder]]) -> None:
         else:
             orphans.setdefault(order.leg_of, []).append(w)
     for group in orphans.values():
-        first, *rest = group
+        # A leg still held (a bracket's stop-loss beside its take-profit) is never the head: it works
+        # as its group's watched stop-loss (`watched_while_held`), the head as the order itself.
+        first, *rest = sorted(group, key=lambda w: w.status is OrderStatus.HELD)
         if rest:
             first.order_class = OrderClass.OCO
             first.legs = rest

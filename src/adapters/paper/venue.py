@@ -25,6 +25,7 @@ from trading_core.enums import OrderClass, OrderStatus, OrderType, Side, TimeInF
 from trading_core.market import Session
 from trading_core.market_hours import day_order_expiry
 from trading_core.orders import Order, TradeEvent
+from trading_core.protective import watched_while_held
 from trading_core.trailing import trail_stop_price
 from trading_core.values import FOUR_PLACES, ZERO, BrokerOrderId, ClientOrderId
 
@@ -94,7 +95,8 @@ class Venue(Groups):
         """
         w = self.working.get(broker_order_id)
         if w is not None and w.status is OrderStatus.PENDING_NEW:
-            self._announce(w, self.instruments[w.symbol], self.clock.now())
+            announce = self._announce_group if w.legs else self._announce
+            announce(w, self.instruments[w.symbol], self.clock.now())
 
     def cancel(self, broker_order_id: BrokerOrderId) -> None:
         """Cancel an open order: `pending_cancel`, then `canceled`."""
@@ -152,7 +154,7 @@ class Venue(Groups):
         )
         self._take_over(old, new, inst, trail, held=held)
         self._end_replaced(old, new, now)
-        if held:  # it works when its entry has filled, as the leg it replaces would have
+        if held:  # it works when its entry has filled, as the leg it replaces would have (a watched one now)
             return self._hold_leg(new, inst, now)
         return self._route(new, inst, now)
 
@@ -168,7 +170,7 @@ class Venue(Groups):
             checks.check_shape(new.type, new.quantity, new.limit_price, new.stop_price)
             self._take_over_leg(old, new)
             if held:  # held from now on, in the old leg's place: its group is settled as it ends
-                new.status = OrderStatus.HELD
+                new.status, new.watched = OrderStatus.HELD, old.watched
         else:
             if old.legs:
                 self._take_over_parent(old, new)
@@ -180,13 +182,6 @@ class Venue(Groups):
         self._publish(TradeEvent.PENDING_REPLACE, old, now)
         self._close(old, OrderStatus.REPLACED)
         self._publish(TradeEvent.REPLACED, old, now, replaced_by=new.id)
-
-    def _hold_leg(self, leg: WorkingOrder, inst: Instrument, now: datetime) -> BrokerOrder:
-        """Take a held leg in, as a group's legs are taken: no event until it is released to work."""
-        self._register(leg, inst)
-        snap = leg.snapshot(now)
-        self.orders[leg.id] = snap
-        return snap
 
     def _trail_over(self, old: WorkingOrder, new: WorkingOrder, trail: Decimal | None) -> None:
         """A trailing stop's replacement: its trail (the new one, in the old one's kind) from the old mark."""
@@ -363,7 +358,9 @@ class Venue(Groups):
             self._register(w, inst)
             self.orders[w.id] = w.snapshot(now)
         for order, w in records:
-            if w.status is OrderStatus.HELD or not w.is_open:
+            if w.status is OrderStatus.HELD and w.parent is not None and watched_while_held(w.parent, w):
+                w.watched = True  # a stop-loss beside its take-profit works while it shows `held`
+            elif w.status is OrderStatus.HELD or not w.is_open:
                 continue
             ended = self._day_ended(w, now)
             if ended is not None:  # its session ended while the exchange was down: it expired then

@@ -53,6 +53,7 @@ class WorkingOrder:
         "trail_price",
         "triggered",
         "type",
+        "watched",
         "whole",
     )
 
@@ -109,6 +110,8 @@ class WorkingOrder:
         self.parent: WorkingOrder | None = None
         self.counted = True
         """Whether its unfilled quantity is in its instrument's open quantities: an exit group's once."""
+        self.watched = False
+        """A stop-loss that works while it shows `held` (`trading_core.protective.watched_while_held`)."""
         self.trail_price: Decimal | None = None
         self.trail_percent: Decimal | None = None
         self.hwm: Decimal | None = None

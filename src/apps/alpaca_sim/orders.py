@@ -81,6 +81,7 @@ async def place(
 
         sim.later(pending_ms, acknowledge)
     sim.remember_intent(answer.broker_order_id, intent)
+    sim.note_taken(answer)  # its legs: journaled although held, showing its class
     return answer
 
 
@@ -141,7 +142,10 @@ async def replace(sim: Simulation, request: Request, order_id: str) -> Response:
     old = await sim.exchange.get_order(old_id)
     if old.status in _CHANGEABLE and _unchanged(old, change):
         raise errors.forbidden("order parameters are not changed")
-    if old.status in _REPLACEABLE:  # a race with a fill: a held leg cannot fill
+    # A race with a fill is scripted for a working order only: a held leg waiting for its entry
+    # cannot fill, and one watched beside its take-profit is not scripted (`begin_replace` takes
+    # orders in new or partially_filled).
+    if old.status in _REPLACEABLE:
         race = sim.faults.take("fill_on_replace", request.method, request.path) or sim.faults.take(
             "replace_rejected", request.method, request.path
         )
@@ -160,6 +164,7 @@ async def replace(sim: Simulation, request: Request, order_id: str) -> Response:
     intent = sim.intents.get(old_id)
     if intent is not None:
         sim.remember_intent(new.broker_order_id, intent)
+    sim.note_taken(new)  # a leg's replacement: in its group, held as the leg was
     return json_response(sim.order_json(new))
 
 

@@ -27,6 +27,7 @@ from apps.alpaca_sim import wire
 from apps.alpaca_sim.activities import ActivityLog
 from apps.alpaca_sim.data_stream import MarketDataHub
 from apps.alpaca_sim.faults import FaultBook, Rule
+from apps.alpaca_sim.leg_classes import LegClasses
 from apps.alpaca_sim.order_requests import PositionIntent
 from apps.alpaca_sim.ratelimit import DEFAULT_RATE_LIMIT, RateLimiter
 from apps.alpaca_sim.resume import resume_exchange
@@ -36,7 +37,7 @@ from apps.alpaca_sim.stream import StreamHub
 from apps.alpaca_sim.traffic import Traffic
 from trading_core.broker_models import BrokerOrder, BrokerPosition, TradeUpdate
 from trading_core.clock import Clock, SystemClock
-from trading_core.enums import Side
+from trading_core.enums import OrderStatus, Side
 from trading_core.market import Asset
 from trading_core.market_hours import MarketCalendar
 from trading_core.ports import OrderFilter
@@ -140,6 +141,8 @@ class Simulation:
         self.lastday: dict[str, Decimal] = {listing.symbol: listing.price for listing in config.listings}
         """The previous session's closing price of each symbol (its listing price before any close)."""
         self.intents: dict[BrokerOrderId, str] = {}
+        self.leg_classes = LegClasses()
+        """The class each leg shows: its group's (`GET /v2/orders/{leg id}`, a listing, the stream)."""
         self.history: dict[BrokerOrderId, list[tuple[float, BrokerOrder]]] = {}
         self._recording = False
         self.traffic.clear()
@@ -147,6 +150,7 @@ class Simulation:
         self.account_number = "PA" + uuid.uuid4().hex[:10].upper()
         self.activities.clear()
         self._new_intents: dict[str, str] = {}
+        self._new_orders: list[BrokerOrder] = []
 
     def _restore(self, replayed: Replayed) -> None:
         """Carry on the journal's account: orders, fills, positions, cash, prices, session."""
@@ -165,6 +169,7 @@ class Simulation:
         self.account_number, self.created_at = header.account_number, header.created_at
         resume_exchange(self.exchange, replayed)
         self.intents = {BrokerOrderId(k): v for k, v in replayed.intents.items()}
+        self.leg_classes.restore(replayed.orders.values())
         if replayed.lastday is not None:
             self.lastday = dict(replayed.lastday)
         self.activities.record(replayed.fills)
@@ -250,6 +255,14 @@ class Simulation:
         if len(intents) > _MAX_REMEMBERED:
             del intents[next(iter(intents))]
 
+    def note_taken(self, order: BrokerOrder) -> None:
+        """Remember a class order's legs (and a leg's replacement) as taken: journaled with the next
+        commit, since a held leg has no trade update to be journaled by; and the class they show."""
+        self.leg_classes.note(order)
+        if self.journal is not None:
+            held = [leg for leg in (*order.legs, order) if leg.status is OrderStatus.HELD]
+            self._new_orders.extend(held)
+
     @staticmethod
     def intent_for(side: Side, position_quantity: Decimal) -> PositionIntent:
         if side is Side.BUY:
@@ -257,7 +270,8 @@ class Simulation:
         return PositionIntent.SELL_TO_CLOSE if position_quantity > ZERO else PositionIntent.SELL_TO_OPEN
 
     def order_json(self, snap: BrokerOrder, *, legs: Sequence[BrokerOrder] = ()) -> wire.JSON:
-        """The Order object; a parent's `legs` as given (each showing the parent's class), else null."""
+        """The Order object; a parent's `legs` as given (each showing the parent's class), else null.
+        A leg read alone shows its parent's class too (`leg_classes`)."""
         asset = self.assets[snap.symbol]
         shown = None
         if legs:
@@ -271,12 +285,22 @@ class Simulation:
                 for leg in legs
             ]
         return wire.order(
-            snap, asset_id=asset.asset_id, position_intent=self.intents.get(snap.broker_order_id), legs=shown
+            snap,
+            asset_id=asset.asset_id,
+            position_intent=self.intents.get(snap.broker_order_id),
+            legs=shown,
+            order_class=self.leg_classes.get(snap.broker_order_id),
         )
 
     async def nested_json(self, snap: BrokerOrder) -> wire.JSON:
-        """The Order object with a parent's legs as they stand now (`nested=true`, a submission's answer)."""
-        legs = [await self.exchange.get_order(leg.broker_order_id) for leg in snap.legs]
+        """The Order object with a parent's legs as they stand now (`nested=true`, a submission's answer):
+        a leg replaced is shown as its replacement, which took its place in the group."""
+        legs = []
+        for leg in snap.legs:
+            current = await self.exchange.get_order(leg.broker_order_id)
+            while current.status is OrderStatus.REPLACED and current.replaced_by is not None:
+                current = await self.exchange.get_order(current.replaced_by)
+            legs.append(current)
         return self.order_json(snap, legs=legs)
 
     def lagged(self, snap: BrokerOrder, lag_ms: int) -> BrokerOrder:
@@ -318,6 +342,7 @@ class Simulation:
         is_open, last_equity = exchange.is_open, exchange.last_equity
         commit = Commit(
             updates=updates,
+            orders=self._new_orders,
             intents=self._new_intents,
             prices=prices,
             market_open=is_open if is_open != self._journaled_open else None,
@@ -327,7 +352,7 @@ class Simulation:
         if commit.empty:
             return
         journal.commit(commit)
-        self._new_intents = {}
+        self._new_intents, self._new_orders = {}, []
         self._journaled_prices.update(prices)
         self._journaled_open, self._journaled_last_equity = is_open, last_equity
         self._journaled_lastday = dict(self.lastday)

@@ -2,7 +2,8 @@
 
 The file is JSON lines. The first is the header: the account (id, number, creation time,
 starting cash, seed). Each further line is one commit: the trade updates one request caused (the
-order as it then stood, and on fills the execution), the position intents it set, and the prices,
+order as it then stood, and on fills the execution), the orders it took that no update tells of
+(a group's held legs), the position intents it set, and the prices,
 session flag, `last_equity` and closing prices that changed. A commit is one `write` of one line,
 flushed and fsynced before the request is answered and before its updates go to the stream.
 
@@ -73,6 +74,8 @@ class Commit:
     """What one request changed; members that did not change are None (or empty)."""
 
     updates: Sequence[TradeUpdate] = ()
+    orders: Sequence[BrokerOrder] = ()
+    """Orders taken without a trade update (a group's held legs, a held leg's replacement), as taken."""
     intents: Mapping[str, str] = attrs.field(factory=dict)
     prices: Mapping[str, Decimal] = attrs.field(factory=dict)
     market_open: bool | None = None
@@ -81,7 +84,7 @@ class Commit:
 
     @property
     def empty(self) -> bool:
-        return not (self.updates or self.intents or self.prices or self.lastday) and (
+        return not (self.updates or self.orders or self.intents or self.prices or self.lastday) and (
             self.market_open is None and self.last_equity is None
         )
 
@@ -103,6 +106,8 @@ class Replayed:
     commits: int = 0
 
     def apply(self, commit: Commit) -> None:
+        for order in commit.orders:  # as taken: any update about it (in this commit or later) says more
+            self.orders.setdefault(order.broker_order_id, order)
         for update in commit.updates:
             self.orders[update.order.broker_order_id] = update.order
             if update.is_fill:

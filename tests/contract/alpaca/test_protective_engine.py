@@ -7,7 +7,7 @@ the stop's fill and the take-profit's cancellation, the position and its P&L, a 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 import attrs
@@ -41,8 +41,13 @@ async def test_a_brackets_stop_fills_as_the_price_falls_its_take_profit_is_cance
     parent_id = result.order.id
     await eventually(lambda: _is(engine, parent_id, OrderStatus.FILLED), what="the entry filled")
     take_profit_id, stop_id = (await engine.get_order(parent_id)).legs
-    await eventually(lambda: _is(engine, stop_id, OrderStatus.NEW), what="the legs released")
+    await eventually(lambda: _is(engine, take_profit_id, OrderStatus.NEW), what="the take-profit released")
     entry = await engine.get_order(parent_id)
+    # The stop-loss stays held while Alpaca watches its stop (forum.alpaca.markets/t/.../3697), and protects.
+    assert (await engine.get_order(stop_id)).status is OrderStatus.HELD
+    await engine.reconcile_orders()  # a read of the broker shows it held too
+    assert (await engine.get_order(stop_id)).status is OrderStatus.HELD
+    assert [o.id for o in engine.protective_orders("AAPL")] == [take_profit_id, stop_id]
 
     alpaca_sim.set_price("AAPL", "179.37")
     await eventually(lambda: _is(engine, take_profit_id, OrderStatus.CANCELED), what="the take-profit cancelled")
@@ -118,7 +123,8 @@ async def test_a_held_stop_loss_takes_a_new_price_over_the_adapter_and_works_onc
     )
     assert (await engine.get_order(parent_id)).legs == (take_profit_id, new_stop.id)
     alpaca_sim.set_price("AAPL", "185")
-    await eventually(lambda: _is(engine, new_stop.id, OrderStatus.NEW), what="the new stop released")
+    await eventually(lambda: _is(engine, take_profit_id, OrderStatus.NEW), what="the take-profit released")
+    assert (await engine.get_order(new_stop.id)).status is OrderStatus.HELD  # watched, still held
     alpaca_sim.set_price("AAPL", "181.90")
     await eventually(lambda: _is(engine, new_stop.id, OrderStatus.FILLED), what="the new stop filled")
     await eventually(lambda: _is(engine, take_profit_id, OrderStatus.CANCELED), what="the take-profit cancelled")
@@ -150,7 +156,7 @@ async def test_an_entry_with_the_engines_exits_cancelled_in_part_is_protected_by
         sim.set_price("AAPL", "188.50")
         await eventually(lambda: _filled(engine, entry.id, Decimal(4)), what="4 of the entry filled")
         await engine.cancel(entry.id)
-        await eventually(lambda: _working(engine.protective_orders("AAPL")) == 2, what="the OCO and its stop working")
+        await eventually(lambda: _oco_working(engine.protective_orders("AAPL")), what="the OCO and its stop working")
         oco, stop = sorted(engine.protective_orders("AAPL"), key=lambda o: o.order_class is OrderClass.SIMPLE)
 
         sim.set_price("AAPL", "179")
@@ -169,10 +175,52 @@ async def test_an_entry_with_the_engines_exits_cancelled_in_part_is_protected_by
     assert position is None
 
 
-def _working(orders: list[Order]) -> int:
-    """How many of `orders` the broker has taken and works."""
-    return len([o for o in orders if o.broker_order_id is not None and o.status is OrderStatus.NEW])
+def _oco_working(orders: list[Order]) -> bool:
+    """Whether `orders` are an OCO and its leg alone (the bracket's held legs gone), both taken by the
+    broker and working: the OCO `new`, its stop-loss `held` as it works (as Alpaca shows it)."""
+    statuses = {(o.order_class, o.status) for o in orders if o.broker_order_id is not None}
+    return len(orders) == 2 and statuses == {(OrderClass.OCO, OrderStatus.NEW), (OrderClass.SIMPLE, OrderStatus.HELD)}
 
 
 async def _filled(engine: TradingEngine, order_id: OrderId, quantity: Decimal) -> bool:
     return (await engine.get_order(order_id)).filled_quantity == quantity
+
+
+async def test_closing_a_bracketed_position_cancels_its_held_stop_loss_over_the_adapter(
+    engine: TradingEngine, alpaca_sim: SimServer
+) -> None:
+    """The stop-loss held while Alpaca watches it is in the way of a close as its take-profit is:
+    both are cancelled (each once), and the close sells the 10 at the market."""
+    alpaca_sim.set_price("AAPL", "190")
+    result = await engine.submit(
+        OrderRequest.create(
+            symbol="AAPL",
+            side=Side.BUY,
+            type=OrderType.MARKET,
+            quantity=Decimal(10),
+            order_class=OrderClass.BRACKET,
+            take_profit=TakeProfit(Decimal(200)),
+            stop_loss=StopLoss(Decimal(180)),
+        )
+    )
+    take_profit_id, stop_id = result.order.legs
+    await eventually(lambda: _is(engine, take_profit_id, OrderStatus.NEW), what="the take-profit released")
+    await eventually(engine_holds(engine, "AAPL"), what="the position")
+    assert (await engine.get_order(stop_id)).status is OrderStatus.HELD
+    alpaca_sim.set_price("AAPL", "192")
+
+    closed = await engine.close_position("AAPL")
+    await eventually(lambda: _is(engine, closed.order.id, OrderStatus.FILLED), what="the close filled")
+
+    for leg_id in (take_profit_id, stop_id):
+        assert (await engine.get_order(leg_id)).status is OrderStatus.CANCELED
+    assert await engine.find_position("AAPL") is None
+    assert engine.protective_orders("AAPL") == []
+    assert (await engine.realized_pnl()).total == Decimal(20)  # (192 - 190) x 10
+
+
+def engine_holds(engine: TradingEngine, symbol: str) -> Callable[[], Awaitable[bool]]:
+    async def holds() -> bool:
+        return await engine.find_position(symbol) is not None
+
+    return holds

@@ -76,17 +76,45 @@ async def test_a_brackets_stop_fills_when_the_price_falls_and_the_take_profit_is
     assert (stop_loss.type, stop_loss.stop_price) == (OrderType.STOP, D(95))
     assert take_profit.broker_order_id is not None
     assert stop_loss.broker_order_id is not None
-    assert {take_profit.status, stop_loss.status} == {OrderStatus.NEW}
+    # Alpaca routes the take-profit and keeps the stop-loss held while it watches its stop.
+    assert (take_profit.status, stop_loss.status) == (OrderStatus.NEW, OrderStatus.HELD)
 
     await move(engine, exchange, "97")
+    assert (await engine.get_order(stop_loss.id)).status is OrderStatus.HELD
+    assert engine.protective_orders("AAPL") == [take_profit, stop_loss]
     await move(engine, exchange, "94.50")
 
     take_profit, stop_loss = await legs_of(engine, parent)
-    assert stop_loss.status is OrderStatus.FILLED
+    assert (stop_loss.status, stop_loss.filled_quantity, stop_loss.average_fill_price) == (
+        OrderStatus.FILLED,
+        D(10),
+        D("94.50"),
+    )
     assert take_profit.status is OrderStatus.CANCELED
     assert await is_flat(store)
     assert engine.protective_orders("AAPL") == []
     assert closed_pnl(events) == [D(-55)]  # 10 bought at 100.00, sold at 94.50
+
+
+async def test_closing_a_bracketed_position_cancels_its_held_stop_loss_once(
+    engine: TradingEngine, exchange: PaperExchange, store: InMemoryOrderStore, events: list[Event]
+) -> None:
+    exchange.set_price("AAPL", D(100))
+    result = await engine.submit(bracket())
+    await engine.process_updates()
+    take_profit, stop_loss = await legs_of(engine, await engine.get_order(result.order.id))
+    assert (take_profit.status, stop_loss.status) == (OrderStatus.NEW, OrderStatus.HELD)
+    exchange.set_price("AAPL", D(101))
+
+    closed = await engine.close_position("AAPL")
+    await engine.process_updates()
+
+    take_profit, stop_loss = await legs_of(engine, await engine.get_order(result.order.id))
+    assert (take_profit.status, stop_loss.status) == (OrderStatus.CANCELED, OrderStatus.CANCELED)
+    assert (await engine.get_order(closed.order.id)).status is OrderStatus.FILLED
+    assert await is_flat(store)
+    assert engine.protective_orders("AAPL") == []
+    assert closed_pnl(events) == [D(10)]  # 10 bought at 100, sold at 101
 
 
 async def test_a_limit_brackets_legs_are_held_until_the_entry_has_filled_completely(
@@ -108,7 +136,7 @@ async def test_a_limit_brackets_legs_are_held_until_the_entry_has_filled_complet
     parent = await engine.get_order(parent.id)
     assert parent.status is OrderStatus.FILLED
     take_profit, stop_loss = await legs_of(engine, parent)
-    assert {take_profit.status, stop_loss.status} == {OrderStatus.NEW}
+    assert (take_profit.status, stop_loss.status) == (OrderStatus.NEW, OrderStatus.HELD)
 
     exchange.plan_fills(lambda quantity: [D(3)])
     await move(engine, exchange, "110")  # the take-profit sells 3, then the rest
@@ -139,7 +167,7 @@ async def test_an_oco_protects_a_position_held_and_cancelling_its_parent_cancels
     parent = await engine.get_order(result.order.id)
     (stop_loss,) = await legs_of(engine, parent)
     assert (parent.order_class, parent.limit_price, parent.status) == (OrderClass.OCO, D(110), OrderStatus.NEW)
-    assert (stop_loss.stop_price, stop_loss.status) == (D(95), OrderStatus.NEW)
+    assert (stop_loss.stop_price, stop_loss.status) == (D(95), OrderStatus.HELD)  # watched, as at Alpaca
 
     await engine.cancel(parent.id)
     await engine.process_updates()
