@@ -21,17 +21,11 @@ from adapters.memory.store import InMemoryOrderStore
 from adapters.paper import PaperExchange
 from tests.unit.engine.conftest import GENEROUS, limit, market
 from trading_core import Event, OrderStatus, TestClock
-from trading_core.account_sync import AccountSync
-from trading_core.book import Book
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.engine import EngineConfig, TradingEngine
 from trading_core.engine.dispatch import Dispatch
-from trading_core.engine.in_flight import InFlight
 from trading_core.engine.parts import EngineParts
-from trading_core.facts import BrokerFacts
-from trading_core.ledger import OrderLedger
 from trading_core.orders import Order
-from trading_core.trading_state import TradingStateKeeper
 from trading_core.values import ClientOrderId
 
 
@@ -165,27 +159,11 @@ async def test_a_replacement_being_sent(engine: TradingEngine, gated: tuple[Gate
 
 def _dispatch_over(broker: GatedExchange, store: GatedStore, clock: TestClock) -> Dispatch:
     """The engine's dispatch room, over the engine's broker and store, as the order poll uses it."""
-    book = Book()
-    facts = BrokerFacts(broker=broker, market_data=broker, clock=clock, book=book, clock_ttl=timedelta(0))
-    parts = EngineParts(
-        broker=broker,
-        store=store,
-        book=book,
-        ledger=OrderLedger(store, book, clock),
-        clock=clock,
-        facts=facts,
-        account=AccountSync(
-            broker=broker,
-            book=book,
-            clock=clock,
-            interval=timedelta(0),
-            read_gap=timedelta(0),
-            refresh_marks=facts.refresh_marks,
-        ),
-        in_flight=InFlight(),
-        trading=TradingStateKeeper(store, clock),
-        config=EngineConfig(limits=GENEROUS),
+    immediate = timedelta(0)  # every read fresh: the races are the broker's and the store's, not a cache's
+    config = EngineConfig(
+        limits=GENEROUS, clock_ttl=immediate, account_sync_interval=immediate, account_read_gap=immediate
     )
+    parts = EngineParts.assemble(broker=broker, store=store, clock=clock, market_data=broker, config=config)
 
     async def nothing_else(updates: Sequence[TradeUpdate]) -> None:
         raise AssertionError(f"no other order's updates were expected: {updates}")
