@@ -22,22 +22,23 @@ from trading_core.orders import Order
 from trading_core.requests import OrderRequest
 from trading_core.values import OrderId
 
+BRACKET = OrderRequest.create(
+    symbol="AAPL",
+    side=Side.BUY,
+    type=OrderType.MARKET,
+    quantity=Decimal(10),
+    order_class=OrderClass.BRACKET,
+    take_profit=TakeProfit(Decimal(200)),
+    stop_loss=StopLoss(Decimal(180)),
+)
+"""A market buy of 10 AAPL (at 190 here) with a take-profit at 200 and a stop-loss at 180."""
+
 
 async def test_a_brackets_stop_fills_as_the_price_falls_its_take_profit_is_cancelled_and_the_pnl_is_exact(
     engine: TradingEngine, alpaca_sim: SimServer
 ) -> None:
     alpaca_sim.set_price("AAPL", "190")
-    result = await engine.submit(
-        OrderRequest.create(
-            symbol="AAPL",
-            side=Side.BUY,
-            type=OrderType.MARKET,
-            quantity=Decimal(10),
-            order_class=OrderClass.BRACKET,
-            take_profit=TakeProfit(Decimal(200)),
-            stop_loss=StopLoss(Decimal(180)),
-        )
-    )
+    result = await engine.submit(BRACKET)
     parent_id = result.order.id
     await eventually(lambda: _is(engine, parent_id, OrderStatus.FILLED), what="the entry filled")
     take_profit_id, stop_id = (await engine.get_order(parent_id)).legs
@@ -192,17 +193,7 @@ async def test_closing_a_bracketed_position_cancels_its_held_stop_loss_over_the_
     """The stop-loss held while Alpaca watches it is in the way of a close as its take-profit is:
     both are cancelled (each once), and the close sells the 10 at the market."""
     alpaca_sim.set_price("AAPL", "190")
-    result = await engine.submit(
-        OrderRequest.create(
-            symbol="AAPL",
-            side=Side.BUY,
-            type=OrderType.MARKET,
-            quantity=Decimal(10),
-            order_class=OrderClass.BRACKET,
-            take_profit=TakeProfit(Decimal(200)),
-            stop_loss=StopLoss(Decimal(180)),
-        )
-    )
+    result = await engine.submit(BRACKET)
     take_profit_id, stop_id = result.order.legs
     await eventually(lambda: _is(engine, take_profit_id, OrderStatus.NEW), what="the take-profit released")
     await eventually(engine_holds(engine, "AAPL"), what="the position")
