@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Final
 
 import attrs
 
@@ -18,17 +20,25 @@ from trading_core.engine.dispatch import Dispatch
 from trading_core.engine.doubts import Doubts
 from trading_core.engine.parts import EngineParts
 from trading_core.engine.updates import BrokerUpdates
+from trading_core.enums import OrderStatus
 from trading_core.errors import BrokerError, NotFound, OrderNotFound
 from trading_core.orders import Order, in_doubt
 from trading_core.ports import OrderFilter
 from trading_core.positions import Position
 from trading_core.reconcile import adoption_events
-from trading_core.values import ZERO, Symbol, at_four_places
+from trading_core.values import ZERO, OrderId, Symbol, at_four_places
 
 log = logging.getLogger("trading_core.reconcile")
 
 _LISTING = 500
 """Open orders asked for in one listing at least (one page at Alpaca)."""
+
+HELD_READ_INTERVAL: Final = timedelta(seconds=60)
+"""How often a held leg that the broker's list of open orders leaves out is read on its own.
+
+Alpaca lists no held leg among the open orders (a bracket's stop-loss while its take-profit works).
+A held leg changes only with its group, which the stream reports; read every round it would cost a
+request per protected position every poll, twelve of Alpaca's 200 a minute at the 5 s default."""
 
 
 class Reconciliation:
@@ -46,6 +56,8 @@ class Reconciliation:
         self._dispatch = dispatch
         self._updates = updates
         self._doubts = doubts
+        self._held_read_at: dict[OrderId, datetime] = {}
+        """When each held leg missing from the open orders' listing was last read on its own."""
 
     async def reconcile(self) -> int:
         """Repair open orders from the broker's copies, then positions; returns corrections made."""
@@ -82,14 +94,28 @@ class Reconciliation:
             log.warning("could not list the broker's open orders; they wait for the next round: %s", e)
             return 0
         by_id = {remote.broker_order_id: remote for remote in listed}
+        now = self._parts.clock.now()
+        self._held_read_at = {i: at for i, at in self._held_read_at.items() if i in self._parts.book.open_orders}
         corrections = 0
         for order in sent:
             remote = by_id.get(order.broker_order_id) if order.broker_order_id is not None else None
+            if remote is None and not self._read_due(order, now):
+                continue
             try:
                 corrections += await self._order(order, remote)
             except (BrokerError, NotFound) as e:  # one order the broker cannot tell about must not stop the rest
                 log.warning("could not reconcile order %s: %s", order.id, e)
         return corrections
+
+    def _read_due(self, order: Order, now: datetime) -> bool:
+        """Whether an order the listing left out is read on its own now: always, a held leg once a minute."""
+        if order.status is not OrderStatus.HELD:
+            return True
+        last = self._held_read_at.get(order.id)
+        if last is not None and now - last < HELD_READ_INTERVAL:
+            return False
+        self._held_read_at[order.id] = now
+        return True
 
     async def _order(self, order: Order, remote: BrokerOrder | None = None) -> int:
         """Take `order` to the broker's copy of it: `remote` when given (a listing's), else read now."""
