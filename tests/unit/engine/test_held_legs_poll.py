@@ -8,13 +8,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from adapters.codec.events import event_payload
-from adapters.memory.store import InMemoryOrderStore
+import pytest
+
 from adapters.paper import PaperConfig, PaperExchange
-from tests.unit.engine.conftest import GENEROUS
-from trading_core import OrderRequest, TestClock
+from tests.unit.engine.conftest import market
+from trading_core import TestClock
 from trading_core.broker_models import BrokerOrder
-from trading_core.engine import EngineConfig, TradingEngine
+from trading_core.engine import TradingEngine
 from trading_core.enums import OrderStatus
 from trading_core.ports import OrderFilter
 from trading_core.values import BrokerOrderId, Symbol
@@ -25,7 +25,9 @@ D = Decimal
 class AlpacaListing(PaperExchange):
     """The paper exchange, listing open orders as Alpaca does (no held legs), counting single reads."""
 
-    reads: list[BrokerOrderId]
+    def __init__(self, clock: TestClock, *, config: PaperConfig) -> None:
+        super().__init__(clock, config=config)
+        self.reads: list[BrokerOrderId] = []
 
     async def list_orders(
         self,
@@ -45,28 +47,17 @@ class AlpacaListing(PaperExchange):
         return await super().get_order(broker_order_id)
 
 
-async def bracketed(clock: TestClock) -> tuple[TradingEngine, AlpacaListing, BrokerOrderId]:
-    exchange = AlpacaListing(clock, config=PaperConfig(starting_cash=D(1_000_000)))
-    exchange.reads = []
+@pytest.fixture
+def exchange(clock: TestClock, paper_config: PaperConfig) -> AlpacaListing:
+    return AlpacaListing(clock, config=paper_config)
+
+
+async def held_stop_loss(engine: TradingEngine, exchange: AlpacaListing) -> BrokerOrderId:
+    """A filled bracket's stop-loss, held at the broker: its broker order id."""
     exchange.set_price("AAPL", D("100"))
-    engine = TradingEngine(
-        broker=exchange,
-        store=InMemoryOrderStore(payload_of=event_payload),
-        clock=clock,
-        market_data=exchange,
-        config=EngineConfig(limits=GENEROUS),
-    )
-    await engine.start()
     result = await engine.submit(
-        OrderRequest.create(
-            symbol="AAPL",
-            side="buy",
-            type="market",
-            quantity="10",
-            order_class="bracket",
-            take_profit={"limit_price": "110"},
-            stop_loss={"stop_price": "95"},
-            time_in_force="gtc",
+        market(
+            "AAPL", "buy", 10, order_class="bracket", take_profit={"limit_price": "110"}, stop_loss={"stop_price": "95"}
         )
     )
     await engine.process_updates()
@@ -74,12 +65,13 @@ async def bracketed(clock: TestClock) -> tuple[TradingEngine, AlpacaListing, Bro
     stop = await engine.get_order(stop_id)
     assert stop.status is OrderStatus.HELD
     assert stop.broker_order_id is not None
-    return engine, exchange, stop.broker_order_id
+    return stop.broker_order_id
 
 
-async def test_a_held_stop_loss_is_read_on_its_own_at_most_once_a_minute() -> None:
-    clock = TestClock(datetime.fromisoformat("2026-03-02T15:00:00+00:00"))
-    engine, exchange, stop = await bracketed(clock)
+async def test_a_held_stop_loss_is_read_on_its_own_at_most_once_a_minute(
+    engine: TradingEngine, exchange: AlpacaListing, clock: TestClock
+) -> None:
+    stop = await held_stop_loss(engine, exchange)
 
     for _ in range(12):  # a minute of the 5 s poll
         await engine.reconcile_orders()
@@ -90,9 +82,10 @@ async def test_a_held_stop_loss_is_read_on_its_own_at_most_once_a_minute() -> No
     assert exchange.reads.count(stop) == 2
 
 
-async def test_a_held_stop_loss_that_filled_unheard_is_caught_by_the_poll_within_the_minute() -> None:
-    clock = TestClock(datetime.fromisoformat("2026-03-02T15:00:00+00:00"))
-    engine, exchange, stop = await bracketed(clock)
+async def test_a_held_stop_loss_that_filled_unheard_is_caught_by_the_poll_within_the_minute(
+    engine: TradingEngine, exchange: AlpacaListing, clock: TestClock
+) -> None:
+    stop = await held_stop_loss(engine, exchange)
     await engine.reconcile_orders()
 
     exchange.set_price("AAPL", D("94"))  # the stop fills; the engine hears nothing of it
