@@ -33,6 +33,17 @@ def group(parent_request: Any, *, status: OrderStatus, leg_status: OrderStatus) 
     return [attrs.evolve(parent, legs=tuple(OrderId(leg.id) for leg in legs)), *legs]
 
 
+def limit_bracket() -> OrderRequest:
+    """A limit buy of 10 AAPL at 100 with a take-profit at 110 and a stop-loss at 95."""
+    return request(
+        type="limit",
+        limit_price="100",
+        order_class="bracket",
+        take_profit={"limit_price": "110"},
+        stop_loss={"stop_price": "95"},
+    )
+
+
 class TestExposureCountedOnce:
     def test_an_oco_exit_pair_holds_its_quantity_once(self) -> None:
         oco = request(
@@ -51,13 +62,7 @@ class TestExposureCountedOnce:
         assert sized.value == D(500)
 
     def test_a_brackets_held_legs_add_nothing_to_its_entrys(self) -> None:
-        bracket = request(
-            type="limit",
-            limit_price="100",
-            order_class="bracket",
-            take_profit={"limit_price": "110"},
-            stop_loss={"stop_price": "95"},
-        )
+        bracket = limit_bracket()
         orders = group(bracket, status=OrderStatus.NEW, leg_status=OrderStatus.HELD)
         ctx = context(open_orders=orders)
 
@@ -66,13 +71,7 @@ class TestExposureCountedOnce:
         assert Sizing.of(request(quantity="5"), ctx).value == D(1500)
 
     def test_a_working_brackets_legs_count_once_against_the_position(self) -> None:
-        bracket = request(
-            type="limit",
-            limit_price="100",
-            order_class="bracket",
-            take_profit={"limit_price": "110"},
-            stop_loss={"stop_price": "95"},
-        )
+        bracket = limit_bracket()
         orders = group(bracket, status=OrderStatus.FILLED, leg_status=OrderStatus.NEW)[1:]
         ctx = context(positions=[position(AAPL, 10, 100)], open_orders=orders)
 
@@ -81,13 +80,7 @@ class TestExposureCountedOnce:
     def test_a_brackets_take_profit_working_beside_its_held_stop_loss_counts_once(self) -> None:
         """As at Alpaca, once the entry has filled the take-profit is `new` and the stop-loss stays
         `held` while it works: the pair sells the 10 held once, neither twice nor not at all."""
-        bracket = request(
-            type="limit",
-            limit_price="100",
-            order_class="bracket",
-            take_profit={"limit_price": "110"},
-            stop_loss={"stop_price": "95"},
-        )
+        bracket = limit_bracket()
         _, take_profit, stop_loss = group(bracket, status=OrderStatus.FILLED, leg_status=OrderStatus.NEW)
         orders = [take_profit, attrs.evolve(stop_loss, status=OrderStatus.HELD)]
         ctx = context(positions=[position(AAPL, 10, 100)], open_orders=orders)
