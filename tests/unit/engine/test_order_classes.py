@@ -23,6 +23,7 @@ from trading_core.events import Event, PositionClosed
 from trading_core.order_classes import TakeProfit
 from trading_core.orders import Order
 from trading_core.values import Symbol
+from trading_core.views import SubmitResult
 
 D = Decimal
 
@@ -274,15 +275,20 @@ async def test_with_a_stop_loss_percent_every_opening_order_goes_protected(
     assert closing.order.order_class is OrderClass.SIMPLE  # it reduces: nothing attached
 
 
-async def test_a_trailing_stop_keeps_its_mark_and_its_trail_can_be_replaced(
-    engine: TradingEngine, exchange: PaperExchange
-) -> None:
+async def long_10_with_a_5_percent_trailing_stop(engine: TradingEngine, exchange: PaperExchange) -> SubmitResult:
+    """10 AAPL bought at 100, and a GTC trailing stop selling them 5% under the mark."""
     exchange.set_price("AAPL", D(100))
     await engine.submit(OrderRequest.create(symbol="AAPL", side="buy", type="market", quantity="10"))
     trailing = OrderRequest.create(
         symbol="AAPL", side="sell", type="trailing_stop", quantity="10", trail_percent="5", time_in_force="gtc"
     )
-    result = await engine.submit(trailing)
+    return await engine.submit(trailing)
+
+
+async def test_a_trailing_stop_keeps_its_mark_and_its_trail_can_be_replaced(
+    engine: TradingEngine, exchange: PaperExchange
+) -> None:
+    result = await long_10_with_a_5_percent_trailing_stop(engine, exchange)
     assert (await engine.get_order(result.order.id)).hwm == D(100)
     await move(engine, exchange, "110")
 
@@ -299,12 +305,7 @@ async def test_a_trailing_stop_keeps_its_mark_and_its_trail_can_be_replaced(
 async def test_a_trail_percent_of_100_or_more_is_refused_on_replace_and_nothing_changes(
     engine: TradingEngine, exchange: PaperExchange, trail: Decimal
 ) -> None:
-    exchange.set_price("AAPL", D(100))
-    await engine.submit(OrderRequest.create(symbol="AAPL", side="buy", type="market", quantity="10"))
-    trailing = OrderRequest.create(
-        symbol="AAPL", side="sell", type="trailing_stop", quantity="10", trail_percent="5", time_in_force="gtc"
-    )
-    result = await engine.submit(trailing)
+    result = await long_10_with_a_5_percent_trailing_stop(engine, exchange)
 
     with pytest.raises(InvalidOrder) as e:
         await engine.replace(result.order.id, trail=trail)
