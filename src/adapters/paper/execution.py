@@ -53,8 +53,9 @@ class Execution:
         self.ledger = Ledger(config.starting_cash, config.effective_multiplier)
         self.can_short = config.can_short
         self.is_open = config.market_open
-        self.calendar = config.calendar
         """The regular session is open."""
+        self.calendar = config.calendar
+        """The sessions' calendar (None in the always-open mode): when a resumed day order's day ended."""
         self.extended = False
         """The pre-market or after-hours session is on (by the calendar): only extended-hours orders trade."""
         self.orders: dict[BrokerOrderId, BrokerOrder] = {}

@@ -7,7 +7,7 @@ from datetime import date
 from adapters.paper.config import PaperConfig
 from adapters.paper.venue import Venue
 from trading_core.clock import Clock
-from trading_core.market import EASTERN, Session
+from trading_core.market import Session, eastern_date
 from trading_core.market_hours import market_clock
 
 
@@ -66,7 +66,7 @@ class SessionControls:
         now = self._clock.now()
         clock = market_clock(calendar, now)
         venue = self._venue
-        day, last_day = now.astimezone(EASTERN).date(), self._session_day
+        day, last_day = eastern_date(now), self._session_day
         slept_through_close = last_day is not None and day != last_day and (venue.is_open or venue.extended)
         if slept_through_close:
             venue.enter(Session.CLOSED)
