@@ -4,6 +4,10 @@ Counts, unlike seconds, hold still on a shared machine: valgrind's callgrind cou
 the interpreter executes (Ir). The engine's cost per order is the difference between a run of
 `--large` orders and one of `--small`, over their difference, so that start-up, imports and the
 first orders' warm-up cancel out. PYTHONHASHSEED=0 keeps dict and set layouts the same run to run.
+What is counted is the loop the bench times (`--window timed`): its orders per second leave out the
+set-up before it and the garbage collection after it, so the count does too. `--window whole`
+counts the whole process (what this script counted before 2026-12-07; between a tree that collects
+garbage after its loop and one that does not, it differs by that collection).
 
     python benchmarks/instructions.py                                   # this tree
     python benchmarks/instructions.py --tree . --tree /work/wt-before   # this tree and a baseline checkout
@@ -47,8 +51,13 @@ else:
 """
 
 
-def instructions(tree: Path, loop: str, orders: int, symbols: int, out: Path) -> int:
-    """Every instruction the interpreter runs for `orders` orders of `tree`'s bench, start-up included."""
+def instructions(tree: Path, loop: str, orders: int, symbols: int, out: Path, *, window: str = "timed") -> int:
+    """The instructions the interpreter runs for `orders` orders of `tree`'s bench.
+
+    `window` "timed": those between the bench's two `time.process_time()` calls, which bound what
+    its orders per second time (callgrind dumps its counts as each call begins: the second dump is
+    the timed loop); "whole": the whole process, start-up and what follows the loop included.
+    """
     driver = DRIVER.format(
         src=str(tree / "src"), benchmarks=str(tree / "benchmarks"), orders=orders, symbols=symbols, loop=loop
     )
@@ -61,6 +70,7 @@ def instructions(tree: Path, loop: str, orders: int, symbols: int, out: Path) ->
             "valgrind",
             "--tool=callgrind",
             "--dump-instr=no",
+            *(["--dump-before=time_process_time"] if window == "timed" else []),
             f"--callgrind-out-file={out}",
             sys.executable,
             "-c",
@@ -70,9 +80,14 @@ def instructions(tree: Path, loop: str, orders: int, symbols: int, out: Path) ->
         check=True,
         capture_output=True,
     )
-    totals = re.search(r"^(?:totals|summary): (\d+)", out.read_text(), re.MULTILINE)
+    counted = out
+    if window == "timed":
+        counted = out.with_name(out.name + ".2")
+        if not counted.exists():  # no symbol time_process_time in this Python's build
+            raise SystemExit(f"callgrind made no dump of the timed loop ({counted}): use --window whole")
+    totals = re.search(r"^(?:totals|summary): (\d+)", counted.read_text(), re.MULTILINE)
     if totals is None:
-        raise SystemExit(f"no totals in {out}")
+        raise SystemExit(f"no totals in {counted}")
     return int(totals.group(1))
 
 
@@ -90,6 +105,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--small", type=int, default=1_000)
     parser.add_argument("--large", type=int, default=3_000)
     parser.add_argument("--symbols", type=int, default=10)
+    parser.add_argument(
+        "--window",
+        choices=("timed", "whole"),
+        default="timed",
+        help="count the loop the bench times (default), or the whole process",
+    )
     parser.add_argument("--keep", type=Path, default=None, help="keep callgrind's output files here")
     args = parser.parse_args(argv)
     if shutil.which("valgrind") is None:
@@ -102,13 +123,16 @@ def main(argv: list[str] | None = None) -> None:
             tree = given.resolve()
             commit = _commit(tree)
             counts = {
-                n: instructions(tree, args.loop, n, args.symbols, folder / f"callgrind.{commit}.{args.loop}.{n}")
+                n: instructions(
+                    tree, args.loop, n, args.symbols, folder / f"callgrind.{commit}.{args.loop}.{n}", window=args.window
+                )
                 for n in (args.small, args.large)
             }
             per_order = (counts[args.large] - counts[args.small]) / (args.large - args.small)
             result = {
                 "bench": "instructions",
                 "loop": args.loop,
+                "window": args.window,
                 "tree": str(tree),
                 "commit": commit,
                 "symbols": args.symbols,
