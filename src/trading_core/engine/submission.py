@@ -137,7 +137,7 @@ class Submission:
                 return await self._replay(first, request)
             log_accepted(order)
             try:
-                sent = await self._dispatch.send(order)
+                sent = await self._dispatch.send_in_flight(order)  # marked above, before it was stored
             except StoreError as e:
                 raise with_ids(e, order) from e
             return SubmitResult(sent, validation, None if follow_up is None else await parts.current(follow_up))
