@@ -57,7 +57,7 @@ class PreTradeChecks:
             positions=book.positions,
             marks=book.marks,
             assets=book.assets,
-            open_orders=tuple(book.open_orders_in(symbol)),
+            open_orders=book.open_orders_in(symbol),  # made a tuple by the context
             working=book.open_by_symbol,
             day_trades=book.day_trades,
             trading_state=parts.trading.state,
