@@ -242,7 +242,10 @@ class Dispatch:
         return found
 
     def _waiting_for(self, parent: Order) -> list[Order]:
-        return [o for o in self._parts.book.open_orders_in(parent.symbol) if o.parent_id == parent.id]
+        same_symbol = self._parts.book.open_by_symbol.get(parent.symbol)
+        if same_symbol is None:  # nothing open in the symbol, as after most fills: nothing waits
+            return []
+        return [o for o in same_symbol.values() if o.parent_id == parent.id]
 
 
 def with_ids(error: StoreError, order: Order) -> StoreError:
