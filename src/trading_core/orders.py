@@ -119,11 +119,13 @@ class Order:
         status: OrderStatus = OrderStatus.PENDING_NEW,
         parent_id: OrderId | None = None,
         replaces: OrderId | None = None,
+        quantity: Decimal | None = None,
     ) -> Order:
         """A new order, not yet sent: status `pending_new` unless `status` says otherwise.
 
         `parent_id` names the closing half that must fill first (for an opening half), `replaces`
-        the order it replaces: given here, they cost no second order built to carry them.
+        the order it replaces, and `quantity` a part of the request's (a half of an order split at
+        flat): given here, they cost no second order, or request, built to carry them.
 
         Raises:
             InvalidOrder: The request is notional: it is resolved to a quantity first.
@@ -140,6 +142,7 @@ class Order:
             status=status,
             parent_id=parent_id,
             replaces=replaces,
+            quantity=request.quantity if quantity is None else quantity,
         )
         return built(cls, fields)
 
@@ -204,8 +207,9 @@ def _new_order_fields(
     status: OrderStatus,
     parent_id: OrderId | None,
     replaces: OrderId | None,
+    quantity: Decimal,
 ) -> dict[str, Any]:
-    """The fields of a new order for `request` (`Order.from_request`), its quantity resolved."""
+    """The fields of a new order for `request` (`Order.from_request`), of `quantity`."""
     return {  # every field, in declaration order: see trading_core.order_build
         "id": order_id,
         "client_order_id": client_order_id,
@@ -213,7 +217,7 @@ def _new_order_fields(
         "side": request.side,
         "type": request.type,
         "time_in_force": request.time_in_force,
-        "quantity": request.quantity,
+        "quantity": quantity,
         "status": status,
         "created_at": now,
         "updated_at": now,

@@ -279,25 +279,37 @@ def _client_order_id(value: object) -> ClientOrderId | None:
     return ClientOrderId(value)
 
 
-def split_at_flat(request: OrderRequest, held: Decimal) -> tuple[OrderRequest, OrderRequest | None]:
-    """Split an order that would cross zero into the closing part and the opening rest.
+def split_quantities(request: OrderRequest, held: Decimal) -> tuple[Decimal, Decimal] | None:
+    """The closing and the opening quantities of an order that would take the position `held`
+    through zero; None for one that would not, or that is not split (an order class, a notional).
 
     Alpaca refuses an order that takes a long position short (or a short one long) in one go;
     the closing part goes first and the rest is sent once it has filled.
     """
     qty = request.quantity
     if request.order_class is not OrderClass.SIMPLE:
-        return request, None  # its exits are for the whole entry: the broker refuses it whole if it must
+        return None  # its exits are for the whole entry: the broker refuses it whole if it must
     if qty is None or not held or (held > 0) == (request.side is Side.BUY) or qty <= abs(held):
+        return None
+    closing = abs(held)
+    return closing, qty - closing
+
+
+def split_at_flat(request: OrderRequest, held: Decimal) -> tuple[OrderRequest, OrderRequest | None]:
+    """Split an order that would cross zero into the closing part and the opening rest, as
+    requests of `split_quantities`' quantities (the engine builds both halves' orders from the
+    one request instead: `trading_core.engine.submission.build_orders`).
+    """
+    split = split_quantities(request, held)
+    if split is None:
         return request, None
+    closing, opening = split
     # The closing half keeps the caller's client order id and the opening half gets one derived
     # from it, so that a retry finds both.
     given = request.client_order_id
-    closing = attrs.evolve(request, quantity=abs(held))
-    opening = attrs.evolve(
-        request, quantity=qty - abs(held), client_order_id=None if given is None else follow_up_client_order_id(given)
+    return attrs.evolve(request, quantity=closing), attrs.evolve(
+        request, quantity=opening, client_order_id=None if given is None else follow_up_client_order_id(given)
     )
-    return closing, opening
 
 
 _FOLLOW_UPS = uuid.UUID("6f1c2a52-5b1e-4a39-9a57-2f6b0a7e4c11")

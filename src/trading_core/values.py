@@ -204,6 +204,7 @@ class EventId(_Id):
 _UUID_COUNT_START: Final = 1 << 48
 """A sequence's counter runs from 2^48 to 2^49: hex() of each is "0x1" then the count in twelve
 zero-padded digits, which a slice yields for less than a "{:012x}" format costs."""
+_UUID_COUNT_END: Final = 1 << 49
 
 
 class _UuidSequence:
@@ -227,7 +228,7 @@ class _UuidSequence:
 
     def next(self) -> str:  # a method, not __call__: calling an instance costs a slot lookup more
         n = next(self._counter)
-        if n >= _UUID_COUNT_START << 1:  # after 2^48 ids, draw a new prefix rather than wrap
+        if n >= _UUID_COUNT_END:  # after 2^48 ids, draw a new prefix rather than wrap
             self._reseed()
             n = next(self._counter)
         return self._prefix + hex(n)[3:]

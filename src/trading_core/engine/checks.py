@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from decimal import ROUND_DOWN, Decimal
+from types import MappingProxyType
 
 import attrs
 
@@ -30,6 +31,12 @@ class PreTradeChecks:
     def __init__(self, parts: EngineParts, risk: RiskEngine) -> None:
         self._parts = parts
         self._risk = risk
+        book = parts.book
+        # The book's mappings behind read-only views, made once: a view shows the book as it stands,
+        # and RiskContext takes a read-only mapping as it is rather than wrapping it for every order.
+        self._positions = MappingProxyType(book.positions)
+        self._marks = MappingProxyType(book.marks)
+        self._assets = MappingProxyType(book.assets)
 
     async def validate(self, request: OrderRequest) -> PreTradeValidation:
         """Run every pre-trade check on `request` without submitting anything."""
@@ -54,10 +61,10 @@ class PreTradeChecks:
         return RiskContext(
             account=account.fresh() or await account.account(),
             clock=facts.fresh_clock() or await facts.market_clock(),
-            positions=book.positions,
-            marks=book.marks,
-            assets=book.assets,
-            open_orders=tuple(book.open_orders_in(symbol)),
+            positions=self._positions,
+            marks=self._marks,
+            assets=self._assets,
+            open_orders=book.open_orders_in(symbol),  # made a tuple by the context
             working=book.open_by_symbol,
             day_trades=book.day_trades,
             trading_state=parts.trading.state,

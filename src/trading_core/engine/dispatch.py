@@ -49,13 +49,18 @@ class Dispatch:
     async def send(self, order: Order) -> Order:
         """Send a stored order and record what became of it: accepted, refused or in doubt."""
         with self._parts.in_flight.placing(order.id):
-            try:
-                accepted = await self._placed(order)
-            except BrokerRejected as e:
-                return await self.refuse(order, e.code, e.message)
-            except OrderInDoubt as e:
-                return await self.hold_in_doubt(order, e)
-            return await self.record_acceptance(order, accepted)
+            return await self.send_in_flight(order)
+
+    async def send_in_flight(self, order: Order) -> Order:
+        """`send`, for a caller that has marked the order in flight itself (`InFlight.placing`) and
+        holds the mark until this returns: a new order is marked before it is stored."""
+        try:
+            accepted = await self._placed(order)
+        except BrokerRejected as e:
+            return await self.refuse(order, e.code, e.message)
+        except OrderInDoubt as e:
+            return await self.hold_in_doubt(order, e)
+        return await self.record_acceptance(order, accepted)
 
     async def _placed(self, order: Order) -> BrokerOrder:
         """The broker's copy of the order once sent.
@@ -237,7 +242,10 @@ class Dispatch:
         return found
 
     def _waiting_for(self, parent: Order) -> list[Order]:
-        return [o for o in self._parts.book.open_orders_in(parent.symbol) if o.parent_id == parent.id]
+        same_symbol = self._parts.book.open_by_symbol.get(parent.symbol)
+        if same_symbol is None:  # nothing open in the symbol, as after most fills: nothing waits
+            return []
+        return [o for o in same_symbol.values() if o.parent_id == parent.id]
 
 
 def with_ids(error: StoreError, order: Order) -> StoreError:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from decimal import Decimal
 
 import attrs
 
@@ -31,9 +32,9 @@ from trading_core.errors import (
 from trading_core.lifecycle import reject
 from trading_core.order_classes import leg_client_order_id, leg_requests
 from trading_core.orders import Order
-from trading_core.requests import OrderRequest, follow_up_client_order_id, split_at_flat
+from trading_core.requests import OrderRequest, follow_up_client_order_id, split_quantities
 from trading_core.risk import PreTradeValidation
-from trading_core.values import OrderId, new_client_order_id, new_order_id
+from trading_core.values import ClientOrderId, OrderId, new_client_order_id, new_order_id
 from trading_core.views import SubmitResult
 
 orders_log = logging.getLogger("trading.orders")
@@ -124,9 +125,7 @@ class Submission:
                 request, validation, now, exits_attached=request.order_class is not asked.order_class
             )
         attached = request.order_class is not asked.order_class  # `risk.stopLossPercent`'s exits
-        closing, opening = split_at_flat(request, parts.book.held(request.symbol))
-        order, legs = build_group(closing, now, exits_attached=attached)
-        follow_up = None if opening is None else build_order(opening, now, parent_id=order.id)
+        order, legs, follow_up = build_orders(request, now, parts.book.held(request.symbol), exits_attached=attached)
         with parts.in_flight.placing(order.id):
             try:  # both halves (or an entry and its legs) at once: a check made meanwhile must see the whole order
                 await parts.ledger.insert([order, *legs] if follow_up is None else [order, follow_up])
@@ -138,7 +137,7 @@ class Submission:
                 return await self._replay(first, request)
             log_accepted(order)
             try:
-                sent = await self._dispatch.send(order)
+                sent = await self._dispatch.send_in_flight(order)  # marked above, before it was stored
             except StoreError as e:
                 raise with_ids(e, order) from e
             return SubmitResult(sent, validation, None if follow_up is None else await parts.current(follow_up))
@@ -203,6 +202,32 @@ class Submission:
         return order
 
 
+def build_orders(
+    request: OrderRequest, now: datetime, held: Decimal, *, exits_attached: bool
+) -> tuple[Order, list[Order], Order | None]:
+    """The orders a request that passed its checks becomes: the order and its legs (`build_group`),
+    or, when it takes the position `held` through zero, its closing half and the opening half that
+    waits for it (`split_quantities`). Both halves are built from the request itself.
+    """
+    split = split_quantities(request, held)
+    if split is None:
+        order, legs = build_group(request, now, exits_attached=exits_attached)
+        return order, legs, None
+    closing, opening = split
+    order = build_order(request, now, quantity=closing)
+    # The closing half keeps the caller's client order id and the opening half gets one derived
+    # from it, so that a retry finds both (`OrderRequest.repeats`, `_replay`).
+    given = request.client_order_id
+    follow_up = build_order(
+        request,
+        now,
+        quantity=opening,
+        client_order_id=None if given is None else follow_up_client_order_id(given),
+        parent_id=order.id,
+    )
+    return order, [], follow_up
+
+
 def build_group(
     request: OrderRequest,
     now: datetime,
@@ -241,15 +266,18 @@ def build_order(
     parent_id: OrderId | None = None,
     status: OrderStatus = OrderStatus.PENDING_NEW,
     replaces: Order | None = None,
+    quantity: Decimal | None = None,
+    client_order_id: ClientOrderId | None = None,
 ) -> Order:
-    """A new order for `request`, with new ids (its client order id is the request's, if given)."""
-    client_order_id = request.client_order_id or new_client_order_id()
+    """A new order for `request`, with new ids: its client order id is `client_order_id`, else the
+    request's, else a new one; its quantity `quantity`, else the request's."""
     return Order.from_request(
         request,
         order_id=new_order_id(now),
-        client_order_id=client_order_id,
+        client_order_id=client_order_id or request.client_order_id or new_client_order_id(),
         now=now,
         status=status,
         parent_id=parent_id,
         replaces=replaces.id if replaces is not None else None,
+        quantity=quantity,
     )

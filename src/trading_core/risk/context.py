@@ -31,8 +31,14 @@ def _assets(assets: Mapping[Symbol, Asset]) -> Mapping[Symbol, Asset]:
     return _read_only(assets)
 
 
+_NOTHING_WORKING: Mapping[Symbol, Mapping[OrderId, Order]] = MappingProxyType({})
+"""`working` when no order is open anywhere: one read-only view, rather than one made per order."""
+
+
 def _working(working: Mapping[Symbol, Mapping[OrderId, Order]]) -> Mapping[Symbol, Mapping[OrderId, Order]]:
     """Open orders by symbol, read-only at both levels."""
+    if not working:  # the usual case for market orders, which fill at once
+        return _NOTHING_WORKING
     return MappingProxyType({symbol: _read_only(orders) for symbol, orders in working.items()})
 
 

@@ -105,14 +105,11 @@ def daily_loss_limit(request: OrderRequest, sized: Sizing, ctx: RiskContext, lim
     (`TRADING_HALTED`)."""
     if sized.reducing:
         return None
-    if ctx.trading_state is TradingState.HALTED:
-        return Rejection("dailyLossLimit", codes.TRADING_HALTED, "trading is halted: only reducing orders pass")
-    if ctx.trading_state is not TradingState.ACTIVE:
-        return Rejection(
-            "dailyLossLimit",
-            codes.DAILY_LOSS_LIMIT,
-            f"trading is {ctx.trading_state}: only reducing orders pass",
-        )
+    state = ctx.trading_state
+    if state is not TradingState.ACTIVE:
+        if state is TradingState.HALTED:
+            return Rejection("dailyLossLimit", codes.TRADING_HALTED, "trading is halted: only reducing orders pass")
+        return Rejection("dailyLossLimit", codes.DAILY_LOSS_LIMIT, f"trading is {state}: only reducing orders pass")
     account = ctx.account
     loss = account.last_equity - account.equity
     cap = account.last_equity * limits.max_daily_loss_percent / HUNDRED
@@ -200,7 +197,9 @@ def wash_trade(request: OrderRequest, sized: Sizing, ctx: RiskContext, limits: R
     advice for a take-profit with a stop-loss is "use complex orders"): such an order passes, and
     such orders resting are not counted against a new one.
     """
-    if not limits.enable_wash_trade_protection or _wash_exception(request.order_class, request.type):
+    if not limits.enable_wash_trade_protection or not ctx.open_orders:
+        return None  # off, or no order of ours to trade against
+    if _wash_exception(request.order_class, request.type):
         return None
     for other in ctx.open_orders:
         if other.symbol != request.symbol or other.side is request.side or other.is_terminal:

@@ -48,7 +48,8 @@ class Sizing:
         mark = ctx.marks.get(symbol)
         buys = request.side is Side.BUY
         held = position.quantity if position is not None else ZERO
-        held += _pending(request, ctx.open_orders)
+        if ctx.open_orders:  # none, usually, for market orders filled at once: nothing to add
+            held += _pending(request, ctx.open_orders)
         against = bool(held) and (held > 0) != buys  # it reduces the holding, or flips it
         notional = request.notional if request.quantity is None else None
         quantity = _quantity(request, mark)
@@ -69,8 +70,6 @@ class Sizing:
 def _pending(request: OrderRequest, open_orders: Sequence[Order]) -> Decimal:
     """The signed unfilled quantity of our open orders on the request's side in its symbol (an
     exit group's counted once, `protective.unfilled_once`)."""
-    if not open_orders:  # the usual case, for market orders filled at once: nothing to add up
-        return ZERO
     side, symbol = request.side, request.symbol
     pending = unfilled_once(o for o in open_orders if o.symbol == symbol and o.side is side)
     return pending if side is Side.BUY else -pending
