@@ -183,7 +183,8 @@ class Acceptance(Execution):
         """Refuse a replacement as a submission would be, counting the old order as gone."""
         trailing = new.type is OrderType.TRAILING_STOP  # its stop is derived, not asked for
         checks.check_shape(new.type, new.quantity, new.limit_price, None if trailing else new.stop_price)
-        checks.check_extended_hours(new.type, new.time_in_force, new.extended_hours)
+        if new.extended_hours:
+            checks.check_extended_hours(new.type, new.time_in_force)
         if not (old.whole and new.whole):
             checks.refuse(codes.INVALID_ORDER, "fractional orders cannot be replaced", field="quantity")
         self._check_time_in_force(new.time_in_force)

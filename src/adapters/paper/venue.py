@@ -59,8 +59,9 @@ class Venue(Groups):
             return self._submit_group(order, pending=pending)
         quantity = order.quantity
         checks.check_shape(order.type, quantity, order.limit_price, order.stop_price)
-        checks.check_extended_hours(order.type, order.time_in_force, order.extended_hours)
-        if order.type is OrderType.TRAILING_STOP or order.trail_price is not None or order.trail_percent is not None:
+        if order.extended_hours:
+            checks.check_extended_hours(order.type, order.time_in_force)
+        if order.trail_price is not None or order.trail_percent is not None or order.type is OrderType.TRAILING_STOP:
             checks.check_trail(order.type, order.trail_price, order.trail_percent)
         inst = checks.check_asset(self.instruments.get(order.symbol), order.symbol, quantity)
         if order.time_in_force is not TimeInForce.DAY:
