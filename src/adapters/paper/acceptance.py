@@ -8,11 +8,11 @@ from decimal import Decimal
 from adapters.paper import checks
 from adapters.paper.execution import Execution
 from adapters.paper.instrument import Instrument
-from adapters.paper.updates import fill_update, market_order, order_update
+from adapters.paper.updates import market_order
 from adapters.paper.working import WorkingOrder
 from trading_core import codes
 from trading_core.account_book import reference_price
-from trading_core.broker_models import BrokerOrder
+from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.enums import OrderStatus, OrderType, Side, TimeInForce
 from trading_core.errors import OrderNotCancelable, OrderNotFound
 from trading_core.orders import Order, TradeEvent
@@ -102,18 +102,18 @@ class Acceptance(Execution):
         symbol = inst.asset.symbol
         accepted = market_order(order, broker_order_id, symbol, now)
         self.by_client[order.client_order_id] = broker_order_id
-        self.emit(order_update(TradeEvent.NEW, accepted, now))
+        self.emit(TradeUpdate(event=TradeEvent.NEW, order=accepted, timestamp=now))
         change = self.ledger.settle(inst, order.side, quantity, fill_price, now)
         filled = market_order(order, broker_order_id, symbol, now, fill_price=fill_price)
         self.orders[broker_order_id] = filled
         self._retire(broker_order_id)
         self.emit(
-            fill_update(
-                TradeEvent.FILL,
-                filled,
-                now,
+            TradeUpdate(
+                event=TradeEvent.FILL,
+                order=filled,
+                timestamp=now,
                 execution_id=ExecutionId(self._ids.next()),
-                fill_price=fill_price,
+                price=fill_price,
                 quantity=quantity,
                 position_quantity=change.after.quantity,
             )
@@ -183,7 +183,8 @@ class Acceptance(Execution):
         """Refuse a replacement as a submission would be, counting the old order as gone."""
         trailing = new.type is OrderType.TRAILING_STOP  # its stop is derived, not asked for
         checks.check_shape(new.type, new.quantity, new.limit_price, None if trailing else new.stop_price)
-        checks.check_extended_hours(new.type, new.time_in_force, new.extended_hours)
+        if new.extended_hours:
+            checks.check_extended_hours(new.type, new.time_in_force)
         if not (old.whole and new.whole):
             checks.refuse(codes.INVALID_ORDER, "fractional orders cannot be replaced", field="quantity")
         self._check_time_in_force(new.time_in_force)

@@ -65,9 +65,9 @@ def duplicate_client_order_id(client_order_id: str) -> NoReturn:
     )
 
 
-def check_extended_hours(order_type: OrderType, time_in_force: TimeInForce, extended_hours: bool) -> None:
-    """Refuse `extended_hours` on anything but a day limit order, as Alpaca does (`INVALID_ORDER`)."""
-    if extended_hours and (order_type is not OrderType.LIMIT or time_in_force is not TimeInForce.DAY):
+def check_extended_hours(order_type: OrderType, time_in_force: TimeInForce) -> None:
+    """Refuse an order asking for `extended_hours` unless it is a day limit order, as Alpaca does (`INVALID_ORDER`)."""
+    if order_type is not OrderType.LIMIT or time_in_force is not TimeInForce.DAY:
         refuse(codes.INVALID_ORDER, "extended hours order must be DAY limit orders", field="extended_hours")
 
 
@@ -140,7 +140,8 @@ def opening_quantity(
     `released` is the unfilled quantity of an order on the same side that this one replaces.
     """
     held = instrument.position.quantity
-    if side is Side.BUY:
+    buy = side is Side.BUY
+    if buy:
         same, other, against = instrument.open_buy, instrument.open_sell, -held
     else:
         same, other, against = instrument.open_sell, instrument.open_buy, held
@@ -153,12 +154,15 @@ def opening_quantity(
     else:  # nothing left to reduce: all of it opens or adds
         covered = ZERO
         opening = quantity
-    if opening and side is Side.SELL:
+    if opening and not buy:
         _check_short(instrument, quantity, can_short=can_short, available=covered, held=same)
-    if reject_flips:
-        _check_flip(
-            instrument, side, quantity, opening=opening, covered=covered, against=against, other=other, held=same
-        )
+    # Alpaca refuses an order through zero (`against` > 0 is a position the order reduces, `covered`
+    # of it not reduced by open orders yet), and one opening a side while the other has open orders.
+    if reject_flips and opening and against > ZERO:
+        why = "it would take the position through zero"
+        _refuse_quantity(codes.INSUFFICIENT_QUANTITY, why, instrument, quantity=quantity, available=covered, held=same)
+    if reject_flips and other and not against:
+        _refuse_opposite(instrument, side, other)
     return opening
 
 
@@ -175,38 +179,19 @@ def _check_short(
         _refuse_quantity(codes.SYMBOL_NOT_TRADABLE, why, instrument, quantity=quantity, available=available, held=held)
 
 
-def _check_flip(
-    instrument: Instrument,
-    side: Side,
-    quantity: Decimal,
-    *,
-    opening: Decimal,
-    covered: Decimal,
-    against: Decimal,
-    other: Decimal,
-    held: Decimal,
-) -> None:
-    """Refuse, as Alpaca does, an order through zero or one opposite an open order of the other side.
-
-    `against` > 0 is a position the order reduces (`covered` of it not reduced by open orders yet);
-    `other` is the open quantity on the other side.
-    """
-    if against > ZERO and opening:
-        why = "it would take the position through zero"
-        code = codes.INSUFFICIENT_QUANTITY
-        _refuse_quantity(code, why, instrument, quantity=quantity, available=covered, held=held)
-    if not against and other:
-        opposite = "a long buy" if side is Side.SELL else "a short sell"
-        mine = "a short sell" if side is Side.SELL else "a long buy"
-        refuse(
-            codes.INVALID_ORDER,
-            f"cannot open {mine} while {opposite} order is open",
-            field="side",
-            available=ZERO,
-            existing_qty=instrument.position.quantity,
-            held_for_orders=other,
-            symbol=str(instrument.asset.symbol),
-        )
+def _refuse_opposite(instrument: Instrument, side: Side, other: Decimal) -> NoReturn:
+    """Refuse an order opening one side while `other` is open on the other side."""
+    opposite = "a long buy" if side is Side.SELL else "a short sell"
+    mine = "a short sell" if side is Side.SELL else "a long buy"
+    refuse(
+        codes.INVALID_ORDER,
+        f"cannot open {mine} while {opposite} order is open",
+        field="side",
+        available=ZERO,
+        existing_qty=instrument.position.quantity,
+        held_for_orders=other,
+        symbol=str(instrument.asset.symbol),
+    )
 
 
 def _refuse_quantity(

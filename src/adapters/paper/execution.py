@@ -17,7 +17,6 @@ from adapters.paper.config import PaperConfig
 from adapters.paper.ids import IdFactory
 from adapters.paper.instrument import Instrument
 from adapters.paper.ledger import Ledger
-from adapters.paper.updates import fill_update, order_update
 from adapters.paper.working import WorkingOrder
 from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.clock import Clock
@@ -169,12 +168,12 @@ class Execution:
         if event is TradeEvent.FILL:
             self._retire(w.id)
         self.emit(
-            fill_update(
-                event,
-                snap,
-                now,
+            TradeUpdate(
+                event=event,
+                order=snap,
+                timestamp=now,
                 execution_id=ExecutionId(self._ids.next()),
-                fill_price=fill_price,
+                price=fill_price,
                 quantity=quantity,
                 position_quantity=change.after.quantity,
             )
@@ -300,7 +299,7 @@ class Execution:
     ) -> BrokerOrder:
         snap = w.snapshot(now, canceled_at=canceled_at, expired_at=expired_at, replaced_by=replaced_by)
         self.orders[w.id] = snap
-        self.emit(order_update(event, snap, now))
+        self.emit(TradeUpdate(event=event, order=snap, timestamp=now))
         if self._ended:
             self.settle_groups(now)
         return snap

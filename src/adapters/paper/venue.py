@@ -16,11 +16,10 @@ from adapters.paper import checks
 from adapters.paper.execution import FillPlan
 from adapters.paper.groups import Groups, relink
 from adapters.paper.instrument import Instrument
-from adapters.paper.updates import order_update
 from adapters.paper.working import WorkingOrder
 from trading_core import codes
 from trading_core.account_book import reference_price
-from trading_core.broker_models import BrokerOrder
+from trading_core.broker_models import BrokerOrder, TradeUpdate
 from trading_core.enums import OrderClass, OrderStatus, OrderType, Side, TimeInForce
 from trading_core.market import Session
 from trading_core.market_hours import day_order_expiry
@@ -60,8 +59,9 @@ class Venue(Groups):
             return self._submit_group(order, pending=pending)
         quantity = order.quantity
         checks.check_shape(order.type, quantity, order.limit_price, order.stop_price)
-        checks.check_extended_hours(order.type, order.time_in_force, order.extended_hours)
-        if order.type is OrderType.TRAILING_STOP or order.trail_price is not None or order.trail_percent is not None:
+        if order.extended_hours:
+            checks.check_extended_hours(order.type, order.time_in_force)
+        if order.trail_price is not None or order.trail_percent is not None or order.type is OrderType.TRAILING_STOP:
             checks.check_trail(order.type, order.trail_price, order.trail_percent)
         inst = checks.check_asset(self.instruments.get(order.symbol), order.symbol, quantity)
         if order.time_in_force is not TimeInForce.DAY:
@@ -232,7 +232,7 @@ class Venue(Groups):
                 return
         snap = self.orders.get(broker_order_id)
         if snap is not None:
-            self.emit(order_update(TradeEvent.ORDER_REPLACE_REJECTED, snap, now))
+            self.emit(TradeUpdate(event=TradeEvent.ORDER_REPLACE_REJECTED, order=snap, timestamp=now))
 
     def plan_fills(self, plan: FillPlan | None) -> None:
         """Let `plan` choose the sizes of each order's first execution (None: back to `fill_parts`)."""
