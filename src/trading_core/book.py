@@ -45,7 +45,8 @@ class Book:
         if previous is not None and previous.broker_order_id is not None:
             self.by_broker_id.pop(previous.broker_order_id, None)
         if order.is_open:
-            self.reserve(order)
+            if previous is not order:  # else held as it is since `reserve` (a new order, now stored)
+                self._keep(order)
             self.by_client_id[order.client_order_id] = order.id
             if order.broker_order_id is not None:
                 self.by_broker_id[order.broker_order_id] = order.id
@@ -129,8 +130,12 @@ class Book:
         `track` takes over once it is stored; `release` drops it if the store refused it.
         """
         if order.is_open:
-            self.open_orders[order.id] = order
-            self.open_by_symbol.setdefault(order.symbol, {})[order.id] = order
+            self._keep(order)
+
+    def _keep(self, order: Order) -> None:
+        """Hold an open order's latest state, by id and by symbol."""
+        self.open_orders[order.id] = order
+        self.open_by_symbol.setdefault(order.symbol, {})[order.id] = order
 
     def release(self, order: Order) -> None:
         """Drop a reserved order that was never stored."""

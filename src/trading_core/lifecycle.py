@@ -245,7 +245,7 @@ def fill_order(order: Order, fill: Fill, *, cumulative_quantity: Decimal | None 
         InvalidTransition: The fill is of another order, of zero or less, or of a rejected order.
         Overfill: The fill would take the filled quantity beyond the order's quantity.
     """
-    if (fill.order_id, fill.symbol, fill.side) != (order.id, order.symbol, order.side):
+    if fill.order_id != order.id or fill.symbol != order.symbol or fill.side is not order.side:
         raise InvalidTransition(f"fill {fill.execution_id} is not an execution of order {order.id}")
     if fill.execution_id in order.execution_ids:
         return None
