@@ -77,15 +77,18 @@ class PositionChange:
     closed_leg: Position | None = None
     """On a flip, the old side as it closed (flat, with its final realised P&L)."""
 
+    # `opened` and `closed` are asked of every fill, some twice (its events, the closed position):
+    # they read the quantities `Position.is_open` would, without its call.
+
     @property
     def opened(self) -> bool:
         """The fill opened a position from flat."""
-        return not self.before.is_open and self.after.is_open
+        return not self.before.quantity and bool(self.after.quantity)
 
     @property
     def closed(self) -> bool:
         """The fill took the position to flat."""
-        return self.before.is_open and not self.after.is_open
+        return bool(self.before.quantity) and not self.after.quantity
 
     @property
     def flipped(self) -> bool:
