@@ -100,17 +100,19 @@ def apply_fill(position: Position, *, side: Side, quantity: Decimal, price: Deci
     """Apply one execution of `quantity` at `price` to `position`."""
     delta = quantity if side is Side.BUY else -quantity
     held = position.quantity
-    if not held or (held > 0) == (delta > 0):
+    long = held > ZERO
+    if not held or long == (delta > ZERO):
         return _increase(position, delta, price, at)
-    closing = min(quantity, abs(held))
-    if closing == abs(held):
+    size = abs(held)
+    closing = min(quantity, size)
+    if closing == size:
         removed_cost = position.cost_basis
     else:
-        removed_cost = (position.cost_basis * closing / abs(held)).quantize(EXACT, rounding=ROUND_HALF_EVEN)
-    proceeds = price * closing if held > 0 else -price * closing
+        removed_cost = (position.cost_basis * closing / size).quantize(EXACT, rounding=ROUND_HALF_EVEN)
+    proceeds = price * closing if long else -price * closing
     realized = proceeds - removed_cost
     remaining = held + delta
-    if remaining and (remaining > 0) != (held > 0):  # a flip through zero: reopen the rest
+    if remaining and (remaining > ZERO) != long:  # a flip through zero: reopen the rest
         after = Position(
             symbol=position.symbol,
             quantity=remaining,
