@@ -44,8 +44,10 @@ class Book:
         previous = self.open_orders.get(order.id)
         if previous is not None and previous.broker_order_id is not None:
             self.by_broker_id.pop(previous.broker_order_id, None)
-        if order.is_open:
-            if previous is not order:  # else held as it is since `reserve` (a new order, now stored)
+        # Held as it is since `reserve` (a new order, now stored): open, as the book holds no other.
+        held_as_is = previous is order
+        if held_as_is or order.is_open:
+            if not held_as_is:
                 self._keep(order)
             self.by_client_id[order.client_order_id] = order.id
             if order.broker_order_id is not None:
