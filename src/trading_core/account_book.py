@@ -166,7 +166,9 @@ class AccountBook:
         """Cash plus the positions' value at their marks, as the broker would show it."""
         if self._moved:
             self._value_moved()
-        return self.cash + self.market_value + self.equity_offset
+        equity = self.cash + self.market_value
+        # Taken after every run of fills (the portfolio's snapshot); the offset is mostly zero: as in `account`.
+        return equity + self.equity_offset if self.equity_offset else equity
 
     @property
     def unrealized_pnl(self) -> Decimal:

@@ -44,8 +44,11 @@ class Book:
         previous = self.open_orders.get(order.id)
         if previous is not None and previous.broker_order_id is not None:
             self.by_broker_id.pop(previous.broker_order_id, None)
-        if order.is_open:
-            self.reserve(order)
+        # Held as it is since `reserve` (a new order, now stored): open, as the book holds no other.
+        held_as_is = previous is order
+        if held_as_is or order.is_open:
+            if not held_as_is:
+                self._keep(order)
             self.by_client_id[order.client_order_id] = order.id
             if order.broker_order_id is not None:
                 self.by_broker_id[order.broker_order_id] = order.id
@@ -129,8 +132,12 @@ class Book:
         `track` takes over once it is stored; `release` drops it if the store refused it.
         """
         if order.is_open:
-            self.open_orders[order.id] = order
-            self.open_by_symbol.setdefault(order.symbol, {})[order.id] = order
+            self._keep(order)
+
+    def _keep(self, order: Order) -> None:
+        """Hold an open order's latest state, by id and by symbol."""
+        self.open_orders[order.id] = order
+        self.open_by_symbol.setdefault(order.symbol, {})[order.id] = order
 
     def release(self, order: Order) -> None:
         """Drop a reserved order that was never stored."""

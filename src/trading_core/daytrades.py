@@ -70,12 +70,15 @@ class DayTrades:
         held_before = abs(change.before.quantity)
         held_after = abs(change.after.quantity)
         flipped = change.flipped
-        if (flipped or held_after < held_before) and symbol in open_today:  # a reduction (or a flip)
-            counts = _add_one(counts, day)
-            open_today = open_today - {symbol}
-        # Opened from flat, flipped or grown. Already open today, the set stays as it is, so that
-        # most fills change nothing and return this same value.
-        if (flipped or held_after > held_before) and symbol not in open_today:
+        if symbol in open_today:
+            # Opened today: a reduction (or a flip) day-trades it. A flip opens the other side
+            # today, so it stays in the set; grown, the set stays as it is, so that most fills
+            # change nothing and return this same value.
+            if flipped or held_after < held_before:
+                counts = _add_one(counts, day)
+                if not flipped:
+                    open_today = open_today - {symbol}
+        elif flipped or held_after > held_before:  # opened from flat, flipped or grown
             open_today = open_today | {symbol}
         if same_day and open_today is self.open_today and counts is self.counts:
             return self

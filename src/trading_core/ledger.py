@@ -113,7 +113,7 @@ class OrderLedger:
             changed, events = step(current, now)
             if changed is current:
                 return current
-            made = await self._protection(uow, current, changed, now)
+            made = await self._protection(uow, changed, left_unprotected(current, changed), now)
             await uow.update_order(changed)
             for new in made:
                 await uow.add_order(new)
@@ -126,14 +126,11 @@ class OrderLedger:
         self.announce(events)
         return changed
 
-    async def _protection(self, uow: UnitOfWork, before: Order, after: Order, now: datetime) -> Sequence[Order]:
-        """The exits to store with a change that leaves part of an entry unprotected (`protect`)."""
-        if self.protect is None:
+    async def _protection(self, uow: UnitOfWork, entry: Order, quantity: Decimal, now: datetime) -> Sequence[Order]:
+        """The exits to store with a change that leaves `quantity` of an entry unprotected (`protect`)."""
+        if self.protect is None or quantity <= ZERO:
             return ()
-        quantity = left_unprotected(before, after)
-        if quantity <= ZERO:
-            return ()
-        return await self.protect(uow, after, quantity, now)
+        return await self.protect(uow, entry, quantity, now)
 
     async def save_position(self, position: Position, events: Sequence[Event] = ()) -> None:
         """Overwrite a position (reconciliation adopts the broker's), with the events announcing it."""
@@ -205,11 +202,17 @@ class OrderLedger:
             for update in updates:
                 before = change.order
                 try:
-                    await self._step(uow, change, update, now)
+                    change.heard(update, now)
+                    if update.is_fill:
+                        await self._fill(uow, change, update, now)
+                    else:
+                        change.moved(update, now)
                 except (InvalidTransition, Overfill) as e:
                     refusals.append((update, e))
-                if change.order is not before:
-                    change.made.extend(await self._protection(uow, before, change.order, now))
+                # Most changes leave nothing unprotected: that is told without awaiting `_protection`.
+                unprotected = left_unprotected(before, change.order) if change.order is not before else ZERO
+                if unprotected > ZERO:
+                    change.made.extend(await self._protection(uow, change.order, unprotected, now))
             if change.order is not order:  # a pending status (pending_replace...) announces nothing
                 await uow.update_order(change.order)
             for new in change.made:
@@ -223,20 +226,9 @@ class OrderLedger:
             log.error("trade update %s for %s refused: %s", update.event, update.order.broker_order_id, error)
         return change
 
-    async def _step(self, uow: UnitOfWork, change: _Change, update: TradeUpdate, now: datetime) -> None:
-        if change.order.broker_order_id is None:  # the stream was faster than the REST answer
-            change.submitted(update.order.broker_order_id, update.order.status, update.order.submitted_at, now)
-        hwm = update.order.hwm
-        if hwm is not None and hwm != change.order.hwm:  # a trailing stop's mark, as the broker last reported it
-            change.order = attrs.evolve(change.order, hwm=hwm)
+    async def _fill(self, uow: UnitOfWork, change: _Change, update: TradeUpdate, now: datetime) -> None:
+        """Apply a fill update to the order, and to its position read under a lock."""
         order = change.order
-        if not update.is_fill:
-            event = known_event(update.event)
-            if event is not None:
-                moved, events = apply_event(order, event, now=now, ts_event=update.timestamp, reason=update.reason)
-                change.order = moved
-                change.events.extend(events)
-            return
         fill = _fill_of(order, update)
         held = await uow.get_position(order.symbol, for_update=True) or Position.flat(order.symbol)
         execution = execute(order, held, fill, cumulative_quantity=update.order.filled_quantity, now=now)
@@ -264,7 +256,7 @@ class OrderLedger:
         if cached is None or cached.broker_order_id is None:
             return False
         if update.order.hwm is not None and update.order.hwm != cached.hwm:
-            return False  # a trailing stop's mark the broker reports with it: kept (`_step`)
+            return False  # a trailing stop's mark the broker reports with it: kept (`_Change.heard`)
         event = known_event(update.event)
         if event is None:
             return True
@@ -316,6 +308,24 @@ class _Change:
             reopened(self.order, now), broker_order_id=broker_order_id, status=status, now=now, ts_event=at
         )
         self.events.extend(events)
+
+    def heard(self, update: TradeUpdate, now: datetime) -> None:
+        """What any update tells of the order besides its event: the broker's id, a trailing stop's mark."""
+        reported = update.order
+        if self.order.broker_order_id is None:  # the stream was faster than the REST answer
+            self.submitted(reported.broker_order_id, reported.status, reported.submitted_at, now)
+        hwm = reported.hwm
+        if hwm is not None and hwm != self.order.hwm:  # a trailing stop's mark, as the broker last reported it
+            self.order = attrs.evolve(self.order, hwm=hwm)
+
+    def moved(self, update: TradeUpdate, now: datetime) -> None:
+        """A status update (not a fill): the order moved through the state machine."""
+        event = known_event(update.event)
+        if event is not None:
+            self.order, events = apply_event(
+                self.order, event, now=now, ts_event=update.timestamp, reason=update.reason
+            )
+            self.events.extend(events)
 
 
 def _fill_of(order: Order, update: TradeUpdate) -> Fill:

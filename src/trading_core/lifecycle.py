@@ -36,7 +36,7 @@ from trading_core.orders import Order
 from trading_core.positions import Position, PositionChange
 from trading_core.positions import apply_fill as apply_fill_to_position
 from trading_core.transitions import FILL_EVENTS, ROUTING_STATUSES, SAME, TRANSITIONS, WORKING, TradeEvent
-from trading_core.values import ZERO, BrokerOrderId, new_event_id
+from trading_core.values import ZERO, BrokerOrderId, ExecutionId, new_event_id
 
 __all__ = [
     "Execution",
@@ -245,14 +245,12 @@ def fill_order(order: Order, fill: Fill, *, cumulative_quantity: Decimal | None 
         InvalidTransition: The fill is of another order, of zero or less, or of a rejected order.
         Overfill: The fill would take the filled quantity beyond the order's quantity.
     """
-    if (fill.order_id, fill.symbol, fill.side) != (order.id, order.symbol, order.side):
+    if fill.order_id != order.id or fill.symbol != order.symbol or fill.side is not order.side:
         raise InvalidTransition(f"fill {fill.execution_id} is not an execution of order {order.id}")
     if fill.execution_id in order.execution_ids:
         return None
-    if cumulative_quantity is not None:
-        counted = order.filled_quantity if is_made_up(fill.execution_id) else made_up_coverage(order.execution_ids)
-        if cumulative_quantity <= counted:
-            return None
+    if cumulative_quantity is not None and cumulative_quantity <= _counted(order, fill.execution_id):
+        return None
     if fill.quantity <= ZERO:
         raise InvalidTransition(f"fill of {fill.quantity}: a fill of order {order.id} must be of a positive quantity")
     if order.status is OrderStatus.REJECTED:
@@ -278,6 +276,17 @@ def fill_order(order: Order, fill: Fill, *, cumulative_quantity: Decimal | None 
         updated_at=now,
         execution_ids=order.execution_ids | {fill.execution_id},
     )
+
+
+def _counted(order: Order, execution_id: ExecutionId) -> Decimal:
+    """What of the broker's cumulative quantity `order` has counted, as a fill under `execution_id`
+    sees it: a made-up fill, all the order filled; a broker's own execution, what made-up fills
+    among the order's stand for."""
+    if not order.execution_ids and not order.filled_quantity:
+        return ZERO  # nothing counted yet (an order's first fill, the usual case), whatever the fill's id
+    if is_made_up(execution_id):
+        return order.filled_quantity
+    return made_up_coverage(order.execution_ids)
 
 
 def execute(

@@ -77,15 +77,18 @@ class PositionChange:
     closed_leg: Position | None = None
     """On a flip, the old side as it closed (flat, with its final realised P&L)."""
 
+    # `opened` and `closed` are asked of every fill, some twice (its events, the closed position):
+    # they read the quantities `Position.is_open` would, without its call.
+
     @property
     def opened(self) -> bool:
         """The fill opened a position from flat."""
-        return not self.before.is_open and self.after.is_open
+        return not self.before.quantity and bool(self.after.quantity)
 
     @property
     def closed(self) -> bool:
         """The fill took the position to flat."""
-        return self.before.is_open and not self.after.is_open
+        return bool(self.before.quantity) and not self.after.quantity
 
     @property
     def flipped(self) -> bool:
@@ -97,17 +100,19 @@ def apply_fill(position: Position, *, side: Side, quantity: Decimal, price: Deci
     """Apply one execution of `quantity` at `price` to `position`."""
     delta = quantity if side is Side.BUY else -quantity
     held = position.quantity
-    if not held or (held > 0) == (delta > 0):
+    long = held > ZERO
+    if not held or long == (delta > ZERO):
         return _increase(position, delta, price, at)
-    closing = min(quantity, abs(held))
-    if closing == abs(held):
+    size = abs(held)
+    closing = min(quantity, size)
+    if closing == size:
         removed_cost = position.cost_basis
     else:
-        removed_cost = (position.cost_basis * closing / abs(held)).quantize(EXACT, rounding=ROUND_HALF_EVEN)
-    proceeds = price * closing if held > 0 else -price * closing
+        removed_cost = (position.cost_basis * closing / size).quantize(EXACT, rounding=ROUND_HALF_EVEN)
+    proceeds = price * closing if long else -price * closing
     realized = proceeds - removed_cost
     remaining = held + delta
-    if remaining and (remaining > 0) != (held > 0):  # a flip through zero: reopen the rest
+    if remaining and (remaining > ZERO) != long:  # a flip through zero: reopen the rest
         after = Position(
             symbol=position.symbol,
             quantity=remaining,
