@@ -58,13 +58,15 @@ class InMemoryOrderStore:
         if history is not None and history < 1:
             raise ValueError(f"history must be at least 1 (or None to keep everything), was {history}")
         self.tables = Tables(payload_of, keep_outbox=outbox, keep=history)
-        self.locks = KeyLocks()
+        self.order_locks = KeyLocks()
+        self.position_locks = KeyLocks()
+        """The units of work's row locks, by order id and by symbol."""
         self._closing = KeyLocks()
         """Symbols held by `symbol_lock`: apart from the row locks, which a close takes too."""
 
     def unit_of_work(self, *, optimistic: bool = False) -> AbstractAsyncContextManager[UnitOfWork]:
         """`optimistic` changes nothing here: nobody else writes these tables, so every read is current."""
-        return MemoryUnitOfWork(self.tables, self.locks)
+        return MemoryUnitOfWork(self.tables, self.order_locks, self.position_locks)
 
     async def get_order(self, order_id: OrderId) -> Order | None:
         return self.tables.orders.get(order_id)

@@ -210,9 +210,9 @@ class Tables:
             return
         event_ids, outbox, payload_of = self.event_ids, self.outbox, self.payload_of
         for event in events:
-            event_id = event.event_id
-            event_ids.add(event_id)
-            outbox[event_id] = LazyOutboxMessage(event, payload_of)
+            message = LazyOutboxMessage(event, payload_of)
+            event_ids.add(message.event_id)  # the message's slot: cheaper to read than the event's field
+            outbox[message.event_id] = message
 
 
 def client_order_id_taken(client_order_id: str) -> DuplicateClientOrderId:

@@ -83,7 +83,8 @@ class KeyLocks:
 
 
 class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
-    """One transaction over an in-memory store's tables, its row locks held in `locks`."""
+    """One transaction over an in-memory store's tables; its row locks are held in `order_locks`
+    (by order id) and `position_locks` (by symbol), a table of keys per table as a database has."""
 
     __slots__ = (
         "_closed",
@@ -91,16 +92,18 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
         "_failed",
         "_fills",
         "_held",
-        "_locks",
+        "_order_locks",
         "_orders",
+        "_position_locks",
         "_positions",
         "_state",
         "_tables",
     )
 
-    def __init__(self, tables: Tables, locks: KeyLocks) -> None:
+    def __init__(self, tables: Tables, order_locks: KeyLocks, position_locks: KeyLocks) -> None:
         self._tables = tables
-        self._locks = locks
+        self._order_locks = order_locks
+        self._position_locks = position_locks
         self._orders: dict[str, tuple[Order, bool]] = {}
         """Written orders by id, each with whether this unit inserts it."""
         self._fills: list[Fill] = []
@@ -108,7 +111,7 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
         self._events: list[Event] = []
         self._state: TradingStateRecord | None = None
         self._closed: list[ClosedPosition] = []
-        self._held: list[str] = []
+        self._held: list[tuple[KeyLocks, str]] = []
         self._failed = False
 
     async def __aenter__(self) -> MemoryUnitOfWork:
@@ -122,31 +125,31 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
     # reads
 
     async def get_order(self, order_id: OrderId, *, for_update: bool = False) -> Order | None:
-        if for_update and not self._hold("o:" + order_id):
-            await self._wait_for("o:" + order_id)
+        if for_update and not self._hold(self._order_locks, order_id):
+            await self._wait_for(self._order_locks, order_id)
         return self._order(order_id)
 
     async def get_order_by_client_id(self, client_order_id: ClientOrderId, *, for_update: bool = False) -> Order | None:
         order = self._order_by_client(client_order_id)
         if order is None or not for_update:
             return order
-        if not self._hold("o:" + order.id):
-            await self._wait_for("o:" + order.id)
+        if not self._hold(self._order_locks, order.id):
+            await self._wait_for(self._order_locks, order.id)
         return self._order_by_client(client_order_id)  # it may have changed while we waited
 
     async def get_order_by_broker_id(self, broker_order_id: BrokerOrderId, *, for_update: bool = False) -> Order | None:
         order = self._order_by_broker(broker_order_id)
         if order is None or not for_update:
             return order
-        if not self._hold("o:" + order.id):
-            await self._wait_for("o:" + order.id)
+        if not self._hold(self._order_locks, order.id):
+            await self._wait_for(self._order_locks, order.id)
         return self._order_by_broker(broker_order_id)
 
     async def get_position(self, symbol: Symbol, *, for_update: bool = False) -> Position | None:
-        if for_update and not self._hold("p:" + symbol):
-            await self._wait_for("p:" + symbol)
-        if symbol in self._positions:
-            pending = self._positions[symbol]
+        if for_update and not self._hold(self._position_locks, symbol):
+            await self._wait_for(self._position_locks, symbol)
+        pending = self._positions.get(symbol)
+        if pending is not None:
             return pending if pending.quantity else None
         return self._tables.positions.get(symbol)
 
@@ -295,22 +298,20 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
             f.order_id == fill.order_id and f.execution_id == fill.execution_id for f in pending
         )
 
-    def _hold(self, key: str) -> bool:
-        """Hold the row lock `key` if this unit has it or it is free; False if another unit holds it.
+    def _hold(self, locks: KeyLocks, key: str) -> bool:
+        """Hold the row lock `key` of `locks` if it is free or this unit has it; False if another unit holds it.
 
         Apart from `_wait_for`: an uncontended lock (nearly every one) then costs no coroutine.
         """
-        if key in self._held:
+        if locks.try_acquire(key):
+            self._held.append((locks, key))
             return True
-        if self._locks.try_acquire(key):
-            self._held.append(key)
-            return True
-        return False
+        return (locks, key) in self._held
 
-    async def _wait_for(self, key: str) -> None:
-        """Wait until another unit releases the row lock `key`, then hold it."""
-        await self._locks.acquire(key)
-        self._held.append(key)
+    async def _wait_for(self, locks: KeyLocks, key: str) -> None:
+        """Wait until another unit releases the row lock `key` of `locks`, then hold it."""
+        await locks.acquire(key)
+        self._held.append((locks, key))
 
     def _fail(self, error: TradingError) -> NoReturn:
         self._failed = True
@@ -330,8 +331,7 @@ class MemoryUnitOfWork(AbstractAsyncContextManager["MemoryUnitOfWork"]):
             self._closed = []
         self._state = None
         if self._held:
-            locks = self._locks
-            for key in self._held:
+            for locks, key in self._held:
                 locks.release(key)
             self._held = []
 
