@@ -59,6 +59,7 @@ class OrderLedger:
         self._book = book
         self._clock = clock
         self._locks: dict[Symbol, asyncio.Lock] = {}
+        self._flat: dict[Symbol, Position] = {}
         self.listeners: list[EventListener] = []
         self.after_fills: FillsListener | None = None
         """Told of each committed run of fills (the portfolio's snapshots), after the listeners."""
@@ -97,6 +98,14 @@ class OrderLedger:
         if lock is None:
             lock = self._locks[symbol] = asyncio.Lock()
         return lock
+
+    def flat(self, symbol: Symbol) -> Position:
+        """No position in `symbol`, what a fill applies to when the store holds none: one value per
+        symbol, made once (it never changes, and a third of the fills open a position)."""
+        flat = self._flat.get(symbol)
+        if flat is None:
+            flat = self._flat[symbol] = Position.flat(symbol)
+        return flat
 
     async def change(self, order: Order, step: Step) -> Order:
         """Apply `step` to the stored order under a row lock and commit what it returns.
@@ -230,7 +239,7 @@ class OrderLedger:
         """Apply a fill update to the order, and to its position read under a lock."""
         order = change.order
         execution_id, quantity, price = _execution_of(order, update)
-        held = await uow.get_position(order.symbol, for_update=True) or Position.flat(order.symbol)
+        held = await uow.get_position(order.symbol, for_update=True) or self.flat(order.symbol)
         execution = execute_reported(
             order,
             held,
