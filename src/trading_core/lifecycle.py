@@ -119,9 +119,9 @@ def reopened(order: Order, now: datetime) -> Order:
     that the broker's acceptance and fills apply to it (announced as they come).
     """
     if (
-        order.status is not OrderStatus.REJECTED
+        order.rejection_code != codes.BROKER_ERROR  # asked first: most orders were never refused
+        or order.status is not OrderStatus.REJECTED
         or order.broker_order_id is not None
-        or order.rejection_code != codes.BROKER_ERROR
     ):
         return order
     return changed(order, status=OrderStatus.PENDING_NEW, rejection_code=None, rejection_reason=None, updated_at=now)
