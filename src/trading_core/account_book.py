@@ -258,7 +258,6 @@ class AccountBook:
                 self.power_offset = ZERO
             self._adjust()
             self.reads += 1
-        self._built = None
 
     # ---------------------------------------------------------------- fills and marks
 
@@ -373,6 +372,8 @@ class AccountBook:
     def _count(self, hold: Hold) -> None:
         amount = (hold.quantity if hold.quantity < hold.unfilled else hold.unfilled) * hold.price
         hold.amount = ZERO if hold.superseded or amount < ZERO else amount
+        if not hold.amount:
+            return  # it holds nothing (an order that only reduces the position): no figure moves
         if hold.acknowledged:
             self.held += hold.amount
         else:
@@ -380,6 +381,8 @@ class AccountBook:
         self._adjust()
 
     def _uncount(self, hold: Hold) -> None:
+        if not hold.amount:
+            return  # it held nothing: no figure moves
         if hold.acknowledged:
             self.held -= hold.amount
         else:

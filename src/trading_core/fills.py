@@ -49,6 +49,17 @@ def is_made_up(execution_id: ExecutionId) -> bool:
     return _made_up_cumulative(execution_id) is not None
 
 
+def counted(execution_ids: Collection[ExecutionId], filled_quantity: Decimal, execution_id: ExecutionId) -> Decimal:
+    """What of the broker's cumulative quantity an order has counted (its `execution_ids`, its
+    `filled_quantity`), as a fill under `execution_id` sees it: a made-up fill, all the order
+    filled; a broker's own execution, what made-up fills among the order's stand for."""
+    if not execution_ids and not filled_quantity:
+        return ZERO  # nothing counted yet (an order's first fill, the usual case), whatever the fill's id
+    if is_made_up(execution_id):
+        return filled_quantity
+    return made_up_coverage(execution_ids)
+
+
 def made_up_coverage(execution_ids: Collection[ExecutionId]) -> Decimal:
     """The cumulative quantity that made-up fills among `execution_ids` stand for: a broker's own
     execution up to it is counted already."""

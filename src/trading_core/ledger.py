@@ -30,13 +30,13 @@ from trading_core.errors import ConcurrentUpdate, InvalidTransition, OrderNotFou
 from trading_core.events import Event
 from trading_core.fills import Fill, is_made_up, made_up_execution_id
 from trading_core.history import closed_position
-from trading_core.lifecycle import apply_event, execute, mark_submitted, reopened
+from trading_core.lifecycle import apply_event, execute_reported, mark_submitted, reopened
 from trading_core.market import eastern_date
 from trading_core.orders import Order, TradeEvent
 from trading_core.ports import OrderStore, UnitOfWork
 from trading_core.positions import Position, PositionChange
 from trading_core.remainder import left_unprotected
-from trading_core.values import FOUR_PLACES, ZERO, BrokerOrderId, OrderId, Symbol, at_four_places
+from trading_core.values import FOUR_PLACES, ZERO, BrokerOrderId, ExecutionId, OrderId, Symbol, at_four_places
 
 log = logging.getLogger("trading_core.ledger")
 
@@ -59,6 +59,7 @@ class OrderLedger:
         self._book = book
         self._clock = clock
         self._locks: dict[Symbol, asyncio.Lock] = {}
+        self._flat: dict[Symbol, Position] = {}
         self.listeners: list[EventListener] = []
         self.after_fills: FillsListener | None = None
         """Told of each committed run of fills (the portfolio's snapshots), after the listeners."""
@@ -97,6 +98,14 @@ class OrderLedger:
         if lock is None:
             lock = self._locks[symbol] = asyncio.Lock()
         return lock
+
+    def flat(self, symbol: Symbol) -> Position:
+        """No position in `symbol`, what a fill applies to when the store holds none: one value per
+        symbol, made once (it never changes, and a third of the fills open a position)."""
+        flat = self._flat.get(symbol)
+        if flat is None:
+            flat = self._flat[symbol] = Position.flat(symbol)
+        return flat
 
     async def change(self, order: Order, step: Step) -> Order:
         """Apply `step` to the stored order under a row lock and commit what it returns.
@@ -229,9 +238,18 @@ class OrderLedger:
     async def _fill(self, uow: UnitOfWork, change: _Change, update: TradeUpdate, now: datetime) -> None:
         """Apply a fill update to the order, and to its position read under a lock."""
         order = change.order
-        fill = _fill_of(order, update)
-        held = await uow.get_position(order.symbol, for_update=True) or Position.flat(order.symbol)
-        execution = execute(order, held, fill, cumulative_quantity=update.order.filled_quantity, now=now)
+        execution_id, quantity, price = _execution_of(order, update)
+        held = await uow.get_position(order.symbol, for_update=True) or self.flat(order.symbol)
+        execution = execute_reported(
+            order,
+            held,
+            execution_id=execution_id,
+            quantity=quantity,
+            price=price,
+            at=update.timestamp,
+            cumulative_quantity=update.order.filled_quantity,
+            now=now,
+        )
         if execution is None:
             return
         fill = execution.fill
@@ -328,8 +346,8 @@ class _Change:
             self.events.extend(events)
 
 
-def _fill_of(order: Order, update: TradeUpdate) -> Fill:
-    """The fill an update reports: the broker's own execution, under its id, as it is.
+def _execution_of(order: Order, update: TradeUpdate) -> tuple[ExecutionId, Decimal, Decimal]:
+    """The execution an update reports, as its id, quantity and price: the broker's own, as it is.
 
     An update without an execution id (made up from the broker's cumulative quantity by the order
     poll) stands for every execution ours lacks: it records what brings ours to the broker's
@@ -350,15 +368,8 @@ def _fill_of(order: Order, update: TradeUpdate) -> Fill:
                 gap = (average * cumulative - order.filled_notional) / missing
                 price = gap.quantize(FOUR_PLACES, rounding=ROUND_HALF_EVEN) if gap > ZERO else average
             qty = missing
-    return Fill(
-        order_id=order.id,
-        execution_id=execution_id,
-        symbol=order.symbol,
-        side=order.side,
-        quantity=at_four_places(qty),  # the broker's scale (Alpaca's `0.5`, `10`): positions add them up
-        price=at_four_places(price),
-        timestamp=update.timestamp,
-    )
+    # At four places, from the broker's scale (Alpaca's `0.5`, `10`): positions add them up.
+    return execution_id, at_four_places(qty), at_four_places(price)
 
 
 def known_event(name: TradeEvent | str) -> TradeEvent | None:

@@ -30,7 +30,7 @@ from trading_core.events import (
     PositionOpened,
     PositionUpdated,
 )
-from trading_core.fills import Fill, is_made_up, made_up_coverage
+from trading_core.fills import Fill, counted
 from trading_core.order_build import changed
 from trading_core.orders import Order
 from trading_core.positions import Position, PositionChange
@@ -42,6 +42,7 @@ __all__ = [
     "Execution",
     "apply_event",
     "execute",
+    "execute_reported",
     "fill_order",
     "hold_in_doubt",
     "mark_submitted",
@@ -118,9 +119,9 @@ def reopened(order: Order, now: datetime) -> Order:
     that the broker's acceptance and fills apply to it (announced as they come).
     """
     if (
-        order.status is not OrderStatus.REJECTED
+        order.rejection_code != codes.BROKER_ERROR  # asked first: most orders were never refused
+        or order.status is not OrderStatus.REJECTED
         or order.broker_order_id is not None
-        or order.rejection_code != codes.BROKER_ERROR
     ):
         return order
     return changed(order, status=OrderStatus.PENDING_NEW, rejection_code=None, rejection_reason=None, updated_at=now)
@@ -247,46 +248,54 @@ def fill_order(order: Order, fill: Fill, *, cumulative_quantity: Decimal | None 
     """
     if fill.order_id != order.id or fill.symbol != order.symbol or fill.side is not order.side:
         raise InvalidTransition(f"fill {fill.execution_id} is not an execution of order {order.id}")
-    if fill.execution_id in order.execution_ids:
+    if _counted_already(order, fill.execution_id, cumulative_quantity):
         return None
-    if cumulative_quantity is not None and cumulative_quantity <= _counted(order, fill.execution_id):
-        return None
-    if fill.quantity <= ZERO:
-        raise InvalidTransition(f"fill of {fill.quantity}: a fill of order {order.id} must be of a positive quantity")
-    if order.status is OrderStatus.REJECTED:
+    return _filled(order, fill.execution_id, fill.quantity, fill.price, fill.timestamp, now=now)
+
+
+def _counted_already(order: Order, execution_id: ExecutionId, cumulative_quantity: Decimal | None) -> bool:
+    """Whether `order` has counted an execution: its id is known, or a made-up fill stands for it."""
+    if execution_id in order.execution_ids:
+        return True
+    return cumulative_quantity is not None and cumulative_quantity <= counted(
+        order.execution_ids, order.filled_quantity, execution_id
+    )
+
+
+def _filled(
+    order: Order, execution_id: ExecutionId, quantity: Decimal, price: Decimal, at: datetime, *, now: datetime
+) -> Order:
+    """`order` with a new execution of its own counted, given by its terms (`fill_order`)."""
+    if quantity <= ZERO:
+        raise InvalidTransition(f"fill of {quantity}: a fill of order {order.id} must be of a positive quantity")
+    # Asked first: a working order (the usual one) is not a rejected one, nor a filled one.
+    working = order.status in _WORKING_AFTER_FILL
+    if not working and order.status is OrderStatus.REJECTED:
         raise InvalidTransition(f"rejected -> fill: order {order.id} was refused and cannot fill")
-    filled = order.filled_quantity + fill.quantity
+    filled = order.filled_quantity + quantity
     if filled > order.quantity:
         raise Overfill(
-            f"fill of {fill.quantity} would take order {order.id} to {filled} of {order.quantity}",
-            details={"orderId": order.id, "executionId": fill.execution_id},
+            f"fill of {quantity} would take order {order.id} to {filled} of {order.quantity}",
+            details={"orderId": order.id, "executionId": execution_id},
         )
+    filled_at = order.filled_at
     if filled == order.quantity:
-        status = OrderStatus.FILLED
-    elif order.status in _WORKING_AFTER_FILL:
+        status, filled_at = OrderStatus.FILLED, at
+    elif working:
         status = OrderStatus.PARTIALLY_FILLED
     else:
         status = order.status  # pending_cancel stays pending; a cancelled order stays cancelled
+        if status is OrderStatus.FILLED:
+            filled_at = at
     return changed(
         order,
         status=status,
         filled_quantity=filled,
-        filled_notional=order.filled_notional + fill.quantity * fill.price,
-        filled_at=fill.timestamp if status is OrderStatus.FILLED else order.filled_at,
+        filled_notional=order.filled_notional + quantity * price,
+        filled_at=filled_at,
         updated_at=now,
-        execution_ids=order.execution_ids | {fill.execution_id},
+        execution_ids=order.execution_ids | {execution_id},
     )
-
-
-def _counted(order: Order, execution_id: ExecutionId) -> Decimal:
-    """What of the broker's cumulative quantity `order` has counted, as a fill under `execution_id`
-    sees it: a made-up fill, all the order filled; a broker's own execution, what made-up fills
-    among the order's stand for."""
-    if not order.execution_ids and not order.filled_quantity:
-        return ZERO  # nothing counted yet (an order's first fill, the usual case), whatever the fill's id
-    if is_made_up(execution_id):
-        return order.filled_quantity
-    return made_up_coverage(order.execution_ids)
 
 
 def execute(
@@ -317,6 +326,36 @@ def execute(
             commission=fill.commission,
             realized_pnl=realized,
         )
+    return Execution(filled, change, _events(filled, fill, change, now), fill)
+
+
+def execute_reported(
+    order: Order,
+    position: Position,
+    *,
+    execution_id: ExecutionId,
+    quantity: Decimal,
+    price: Decimal,
+    at: datetime,
+    cumulative_quantity: Decimal | None = None,
+    now: datetime,
+) -> Execution | None:
+    """`execute` for an execution of `order` given by its terms, its `Fill` built once, with what
+    it realized (`execute` builds it again when it realized something); None for a duplicate."""
+    if _counted_already(order, execution_id, cumulative_quantity):
+        return None
+    filled = _filled(order, execution_id, quantity, price, at, now=now)
+    change = apply_fill_to_position(position, side=order.side, quantity=quantity, price=price, at=at)
+    fill = Fill(
+        order_id=order.id,
+        execution_id=execution_id,
+        symbol=order.symbol,
+        side=order.side,
+        quantity=quantity,
+        price=price,
+        timestamp=at,
+        realized_pnl=change.realized_pnl or ZERO,  # as `execute`'s: a zero at eight places is kept as ZERO
+    )
     return Execution(filled, change, _events(filled, fill, change, now), fill)
 
 

@@ -45,13 +45,14 @@ def left_unprotected(before: Order, after: Order) -> Decimal:
     For an entry with engine-attached exits: all it filled when it ends in part; what a late fill
     adds once it has. Zero for any other order or change.
     """
-    if after.engine_protection is not EngineProtection.EXITS_ATTACHED:
-        return ZERO
+    # The statuses are asked first: most changes end nothing in part, whatever the order's exits.
     if before.status in ENDED_IN_PART:
-        return after.filled_quantity - before.filled_quantity
-    if after.status in ENDED_IN_PART:
-        return after.filled_quantity
-    return ZERO
+        left = after.filled_quantity - before.filled_quantity
+    elif after.status in ENDED_IN_PART:
+        left = after.filled_quantity
+    else:
+        return ZERO
+    return left if after.engine_protection is EngineProtection.EXITS_ATTACHED else ZERO
 
 
 def remainder_client_order_id(entry: Order, covered: Decimal) -> ClientOrderId:

@@ -20,7 +20,7 @@ from trading_core.events import (
     PositionUpdated,
 )
 from trading_core.fills import Fill, made_up_execution_id
-from trading_core.lifecycle import execute, fill_order
+from trading_core.lifecycle import Execution, execute, execute_reported, fill_order
 from trading_core.orders import Order
 from trading_core.positions import Position
 from trading_core.requests import OrderRequest
@@ -274,6 +274,59 @@ class TestExecute:
             execution.position.after.quantity,
             execution.position.after.cost_basis,
         )
+
+
+def reported(o: Order, held: Position, f: Fill, cumulative: Decimal | None = None) -> Execution | None:
+    """`execute_reported` given the terms of `f`."""
+    return execute_reported(
+        o,
+        held,
+        execution_id=f.execution_id,
+        quantity=f.quantity,
+        price=f.price,
+        at=f.timestamp,
+        cumulative_quantity=cumulative,
+        now=LATER,
+    )
+
+
+class TestExecuteReported:
+    @pytest.mark.parametrize(
+        ("side", "quantity", "held"),
+        [
+            ("buy", "4", 0),
+            ("buy", "10", 5),
+            ("sell", "10", 10),
+            ("sell", "15", 10),
+            ("sell", "4", 10),
+            ("buy", "3", -3),
+        ],
+    )
+    def test_it_does_what_execute_does(self, side: str, quantity: str, held: int) -> None:
+        o = order(request(side=side, quantity=quantity), status=S.NEW)
+        at = position(AAPL, held, 90) if held else Position.flat(AAPL)
+        f = fill(o, quantity, "100")
+
+        expected, actual = execute(o, at, f, now=LATER), reported(o, at, f)
+
+        assert expected is not None
+        assert actual is not None
+        assert (expected.order, expected.position, expected.fill) == (actual.order, actual.position, actual.fill)
+        assert [(type(e), e.ts_event) for e in expected.events] == [(type(e), e.ts_event) for e in actual.events]
+
+    def test_a_duplicate_changes_nothing(self) -> None:
+        f = fill(order(), "4", execution_id="x-1")
+        o = filled(order(status=S.NEW), f)
+
+        assert reported(o, position(AAPL, 4, 100), f) is None
+        made_up = attrs.evolve(f, execution_id=made_up_execution_id(BrokerOrderId("b-1"), Decimal(4)))
+        assert reported(o, position(AAPL, 4, 100), made_up, Decimal(4)) is None
+
+    def test_an_overfill_is_refused(self) -> None:
+        o = order(status=S.NEW)
+
+        with pytest.raises(Overfill):
+            reported(o, Position.flat(AAPL), fill(o, "11"))
 
 
 class TestFillBelongsToItsOrder:
