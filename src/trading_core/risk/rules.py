@@ -184,7 +184,7 @@ def symbol_tradable(request: OrderRequest, sized: Sizing, ctx: RiskContext, limi
     qty = request.quantity
     if not asset.fractionable and (qty is None or qty != qty.to_integral_value()):  # a notional order buys a fraction
         return Rejection("symbolTradable", codes.SYMBOL_NOT_TRADABLE, f"{request.symbol} is not fractionable")
-    opens_short = request.side is Side.SELL and sized.opening > ZERO
+    opens_short = sized.opening > ZERO and request.side is Side.SELL  # a reducing order reads no side
     if opens_short and not (asset.shortable and account.shorting_enabled):
         return Rejection("symbolTradable", codes.SYMBOL_NOT_TRADABLE, f"{request.symbol} cannot be sold short")
     return None
