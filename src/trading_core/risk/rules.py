@@ -82,12 +82,12 @@ def position_limit(request: OrderRequest, sized: Sizing, ctx: RiskContext, limit
 
 def sector_exposure(request: OrderRequest, sized: Sizing, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
     """Refuse an order that would take its sector's exposure past its share of equity (`SECTOR_LIMIT`)."""
-    sector = ctx.sector_of(request.symbol)
-    if sector is None:
-        return None
     value = sized.value
     if value is None:
         return None  # a reduction, or an order it cannot value
+    sector = ctx.sector_of(request.symbol)
+    if sector is None:
+        return None
     after = ctx.sector_exposure(sector, excluding=request.symbol) + value
     cap = ctx.account.equity * limits.max_sector_exposure_percent / HUNDRED
     if after > cap:
