@@ -287,10 +287,12 @@ def split_quantities(request: OrderRequest, held: Decimal) -> tuple[Decimal, Dec
     the closing part goes first and the rest is sent once it has filled.
     """
     qty = request.quantity
+    if qty is None or not held or qty <= abs(held):
+        return None  # a notional, nothing held, or too little to reach zero: most orders, told without their enums
     if request.order_class is not OrderClass.SIMPLE:
         return None  # its exits are for the whole entry: the broker refuses it whole if it must
-    if qty is None or not held or (held > 0) == (request.side is Side.BUY) or qty <= abs(held):
-        return None
+    if (held > 0) == (request.side is Side.BUY):
+        return None  # it adds to the position
     closing = abs(held)
     return closing, qty - closing
 

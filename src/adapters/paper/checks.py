@@ -44,6 +44,8 @@ from trading_core.values import ZERO
 
 _LIMIT_TYPES = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT})
 _STOP_TYPES = frozenset({OrderType.STOP, OrderType.STOP_LIMIT})
+_PRICED_TYPES = _LIMIT_TYPES | _STOP_TYPES
+"""The types that need a limit or a stop price: a market order and a trailing stop take neither."""
 
 
 def refuse(code: str, message: str, **details: Any) -> NoReturn:
@@ -75,8 +77,8 @@ def check_shape(
     order_type: OrderType, quantity: Decimal, limit_price: Decimal | None, stop_price: Decimal | None
 ) -> None:
     """Refuse what no exchange could work: missing or stray prices, a non-positive quantity."""
-    if order_type is OrderType.MARKET and limit_price is None and stop_price is None and quantity > ZERO:
-        return  # the common case, in three comparisons
+    if limit_price is None and stop_price is None and order_type not in _PRICED_TYPES and quantity > ZERO:
+        return  # the common case (a market order): no price, and none needed
     if not quantity > ZERO:
         refuse(codes.INVALID_ORDER, f"qty must be > 0, was {quantity}", field="quantity")
     for field, value, needed in (

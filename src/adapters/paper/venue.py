@@ -58,10 +58,12 @@ class Venue(Groups):
         if order.order_class is not OrderClass.SIMPLE:
             return self._submit_group(order, pending=pending)
         quantity = order.quantity
+        market = order.type is OrderType.MARKET  # the usual order, read once: it is no trailing stop
         checks.check_shape(order.type, quantity, order.limit_price, order.stop_price)
         if order.extended_hours:
             checks.check_extended_hours(order.type, order.time_in_force)
-        if order.trail_price is not None or order.trail_percent is not None or order.type is OrderType.TRAILING_STOP:
+        trailing = not market and order.type is OrderType.TRAILING_STOP
+        if trailing or order.trail_price is not None or order.trail_percent is not None:
             checks.check_trail(order.type, order.trail_price, order.trail_percent)
         inst = checks.check_asset(self.instruments.get(order.symbol), order.symbol, quantity)
         if order.time_in_force is not TimeInForce.DAY:
@@ -72,13 +74,7 @@ class Venue(Groups):
             inst, order.side, quantity, can_short=self.can_short, reject_flips=self._reject_flips
         )
         now = self.clock.now()
-        if (
-            order.type is OrderType.MARKET
-            and self.is_open
-            and self._fills_at_once
-            and order.time_in_force in _AT_ONCE
-            and not pending
-        ):
+        if market and self.is_open and self._fills_at_once and order.time_in_force in _AT_ONCE and not pending:
             return self._fill_at_once(order, inst, opening, now)
         w = self._working(order, inst, now)
         if opening:

@@ -193,6 +193,9 @@ class Dispatch:
         The engine's exits for what an entry filled before it ended in part (`trading_core.remainder`),
         stored as it ended, wait for it likewise and are sent, once, as soon as it has.
         """
+        waiting_for_it = self._waiting_for(parent)
+        if not waiting_for_it:
+            return  # nothing waits for it, as after most fills: nothing to release or hand over
         if not parent.is_terminal or parent.status is OrderStatus.REPLACED:
             return  # working, or its replacement is the closing order now (`hand_over` moved them)
         book = self._parts.book
@@ -200,7 +203,7 @@ class Dispatch:
         if replaced is not None and not parent.filled_quantity:
             await self.hand_over(parent, replaced)  # a replacement that never took over: the old one works on
             return
-        for waiting in self._waiting_for(parent):
+        for waiting in waiting_for_it:
             order = book.open_orders.get(waiting.id)
             # Sent once only: the stream and the sender may both get here for the same parent.
             if order is None or order.submitted_at is not None or order.id in self._parts.in_flight:

@@ -109,7 +109,7 @@ class Submission:
             if existing is not None:
                 return await self._replay(existing, request)
         try:  # nothing is stored before the checks have passed: a broker failure here placed nothing
-            asked = await self._checks.sized(request)
+            asked = request if request.notional is None else await self._checks.sized(request)
             request = await self._checks.with_exits(asked)
             if parts.trading.state is not TradingState.ACTIVE:
                 await parts.trading.before_checks()

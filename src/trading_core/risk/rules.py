@@ -82,12 +82,12 @@ def position_limit(request: OrderRequest, sized: Sizing, ctx: RiskContext, limit
 
 def sector_exposure(request: OrderRequest, sized: Sizing, ctx: RiskContext, limits: RiskLimits) -> Rejection | None:
     """Refuse an order that would take its sector's exposure past its share of equity (`SECTOR_LIMIT`)."""
-    sector = ctx.sector_of(request.symbol)
-    if sector is None:
-        return None
     value = sized.value
     if value is None:
         return None  # a reduction, or an order it cannot value
+    sector = ctx.sector_of(request.symbol)
+    if sector is None:
+        return None
     after = ctx.sector_exposure(sector, excluding=request.symbol) + value
     cap = ctx.account.equity * limits.max_sector_exposure_percent / HUNDRED
     if after > cap:
@@ -184,7 +184,7 @@ def symbol_tradable(request: OrderRequest, sized: Sizing, ctx: RiskContext, limi
     qty = request.quantity
     if not asset.fractionable and (qty is None or qty != qty.to_integral_value()):  # a notional order buys a fraction
         return Rejection("symbolTradable", codes.SYMBOL_NOT_TRADABLE, f"{request.symbol} is not fractionable")
-    opens_short = request.side is Side.SELL and sized.opening > ZERO
+    opens_short = sized.opening > ZERO and request.side is Side.SELL  # a reducing order reads no side
     if opens_short and not (asset.shortable and account.shorting_enabled):
         return Rejection("symbolTradable", codes.SYMBOL_NOT_TRADABLE, f"{request.symbol} cannot be sold short")
     return None

@@ -50,7 +50,7 @@ class Sizing:
         held = position.quantity if position is not None else ZERO
         if ctx.open_orders:  # none, usually, for market orders filled at once: nothing to add
             held += _pending(request, ctx.open_orders)
-        against = bool(held) and (held > 0) != buys  # it reduces the holding, or flips it
+        against = bool(held) and (held > ZERO) != buys  # it reduces the holding, or flips it
         notional = request.notional if request.quantity is None else None
         quantity = _quantity(request, mark)
         opening = max(ZERO, quantity - abs(held)) if against else quantity
