@@ -13,7 +13,16 @@ second are this bench's, 20,000 orders, the checkouts run in turn in one session
     429d359 (#15's rooms, #17, #19)     923,273             7,200           322,755   ~31,500
     0dc8e20 (per-order values a dict)   895,324             7,000-7,500     311,944   ~31,000
     bcac7c7 (#17's remainders)          902,244             7,250-7,450     311,715   ~30,000
-    this tree                           883,923             6,850-7,250     309,326   ~31,000
+    f2f80d5                             883,923             6,850-7,250     309,326   ~31,000
+
+Counted over the loop this bench times only (`--window timed`, since 2026-12-07: the counts above
+took in the process's start and end, and main's garbage collection after its loop), with orders
+per CPU second the median of five rounds in turn on a quiet machine (`benchmarks/speed_hold.py`):
+
+                                    instructions/order   orders/cpu-s
+    4d33c35 (before issue #15)          587,467            10,530
+    5d22bf0                             824,318               -
+    6fe75d6 (a pass over the hot path)  742,324             7,865
 
 Seconds on this shared machine drift by more than the 2% between the last three. Against
 4d33c35, callgrind puts the extra ~270k instructions mostly in dict lookups and inserts (4d33c35

@@ -67,6 +67,7 @@ def instructions(tree: Path, loop: str, orders: int, symbols: int, out: Path, *,
     subprocess.run([sys.executable, "-c", driver], env=env, check=True, capture_output=True)
     subprocess.run(
         [
+            *_no_randomisation(),
             "valgrind",
             "--tool=callgrind",
             "--dump-instr=no",
@@ -89,6 +90,18 @@ def instructions(tree: Path, loop: str, orders: int, symbols: int, out: Path, *,
     if totals is None:
         raise SystemExit(f"no totals in {counted}")
     return int(totals.group(1))
+
+
+def _no_randomisation() -> list[str]:
+    """`setarch <arch> -R` where there is one: without address-space randomisation, runs of one tree
+    count alike (with it, the same tree moved by ~1k per order run to run, as addresses hashed and
+    compared differently)."""
+    setarch = shutil.which("setarch")
+    if setarch is None:
+        return []
+    arch = os.uname().machine
+    probe = subprocess.run([setarch, arch, "-R", "true"], capture_output=True, check=False)
+    return [setarch, arch, "-R"] if probe.returncode == 0 else []
 
 
 def _commit(tree: Path) -> str:
