@@ -306,12 +306,16 @@ def split_at_flat(request: OrderRequest, held: Decimal) -> tuple[OrderRequest, O
     if split is None:
         return request, None
     closing, opening = split
-    # The closing half keeps the caller's client order id and the opening half gets one derived
-    # from it, so that a retry finds both.
-    given = request.client_order_id
     return attrs.evolve(request, quantity=closing), attrs.evolve(
-        request, quantity=opening, client_order_id=None if given is None else follow_up_client_order_id(given)
+        request, quantity=opening, client_order_id=opening_client_order_id(request)
     )
+
+
+def opening_client_order_id(request: OrderRequest) -> ClientOrderId | None:
+    """The client order id of the opening half of `request` split at flat: derived from the
+    caller's, which the closing half keeps, so that a retry finds both; None (a new one) without."""
+    given = request.client_order_id
+    return None if given is None else follow_up_client_order_id(given)
 
 
 _FOLLOW_UPS = uuid.UUID("6f1c2a52-5b1e-4a39-9a57-2f6b0a7e4c11")

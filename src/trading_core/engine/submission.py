@@ -32,7 +32,12 @@ from trading_core.errors import (
 from trading_core.lifecycle import reject
 from trading_core.order_classes import leg_client_order_id, leg_requests
 from trading_core.orders import Order
-from trading_core.requests import OrderRequest, follow_up_client_order_id, split_quantities
+from trading_core.requests import (
+    OrderRequest,
+    follow_up_client_order_id,
+    opening_client_order_id,
+    split_quantities,
+)
 from trading_core.risk import PreTradeValidation
 from trading_core.values import ClientOrderId, OrderId, new_client_order_id, new_order_id
 from trading_core.views import SubmitResult
@@ -215,15 +220,8 @@ def build_orders(
         return order, legs, None
     closing, opening = split
     order = build_order(request, now, quantity=closing)
-    # The closing half keeps the caller's client order id and the opening half gets one derived
-    # from it, so that a retry finds both (`OrderRequest.repeats`, `_replay`).
-    given = request.client_order_id
     follow_up = build_order(
-        request,
-        now,
-        quantity=opening,
-        client_order_id=None if given is None else follow_up_client_order_id(given),
-        parent_id=order.id,
+        request, now, quantity=opening, client_order_id=opening_client_order_id(request), parent_id=order.id
     )
     return order, [], follow_up
 
